@@ -1,0 +1,234 @@
+"""Building WARC 1.1 records (writing them is :mod:`archive.warcfile`'s job).
+
+Payloads are :class:`Payload` objects: bytes spill from memory to a temporary file
+past a threshold, and their SHA-256 is computed as they arrive, so a 500 MB body is
+never held in memory and its digest exists before it reaches the WARC.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import BinaryIO
+
+from warcio.recordbuilder import RecordBuilder
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+
+from archive.timeutil import rfc3339, utc_now
+
+WARC_VERSION = "WARC/1.1"
+SPOOL_IN_MEMORY = 1024 * 1024
+
+Headers = list[tuple[str, str]]
+
+
+class Sha256Digester:
+    """warcio digester interface, SHA-256 in hex: ``sha256:<hex>``."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def update(self, data: bytes) -> None:
+        self._sha.update(data)
+
+    def __str__(self) -> str:
+        return "sha256:" + self._sha.hexdigest()
+
+
+class _Builder(RecordBuilder):
+    @staticmethod
+    def _create_digester() -> Sha256Digester:  # type: ignore[override]
+        return Sha256Digester()
+
+
+_builder = _Builder(warc_version="1.1")
+
+
+class Payload:
+    """Bytes of one record's payload, hashed as they arrive; spills to disk when large."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._sha = hashlib.sha256()
+        self.size = 0
+        if data:
+            self.write(data)
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._sha.update(data)
+        self.size += len(data)
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+    @property
+    def digest(self) -> str:
+        """WARC-labelled digest: ``sha256:<hex>``."""
+        return "sha256:" + self.sha256
+
+    def stream(self) -> BinaryIO:
+        """The payload from its first byte (for the writer)."""
+        self._file.seek(0)
+        return self._file  # type: ignore[return-value]
+
+    def read_all(self) -> bytes:
+        """Whole payload in memory: only for small derived records and tests."""
+        return self.stream().read()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def new_record_id() -> str:
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def warc_date(moment: datetime | None = None) -> str:
+    """WARC 1.1 dates: UTC with fractional seconds (the same text as RFC 3339 here)."""
+    return rfc3339(moment or utc_now())
+
+
+def _warc_headers(
+    record_type: str,
+    uri: str | None,
+    *,
+    record_id: str,
+    date: datetime | None,
+    payload: Payload | None,
+    extra: Iterable[tuple[str, str]] = (),
+) -> StatusAndHeaders:
+    headers: Headers = [
+        ("WARC-Type", record_type),
+        ("WARC-Record-ID", record_id),
+        ("WARC-Date", warc_date(date)),
+    ]
+    if uri is not None:
+        headers.append(("WARC-Target-URI", uri))
+    if payload is not None and record_type in ("response", "resource", "request"):
+        headers.append(("WARC-Payload-Digest", payload.digest))
+    headers.extend(extra)
+    return StatusAndHeaders("", headers, protocol=WARC_VERSION)
+
+
+def _build(
+    uri: str | None,
+    record_type: str,
+    warc_headers: StatusAndHeaders,
+    payload: Payload | None,
+    content_type: str,
+    http_headers: StatusAndHeaders | None = None,
+) -> ArcWarcRecord:
+    body = payload if payload is not None else Payload()
+    return _builder.create_warc_record(
+        uri or "",
+        record_type,
+        payload=body.stream(),
+        length=body.size,
+        warc_content_type=content_type,
+        warc_headers=warc_headers,
+        http_headers=http_headers,
+    )
+
+
+def warcinfo_record(
+    filename: str, fields: Iterable[tuple[str, str]], *, date: datetime | None = None
+) -> ArcWarcRecord:
+    """The first record of a file: who wrote it, with what, where (``application/warc-fields``)."""
+    text = "".join(f"{name}: {_one_line(value)}\r\n" for name, value in fields)
+    payload = Payload(text.encode("utf-8"))
+    headers = _warc_headers(
+        "warcinfo",
+        None,
+        record_id=new_record_id(),
+        date=date,
+        payload=None,
+        extra=[("WARC-Filename", filename)],
+    )
+    return _build(None, "warcinfo", headers, payload, "application/warc-fields")
+
+
+def request_record(
+    uri: str,
+    *,
+    method: str,
+    path: str,
+    headers: Headers,
+    body: Payload | None,
+    record_id: str,
+    date: datetime | None,
+    concurrent_to: str | None,
+    extra: Iterable[tuple[str, str]] = (),
+) -> ArcWarcRecord:
+    """An HTTP request as the browser sent it, linked to its response."""
+    more = list(extra)
+    if concurrent_to:
+        more.insert(0, ("WARC-Concurrent-To", concurrent_to))
+    payload = body if body is not None else Payload()
+    http = StatusAndHeaders(f"{method} {path} HTTP/1.1", headers, is_http_request=True)
+    warc = _warc_headers(
+        "request", uri, record_id=record_id, date=date, payload=payload, extra=more
+    )
+    return _build(uri, "request", warc, payload, "application/http; msgtype=request", http)
+
+
+def response_record(
+    uri: str,
+    *,
+    status: int,
+    reason: str,
+    headers: Headers,
+    body: Payload,
+    record_id: str,
+    date: datetime | None,
+    extra: Iterable[tuple[str, str]] = (),
+) -> ArcWarcRecord:
+    """An HTTP response: status line and headers as received, body as the browser got it."""
+    http = StatusAndHeaders(f"{status} {reason}".strip(), headers, protocol="HTTP/1.1")
+    warc = _warc_headers("response", uri, record_id=record_id, date=date, payload=body, extra=extra)
+    return _build(uri, "response", warc, body, "application/http; msgtype=response", http)
+
+
+def resource_record(
+    uri: str,
+    *,
+    content_type: str,
+    payload: Payload,
+    date: datetime | None = None,
+    record_id: str | None = None,
+    extra: Iterable[tuple[str, str]] = (),
+) -> ArcWarcRecord:
+    """A whole resource with no HTTP wrapper (screenshots, text, DOM, media files)."""
+    warc = _warc_headers(
+        "resource",
+        uri,
+        record_id=record_id or new_record_id(),
+        date=date,
+        payload=payload,
+        extra=extra,
+    )
+    return _build(uri, "resource", warc, payload, content_type)
+
+
+def metadata_record(
+    uri: str,
+    *,
+    content_type: str,
+    payload: Payload,
+    date: datetime | None = None,
+    extra: Iterable[tuple[str, str]] = (),
+) -> ArcWarcRecord:
+    """Facts about other records (TLS details of an origin, for instance)."""
+    warc = _warc_headers(
+        "metadata", uri, record_id=new_record_id(), date=date, payload=None, extra=extra
+    )
+    return _build(uri, "metadata", warc, payload, content_type)
+
+
+def _one_line(value: str) -> str:
+    return " ".join(str(value).split())

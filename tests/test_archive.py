@@ -1,0 +1,171 @@
+"""The archive package on its own: sealing files, writing WARC records, keeping out of capture."""
+
+from __future__ import annotations
+
+import ast
+import gzip
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from archive import records
+from archive.hashing import sha256_bytes, sha256_file
+from archive.manifest import Manifest
+from archive.store import FileStore, StoreError
+from archive.timeutil import rfc3339
+from archive.warcfile import WarcFile
+from tests.warcs import read_records, warcio_check
+
+MOMENT = datetime(2026, 11, 26, 12, 30, 15, 250000, tzinfo=UTC)
+
+
+def test_sealed_file_is_hashed_while_written_renamed_and_read_only(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.create_capture_dir("c1")
+    writer = store.create("c1", "notes.txt", "text")
+    writer.write(b"first ")
+    assert writer.partial_path.exists() and not writer.final_path.exists()
+    writer.write(b"second")
+    artifact = writer.seal()
+    path = store.path("c1", "notes.txt")
+    assert artifact.sha256 == sha256_bytes(b"first second") == sha256_file(path)[0]
+    assert artifact.size == 12 and artifact.path == "notes.txt" and artifact.kind == "text"
+    assert not writer.partial_path.exists()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+
+
+def test_store_refuses_to_overwrite_a_sealed_file(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.create_capture_dir("c1")
+    with store.create("c1", "a.bin", "x") as out:
+        out.write(b"evidence")
+    with pytest.raises(StoreError, match="refusing to overwrite"):
+        store.create("c1", "a.bin", "x")
+    with pytest.raises(StoreError, match="invalid artifact name"):
+        store.create("c1", "../escape", "x")
+
+
+def test_failed_write_leaves_only_a_partial_file_which_quarantine_moves(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.create_capture_dir("c2")
+    with pytest.raises(RuntimeError), store.create("c2", "w.warc.gz", "warc") as out:
+        out.write(b"half")
+        raise RuntimeError("disk went away")
+    assert [p.name for p in store.partial_files("c2")] == [".w.warc.gz.partial"]
+    moved = store.quarantine("c2")
+    assert moved is not None and (moved / ".w.warc.gz.partial").read_bytes() == b"half"
+    assert not store.capture_dir("c2").exists()
+
+
+def test_warc_records_use_sha256_and_each_is_its_own_gzip_member(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.create_capture_dir("c3")
+    sink = store.create("c3", "c3.warc.gz", "warc")
+    warc = WarcFile(sink)
+    info = warc.write(records.warcinfo_record("c3.warc.gz", [("software", "test")], date=MOMENT))
+    body = records.Payload("مرحبا".encode())
+    response_id = records.new_record_id()
+    response = warc.write(
+        records.response_record(
+            "https://example.org/a",
+            status=200,
+            reason="OK",
+            headers=[("Content-Type", "text/plain; charset=utf-8")],
+            body=body,
+            record_id=response_id,
+            date=MOMENT,
+            extra=[("WARC-IP-Address", "192.0.2.1"), ("WARC-Protocol", "h2")],
+        )
+    )
+    warc.write(
+        records.request_record(
+            "https://example.org/a",
+            method="GET",
+            path="/a",
+            headers=[("Host", "example.org")],
+            body=None,
+            record_id=records.new_record_id(),
+            date=MOMENT,
+            concurrent_to=response_id,
+        )
+    )
+    warc.close()
+    artifact = sink.seal()
+    path = store.path("c3", "c3.warc.gz")
+    assert artifact.sha256 == sha256_file(path)[0]
+    assert warcio_check(path).returncode == 0
+
+    parsed = read_records(path)
+    assert [r.type for r in parsed] == ["warcinfo", "response", "request"]
+    assert parsed[1].header("WARC-Payload-Digest") == "sha256:" + sha256_bytes("مرحبا".encode())
+    assert parsed[1].header("WARC-Block-Digest").startswith("sha256:")
+    assert parsed[1].header("WARC-Date") == "2026-11-26T12:30:15.250000Z"
+    assert parsed[2].header("WARC-Concurrent-To") == response_id
+    assert parsed[1].headers["warc-protocol"] == ["h2"]
+
+    # Any record can be read alone from its offset: one gzip member per record.
+    with open(path, "rb") as fh:
+        fh.seek(response.offset)
+        member = fh.read(response.length)
+    assert gzip.decompress(member).startswith(b"WARC/1.1\r\nWARC-Type: response")
+    with open(path, "rb") as fh:
+        fh.seek(info.offset + info.length)
+        assert next(iter(ArchiveIterator(fh))).rec_type == "response"
+
+
+def test_payload_spills_to_disk_and_keeps_its_digest(tmp_path: Path) -> None:
+    payload = records.Payload()
+    chunk = os.urandom(1024 * 1024)
+    for _ in range(3):
+        payload.write(chunk)
+    assert payload.size == 3 * len(chunk)
+    assert payload.sha256 == sha256_bytes(chunk * 3)
+    assert payload.stream().read() == chunk * 3
+    payload.close()
+
+
+def test_times_are_utc_rfc3339_and_naive_times_refused() -> None:
+    assert rfc3339(MOMENT) == "2026-11-26T12:30:15.250000Z"
+    with pytest.raises(ValueError, match="naive"):
+        rfc3339(datetime(2026, 1, 1))
+
+
+def test_manifest_bytes_are_stable_and_status_checked() -> None:
+    manifest = Manifest(
+        id="x",
+        url="https://example.org/",
+        final_url=None,
+        status="complete",
+        reasons=[],
+        started_at="t0",
+        finished_at="t1",
+        case=None,
+        note="ملاحظة",
+        operator=None,
+        warc=None,
+        artifacts=[],
+        software={"osint-capture": "0"},
+    )
+    assert manifest.to_bytes() == manifest.to_bytes()
+    assert "ملاحظة".encode() in manifest.to_bytes()
+    assert Manifest.from_dict(manifest.to_dict()) == manifest
+    with pytest.raises(ValueError, match="status"):
+        Manifest.from_dict({**manifest.to_dict(), "status": "sealed-ish"})
+
+
+def test_archive_never_imports_capture() -> None:
+    root = Path(__file__).resolve().parent.parent / "archive"
+    for path in root.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.split(".")[0] == "capture", f"{path} imports {name}"
