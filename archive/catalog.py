@@ -1,0 +1,477 @@
+"""The catalog: which cases and captures exist, and the hashes of every sealed file.
+
+The catalog is one SQLite database (``DATA/catalog.sqlite3``). This is the only
+module that speaks SQL, so a PostgreSQL catalog replaces this one module; the SQL
+here sticks to what both understand where it can (``ON CONFLICT``, plain types).
+
+The schema grows only by numbered migrations (:data:`MIGRATIONS`), each applied in
+its own transaction with ``PRAGMA user_version`` recording how far a database has
+come. A database written by a newer osint-capture is refused, never "repaired".
+
+Evidence settings: WAL (readers never block the writer), ``synchronous=FULL`` (a
+committed row survives a power cut), foreign keys on, and every write in a
+``BEGIN IMMEDIATE`` transaction that rolls back whole if any part fails.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from archive.store import Artifact
+from archive.timeutil import now_rfc3339
+
+#: How long a write waits for another process's write to finish before giving up.
+BUSY_TIMEOUT_MS = 5000
+
+STATUSES = ("queued", "running", "complete", "partial", "failed")
+#: The statuses a capture may end in.
+FINISHED_STATUSES = ("complete", "partial", "failed")
+
+CASE_NAME_MAX = 100
+_CASE_NAME_PUNCTUATION = frozenset("-_. ")
+_CASE_NAME_RULE = (
+    f"a case name is 1-{CASE_NAME_MAX} characters: letters, digits, '-', '_', '.' or space,"
+    " not starting or ending with a space"
+)
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema. Never edit a released step: add the next one."""
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "cases, captures and artifacts",
+        (
+            """
+            CREATE TABLE cases (
+                id INTEGER PRIMARY KEY,
+                name TEXT UNIQUE NOT NULL,
+                created_at TEXT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE captures (
+                id TEXT PRIMARY KEY,
+                url TEXT NOT NULL,
+                final_url TEXT,
+                case_id INTEGER REFERENCES cases(id),
+                note TEXT,
+                operator TEXT,
+                status TEXT NOT NULL
+                    CHECK (status IN ('queued', 'running', 'complete', 'partial', 'failed')),
+                reasons TEXT NOT NULL DEFAULT '[]',
+                started_at TEXT,
+                finished_at TEXT,
+                warc TEXT,
+                manifest_sha256 TEXT,
+                created_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX captures_case_id ON captures(case_id)",
+            "CREATE INDEX captures_status ON captures(status)",
+            "CREATE INDEX captures_url ON captures(url)",
+            """
+            CREATE TABLE artifacts (
+                capture_id TEXT NOT NULL REFERENCES captures(id),
+                path TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                recorded_at TEXT NOT NULL,
+                PRIMARY KEY (capture_id, path)
+            )
+            """,
+        ),
+    ),
+)
+
+
+class CatalogError(Exception):
+    """The catalog cannot be opened, or a write broke one of its rules."""
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: int
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True)
+class CaptureRow:
+    id: str
+    url: str
+    final_url: str | None
+    case: str | None
+    note: str | None
+    operator: str | None
+    status: str
+    reasons: list[str]
+    started_at: str | None
+    finished_at: str | None
+    warc: str | None
+    manifest_sha256: str | None
+    created_at: str
+
+
+def validate_case_name(name: str) -> str:
+    """Return ``name`` in Unicode NFC, or raise :class:`ValueError` naming the rule.
+
+    NFC so that the same name typed on two keyboards is one case. Letters and
+    digits of any script are allowed, with their combining marks (Arabic vowel
+    marks, Devanagari vowel signs); invisible format characters such as bidi
+    overrides are not, since they make two different names look alike.
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"{_CASE_NAME_RULE}; got {type(name).__name__}")
+    name = unicodedata.normalize("NFC", name)
+    if not 1 <= len(name) <= CASE_NAME_MAX:
+        raise ValueError(f"{_CASE_NAME_RULE}; got {len(name)} characters")
+    for char in name:
+        category = unicodedata.category(char)
+        if not (char in _CASE_NAME_PUNCTUATION or category[0] in ("L", "M") or category == "Nd"):
+            raise ValueError(f"{_CASE_NAME_RULE}; {char!r} (U+{ord(char):04X}) is not allowed")
+    if name[0] == " " or name[-1] == " ":
+        raise ValueError(f"{_CASE_NAME_RULE}; got {name!r}")
+    return name
+
+
+class Catalog:
+    """One connection to the catalog, safe to share between threads (one lock)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = conn
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: Path) -> Catalog:
+        """Open (or create) the catalog at ``path`` and bring its schema up to date."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: no implicit transactions; every BEGIN here is explicit.
+        conn = sqlite3.connect(
+            path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+            # Refuse a newer schema before changing anything in the file (even its journal mode).
+            _refuse_newer(_user_version(conn), _latest_version())
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            _migrate(conn)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise CatalogError(f"cannot open catalog {path}: {exc}") from exc
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return _user_version(conn)
+
+    # -- cases ------------------------------------------------------------------------
+
+    def ensure_case(self, name: str) -> CaseRow:
+        """The case called ``name``, created now if it does not exist yet."""
+        name = validate_case_name(name)
+        with self._write() as conn:
+            return _ensure_case(conn, name)
+
+    def list_cases(self) -> list[CaseRow]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT id, name, created_at FROM cases ORDER BY name").fetchall()
+        return [CaseRow(row["id"], row["name"], row["created_at"]) for row in rows]
+
+    # -- captures ---------------------------------------------------------------------
+
+    def start_capture(
+        self,
+        capture_id: str,
+        url: str,
+        *,
+        case: str | None,
+        note: str | None,
+        operator: str | None,
+        started_at: str,
+    ) -> CaptureRow:
+        """Record a capture as ``running`` (creating its case if needed)."""
+        case_name = validate_case_name(case) if case is not None else None
+        with self._write() as conn:
+            if _get_capture(conn, capture_id) is not None:
+                raise CatalogError(f"capture {capture_id} already exists")
+            case_id = _ensure_case(conn, case_name).id if case_name is not None else None
+            conn.execute(
+                "INSERT INTO captures"
+                " (id, url, case_id, note, operator, status, started_at, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                (capture_id, url, case_id, note, operator, started_at, now_rfc3339()),
+            )
+            return _require_capture(conn, capture_id)
+
+    def finish_capture(
+        self,
+        capture_id: str,
+        *,
+        status: str,
+        reasons: list[str],
+        final_url: str | None,
+        finished_at: str,
+        warc: str | None,
+        manifest_sha256: str | None,
+        artifacts: list[Artifact],
+    ) -> CaptureRow:
+        """End a ``running`` capture and record its artifacts, all or nothing."""
+        if status not in FINISHED_STATUSES:
+            raise ValueError(f"a capture finishes as one of {FINISHED_STATUSES}, not {status!r}")
+        reasons_json = _reasons_json(reasons)
+        with self._write() as conn:
+            _require_status(conn, capture_id, ("running",), "finish")
+            conn.execute(
+                "UPDATE captures SET status = ?, reasons = ?, final_url = ?, finished_at = ?,"
+                " warc = ?, manifest_sha256 = ? WHERE id = ?",
+                (status, reasons_json, final_url, finished_at, warc, manifest_sha256, capture_id),
+            )
+            recorded_at = now_rfc3339()
+            conn.executemany(
+                "INSERT INTO artifacts (capture_id, path, kind, sha256, size, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(capture_id, a.path, a.kind, a.sha256, a.size, recorded_at) for a in artifacts],
+            )
+            return _require_capture(conn, capture_id)
+
+    def fail_capture(self, capture_id: str, *, reasons: list[str], finished_at: str) -> CaptureRow:
+        """End a ``queued`` or ``running`` capture as ``failed``, saying why."""
+        reasons_json = _reasons_json(reasons)
+        with self._write() as conn:
+            _require_status(conn, capture_id, ("queued", "running"), "fail")
+            conn.execute(
+                "UPDATE captures SET status = 'failed', reasons = ?, finished_at = ? WHERE id = ?",
+                (reasons_json, finished_at, capture_id),
+            )
+            return _require_capture(conn, capture_id)
+
+    def get_capture(self, capture_id: str) -> CaptureRow | None:
+        with self._read() as conn:
+            return _get_capture(conn, capture_id)
+
+    def list_captures(
+        self, *, case: str | None = None, status: str | None = None
+    ) -> list[CaptureRow]:
+        """Captures, newest first; optionally only one case's, or only one status."""
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+        where: list[str] = []
+        params: list[object] = []
+        if case is not None:
+            where.append("cases.name = ?")
+            params.append(unicodedata.normalize("NFC", case))
+        if status is not None:
+            where.append("captures.status = ?")
+            params.append(status)
+        sql = _CAPTURE_SELECT
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY captures.created_at DESC, captures.id"
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [_capture_row(row) for row in rows]
+
+    def artifacts(self, capture_id: str) -> list[Artifact]:
+        """The sealed files recorded for a capture, by path."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT path, sha256, size, kind FROM artifacts WHERE capture_id = ? ORDER BY path",
+                (capture_id,),
+            ).fetchall()
+        return [Artifact(row["path"], row["sha256"], row["size"], row["kind"]) for row in rows]
+
+    def integrity_check(self) -> str:
+        """SQLite's own check of the database file: ``'ok'`` when sound."""
+        with self._read() as conn:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        return "\n".join(str(row[0]) for row in rows)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._open_conn()
+            try:
+                yield conn
+            except sqlite3.Error as exc:
+                raise CatalogError(f"catalog read failed: {exc}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back whole."""
+        with self._lock:
+            conn = self._open_conn()
+            try:
+                with _immediate(conn):
+                    yield conn
+            except sqlite3.Error as exc:
+                raise CatalogError(f"catalog write failed: {exc}") from exc
+
+    def _open_conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise CatalogError(f"catalog {self.path} is closed")
+        return self._conn
+
+
+_CAPTURE_SELECT = (
+    "SELECT captures.*, cases.name AS case_name"
+    " FROM captures LEFT JOIN cases ON cases.id = captures.case_id"
+)
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """Take the write lock up front, so a transaction never fails half-way for a lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _latest_version() -> int:
+    for expected, migration in enumerate(MIGRATIONS, start=1):
+        if migration.version != expected:
+            raise CatalogError(
+                f"migration {migration.version} is out of order (expected {expected})"
+            )
+    return len(MIGRATIONS)
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _refuse_newer(version: int, latest: int) -> None:
+    if version > latest:
+        raise CatalogError(
+            f"catalog schema version {version} is newer than this osint-capture"
+            f" understands ({latest}); upgrade osint-capture"
+        )
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply the missing migrations, one transaction each.
+
+    The version is read again under the write lock, so two processes opening an old
+    catalog at once apply each step exactly once.
+    """
+    latest = _latest_version()
+    while True:
+        with _immediate(conn):
+            version = _user_version(conn)
+            _refuse_newer(version, latest)
+            if version == latest:
+                return
+            migration = MIGRATIONS[version]
+            try:
+                for statement in migration.statements:
+                    conn.execute(statement)
+            except sqlite3.Error as exc:
+                raise CatalogError(
+                    f"catalog migration {migration.version} ({migration.description}) failed: {exc}"
+                ) from exc
+            conn.execute(f"PRAGMA user_version = {int(migration.version)}")
+
+
+def _ensure_case(conn: sqlite3.Connection, name: str) -> CaseRow:
+    conn.execute(
+        "INSERT INTO cases (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        (name, now_rfc3339()),
+    )
+    row = conn.execute("SELECT id, name, created_at FROM cases WHERE name = ?", (name,)).fetchone()
+    return CaseRow(row["id"], row["name"], row["created_at"])
+
+
+def _get_capture(conn: sqlite3.Connection, capture_id: str) -> CaptureRow | None:
+    row = conn.execute(_CAPTURE_SELECT + " WHERE captures.id = ?", (capture_id,)).fetchone()
+    return _capture_row(row) if row is not None else None
+
+
+def _require_capture(conn: sqlite3.Connection, capture_id: str) -> CaptureRow:
+    row = _get_capture(conn, capture_id)
+    if row is None:
+        raise CatalogError(f"no capture {capture_id} in the catalog")
+    return row
+
+
+def _require_status(
+    conn: sqlite3.Connection, capture_id: str, allowed: tuple[str, ...], action: str
+) -> None:
+    status = _require_capture(conn, capture_id).status
+    if status not in allowed:
+        raise CatalogError(f"cannot {action} capture {capture_id}: it is {status}")
+
+
+def _capture_row(row: sqlite3.Row) -> CaptureRow:
+    return CaptureRow(
+        id=row["id"],
+        url=row["url"],
+        final_url=row["final_url"],
+        case=row["case_name"],
+        note=row["note"],
+        operator=row["operator"],
+        status=row["status"],
+        reasons=list(json.loads(row["reasons"])),
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        warc=row["warc"],
+        manifest_sha256=row["manifest_sha256"],
+        created_at=row["created_at"],
+    )
+
+
+def _reasons_json(reasons: list[str]) -> str:
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        raise ValueError("reasons must be a list of strings")
+    return json.dumps(reasons, ensure_ascii=False)

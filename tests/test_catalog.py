@@ -1,0 +1,431 @@
+"""The catalog on real SQLite files: migrations, transactions, rows and their rules."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive import catalog as catalog_module
+from archive import timeutil
+from archive.catalog import (
+    MIGRATIONS,
+    Catalog,
+    CatalogError,
+    Migration,
+    validate_case_name,
+)
+from archive.hashing import sha256_bytes
+from archive.store import Artifact
+
+STARTED = "2026-11-26T12:00:00.000000Z"
+FINISHED = "2026-11-26T12:01:30.500000Z"
+WARC = Artifact("c1.warc.gz", sha256_bytes(b"warc"), 4, "warc")
+SCREENSHOT = Artifact("screenshot.png", sha256_bytes(b"png"), 3, "screenshot")
+MANIFEST = Artifact("manifest.json", sha256_bytes(b"{}"), 2, "manifest")
+
+
+@pytest.fixture
+def ticking_clock() -> Iterator[None]:
+    """Every reading of the clock is one second after the last, so order is certain."""
+    moment = [datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)]
+
+    def tick() -> datetime:
+        moment[0] += timedelta(seconds=1)
+        return moment[0]
+
+    timeutil.set_clock(tick)
+    yield
+    timeutil.set_clock(None)
+
+
+@pytest.fixture
+def cat(tmp_path: Path) -> Iterator[Catalog]:
+    with Catalog.open(tmp_path / "data" / "catalog.sqlite3") as opened:
+        yield opened
+
+
+def start(cat: Catalog, capture_id: str, case: str | None = None) -> None:
+    cat.start_capture(
+        capture_id,
+        f"https://example.org/{capture_id}",
+        case=case,
+        note=None,
+        operator=None,
+        started_at=STARTED,
+    )
+
+
+def finish(cat: Catalog, capture_id: str, status: str = "complete", **overrides: object) -> None:
+    arguments: dict[str, object] = {
+        "status": status,
+        "reasons": [],
+        "final_url": None,
+        "finished_at": FINISHED,
+        "warc": None,
+        "manifest_sha256": None,
+        "artifacts": [],
+    }
+    arguments.update(overrides)
+    cat.finish_capture(capture_id, **arguments)  # type: ignore[arg-type]
+
+
+def schema_objects(path: Path) -> set[tuple[str, str]]:
+    with sqlite3.connect(path) as raw:
+        rows = raw.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+        return set(rows.fetchall())
+
+
+# -- opening and migrations -------------------------------------------------------------
+
+
+def test_open_migrates_an_empty_file_and_sets_the_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    path.touch()
+    with Catalog.open(path) as cat:
+        assert cat.schema_version == len(MIGRATIONS) == 1
+        conn = cat._conn
+        assert conn is not None
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+    assert {
+        ("table", "cases"),
+        ("table", "captures"),
+        ("table", "artifacts"),
+        ("index", "captures_case_id"),
+        ("index", "captures_status"),
+        ("index", "captures_url"),
+    } <= schema_objects(path)
+
+
+def test_open_creates_the_parent_directory(tmp_path: Path) -> None:
+    path = tmp_path / "not" / "yet" / "catalog.sqlite3"
+    Catalog.open(path).close()
+    assert path.is_file()
+
+
+def test_reopening_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    with Catalog.open(path) as cat:
+        start(cat, "c1", case="Harbour")
+        finish(cat, "c1", artifacts=[WARC])
+    before = schema_objects(path)
+    for _ in range(2):
+        with Catalog.open(path) as cat:
+            assert cat.schema_version == 1
+            row = cat.get_capture("c1")
+            assert row is not None and row.status == "complete" and row.case == "Harbour"
+            assert cat.artifacts("c1") == [WARC]
+            assert [case.name for case in cat.list_cases()] == ["Harbour"]
+    assert schema_objects(path) == before
+
+
+def test_reopening_applies_only_the_missing_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    with Catalog.open(path) as cat:
+        start(cat, "c1")
+    step2 = Migration(2, "tags", ("CREATE TABLE tags (name TEXT PRIMARY KEY)",))
+    # Migration 1's CREATE TABLE would fail if it ran again.
+    monkeypatch.setattr(catalog_module, "MIGRATIONS", (*MIGRATIONS, step2))
+    with Catalog.open(path) as cat:
+        assert cat.schema_version == 2
+        assert cat.get_capture("c1") is not None
+    assert ("table", "tags") in schema_objects(path)
+
+
+def test_a_failing_migration_rolls_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    Catalog.open(path).close()
+    broken = Migration(
+        2, "broken", ("CREATE TABLE tags (name TEXT PRIMARY KEY)", "THIS IS NOT SQL")
+    )
+    monkeypatch.setattr(catalog_module, "MIGRATIONS", (*MIGRATIONS, broken))
+    with pytest.raises(CatalogError, match=r"migration 2 \(broken\) failed"):
+        Catalog.open(path)
+    monkeypatch.setattr(catalog_module, "MIGRATIONS", MIGRATIONS)
+    with Catalog.open(path) as cat:
+        assert cat.schema_version == 1
+    assert ("table", "tags") not in schema_objects(path)
+
+
+def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 7")
+    message = (
+        "catalog schema version 7 is newer than this osint-capture understands (1);"
+        " upgrade osint-capture"
+    )
+    with pytest.raises(CatalogError) as raised:
+        Catalog.open(path)
+    assert str(raised.value) == message
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+        assert raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
+
+
+def test_a_file_that_is_not_a_database_is_a_catalog_error(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    path.write_bytes(b"this is not sqlite, just sixteen+ bytes of text" * 4)
+    with pytest.raises(CatalogError, match="cannot open catalog"):
+        Catalog.open(path)
+
+
+def test_a_closed_catalog_says_so(tmp_path: Path) -> None:
+    cat = Catalog.open(tmp_path / "catalog.sqlite3")
+    cat.close()
+    cat.close()  # twice is fine
+    with pytest.raises(CatalogError, match="closed"):
+        cat.list_captures()
+
+
+# -- captures ---------------------------------------------------------------------------
+
+
+def test_start_and_finish_round_trip_with_artifacts(cat: Catalog) -> None:
+    started = cat.start_capture(
+        "c1",
+        "https://example.org/a",
+        case="Harbour",
+        note="first look",
+        operator="analyst-7",
+        started_at=STARTED,
+    )
+    assert started.status == "running" and started.reasons == []
+    assert started.case == "Harbour" and started.note == "first look"
+    assert started.operator == "analyst-7" and started.started_at == STARTED
+    assert started.finished_at is None and started.warc is None
+    assert cat.artifacts("c1") == []
+
+    finished = cat.finish_capture(
+        "c1",
+        status="partial",
+        reasons=["still loading at the deadline: https://example.org/feed"],
+        final_url="https://example.org/a/",
+        finished_at=FINISHED,
+        warc="c1.warc.gz",
+        manifest_sha256=MANIFEST.sha256,
+        artifacts=[WARC, SCREENSHOT, MANIFEST],
+    )
+    assert finished.status == "partial"
+    assert finished.reasons == ["still loading at the deadline: https://example.org/feed"]
+    assert finished.final_url == "https://example.org/a/"
+    assert finished.finished_at == FINISHED and finished.warc == "c1.warc.gz"
+    assert finished.manifest_sha256 == MANIFEST.sha256
+    assert finished.created_at == started.created_at
+    assert cat.get_capture("c1") == finished
+    assert cat.artifacts("c1") == sorted([WARC, SCREENSHOT, MANIFEST], key=lambda a: a.path)
+    assert cat.get_capture("nope") is None
+
+
+def test_fail_capture_records_why(cat: Catalog) -> None:
+    start(cat, "c1")
+    row = cat.fail_capture("c1", reasons=["DNS lookup failed", "مهلة"], finished_at=FINISHED)
+    assert row.status == "failed" and row.reasons == ["DNS lookup failed", "مهلة"]
+    assert row.finished_at == FINISHED and row.warc is None and row.manifest_sha256 is None
+    assert cat.artifacts("c1") == []
+
+
+def test_finish_of_an_unknown_or_finished_capture_raises(cat: Catalog) -> None:
+    with pytest.raises(CatalogError, match="no capture nope"):
+        finish(cat, "nope")
+    start(cat, "c1")
+    finish(cat, "c1", artifacts=[WARC])
+    with pytest.raises(CatalogError, match="cannot finish capture c1: it is complete"):
+        finish(cat, "c1", status="partial", artifacts=[SCREENSHOT])
+    with pytest.raises(CatalogError, match="cannot fail capture c1: it is complete"):
+        cat.fail_capture("c1", reasons=["late"], finished_at=FINISHED)
+    with pytest.raises(CatalogError, match="no capture nope"):
+        cat.fail_capture("nope", reasons=[], finished_at=FINISHED)
+    row = cat.get_capture("c1")
+    assert row is not None and row.status == "complete"
+    assert cat.artifacts("c1") == [WARC]
+
+
+def test_starting_the_same_capture_twice_raises(cat: Catalog) -> None:
+    start(cat, "c1")
+    with pytest.raises(CatalogError, match="already exists"):
+        start(cat, "c1")
+
+
+def test_list_captures_by_case_and_status_newest_first(cat: Catalog, ticking_clock: None) -> None:
+    start(cat, "a", case="Harbour")
+    start(cat, "b", case="Bridge")
+    start(cat, "c", case="Harbour")
+    start(cat, "d")
+    finish(cat, "a")
+    cat.fail_capture("b", reasons=["refused"], finished_at=FINISHED)
+    finish(cat, "c", status="partial", reasons=["cut"])
+
+    assert [row.id for row in cat.list_captures()] == ["d", "c", "b", "a"]
+    assert [row.id for row in cat.list_captures(case="Harbour")] == ["c", "a"]
+    assert [row.id for row in cat.list_captures(status="running")] == ["d"]
+    assert [row.id for row in cat.list_captures(case="Harbour", status="complete")] == ["a"]
+    assert cat.list_captures(case="Nowhere") == []
+    with pytest.raises(ValueError, match="status must be one of"):
+        cat.list_captures(status="done")
+
+
+def test_list_captures_breaks_created_at_ties_by_id(cat: Catalog) -> None:
+    fixed = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
+    timeutil.set_clock(lambda: fixed)
+    try:
+        for capture_id in ("z", "m", "a"):
+            start(cat, capture_id)
+    finally:
+        timeutil.set_clock(None)
+    assert [row.id for row in cat.list_captures()] == ["a", "m", "z"]
+
+
+# -- cases ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Harbour",
+        "op.north_2024-b",
+        "Case 12",
+        "قضية الميناء ٢٠٢٤",
+        "تحقيقٌ",  # with a vowel mark
+        "हिन्दी",  # Devanagari vowel signs and virama are marks
+        "x" * 100,
+    ],
+)
+def test_valid_case_names(cat: Catalog, name: str) -> None:
+    row = cat.ensure_case(name)
+    assert row.name == name
+    assert cat.ensure_case(name) == row  # get, not create again
+    start(cat, "c1", case=name)
+    assert [capture.id for capture in cat.list_captures(case=name)] == ["c1"]
+
+
+@pytest.mark.parametrize(
+    ("name", "detail"),
+    [
+        ("", "got 0 characters"),
+        ("x" * 101, "got 101 characters"),
+        ("a/b", "'/'"),
+        ("semi;colon", "';'"),
+        ("tab\there", "'\\t'"),
+        ("new\nline", "'\\n'"),
+        ("rlo\u202egnp", "U+202E"),
+        (" leading", "' leading'"),
+        ("trailing ", "'trailing '"),
+    ],
+)
+def test_invalid_case_names_name_the_rule(cat: Catalog, name: str, detail: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        cat.ensure_case(name)
+    message = str(raised.value)
+    assert "letters, digits, '-', '_', '.' or space" in message and "1-100" in message
+    assert detail in message
+    with pytest.raises(ValueError):
+        start(cat, "c1", case=name)
+    assert cat.list_cases() == [] and cat.list_captures() == []
+
+
+def test_case_names_are_normalised_to_nfc() -> None:
+    decomposed = "Cafe\u0301"
+    assert validate_case_name(decomposed) == "Caf\u00e9"
+
+
+def test_list_cases(cat: Catalog) -> None:
+    cat.ensure_case("Harbour")
+    start(cat, "c1", case="Bridge")
+    cases = cat.list_cases()
+    assert [case.name for case in cases] == ["Bridge", "Harbour"]
+    assert all(case.created_at.endswith("Z") for case in cases)
+
+
+# -- transactions and integrity ---------------------------------------------------------
+
+
+def test_finish_with_a_bad_status_changes_nothing(cat: Catalog) -> None:
+    start(cat, "c1")
+    with pytest.raises(ValueError, match="finishes as one of"):
+        finish(cat, "c1", status="running", artifacts=[WARC])
+    row = cat.get_capture("c1")
+    assert row is not None and row.status == "running" and row.finished_at is None
+    assert cat.artifacts("c1") == []
+
+
+def test_a_write_that_fails_half_way_rolls_back_whole(cat: Catalog) -> None:
+    start(cat, "c1")
+    # The row is updated, then the second artifact breaks the primary key.
+    with pytest.raises(CatalogError, match="UNIQUE constraint failed"):
+        finish(cat, "c1", warc="c1.warc.gz", artifacts=[WARC, WARC])
+    row = cat.get_capture("c1")
+    assert row is not None and row.status == "running"
+    assert row.warc is None and row.finished_at is None
+    assert cat.artifacts("c1") == []
+    finish(cat, "c1", artifacts=[WARC])  # the connection is usable again
+    assert cat.artifacts("c1") == [WARC]
+
+
+def test_foreign_keys_are_enforced(cat: Catalog) -> None:
+    conn = cat._conn
+    assert conn is not None
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        conn.execute(
+            "INSERT INTO artifacts (capture_id, path, kind, sha256, size, recorded_at)"
+            " VALUES ('ghost', 'x', 'warc', 'ab', 1, ?)",
+            (STARTED,),
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        conn.execute(
+            "INSERT INTO captures (id, url, case_id, status, created_at)"
+            " VALUES ('c9', 'https://example.org', 999, 'running', ?)",
+            (STARTED,),
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute(
+            "INSERT INTO captures (id, url, status, created_at)"
+            " VALUES ('c9', 'https://example.org', 'done', ?)",
+            (STARTED,),
+        )
+
+
+def test_integrity_check_is_ok(cat: Catalog) -> None:
+    start(cat, "c1", case="Harbour")
+    finish(cat, "c1", artifacts=[WARC, MANIFEST])
+    assert cat.integrity_check() == "ok"
+
+
+def test_one_catalog_shared_by_threads_and_a_second_connection(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    errors: list[BaseException] = []
+
+    def work(cat: Catalog, prefix: str) -> None:
+        try:
+            for n in range(20):
+                capture_id = f"{prefix}-{n}"
+                start(cat, capture_id, case="Shared")
+                finish(cat, capture_id, artifacts=[WARC])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    with Catalog.open(path) as first, Catalog.open(path) as second:
+        threads = [
+            threading.Thread(target=work, args=(first if i % 2 else second, f"t{i}"))
+            for i in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert len(first.list_captures(case="Shared", status="complete")) == 80
+        assert len(first.list_cases()) == 1
+        assert first.integrity_check() == "ok"
