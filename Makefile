@@ -1,0 +1,39 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+# Both create .venv in the checkout and install what is missing first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DATA ?= ./data
+
+.PHONY: run test lint bench setup browser clean
+
+setup: $(STAMP) browser
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+browser: $(STAMP)
+	@scripts/ensure-browser
+
+run: setup
+	@echo "osint-capture is set up; the data directory is $(DATA)."
+	@echo "The capture server arrives in a later release; capture from the command line:"
+	@echo "  $(BIN)/osint-capture capture https://example.org/ --case my-case"
+	@$(BIN)/osint-capture --help
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

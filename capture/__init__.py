@@ -1,0 +1,5 @@
+"""Getting the bytes: the browser, the recorder, behaviours, derived records, the CLI."""
+
+from archive import __version__
+
+__all__ = ["__version__"]

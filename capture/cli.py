@@ -1,0 +1,211 @@
+"""The ``osint-capture`` command: thin argparse subcommands over the pipeline and catalog."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from enum import IntEnum
+from pathlib import Path
+from typing import Any, TextIO
+
+from archive import __version__
+from archive.catalog import Catalog, CatalogError
+from capture.browser import BrowserError
+from capture.pipeline import (
+    CATALOG_NAME,
+    DEFAULT_TIMEOUT,
+    CaptureFailed,
+    CaptureRequest,
+    capture_page,
+)
+from capture.urls import BadURL, validate_url
+
+
+class ExitCode(IntEnum):
+    COMPLETE = 0
+    FAILED = 1
+    BAD_INPUT = 2
+    PARTIAL = 3
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("OSINT_CAPTURE_DATA", "./data"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="osint-capture",
+        description="Capture web pages as sealed, verifiable evidence (WARC + SHA-256).",
+    )
+    parser.add_argument("--version", action="version", version=f"osint-capture {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    capture = commands.add_parser("capture", help="capture one page into a sealed WARC")
+    capture.add_argument("url", help="http or https URL of the page")
+    capture.add_argument("--case", help="case the capture belongs to (created if new)")
+    capture.add_argument("--note", help="free text kept with the capture")
+    capture.add_argument("--operator", help="who made the capture (default: $USER)")
+    _data_option(capture)
+    capture.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"the whole capture's time budget in seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    capture.add_argument("--json", action="store_true", help="print the manifest as JSON")
+
+    listing = commands.add_parser("list", help="list captures in the catalog")
+    listing.add_argument("--case", help="only captures of this case")
+    _data_option(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def _data_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="data directory (default: $OSINT_CAPTURE_DATA or ./data)",
+    )
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not 1 <= seconds <= 24 * 3600:
+        raise argparse.ArgumentTypeError("the time budget must be between 1 and 86400 seconds")
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return ExitCode.BAD_INPUT
+    data_dir = args.data or default_data_dir()
+    if args.command == "capture":
+        return run_capture(args, data_dir)
+    return run_list(args, data_dir)
+
+
+def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
+    try:
+        url = validate_url(args.url)
+    except BadURL as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    request = CaptureRequest(
+        url=url,
+        case=args.case,
+        note=args.note,
+        operator=args.operator or os.environ.get("USER") or None,
+        timeout=args.timeout,
+    )
+    display = ProgressDisplay(sys.stderr, quiet=args.json)
+    try:
+        manifest = asyncio.run(capture_page(request, data_dir, progress=display))
+    except CaptureFailed as failure:
+        display.finish()
+        if args.json:
+            print(json.dumps(failure.manifest.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            print(f"failed: {url}", file=sys.stderr)
+            for reason in failure.manifest.reasons:
+                print(f"  - {reason}", file=sys.stderr)
+        return ExitCode.FAILED
+    except (BrowserError, CatalogError, ValueError) as exc:
+        display.finish()
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    display.finish()
+    if args.json:
+        print(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        capture_dir = data_dir / "captures" / manifest.id
+        print(f"{manifest.status}: {manifest.url}")
+        if manifest.final_url and manifest.final_url != manifest.url:
+            print(f"  final URL: {manifest.final_url}")
+        print(f"  capture:   {manifest.id}")
+        for reason in manifest.reasons:
+            print(f"  reason:    {reason}")
+        for artifact in manifest.artifacts:
+            print(f"  {artifact.kind:<10} {capture_dir / artifact.path}")
+            print(f"  {'':<10} sha256 {artifact.sha256}  ({artifact.size} bytes)")
+        print(f"  manifest   {capture_dir / 'manifest.json'}")
+    return ExitCode.COMPLETE if manifest.status == "complete" else ExitCode.PARTIAL
+
+
+def run_list(args: argparse.Namespace, data_dir: Path) -> int:
+    catalog_path = data_dir / CATALOG_NAME
+    if not catalog_path.exists():
+        rows = []
+    else:
+        with Catalog.open(catalog_path) as catalog:
+            rows = catalog.list_captures(case=args.case)
+    if args.json:
+        print(json.dumps([_row_dict(row) for row in rows], indent=2, ensure_ascii=False))
+        return ExitCode.COMPLETE
+    if not rows:
+        print("no captures" + (f" in case {args.case!r}" if args.case else ""))
+    for row in rows:
+        when = row.finished_at or row.started_at or row.created_at
+        print(f"{row.id}  {row.status:<8}  {when}  {row.case or '-':<16}  {row.url}")
+    return ExitCode.COMPLETE
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "url": row.url,
+        "final_url": row.final_url,
+        "case": row.case,
+        "status": row.status,
+        "reasons": row.reasons,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "warc": row.warc,
+        "manifest_sha256": row.manifest_sha256,
+    }
+
+
+class ProgressDisplay:
+    """Progress on the terminal while a capture works: stages, then a running count."""
+
+    def __init__(self, out: TextIO, *, quiet: bool = False) -> None:
+        self.out = out
+        self.quiet = quiet
+        self.live = out.isatty()
+        self._line_open = False
+
+    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+        if self.quiet:
+            return
+        if kind == "stage":
+            self._write_line(f"[{data['stage']}]" + (f" {data['url']}" if "url" in data else ""))
+        elif kind == "resource" and self.live:
+            text = f"  {data['recorded']} records, {data['bytes'] / 1e6:.1f} MB streamed"
+            self.out.write("\r" + text.ljust(60))
+            self.out.flush()
+            self._line_open = True
+        elif kind == "behaviour":
+            state = "done" if data["finished"] else "stopped"
+            self._write_line(f"  {data['name']}: {state}")
+
+    def _write_line(self, text: str) -> None:
+        if self._line_open:
+            self.out.write("\n")
+            self._line_open = False
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def finish(self) -> None:
+        if self._line_open:
+            self.out.write("\n")
+            self._line_open = False

@@ -1,0 +1,461 @@
+"""The flow of one capture, top to bottom.
+
+    prepare  -> catalog row, capture directory, WARC file with its warcinfo record
+    browser  -> fresh context and page, recorder attached before navigation
+    load     -> navigate and wait for the load event (bounded)
+    behaviours -> network idle, scroll the whole page, back to the top, idle again
+    cut      -> whatever is still loading is recorded as it stands, and named
+    derived  -> screenshots, DOM, visible text, page info
+    seal     -> WARC closed and sealed, manifest written and sealed, catalog updated
+
+Every stage runs against one deadline. A page that never finishes is cut at the
+deadline minus a reserve kept for the derived records and sealing, so a capture
+ends within its budget and says what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import Page
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from archive.catalog import Catalog
+from archive.manifest import MANIFEST_NAME, Manifest
+from archive.records import warcinfo_record
+from archive.store import Artifact, ArtifactWriter, FileStore
+from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
+from archive.warcfile import WarcFile
+from capture import derived
+from capture.behaviours import DEFAULT_BEHAVIOURS, BehaviourResult
+from capture.browser import DEFAULT_VIEWPORT, Browser, target_id_of
+from capture.exchange import BodyState, Exchange
+from capture.recorder import Recorder
+from capture.sysinfo import host_name, ip_addresses, operating_system, software_versions
+from capture.urls import validate_url
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 90.0
+#: The load event is awaited at most this long (or half the budget), then behaviours run.
+LOAD_CAP = 30.0
+#: Part of the budget kept for derived records and sealing: at least this...
+MIN_RESERVE = 5.0
+#: ...and at most this, a quarter of the budget in between.
+MAX_RESERVE = 20.0
+CATALOG_NAME = "catalog.sqlite3"
+
+
+class Stage(StrEnum):
+    PREPARE = "prepare"
+    BROWSER = "browser"
+    LOAD = "load"
+    BEHAVIOURS = "behaviours"
+    CUT = "cut"
+    DERIVED = "derived"
+    SEAL = "seal"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    url: str
+    case: str | None = None
+    note: str | None = None
+    operator: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+
+
+class CaptureFailed(Exception):
+    """Nothing could be sealed; ``manifest`` says why (status ``failed``)."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        super().__init__("; ".join(manifest.reasons))
+        self.manifest = manifest
+
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class _Run:
+    """State of one capture while it runs."""
+
+    request: CaptureRequest
+    capture_id: str
+    store: FileStore
+    catalog: Catalog
+    progress: Progress
+    started_at: Any
+    deadline: float
+    page_deadline: float
+    reasons: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    behaviours: list[BehaviourResult] = field(default_factory=list)
+    stage: Stage = Stage.PREPARE
+    title: str | None = None
+    load_event: bool | None = None
+
+    def enter(self, stage: Stage, **data: Any) -> None:
+        self.stage = stage
+        self.progress("stage", {"stage": stage.value, **data})
+
+
+async def capture_page(
+    request: CaptureRequest,
+    data_dir: Path,
+    *,
+    browser: Browser | None = None,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Capture one page into a sealed capture; raise :class:`CaptureFailed` if nothing sealed."""
+    url = validate_url(request.url)
+    request = CaptureRequest(url, request.case, request.note, request.operator, request.timeout)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + request.timeout
+    reserve = min(MAX_RESERVE, max(MIN_RESERVE, request.timeout / 4))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(
+        request=request,
+        capture_id=str(uuid.uuid4()),
+        store=FileStore(data_dir),
+        catalog=Catalog.open(data_dir / CATALOG_NAME),
+        progress=progress or (lambda kind, data: None),
+        started_at=utc_now(),
+        deadline=deadline,
+        page_deadline=deadline - reserve,
+    )
+    try:
+        return await _capture(run, browser)
+    finally:
+        run.catalog.close()
+
+
+async def _capture(run: _Run, browser: Browser | None) -> Manifest:
+    request = run.request
+    run.enter(Stage.PREPARE, id=run.capture_id, url=request.url)
+    run.catalog.start_capture(
+        run.capture_id,
+        request.url,
+        case=request.case,
+        note=request.note,
+        operator=request.operator,
+        started_at=rfc3339(run.started_at),
+    )
+    run.store.create_capture_dir(run.capture_id)
+    warc_name = f"{run.capture_id}.warc.gz"
+    warc_sink = run.store.create(run.capture_id, warc_name, "warc")
+    warc = WarcFile(warc_sink)
+    own_browser = browser is None
+    try:
+        run.enter(Stage.BROWSER)
+        if browser is None:
+            browser = await Browser.launch()
+        manifest = await _record(run, browser, warc, warc_sink, warc_name)
+    except CaptureFailed as failure:
+        _fail(run, warc, warc_sink, failure.manifest.reasons)
+        raise
+    except Exception as exc:
+        log.exception("capture %s failed", run.capture_id)
+        reasons = [*run.reasons, f"capture failed during {run.stage.value}: {exc}"]
+        raise CaptureFailed(_fail(run, warc, warc_sink, reasons)) from exc
+    finally:
+        if own_browser and browser is not None:
+            await browser.close()
+    run.enter(Stage.DONE, status=manifest.status)
+    return manifest
+
+
+async def _record(
+    run: _Run, browser: Browser, warc: WarcFile, warc_sink: ArtifactWriter, warc_name: str
+) -> Manifest:
+    request = run.request
+    context = await browser.new_context()
+    connection = await browser.connect_recorder()
+    try:
+        page = await context.new_page()
+        page.on("console", lambda msg: _note_console(run, msg.type, msg.text))
+        page.on("pageerror", lambda exc: run.console_errors.append(f"uncaught: {exc}"))
+        await warc.write_async(warcinfo_record(warc_name, _warcinfo_fields(run, browser)))
+        recorder = Recorder(connection, warc, deadline=run.page_deadline, on_progress=run.progress)
+        await recorder.attach(await target_id_of(page))
+
+        run.enter(Stage.LOAD)
+        await _load(run, page, recorder)
+
+        run.enter(Stage.BEHAVIOURS)
+        for behaviour in DEFAULT_BEHAVIOURS:
+            result = await behaviour.run(page, recorder, run.page_deadline)
+            run.behaviours.append(result)
+            run.progress("behaviour", {"name": result.name, "finished": result.finished})
+
+        run.enter(Stage.CUT)
+        if recorder.pending():
+            budget = f"time budget of {request.timeout:g} s"
+            cut = await recorder.cut(f"the {budget} ran out")
+            names = ", ".join(e.url for e in cut[:10]) + (" ..." if len(cut) > 10 else "")
+            run.reasons.append(
+                f"{budget} reached with {len(cut)} request(s) still loading, "
+                f"recorded as far as they had arrived: {names}"
+            )
+
+        run.enter(Stage.DERIVED)
+        with contextlib.suppress(PlaywrightError):
+            run.title = await page.title()
+        main = _main_document(recorder)
+        page_url = main[-1].url if main else page.url
+        ref = derived.PageRef(
+            page_url,
+            main[-1].response_record_id if main and main[-1].has_response else None,
+            main[-1].started_at if main else None,
+        )
+        items = await _derive(run, page, page_url)
+        items.append(derived.page_info(page_url, _page_info(run, page, recorder, main)))
+        screenshot: derived.Derived | None = None
+        for item in items:
+            await warc.write_async(item.record(ref, utc_now()))
+            if item.kind == "screenshot":
+                screenshot = item
+
+        run.enter(Stage.SEAL)
+        stragglers = await recorder.cut("the capture was being sealed")
+        if stragglers:
+            run.reasons.append(
+                f"{len(stragglers)} request(s) started while derived records were taken "
+                "and were still loading at sealing: " + ", ".join(e.url for e in stragglers[:10])
+            )
+        run.reasons.extend(_missing_resources(recorder))
+        await recorder.close()
+        warc.close()
+        artifacts = [warc_sink.seal()]
+        if screenshot is not None:
+            artifacts.append(_write_file(run, "screenshot.png", "screenshot", screenshot))
+        for item in items:
+            item.payload.close()
+        return _seal(run, page, main, artifacts, warc_name, browser)
+    finally:
+        with contextlib.suppress(Exception):
+            await context.close()
+        await connection.close()
+
+
+async def _load(run: _Run, page: Page, recorder: Recorder) -> None:
+    """Navigate and wait for the load event, leaving time for behaviours if it never fires."""
+    remaining = run.page_deadline - asyncio.get_running_loop().time()
+    wait = max(1.0, min(LOAD_CAP, remaining / 2))
+    try:
+        await page.goto(run.request.url, wait_until="load", timeout=wait * 1000)
+        run.load_event = True
+    except PlaywrightTimeout:
+        # Not a loss by itself: whatever is still loading at the end is named then.
+        run.load_event = False
+    except PlaywrightError as exc:
+        main = _main_document(recorder)
+        if not main or not main[-1].has_response:
+            message = exc.message.split("\n")[0]
+            reasons = [f"could not load {run.request.url}: {message}"]
+            raise CaptureFailed(_failed_manifest(run, reasons)) from exc
+        run.reasons.append(f"navigation ended with an error: {exc.message.splitlines()[0]}")
+
+
+async def _derive(run: _Run, page: Page, page_url: str) -> list[derived.Derived]:
+    """Derived records, each bounded; one that fails is a reason, not a crash."""
+    takers = (
+        derived.screenshot_view,
+        derived.screenshot_full_page,
+        derived.rendered_dom,
+        derived.visible_text,
+    )
+    items = []
+    for take in takers:
+        remaining = run.deadline - asyncio.get_running_loop().time()
+        try:
+            items.append(await asyncio.wait_for(take(page, page_url), timeout=max(1.0, remaining)))
+        except (PlaywrightError, TimeoutError) as exc:
+            run.reasons.append(f"{take.__name__.replace('_', ' ')} failed: {exc}")
+    return items
+
+
+def _seal(
+    run: _Run,
+    page: Page,
+    main: list[Exchange],
+    artifacts: list[Artifact],
+    warc_name: str,
+    browser: Browser,
+) -> Manifest:
+    request = run.request
+    last = main[-1] if main else None
+    manifest = Manifest(
+        id=run.capture_id,
+        url=request.url,
+        final_url=page.url if page.url != "about:blank" else (last.url if last else None),
+        status="partial" if run.reasons else "complete",
+        reasons=run.reasons,
+        started_at=rfc3339(run.started_at),
+        finished_at=rfc3339(utc_now()),
+        case=request.case,
+        note=request.note,
+        operator=request.operator,
+        warc=warc_name,
+        artifacts=artifacts,
+        software=software_versions(browser.info.version),
+        http_status=last.status if last else None,
+        title=run.title,
+        clock=CLOCK_SOURCE,
+    )
+    with run.store.create(run.capture_id, MANIFEST_NAME, "manifest") as out:
+        out.write(manifest.to_bytes())
+    sealed = out.sealed
+    assert sealed is not None
+    run.catalog.finish_capture(
+        run.capture_id,
+        status=manifest.status,
+        reasons=manifest.reasons,
+        final_url=manifest.final_url,
+        finished_at=manifest.finished_at,
+        warc=warc_name,
+        manifest_sha256=sealed.sha256,
+        artifacts=[*artifacts, sealed],
+    )
+    return manifest
+
+
+def _fail(run: _Run, warc: WarcFile, warc_sink: ArtifactWriter, reasons: list[str]) -> Manifest:
+    """Nothing is sealed: move the unsealed files aside and record why in the catalog."""
+    run.enter(Stage.FAILED, reasons=reasons)
+    warc.close()
+    warc_sink.close()
+    moved = run.store.quarantine(run.capture_id)
+    if moved is not None:
+        reasons = [*reasons, f"unsealed files moved to {moved}"]
+    manifest = _failed_manifest(run, reasons)
+    run.catalog.fail_capture(run.capture_id, reasons=reasons, finished_at=manifest.finished_at)
+    return manifest
+
+
+def _failed_manifest(run: _Run, reasons: list[str]) -> Manifest:
+    request = run.request
+    return Manifest(
+        id=run.capture_id,
+        url=request.url,
+        final_url=None,
+        status="failed",
+        reasons=reasons,
+        started_at=rfc3339(run.started_at),
+        finished_at=rfc3339(utc_now()),
+        case=request.case,
+        note=request.note,
+        operator=request.operator,
+        warc=None,
+        artifacts=[],
+        software=software_versions(),
+    )
+
+
+def _write_file(run: _Run, name: str, kind: str, item: derived.Derived) -> Artifact:
+    """A standalone copy of a derived record, byte-identical to the record's payload."""
+    with run.store.create(run.capture_id, name, kind) as out:
+        stream = item.payload.stream()
+        while chunk := stream.read(1024 * 1024):
+            out.write(chunk)
+    assert out.sealed is not None
+    return out.sealed
+
+
+def _main_document(recorder: Recorder) -> list[Exchange]:
+    """The top-level document's hops, redirects first (empty if navigation never started)."""
+    hops = [
+        e
+        for e in recorder.exchanges
+        if e.resource_type == "Document" and e.frame_id == recorder.main_frame_id
+    ]
+    if not hops:
+        return []
+    first_key = hops[0].key
+    return [e for e in hops if e.key == first_key]
+
+
+def _missing_resources(recorder: Recorder) -> list[str]:
+    """Resources whose bytes the capture does not hold in full, each named."""
+    reasons = []
+    for exchange in recorder.exchanges:
+        if exchange.error and "net::ERR_ABORTED" in exchange.error and not exchange.has_response:
+            continue  # the page itself cancelled it; nothing was lost
+        if exchange.error and not exchange.has_response:
+            reasons.append(f"not loaded: {exchange.url} ({exchange.error})")
+        elif exchange.body_state in (BodyState.TRUNCATED, BodyState.UNAVAILABLE):
+            why = exchange.body_note or exchange.error or exchange.body_state.value
+            reasons.append(f"body {exchange.body_state.value}: {exchange.url} ({why})")
+    return reasons
+
+
+def _note_console(run: _Run, kind: str, text: str) -> None:
+    if kind in ("error", "assert"):
+        run.console_errors.append(text)
+
+
+def _page_info(run: _Run, page: Page, recorder: Recorder, main: list[Exchange]) -> dict[str, Any]:
+    last = main[-1] if main else None
+    return {
+        "capture_id": run.capture_id,
+        "requested_url": run.request.url,
+        "final_url": page.url,
+        "redirect_chain": [
+            {"url": hop.url, "status": hop.status, "ip": hop.remote_ip} for hop in main
+        ],
+        "http_status": last.status if last else None,
+        "title": run.title,
+        "load_event_fired": run.load_event,
+        "resources": [e.summary() for e in recorder.exchanges],
+        "failed_requests": [e.summary() for e in recorder.exchanges if e.error],
+        "console_errors": run.console_errors,
+        "behaviours": [
+            {"name": b.name, "finished": b.finished, "note": b.note} for b in run.behaviours
+        ],
+        "tls_origins": sorted(recorder.tls_origins),
+        "problems": recorder.problems,
+        "clock": CLOCK_SOURCE,
+        "recorded_at": rfc3339(utc_now()),
+    }
+
+
+def _warcinfo_fields(run: _Run, browser: Browser) -> list[tuple[str, str]]:
+    request = run.request
+    versions = software_versions(browser.info.version)
+    fields = [
+        ("software", f"osint-capture/{versions['osint-capture']}"),
+        ("format", "WARC File Format 1.1"),
+        (
+            "conformsTo",
+            "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+        ),
+        ("capture-id", run.capture_id),
+        ("requested-url", request.url),
+        ("started-at", rfc3339(run.started_at)),
+        ("clock", CLOCK_SOURCE),
+        ("browser", f"Chromium {browser.info.version}"),
+        ("browser-executable", browser.info.executable),
+        ("user-agent", browser.info.user_agent),
+        ("viewport", f"{DEFAULT_VIEWPORT['width']}x{DEFAULT_VIEWPORT['height']}"),
+        ("playwright", versions["playwright"]),
+        ("warcio", versions["warcio"]),
+        ("python", versions["python"]),
+        ("os", operating_system()),
+        ("hostname", host_name()),
+        ("operator", request.operator or ""),
+        ("case", request.case or ""),
+        ("note", request.note or ""),
+    ]
+    fields.extend(("ip", address) for address in ip_addresses())
+    return fields

@@ -1,0 +1,48 @@
+"""Facts about the collecting machine and software, for the warcinfo record."""
+
+from __future__ import annotations
+
+import platform
+import socket
+from importlib.metadata import PackageNotFoundError, version
+
+import psutil
+
+from archive import __version__
+
+
+def package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def software_versions(chromium: str | None = None) -> dict[str, str]:
+    versions = {
+        "osint-capture": __version__,
+        "playwright": package_version("playwright"),
+        "warcio": package_version("warcio"),
+        "python": platform.python_version(),
+    }
+    if chromium:
+        versions["chromium"] = chromium
+    return versions
+
+
+def host_name() -> str:
+    return socket.gethostname()
+
+
+def operating_system() -> str:
+    return platform.platform()
+
+
+def ip_addresses() -> list[str]:
+    """Every address of every interface, loopback included (it says how the page was reached)."""
+    found: list[str] = []
+    for name, addresses in sorted(psutil.net_if_addrs().items()):
+        for address in addresses:
+            if address.family in (socket.AF_INET, socket.AF_INET6):
+                found.append(f"{address.address.split('%')[0]} ({name})")
+    return found
