@@ -37,7 +37,7 @@ class BodyState(StrEnum):
 class Exchange:
     """A request and (perhaps) its response, in one frame of the page."""
 
-    key: tuple[str | None, str]  # (CDP session, network request id)
+    key: str  # the network request id: unique across the browser's targets
     url: str
     method: str
     resource_type: str

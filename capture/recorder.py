@@ -104,12 +104,12 @@ class Recorder:
         self.main_frame_id: str | None = None
         self.problems: list[str] = []
         self.tls_origins: dict[str, dict[str, Any]] = {}
-        self._active: dict[tuple[str | None, str], Exchange] = {}
-        self._early: dict[tuple[str | None, str], Exchange] = {}
-        self._req_extra: dict[tuple[str | None, str], deque[Any]] = defaultdict(deque)
-        self._resp_extra: dict[tuple[str | None, str], deque[Any]] = defaultdict(deque)
-        self._body_tasks: dict[tuple[str | None, str], asyncio.Task[None]] = {}
-        self._live_tasks: dict[tuple[str | None, str], asyncio.Task[None]] = {}
+        self._active: dict[str, Exchange] = {}
+        self._early: dict[str, Exchange] = {}
+        self._req_extra: dict[str, deque[Any]] = defaultdict(deque)
+        self._resp_extra: dict[str, deque[Any]] = defaultdict(deque)
+        self._body_tasks: dict[str, asyncio.Task[None]] = {}
+        self._live_tasks: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sessions: list[CDPSession] = []
         self._cut_reason: str | None = None
@@ -186,7 +186,7 @@ class Recorder:
     # -- Network domain ----------------------------------------------------------------
 
     async def on_request_will_be_sent(self, session: CDPSession, params: dict[str, Any]) -> None:
-        key = (session.session_id, params["requestId"])
+        key = params["requestId"]
         previous = self._active.pop(key, None)
         request = params["request"]
         if not request["url"].startswith("data:"):  # inline data belongs to its document
@@ -208,7 +208,7 @@ class Recorder:
             await self._write(previous)
 
     def _new_exchange(
-        self, key: tuple[str | None, str], request: dict[str, Any], frame_id: str | None
+        self, key: str, request: dict[str, Any], frame_id: str | None
     ) -> Exchange:
         exchange = Exchange(
             key=key,
@@ -224,7 +224,7 @@ class Recorder:
         return exchange
 
     def on_request_extra_info(self, session: CDPSession, params: dict[str, Any]) -> None:
-        key = (session.session_id, params["requestId"])
+        key = params["requestId"]
         headers = headers_from_cdp(params.get("headers"))
         exchange = self._active.get(key)
         if exchange is not None and exchange.raw_request_headers is None:
@@ -233,7 +233,7 @@ class Recorder:
             self._req_extra[key].append(headers)
 
     def on_response_received(self, session: CDPSession, params: dict[str, Any]) -> None:
-        exchange = self._active.get((session.session_id, params["requestId"]))
+        exchange = self._active.get(params["requestId"])
         if exchange is None:
             return
         self._apply_response(exchange, params["response"])
@@ -244,7 +244,7 @@ class Recorder:
             self._live_tasks[exchange.key] = task
 
     def on_response_extra_info(self, session: CDPSession, params: dict[str, Any]) -> None:
-        key = (session.session_id, params["requestId"])
+        key = params["requestId"]
         exchange = self._active.get(key)
         if exchange is not None and exchange.raw_response_headers is None:
             self._apply_response_extra(exchange, params)
@@ -252,7 +252,7 @@ class Recorder:
             self._resp_extra[key].append(params)
 
     def on_data_received(self, session: CDPSession, params: dict[str, Any]) -> None:
-        exchange = self._active.get((session.session_id, params["requestId"]))
+        exchange = self._active.get(params["requestId"])
         if exchange is None:
             return
         exchange.received_length += params.get("dataLength", 0)
@@ -268,7 +268,7 @@ class Recorder:
 
     async def _start_live_body(self, session: CDPSession, exchange: Exchange) -> None:
         """Ask for the body's chunks as they arrive; what came before is handed over first."""
-        _, request_id = exchange.key
+        request_id = exchange.key
         try:
             result = await session.send(
                 "Network.streamResourceContent", {"requestId": request_id}, timeout=SETUP_TIMEOUT
@@ -288,7 +288,7 @@ class Recorder:
         self.bytes_recorded += body.size
 
     async def on_loading_finished(self, session: CDPSession, params: dict[str, Any]) -> None:
-        key = (session.session_id, params["requestId"])
+        key = params["requestId"]
         exchange = self._active.get(key)
         if exchange is None:
             return
@@ -304,7 +304,7 @@ class Recorder:
         await self._write(exchange)
 
     async def on_loading_failed(self, session: CDPSession, params: dict[str, Any]) -> None:
-        key = (session.session_id, params["requestId"])
+        key = params["requestId"]
         exchange = self._active.get(key)
         if exchange is None:
             return
@@ -360,7 +360,7 @@ class Recorder:
         domain's ``requestWillBeSent`` from the renderer; such an exchange waits in
         ``_early`` until the Network domain catches up and adopts it.
         """
-        key = (session.session_id, network_id)
+        key = network_id
         url = params["request"]["url"]
         exchange = self._active.get(key)
         if exchange is not None and exchange.url == url and not exchange.written:
@@ -496,7 +496,7 @@ class Recorder:
             )
 
     async def _take_late_body(self, session: CDPSession, exchange: Exchange) -> None:
-        _, request_id = exchange.key
+        request_id = exchange.key
         try:
             result = await session.send(
                 "Network.getResponseBody",
@@ -536,7 +536,7 @@ class Recorder:
         if origin in self.tls_origins or self.page_session is None:
             return
         self.tls_origins[origin] = {"origin": origin, "security_details": exchange.security}
-        session = self.connection.session(exchange.key[0])
+        session = self.page_session
         task = asyncio.create_task(self._record_certificate(session, origin))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

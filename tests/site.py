@@ -20,6 +20,7 @@ import functools
 import gzip
 import hashlib
 import random
+import socket
 import struct
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
@@ -313,6 +314,8 @@ class TestSite:
                 web.get("/big", self._big),
                 web.get("/big.bin", self._big_bin),
                 web.get(r"/status/{code:\d{3}}", self._status),
+                web.get("/cross-frame", self._cross_frame),
+                web.get("/lost-resource", self._lost_resource),
             ]
         )
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
@@ -320,6 +323,21 @@ class TestSite:
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         self._runner = runner
         self._port = runner.addresses[0][1]
+
+    async def _cross_frame(self, request: web.Request) -> web.Response:
+        """An iframe from another site (localhost vs 127.0.0.1): Chromium puts it in its
+        own process, so only auto-attaching to child targets records what it loads."""
+        frame = f"http://localhost:{self.port}/frame"
+        body = f'<p>CROSS-FRAME-MARKER</p><iframe src="{frame}" width=300 height=150></iframe>'
+        return _html_response(_html("Cross-site frame", body))
+
+    async def _lost_resource(self, request: web.Request) -> web.Response:
+        """A page whose image lives on a port where nothing listens: a lost resource."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            dead_port = probe.getsockname()[1]
+        body = f'<p>LOST-RESOURCE-MARKER</p><img src="http://127.0.0.1:{dead_port}/gone.png">'
+        return _html_response(_html("Lost resource", body))
 
     async def stop(self) -> None:
         """Stop serving; endless responses are cut so this returns within seconds."""

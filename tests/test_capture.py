@@ -276,3 +276,26 @@ async def test_a_200_mb_response_streams_through_without_being_held_in_memory(
     assert big[0].header("WARC-Payload-Digest") == "sha256:" + big_body_sha256()
     growth = peak - baseline
     assert growth < 64 * 1024 * 1024, f"memory grew by {growth / 1e6:.0f} MB during the capture"
+
+
+async def test_a_cross_site_iframe_is_recorded_through_its_own_target(
+    site: TestSite, browser: Browser, tmp_path: Path
+) -> None:
+    manifest, records = await capture(site, browser, tmp_path, "/cross-frame")
+    assert manifest["status"] == "complete", manifest["reasons"]
+    frame_origin = f"http://localhost:{site.port}"
+    assert responses(records, f"{frame_origin}/frame")
+    image = responses(records, f"{frame_origin}/static/frame.png")
+    assert image and image[0].payload[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+async def test_a_lost_resource_makes_the_capture_partial_and_is_named(
+    site: TestSite, browser: Browser, tmp_path: Path
+) -> None:
+    manifest, records = await capture(site, browser, tmp_path, "/lost-resource")
+    assert manifest["status"] == "partial"
+    assert any("gone.png" in r and "ERR_CONNECTION_REFUSED" in r for r in manifest["reasons"])
+    failed = [r for r in records if r.type == "request" and r.uri and r.uri.endswith("/gone.png")]
+    assert failed and "ERR_CONNECTION_REFUSED" in failed[0].header("X-Osint-Error")
+    info = json.loads(derived(records, "urn:pageinfo:").payload)
+    assert [f["url"] for f in info["failed_requests"]] == [failed[0].uri]
