@@ -29,6 +29,7 @@ class ExitCode(IntEnum):
     FAILED = 1
     BAD_INPUT = 2
     PARTIAL = 3
+    INTERRUPTED = 130
 
 
 def default_data_dir() -> Path:
@@ -111,6 +112,10 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
     display = ProgressDisplay(sys.stderr, quiet=args.json)
     try:
         manifest = asyncio.run(capture_page(request, data_dir, progress=display))
+    except KeyboardInterrupt:
+        display.finish()
+        print(f"interrupted: {url} was not sealed (recorded as failed)", file=sys.stderr)
+        return ExitCode.INTERRUPTED
     except CaptureFailed as failure:
         display.finish()
         if args.json:

@@ -163,10 +163,13 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
             browser = await Browser.launch()
         manifest = await _record(run, browser, warc, warc_sink, warc_name)
     except CaptureFailed as failure:
-        _fail(run, warc, warc_sink, failure.manifest.reasons)
+        raise CaptureFailed(_fail(run, warc, warc_sink, failure.manifest.reasons)) from failure
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        # Interrupted (Ctrl-C, shutdown): nothing half-written may pass as evidence.
+        _fail(run, warc, warc_sink, [*run.reasons, f"interrupted during {run.stage.value}"])
         raise
     except Exception as exc:
-        log.exception("capture %s failed", run.capture_id)
+        log.debug("capture %s failed", run.capture_id, exc_info=True)
         reasons = [*run.reasons, f"capture failed during {run.stage.value}: {exc}"]
         raise CaptureFailed(_fail(run, warc, warc_sink, reasons)) from exc
     finally:
