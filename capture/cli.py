@@ -33,7 +33,7 @@ class ExitCode(IntEnum):
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get("OSINT_CAPTURE_DATA", "./data"))
+    return Path(os.environ.get("OSINT_CAPTURE_DATA") or "./data")
 
 
 def build_parser() -> argparse.ArgumentParser:

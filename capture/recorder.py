@@ -187,8 +187,14 @@ class Recorder:
 
     async def on_request_will_be_sent(self, session: CDPSession, params: dict[str, Any]) -> None:
         key = params["requestId"]
-        previous = self._active.pop(key, None)
         request = params["request"]
+        redirect = params.get("redirectResponse")
+        previous = self._active.get(key)
+        if previous is not None and redirect is None and previous.url == request["url"]:
+            # The same request announced again (a child target does this for its
+            # own document): one exchange, not two.
+            return
+        self._active.pop(key, None)
         if not request["url"].startswith("data:"):  # inline data belongs to its document
             exchange = self._early.pop(key, None)
             if exchange is None or exchange.url != request["url"]:
@@ -199,17 +205,18 @@ class Recorder:
             self._active[key] = exchange
             if self._req_extra[key] and exchange.raw_request_headers is None:
                 exchange.raw_request_headers = self._req_extra[key].popleft()
-        redirect = params.get("redirectResponse")
         if previous is not None and redirect is not None:
             # Each hop of a redirect chain is its own response record.
             self._apply_response(previous, redirect)
             previous.body_state = BodyState.NONE
             previous.finished = True
             await self._write(previous)
+        elif previous is not None:
+            # Never seen in practice; if it happens, keep what there is and say so.
+            previous.error = previous.error or "replaced by another request with the same id"
+            await self._write(previous)
 
-    def _new_exchange(
-        self, key: str, request: dict[str, Any], frame_id: str | None
-    ) -> Exchange:
+    def _new_exchange(self, key: str, request: dict[str, Any], frame_id: str | None) -> Exchange:
         exchange = Exchange(
             key=key,
             url=request["url"],
