@@ -22,10 +22,9 @@ browser: $(STAMP)
 	@scripts/ensure-browser
 
 run: setup
-	@echo "osint-capture is set up; the data directory is $(DATA)."
-	@echo "The capture server arrives in a later release; capture from the command line:"
-	@echo "  $(BIN)/osint-capture capture https://example.org/ --case my-case"
-	@$(BIN)/osint-capture --help
+	@echo "Pair the browser extension (extension/) with this token:"
+	@$(BIN)/osint-capture token --data $(DATA)
+	$(BIN)/osint-capture serve --data $(DATA)
 
 test: setup
 	$(BIN)/ruff check .

@@ -21,7 +21,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
@@ -98,6 +98,16 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        2,
+        "a queue in the catalog: attempts and the request of each capture",
+        (
+            "ALTER TABLE captures ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+            # What was asked for (time budget, as-seen files received): never secrets.
+            "ALTER TABLE captures ADD COLUMN request TEXT NOT NULL DEFAULT '{}'",
+            "CREATE INDEX captures_queue ON captures(status, created_at)",
+        ),
+    ),
 )
 
 
@@ -127,6 +137,8 @@ class CaptureRow:
     warc: str | None
     manifest_sha256: str | None
     created_at: str
+    attempts: int = 0
+    request: dict[str, object] = field(default_factory=dict)
 
 
 def validate_case_name(name: str) -> str:
@@ -291,14 +303,83 @@ class Catalog:
             )
             return _require_capture(conn, capture_id)
 
+    # -- the queue ------------------------------------------------------------------------
+
+    def enqueue_capture(
+        self,
+        capture_id: str,
+        url: str,
+        *,
+        case: str | None,
+        note: str | None,
+        operator: str | None,
+        request: dict[str, object],
+    ) -> tuple[CaptureRow, bool]:
+        """Queue a capture, unless one of the same URL is queued or running.
+
+        Returns the capture and whether it is new. Checking and inserting happen in
+        one transaction, so two requests racing for one URL still make one capture.
+        """
+        case_name = validate_case_name(case) if case is not None else None
+        with self._write() as conn:
+            active = conn.execute(
+                _CAPTURE_SELECT + " WHERE captures.url = ? AND captures.status IN"
+                " ('queued', 'running') ORDER BY captures.created_at LIMIT 1",
+                (url,),
+            ).fetchone()
+            if active is not None:
+                return _capture_row(active), False
+            case_id = _ensure_case(conn, case_name).id if case_name is not None else None
+            conn.execute(
+                "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
+                " created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+                (
+                    capture_id,
+                    url,
+                    case_id,
+                    note,
+                    operator,
+                    json.dumps(request, ensure_ascii=False),
+                    now_rfc3339(),
+                ),
+            )
+            return _require_capture(conn, capture_id), True
+
+    def claim_next_queued(self, *, started_at: str) -> CaptureRow | None:
+        """Take the oldest queued capture and mark it ``running`` (one attempt more)."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id FROM captures WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE captures SET status = 'running', started_at = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (started_at, row["id"]),
+            )
+            return _require_capture(conn, row["id"])
+
+    def requeue_capture(self, capture_id: str, *, reason: str) -> CaptureRow:
+        """Put a ``running`` capture back in the queue (after a crash), saying why."""
+        with self._write() as conn:
+            current = _require_capture(conn, capture_id)
+            if current.status != "running":
+                raise CatalogError(f"cannot requeue capture {capture_id}: it is {current.status}")
+            conn.execute(
+                "UPDATE captures SET status = 'queued', reasons = ? WHERE id = ?",
+                (_reasons_json([*current.reasons, reason]), capture_id),
+            )
+            return _require_capture(conn, capture_id)
+
     def get_capture(self, capture_id: str) -> CaptureRow | None:
         with self._read() as conn:
             return _get_capture(conn, capture_id)
 
     def list_captures(
-        self, *, case: str | None = None, status: str | None = None
+        self, *, case: str | None = None, status: str | None = None, url: str | None = None
     ) -> list[CaptureRow]:
-        """Captures, newest first; optionally only one case's, or only one status."""
+        """Captures, newest first; optionally only one case's, one status's, one URL's."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
         where: list[str] = []
@@ -309,6 +390,9 @@ class Catalog:
         if status is not None:
             where.append("captures.status = ?")
             params.append(status)
+        if url is not None:
+            where.append("captures.url = ?")
+            params.append(url)
         sql = _CAPTURE_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -468,6 +552,8 @@ def _capture_row(row: sqlite3.Row) -> CaptureRow:
         warc=row["warc"],
         manifest_sha256=row["manifest_sha256"],
         created_at=row["created_at"],
+        attempts=row["attempts"],
+        request=dict(json.loads(row["request"])),
     )
 
 

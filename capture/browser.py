@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
+import signal
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +47,7 @@ CHROMIUM_FLAGS = (
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_TIMEOUT = 30.0
 DEFAULT_VIEWPORT = {"width": 1280, "height": 800}
+PR_SET_PDEATHSIG = 1
 
 
 class BrowserError(Exception):
@@ -120,7 +125,12 @@ class Browser:
         args = [str(executable), *CHROMIUM_FLAGS, *extra_args, f"--user-data-dir={profile}"]
         with open(log_path, "wb") as log_file:
             process = await asyncio.create_subprocess_exec(
-                *args, "about:blank", stdout=log_file, stderr=log_file, start_new_session=True
+                *args,
+                "about:blank",
+                stdout=log_file,
+                stderr=log_file,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         try:
             ws_url = await _wait_for_devtools(process, profile, log_path)
@@ -221,6 +231,13 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: if we are killed (even kill -9), Chromium goes too."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _tail(path: Path, limit: int = 600) -> str:

@@ -62,7 +62,38 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--case", help="only captures of this case")
     _data_option(listing)
     listing.add_argument("--json", action="store_true", help="print JSON")
+
+    serve = commands.add_parser("serve", help="run the capture server (API for the extension)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="port to listen on (8787)")
+    _data_option(serve)
+    serve.add_argument(
+        "--workers", type=_workers, default=2, help="captures that run at once (default 2)"
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow listening on a non-loopback address (the API then faces the network)",
+    )
+
+    token = commands.add_parser("token", help="print the API token (made on first use)")
+    _data_option(token)
+    token.add_argument(
+        "--reset-pairing",
+        action="store_true",
+        help="forget the paired extension, so the next one that presents the token is paired",
+    )
     return parser
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not 1 <= workers <= 16:
+        raise argparse.ArgumentTypeError("workers must be between 1 and 16")
+    return workers
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +124,57 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = args.data or default_data_dir()
     if args.command == "capture":
         return run_capture(args, data_dir)
+    if args.command == "serve":
+        return run_serve(args, data_dir)
+    if args.command == "token":
+        return run_token(args, data_dir)
     return run_list(args, data_dir)
+
+
+def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
+    from aiohttp import web
+
+    from capture.server import ServerSettings, make_app
+    from capture.server.security import LOOPBACK_NAMES, allowed_hosts, load_or_create_token
+    from capture.service import CaptureService
+
+    loopback = args.host in (*LOOPBACK_NAMES, "::1")
+    if not loopback and not args.allow_remote:
+        print(
+            f"osint-capture: refusing to listen on {args.host}: the API would face the network. "
+            "Use --allow-remote if that is really meant.",
+            file=sys.stderr,
+        )
+        return ExitCode.BAD_INPUT
+    token = load_or_create_token(data_dir)
+    settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
+    service = CaptureService(data_dir, workers=args.workers)
+    app = make_app(service, settings)
+    print(
+        f"osint-capture {__version__} serving {data_dir.resolve()} on "
+        f"http://{args.host}:{args.port}/api/v1 ({args.workers} workers)\n"
+        f"  token: `osint-capture token --data {data_dir}`",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    except OSError as exc:
+        print(f"osint-capture: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    return ExitCode.COMPLETE
+
+
+def run_token(args: argparse.Namespace, data_dir: Path) -> int:
+    from capture.server.security import Pairing, load_or_create_token
+
+    print(load_or_create_token(data_dir))
+    if args.reset_pairing:
+        Pairing(data_dir).reset()
+        print(
+            "pairing reset: the next extension that presents the token is paired", file=sys.stderr
+        )
+    return ExitCode.COMPLETE
 
 
 def run_capture(args: argparse.Namespace, data_dir: Path) -> int:

@@ -160,7 +160,11 @@ def response_headers_for_record(exchange: Exchange) -> tuple[int, str, Headers, 
     return status, reason, converted, conversions
 
 
-def request_headers_for_record(exchange: Exchange) -> Headers:
+REDACTED_COOKIE = "[redacted: cookies lent by the investigator for this capture]"
+
+
+def request_headers_for_record(exchange: Exchange, *, redact_cookies: bool = False) -> Headers:
+    """Request headers as sent; lent cookies never reach the WARC (``redact_cookies``)."""
     headers = exchange.raw_request_headers or exchange.request_headers
     result: Headers = []
     authority = None
@@ -169,6 +173,8 @@ def request_headers_for_record(exchange: Exchange) -> Headers:
             authority = value
         if name.startswith(":"):
             continue
+        if redact_cookies and name.lower() == "cookie":
+            value = REDACTED_COOKIE
         result.append((name, value))
     if not any(name.lower() == "host" for name, _ in result):
         result.insert(0, ("Host", authority or urlsplit(exchange.url).netloc))
@@ -186,7 +192,7 @@ def warc_protocols(exchange: Exchange) -> list[str]:
     return protocols
 
 
-def to_records(exchange: Exchange) -> list[ArcWarcRecord]:
+def to_records(exchange: Exchange, *, redact_cookies: bool = False) -> list[ArcWarcRecord]:
     """The response record (when there was a response), then the request record."""
     records: list[ArcWarcRecord] = []
     if exchange.has_response:
@@ -220,12 +226,14 @@ def to_records(exchange: Exchange) -> list[ArcWarcRecord]:
     split = urlsplit(exchange.url)
     path = (split.path or "/") + (f"?{split.query}" if split.query else "")
     request_extra = [("X-Osint-Error", exchange.error)] if exchange.error else []
+    if redact_cookies:
+        request_extra.append(("X-Osint-Redacted", "Cookie header values (lent cookies)"))
     records.append(
         request_record(
             exchange.url,
             method=exchange.method,
             path=path,
-            headers=request_headers_for_record(exchange),
+            headers=request_headers_for_record(exchange, redact_cookies=redact_cookies),
             body=Payload(exchange.post_data) if exchange.post_data else None,
             record_id=exchange.request_record_id,
             date=exchange.started_at,

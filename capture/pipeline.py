@@ -20,7 +20,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,8 @@ from archive.records import warcinfo_record
 from archive.store import Artifact, ArtifactWriter, FileStore
 from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
 from archive.warcfile import WarcFile
-from capture import derived
+from capture import asseen, derived
+from capture.asseen import AsSeen
 from capture.behaviours import DEFAULT_BEHAVIOURS, BehaviourResult
 from capture.browser import DEFAULT_VIEWPORT, Browser, target_id_of
 from capture.exchange import BodyState, Exchange
@@ -74,6 +75,11 @@ class CaptureRequest:
     note: str | None = None
     operator: str | None = None
     timeout: float = DEFAULT_TIMEOUT
+    as_seen: AsSeen | None = None
+    #: Facts known before the capture starts that make it partial (e.g. lost cookies).
+    notes: tuple[str, ...] = ()
+    #: What happened to earlier attempts of this capture (a crash, a retry).
+    history: tuple[str, ...] = ()
 
 
 class CaptureFailed(Exception):
@@ -105,6 +111,7 @@ class _Run:
     stage: Stage = Stage.PREPARE
     title: str | None = None
     load_event: bool | None = None
+    claimed: bool = False
 
     def enter(self, stage: Stage, **data: Any) -> None:
         self.stage = stage
@@ -117,23 +124,29 @@ async def capture_page(
     *,
     browser: Browser | None = None,
     progress: Progress | None = None,
+    capture_id: str | None = None,
 ) -> Manifest:
-    """Capture one page into a sealed capture; raise :class:`CaptureFailed` if nothing sealed."""
-    url = validate_url(request.url)
-    request = CaptureRequest(url, request.case, request.note, request.operator, request.timeout)
+    """Capture one page into a sealed capture; raise :class:`CaptureFailed` if nothing sealed.
+
+    ``capture_id`` names a capture a worker already claimed from the catalog's queue
+    (status ``running``); without it the capture gets a new id and catalog row.
+    """
+    request = replace(request, url=validate_url(request.url))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + request.timeout
     reserve = min(MAX_RESERVE, max(MIN_RESERVE, request.timeout / 4))
     data_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(
         request=request,
-        capture_id=str(uuid.uuid4()),
+        capture_id=capture_id or str(uuid.uuid4()),
+        claimed=capture_id is not None,
         store=FileStore(data_dir),
         catalog=Catalog.open(data_dir / CATALOG_NAME),
         progress=progress or (lambda kind, data: None),
         started_at=utc_now(),
         deadline=deadline,
         page_deadline=deadline - reserve,
+        reasons=list(request.notes),
     )
     try:
         return await _capture(run, browser)
@@ -144,14 +157,15 @@ async def capture_page(
 async def _capture(run: _Run, browser: Browser | None) -> Manifest:
     request = run.request
     run.enter(Stage.PREPARE, id=run.capture_id, url=request.url)
-    run.catalog.start_capture(
-        run.capture_id,
-        request.url,
-        case=request.case,
-        note=request.note,
-        operator=request.operator,
-        started_at=rfc3339(run.started_at),
-    )
+    if not run.claimed:
+        run.catalog.start_capture(
+            run.capture_id,
+            request.url,
+            case=request.case,
+            note=request.note,
+            operator=request.operator,
+            started_at=rfc3339(run.started_at),
+        )
     run.store.create_capture_dir(run.capture_id)
     warc_name = f"{run.capture_id}.warc.gz"
     warc_sink = run.store.create(run.capture_id, warc_name, "warc")
@@ -186,11 +200,21 @@ async def _record(
     context = await browser.new_context()
     connection = await browser.connect_recorder()
     try:
+        cookies = request.as_seen.cookies if request.as_seen else None
+        if cookies:
+            # The investigator's session, for this capture's context only.
+            await context.add_cookies(_playwright_cookies(cookies))
         page = await context.new_page()
         page.on("console", lambda msg: _note_console(run, msg.type, msg.text))
         page.on("pageerror", lambda exc: run.console_errors.append(f"uncaught: {exc}"))
         await warc.write_async(warcinfo_record(warc_name, _warcinfo_fields(run, browser)))
-        recorder = Recorder(connection, warc, deadline=run.page_deadline, on_progress=run.progress)
+        recorder = Recorder(
+            connection,
+            warc,
+            deadline=run.page_deadline,
+            on_progress=run.progress,
+            redact_cookies=bool(cookies),
+        )
         await recorder.attach(await target_id_of(page))
 
         run.enter(Stage.LOAD)
@@ -229,6 +253,10 @@ async def _record(
             await warc.write_async(item.record(ref, utc_now()))
             if item.kind == "screenshot":
                 screenshot = item
+        if request.as_seen is not None:
+            run.progress("stage", {"stage": "as-seen"})
+            for record in asseen.records(request.as_seen, request.url, run.reasons):
+                await warc.write_async(record)
 
         run.enter(Stage.SEAL)
         stragglers = await recorder.cut("the capture was being sealed")
@@ -316,6 +344,10 @@ def _seal(
         http_status=last.status if last else None,
         title=run.title,
         clock=CLOCK_SOURCE,
+        extra={
+            **_as_seen_summary(request.as_seen),
+            **({"history": list(request.history)} if request.history else {}),
+        },
     )
     with run.store.create(run.capture_id, MANIFEST_NAME, "manifest") as out:
         out.write(manifest.to_bytes())
@@ -401,6 +433,45 @@ def _missing_resources(recorder: Recorder) -> list[str]:
             why = exchange.body_note or exchange.error or exchange.body_state.value
             reasons.append(f"body {exchange.body_state.value}: {exchange.url} ({why})")
     return reasons
+
+
+def _as_seen_summary(as_seen: AsSeen | None) -> dict[str, Any]:
+    """What the manifest says of the investigator's own view (hashes, never cookies)."""
+    if as_seen is None:
+        return {}
+    files = {
+        name: {"sha256": item.sha256, "size": item.size}
+        for name, item in (("screenshot", as_seen.screenshot), ("dom", as_seen.dom))
+        if item is not None
+    }
+    return {
+        "as_seen": {
+            "files": files,
+            "received_at": as_seen.info.get("received_at"),
+            "cookies_lent": len(as_seen.cookies or []),
+        }
+    }
+
+
+def _playwright_cookies(cookies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cookies as chrome.cookies gives them, in the form Playwright takes."""
+    same_site = {"no_restriction": "None", "lax": "Lax", "strict": "Strict"}
+    converted = []
+    for cookie in cookies:
+        item: dict[str, Any] = {
+            "name": str(cookie["name"]),
+            "value": str(cookie["value"]),
+            "domain": str(cookie["domain"]),
+            "path": str(cookie.get("path") or "/"),
+            "secure": bool(cookie.get("secure", False)),
+            "httpOnly": bool(cookie.get("httpOnly", False)),
+        }
+        if cookie.get("sameSite") in same_site:
+            item["sameSite"] = same_site[cookie["sameSite"]]
+        if cookie.get("expirationDate"):
+            item["expires"] = float(cookie["expirationDate"])
+        converted.append(item)
+    return converted
 
 
 def _note_console(run: _Run, kind: str, text: str) -> None:

@@ -94,8 +94,10 @@ class Recorder:
         *,
         deadline: float,
         on_progress: ProgressCallback | None = None,
+        redact_cookies: bool = False,
     ) -> None:
         self.connection = connection
+        self.redact_cookies = redact_cookies
         self.warc = warc
         self.deadline = deadline
         self.on_progress = on_progress or (lambda kind, data: None)
@@ -582,7 +584,7 @@ class Recorder:
             if waiting.get(exchange.key) is exchange:
                 del waiting[exchange.key]
         async with self._write_lock:
-            for record in to_records(exchange):
+            for record in to_records(exchange, redact_cookies=self.redact_cookies):
                 await self.warc.write_async(record)
         if exchange.body is not None:
             exchange.body.close()

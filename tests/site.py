@@ -48,6 +48,8 @@ SHUTDOWN_TIMEOUT = 2.0
 FEED_LAST_BATCH = 3
 FEED_BATCH_SIZE = 10
 FEED_MARKER = "FEED-THIRD-BATCH-MARKER"
+#: The value of the ``session`` cookie that opens ``/members``.
+MEMBERS_COOKIE = "letmein"
 
 
 def png_bytes(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
@@ -316,6 +318,7 @@ class TestSite:
                 web.get(r"/status/{code:\d{3}}", self._status),
                 web.get("/cross-frame", self._cross_frame),
                 web.get("/lost-resource", self._lost_resource),
+                web.get("/members", self._members),
             ]
         )
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
@@ -338,6 +341,14 @@ class TestSite:
             dead_port = probe.getsockname()[1]
         body = f'<p>LOST-RESOURCE-MARKER</p><img src="http://127.0.0.1:{dead_port}/gone.png">'
         return _html_response(_html("Lost resource", body))
+
+    async def _members(self, request: web.Request) -> web.Response:
+        """Members-only content, shown only with the session cookie ``session=letmein``."""
+        if request.cookies.get("session") == MEMBERS_COOKIE:
+            body = "<p>MEMBERS-ONLY-MARKER: the post behind the login.</p>"
+        else:
+            body = "<p>LOGIN-WALL-MARKER: log in to see this post.</p>"
+        return _html_response(_html("Members", body))
 
     async def stop(self) -> None:
         """Stop serving; endless responses are cut so this returns within seconds."""

@@ -28,6 +28,9 @@ WARC = Artifact("c1.warc.gz", sha256_bytes(b"warc"), 4, "warc")
 SCREENSHOT = Artifact("screenshot.png", sha256_bytes(b"png"), 3, "screenshot")
 MANIFEST = Artifact("manifest.json", sha256_bytes(b"{}"), 2, "manifest")
 
+#: The number a migration added after the shipped ones would have.
+NEXT = len(MIGRATIONS) + 1
+
 
 @pytest.fixture
 def ticking_clock() -> Iterator[None]:
@@ -87,7 +90,7 @@ def test_open_migrates_an_empty_file_and_sets_the_pragmas(tmp_path: Path) -> Non
     path = tmp_path / "catalog.sqlite3"
     path.touch()
     with Catalog.open(path) as cat:
-        assert cat.schema_version == len(MIGRATIONS) == 1
+        assert cat.schema_version == len(MIGRATIONS)
         conn = cat._conn
         assert conn is not None
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -118,7 +121,7 @@ def test_reopening_is_idempotent_and_keeps_data(tmp_path: Path) -> None:
     before = schema_objects(path)
     for _ in range(2):
         with Catalog.open(path) as cat:
-            assert cat.schema_version == 1
+            assert cat.schema_version == len(MIGRATIONS)
             row = cat.get_capture("c1")
             assert row is not None and row.status == "complete" and row.case == "Harbour"
             assert cat.artifacts("c1") == [WARC]
@@ -132,11 +135,11 @@ def test_reopening_applies_only_the_missing_migrations(
     path = tmp_path / "catalog.sqlite3"
     with Catalog.open(path) as cat:
         start(cat, "c1")
-    step2 = Migration(2, "tags", ("CREATE TABLE tags (name TEXT PRIMARY KEY)",))
+    step = Migration(NEXT, "tags", ("CREATE TABLE tags (name TEXT PRIMARY KEY)",))
     # Migration 1's CREATE TABLE would fail if it ran again.
-    monkeypatch.setattr(catalog_module, "MIGRATIONS", (*MIGRATIONS, step2))
+    monkeypatch.setattr(catalog_module, "MIGRATIONS", (*MIGRATIONS, step))
     with Catalog.open(path) as cat:
-        assert cat.schema_version == 2
+        assert cat.schema_version == NEXT
         assert cat.get_capture("c1") is not None
     assert ("table", "tags") in schema_objects(path)
 
@@ -147,14 +150,14 @@ def test_a_failing_migration_rolls_back_whole(
     path = tmp_path / "catalog.sqlite3"
     Catalog.open(path).close()
     broken = Migration(
-        2, "broken", ("CREATE TABLE tags (name TEXT PRIMARY KEY)", "THIS IS NOT SQL")
+        NEXT, "broken", ("CREATE TABLE tags (name TEXT PRIMARY KEY)", "THIS IS NOT SQL")
     )
     monkeypatch.setattr(catalog_module, "MIGRATIONS", (*MIGRATIONS, broken))
-    with pytest.raises(CatalogError, match=r"migration 2 \(broken\) failed"):
+    with pytest.raises(CatalogError, match=rf"migration {NEXT} \(broken\) failed"):
         Catalog.open(path)
     monkeypatch.setattr(catalog_module, "MIGRATIONS", MIGRATIONS)
     with Catalog.open(path) as cat:
-        assert cat.schema_version == 1
+        assert cat.schema_version == len(MIGRATIONS)
     assert ("table", "tags") not in schema_objects(path)
 
 
@@ -163,7 +166,8 @@ def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     with sqlite3.connect(path) as raw:
         raw.execute("PRAGMA user_version = 7")
     message = (
-        "catalog schema version 7 is newer than this osint-capture understands (1);"
+        "catalog schema version 7 is newer than this osint-capture understands"
+        f" ({len(MIGRATIONS)});"
         " upgrade osint-capture"
     )
     with pytest.raises(CatalogError) as raised:
@@ -429,3 +433,36 @@ def test_one_catalog_shared_by_threads_and_a_second_connection(tmp_path: Path) -
         assert len(first.list_captures(case="Shared", status="complete")) == 80
         assert len(first.list_cases()) == 1
         assert first.integrity_check() == "ok"
+
+
+def test_the_queue_enqueues_once_per_active_url_and_claims_oldest_first(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "catalog.sqlite3") as cat:
+        first, created = cat.enqueue_capture(
+            "q1",
+            "https://example.org/a",
+            case="Q",
+            note=None,
+            operator=None,
+            request={"timeout": 30},
+        )
+        assert created and first.status == "queued" and first.request == {"timeout": 30}
+        again, created = cat.enqueue_capture(
+            "q2", "https://example.org/a", case="Q", note=None, operator=None, request={}
+        )
+        assert not created and again.id == "q1"
+        cat.enqueue_capture(
+            "q3", "https://example.org/b", case=None, note=None, operator=None, request={}
+        )
+        claimed = cat.claim_next_queued(started_at="2026-01-01T00:00:00.000000Z")
+        assert claimed is not None and claimed.id == "q1" and claimed.status == "running"
+        assert claimed.attempts == 1
+        # Running still counts as active for the same URL.
+        assert not cat.enqueue_capture(
+            "q4", "https://example.org/a", case=None, note=None, operator=None, request={}
+        )[1]
+        requeued = cat.requeue_capture("q1", reason="server stopped while running")
+        assert requeued.status == "queued" and requeued.reasons == ["server stopped while running"]
+        assert [c.id for c in cat.list_captures(url="https://example.org/b")] == ["q3"]
+        assert cat.claim_next_queued(started_at="t").id == "q1"
+        assert cat.claim_next_queued(started_at="t").id == "q3"
+        assert cat.claim_next_queued(started_at="t") is None

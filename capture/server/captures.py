@@ -1,0 +1,245 @@
+"""The /captures resource: submit, list, inspect, follow, download."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from aiohttp import web
+
+from archive.catalog import CaptureRow
+from archive.manifest import MANIFEST_NAME
+from capture.server import keys
+from capture.server.errors import BadRequest, NotFound, Unprocessable
+from capture.server.validation import Field, check_object, read_json
+from capture.service import CaptureService, Submission
+from capture.urls import BadURL
+
+routes = web.RouteTableDef()
+
+SUBMIT_FIELDS = {
+    "url": Field(str, required=True, max_length=8192),
+    "case": Field(str, max_length=100),
+    "note": Field(str, max_length=10_000),
+    "operator": Field(str, max_length=200),
+    "timeout": Field((int, float)),
+    "as_seen": Field(dict),
+}
+AS_SEEN_FIELDS = {
+    "screenshot": Field(str),
+    "dom": Field(str),
+    "url": Field(str, max_length=8192),
+    "title": Field(str, max_length=10_000),
+    "user_agent": Field(str, max_length=2000),
+    "viewport": Field(dict),
+    "captured_at": Field(str, max_length=100),
+    "cookies": Field(list),
+}
+COOKIE_FIELDS = {
+    "name": Field(str, required=True),
+    "value": Field(str, required=True),
+    "domain": Field(str, required=True),
+    "path": Field(str),
+    "secure": Field(bool),
+    "httpOnly": Field(bool),
+    "sameSite": Field(str),
+    "expirationDate": Field((int, float)),
+    # chrome.cookies also reports these; accepted and ignored.
+    "hostOnly": Field(bool),
+    "session": Field(bool),
+    "storeId": Field(str),
+    "partitionKey": Field(dict),
+}
+PNG_DATA_URL = "data:image/png;base64,"
+
+
+def _service(request: web.Request) -> CaptureService:
+    return request.app[keys.SERVICE]
+
+
+@routes.post("/api/v1/captures")
+async def submit(request: web.Request) -> web.Response:
+    body = await read_json(request, SUBMIT_FIELDS)
+    timeout = body.get("timeout", request.app[keys.SETTINGS].capture_timeout)
+    if not 5 <= float(timeout) <= 3600:
+        raise BadRequest("field body.timeout must be between 5 and 3600 seconds")
+    submission = Submission(
+        url=body["url"],
+        case=body.get("case"),
+        note=body.get("note"),
+        operator=body.get("operator"),
+        timeout=float(timeout),
+        **_as_seen(body.get("as_seen")),
+    )
+    try:
+        row, created = await _service(request).submit(submission)
+    except BadURL as exc:
+        raise Unprocessable(str(exc)) from None
+    except ValueError as exc:  # a case name the catalog refuses
+        raise BadRequest(f"field body.case: {exc}") from None
+    location = f"/api/v1/captures/{row.id}"
+    payload = {"id": row.id, "status": row.status, "url": row.url, "created": created}
+    return web.json_response(payload, status=202, headers={"Location": location})
+
+
+def _as_seen(data: dict[str, Any] | None) -> dict[str, Any]:
+    if data is None:
+        return {}
+    data = check_object(data, AS_SEEN_FIELDS, "body.as_seen")
+    screenshot = None
+    if data.get("screenshot") is not None:
+        text = data["screenshot"]
+        if not text.startswith(PNG_DATA_URL):
+            raise BadRequest("field body.as_seen.screenshot must be a data:image/png;base64 URL")
+        try:
+            screenshot = base64.b64decode(text[len(PNG_DATA_URL) :], validate=True)
+        except binascii.Error:
+            raise BadRequest("field body.as_seen.screenshot is not valid base64") from None
+        if not screenshot.startswith(b"\x89PNG\r\n\x1a\n"):
+            raise BadRequest("field body.as_seen.screenshot is not a PNG image")
+    cookies = None
+    if data.get("cookies"):
+        cookies = [
+            check_object(c, COOKIE_FIELDS, f"body.as_seen.cookies[{i}]")
+            for i, c in enumerate(data["cookies"])
+        ]
+    info = {
+        k: data[k] for k in ("url", "title", "user_agent", "viewport", "captured_at") if k in data
+    }
+    return {
+        "screenshot_png": screenshot,
+        "dom_html": data.get("dom"),
+        "as_seen_info": info,
+        "cookies": cookies,
+    }
+
+
+@routes.get("/api/v1/captures")
+async def list_captures(request: web.Request) -> web.Response:
+    query = request.query
+    unknown = set(query) - {"case", "status", "url"}
+    if unknown:
+        raise BadRequest(
+            f"unknown query parameter {sorted(unknown)[0]}; allowed: case, status, url"
+        )
+    try:
+        rows = _service(request).catalog.list_captures(
+            case=query.get("case"), status=query.get("status"), url=query.get("url")
+        )
+    except ValueError as exc:
+        raise BadRequest(f"query parameter status: {exc}") from None
+    return web.json_response({"captures": [_summary(row) for row in rows]})
+
+
+@routes.get("/api/v1/captures/{id}")
+async def get_capture(request: web.Request) -> web.Response:
+    service = _service(request)
+    row = _require(service, request.match_info["id"])
+    body = _summary(row)
+    body["stage"] = (
+        (service.live_state(row.id) or {}).get("stage")
+        if row.status
+        in (
+            "queued",
+            "running",
+        )
+        else row.status
+    )
+    body["progress"] = service.live_state(row.id) or {}
+    body["manifest"] = _manifest(service, row)
+    body["files"] = [
+        {
+            "name": a.path,
+            "kind": a.kind,
+            "sha256": a.sha256,
+            "size": a.size,
+            "href": f"/api/v1/captures/{row.id}/files/{a.path}",
+        }
+        for a in service.catalog.artifacts(row.id)
+    ]
+    return web.json_response(body)
+
+
+@routes.get("/api/v1/captures/{id}/events")
+async def capture_events(request: web.Request) -> web.StreamResponse:
+    service = _service(request)
+    row = _require(service, request.match_info["id"])
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+    )
+    await response.prepare(request)
+    if not service.events.known(row.id) and row.status in ("complete", "partial", "failed"):
+        # Finished before this server started: the catalog has the outcome.
+        kind = "failed" if row.status == "failed" else "done"
+        data = {
+            "status": row.status,
+            "reasons": row.reasons,
+            "manifest_sha256": row.manifest_sha256,
+        }
+        await _send(response, 0, kind, data)
+        return response
+    try:
+        async for event in service.events.follow(row.id):
+            await _send(response, event.seq, event.kind, event.data)
+    except ConnectionResetError:
+        pass  # the follower went away; the capture goes on
+    return response
+
+
+async def _send(response: web.StreamResponse, seq: int, kind: str, data: dict[str, Any]) -> None:
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    await response.write(f"id: {seq}\nevent: {kind}\ndata: {text}\n\n".encode())
+
+
+@routes.get("/api/v1/captures/{id}/files/{name}")
+async def download(request: web.Request) -> web.FileResponse:
+    service = _service(request)
+    row = _require(service, request.match_info["id"])
+    name = request.match_info["name"]
+    sealed = {a.path: a for a in service.catalog.artifacts(row.id)}
+    if name not in sealed:
+        raise NotFound(f"capture {row.id} has no sealed file {name!r}")
+    path = service.store.path(row.id, name)
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-SHA256": sealed[name].sha256,
+        },
+    )
+
+
+def _require(service: CaptureService, capture_id: str) -> CaptureRow:
+    row = service.catalog.get_capture(capture_id)
+    if row is None:
+        raise NotFound(f"no capture {capture_id}")
+    return row
+
+
+def _summary(row: CaptureRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "url": row.url,
+        "final_url": row.final_url,
+        "case": row.case,
+        "note": row.note,
+        "operator": row.operator,
+        "status": row.status,
+        "reasons": row.reasons,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "manifest_sha256": row.manifest_sha256,
+        "href": f"/api/v1/captures/{row.id}",
+    }
+
+
+def _manifest(service: CaptureService, row: CaptureRow) -> dict[str, Any] | None:
+    if row.manifest_sha256 is None:
+        return None
+    try:
+        return json.loads(service.store.path(row.id, MANIFEST_NAME).read_bytes())
+    except FileNotFoundError:
+        return None

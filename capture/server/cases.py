@@ -1,0 +1,31 @@
+"""The /cases resource."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from archive.catalog import validate_case_name
+from capture.server import keys
+from capture.server.errors import BadRequest
+from capture.server.validation import Field, read_json
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/cases")
+async def list_cases(request: web.Request) -> web.Response:
+    cases = request.app[keys.SERVICE].catalog.list_cases()
+    return web.json_response(
+        {"cases": [{"name": c.name, "created_at": c.created_at} for c in cases]}
+    )
+
+
+@routes.post("/api/v1/cases")
+async def create_case(request: web.Request) -> web.Response:
+    body = await read_json(request, {"name": Field(str, required=True)})
+    try:
+        name = validate_case_name(body["name"])
+    except ValueError as exc:
+        raise BadRequest(f"field body.name: {exc}") from None
+    case = request.app[keys.SERVICE].catalog.ensure_case(name)
+    return web.json_response({"name": case.name, "created_at": case.created_at}, status=201)

@@ -1,0 +1,16 @@
+"""Typed keys for what the application holds (aiohttp AppKey)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from capture.server.app import ServerSettings
+    from capture.server.security import Pairing
+    from capture.service import CaptureService
+
+SERVICE: web.AppKey[CaptureService] = web.AppKey("service")
+SETTINGS: web.AppKey[ServerSettings] = web.AppKey("settings")
+PAIRING: web.AppKey[Pairing] = web.AppKey("pairing")

@@ -1,0 +1,250 @@
+"""The OpenAPI 3.1 document of the API (a test keeps it in step with the routes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archive import __version__
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def document() -> dict[str, Any]:
+    capture_summary = {"$ref": "#/components/schemas/CaptureSummary"}
+    errors = {"400": _ERROR, "401": _ERROR, "403": _ERROR, "421": _ERROR}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "osint-capture",
+            "version": __version__,
+            "description": "Capture web pages as sealed, verifiable evidence. Every call needs "
+            "'Authorization: Bearer TOKEN' (print it with `osint-capture token`).",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/api/v1/health": {
+                "get": {
+                    "summary": "Is the server up, how busy is it",
+                    "responses": {"200": _json({"type": "object"}, "status"), **errors},
+                }
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "summary": "This document",
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI document"), **errors},
+                }
+            },
+            "/api/v1/captures": {
+                "post": {
+                    "summary": "Queue a capture (an identical URL already queued or running "
+                    "is returned instead, with created=false)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CaptureRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": {
+                            **_json(
+                                {
+                                    "type": "object",
+                                    "required": ["id", "status", "url", "created"],
+                                    "properties": {
+                                        "id": {"type": "string"},
+                                        "status": {"type": "string"},
+                                        "url": {"type": "string"},
+                                        "created": {"type": "boolean"},
+                                    },
+                                },
+                                "queued (or already queued/running)",
+                            ),
+                            "headers": {
+                                "Location": {"schema": {"type": "string"}},
+                            },
+                        },
+                        **errors,
+                        "413": _ERROR,
+                        "422": _ERROR,
+                    },
+                },
+                "get": {
+                    "summary": "List captures, newest first",
+                    "parameters": [
+                        {"name": "case", "in": "query", "schema": {"type": "string"}},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {
+                                "type": "string",
+                                "enum": ["queued", "running", "complete", "partial", "failed"],
+                            },
+                        },
+                        {"name": "url", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": _json(
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "captures": {"type": "array", "items": capture_summary}
+                                },
+                            },
+                            "captures",
+                        ),
+                        **errors,
+                    },
+                },
+            },
+            "/api/v1/captures/{id}": {
+                "get": {
+                    "summary": "A capture: its manifest when sealed, its live state while running",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/CaptureDetail"}, "capture"),
+                        "404": _ERROR,
+                        **errors,
+                    },
+                }
+            },
+            "/api/v1/captures/{id}/events": {
+                "get": {
+                    "summary": "Progress as server-sent events: state, resource, behaviour, "
+                    "then done or failed (the stream ends there)",
+                    "parameters": [_ID],
+                    "responses": {
+                        "200": {
+                            "description": "event stream",
+                            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        },
+                        "404": _ERROR,
+                        **errors,
+                    },
+                }
+            },
+            "/api/v1/captures/{id}/files/{name}": {
+                "get": {
+                    "summary": "Download a sealed file of a capture",
+                    "parameters": [
+                        _ID,
+                        {
+                            "name": "name",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "the file; X-Content-SHA256 carries its hash",
+                            "content": {"application/octet-stream": {}},
+                        },
+                        "404": _ERROR,
+                        **errors,
+                    },
+                }
+            },
+            "/api/v1/cases": {
+                "get": {
+                    "summary": "List cases",
+                    "responses": {"200": _json({"type": "object"}, "cases"), **errors},
+                },
+                "post": {
+                    "summary": "Create a case (or return it if it exists)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name"],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "name": {"type": "string", "minLength": 1, "maxLength": 100}
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"201": _json({"type": "object"}, "the case"), **errors},
+                },
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Error": _json(
+                    {
+                        "type": "object",
+                        "required": ["error", "detail"],
+                        "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
+                    },
+                    "error",
+                )
+            },
+            "schemas": {
+                "CaptureRequest": {
+                    "type": "object",
+                    "required": ["url"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "url": {"type": "string", "description": "http or https URL"},
+                        "case": {"type": "string", "maxLength": 100},
+                        "note": {"type": "string"},
+                        "operator": {"type": "string"},
+                        "timeout": {"type": "number", "minimum": 5, "maximum": 3600},
+                        "as_seen": {"$ref": "#/components/schemas/AsSeen"},
+                    },
+                },
+                "AsSeen": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "description": "What the investigator's own browser shows; stored as "
+                    "separate, labelled records. Cookies are used for this capture only and "
+                    "never stored.",
+                    "properties": {
+                        "screenshot": {"type": "string", "description": "data:image/png;base64"},
+                        "dom": {"type": "string"},
+                        "url": {"type": "string"},
+                        "title": {"type": "string"},
+                        "user_agent": {"type": "string"},
+                        "viewport": {"type": "object"},
+                        "captured_at": {"type": "string"},
+                        "cookies": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "CaptureSummary": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "url": {"type": "string"},
+                        "status": {"type": "string"},
+                        "reasons": {"type": "array", "items": {"type": "string"}},
+                        "manifest_sha256": {"type": ["string", "null"]},
+                    },
+                },
+                "CaptureDetail": {
+                    "allOf": [
+                        capture_summary,
+                        {
+                            "type": "object",
+                            "properties": {
+                                "stage": {"type": ["string", "null"]},
+                                "progress": {"type": "object"},
+                                "manifest": {"type": ["object", "null"]},
+                                "files": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                    ]
+                },
+            },
+        },
+    }

@@ -1,0 +1,300 @@
+"""The capture service: a queue in the catalog, a pool of workers, one shared browser.
+
+The HTTP server is a thin layer over this. Requests are queued in the catalog, so
+they survive a restart; a worker claims the oldest, runs the pipeline with the
+shared Chromium, and publishes progress to :class:`~capture.events.CaptureEvents`.
+On start, captures a crash left ``running`` have their unsealed files moved to
+quarantine and are retried once, or failed with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.catalog import CaptureRow, Catalog
+from archive.store import FileStore
+from archive.timeutil import now_rfc3339
+from capture import asseen
+from capture.asseen import AsSeen
+from capture.browser import Browser
+from capture.events import CaptureEvents
+from capture.pipeline import (
+    CATALOG_NAME,
+    DEFAULT_TIMEOUT,
+    CaptureFailed,
+    CaptureRequest,
+    capture_page,
+)
+from capture.urls import validate_url
+
+log = logging.getLogger(__name__)
+
+#: A capture interrupted by a crash is tried this many times in all.
+MAX_ATTEMPTS = 2
+#: Workers look at the queue at least this often, even without a wake-up.
+POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A capture request as the API received it (URL not yet checked)."""
+
+    url: str
+    case: str | None = None
+    note: str | None = None
+    operator: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    screenshot_png: bytes | None = None
+    dom_html: str | None = None
+    as_seen_info: dict[str, Any] | None = None
+    cookies: list[dict[str, Any]] | None = None
+
+
+class CaptureService:
+    """Queue, workers and browser of one data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        workers: int = 2,
+        browser_args: tuple[str, ...] = (),
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.store = FileStore(self.data_dir)
+        self.events = CaptureEvents()
+        self.workers = workers
+        self.browser_args = browser_args
+        self.recovered: list[str] = []
+        self._catalog: Catalog | None = None
+        self._browser: Browser | None = None
+        self._browser_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._cookies: dict[str, list[dict[str, Any]]] = {}  # memory only, per capture
+        self._running: set[str] = set()
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            raise RuntimeError("the capture service is not started")
+        return self._catalog
+
+    async def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._catalog = Catalog.open(self.data_dir / CATALOG_NAME)
+        self.recovered = await asyncio.to_thread(self._recover)
+        await self._ensure_browser()
+        self._tasks = [
+            asyncio.create_task(self._work(), name=f"capture-worker-{n}")
+            for n in range(self.workers)
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._browser is not None:
+            await self._browser.close()
+            self._browser = None
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def submit(self, submission: Submission) -> tuple[CaptureRow, bool]:
+        """Queue a capture; an identical URL already queued or running is returned instead.
+
+        As-seen files are written (and hashed) before the capture is queued, so what
+        the investigator's browser sent is on disk the moment the request is accepted.
+        """
+        url = validate_url(submission.url)
+        capture_id = str(uuid.uuid4())
+        as_seen = await asyncio.to_thread(self._stage_as_seen, capture_id, submission)
+        request: dict[str, Any] = {"timeout": submission.timeout}
+        if as_seen is not None:
+            request["as_seen"] = as_seen.to_request()
+        row, created = await asyncio.to_thread(
+            self.catalog.enqueue_capture,
+            capture_id,
+            url,
+            case=submission.case,
+            note=submission.note,
+            operator=submission.operator,
+            request=request,
+        )
+        if not created:
+            asseen.discard_incoming(self.data_dir, capture_id)
+            return row, False
+        if submission.cookies:
+            self._cookies[capture_id] = submission.cookies
+        self.events.publish(capture_id, "state", {"stage": "queued"})
+        self._wake.set()
+        return row, True
+
+    def _stage_as_seen(self, capture_id: str, submission: Submission) -> AsSeen | None:
+        if submission.screenshot_png is None and submission.dom_html is None:
+            return None
+        info = dict(submission.as_seen_info or {})
+        info["received_at"] = now_rfc3339()
+        as_seen = AsSeen(info=info)
+        if submission.screenshot_png is not None:
+            as_seen.screenshot = asseen.stage_file(
+                self.data_dir,
+                capture_id,
+                "as-seen-view.png",
+                submission.screenshot_png,
+                "image/png",
+            )
+        if submission.dom_html is not None:
+            as_seen.dom = asseen.stage_file(
+                self.data_dir,
+                capture_id,
+                "as-seen-dom.html",
+                submission.dom_html.encode("utf-8"),
+                "text/html; charset=utf-8",
+            )
+        return as_seen
+
+    def live_state(self, capture_id: str) -> dict[str, Any] | None:
+        return self.events.state(capture_id)
+
+    def health(self) -> dict[str, Any]:
+        queued = len(self.catalog.list_captures(status="queued"))
+        running = len(self.catalog.list_captures(status="running"))
+        alive = self._browser is not None and self._browser.alive
+        return {"queued": queued, "running": running, "browser": "up" if alive else "down"}
+
+    # -- workers ----------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            row = await asyncio.to_thread(self.catalog.claim_next_queued, started_at=now_rfc3339())
+            if row is None:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                continue
+            self._wake.set()  # another worker may take the next one
+            await self._run(row)
+
+    async def _run(self, row: CaptureRow) -> None:
+        capture_id = row.id
+        self._running.add(capture_id)
+        cookies = self._cookies.pop(capture_id, None)
+        as_seen_request = row.request.get("as_seen")
+        as_seen = AsSeen.from_request(as_seen_request) if as_seen_request else None
+        notes: list[str] = []
+        if as_seen is not None:
+            as_seen.cookies = cookies
+            if as_seen_request.get("cookies_sent") and not cookies:
+                notes.append(
+                    "the cookies lent for this capture were lost when the server restarted "
+                    "(they are never stored); captured without them"
+                )
+        request = CaptureRequest(
+            url=row.url,
+            case=row.case,
+            note=row.note,
+            operator=row.operator,
+            timeout=float(row.request.get("timeout", DEFAULT_TIMEOUT)),
+            as_seen=as_seen,
+            notes=tuple(notes),
+            history=tuple(row.reasons) if row.attempts > 1 else (),
+        )
+
+        def progress(kind: str, data: dict[str, Any]) -> None:
+            self.events.publish(capture_id, "state" if kind == "stage" else kind, data)
+
+        try:
+            browser = await self._ensure_browser()
+            manifest = await capture_page(
+                request, self.data_dir, browser=browser, progress=progress, capture_id=capture_id
+            )
+        except CaptureFailed as failure:
+            self._keep_incoming_with_quarantine(capture_id)
+            self.events.publish(capture_id, "failed", {"reasons": failure.manifest.reasons})
+        except Exception as exc:  # the browser could not even start
+            log.exception("capture %s could not run", capture_id)
+            reasons = [f"capture could not run: {exc}"]
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(
+                    self.catalog.fail_capture,
+                    capture_id,
+                    reasons=reasons,
+                    finished_at=now_rfc3339(),
+                )
+            self._keep_incoming_with_quarantine(capture_id)
+            self.events.publish(capture_id, "failed", {"reasons": reasons})
+        else:
+            asseen.discard_incoming(self.data_dir, capture_id)
+            sealed = await asyncio.to_thread(self.catalog.get_capture, capture_id)
+            self.events.publish(
+                capture_id,
+                "done",
+                {
+                    "status": manifest.status,
+                    "reasons": manifest.reasons,
+                    "manifest_sha256": sealed.manifest_sha256 if sealed else None,
+                },
+            )
+        finally:
+            self._running.discard(capture_id)
+
+    async def _ensure_browser(self) -> Browser:
+        """The shared browser, started again if it died."""
+        async with self._browser_lock:
+            if self._browser is not None and not self._browser.alive:
+                log.warning("the browser died; starting a new one")
+                with contextlib.suppress(Exception):
+                    await self._browser.close()
+                self._browser = None
+            if self._browser is None:
+                self._browser = await Browser.launch(extra_args=self.browser_args)
+            return self._browser
+
+    # -- recovery ---------------------------------------------------------------------
+
+    def _recover(self) -> list[str]:
+        """Captures a crash left ``running``: quarantine their files, retry once or fail."""
+        messages = []
+        for row in self.catalog.list_captures(status="running"):
+            moved = self.store.quarantine(row.id)
+            where = f"; unsealed files moved to {moved}" if moved else ""
+            if row.attempts < MAX_ATTEMPTS:
+                reason = (
+                    f"the server stopped while this capture was running "
+                    f"(attempt {row.attempts}){where}; retried"
+                )
+                self.catalog.requeue_capture(row.id, reason=reason)
+            else:
+                reason = (
+                    f"the server stopped while this capture was running, "
+                    f"attempt {row.attempts} of {MAX_ATTEMPTS}{where}; not retried again"
+                )
+                self.catalog.fail_capture(
+                    row.id, reasons=[*row.reasons, reason], finished_at=now_rfc3339()
+                )
+                self._keep_incoming_with_quarantine(row.id)
+            messages.append(f"{row.id}: {reason}")
+        return messages
+
+    def _keep_incoming_with_quarantine(self, capture_id: str) -> None:
+        """Received as-seen files of a capture that never sealed stay, set aside with it."""
+        incoming = asseen.incoming_dir(self.data_dir, capture_id)
+        if not incoming.exists():
+            return
+        target = self.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(incoming), str(target))

@@ -1,0 +1,228 @@
+// The toolbar popup: what to capture, and how the last capture went.
+//
+// The capture itself runs in the service worker (lib/capture.js). The popup asks
+// for it with one message and then only renders the capture's record from
+// chrome.storage.local, following chrome.storage.onChanged; closing the popup
+// changes nothing, and reopening it shows the last capture again.
+//
+// popup.html?tab=<tabId> targets that tab instead of the active one (for tests,
+// and for a popup opened in a tab, which would otherwise target itself).
+
+import { call, explain } from "./lib/api.js";
+import { capturable, originPattern } from "./lib/asseen.js";
+import { recordKey } from "./lib/capture.js";
+import { getSettings } from "./lib/settings.js";
+
+const $ = (id) => document.getElementById(id);
+
+const STAGES = {
+  prepare: "Preparing",
+  browser: "Opening a fresh browser",
+  load: "Loading the page",
+  behaviours: "Scrolling the page",
+  cut: "Stopping what still loads",
+  derived: "Screenshots, page and text",
+  seal: "Sealing",
+};
+
+const params = new URLSearchParams(location.search);
+const explicitTab = params.has("tab") ? Number(params.get("tab")) : null;
+
+let target = null;
+let shownKey = null;
+
+async function findTarget() {
+  if (explicitTab !== null && Number.isInteger(explicitTab)) return chrome.tabs.get(explicitTab);
+  const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
+  return tab || null;
+}
+
+function showBanner(text) {
+  $("banner").textContent = text || "";
+  $("banner").hidden = !text;
+}
+
+async function init() {
+  const prefs = await chrome.storage.local.get({ lastCase: "", asSeenDefault: true, lastKey: null });
+  $("case").value = prefs.lastCase;
+  $("as-seen").checked = prefs.asSeenDefault !== false;
+  $("cookies").checked = false;
+  $("cookies").addEventListener("change", () => {
+    $("cookies-hint").hidden = !$("cookies").checked;
+  });
+  $("form").addEventListener("submit", onCapture);
+  $("sha256").addEventListener("focus", () => $("sha256").select());
+  chrome.storage.onChanged.addListener((changes, area) => {
+    if (area !== "local" || !shownKey) return;
+    const change = changes[recordKey(shownKey)];
+    if (change && change.newValue) render(change.newValue);
+  });
+
+  try {
+    target = await findTarget();
+  } catch {
+    target = null;
+  }
+  if (target) {
+    $("target-title").textContent = target.title || "";
+    $("target-url").textContent = target.url || "";
+  }
+  if (!target || !capturable(target.url)) {
+    $("capture").disabled = true;
+    showBanner("This page can't be captured (only http and https pages).");
+  }
+
+  if (prefs.lastKey) await show(prefs.lastKey);
+
+  const settings = await getSettings();
+  if (!settings.token) {
+    $("capture").disabled = true;
+    showBanner("Pair the extension: open Options and paste the token from `osint-capture token`.");
+    return;
+  }
+  try {
+    const { data } = await call(settings, "/api/v1/cases");
+    const list = $("cases");
+    list.replaceChildren();
+    for (const item of (data && data.cases) || []) {
+      const option = document.createElement("option");
+      option.value = item.name;
+      list.append(option);
+    }
+  } catch (error) {
+    showBanner(explain(error));
+  }
+}
+
+async function onCapture(event) {
+  event.preventDefault();
+  if (!target) return;
+  const asSeen = $("as-seen").checked;
+  const cookies = $("cookies").checked;
+  // Ask for the page's origin now, inside the click (browsers only allow it
+  // then); the worker waits for the answer. Cookies always need it; what the
+  // browser shows is covered by activeTab when the popup came from the toolbar.
+  const permissionFor = cookies || (asSeen && explicitTab !== null) ? originPattern(target.url) : null;
+  let permission = null;
+  if (permissionFor) {
+    permission = chrome.permissions.request({ origins: [permissionFor] }).catch(() => false);
+  }
+  $("capture").disabled = true;
+  try {
+    const caseName = $("case").value.trim();
+    await chrome.storage.local.set({ lastCase: caseName, asSeenDefault: asSeen });
+    const reply = await chrome.runtime.sendMessage({
+      type: "capture",
+      url: target.url,
+      tabId: target.id,
+      title: target.title,
+      case: caseName,
+      note: $("note").value,
+      asSeen,
+      cookies,
+      permissionFor,
+    });
+    if (!reply || reply.error) {
+      showBanner((reply && reply.error) || "The extension did not answer; try again.");
+      return;
+    }
+    $("cookies").checked = false;
+    $("cookies-hint").hidden = true;
+    await show(reply.key);
+    if (permission) {
+      const granted = await permission;
+      await chrome.runtime.sendMessage({ type: "permission", key: reply.key, granted: Boolean(granted) });
+    }
+  } finally {
+    $("capture").disabled = !target || !capturable(target.url);
+  }
+}
+
+async function show(key) {
+  shownKey = key;
+  const stored = await chrome.storage.local.get(recordKey(key));
+  const record = stored[recordKey(key)];
+  if (record) render(record);
+}
+
+function stateOf(record) {
+  if (record.phase !== "finished") return "running";
+  if (record.error) return "error";
+  return record.status === "failed" ? "failed" : "done";
+}
+
+function describe(record) {
+  switch (record.phase) {
+    case "preparing":
+      return "Starting…";
+    case "permission":
+      return "Waiting for your permission to read this site…";
+    case "collecting":
+      return "Taking what your browser shows…";
+    case "sending":
+      return "Sending to the capture server…";
+    case "following":
+      return record.status === "queued" ? "Waiting in the server's queue…" : "Capturing…";
+    default:
+      if (record.error) return "Not captured";
+      return { complete: "Complete", partial: "Partial", failed: "Failed" }[record.status] || String(record.status);
+  }
+}
+
+function render(record) {
+  const state = stateOf(record);
+  const progress = $("progress");
+  progress.hidden = false;
+  progress.dataset.state = state;
+  progress.dataset.key = record.key;
+  $("progress-title").textContent = record.kind === "link" ? "Link capture" : "Capture";
+  $("progress-url").textContent = record.url;
+  $("state").textContent = describe(record);
+  $("stage").textContent = record.stage ? STAGES[record.stage] || record.stage : "—";
+  $("records").textContent = String(record.recorded || 0);
+  $("mb").textContent = `${((record.bytes || 0) / 1e6).toFixed(1)} MB`;
+
+  const finished = state === "done" || state === "failed";
+  $("result").hidden = !finished;
+  $("result").dataset.id = record.id || "";
+  if (finished) {
+    $("status").textContent = record.status;
+    $("reasons").replaceChildren(
+      ...(record.reasons || []).map((reason) => {
+        const item = document.createElement("li");
+        item.textContent = typeof reason === "string" ? reason : JSON.stringify(reason);
+        return item;
+      }),
+    );
+    $("sha256").value = record.manifestSha256 || "";
+    $("sha256").hidden = !record.manifestSha256;
+    $("sha256").previousElementSibling.hidden = !record.manifestSha256;
+  }
+  if (record.link) {
+    $("link").href = record.link;
+    $("link").textContent = finished ? "Open the capture" : "The capture on the server";
+    $("link").hidden = false;
+    // Reachable while running too, under the progress.
+    if (!finished) $("progress").append($("link"));
+    else $("result").append($("link"));
+  } else {
+    $("link").hidden = true;
+  }
+
+  $("error").textContent = record.error || "";
+  $("error").hidden = !record.error;
+
+  const note = $("as-seen-note");
+  if (record.asSeen && record.asSeen.sent) {
+    const cookies = record.asSeen.cookieCount;
+    const parts = [];
+    if (record.asSeen.requested) parts.push("what your browser showed (screenshot and page)");
+    if (cookies !== null && cookies !== undefined) parts.push(`${cookies} cookie${cookies === 1 ? "" : "s"} for this capture only`);
+    note.textContent = `Sent with it: ${parts.join(" and ")}.`;
+    note.hidden = parts.length === 0;
+  } else {
+    note.hidden = true;
+  }
+}
+
+init().catch((error) => showBanner(String((error && error.message) || error)));

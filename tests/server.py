@@ -1,0 +1,128 @@
+"""Running the real server as a separate process, as a user does (`osint-capture serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+CLI = str(Path(sys.executable).with_name("osint-capture"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningServer:
+    """`osint-capture serve` on a free loopback port with its own data directory."""
+
+    def __init__(self, data: Path, *, workers: int = 2, port: int | None = None) -> None:
+        self.data = data
+        self.workers = workers
+        self.port = port or free_port()
+        self.process: asyncio.subprocess.Process | None = None
+        self.token = ""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def start(self) -> None:
+        log = open(self.data.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.process = await asyncio.create_subprocess_exec(
+            CLI,
+            "serve",
+            "--port",
+            str(self.port),
+            "--data",
+            str(self.data),
+            "--workers",
+            str(self.workers),
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        token = await asyncio.create_subprocess_exec(
+            CLI, "token", "--data", str(self.data), stdout=asyncio.subprocess.PIPE
+        )
+        self.token = (await token.communicate())[0].decode().strip()
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"server exited with {self.process.returncode}")
+                try:
+                    async with http.get(self.base + "/api/v1/health", headers=self.auth) as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError("server did not answer within 30 s")
+
+    async def stop(self, *, kill: bool = False) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGKILL if kill else signal.SIGINT)
+        try:
+            await asyncio.wait_for(self.process.wait(), 30)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+    async def request(
+        self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.request(
+                method, self.base + path, headers={**self.auth, **(headers or {})}, **kwargs
+            ) as r,
+        ):
+            body = await r.read()
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = body
+            return r.status, dict(r.headers), parsed
+
+    async def events(self, capture_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """The capture's server-sent events, parsed, until the stream ends."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
+                f"{self.base}/api/v1/captures/{capture_id}/events",
+                headers=self.auth,
+                timeout=aiohttp.ClientTimeout(total=300),
+            ) as r,
+        ):
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+            kind, data = "message", ""
+            async for raw in r.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    data = line[6:]
+                elif not line and data:
+                    yield kind, json.loads(data)
+                    kind, data = "message", ""
+
+    async def wait_done(self, capture_id: str) -> dict[str, Any]:
+        async for kind, data in self.events(capture_id):
+            if kind in ("done", "failed"):
+                return {"event": kind, **data}
+        raise AssertionError("event stream ended without done or failed")
