@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ./data
 
-.PHONY: run test lint bench setup browser clean
+.PHONY: run test lint bench setup browser ffmpeg clean
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser ffmpeg
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ $(STAMP): pyproject.toml
 
 browser: $(STAMP)
 	@scripts/ensure-browser
+
+ffmpeg:
+	@scripts/ensure-ffmpeg
 
 run: setup
 	@echo "Pair the browser extension (extension/) with this token:"

@@ -38,6 +38,10 @@ class Manifest:
     title: str | None = None
     clock: str = "system clock, UTC"
     manifest_version: int = MANIFEST_VERSION
+    #: Items of evidence inside the capture that a report lists one by one: every
+    #: image the page loaded, every media file (Berkeley Protocol: embedded images
+    #: and videos are separate items). Each has ``kind``, ``url``, ``sha256``, ``size``.
+    items: list[dict[str, Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import BinaryIO
 
 from warcio.recordbuilder import RecordBuilder
@@ -52,20 +53,37 @@ class Payload:
     """Bytes of one record's payload, hashed as they arrive; spills to disk when large."""
 
     def __init__(self, data: bytes = b"") -> None:
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+        self._file: BinaryIO = spool  # type: ignore[assignment]
         self._sha = hashlib.sha256()
+        self._hex: str | None = None
         self.size = 0
         if data:
             self.write(data)
 
+    @classmethod
+    def of_sealed_file(cls, path: Path, sha256: str, size: int) -> Payload:
+        """A sealed file as a payload, read from disk as it is written, never copied.
+
+        Its hash was computed when it was sealed; the WARC's digest is that hash.
+        """
+        payload = cls.__new__(cls)
+        payload._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        payload._sha = hashlib.sha256()
+        payload._hex = sha256
+        payload.size = size
+        return payload
+
     def write(self, data: bytes) -> None:
+        if self._hex is not None:
+            raise ValueError("a sealed file's payload cannot be written to")
         self._file.write(data)
         self._sha.update(data)
         self.size += len(data)
 
     @property
     def sha256(self) -> str:
-        return self._sha.hexdigest()
+        return self._hex if self._hex is not None else self._sha.hexdigest()
 
     @property
     def digest(self) -> str:
@@ -75,7 +93,7 @@ class Payload:
     def stream(self) -> BinaryIO:
         """The payload from its first byte (for the writer)."""
         self._file.seek(0)
-        return self._file  # type: ignore[return-value]
+        return self._file
 
     def read_all(self) -> bytes:
         """Whole payload in memory: only for small derived records and tests."""
@@ -112,6 +130,10 @@ def _warc_headers(
         headers.append(("WARC-Target-URI", uri))
     if payload is not None and record_type in ("response", "resource", "request"):
         headers.append(("WARC-Payload-Digest", payload.digest))
+    if payload is not None and record_type == "resource":
+        # No HTTP headers: the block is the payload, so its digest is known already
+        # and a large file is not read a second time to compute it.
+        headers.append(("WARC-Block-Digest", payload.digest))
     headers.extend(extra)
     return StatusAndHeaders("", headers, protocol=WARC_VERSION)
 

@@ -115,6 +115,10 @@ class FileStore:
     def quarantine_root(self) -> Path:
         return self.root / "quarantine"
 
+    def work_dir(self, capture_id: str) -> Path:
+        """Scratch space of a running capture (downloads before sealing); never evidence."""
+        return self.root / "work" / capture_id
+
     def capture_dir(self, capture_id: str) -> Path:
         return self.captures_root / capture_id
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from capture.exchange import Exchange
 from capture.recorder import Recorder
 
 #: The network counts as quiet after this long with no request in flight.
@@ -58,14 +59,14 @@ class WaitForNetworkIdle:
         stop = min(deadline, _now() + self.cap)
         quiet_since: float | None = None
         while _now() < stop:
-            if recorder.pending():
+            if _waiting_for(recorder):
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = _now()
             elif _now() - quiet_since >= QUIET_SECONDS:
                 return BehaviourResult(self.name, True)
             await asyncio.sleep(0.1)
-        waiting = [e.url for e in recorder.pending()]
+        waiting = [e.url for e in _waiting_for(recorder)]
         return BehaviourResult(
             self.name, False, f"network not idle after waiting; {len(waiting)} request(s) in flight"
         )
@@ -114,9 +115,23 @@ class ReturnToTop:
         return BehaviourResult(self.name, True)
 
 
+def _waiting_for(recorder: Recorder) -> list[Exchange]:
+    """Requests that keep the network busy. A media player holds its range requests open
+    (it reads on demand), so audio and video never count: the media stage downloads them
+    whole instead."""
+    return [e for e in recorder.pending() if _busy(e)]
+
+
+def _busy(exchange: Exchange) -> bool:
+    media = exchange.resource_type == "Media" or (exchange.mime_type or "").startswith(
+        ("video/", "audio/")
+    )
+    return not exchange.written and not media
+
+
 async def _wait_for_new_requests(recorder: Recorder, seen: int, stop: float) -> None:
     """Wait for requests a scroll step started (older, endless ones do not hold it up)."""
-    while _now() < stop and any(not e.written for e in recorder.exchanges[seen:]):
+    while _now() < stop and any(_busy(e) for e in recorder.exchanges[seen:]):
         await asyncio.sleep(0.1)
 
 

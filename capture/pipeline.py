@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -25,8 +26,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archive.catalog import Catalog
@@ -35,11 +36,12 @@ from archive.records import warcinfo_record
 from archive.store import Artifact, ArtifactWriter, FileStore
 from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
 from archive.warcfile import WarcFile
-from capture import asseen, derived
+from capture import asseen, derived, media
 from capture.asseen import AsSeen
 from capture.behaviours import DEFAULT_BEHAVIOURS, BehaviourResult
 from capture.browser import DEFAULT_VIEWPORT, Browser, target_id_of
 from capture.exchange import BodyState, Exchange
+from capture.media import MediaLimits
 from capture.recorder import Recorder
 from capture.sysinfo import host_name, ip_addresses, operating_system, software_versions
 from capture.urls import validate_url
@@ -63,6 +65,7 @@ class Stage(StrEnum):
     BEHAVIOURS = "behaviours"
     CUT = "cut"
     DERIVED = "derived"
+    MEDIA = "media"
     SEAL = "seal"
     DONE = "done"
     FAILED = "failed"
@@ -80,6 +83,8 @@ class CaptureRequest:
     notes: tuple[str, ...] = ()
     #: What happened to earlier attempts of this capture (a crash, a retry).
     history: tuple[str, ...] = ()
+    #: Limits of the media stage; ``None`` skips it (no video downloads).
+    media: MediaLimits | None = field(default_factory=MediaLimits)
 
 
 class CaptureFailed(Exception):
@@ -227,14 +232,9 @@ async def _record(
             run.progress("behaviour", {"name": result.name, "finished": result.finished})
 
         run.enter(Stage.CUT)
+        cut: list[Exchange] = []
         if recorder.pending():
-            budget = f"time budget of {request.timeout:g} s"
-            cut = await recorder.cut(f"the {budget} ran out")
-            names = ", ".join(e.url for e in cut[:10]) + (" ..." if len(cut) > 10 else "")
-            run.reasons.append(
-                f"{budget} reached with {len(cut)} request(s) still loading, "
-                f"recorded as far as they had arrived: {names}"
-            )
+            cut = await recorder.cut(f"the time budget of {request.timeout:g} s ran out")
 
         run.enter(Stage.DERIVED)
         with contextlib.suppress(PlaywrightError):
@@ -258,22 +258,23 @@ async def _record(
             for record in asseen.records(request.as_seen, request.url, run.reasons):
                 await warc.write_async(record)
 
+        run.enter(Stage.MEDIA)
+        preserved = await _media(run, page, context, browser, recorder, warc, ref, main)
+
         run.enter(Stage.SEAL)
         stragglers = await recorder.cut("the capture was being sealed")
-        if stragglers:
-            run.reasons.append(
-                f"{len(stragglers)} request(s) started while derived records were taken "
-                "and were still loading at sealing: " + ", ".join(e.url for e in stragglers[:10])
-            )
-        run.reasons.extend(_missing_resources(recorder))
+        run.reasons.extend(_cut_reasons(request.timeout, cut, stragglers, preserved.whole_urls))
+        run.reasons.extend(_missing_resources(recorder, preserved.whole_urls))
         await recorder.close()
         warc.close()
         artifacts = [warc_sink.seal()]
         if screenshot is not None:
             artifacts.append(_write_file(run, "screenshot.png", "screenshot", screenshot))
+        artifacts.extend(preserved.artifacts)
         for item in items:
             item.payload.close()
-        return _seal(run, page, main, artifacts, warc_name, browser)
+        evidence_items = [*_image_items(recorder), *preserved.items]
+        return _seal(run, page, main, artifacts, warc_name, browser, evidence_items, preserved)
     finally:
         with contextlib.suppress(Exception):
             await context.close()
@@ -317,6 +318,72 @@ async def _derive(run: _Run, page: Page, page_url: str) -> list[derived.Derived]
     return items
 
 
+async def _media(
+    run: _Run,
+    page: Page,
+    context: BrowserContext,
+    browser: Browser,
+    recorder: Recorder,
+    warc: WarcFile,
+    ref: derived.PageRef,
+    main: list[Exchange],
+) -> media.Preserved:
+    """Find the page's media and preserve each whole, with yt-dlp, within the limits."""
+    limits = run.request.media
+    if limits is None:
+        return media.Preserved()
+    sources: list[str] = []
+    with contextlib.suppress(PlaywrightError):
+        sources = await page.evaluate(media.COLLECT_SOURCES_JS)
+    page_mime = main[-1].mime_type if main else None
+    candidates = media.find_candidates(ref.url, recorder.exchanges, sources, page_mime)
+    if not candidates:
+        return media.Preserved()
+    run.progress("media", {"found": [c.url for c in candidates]})
+    workdir = run.store.work_dir(run.capture_id)
+    try:
+        downloads = await media.download_all(
+            candidates,
+            workdir,
+            cookies=await context.cookies(),
+            user_agent=browser.info.user_agent,
+            limits=limits,
+            progress=run.progress,
+        )
+        preserved = await media.preserve(
+            downloads,
+            store=run.store,
+            capture_id=run.capture_id,
+            warc=warc,
+            page_url=ref.url,
+            page_record_id=ref.record_id,
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    run.reasons.extend(preserved.reasons)
+    return preserved
+
+
+def _image_items(recorder: Recorder) -> list[dict[str, Any]]:
+    """Every image the page loaded, as an item of its own (with the record holding it)."""
+    items = []
+    for exchange in recorder.exchanges:
+        if not (exchange.mime_type or "").startswith("image/") or exchange.body is None:
+            continue
+        items.append(
+            {
+                "kind": "image",
+                "url": exchange.url,
+                "sha256": exchange.body.sha256,
+                "size": exchange.body.size,
+                "mime": exchange.mime_type,
+                "status": exchange.status,
+                "warc_record_id": exchange.response_record_id,
+            }
+        )
+    return items
+
+
 def _seal(
     run: _Run,
     page: Page,
@@ -324,6 +391,8 @@ def _seal(
     artifacts: list[Artifact],
     warc_name: str,
     browser: Browser,
+    items: list[dict[str, Any]],
+    preserved: media.Preserved,
 ) -> Manifest:
     request = run.request
     last = main[-1] if main else None
@@ -344,8 +413,10 @@ def _seal(
         http_status=last.status if last else None,
         title=run.title,
         clock=CLOCK_SOURCE,
+        items=items,
         extra={
             **_as_seen_summary(request.as_seen),
+            **({"media": preserved.facts} if preserved.facts else {}),
             **({"history": list(request.history)} if request.history else {}),
         },
     )
@@ -421,10 +492,37 @@ def _main_document(recorder: Recorder) -> list[Exchange]:
     return [e for e in hops if e.key == first_key]
 
 
-def _missing_resources(recorder: Recorder) -> list[str]:
-    """Resources whose bytes the capture does not hold in full, each named."""
+def _cut_reasons(
+    timeout: float, cut: list[Exchange], stragglers: list[Exchange], whole: set[str]
+) -> list[str]:
+    """Requests stopped at the budget, except media the media stage preserved whole."""
+    reasons = []
+    cut = [e for e in cut if e.url not in whole]
+    stragglers = [e for e in stragglers if e.url not in whole]
+    if cut:
+        names = ", ".join(e.url for e in cut[:10]) + (" ..." if len(cut) > 10 else "")
+        reasons.append(
+            f"time budget of {timeout:g} s reached with {len(cut)} request(s) still loading, "
+            f"recorded as far as they had arrived: {names}"
+        )
+    if stragglers:
+        reasons.append(
+            f"{len(stragglers)} request(s) started while derived records were taken "
+            "and were still loading at sealing: " + ", ".join(e.url for e in stragglers[:10])
+        )
+    return reasons
+
+
+def _missing_resources(recorder: Recorder, whole: set[str]) -> list[str]:
+    """Resources whose bytes the capture does not hold in full, each named.
+
+    A media request the player left unfinished is not missing when the media stage
+    downloaded that URL whole.
+    """
     reasons = []
     for exchange in recorder.exchanges:
+        if exchange.url in whole:
+            continue
         if exchange.error and "net::ERR_ABORTED" in exchange.error and not exchange.has_response:
             continue  # the page itself cancelled it; nothing was lost
         if exchange.error and not exchange.has_response:

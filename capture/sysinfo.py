@@ -19,10 +19,14 @@ def package_version(name: str) -> str:
 
 
 def software_versions(chromium: str | None = None) -> dict[str, str]:
+    from capture.media import ffmpeg_version  # yt-dlp is heavy: only when asked
+
     versions = {
         "osint-capture": __version__,
         "playwright": package_version("playwright"),
         "warcio": package_version("warcio"),
+        "yt-dlp": package_version("yt-dlp"),
+        "ffmpeg": ffmpeg_version(),
         "python": platform.python_version(),
     }
     if chromium:
