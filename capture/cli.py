@@ -14,6 +14,7 @@ from typing import Any, TextIO
 from archive import __version__
 from archive.catalog import Catalog, CatalogError
 from capture.browser import BrowserError
+from capture.media import MediaLimits
 from capture.pipeline import (
     CATALOG_NAME,
     DEFAULT_TIMEOUT,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"the whole capture's time budget in seconds (default {DEFAULT_TIMEOUT:g})",
     )
     capture.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    _media_options(capture)
 
     listing = commands.add_parser("list", help="list captures in the catalog")
     listing.add_argument("--case", help="only captures of this case")
@@ -94,6 +96,60 @@ def _workers(value: str) -> int:
     if not 1 <= workers <= 16:
         raise argparse.ArgumentTypeError("workers must be between 1 and 16")
     return workers
+
+
+def _media_options(parser: argparse.ArgumentParser) -> None:
+    defaults = MediaLimits()
+    group = parser.add_argument_group("media (videos and audio, downloaded whole with yt-dlp)")
+    group.add_argument("--no-media", action="store_true", help="do not download media")
+    group.add_argument(
+        "--media-max-size",
+        type=_size,
+        default=defaults.max_file_bytes,
+        help="largest media file, e.g. 500M or 2G (default 4G); larger ones are cut",
+    )
+    group.add_argument(
+        "--media-max-total",
+        type=_size,
+        default=defaults.max_capture_bytes,
+        help="all media of one capture together (default 16G)",
+    )
+    group.add_argument(
+        "--media-max-duration",
+        type=_positive_seconds,
+        default=defaults.max_duration,
+        help="longest media in seconds (default 21600)",
+    )
+    group.add_argument(
+        "--media-timeout",
+        type=_positive_seconds,
+        default=defaults.budget,
+        help="time for all media downloads of a capture, in seconds (default 1800)",
+    )
+
+
+def _media_limits(args: argparse.Namespace) -> MediaLimits | None:
+    if args.no_media:
+        return None
+    return MediaLimits(
+        max_file_bytes=args.media_max_size,
+        max_capture_bytes=args.media_max_total,
+        max_duration=args.media_max_duration,
+        budget=args.media_timeout,
+    )
+
+
+def _size(value: str) -> int:
+    units = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    text = value.strip().upper().removesuffix("B")
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "")
+    try:
+        size = int(float(number) * units[unit])
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a size like 500M or 2G") from None
+    if size <= 0:
+        raise argparse.ArgumentTypeError("a size must be more than 0")
+    return size
 
 
 def _data_option(parser: argparse.ArgumentParser) -> None:
@@ -189,6 +245,7 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
         note=args.note,
         operator=args.operator or os.environ.get("USER") or None,
         timeout=args.timeout,
+        media=_media_limits(args),
     )
     display = ProgressDisplay(sys.stderr, quiet=args.json)
     try:
@@ -280,6 +337,14 @@ class ProgressDisplay:
             self.out.write("\r" + text.ljust(60))
             self.out.flush()
             self._line_open = True
+        elif kind == "media" and "downloaded" in data and self.live:
+            total = f"/{data['total'] / 1e6:.1f}" if data.get("total") else ""
+            text = f"  media {data['downloaded'] / 1e6:.1f}{total} MB  {data['url'][-40:]}"
+            self.out.write("\r" + text.ljust(70))
+            self.out.flush()
+            self._line_open = True
+        elif kind == "media" and "found" in data:
+            self._write_line(f"  media found: {len(data['found'])}")
         elif kind == "behaviour":
             state = "done" if data["finished"] else "stopped"
             self._write_line(f"  {data['name']}: {state}")
