@@ -29,7 +29,7 @@ from tests.site import TestSite
 CLI = Path(sys.executable).with_name("osint-capture")
 #: A run that never starts a browser must end well within this (seconds).
 FAST = 5.0
-STAGES = ("prepare", "browser", "load", "behaviours", "cut", "derived", "seal", "done")
+STAGES = ("prepare", "browser", "load", "behaviours", "cut", "derived", "media", "seal", "done")
 
 
 @dataclass(frozen=True)
