@@ -401,6 +401,14 @@ class Catalog:
             rows = conn.execute(sql, params).fetchall()
         return [_capture_row(row) for row in rows]
 
+    def count_captures(self) -> dict[str, int]:
+        """How many captures are in each status (every status present, zero or not)."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT status, COUNT(*) FROM captures GROUP BY status").fetchall()
+        counts = dict.fromkeys(STATUSES, 0)
+        counts.update({row[0]: row[1] for row in rows})
+        return counts
+
     def artifacts(self, capture_id: str) -> list[Artifact]:
         """The sealed files recorded for a capture, by path."""
         with self._read() as conn:

@@ -171,10 +171,13 @@ class CaptureService:
         return self.events.state(capture_id)
 
     def health(self) -> dict[str, Any]:
-        queued = len(self.catalog.list_captures(status="queued"))
-        running = len(self.catalog.list_captures(status="running"))
+        counts = self.catalog.count_captures()
         alive = self._browser is not None and self._browser.alive
-        return {"queued": queued, "running": running, "browser": "up" if alive else "down"}
+        return {
+            "queued": counts["queued"],
+            "running": counts["running"],
+            "browser": "up" if alive else "down",
+        }
 
     # -- workers ----------------------------------------------------------------------
 

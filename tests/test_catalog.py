@@ -466,3 +466,12 @@ def test_the_queue_enqueues_once_per_active_url_and_claims_oldest_first(tmp_path
         assert cat.claim_next_queued(started_at="t").id == "q1"
         assert cat.claim_next_queued(started_at="t").id == "q3"
         assert cat.claim_next_queued(started_at="t") is None
+
+
+def test_counts_by_status_include_the_empty_ones(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "catalog.sqlite3") as cat:
+        cat.enqueue_capture(
+            "a", "https://example.org/1", case=None, note=None, operator=None, request={}
+        )
+        counts = cat.count_captures()
+        assert counts["queued"] == 1 and counts["running"] == 0 and set(counts) >= {"failed"}
