@@ -396,6 +396,7 @@ class Recorder:
             else:
                 exchange.body = Payload(_decode_body(result))
                 exchange.body_state = BodyState.COMPLETE
+                self.bytes_recorded += exchange.body.size
             await self._continue(session, request_id)
             return
         await self._stream_body(session, params, exchange)
@@ -518,6 +519,7 @@ class Recorder:
             return
         exchange.body = Payload(_decode_body(result))
         exchange.body_state = BodyState.COMPLETE
+        self.bytes_recorded += exchange.body.size
         _check_received(exchange)
 
     # -- responses, TLS ------------------------------------------------------------------

@@ -124,6 +124,7 @@ class CaptureService:
         as_seen = await asyncio.to_thread(self._stage_as_seen, capture_id, submission)
         request: dict[str, Any] = {"timeout": submission.timeout}
         if as_seen is not None:
+            as_seen.cookies = submission.cookies  # so the catalog row says they were sent
             request["as_seen"] = as_seen.to_request()
         row, created = await asyncio.to_thread(
             self.catalog.enqueue_capture,
@@ -144,7 +145,13 @@ class CaptureService:
         return row, True
 
     def _stage_as_seen(self, capture_id: str, submission: Submission) -> AsSeen | None:
-        if submission.screenshot_png is None and submission.dom_html is None:
+        nothing = (
+            submission.screenshot_png is None
+            and submission.dom_html is None
+            and not submission.cookies
+            and not submission.as_seen_info
+        )
+        if nothing:
             return None
         info = dict(submission.as_seen_info or {})
         info["received_at"] = now_rfc3339()

@@ -62,6 +62,12 @@ async function quickCapture(request) {
 // The popup asks for captures here; it follows their progress in storage.
 chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
   if (!message || sender.id !== chrome.runtime.id) return false;
+  if (message.type === "hello") {
+    // Sent by the popup while it shows a running capture: it wakes a worker the
+    // browser had stopped, whose start picks the capture up again (below).
+    sendResponse({ ok: true });
+    return false;
+  }
   if (message.type === "permission") {
     answerPermission(message.key, message.granted);
     sendResponse({ ok: true });

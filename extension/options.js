@@ -66,6 +66,7 @@ async function test() {
   const settings = await getSettings();
   try {
     const { data } = await call(settings, "/api/v1/health");
+    await checkPairing(settings);
     const version = data && data.version ? ` (version ${data.version})` : "";
     const queued = Number((data && data.queued) || 0);
     const running = Number((data && data.running) || 0);
@@ -77,6 +78,21 @@ async function test() {
     );
   } catch (error) {
     say("result", explain(error), "error");
+  }
+}
+
+/**
+ * The server takes captures from one paired extension only, and knows an
+ * extension by the Origin header, which the browser sends with a POST but not
+ * with a GET such as /health. An OPTIONS request carries it too and changes
+ * nothing on the server, so it tells whether captures would be refused (403).
+ */
+async function checkPairing(settings) {
+  try {
+    await call(settings, "/api/v1/captures", { method: "OPTIONS" });
+  } catch (error) {
+    if (error.kind === "http" && error.status === 403) throw error;
+    // anything else (405 from a server without the check) is no refusal
   }
 }
 

@@ -15,14 +15,20 @@ import { getSettings } from "./lib/settings.js";
 
 const $ = (id) => document.getElementById(id);
 
+/** The server's stage names (capture/pipeline.py), in words. */
 const STAGES = {
+  queued: "Waiting in the queue",
   prepare: "Preparing",
   browser: "Opening a fresh browser",
   load: "Loading the page",
   behaviours: "Scrolling the page",
   cut: "Stopping what still loads",
   derived: "Screenshots, page and text",
+  "as-seen": "Adding what your browser showed",
+  media: "Saving video and audio",
   seal: "Sealing",
+  done: "Done",
+  failed: "Failed",
 };
 
 const params = new URLSearchParams(location.search);
@@ -30,6 +36,10 @@ const explicitTab = params.has("tab") ? Number(params.get("tab")) : null;
 
 let target = null;
 let shownKey = null;
+let pinger = null;
+
+/** How often the popup wakes the worker while it shows a running capture. */
+const PING_MS = 5_000;
 
 async function findTarget() {
   if (explicitTab !== null && Number.isInteger(explicitTab)) return chrome.tabs.get(explicitTab);
@@ -52,6 +62,10 @@ async function init() {
   });
   $("form").addEventListener("submit", onCapture);
   $("sha256").addEventListener("focus", () => $("sha256").select());
+  $("open-options").addEventListener("click", (event) => {
+    event.preventDefault();
+    chrome.runtime.openOptionsPage();
+  });
   chrome.storage.onChanged.addListener((changes, area) => {
     if (area !== "local" || !shownKey) return;
     const change = changes[recordKey(shownKey)];
@@ -99,29 +113,30 @@ async function onCapture(event) {
   if (!target) return;
   const asSeen = $("as-seen").checked;
   const cookies = $("cookies").checked;
-  // Ask for the page's origin now, inside the click (browsers only allow it
-  // then); the worker waits for the answer. Cookies always need it; what the
-  // browser shows is covered by activeTab when the popup came from the toolbar.
+  // Access to the page's site is asked for inside the click (browsers only allow
+  // it then). Cookies always need it; what the browser shows is covered by
+  // activeTab when the popup came from the toolbar, so it is only asked for
+  // when the popup names its tab (popup.html?tab=).
   const permissionFor = cookies || (asSeen && explicitTab !== null) ? originPattern(target.url) : null;
-  let permission = null;
-  if (permissionFor) {
-    permission = chrome.permissions.request({ origins: [permissionFor] }).catch(() => false);
-  }
+  const caseName = $("case").value.trim();
+  // The request goes first and the permission prompt second, both before any
+  // await: the prompt may close the popup, and the worker waits for the answer.
+  const replied = chrome.runtime.sendMessage({
+    type: "capture",
+    url: target.url,
+    tabId: target.id,
+    title: target.title,
+    case: caseName,
+    note: $("note").value,
+    asSeen,
+    cookies,
+    permissionFor,
+  });
+  const permission = permissionFor ? chrome.permissions.request({ origins: [permissionFor] }).catch(() => false) : null;
   $("capture").disabled = true;
   try {
-    const caseName = $("case").value.trim();
     await chrome.storage.local.set({ lastCase: caseName, asSeenDefault: asSeen });
-    const reply = await chrome.runtime.sendMessage({
-      type: "capture",
-      url: target.url,
-      tabId: target.id,
-      title: target.title,
-      case: caseName,
-      note: $("note").value,
-      asSeen,
-      cookies,
-      permissionFor,
-    });
+    const reply = await replied;
     if (!reply || reply.error) {
       showBanner((reply && reply.error) || "The extension did not answer; try again.");
       return;
@@ -133,6 +148,8 @@ async function onCapture(event) {
       const granted = await permission;
       await chrome.runtime.sendMessage({ type: "permission", key: reply.key, granted: Boolean(granted) });
     }
+  } catch (error) {
+    showBanner(String((error && error.message) || error));
   } finally {
     $("capture").disabled = !target || !capturable(target.url);
   }
@@ -169,8 +186,25 @@ function describe(record) {
   }
 }
 
+/**
+ * While the capture shown is running, say hello to the worker now and then: the
+ * browser may have stopped it (it stops idle workers), and a message starts it
+ * again, and with it the following of the capture.
+ */
+function keepWorkerAwake(running) {
+  if (running && !pinger) {
+    const ping = () => chrome.runtime.sendMessage({ type: "hello" }).catch(() => {});
+    ping();
+    pinger = setInterval(ping, PING_MS);
+  } else if (!running && pinger) {
+    clearInterval(pinger);
+    pinger = null;
+  }
+}
+
 function render(record) {
   const state = stateOf(record);
+  keepWorkerAwake(state === "running");
   const progress = $("progress");
   progress.hidden = false;
   progress.dataset.state = state;
@@ -178,9 +212,10 @@ function render(record) {
   $("progress-title").textContent = record.kind === "link" ? "Link capture" : "Capture";
   $("progress-url").textContent = record.url;
   $("state").textContent = describe(record);
-  $("stage").textContent = record.stage ? STAGES[record.stage] || record.stage : "—";
+  const stage = record.stage ? STAGES[record.stage] || record.stage : "—";
+  $("stage").textContent = state === "done" ? "Sealed" : state === "failed" ? `${stage} (where it stopped)` : stage;
   $("records").textContent = String(record.recorded || 0);
-  $("mb").textContent = `${((record.bytes || 0) / 1e6).toFixed(1)} MB`;
+  $("mb").textContent = size(record.bytes || 0);
 
   const finished = state === "done" || state === "failed";
   $("result").hidden = !finished;
@@ -213,7 +248,11 @@ function render(record) {
   $("error").hidden = !record.error;
 
   const note = $("as-seen-note");
-  if (record.asSeen && record.asSeen.sent) {
+  if (record.joined) {
+    note.textContent =
+      "This address was already being captured: you are following that capture. What your browser showed was not added to it.";
+    note.hidden = false;
+  } else if (record.asSeen && record.asSeen.sent) {
     const cookies = record.asSeen.cookieCount;
     const parts = [];
     if (record.asSeen.requested) parts.push("what your browser showed (screenshot and page)");
@@ -223,6 +262,11 @@ function render(record) {
   } else {
     note.hidden = true;
   }
+}
+
+/** Bytes as the popup shows them: kB below a megabyte, MB above. */
+function size(bytes) {
+  return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 init().catch((error) => showBanner(String((error && error.message) || error)));

@@ -265,3 +265,22 @@ async def test_as_seen_files_are_stored_as_labelled_records(
     for path in server.data.glob("catalog.sqlite3*"):
         assert b"letmein" not in path.read_bytes()
     assert not (server.data / "incoming" / body["id"]).exists()
+
+
+async def test_lent_cookies_work_without_the_as_seen_files(
+    server: RunningServer, site: TestSite
+) -> None:
+    cookie = {"name": "session", "value": "letmein", "domain": "127.0.0.1", "path": "/"}
+    status, _, body = await server.request(
+        "POST",
+        "/api/v1/captures",
+        json={"url": site.url("/members") + "?cookies-only", "as_seen": {"cookies": [cookie]}},
+    )
+    assert status == 202, body
+    outcome = await server.wait_done(body["id"])
+    assert outcome["status"] == "complete", outcome
+    manifest = json.loads((server.data / "captures" / body["id"] / "manifest.json").read_bytes())
+    records = read_records(server.data / "captures" / body["id"] / manifest["warc"])
+    text = next(r for r in records if r.uri and r.uri.startswith("urn:text:")).payload.decode()
+    assert "MEMBERS-ONLY-MARKER" in text
+    assert manifest["extra"]["as_seen"]["cookies_lent"] == 1

@@ -92,11 +92,12 @@ export function explain(error, context = "") {
     case 401:
       return "The server did not accept the token (401). Copy it again from `osint-capture token` and paste it in Options.";
     case 403:
-      return (
-        "The server refused this request (403 Forbidden)" +
-        (detail ? `: ${detail}` : "") +
-        ". It only takes requests from this extension and from tools on the same machine; check the server address in Options."
-      );
+      // The server takes requests from one paired extension only (the first that
+      // presented the right token), and never from web pages.
+      return detail
+        ? `The server refused this extension (403 Forbidden): ${detail}.`
+        : "The server refused this extension (403 Forbidden). It is paired with another browser or extension: " +
+            "run `osint-capture token --reset-pairing`, then test the connection again.";
     case 413:
       return (
         "What was sent is too large for the server (413)" +

@@ -16,9 +16,13 @@ export function capturable(url) {
   }
 }
 
-/** The match pattern for the origin of `url` ("https://example.org/*"). */
+/**
+ * The match pattern for the site of `url` ("https://example.org/*"). Without the
+ * port: Firefox's match patterns take none, and Chrome's then match every port.
+ */
 export function originPattern(url) {
-  return new URL(url).origin + "/*";
+  const { protocol, hostname } = new URL(url);
+  return `${protocol}//${hostname}/*`;
 }
 
 /**

@@ -84,13 +84,9 @@ async function run(job, request) {
     if (!capturable(record.url)) throw new UserError("This page can't be captured (only http and https pages).");
 
     const body = { url: record.url };
-    if (record.case) {
-      await ensureCase(settings, record.case);
-      body.case = record.case;
-    }
-    if (record.note) body.note = record.note;
-    if (settings.operator) body.operator = settings.operator;
-
+    let collected = false;
+    let cookieCount = null;
+    // What the browser shows is taken first, as close to the click as can be.
     if (request.tabId !== undefined && (request.asSeen || request.cookies)) {
       if (request.permissionFor) {
         await update(job, { phase: "permission" });
@@ -107,10 +103,16 @@ async function run(job, request) {
       } catch (error) {
         throw new UserError(asSeenProblem(error, request));
       }
-      record.asSeen.sent = true;
-      record.asSeen.cookieCount = body.as_seen.cookies ? body.as_seen.cookies.length : null;
+      collected = true;
+      cookieCount = body.as_seen.cookies ? body.as_seen.cookies.length : null;
       if (!record.title && body.as_seen.title) record.title = body.as_seen.title;
     }
+    if (record.case) {
+      await ensureCase(settings, record.case);
+      body.case = record.case;
+    }
+    if (record.note) body.note = record.note;
+    if (settings.operator) body.operator = settings.operator;
 
     await update(job, { phase: "sending" });
     let answer;
@@ -121,17 +123,24 @@ async function run(job, request) {
       delete body.as_seen;
     }
     const { data } = answer;
+    record.asSeen.sent = collected;
+    record.asSeen.cookieCount = cookieCount;
     await update(job, {
       phase: "following",
       id: data.id,
       status: data.status || "queued",
       link: captureLink(settings.server, data.id),
+      // The server was already capturing this address: this request joined that
+      // capture, and what was sent with it was not added.
+      joined: data.created === false,
     });
     await follow(job, settings);
   } catch (error) {
+    let message = error instanceof UserError ? error.message : explain(error, record.id ? "" : "capture");
+    if (record.id) message = `The server accepted this capture (${record.id}), but following it failed: ${message}`;
     await update(job, {
       phase: "finished",
-      error: error instanceof UserError ? error.message : explain(error, "capture"),
+      error: message,
       finishedAt: new Date().toISOString(),
     });
   } finally {
@@ -164,7 +173,10 @@ export function answerPermission(key, granted) {
 }
 
 function asSeenProblem(error, request) {
-  const why = String((error && error.message) || error);
+  let why = String((error && error.message) || error).replace(/\.?$/, ".");
+  if (/activeTab|all_urls|Cannot access|permission/i.test(why)) {
+    why = `the browser did not let the extension see this tab (${why.replace(/\.$/, "")}).`;
+  }
   const what = request.cookies && !request.asSeen ? "Your cookies for this site" : "What your browser shows";
   return (
     `${what} could not be collected: ${why} Nothing was sent. ` +
@@ -216,7 +228,6 @@ async function follow(job, settings) {
       if (TERMINAL.has(data.status)) {
         return finish(job, {
           status: data.status,
-          stage: data.stage || record.stage,
           reasons: data.reasons || (final && final.reasons) || [],
           manifestSha256: data.manifest_sha256 || (final && final.manifestSha256) || null,
         });
@@ -247,7 +258,10 @@ async function onEvent(job, { event, data }) {
   payload = payload && typeof payload === "object" ? payload : {};
   switch (event) {
     case "state":
-      await update(job, { status: "running", stage: payload.stage || job.record.stage });
+      await update(job, {
+        status: payload.stage === "queued" ? "queued" : "running",
+        stage: payload.stage || job.record.stage,
+      });
       return null;
     case "resource":
       await update(
@@ -284,7 +298,6 @@ async function finish(job, result) {
   await update(job, {
     phase: "finished",
     status: result.status,
-    stage: result.stage || job.record.stage,
     reasons: result.reasons || [],
     manifestSha256: result.manifestSha256 || null,
     finishedAt: new Date().toISOString(),

@@ -36,7 +36,8 @@ export async function saveSettings({ server, token, operator }) {
   await chrome.storage.local.set(values);
 }
 
-/** The match pattern that covers the server (for permission checks in Firefox). */
+/** The match pattern that covers the server (any port: Firefox patterns take none). */
 export function serverOriginPattern(server) {
-  return new URL(server).origin + "/*";
+  const { protocol, hostname } = new URL(server);
+  return `${protocol}//${hostname}/*`;
 }

@@ -1,0 +1,558 @@
+"""The browser extension, end to end: a real Chromium with the unpacked extension
+loaded, driving the real server (`osint-capture serve`) through the extension's
+own pages, as an investigator does.
+
+The test browser is the investigator's browser: the extension's options page is
+filled in through its form, captures are started with the popup's button, and what
+the popup shows is checked against the server's API and the sealed files on disk.
+The popup is opened as a tab (``popup.html?tab=<id>`` names the tab it captures),
+because a headless browser has no toolbar to click. The toolbar click itself,
+which grants the extension ``activeTab`` on the page and so allows the screenshot,
+is made with the DevTools ``Extensions.triggerAction`` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from playwright.async_api import BrowserContext, Page, Worker, async_playwright
+
+from capture.browser import find_chromium
+from tests.site import TestSite
+from tests.warcs import read_records, warcio_check
+
+ROOT = Path(__file__).resolve().parent.parent
+EXTENSION = ROOT / "extension"
+CLI = str(Path(sys.executable).with_name("osint-capture"))
+
+#: The session cookie value that opens /members on the test site.
+SECRET = "letmein"
+OPERATOR = "Extension Tester"
+#: A capture of the test site takes seconds; this is the most the popup is waited for.
+CAPTURE_WAIT_MS = 180_000
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def _cli(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        CLI, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+@dataclass
+class Server:
+    base: str
+    data: Path
+    token: str
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(self.base + path, headers={"Authorization": f"Bearer {self.token}"}) as r,
+        ):
+            return r.status, await r.json()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Server]:
+    """`osint-capture serve` on a free port, with its own data directory."""
+    root = tmp_path_factory.mktemp("extension-server")
+    data = root / "data"
+    port = _free_port()
+    with open(root / "server.log", "ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            CLI, "serve", "--port", str(port), "--data", str(data), stdout=log, stderr=log
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(600):
+                if process.returncode is not None:
+                    log_text = (root / "server.log").read_text(errors="replace")
+                    raise RuntimeError(f"the server exited with {process.returncode}:\n{log_text}")
+                try:
+                    async with http.get(base + "/api/v1/health") as response:
+                        if response.status in (200, 401):
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise RuntimeError("the server did not answer within 60 s")
+        token = (await _cli("token", "--data", str(data))).strip()
+        assert token
+        yield Server(base, data, token)
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+@dataclass
+class Extension:
+    context: BrowserContext
+    id: str
+
+    def url(self, page: str) -> str:
+        return f"chrome-extension://{self.id}/{page}"
+
+    async def worker(self) -> Worker:
+        """The extension's service worker (the current one, should Chromium have restarted it)."""
+        for _ in range(200):
+            for worker in reversed(self.context.service_workers):
+                if worker.url == self.url("background.js"):
+                    return worker
+            await asyncio.sleep(0.05)
+        raise AssertionError("the extension's service worker is not running")
+
+    async def tab_id(self, url: str) -> int:
+        """The chrome.tabs id of the tab showing ``url``."""
+        worker = await self.worker()
+        ids = await worker.evaluate(
+            "url => chrome.tabs.query({})"
+            ".then(tabs => tabs.filter(t => t.url === url).map(t => t.id))",
+            url,
+        )
+        assert len(ids) == 1, f"expected one tab on {url}, found {ids}"
+        return ids[0]
+
+    async def click_toolbar_button(self, page: Page) -> None:
+        """What the user's click on the extension's toolbar button does for ``page``'s tab:
+        the popup opens and the extension gets ``activeTab`` on that page."""
+        assert self.context.browser is not None
+        cdp = await self.context.browser.new_browser_cdp_session()
+        try:
+            targets = await cdp.send("Target.getTargets", {"filter": [{"type": "tab"}]})
+            tabs = [t for t in targets["targetInfos"] if t["url"] == page.url]
+            assert len(tabs) == 1, targets
+            await cdp.send(
+                "Extensions.triggerAction", {"id": self.id, "targetId": tabs[0]["targetId"]}
+            )
+        finally:
+            await cdp.detach()
+
+    async def storage(self) -> dict[str, Any]:
+        worker = await self.worker()
+        return await worker.evaluate("chrome.storage.local.get(null)")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def extension(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Extension]:
+    profile = tmp_path_factory.mktemp("extension-profile")
+    async with async_playwright() as playwright:
+        context = await playwright.chromium.launch_persistent_context(
+            str(profile),
+            headless=True,
+            executable_path=str(find_chromium()),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                f"--disable-extensions-except={EXTENSION}",
+                f"--load-extension={EXTENSION}",
+            ],
+        )
+        try:
+            worker = next(
+                (w for w in context.service_workers if w.url.endswith("/background.js")), None
+            )
+            if worker is None:
+                worker = await context.wait_for_event("serviceworker", timeout=30_000)
+            extension_id = worker.url.split("/")[2]
+            yield Extension(context, extension_id)
+        finally:
+            await context.close()
+
+
+async def _options(extension: Extension, server: str, token: str) -> tuple[str, str]:
+    """Fill in the options page, press Test connection; the outcome and what it says."""
+    page = await extension.context.new_page()
+    try:
+        await page.goto(extension.url("options.html"))
+        await page.fill("#server", server)
+        await page.fill("#token", token)
+        await page.fill("#operator", OPERATOR)
+        await page.click("#test")
+        result = page.locator('#result[data-outcome="ok"], #result[data-outcome="error"]')
+        await result.wait_for(timeout=30_000)
+        return await result.get_attribute("data-outcome") or "", await result.inner_text()
+    finally:
+        await page.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def paired(extension: Extension, server: Server) -> Extension:
+    """The extension set up through its options page, as a user pairs it."""
+    outcome, text = await _options(extension, server.base, server.token)
+    assert outcome == "ok", text
+    assert "Connected" in text and server.base in text
+    return extension
+
+
+async def test_options_page_says_plainly_what_is_wrong(
+    extension: Extension, server: Server
+) -> None:
+    try:
+        outcome, text = await _options(extension, server.base, "not-the-token")
+        assert outcome == "error" and "did not accept the token (401)" in text, text
+
+        outcome, text = await _options(extension, server.base, "")
+        assert outcome == "error" and "Pair the extension" in text, text
+
+        # The server answers one paired extension only: pair another one, and this
+        # extension is refused, with the way out in the message.
+        await _cli("token", "--reset-pairing", "--data", str(server.data))
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
+                server.base + "/api/v1/health",
+                headers={
+                    "Authorization": f"Bearer {server.token}",
+                    "Origin": "chrome-extension://someoneelsesextensionidxxxxxxxxx",
+                },
+            ) as response,
+        ):
+            assert response.status == 200
+        outcome, text = await _options(extension, server.base, server.token)
+        assert outcome == "error" and "refused this extension (403 Forbidden)" in text, text
+        assert "--reset-pairing" in text
+        await _cli("token", "--reset-pairing", "--data", str(server.data))
+
+        nowhere = f"http://127.0.0.1:{_free_port()}"
+        outcome, text = await _options(extension, nowhere, server.token)
+        assert outcome == "error", text
+        assert f"The capture server is not running at {nowhere}. Start it with `make run`." in text
+    finally:
+        outcome, text = await _options(extension, server.base, server.token)
+    assert outcome == "ok" and "Connected" in text, text
+    settings = await extension.storage()
+    assert settings["server"] == server.base and settings["token"] == server.token
+    assert settings["operator"] == OPERATOR
+
+
+async def _capture_through_popup(
+    extension: Extension, page: Page, *, case: str, note: str, cookies: bool
+) -> Page:
+    """Click the toolbar button on ``page``, then capture it with the popup's form."""
+    tab_id = await extension.tab_id(page.url)
+    await extension.click_toolbar_button(page)
+    popup = await extension.context.new_page()
+    await popup.goto(extension.url(f"popup.html?tab={tab_id}"))
+    assert await popup.inner_text("#target-url") == page.url
+    # The defaults: what the browser shows is sent, cookies are not.
+    assert await popup.is_checked("#as-seen")
+    assert not await popup.is_checked("#cookies")
+    await popup.fill("#case", case)
+    await popup.fill("#note", note)
+    if cookies:
+        await popup.check("#cookies")
+    # The popup opens on the last capture; the new one replaces it.
+    previous = await popup.get_attribute("#progress", "data-key")
+    await popup.click("#capture")
+    await popup.wait_for_function(
+        """previous => {
+            const progress = document.getElementById("progress");
+            return progress.dataset.key !== previous
+                && ["done", "failed", "error"].includes(progress.dataset.state);
+        }""",
+        arg=previous,
+        timeout=CAPTURE_WAIT_MS,
+    )
+    state = await popup.get_attribute("#progress", "data-state")
+    assert state == "done", await popup.inner_text("#progress")
+    return popup
+
+
+async def _check_sealed(server: Server, popup: Page) -> tuple[str, dict[str, Any]]:
+    """The popup's SHA-256 is the manifest's, per the API and per the file on disk."""
+    shown = (await popup.input_value("#sha256")).strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", shown), shown
+    capture_id = await popup.get_attribute("#result", "data-id")
+    assert capture_id
+    link = await popup.get_attribute("#link", "href")
+    assert link == f"{server.base}/api/v1/captures/{capture_id}"
+
+    status, detail = await server.get(f"/api/v1/captures/{capture_id}")
+    assert status == 200, detail
+    assert detail["status"] == "complete", detail["reasons"]
+    assert detail["manifest_sha256"] == shown
+    manifest_path = server.data / "captures" / capture_id / "manifest.json"
+    assert hashlib.sha256(manifest_path.read_bytes()).hexdigest() == shown
+    manifest = json.loads(manifest_path.read_bytes())
+    assert manifest == detail["manifest"]
+    assert await popup.inner_text("#status") == "complete"
+    # The progress came from the event stream: it counted the recorded exchanges.
+    assert int(await popup.inner_text("#records")) > 0
+    return capture_id, manifest
+
+
+def _as_seen_records(warc: Path, url: str) -> dict[str, Any]:
+    records = {r.uri: r for r in read_records(warc)}
+    view = records.get(f"urn:as-seen:view:{url}")
+    dom = records.get(f"urn:as-seen:dom:{url}")
+    assert view is not None and dom is not None, sorted(u for u in records if u)
+    for record in (view, dom):
+        assert record.type == "resource"
+        assert record.header("X-Osint-Provided-By"), record.headers
+    assert view.header("Content-Type") == "image/png"
+    assert view.payload is not None and view.payload.startswith(b"\x89PNG\r\n\x1a\n")
+    assert dom.payload is not None and dom.payload.startswith(b"<!doctype html>")
+    return records
+
+
+async def test_capture_this_tab_from_the_popup(
+    paired: Extension, server: Server, site: TestSite
+) -> None:
+    page = await paired.context.new_page()
+    await page.goto(site.url("/rich"))
+    popup = await _capture_through_popup(
+        paired, page, case="extension-case", note="seen on the tip line", cookies=False
+    )
+    capture_id, manifest = await _check_sealed(server, popup)
+    assert manifest["case"] == "extension-case"
+    assert manifest["note"] == "seen on the tip line"
+    assert manifest["operator"] == OPERATOR
+
+    warc = server.data / "captures" / capture_id / manifest["warc"]
+    assert warcio_check(warc).returncode == 0
+    records = _as_seen_records(warc, page.url)
+    assert b"RICH-PAGE-MARKER" in records[f"urn:as-seen:dom:{page.url}"].payload
+
+    worker = await paired.worker()
+    assert await worker.evaluate("chrome.action.getBadgeText({})") == "✓"
+
+    # Reopening the popup shows the last capture again.
+    shown = await popup.input_value("#sha256")
+    await popup.close()
+    again = await paired.context.new_page()
+    await again.goto(paired.url(f"popup.html?tab={await paired.tab_id(page.url)}"))
+    await again.wait_for_selector('#progress[data-state="done"]')
+    assert await again.input_value("#sha256") == shown
+    # The case now exists on the server, and the popup offers it.
+    await again.wait_for_selector('#cases option[value="extension-case"]', state="attached")
+    await again.close()
+    await page.close()
+
+
+async def test_logged_in_capture_lends_cookies_for_that_capture_only(
+    paired: Extension, server: Server, site: TestSite
+) -> None:
+    await paired.context.add_cookies(
+        [{"name": "session", "value": SECRET, "domain": "127.0.0.1", "path": "/"}]
+    )
+    page = await paired.context.new_page()
+    await page.goto(site.url("/members"))
+    assert "MEMBERS-ONLY-MARKER" in await page.inner_text("body")
+
+    popup = await _capture_through_popup(
+        paired, page, case="extension-case", note="behind the login", cookies=True
+    )
+    assert "1 cookie for this capture only" in await popup.inner_text("#as-seen-note")
+    assert not await popup.is_checked("#cookies"), "the cookies box must not stay ticked"
+    capture_id, manifest = await _check_sealed(server, popup)
+
+    warc = server.data / "captures" / capture_id / manifest["warc"]
+    assert warcio_check(warc).returncode == 0
+    records = _as_seen_records(warc, page.url)
+    # The server's own browser saw the members-only page: the cookie was lent to it.
+    text = records.get(f"urn:text:{page.url}")
+    assert text is not None and text.payload is not None
+    assert b"MEMBERS-ONLY-MARKER" in text.payload
+    assert b"LOGIN-WALL-MARKER" not in text.payload
+    assert b"MEMBERS-ONLY-MARKER" in records[f"urn:as-seen:dom:{page.url}"].payload
+
+    # The cookie's value is kept nowhere: not in the WARC, not in the catalog, not
+    # in any file of the data directory, not in the extension's storage.
+    assert SECRET.encode() not in gzip.decompress(warc.read_bytes())
+    catalog = server.data / "catalog.sqlite3"
+    assert catalog.exists()
+    for path in sorted(p for p in server.data.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        if path.name.endswith(".gz"):
+            content = gzip.decompress(content)
+        assert SECRET.encode() not in content, f"{path} holds the cookie's value"
+    assert SECRET not in json.dumps(await paired.storage())
+    await popup.close()
+    await page.close()
+
+
+async def test_popup_refuses_pages_that_are_not_http(paired: Extension) -> None:
+    # A page the extension may see the address of (without the "tabs" permission it
+    # sees no other page's address unless it has access to that site).
+    page = await paired.context.new_page()
+    await page.goto(paired.url("options.html"))
+    tab_id = await paired.tab_id(page.url)
+    popup = await paired.context.new_page()
+    await popup.goto(paired.url(f"popup.html?tab={tab_id}"))
+    banner = popup.locator("#banner")
+    await banner.wait_for()
+    assert await banner.inner_text() == "This page can't be captured (only http and https pages)."
+    assert await popup.is_disabled("#capture")
+    await popup.close()
+    await page.close()
+
+
+async def test_a_capture_goes_on_when_the_browser_stops_the_worker(
+    paired: Extension, server: Server, site: TestSite
+) -> None:
+    """Chromium stops idle extension workers; a capture being followed is picked up
+    again when the worker starts (the open popup wakes it) and ends as usual."""
+    page = await paired.context.new_page()
+    await page.goto(site.url("/feed"))
+    tab_id = await paired.tab_id(page.url)
+    await paired.click_toolbar_button(page)
+    popup = await paired.context.new_page()
+    await popup.goto(paired.url(f"popup.html?tab={tab_id}"))
+    devtools = await paired.context.new_cdp_session(popup)
+    statuses: list[str] = []
+    devtools.on(
+        "ServiceWorker.workerVersionUpdated",
+        lambda event: statuses.extend(v["runningStatus"] for v in event["versions"]),
+    )
+    await devtools.send("ServiceWorker.enable")
+    previous = await popup.get_attribute("#progress", "data-key")
+    await popup.click("#capture")
+    # The server has accepted the capture (its link is shown): stop the worker.
+    await popup.wait_for_function(
+        """previous => document.getElementById("progress").dataset.key !== previous
+            && !document.getElementById("link").hidden""",
+        arg=previous,
+    )
+    await devtools.send("ServiceWorker.stopAllWorkers")
+    assert await popup.get_attribute("#progress", "data-state") == "running"
+    await popup.wait_for_function(
+        """() => ["done", "failed", "error"].includes(
+            document.getElementById("progress").dataset.state)""",
+        timeout=CAPTURE_WAIT_MS,
+    )
+    assert "stopped" in statuses and statuses[-1] == "running", statuses
+    assert await popup.get_attribute("#progress", "data-state") == "done"
+    await _check_sealed(server, popup)
+    await devtools.detach()
+    await popup.close()
+    await page.close()
+
+
+async def test_without_the_toolbar_click_nothing_is_sent_and_the_popup_says_why(
+    paired: Extension, server: Server, site: TestSite
+) -> None:
+    """No activeTab on the page (the toolbar button was not clicked there): the
+    screenshot is not allowed, so nothing goes to the server and the popup says so."""
+    _, before = await server.get("/api/v1/captures")
+    page = await paired.context.new_page()
+    await page.goto(site.url("/final"))
+    popup = await paired.context.new_page()
+    await popup.goto(paired.url(f"popup.html?tab={await paired.tab_id(page.url)}"))
+    previous = await popup.get_attribute("#progress", "data-key")
+    await popup.click("#capture")
+    await popup.wait_for_function(
+        "previous => document.getElementById('progress').dataset.key !== previous"
+        " && document.getElementById('progress').dataset.state === 'error'",
+        arg=previous,
+    )
+    error = await popup.inner_text("#error")
+    assert error.startswith("What your browser shows could not be collected"), error
+    assert "Nothing was sent" in error
+    _, after = await server.get("/api/v1/captures")
+    assert len(after["captures"]) == len(before["captures"])
+    assert await (await paired.worker()).evaluate("chrome.action.getBadgeText({})") == "!"
+    await popup.close()
+    await page.close()
+
+
+async def test_menus_and_shortcut_are_registered(extension: Extension) -> None:
+    """The shortcut got its suggested keys (a key Chromium keeps for itself is
+    silently left unassigned), and the context menu entries exist."""
+    worker = await extension.worker()
+    commands = await worker.evaluate("chrome.commands.getAll()")
+    shortcut = next(c for c in commands if c["name"] == "capture-tab")
+    assert shortcut["shortcut"] == "Alt+Shift+S", commands
+    # Creating an entry with an existing id fails: that is how to tell they exist.
+    for menu in ("capture-link", "capture-page"):
+        error = await worker.evaluate(
+            """id => new Promise(resolve => chrome.contextMenus.create(
+                {id, title: "again", contexts: ["page"]},
+                () => resolve(chrome.runtime.lastError ? chrome.runtime.lastError.message : null),
+            ))""",
+            menu,
+        )
+        assert error and "duplicate" in error.lower(), (menu, error)
+
+
+async def test_event_stream_framing(extension: Extension) -> None:
+    """lib/sse.js, run in the extension's own page: the same events whatever way
+    the stream is cut into chunks (a CRLF split across two included)."""
+    text = (
+        ': comment\r\nid: 1\r\nevent: state\r\ndata: {"stage": "load"}\r\n\r\n'
+        'event: resource\ndata: {"recorded": 3,\ndata:  "bytes": 10}\n\n'
+        "event: ignored-without-data\n\n"
+        "data: plain\r\rdata: unfinished"
+    )
+    streamed = 'event: done\ndata: {"status": "complete", "x": "é"}\n\n'
+    page = await extension.context.new_page()
+    await page.goto(extension.url("options.html"))
+    events = await page.evaluate(
+        """async ([text, streamed]) => {
+            const { EventParser, readEvents } = await import("./lib/sse.js");
+            const results = [];
+            for (const size of [1, 2, 3, 7, text.length]) {
+                const parser = new EventParser();
+                const got = [];
+                for (let i = 0; i < text.length; i += size) {
+                    got.push(...parser.push(text.slice(i, i + size)));
+                }
+                got.push(...parser.end());
+                results.push(got);
+            }
+            const bytes = new TextEncoder().encode(streamed);
+            const stream = new ReadableStream({
+                start(controller) {
+                    for (const byte of bytes) controller.enqueue(new Uint8Array([byte]));
+                    controller.close();
+                },
+            });
+            const got = [];
+            for await (const event of readEvents(stream)) got.push(event);
+            results.push(got);
+            return results;
+        }""",
+        [text, streamed],
+    )
+    await page.close()
+    expected = [
+        {"event": "state", "data": '{"stage": "load"}'},
+        {"event": "resource", "data": '{"recorded": 3,\n "bytes": 10}'},
+        {"event": "message", "data": "plain"},
+    ]
+    for got in events[:-1]:
+        assert got == expected
+    assert events[-1] == [{"event": "done", "data": '{"status": "complete", "x": "é"}'}]
