@@ -108,6 +108,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX captures_queue ON captures(status, created_at)",
         ),
     ),
+    Migration(
+        3,
+        "the custody log's head: the last event the catalog saw written",
+        (
+            # One row: a truncated or rewritten DATA/custody.jsonl no longer ends here.
+            """
+            CREATE TABLE custody_head (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                seq INTEGER NOT NULL,
+                hash TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 
@@ -450,6 +465,34 @@ class Catalog:
         if self._conn is None:
             raise CatalogError(f"catalog {self.path} is closed")
         return self._conn
+
+    # -- the custody log's head ---------------------------------------------------------
+
+    def custody_head(self) -> tuple[int, str] | None:
+        """The ``(seq, hash)`` of the last custody event recorded, or ``None`` before any."""
+        with self._read() as conn:
+            row = conn.execute("SELECT seq, hash FROM custody_head WHERE id = 1").fetchone()
+        return (int(row["seq"]), str(row["hash"])) if row is not None else None
+
+    def set_custody_head(self, seq: int, hash: str) -> None:
+        """Move the custody head forward to ``(seq, hash)``; never back or sideways.
+
+        The head only grows: a lower or equal ``seq`` means two writers disagree about
+        the log, which must be looked at, not overwritten.
+        """
+        with self._write() as conn:
+            row = conn.execute("SELECT seq, hash FROM custody_head WHERE id = 1").fetchone()
+            if row is not None and seq <= row["seq"]:
+                raise CatalogError(
+                    f"refusing to move the custody head from seq {row['seq']} to seq {seq}:"
+                    " the head only moves forward"
+                )
+            conn.execute(
+                "INSERT INTO custody_head (id, seq, hash, updated_at) VALUES (1, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
+                " updated_at = excluded.updated_at",
+                (seq, hash, now_rfc3339()),
+            )
 
 
 _CAPTURE_SELECT = (

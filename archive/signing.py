@@ -1,0 +1,379 @@
+"""The installation's signing identity: one ECDSA P-256 key pair per data directory.
+
+A signature says "this installation produced these bytes"; it is what lets an
+investigator hand a capture to a court and have a third party check, offline, that
+not one byte changed since it was sealed here. The key pair is the one the WACZ
+signing spec ("WACZ Signing and Verification", anonymous signatures) expects: an
+ECDSA key whose public half travels with the signature as ``publicKey``, the
+base64 of its DER SubjectPublicKeyInfo. Who owns the key is established out of
+band, by its fingerprint (SHA-256 of that DER), which is why the fingerprint is
+shown wherever the key is.
+
+Signature encoding: raw IEEE P1363 ``r || s`` (64 bytes for P-256), base64 in JSON.
+The WACZ spec itself only says "base64 encoded signature". Its reference
+producer of anonymous signatures (ArchiveWeb.page) signs with WebCrypto, whose
+ECDSA output is raw ``r || s``, and WebCrypto's ``verify`` accepts only that form;
+the independent verifiers of WACZ anonymous signatures accept it too (they try
+DER, then raw). DER signatures would fail in a browser. py-wacz verifies no
+anonymous signatures itself (it hands domain signatures to ``authsign``, which uses
+DER), so it is not the reference here.
+
+Files: ``DATA/keys/signing-key.pem`` (PKCS#8, unencrypted, mode 0600, in a 0700
+directory) and ``DATA/keys/signing-key.pub.pem``. The private key is made under a
+temporary name and linked into place, so two processes starting at once end with
+one key: the loser of the link reads the winner's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import os
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+#: What a signature record says it is; checked on verification.
+ALGORITHM = "ECDSA-P256-SHA256"
+KEYS_DIR = "keys"
+PRIVATE_KEY_NAME = "signing-key.pem"
+PUBLIC_KEY_NAME = "signing-key.pub.pem"
+#: Bytes of one P-256 coordinate; a raw ``r || s`` signature is twice this.
+COORDINATE_SIZE = 32
+SIGNATURE_SIZE = 2 * COORDINATE_SIZE
+FINGERPRINT_PREFIX = "sha256:"
+#: Hex digits of the fingerprint shown in short form (64 bits: enough to tell keys apart
+#: by eye, not to trust; compare the full fingerprint for that).
+SHORT_FINGERPRINT_HEX = 16
+
+#: The fields of a record made by :func:`sign_file_bytes`, in the order they are read.
+_RECORD_FIELDS = ("algorithm", "publicKey", "fingerprint", "signature")
+_KEY_MODE = 0o600
+_DIR_MODE = 0o700
+
+
+class SigningError(Exception):
+    """The signing key cannot be made, read or trusted."""
+
+
+class SignatureError(Exception):
+    """A signature does not verify, or is not in the form this module writes."""
+
+
+class SigningKey:
+    """The installation's private key, with its public half in the forms others need."""
+
+    def __init__(self, private_key: ec.EllipticCurvePrivateKey, path: Path | None = None) -> None:
+        if not isinstance(private_key.curve, ec.SECP256R1):
+            raise SigningError(f"signing key must be on P-256, not {private_key.curve.name}")
+        self._private_key = private_key
+        #: Where the private key is stored (``None`` for a key held only in memory).
+        self.path = path
+        self._public_der = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        """A new key held in memory only (tests, or a caller that stores it itself)."""
+        return cls(ec.generate_private_key(ec.SECP256R1()))
+
+    @classmethod
+    def load_or_create(cls, data_dir: Path) -> tuple[SigningKey, bool]:
+        """The data directory's key, made now if there is none; and whether it was made now.
+
+        The caller records ``key-created`` in the custody log when the flag is true.
+        """
+        keys_dir = Path(data_dir) / KEYS_DIR
+        private_path = keys_dir / PRIVATE_KEY_NAME
+        created = False
+        if not private_path.exists():
+            _make_private_dir(keys_dir)
+            created = _create_private_key(private_path)
+        key = cls.load(private_path)
+        key._ensure_public_file(keys_dir / PUBLIC_KEY_NAME)
+        return key, created
+
+    @classmethod
+    def load(cls, private_path: Path) -> SigningKey:
+        """Read a private key file, refusing one that others could read."""
+        private_path = Path(private_path)
+        try:
+            mode = stat.S_IMODE(private_path.stat().st_mode)
+            pem = private_path.read_bytes()
+        except OSError as exc:
+            raise SigningError(f"cannot read signing key {private_path}: {exc}") from exc
+        if mode & 0o077:
+            raise SigningError(
+                f"signing key {private_path} has mode {mode:04o}: other users could read it;"
+                f" run `chmod 600 {private_path}` if no one else has, or replace the key"
+            )
+        try:
+            private_key = serialization.load_pem_private_key(pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise SigningError(
+                f"signing key {private_path} is not an unencrypted PKCS#8 PEM key: {exc}"
+            ) from exc
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+            raise SigningError(f"signing key {private_path} is not an ECDSA key")
+        return cls(private_key, private_path)
+
+    # -- the public half ------------------------------------------------------------------
+
+    @property
+    def public_key_der(self) -> bytes:
+        """DER SubjectPublicKeyInfo: the bytes the fingerprint is taken over."""
+        return self._public_der
+
+    @property
+    def public_key_pem(self) -> str:
+        return (
+            self._private_key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode("ascii")
+        )
+
+    @property
+    def public_key_b64(self) -> str:
+        """Base64 of the DER SubjectPublicKeyInfo: the WACZ ``publicKey`` field."""
+        return base64.b64encode(self._public_der).decode("ascii")
+
+    @property
+    def fingerprint(self) -> str:
+        """``sha256:`` and the hex SHA-256 of the DER public key."""
+        return _fingerprint(self._public_der)
+
+    @property
+    def short_fingerprint(self) -> str:
+        """The fingerprint cut for display (``sha256:`` + 16 hex digits); never for trust."""
+        return short_fingerprint(self.fingerprint)
+
+    # -- signing --------------------------------------------------------------------------
+
+    def sign(self, data: bytes) -> bytes:
+        """ECDSA with SHA-256 over ``data``; the raw 64-byte ``r || s`` (see module doc)."""
+        der = self._private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return r.to_bytes(COORDINATE_SIZE, "big") + s.to_bytes(COORDINATE_SIZE, "big")
+
+    def __repr__(self) -> str:
+        return f"SigningKey({self.short_fingerprint}, path={self.path})"
+
+    def _ensure_public_file(self, public_path: Path) -> None:
+        """Write the public key beside the private one, or check the one there.
+
+        It is derived from the private key, so a missing one (a crash between the two
+        writes) is simply written; a different one means someone replaced a file.
+        """
+        expected = self.public_key_pem.encode("ascii")
+        try:
+            existing = public_path.read_bytes()
+        except FileNotFoundError:
+            _write_atomically(public_path, expected, mode=0o644)
+            return
+        except OSError as exc:
+            raise SigningError(f"cannot read public key {public_path}: {exc}") from exc
+        if existing != expected:
+            raise SigningError(
+                f"public key {public_path} does not belong to the signing key beside it"
+                f" ({self.fingerprint}); one of the two files was replaced. Restore the pair"
+                " from a backup, or move the public key file away to have it written again"
+            )
+
+
+# -- verification ---------------------------------------------------------------------------
+
+
+def verify_signature(public_key_b64: str, signature: bytes, data: bytes) -> None:
+    """Check that ``signature`` (raw ``r || s``) is ``public_key_b64``'s over ``data``.
+
+    Raises :class:`SignatureError` saying what is wrong; returns nothing when it holds.
+    """
+    public_key = _load_public_key(public_key_b64)
+    if len(signature) != SIGNATURE_SIZE:
+        hint = " (it looks DER-encoded)" if signature[:1] == b"\x30" else ""
+        raise SignatureError(
+            f"signature is {len(signature)} bytes{hint}; expected the {SIGNATURE_SIZE}-byte"
+            " raw r || s (IEEE P1363) form of an ECDSA P-256 signature"
+        )
+    r = int.from_bytes(signature[:COORDINATE_SIZE], "big")
+    s = int.from_bytes(signature[COORDINATE_SIZE:], "big")
+    try:
+        public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        raise SignatureError(
+            f"signature does not match the data for key {_fingerprint(_der(public_key))}:"
+            " the data changed since it was signed, or it was signed by another key"
+        ) from None
+
+
+def signature_to_b64(signature: bytes) -> str:
+    """A signature as it goes into JSON."""
+    return base64.b64encode(signature).decode("ascii")
+
+
+def signature_from_b64(text: str) -> bytes:
+    """A signature back from JSON; :class:`SignatureError` if it is not base64."""
+    return _b64decode(text, "signature")
+
+
+def fingerprint_of(public_key_b64: str) -> str:
+    """The fingerprint of a ``publicKey`` as found in a signature record."""
+    return _fingerprint(_der(_load_public_key(public_key_b64)))
+
+
+def short_fingerprint(fingerprint: str) -> str:
+    """``sha256:`` + the first 16 hex digits of a full fingerprint."""
+    if not fingerprint.startswith(FINGERPRINT_PREFIX):
+        raise ValueError(f"not a fingerprint: {fingerprint!r}")
+    return fingerprint[: len(FINGERPRINT_PREFIX) + SHORT_FINGERPRINT_HEX]
+
+
+# -- per-capture records --------------------------------------------------------------------
+
+
+def sign_file_bytes(key: SigningKey, data: bytes) -> dict[str, str]:
+    """A signature record for ``data`` (a sealed file's bytes), ready for JSON."""
+    return {
+        "algorithm": ALGORITHM,
+        "publicKey": key.public_key_b64,
+        "fingerprint": key.fingerprint,
+        "signature": signature_to_b64(key.sign(data)),
+    }
+
+
+def verify_signed(
+    record: dict[str, object], data: bytes, *, expected_fingerprint: str | None = None
+) -> None:
+    """Check a record made by :func:`sign_file_bytes` against ``data``.
+
+    The record carries its own public key, so on its own this proves only that the
+    bytes are what *that* key signed. Pass ``expected_fingerprint`` (the
+    installation's, obtained out of band) to also prove *whose* key it is.
+    """
+    values = {name: record.get(name) for name in _RECORD_FIELDS}
+    missing = [name for name, value in values.items() if not isinstance(value, str)]
+    if missing:
+        raise SignatureError(f"signature record lacks {', '.join(missing)} (as strings)")
+    algorithm, public_key_b64, fingerprint, signature_b64 = (str(values[n]) for n in _RECORD_FIELDS)
+    if algorithm != ALGORITHM:
+        raise SignatureError(f"signature record uses {algorithm!r}; only {ALGORITHM} is understood")
+    actual = fingerprint_of(public_key_b64)
+    if fingerprint != actual:
+        raise SignatureError(
+            f"signature record says fingerprint {fingerprint} but its public key is {actual}:"
+            " the record was altered"
+        )
+    if expected_fingerprint is not None and actual != expected_fingerprint:
+        raise SignatureError(
+            f"signed by key {actual}, not by the expected key {expected_fingerprint}"
+        )
+    verify_signature(public_key_b64, signature_from_b64(signature_b64), data)
+
+
+# -- plumbing -------------------------------------------------------------------------------
+
+
+def _fingerprint(public_der: bytes) -> str:
+    return FINGERPRINT_PREFIX + hashlib.sha256(public_der).hexdigest()
+
+
+def _der(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _b64decode(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise SignatureError(f"{what} is not valid base64: {exc}") from exc
+
+
+def _load_public_key(public_key_b64: str) -> ec.EllipticCurvePublicKey:
+    der = _b64decode(public_key_b64, "public key")
+    try:
+        public_key = serialization.load_der_public_key(der)
+    except (ValueError, TypeError) as exc:
+        raise SignatureError(f"public key is not a DER SubjectPublicKeyInfo: {exc}") from exc
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        raise SignatureError("public key is not an ECDSA P-256 key")
+    return public_key
+
+
+def _make_private_dir(keys_dir: Path) -> None:
+    keys_dir.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+    # mkdir's mode is filtered by the umask; say what is meant.
+    os.chmod(keys_dir, _DIR_MODE)
+
+
+def _create_private_key(private_path: Path) -> bool:
+    """Make a key unless another process did first; return whether this one did.
+
+    The key is written whole and fsynced under a unique temporary name, then
+    hard-linked to its final name: ``link`` never replaces an existing file, so of
+    two racing processes exactly one key ends up in place, complete.
+    """
+    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    temp_path = private_path.with_name(f".{private_path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    _write_new_file(temp_path, pem, _KEY_MODE)
+    try:
+        os.link(temp_path, private_path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise SigningError(f"cannot store signing key at {private_path}: {exc}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_path)
+    _fsync_dir(private_path.parent)
+    return True
+
+
+def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
+    """Write under a temporary name and rename over ``path`` (same bytes either way)."""
+    temp_path = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    _write_new_file(temp_path, data, mode)
+    os.replace(temp_path, path)
+    _fsync_dir(path.parent)
+
+
+def _write_new_file(path: Path, data: bytes, mode: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except OSError as exc:
+        raise SigningError(f"cannot create {path}: {exc}") from exc
+    try:
+        os.fchmod(fd, mode)  # the umask may have taken bits away from os.open's mode
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
