@@ -41,6 +41,13 @@ class RunningServer:
         return {"Authorization": f"Bearer {self.token}"}
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop(kill=True)  # never leave a half-started server behind
+            raise
+
+    async def _start(self) -> None:
         log = open(self.data.parent / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.data.mkdir(parents=True, exist_ok=True)
         self.process = await asyncio.create_subprocess_exec(
