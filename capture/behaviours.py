@@ -126,7 +126,8 @@ def _busy(exchange: Exchange) -> bool:
     media = exchange.resource_type == "Media" or (exchange.mime_type or "").startswith(
         ("video/", "audio/")
     )
-    return not exchange.written and not media
+    settled = exchange.body_whole and exchange.has_response  # nothing more can arrive
+    return not exchange.written and not media and not settled
 
 
 async def _wait_for_new_requests(recorder: Recorder, seen: int, stop: float) -> None:

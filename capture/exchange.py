@@ -58,6 +58,9 @@ class Exchange:
     body: Payload | None = None
     body_state: BodyState = BodyState.UNAVAILABLE
     body_note: str | None = None
+    #: The whole body was taken while the response was paused (its length known), so
+    #: nothing more can arrive even if the page never reads it to the end.
+    body_whole: bool = False
     live: bool = False  # body copied chunk by chunk as the page receives it
     live_pending: list[bytes] | None = None  # chunks that arrived before the buffered part
     received_length: int = 0  # decoded bytes the renderer reported (Network.dataReceived)

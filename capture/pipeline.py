@@ -115,6 +115,7 @@ class _Run:
     behaviours: list[BehaviourResult] = field(default_factory=list)
     stage: Stage = Stage.PREPARE
     title: str | None = None
+    stopped_because: str = ""
     load_event: bool | None = None
     claimed: bool = False
 
@@ -234,7 +235,8 @@ async def _record(
         run.enter(Stage.CUT)
         cut: list[Exchange] = []
         if recorder.pending():
-            cut = await recorder.cut(f"the time budget of {request.timeout:g} s ran out")
+            cut = await recorder.cut(_why_stopped(run))
+            run.stopped_because = _why_stopped(run)
 
         run.enter(Stage.DERIVED)
         with contextlib.suppress(PlaywrightError):
@@ -263,8 +265,9 @@ async def _record(
 
         run.enter(Stage.SEAL)
         stragglers = await recorder.cut("the capture was being sealed")
-        run.reasons.extend(_cut_reasons(request.timeout, cut, stragglers, preserved.whole_urls))
-        run.reasons.extend(_missing_resources(recorder, preserved.whole_urls))
+        run.reasons.extend(_cut_reasons(run.stopped_because, cut, stragglers, preserved.whole_urls))
+        named = preserved.whole_urls | {e.url for e in [*cut, *stragglers]}
+        run.reasons.extend(_missing_resources(recorder, named))
         await recorder.close()
         warc.close()
         artifacts = [warc_sink.seal()]
@@ -492,17 +495,24 @@ def _main_document(recorder: Recorder) -> list[Exchange]:
     return [e for e in hops if e.key == first_key]
 
 
+def _why_stopped(run: _Run) -> str:
+    loop = asyncio.get_running_loop()
+    if loop.time() >= run.page_deadline:
+        return f"the time budget of {run.request.timeout:g} s ran out"
+    return "the page's behaviours had finished and recording stopped"
+
+
 def _cut_reasons(
-    timeout: float, cut: list[Exchange], stragglers: list[Exchange], whole: set[str]
+    why: str, cut: list[Exchange], stragglers: list[Exchange], whole: set[str]
 ) -> list[str]:
-    """Requests stopped at the budget, except media the media stage preserved whole."""
+    """Requests stopped while loading, except media the media stage preserved whole."""
     reasons = []
     cut = [e for e in cut if e.url not in whole]
     stragglers = [e for e in stragglers if e.url not in whole]
     if cut:
         names = ", ".join(e.url for e in cut[:10]) + (" ..." if len(cut) > 10 else "")
         reasons.append(
-            f"time budget of {timeout:g} s reached with {len(cut)} request(s) still loading, "
+            f"{len(cut)} request(s) still loading when {why}, "
             f"recorded as far as they had arrived: {names}"
         )
     if stragglers:
@@ -513,15 +523,15 @@ def _cut_reasons(
     return reasons
 
 
-def _missing_resources(recorder: Recorder, whole: set[str]) -> list[str]:
+def _missing_resources(recorder: Recorder, named: set[str]) -> list[str]:
     """Resources whose bytes the capture does not hold in full, each named.
 
-    A media request the player left unfinished is not missing when the media stage
-    downloaded that URL whole.
+    ``named`` are URLs already accounted for: media the media stage downloaded whole
+    (a player's unfinished request is no loss) and requests named as cut.
     """
     reasons = []
     for exchange in recorder.exchanges:
-        if exchange.url in whole:
+        if exchange.url in named:
             continue
         if exchange.error and "net::ERR_ABORTED" in exchange.error and not exchange.has_response:
             continue  # the page itself cancelled it; nothing was lost

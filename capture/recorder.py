@@ -396,6 +396,7 @@ class Recorder:
             else:
                 exchange.body = Payload(_decode_body(result))
                 exchange.body_state = BodyState.COMPLETE
+                exchange.body_whole = True
                 self.bytes_recorded += exchange.body.size
             await self._continue(session, request_id)
             return
@@ -602,7 +603,7 @@ class Recorder:
         )
 
     def pending(self) -> list[Exchange]:
-        """Requests that have not finished loading."""
+        """Requests not yet written to the WARC (loading, or not read to the end by the page)."""
         waiting = [*self._active.values(), *self._early.values()]
         return [e for e in waiting if not e.written]
 
@@ -616,6 +617,10 @@ class Recorder:
         cut = []
         for exchange in self.pending():
             if exchange.written:
+                continue
+            if exchange.body_whole and exchange.has_response:
+                # A response the page never read to the end, but whose body we hold whole.
+                await self._write(exchange)
                 continue
             cut.append(exchange)
             exchange.error = exchange.error or f"still loading when the capture stopped: {reason}"
