@@ -147,6 +147,10 @@ def find_candidates(
         add(page_url, "direct")
     elif site_extractor(page_url):
         add(page_url, "page")
+    elif any(url.startswith(("http://", "https://")) for url in element_sources):
+        # yt-dlp reads the page's media elements itself, with their subtitle tracks
+        # and poster; the element sources below are only tried if it does not.
+        add(page_url, "page-html5")
     manifests = False
     for exchange in exchanges:
         mime = (exchange.mime_type or "").lower()
@@ -218,8 +222,11 @@ async def download_all(
     """Download each candidate in turn, within the capture's limits."""
     deadline = time.monotonic() + limits.budget
     downloads: list[MediaDownload] = []
+    covered: set[str] = set()
     used = 0
     for number, candidate in enumerate(candidates, start=1):
+        if candidate.url in covered:
+            continue  # already downloaded whole as part of an earlier item
         remaining_bytes = limits.max_capture_bytes - used
         if time.monotonic() >= deadline or remaining_bytes <= 0:
             why = "time budget" if time.monotonic() >= deadline else "size limit per capture"
@@ -241,6 +248,10 @@ async def download_all(
             progress=_threadsafe(progress, asyncio.get_running_loop()),
         )
         used += sum(f.path.stat().st_size for f in download.files if f.path.exists())
+        if download.cut is None and download.error is None:
+            covered.update(f.url for f in download.files if f.kind == "media" and f.url)
+        elif candidate.found_as == "page-html5":
+            continue  # the element sources are tried one by one instead; no loss to report
         downloads.append(download)
     return downloads
 
@@ -332,7 +343,7 @@ def _download(
             _lend_cookies(ydl, cookies)
             info = ydl.extract_info(candidate.url, download=True)
             raw = ydl.sanitize_info(info) if info else {}
-            download.files = _collect(raw)
+            download.files = _collect(raw, target)
             download.info = sanitize(raw)
     except Exception as exc:  # yt-dlp wraps hook and network errors alike
         cut = _find_cut(exc)
@@ -349,21 +360,26 @@ def _download(
     return download
 
 
-def _collect(info: dict[str, Any]) -> list[MediaFile]:
-    """The files yt-dlp wrote, from its own account of them (before sanitizing)."""
+def _collect(info: dict[str, Any], target: Path) -> list[MediaFile]:
+    """The files yt-dlp wrote: media from its own account (with their URLs); subtitles
+    and thumbnails from the work directory, since yt-dlp's record of their paths
+    predates its final move (a page with several media elements is a playlist)."""
     files: list[MediaFile] = []
-    for item in info.get("requested_downloads", []) or []:
-        path = Path(item.get("filepath") or "")
-        if path.is_file():
-            files.append(MediaFile(path, "media", info.get("url") or item.get("url")))
-    for lang, sub in (info.get("requested_subtitles") or {}).items():
-        path = Path(sub.get("filepath") or "")
-        if path.is_file():
-            files.append(MediaFile(path, "subtitles", sub.get("url"), lang))
-    for thumb in info.get("thumbnails") or []:
-        path = Path(thumb.get("filepath") or "")
-        if path.is_file():
-            files.append(MediaFile(path, "thumbnail", thumb.get("url"), str(thumb.get("id", ""))))
+    for entry in [info, *(e for e in info.get("entries") or [] if isinstance(e, dict))]:
+        for item in entry.get("requested_downloads") or []:
+            path = Path(item.get("filepath") or "")
+            if path.is_file():
+                files.append(MediaFile(path, "media", entry.get("url") or item.get("url")))
+    subtitle_urls = {
+        lang: sub.get("url") for lang, sub in (info.get("requested_subtitles") or {}).items()
+    }
+    for path in sorted(target.glob("subtitles.*")):
+        lang = path.suffixes[0].lstrip(".") if len(path.suffixes) > 1 else ""
+        files.append(MediaFile(path, "subtitles", subtitle_urls.get(lang), lang))
+    thumbnails = [t for t in info.get("thumbnails") or [] if t.get("filepath")]
+    for path in sorted(target.glob("thumbnail.*")):
+        url = thumbnails[0].get("url") if len(thumbnails) == 1 else None
+        files.append(MediaFile(path, "thumbnail", url, "poster" if url else ""))
     return files
 
 
@@ -522,9 +538,10 @@ async def preserve(
             result.reasons.append(
                 f"media {download.candidate.url} not downloaded: {download.error}"
             )
-        record_uri = _record_uri(download)
+        info_uri = _record_uri(download, None)
         if download.files and not (download.cut or download.error):
             result.whole_urls.update({download.candidate.url, download.media_url})
+            result.whole_urls.update(f.url for f in download.files if f.url)
         for file in download.files:
             name = _artifact_name(number, file)
             artifact = await asyncio.to_thread(_seal_copy, store, capture_id, name, file)
@@ -533,7 +550,7 @@ async def preserve(
                 store.path(capture_id, name), artifact.sha256, artifact.size
             )
             uri = (
-                record_uri
+                _record_uri(download, file)
                 if file.kind == "media"
                 else (file.url or f"urn:{file.kind}:{file.label}:{download.candidate.url}")
             )
@@ -577,7 +594,7 @@ async def preserve(
             result.artifacts.append(out.sealed)
             await warc.write_async(
                 metadata_record(
-                    record_uri,
+                    info_uri,
                     content_type="application/json",
                     payload=Payload(info_bytes),
                     extra=[
@@ -589,12 +606,21 @@ async def preserve(
     return result
 
 
-def _record_uri(download: MediaDownload) -> str:
-    """Direct media keep their URL; a stream remuxed into one file gets a ``urn:media:`` URI,
-    so replay of the page's own manifest response is not shadowed by the whole file."""
-    if download.candidate.found_as in ("hls-manifest", "dash-manifest", "page"):
-        return f"urn:media:{download.candidate.url}"
-    return download.candidate.url
+def _record_uri(download: MediaDownload, file: MediaFile | None) -> str:
+    """The WARC-Target-URI of a media record.
+
+    A file whose bytes are a URL's bytes (no remux) keeps that URL, so replay can
+    serve it. A stream joined and remuxed into one file, or media found through a
+    page, gets ``urn:media:<url>``, so replay of the page's own responses (its
+    manifest, its HTML) is not shadowed by the whole file.
+    """
+    url = (file.url if file else None) or download.candidate.url
+    manifest = urlsplit(url).path.lower().endswith((".m3u8", ".mpd"))
+    if file is not None and file.url and not download.postprocessors and not manifest:
+        return file.url
+    if download.candidate.found_as in ("direct", "video-element", "media-response"):
+        return download.candidate.url
+    return f"urn:media:{url}"
 
 
 def _artifact_name(number: int, file: MediaFile) -> str:

@@ -94,13 +94,19 @@ async def test_a_direct_mp4_is_archived_byte_for_byte(
     assert any(kind == "media" and data.get("downloaded") for kind, data in events)
 
 
-async def test_a_video_element_and_its_poster_become_items(
+async def test_a_video_element_brings_its_poster_as_thumbnail(
     media_site: MediaSite, browser: Browser, tmp_path: Path
 ) -> None:
     manifest, records = await capture(browser, tmp_path, media_site.url("/media/video-page"))
     assert manifest["status"] == "complete", manifest["reasons"]
     [item] = media_items(manifest)
     assert item["sha256"] == media_site.clip_sha256
+    [thumbnail] = [i for i in manifest["items"] if i["kind"] == "thumbnail"]
+    assert thumbnail["url"] == media_site.url("/media/poster.png")
+    [record] = media_records(records)
+    assert record.uri == media_site.url("/media/clip.mp4")
+    kinds = {r.header("X-Osint-Media-Kind") for r in records if r.type == "resource"}
+    assert {"media", "thumbnail"} <= kinds
     images = [i for i in manifest["items"] if i["kind"] == "image"]
     assert [i["url"] for i in images] == [media_site.url("/media/poster.png")]
     assert media_records(records)[0].header("WARC-Refers-To-Target-URI") == media_site.url(
@@ -176,5 +182,9 @@ async def test_a_members_only_video_downloads_with_the_session_cookie_only(
     manifest, records = await capture(browser, tmp_path / "member", page, cookies=[cookie])
     assert manifest["status"] == "complete", manifest["reasons"]
     assert media_items(manifest)[0]["sha256"] == media_site.clip_sha256
-    info = [r for r in records if r.type == "metadata" and r.uri and "members.mp4" in r.uri]
-    assert info and b"letmein" not in info[0].payload
+    info = [
+        r
+        for r in records
+        if r.type == "metadata" and (r.header("X-Osint-Metadata") or "").startswith("media-info")
+    ]
+    assert info and all(b"letmein" not in r.payload for r in info)

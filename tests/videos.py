@@ -43,6 +43,7 @@ H264 = [
     "1",
 ]
 MEMBERS_COOKIE = "letmein"
+SUBTITLES = "WEBVTT\n\n00:00.000 --> 00:02.000\nشهادة مترجمة\n"
 #: Seconds /media/slow.mp4 takes to send the whole clip.
 SLOW_SECONDS = 20.0
 
@@ -106,6 +107,7 @@ class MediaSite:
                 web.get("/media/large.mp4", self._file(self.large_path)),
                 web.get("/media/hls/{name}", self._hls),
                 web.get("/media/poster.png", self._poster),
+                web.get("/media/subs.vtt", self._subtitles),
                 web.get(
                     "/media/video-page",
                     self._page(
@@ -232,6 +234,9 @@ class MediaSite:
 
     async def _poster(self, request: web.Request) -> web.Response:
         return web.Response(body=png_bytes(32, 24, (200, 40, 40)), content_type="image/png")
+
+    async def _subtitles(self, request: web.Request) -> web.Response:
+        return web.Response(text=SUBTITLES, content_type="text/vtt")
 
     async def _members(self, request: web.Request) -> web.StreamResponse:
         if request.cookies.get("session") != MEMBERS_COOKIE:
