@@ -85,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="forget the paired extension, so the next one that presents the token is paired",
     )
+
+    key = commands.add_parser("key", help="print the installation's public key and fingerprint")
+    _data_option(key)
+
+    custody = commands.add_parser("custody", help="the chain of custody")
+    custody_commands = custody.add_subparsers(dest="custody_command", metavar="ACTION")
+    custody_verify = custody_commands.add_parser(
+        "verify", help="check every event of the custody log and its links"
+    )
+    _data_option(custody_verify)
+    custody_verify.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -184,7 +195,50 @@ def main(argv: list[str] | None = None) -> int:
         return run_serve(args, data_dir)
     if args.command == "token":
         return run_token(args, data_dir)
+    if args.command == "key":
+        return run_key(data_dir)
+    if args.command == "custody":
+        if args.custody_command != "verify":
+            parser.parse_args(["custody", "--help"])
+        return run_custody_verify(args, data_dir)
     return run_list(args, data_dir)
+
+
+def run_key(data_dir: Path) -> int:
+    """The public key that signs this installation's manifests, and its fingerprint."""
+    from capture.sealing import signing_key
+
+    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+        key = signing_key(data_dir, catalog)
+    print(key.public_key_pem.strip())
+    print(f"fingerprint: {key.fingerprint}")
+    return ExitCode.COMPLETE
+
+
+def run_custody_verify(args: argparse.Namespace, data_dir: Path) -> int:
+    from archive.custody import CustodyLog
+
+    catalog_path = data_dir / CATALOG_NAME
+    if not catalog_path.exists():
+        print(f"osint-capture: no archive at {data_dir} (no {CATALOG_NAME})", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    with Catalog.open(catalog_path) as catalog:
+        report = CustodyLog(data_dir, catalog).verify()
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "summary": report.summary(),
+                    "problems": [str(p) for p in report.problems],
+                    "warnings": [str(w) for w in report.warnings],
+                },
+                indent=2,
+            )
+        )
+    else:
+        print(report.summary())
+    return ExitCode.COMPLETE if report.ok else ExitCode.FAILED
 
 
 def run_serve(args: argparse.Namespace, data_dir: Path) -> int:

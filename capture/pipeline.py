@@ -31,12 +31,12 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archive.catalog import Catalog
-from archive.manifest import MANIFEST_NAME, Manifest
+from archive.manifest import Manifest
 from archive.records import warcinfo_record
 from archive.store import Artifact, ArtifactWriter, FileStore
 from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
 from archive.warcfile import WarcFile
-from capture import asseen, derived, media
+from capture import asseen, derived, media, sealing
 from capture.asseen import AsSeen
 from capture.behaviours import DEFAULT_BEHAVIOURS, BehaviourResult
 from capture.browser import DEFAULT_VIEWPORT, Browser, target_id_of
@@ -423,25 +423,13 @@ def _seal(
             **({"history": list(request.history)} if request.history else {}),
         },
     )
-    with run.store.create(run.capture_id, MANIFEST_NAME, "manifest") as out:
-        out.write(manifest.to_bytes())
-    sealed = out.sealed
-    assert sealed is not None
-    run.catalog.finish_capture(
-        run.capture_id,
-        status=manifest.status,
-        reasons=manifest.reasons,
-        final_url=manifest.final_url,
-        finished_at=manifest.finished_at,
-        warc=warc_name,
-        manifest_sha256=sealed.sha256,
-        artifacts=[*artifacts, sealed],
-    )
+    sealing.seal(manifest, artifacts, store=run.store, catalog=run.catalog, data_dir=run.store.root)
     return manifest
 
 
 def _fail(run: _Run, warc: WarcFile, warc_sink: ArtifactWriter, reasons: list[str]) -> Manifest:
     """Nothing is sealed: move the unsealed files aside and record why in the catalog."""
+    failed_during = run.stage.value
     run.enter(Stage.FAILED, reasons=reasons)
     warc.close()
     warc_sink.close()
@@ -449,7 +437,16 @@ def _fail(run: _Run, warc: WarcFile, warc_sink: ArtifactWriter, reasons: list[st
     if moved is not None:
         reasons = [*reasons, f"unsealed files moved to {moved}"]
     manifest = _failed_manifest(run, reasons)
-    run.catalog.fail_capture(run.capture_id, reasons=reasons, finished_at=manifest.finished_at)
+    sealing.record_failure(
+        run.catalog,
+        run.store.root,
+        run.capture_id,
+        reasons=reasons,
+        finished_at=manifest.finished_at,
+        actor=run.request.operator,
+        stage=failed_during,
+        quarantined=moved is not None,
+    )
     return manifest
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog import CaptureRow, Catalog
+from archive.custody import CustodyLog
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
-from capture import asseen
+from capture import asseen, sealing
 from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.events import CaptureEvents
@@ -90,6 +91,9 @@ class CaptureService:
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._catalog = Catalog.open(self.data_dir / CATALOG_NAME)
+        # A crash between a custody line's fsync and its head update is settled here.
+        CustodyLog(self.data_dir, self._catalog).reconcile_head()
+        sealing.signing_key(self.data_dir, self._catalog)
         self.recovered = await asyncio.to_thread(self._recover)
         await self._ensure_browser()
         self._tasks = [
@@ -240,10 +244,15 @@ class CaptureService:
             reasons = [f"capture could not run: {exc}"]
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(
-                    self.catalog.fail_capture,
+                    sealing.record_failure,
+                    self.catalog,
+                    self.data_dir,
                     capture_id,
                     reasons=reasons,
                     finished_at=now_rfc3339(),
+                    actor=row.operator,
+                    stage="start",
+                    quarantined=False,
                 )
             self._keep_incoming_with_quarantine(capture_id)
             self.events.publish(capture_id, "failed", {"reasons": reasons})
@@ -293,8 +302,15 @@ class CaptureService:
                     f"the server stopped while this capture was running, "
                     f"attempt {row.attempts} of {MAX_ATTEMPTS}{where}; not retried again"
                 )
-                self.catalog.fail_capture(
-                    row.id, reasons=[*row.reasons, reason], finished_at=now_rfc3339()
+                sealing.record_failure(
+                    self.catalog,
+                    self.data_dir,
+                    row.id,
+                    reasons=[*row.reasons, reason],
+                    finished_at=now_rfc3339(),
+                    actor=row.operator,
+                    stage="interrupted by a server crash",
+                    quarantined=moved is not None,
                 )
                 self._keep_incoming_with_quarantine(row.id)
             messages.append(f"{row.id}: {reason}")

@@ -12,7 +12,9 @@ import psutil
 import pytest
 
 from archive.catalog import Catalog
+from archive.custody import CustodyLog
 from archive.hashing import sha256_file
+from archive.signing import SigningKey, verify_signed
 from capture.browser import Browser
 from capture.pipeline import CaptureFailed, CaptureRequest, capture_page
 from tests.site import ARABIC_TEXT, BIG_SIZE, GZIP_PAGE_BODY, TestSite, big_body_sha256
@@ -135,7 +137,20 @@ async def test_rich_page_records_every_resource_and_the_derived_records(
         assert row.manifest_sha256 == sha256_file(manifest_path)[0]
         assert json.loads(manifest_path.read_bytes()) == manifest
         kinds = {a.kind for a in catalog.artifacts(manifest["id"])}
-        assert kinds == {"warc", "screenshot", "manifest"}
+        assert kinds == {"warc", "screenshot", "manifest", "signature"}
+
+        # The manifest is signed by the installation's key...
+        signature = json.loads((manifest_path.parent / "manifest.sig.json").read_bytes())
+        key, created = SigningKey.load_or_create(tmp_path)
+        assert not created
+        verify_signed(signature, manifest_path.read_bytes(), expected_fingerprint=key.fingerprint)
+        # ...and the capture is an event in the chain of custody, which verifies.
+        custody = CustodyLog(tmp_path, catalog)
+        assert custody.verify().ok
+        events = list(custody.events(manifest["id"]))
+        assert [e.action for e in events] == ["captured"]
+        assert events[0].details["manifest_sha256"] == row.manifest_sha256
+        assert next(e.action for e in custody.events()) == "key-created"
 
 
 async def test_infinite_scroll_reaches_the_third_batch(
@@ -234,6 +249,9 @@ async def test_a_refused_connection_fails_with_nothing_sealed(
     with Catalog.open(tmp_path / "catalog.sqlite3") as catalog:
         row = catalog.get_capture(manifest.id)
         assert row is not None and row.status == "failed" and row.reasons
+        events = list(CustodyLog(tmp_path, catalog).events(manifest.id))
+        assert [e.action for e in events] == ["capture-failed"]
+        assert events[0].details["stage"] == "load" and events[0].details["quarantined"]
 
 
 async def test_a_document_that_never_finishes_keeps_what_arrived(

@@ -458,3 +458,17 @@ async def test_the_data_dir_comes_from_the_environment_without_data(refused_env:
     listing = await run_cli("list", "--data", str(other), cwd=refused_env.cwd, env=refused_env.env)
     assert listing.returncode == 0, listing
     assert listing.stdout.strip() == "no captures"
+
+
+async def test_key_and_custody_verify_commands(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = await run_cli("key", "--data", str(data), cwd=tmp_path)
+    second = await run_cli("key", "--data", str(data), cwd=tmp_path)
+    assert first.returncode == second.returncode == 0 and first.stdout == second.stdout
+    assert "BEGIN PUBLIC KEY" in first.stdout and "fingerprint: sha256:" in first.stdout
+    verified = await run_cli("custody", "verify", "--data", str(data), cwd=tmp_path)
+    assert verified.returncode == 0 and "1 events, intact" in verified.stdout
+    log = data / "custody.jsonl"
+    log.write_text(log.read_text().replace("key-created", "key-CREATED"))
+    tampered = await run_cli("custody", "verify", "--data", str(data), "--json", cwd=tmp_path)
+    assert tampered.returncode == 1 and tampered.json()["ok"] is False
