@@ -123,6 +123,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        4,
+        "trusted time: each capture's timestamp state and its retry schedule",
+        (
+            # none: no TSA configured; pending: sealed, no token yet; stamped: token kept.
+            "ALTER TABLE captures ADD COLUMN timestamp TEXT NOT NULL DEFAULT 'none'",
+            "ALTER TABLE captures ADD COLUMN timestamp_attempts INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE captures ADD COLUMN timestamp_next_at TEXT",
+            "CREATE INDEX captures_timestamp ON captures(timestamp, timestamp_next_at)",
+        ),
+    ),
 )
 
 
@@ -154,6 +165,9 @@ class CaptureRow:
     created_at: str
     attempts: int = 0
     request: dict[str, object] = field(default_factory=dict)
+    timestamp: str = "none"
+    timestamp_attempts: int = 0
+    timestamp_next_at: str | None = None
 
 
 def validate_case_name(name: str) -> str:
@@ -466,6 +480,44 @@ class Catalog:
             raise CatalogError(f"catalog {self.path} is closed")
         return self._conn
 
+    # -- trusted time -------------------------------------------------------------------
+
+    def add_artifacts(self, capture_id: str, artifacts: list[Artifact]) -> None:
+        """Files sealed after the capture (time-stamp tokens): listed with their hashes."""
+        recorded_at = now_rfc3339()
+        with self._write() as conn:
+            if _require_capture(conn, capture_id).status not in ("complete", "partial"):
+                raise CatalogError(f"capture {capture_id} is not sealed")
+            conn.executemany(
+                "INSERT INTO artifacts (capture_id, path, kind, sha256, size, recorded_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(capture_id, a.path, a.kind, a.sha256, a.size, recorded_at) for a in artifacts],
+            )
+
+    def set_timestamp_state(
+        self, capture_id: str, state: str, *, next_at: str | None = None, attempted: bool = False
+    ) -> None:
+        if state not in ("none", "pending", "stamped"):
+            raise ValueError(f"timestamp state must be none, pending or stamped, not {state!r}")
+        with self._write() as conn:
+            _require_capture(conn, capture_id)
+            conn.execute(
+                "UPDATE captures SET timestamp = ?, timestamp_next_at = ?,"
+                " timestamp_attempts = timestamp_attempts + ? WHERE id = ?",
+                (state, next_at, 1 if attempted else 0, capture_id),
+            )
+
+    def pending_timestamps(self, *, due_by: str | None = None) -> list[CaptureRow]:
+        """Sealed captures still waiting for a token (only those due, given ``due_by``)."""
+        sql = _CAPTURE_SELECT + " WHERE captures.timestamp = 'pending'"
+        params: list[object] = []
+        if due_by is not None:
+            sql += " AND (captures.timestamp_next_at IS NULL OR captures.timestamp_next_at <= ?)"
+            params.append(due_by)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY captures.finished_at", params).fetchall()
+        return [_capture_row(row) for row in rows]
+
     # -- the custody log's head ---------------------------------------------------------
 
     def custody_head(self) -> tuple[int, str] | None:
@@ -605,6 +657,9 @@ def _capture_row(row: sqlite3.Row) -> CaptureRow:
         created_at=row["created_at"],
         attempts=row["attempts"],
         request=dict(json.loads(row["request"])),
+        timestamp=row["timestamp"],
+        timestamp_attempts=row["timestamp_attempts"],
+        timestamp_next_at=row["timestamp_next_at"],
     )
 
 

@@ -22,6 +22,7 @@ from capture.pipeline import (
     CaptureRequest,
     capture_page,
 )
+from capture.trustedtime import TimestampConfig
 from capture.urls import BadURL, validate_url
 
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     capture.add_argument("--json", action="store_true", help="print the manifest as JSON")
     _media_options(capture)
+    _tsa_options(capture)
 
     listing = commands.add_parser("list", help="list captures in the catalog")
     listing.add_argument("--case", help="only captures of this case")
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=_workers, default=2, help="captures that run at once (default 2)"
     )
+    _tsa_options(serve)
     serve.add_argument(
         "--allow-remote",
         action="store_true",
@@ -85,6 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="forget the paired extension, so the next one that presents the token is paired",
     )
+
+    timestamp = commands.add_parser(
+        "timestamp", help="get trusted time (RFC 3161) for captures that are still pending"
+    )
+    timestamp.add_argument(
+        "--pending", action="store_true", required=True, help="every pending capture, now"
+    )
+    _data_option(timestamp)
+    _tsa_options(timestamp)
 
     key = commands.add_parser("key", help="print the installation's public key and fingerprint")
     _data_option(key)
@@ -137,6 +149,28 @@ def _media_options(parser: argparse.ArgumentParser) -> None:
         default=defaults.budget,
         help="time for all media downloads of a capture, in seconds (default 1800)",
     )
+
+
+def _tsa_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("trusted time (RFC 3161)")
+    group.add_argument(
+        "--tsa",
+        action="append",
+        metavar="URL",
+        help="time-stamp authority (repeatable; default $OSINT_CAPTURE_TSA, comma-separated, "
+        "else a few public TSAs; an empty $OSINT_CAPTURE_TSA asks none)",
+    )
+    group.add_argument(
+        "--tsa-trust",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="PEM file of extra trust roots for TSAs (repeatable)",
+    )
+
+
+def _tsa_config(args: argparse.Namespace) -> TimestampConfig:
+    return TimestampConfig.resolve(args.tsa, args.tsa_trust)
 
 
 def _media_limits(args: argparse.Namespace) -> MediaLimits | None:
@@ -197,11 +231,35 @@ def main(argv: list[str] | None = None) -> int:
         return run_token(args, data_dir)
     if args.command == "key":
         return run_key(data_dir)
+    if args.command == "timestamp":
+        return run_timestamp(args, data_dir)
     if args.command == "custody":
         if args.custody_command != "verify":
             parser.parse_args(["custody", "--help"])
         return run_custody_verify(args, data_dir)
     return run_list(args, data_dir)
+
+
+def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:
+    """Retry trusted time for every pending capture, now (not waiting for the backoff)."""
+    from capture.trustedtime import stamp_pending
+
+    config = _tsa_config(args)
+    if not config.tsas:
+        print("osint-capture: no time-stamp authority configured (--tsa URL)", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+        results = stamp_pending(data_dir=data_dir, catalog=catalog, config=config, due_only=False)
+    if not results:
+        print("no captures are waiting for trusted time")
+    for capture_id, result in results.items():
+        print(f"{capture_id}  {result.state}")
+        for token in result.tokens:
+            print(f"  {token.tsa_url}: {token.gen_time.isoformat()}")
+        for problem in result.problems:
+            print(f"  {problem}")
+    pending = [cid for cid, result in results.items() if result.state != "stamped"]
+    return ExitCode.FAILED if pending else ExitCode.COMPLETE
 
 
 def run_key(data_dir: Path) -> int:
@@ -258,7 +316,7 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
         return ExitCode.BAD_INPUT
     token = load_or_create_token(data_dir)
     settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
-    service = CaptureService(data_dir, workers=args.workers)
+    service = CaptureService(data_dir, workers=args.workers, tsa=_tsa_config(args))
     app = make_app(service, settings)
     print(
         f"osint-capture {__version__} serving {data_dir.resolve()} on "
@@ -300,6 +358,7 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
         operator=args.operator or os.environ.get("USER") or None,
         timeout=args.timeout,
         media=_media_limits(args),
+        tsa=_tsa_config(args),
     )
     display = ProgressDisplay(sys.stderr, quiet=args.json)
     try:
@@ -336,6 +395,10 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
             print(f"  {artifact.kind:<10} {capture_dir / artifact.path}")
             print(f"  {'':<10} sha256 {artifact.sha256}  ({artifact.size} bytes)")
         print(f"  manifest   {capture_dir / 'manifest.json'}")
+        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+            row = catalog.get_capture(manifest.id)
+        if row is not None and row.timestamp != "none":
+            print(f"  trusted time: {row.timestamp}")
     return ExitCode.COMPLETE if manifest.status == "complete" else ExitCode.PARTIAL
 
 

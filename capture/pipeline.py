@@ -36,7 +36,7 @@ from archive.records import warcinfo_record
 from archive.store import Artifact, ArtifactWriter, FileStore
 from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
 from archive.warcfile import WarcFile
-from capture import asseen, derived, media, sealing
+from capture import asseen, derived, media, sealing, trustedtime
 from capture.asseen import AsSeen
 from capture.behaviours import DEFAULT_BEHAVIOURS, BehaviourResult
 from capture.browser import DEFAULT_VIEWPORT, Browser, target_id_of
@@ -44,6 +44,7 @@ from capture.exchange import BodyState, Exchange
 from capture.media import MediaLimits
 from capture.recorder import Recorder
 from capture.sysinfo import host_name, ip_addresses, operating_system, software_versions
+from capture.trustedtime import TimestampConfig
 from capture.urls import validate_url
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class Stage(StrEnum):
     DERIVED = "derived"
     MEDIA = "media"
     SEAL = "seal"
+    TIMESTAMP = "timestamp"
     DONE = "done"
     FAILED = "failed"
 
@@ -85,6 +87,8 @@ class CaptureRequest:
     history: tuple[str, ...] = ()
     #: Limits of the media stage; ``None`` skips it (no video downloads).
     media: MediaLimits | None = field(default_factory=MediaLimits)
+    #: Time-stamp authorities to ask once sealed; ``None`` (or no TSAs) asks none.
+    tsa: TimestampConfig | None = None
 
 
 class CaptureFailed(Exception):
@@ -195,6 +199,17 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
     finally:
         if own_browser and browser is not None:
             await browser.close()
+    if request.tsa is not None and request.tsa.tsas:
+        run.enter(Stage.TIMESTAMP)
+        stamped = await asyncio.to_thread(
+            trustedtime.stamp,
+            run.capture_id,
+            data_dir=run.store.root,
+            catalog=run.catalog,
+            config=request.tsa,
+            actor=request.operator,
+        )
+        run.progress("timestamp", {"state": stamped.state, "problems": stamped.problems})
     run.enter(Stage.DONE, status=manifest.status)
     return manifest
 

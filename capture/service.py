@@ -22,7 +22,7 @@ from archive.catalog import CaptureRow, Catalog
 from archive.custody import CustodyLog
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
-from capture import asseen, sealing
+from capture import asseen, sealing, trustedtime
 from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.events import CaptureEvents
@@ -33,6 +33,7 @@ from capture.pipeline import (
     CaptureRequest,
     capture_page,
 )
+from capture.trustedtime import TimestampConfig
 from capture.urls import validate_url
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
 #: Workers look at the queue at least this often, even without a wake-up.
 POLL_SECONDS = 2.0
+#: How often pending time-stamps are looked at (each has its own backoff).
+TIMESTAMP_RETRY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,14 @@ class CaptureService:
         *,
         workers: int = 2,
         browser_args: tuple[str, ...] = (),
+        tsa: TimestampConfig | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.store = FileStore(self.data_dir)
         self.events = CaptureEvents()
         self.workers = workers
         self.browser_args = browser_args
+        self.tsa = tsa
         self.recovered: list[str] = []
         self._catalog: Catalog | None = None
         self._browser: Browser | None = None
@@ -100,6 +105,8 @@ class CaptureService:
             asyncio.create_task(self._work(), name=f"capture-worker-{n}")
             for n in range(self.workers)
         ]
+        if self.tsa is not None and self.tsa.tsas:
+            self._tasks.append(asyncio.create_task(self._retry_timestamps(), name="timestamps"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -224,6 +231,7 @@ class CaptureService:
             operator=row.operator,
             timeout=float(row.request.get("timeout", DEFAULT_TIMEOUT)),
             as_seen=as_seen,
+            tsa=self.tsa,
             notes=tuple(notes),
             history=tuple(row.reasons) if row.attempts > 1 else (),
         )
@@ -270,6 +278,22 @@ class CaptureService:
             )
         finally:
             self._running.discard(capture_id)
+
+    async def _retry_timestamps(self) -> None:
+        """Captures sealed while no TSA answered get their tokens later, with backoff."""
+        assert self.tsa is not None
+        while True:
+            await asyncio.sleep(TIMESTAMP_RETRY_SECONDS)
+            try:
+                await asyncio.to_thread(
+                    trustedtime.stamp_pending,
+                    data_dir=self.data_dir,
+                    catalog=self.catalog,
+                    config=self.tsa,
+                    due_only=True,
+                )
+            except Exception:
+                log.exception("retrying pending time-stamps failed; trying again later")
 
     async def _ensure_browser(self) -> Browser:
         """The shared browser, started again if it died."""

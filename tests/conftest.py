@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 
 import pytest
 
 from capture.browser import Browser
 from tests.site import TestSite
+
+# Tests reach 127.0.0.1 only: never the public time-stamp authorities that are the
+# default. Tests that want trusted time start a local TSA and name it; the CLI and
+# server processes the tests start inherit this.
+os.environ["OSINT_CAPTURE_TSA"] = ""
 
 
 @pytest.fixture(scope="session")

@@ -481,8 +481,10 @@ def test_migration_3_applies_on_an_existing_catalog(
     monkeypatch.setattr(catalog_module, "MIGRATIONS", MIGRATIONS[:2])
     with Catalog.open(path) as cat:
         assert cat.schema_version == 2
-        cat.start_capture(
-            "c1", "https://x.org/", case="Harbour", note=None, operator=None, started_at="t"
+    with sqlite3.connect(path) as raw:  # a row as version 2 code wrote it
+        raw.execute(
+            "INSERT INTO captures (id, url, status, created_at) VALUES ('c1', 'https://x.org/',"
+            " 'running', 't')"
         )
     monkeypatch.setattr(catalog_module, "MIGRATIONS", MIGRATIONS)
     with Catalog.open(path) as cat:

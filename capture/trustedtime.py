@@ -1,0 +1,175 @@
+"""Trusted time for sealed captures: RFC 3161 tokens over each manifest's SHA-256.
+
+After sealing, the manifest's hash is sent to every configured time-stamp
+authority. Each verified reply is stored as ``timestamp-N.tsr`` (the TSA's reply
+as received; ``openssl ts -verify`` reads it) with the TSA's certificate chain
+``timestamp-N.chain.pem``, both sealed and listed in the catalog, not in the
+manifest they stamp. When no TSA answers, the capture stays sealed and is marked
+``pending``; the server retries with backoff, and ``osint-capture timestamp
+--pending`` does it by hand. Each token is a custody event that records how long
+after sealing it was obtained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from archive.catalog import CaptureRow, Catalog
+from archive.custody import SYSTEM_ACTOR, CustodyLog
+from archive.manifest import MANIFEST_NAME
+from archive.store import FileStore
+from archive.timestamps import (
+    DEFAULT_TSAS,
+    Timestamp,
+    TimestampError,
+    TrustStore,
+    TSAUnavailable,
+    request_token,
+)
+from archive.timeutil import rfc3339, utc_now
+
+log = logging.getLogger(__name__)
+
+ENV_TSA = "OSINT_CAPTURE_TSA"
+#: Waits between retries of a pending capture: 1 min, 5 min, 30 min, then every 2 h.
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+
+
+@dataclass(frozen=True)
+class TimestampConfig:
+    """Which TSAs to ask and which roots to trust for them."""
+
+    tsas: tuple[str, ...] = DEFAULT_TSAS
+    trust_files: tuple[Path, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def resolve(cls, tsas: list[str] | None, trust_files: list[Path] | None) -> TimestampConfig:
+        """``--tsa`` options, else ``$OSINT_CAPTURE_TSA`` (comma-separated; empty: none),
+        else the public defaults."""
+        if tsas:
+            chosen = tuple(tsas)
+        elif ENV_TSA in os.environ:
+            chosen = tuple(u.strip() for u in os.environ[ENV_TSA].split(",") if u.strip())
+        else:
+            chosen = DEFAULT_TSAS
+        return cls(chosen, tuple(trust_files or ()))
+
+    def trust(self) -> TrustStore:
+        return TrustStore.load(self.trust_files)
+
+
+@dataclass
+class StampResult:
+    state: str  # stamped, pending, none
+    tokens: list[Timestamp] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def stamp(
+    capture_id: str,
+    *,
+    data_dir: Path,
+    catalog: Catalog,
+    config: TimestampConfig,
+    actor: str | None = None,
+) -> StampResult:
+    """Ask every configured TSA for a token over the capture's manifest (blocking)."""
+    row = catalog.get_capture(capture_id)
+    if row is None or row.manifest_sha256 is None:
+        raise ValueError(f"capture {capture_id} is not sealed")
+    if not config.tsas:
+        catalog.set_timestamp_state(capture_id, "none")
+        return StampResult("none")
+    store = FileStore(data_dir)
+    digest = _manifest_digest(store, row)
+    trust = config.trust()
+    result = StampResult("pending")
+    existing = {a.path for a in catalog.artifacts(capture_id)}
+    for tsa in config.tsas:
+        try:
+            token = request_token(digest, tsa, trust=trust)
+        except TSAUnavailable as exc:
+            result.problems.append(f"{tsa}: unavailable: {exc}")
+            continue
+        except TimestampError as exc:
+            result.problems.append(f"{tsa}: refused or invalid reply: {exc}")
+            continue
+        number = _next_number(existing)
+        names = (f"timestamp-{number}.tsr", f"timestamp-{number}.chain.pem")
+        existing.update(names)
+        artifacts = []
+        for name, data, kind in (
+            (names[0], token.token_der, "timestamp"),
+            (names[1], token.tsa_chain_pem.encode("ascii"), "tsa-chain"),
+        ):
+            with store.create(capture_id, name, kind) as out:
+                out.write(data)
+            assert out.sealed is not None
+            artifacts.append(out.sealed)
+        catalog.add_artifacts(capture_id, artifacts)
+        CustodyLog(data_dir, catalog).append(
+            "timestamped",
+            actor=actor or SYSTEM_ACTOR,
+            captures=[capture_id],
+            details={
+                "tsa": urlsplit(tsa).netloc or tsa,
+                "token": names[0],
+                "token_sha256": artifacts[0].sha256,
+                "gen_time": rfc3339(token.gen_time),
+                "serial_number": str(token.serial_number),
+                "seconds_after_sealing": _seconds_after(row, token.gen_time),
+            },
+        )
+        result.tokens.append(token)
+    if result.tokens:
+        result.state = "stamped"
+        catalog.set_timestamp_state(capture_id, "stamped", attempted=True)
+    else:
+        wait = BACKOFF[min(row.timestamp_attempts, len(BACKOFF) - 1)]
+        catalog.set_timestamp_state(
+            capture_id, "pending", next_at=rfc3339(utc_now() + wait), attempted=True
+        )
+    return result
+
+
+def stamp_pending(
+    *, data_dir: Path, catalog: Catalog, config: TimestampConfig, due_only: bool
+) -> dict[str, StampResult]:
+    """Retry every pending capture (only those due, when ``due_only``)."""
+    due_by = rfc3339(utc_now()) if due_only else None
+    results = {}
+    for row in catalog.pending_timestamps(due_by=due_by):
+        results[row.id] = stamp(row.id, data_dir=data_dir, catalog=catalog, config=config)
+    return results
+
+
+def _manifest_digest(store: FileStore, row: CaptureRow) -> bytes:
+    """The manifest's SHA-256, from the sealed file, checked against the catalog."""
+    data = store.path(row.id, MANIFEST_NAME).read_bytes()
+    digest = hashlib.sha256(data).digest()
+    if digest.hex() != row.manifest_sha256:
+        raise ValueError(
+            f"manifest of capture {row.id} no longer has the hash the catalog recorded; "
+            "it will not be time-stamped"
+        )
+    return digest
+
+
+def _next_number(existing: set[str]) -> int:
+    number = 1
+    while f"timestamp-{number}.tsr" in existing:
+        number += 1
+    return number
+
+
+def _seconds_after(row: CaptureRow, gen_time: datetime) -> float | None:
+    if not row.finished_at:
+        return None
+    sealed = datetime.fromisoformat(row.finished_at.replace("Z", "+00:00"))
+    return round((gen_time - sealed).total_seconds(), 3)
