@@ -24,9 +24,10 @@ import socket
 import struct
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
-from types import TracebackType
 
 from aiohttp import web
+
+from tests.loopback import LoopbackServer
 
 #: Size of ``/big.bin`` unless the site is built with another ``big_size``.
 BIG_SIZE = 200 * 1024 * 1024
@@ -247,7 +248,7 @@ ARABIC_PAGE: bytes = _html(ARABIC_TITLE, f"<p>{ARABIC_TEXT}</p>", "windows-1256"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class TestSite:
+class TestSite(LoopbackServer):
     """The test site on 127.0.0.1, on a port the OS chooses so parallel runs never clash.
 
     ``hits`` counts requests per path (query left out), so tests can tell
@@ -257,38 +258,18 @@ class TestSite:
     the network, hence never the capture.
     """
 
-    # Keeps pytest from trying to collect this class as a test case.
-    __test__ = False
+    what = "test site"
 
     def __init__(self, big_size: int = BIG_SIZE) -> None:
+        super().__init__()
         self.big_size = big_size
         self.hits: collections.Counter[str] = collections.Counter()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         # Set by stop(): the endless responses watch it, so stopping never waits on them.
         self._stopping = asyncio.Event()
 
-    async def __aenter__(self) -> TestSite:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("the test site is not running")
-        return self._port
-
     def url(self, path: str) -> str:
         """Absolute URL of ``path`` (which starts with ``/``) on the running site."""
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.origin + path
 
     async def start(self) -> None:
         self._stopping.clear()
@@ -321,11 +302,7 @@ class TestSite:
                 web.get("/members", self._members),
             ]
         )
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
+        await self.serve(app, shutdown_timeout=SHUTDOWN_TIMEOUT)
 
     async def _cross_frame(self, request: web.Request) -> web.Response:
         """An iframe from another site (localhost vs 127.0.0.1): Chromium puts it in its
@@ -353,10 +330,7 @@ class TestSite:
     async def stop(self) -> None:
         """Stop serving; endless responses are cut so this returns within seconds."""
         self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
+        await super().stop()
 
     # -- plumbing ---------------------------------------------------------------
 

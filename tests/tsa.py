@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
+
+from tests.loopback import LoopbackServer
 
 #: The policy OID the test TSA stamps with (an arc under the OID example root 1.3.6.1.4.1.32473).
 TEST_POLICY = "1.3.6.1.4.1.32473.3161.1"
@@ -81,12 +82,13 @@ class TSAError(RuntimeError):
     """The openssl CLI failed while setting up or answering; its stderr is in the message."""
 
 
-class TestTSA:
+class TestTSA(LoopbackServer):
     """An RFC 3161 TSA on 127.0.0.1 (port chosen by the OS), backed by the openssl CLI."""
 
-    __test__ = False  # not a test class, despite the name
+    what = "test TSA"
 
     def __init__(self, workdir: Path, *, chain_in_token: bool = False) -> None:
+        super().__init__()
         self.workdir = Path(workdir)
         self.chain_in_token = chain_in_token
         #: When true, every request gets 503, as from a TSA that is down for maintenance.
@@ -97,8 +99,6 @@ class TestTSA:
         self.canned: bytes | None = None
         #: Requests received, answered or not.
         self.requests = 0
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._lock = asyncio.Lock()  # openssl rewrites the serial file on each reply
         self._counter = itertools.count(1)
 
@@ -117,21 +117,7 @@ class TestTSA:
 
     @property
     def url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the test TSA is not running")
-        return f"http://127.0.0.1:{self._port}/"
-
-    async def __aenter__(self) -> TestTSA:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
+        return self.origin + "/"
 
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -139,17 +125,7 @@ class TestTSA:
         app = web.Application()
         app.router.add_post("/", self._reply)
         app.router.add_post("/tsr", self._reply)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
-        self._port = None
+        await self.serve(app)
 
     async def reply(self, query: bytes) -> bytes:
         """The DER TimeStampResp that ``openssl ts -reply`` makes for ``query``."""

@@ -11,10 +11,10 @@ import collections
 import hashlib
 import subprocess
 from pathlib import Path
-from types import TracebackType
 
 from aiohttp import web
 
+from tests.loopback import LoopbackServer
 from tests.site import png_bytes
 
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
@@ -56,16 +56,15 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-class MediaSite:
+class MediaSite(LoopbackServer):
     """Videos on 127.0.0.1 (port chosen by the OS), generated into ``workdir``."""
 
-    __test__ = False
+    what = "media site"
 
     def __init__(self, workdir: Path) -> None:
+        super().__init__()
         self.workdir = Path(workdir)
         self.hits: collections.Counter[str] = collections.Counter()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._stopping = asyncio.Event()
         self.clip_path = self.workdir / "clip.mp4"
         self.large_path = self.workdir / "large.mp4"
@@ -73,27 +72,8 @@ class MediaSite:
         self.hls_dir = self.workdir / "hls"
         self.second_format_page = "/media/webm-page"
 
-    # -- lifecycle ----------------------------------------------------------------------
-
-    async def __aenter__(self) -> MediaSite:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def port(self) -> int:
-        assert self._port is not None, "the media site is not running"
-        return self._port
-
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.origin + path
 
     async def start(self) -> None:
         await asyncio.to_thread(self._generate)
@@ -149,17 +129,11 @@ class MediaSite:
                 web.get("/media/members.mp4", self._members),
             ]
         )
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = runner.addresses[0][1]
+        await self.serve(app, shutdown_timeout=1.0)
 
     async def stop(self) -> None:
         self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-        self._runner = None
+        await super().stop()
 
     def _generate(self) -> None:
         """The videos, once: a 3 s H.264/AAC clip, a 10 s larger one, WebM, HLS segments."""
