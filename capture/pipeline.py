@@ -201,15 +201,22 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
             await browser.close()
     if request.tsa is not None and request.tsa.tsas:
         run.enter(Stage.TIMESTAMP)
-        stamped = await asyncio.to_thread(
-            trustedtime.stamp,
-            run.capture_id,
-            data_dir=run.store.root,
-            catalog=run.catalog,
-            config=request.tsa,
-            actor=request.operator,
-        )
-        run.progress("timestamp", {"state": stamped.state, "problems": stamped.problems})
+        try:
+            stamped = await asyncio.to_thread(
+                trustedtime.stamp,
+                run.capture_id,
+                data_dir=run.store.root,
+                catalog=run.catalog,
+                config=request.tsa,
+                actor=request.operator,
+            )
+        except Exception as exc:
+            # The capture is sealed; trusted time can come later. Say so, never hide it.
+            log.warning("time-stamping capture %s failed: %s", run.capture_id, exc)
+            run.catalog.set_timestamp_state(run.capture_id, "pending", attempted=True)
+            run.progress("timestamp", {"state": "pending", "problems": [str(exc)]})
+        else:
+            run.progress("timestamp", {"state": stamped.state, "problems": stamped.problems})
     run.enter(Stage.DONE, status=manifest.status)
     return manifest
 
