@@ -460,6 +460,10 @@ class ProgressDisplay:
             self.out.write("\r" + text.ljust(70))
             self.out.flush()
             self._line_open = True
+        elif kind == "timestamp":
+            self._write_line(f"  trusted time: {data['state']}")
+            for problem in data.get("problems", []):
+                self._write_line(f"    {problem}")
         elif kind == "media" and "found" in data:
             self._write_line(f"  media found: {len(data['found'])}")
         elif kind == "behaviour":
