@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(timestamp)
     _tsa_options(timestamp)
 
+    export = commands.add_parser(
+        "export", help="package captures as a signed WACZ with a report, for court"
+    )
+    export.add_argument("ids", nargs="*", metavar="CAPTURE_ID", help="captures to export")
+    export.add_argument("--case", help="export every sealed capture of this case")
+    export.add_argument("--out", type=Path, required=True, help="the .wacz file to write")
+    export.add_argument("--operator", help="who exports (default: $USER)")
+    _data_option(export)
+
     key = commands.add_parser("key", help="print the installation's public key and fingerprint")
     _data_option(key)
 
@@ -233,11 +242,40 @@ def main(argv: list[str] | None = None) -> int:
         return run_key(data_dir)
     if args.command == "timestamp":
         return run_timestamp(args, data_dir)
+    if args.command == "export":
+        return run_export(args, data_dir)
     if args.command == "custody":
         if args.custody_command != "verify":
             parser.parse_args(["custody", "--help"])
         return run_custody_verify(args, data_dir)
     return run_list(args, data_dir)
+
+
+def run_export(args: argparse.Namespace, data_dir: Path) -> int:
+    from archive.export import ExportError
+    from capture.exporting import choose_captures, export
+
+    if bool(args.ids) == bool(args.case):
+        print("osint-capture: give capture ids or --case NAME (one of the two)", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if args.out.suffix != ".wacz":
+        print(f"osint-capture: {args.out} should end in .wacz", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    catalog_path = data_dir / CATALOG_NAME
+    if not catalog_path.exists():
+        print(f"osint-capture: no archive at {data_dir} (no {CATALOG_NAME})", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    actor = args.operator or os.environ.get("USER") or "operator"
+    try:
+        with Catalog.open(catalog_path) as catalog:
+            ids = choose_captures(catalog, case=args.case, ids=args.ids)
+            result = asyncio.run(export(data_dir, ids, args.out, actor=actor, catalog=catalog))
+    except (ExportError, BrowserError) as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    print(f"exported {len(result.captures)} capture(s) to {result.path}")
+    print(f"sha256 {result.sha256}  ({result.size} bytes)")
+    return ExitCode.COMPLETE
 
 
 def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:

@@ -473,3 +473,45 @@ async def test_key_and_custody_verify_commands(tmp_path: Path) -> None:
     log.write_text(log.read_text().replace("key-created", "key-CREATED"))
     tampered = await run_cli("custody", "verify", "--data", str(data), "--json", cwd=tmp_path)
     assert tampered.returncode == 1 and tampered.json()["ok"] is False
+
+
+async def test_export_a_case_to_a_signed_wacz_that_validates(
+    site: TestSite, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    for path in ("/gzip", "/arabic"):
+        made = await run_cli(
+            "capture",
+            site.url(path),
+            "--case",
+            "court",
+            "--no-media",
+            "--data",
+            str(data),
+            cwd=tmp_path,
+        )
+        assert made.returncode == 0, made
+    out = tmp_path / "court.wacz"
+    exported = await run_cli(
+        "export", "--case", "court", "--out", str(out), "--data", str(data), cwd=tmp_path
+    )
+    assert exported.returncode == 0, exported
+    assert f"sha256 {sha256_of(out)}" in exported.stdout
+    validator = await asyncio.create_subprocess_exec(
+        str(CLI.with_name("wacz")),
+        "validate",
+        "-f",
+        str(out),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await validator.communicate()
+    assert validator.returncode == 0, output.decode()
+    again = await run_cli(
+        "export", "--case", "court", "--out", str(out), "--data", str(data), cwd=tmp_path
+    )
+    assert again.returncode == 1 and "exists" in again.stderr
+    neither = await run_cli(
+        "export", "--out", str(tmp_path / "x.wacz"), "--data", str(data), cwd=tmp_path
+    )
+    assert neither.returncode == 2

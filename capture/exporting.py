@@ -1,0 +1,70 @@
+"""Export from the command line: choose captures, render the report's PDF, package.
+
+Packaging is :func:`archive.export.export_wacz`; this module adds what needs the
+browser (printing the report to PDF with Chromium), which ``archive`` must not
+import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from archive.catalog import Catalog
+from archive.export import ExportError, ExportResult, export_wacz
+from capture.browser import Browser
+from capture.sealing import signing_key
+
+PDF_TIMEOUT_MS = 120_000
+
+
+def choose_captures(catalog: Catalog, *, case: str | None, ids: list[str]) -> list[str]:
+    """The captures to export: the listed ids, or every sealed capture of a case."""
+    if ids:
+        return ids
+    if case is None:
+        raise ExportError("name captures to export, or a case with --case")
+    sealed = [
+        row.id
+        for row in reversed(catalog.list_captures(case=case))
+        if row.status in ("complete", "partial")
+    ]
+    if not sealed:
+        raise ExportError(f"case {case!r} has no sealed captures to export")
+    return sealed
+
+
+async def export(
+    data_dir: Path, capture_ids: list[str], out: Path, *, actor: str, catalog: Catalog
+) -> ExportResult:
+    """Build the package, printing the report to PDF in a headless Chromium."""
+    key = signing_key(data_dir, catalog)
+    loop = asyncio.get_running_loop()
+    browser = await Browser.launch()
+    try:
+
+        async def render(html: Path, pdf: Path) -> None:
+            context = await browser.new_context()
+            try:
+                page = await context.new_page()
+                await page.goto(html.resolve().as_uri(), wait_until="load")
+                await page.pdf(path=str(pdf), format="A4", print_background=True)
+            finally:
+                await context.close()
+
+        def pdf_renderer(html: Path, pdf: Path) -> None:
+            # Called from the packaging thread; the browser lives on this loop.
+            asyncio.run_coroutine_threadsafe(render(html, pdf), loop).result(PDF_TIMEOUT_MS / 1000)
+
+        return await asyncio.to_thread(
+            export_wacz,
+            data_dir,
+            capture_ids,
+            out,
+            key=key,
+            catalog=catalog,
+            actor=actor,
+            pdf_renderer=pdf_renderer,
+        )
+    finally:
+        await browser.close()
