@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog import Catalog, CatalogError
+from archive.store import fsync_dir, write_all_and_sync
 from archive.timeutil import CLOCK_SOURCE, now_rfc3339, utc_now
 
 LOG_NAME = "custody.jsonl"
@@ -474,10 +475,7 @@ class CustodyLog:
         except OSError as exc:
             raise CustodyError(f"cannot open custody log {self.path}: {exc}") from exc
         try:
-            view = memoryview(line)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            write_all_and_sync(fd, line)
         except OSError as exc:
             raise CustodyError(
                 f"writing custody log {self.path} failed ({exc}); the event may be torn:"
@@ -486,7 +484,7 @@ class CustodyLog:
         finally:
             os.close(fd)
         if is_new:
-            _fsync_dir(self.data_dir)
+            fsync_dir(self.data_dir)
 
     def _record_head(self, event: Event) -> None:
         try:
@@ -505,27 +503,21 @@ class CustodyLog:
         except OSError as exc:
             raise CustodyError(f"cannot keep the torn bytes in {path}: {exc}") from exc
         try:
-            view = memoryview(torn)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            write_all_and_sync(fd, torn)
         finally:
             os.close(fd)
-        _fsync_dir(self.data_dir)
+        fsync_dir(self.data_dir)
         return path
 
     def _replace_log(self, content: bytes) -> None:
         temp_path = self.data_dir / f".{LOG_NAME}.repair-{os.getpid()}"
         fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            view = memoryview(content)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            write_all_and_sync(fd, content)
         finally:
             os.close(fd)
         os.replace(temp_path, self.path)
-        _fsync_dir(self.data_dir)
+        fsync_dir(self.data_dir)
 
 
 # -- offline verification -----------------------------------------------------------------
@@ -821,11 +813,3 @@ def _read_last_line(path: Path) -> tuple[bytes | None, bytes]:
             position -= step
             fh.seek(position)
             buffer = fh.read(step) + buffer
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

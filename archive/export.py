@@ -70,7 +70,7 @@ from archive.hashing import CHUNK_SIZE, HashingWriter
 from archive.manifest import MANIFEST_NAME
 from archive.report import PackagedFile, collect_capture, render_report
 from archive.signing import SignatureError, SigningKey, signature_to_b64
-from archive.store import Artifact
+from archive.store import Artifact, fsync_dir
 from archive.timeutil import now_rfc3339
 
 WACZ_VERSION = "1.1.1"
@@ -212,7 +212,7 @@ def export_wacz(
     with contextlib.suppress(FileNotFoundError):
         os.unlink(partial)
     os.chmod(out, EXPORT_MODE)
-    _fsync_dir(out.parent)
+    fsync_dir(out.parent)
 
     result = ExportResult(out, sink.sha256, sink.size, tuple(c.id for c in captures))
     try:
@@ -646,14 +646,6 @@ def _link_into_place(partial: Path, out: Path) -> None:
         if out.exists():
             raise ExportError(f"refusing to export to {out}: the file exists") from None
         os.rename(partial, out)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # -- VERIFY.md ----------------------------------------------------------------------------------

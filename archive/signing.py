@@ -42,6 +42,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from archive.store import fsync_dir, write_all_and_sync
+
 #: What a signature record says it is; checked on verification.
 ALGORITHM = "ECDSA-P256-SHA256"
 KEYS_DIR = "keys"
@@ -344,7 +346,7 @@ def _create_private_key(private_path: Path) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp_path)
-    _fsync_dir(private_path.parent)
+    fsync_dir(private_path.parent)
     return True
 
 
@@ -353,7 +355,7 @@ def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
     temp_path = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
     _write_new_file(temp_path, data, mode)
     os.replace(temp_path, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def _write_new_file(path: Path, data: bytes, mode: int) -> None:
@@ -363,17 +365,6 @@ def _write_new_file(path: Path, data: bytes, mode: int) -> None:
         raise SigningError(f"cannot create {path}: {exc}") from exc
     try:
         os.fchmod(fd, mode)  # the umask may have taken bits away from os.open's mode
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
+        write_all_and_sync(fd, data)
     finally:
         os.close(fd)

@@ -72,7 +72,7 @@ class ArtifactWriter:
         self._fh.close()
         os.rename(self.partial_path, self.final_path)
         os.chmod(self.final_path, SEALED_MODE)
-        _fsync_dir(self.final_path.parent)
+        fsync_dir(self.final_path.parent)
         self.sealed = Artifact(
             path=self.final_path.name,
             sha256=self._hashing.sha256,
@@ -128,7 +128,7 @@ class FileStore:
             path.mkdir(parents=True, exist_ok=False)
         except FileExistsError as exc:
             raise StoreError(f"capture directory {path} already exists") from exc
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         return path
 
     def create(self, capture_id: str, name: str, kind: str) -> ArtifactWriter:
@@ -159,14 +159,22 @@ class FileStore:
         stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
         target = self.quarantine_root / f"{capture_id}-{stamp}"
         shutil.move(str(source), str(target))
-        _fsync_dir(self.quarantine_root)
+        fsync_dir(self.quarantine_root)
         return target
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make a rename or a new entry in ``path`` durable."""
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in the directory ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def write_all_and_sync(fd: int, data: bytes) -> None:
+    """Write every byte of ``data`` to an open descriptor, then fsync it."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+    os.fsync(fd)
