@@ -94,7 +94,7 @@ async def test_a_direct_mp4_is_archived_byte_for_byte(
     assert any(kind == "media" and data.get("downloaded") for kind, data in events)
 
 
-async def test_a_video_element_brings_its_poster_as_thumbnail(
+async def test_a_video_element_brings_its_subtitles_and_poster(
     media_site: MediaSite, browser: Browser, tmp_path: Path
 ) -> None:
     manifest, records = await capture(browser, tmp_path, media_site.url("/media/video-page"))
@@ -103,10 +103,14 @@ async def test_a_video_element_brings_its_poster_as_thumbnail(
     assert item["sha256"] == media_site.clip_sha256
     [thumbnail] = [i for i in manifest["items"] if i["kind"] == "thumbnail"]
     assert thumbnail["url"] == media_site.url("/media/poster.png")
+    [subtitles] = [i for i in manifest["items"] if i["kind"] == "subtitles"]
+    assert subtitles["url"] == media_site.url("/media/subs.vtt")
+    capture_dir = tmp_path / "captures" / manifest["id"]
+    assert "شهادة مترجمة" in (capture_dir / subtitles["path"]).read_text(encoding="utf-8")
     [record] = media_records(records)
     assert record.uri == media_site.url("/media/clip.mp4")
     kinds = {r.header("X-Osint-Media-Kind") for r in records if r.type == "resource"}
-    assert {"media", "thumbnail"} <= kinds
+    assert {"media", "subtitles", "thumbnail"} <= kinds
     images = [i for i in manifest["items"] if i["kind"] == "image"]
     assert [i["url"] for i in images] == [media_site.url("/media/poster.png")]
     assert media_records(records)[0].header("WARC-Refers-To-Target-URI") == media_site.url(
@@ -188,3 +192,23 @@ async def test_a_members_only_video_downloads_with_the_session_cookie_only(
         if r.type == "metadata" and (r.header("X-Osint-Metadata") or "").startswith("media-info")
     ]
     assert info and all(b"letmein" not in r.payload for r in info)
+
+
+async def test_a_stream_over_the_duration_limit_is_not_downloaded(
+    media_site: MediaSite, browser: Browser, tmp_path: Path
+) -> None:
+    limits = MediaLimits(max_duration=1, budget=60)
+    manifest, _ = await capture(browser, tmp_path, media_site.url("/media/hls-page"), limits=limits)
+    assert manifest["status"] == "partial"
+    assert any("duration limit" in reason for reason in manifest["reasons"])
+    assert not media_items(manifest)
+
+
+async def test_the_per_capture_size_limit_bounds_the_first_file_too(
+    media_site: MediaSite, browser: Browser, tmp_path: Path
+) -> None:
+    limits = MediaLimits(max_capture_bytes=1000, budget=60)
+    manifest, _ = await capture(browser, tmp_path, media_site.url("/media/clip.mp4"), limits=limits)
+    assert manifest["status"] == "partial"
+    assert any("size limit of 1000 bytes" in reason for reason in manifest["reasons"])
+    assert not media_items(manifest)

@@ -92,8 +92,10 @@ class MediaSite(LoopbackServer):
                     "/media/video-page",
                     self._page(
                         "Video page",
-                        '<p>VIDEO-PAGE-MARKER</p><video src="/media/clip.mp4" '
-                        'poster="/media/poster.png" controls width=320></video>',
+                        '<p>VIDEO-PAGE-MARKER</p><video poster="/media/poster.png" controls '
+                        'width="320"><source src="/media/clip.mp4" type="video/mp4">'
+                        '<track kind="subtitles" src="/media/subs.vtt" srclang="ar" '
+                        'label="Arabic"></video>',
                     ),
                 ),
                 web.get(
