@@ -126,6 +126,11 @@ _RESOURCE_NAME_UNSAFE = re.compile(r"[^a-z0-9._/-]")
 PdfRenderer = Callable[[Path, Path], None]
 
 
+#: Given the SHA-256 of the package signature, returns ``{"tsa", "token" (base64 of the
+#: TSA's reply), "gen_time"}`` for each token obtained, or ``{"tsa", "error"}``.
+Stamper = Callable[[bytes], list[dict[str, str]]]
+
+
 class ExportError(Exception):
     """The export was refused or could not be completed; nothing was left under its name."""
 
@@ -176,8 +181,13 @@ def export_wacz(
     catalog: Catalog,
     actor: str,
     pdf_renderer: PdfRenderer | None = None,
+    stamper: Stamper | None = None,
 ) -> ExportResult:
     """Package sealed captures into a signed WACZ at ``out``; record it in custody.
+
+    ``stamper(digest)`` returns RFC 3161 tokens over the SHA-256 of the package
+    signature; they go into ``datapackage-digest.json`` beside the signature they
+    stamp (they cannot be listed in the datapackage the signature covers).
 
     Blocking (reads and writes every byte of the captures): run it in a thread from
     async code. ``pdf_renderer(html_path, pdf_path)`` turns the report into a PDF
@@ -201,7 +211,7 @@ def export_wacz(
     try:
         with open(partial, "xb") as raw:
             sink = HashingWriter(raw)
-            _write_package(sink, captures, events, created, key, out.name, pdf_renderer)
+            _write_package(sink, captures, events, created, key, out.name, pdf_renderer, stamper)
             sink.flush()
             os.fsync(raw.fileno())
         _link_into_place(partial, out)
@@ -383,12 +393,21 @@ def _write_package(
     key: SigningKey,
     package_name: str,
     pdf_renderer: PdfRenderer | None,
+    stamper: Stamper | None,
 ) -> None:
     package = _Package(sink, datetime.fromisoformat(created.replace("Z", "+00:00")))
     try:
         with tempfile.TemporaryDirectory(prefix="osint-capture-export-") as work_name:
             _write_entries(
-                package, Path(work_name), captures, events, created, key, package_name, pdf_renderer
+                package,
+                Path(work_name),
+                captures,
+                events,
+                created,
+                key,
+                package_name,
+                pdf_renderer,
+                stamper,
             )
     except BaseException:
         package.abandon()
@@ -405,6 +424,7 @@ def _write_entries(
     key: SigningKey,
     package_name: str,
     pdf_renderer: PdfRenderer | None,
+    stamper: Stamper | None,
 ) -> None:
     """Every entry, in an order where each file listed in a later one is already in."""
     for capture in captures:
@@ -443,7 +463,7 @@ def _write_entries(
 
     datapackage = _datapackage(package.resources, captures, created)
     package.add_unlisted(DATAPACKAGE, datapackage)
-    package.add_unlisted(DATAPACKAGE_DIGEST, _digest(datapackage, created, key))
+    package.add_unlisted(DATAPACKAGE_DIGEST, _digest(datapackage, created, key, stamper))
 
 
 def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
@@ -607,7 +627,9 @@ def _resource_name(path: str, taken: set[str]) -> str:
     return name
 
 
-def _digest(datapackage: bytes, created: str, key: SigningKey) -> bytes:
+def _digest(
+    datapackage: bytes, created: str, key: SigningKey, stamper: Stamper | None = None
+) -> bytes:
     """``datapackage-digest.json`` with the WACZ anonymous signature.
 
     The signature is over the UTF-8 text of ``hash`` (``sha256:<hex>``), as the WACZ
@@ -615,17 +637,21 @@ def _digest(datapackage: bytes, created: str, key: SigningKey) -> bytes:
     ``wacz validate`` requires.
     """
     digest = f"sha256:{hashlib.sha256(datapackage).hexdigest()}"
-    document = {
+    signature = key.sign(digest.encode("utf-8"))
+    document: dict[str, Any] = {
         "path": DATAPACKAGE,
         "hash": digest,
         "signedData": {
             "hash": digest,
-            "signature": signature_to_b64(key.sign(digest.encode("utf-8"))),
+            "signature": signature_to_b64(signature),
             "publicKey": key.public_key_b64,
             "created": created,
             "software": SOFTWARE,
         },
     }
+    if stamper is not None:
+        # Trusted time for the package: tokens over the SHA-256 of the signature bytes.
+        document["timestamps"] = stamper(hashlib.sha256(signature).digest())
     return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 

@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="the .wacz file to write")
     export.add_argument("--operator", help="who exports (default: $USER)")
     _data_option(export)
+    _tsa_options(export)
 
     key = commands.add_parser("key", help="print the installation's public key and fingerprint")
     _data_option(key)
@@ -269,7 +270,9 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         with Catalog.open(catalog_path) as catalog:
             ids = choose_captures(catalog, case=args.case, ids=args.ids)
-            result = asyncio.run(export(data_dir, ids, args.out, actor=actor, catalog=catalog))
+            result = asyncio.run(
+                export(data_dir, ids, args.out, actor=actor, catalog=catalog, tsa=_tsa_config(args))
+            )
     except (ExportError, BrowserError) as exc:
         print(f"osint-capture: {exc}", file=sys.stderr)
         return ExitCode.FAILED

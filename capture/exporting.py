@@ -8,12 +8,15 @@ import.
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 from archive.catalog import Catalog
-from archive.export import ExportError, ExportResult, export_wacz
+from archive.export import ExportError, ExportResult, Stamper, export_wacz
+from archive.timestamps import TimestampError, request_token
 from capture.browser import Browser
 from capture.sealing import signing_key
+from capture.trustedtime import TimestampConfig
 
 PDF_TIMEOUT_MS = 120_000
 
@@ -34,8 +37,40 @@ def choose_captures(catalog: Catalog, *, case: str | None, ids: list[str]) -> li
     return sealed
 
 
+def package_stamper(config: TimestampConfig) -> Stamper | None:
+    """Tokens over the package signature from each configured TSA (failures noted)."""
+    if not config.tsas:
+        return None
+    trust = config.trust()
+
+    def stamp(digest: bytes) -> list[dict[str, str]]:
+        tokens = []
+        for tsa in config.tsas:
+            try:
+                token = request_token(digest, tsa, trust=trust)
+            except TimestampError as exc:
+                tokens.append({"tsa": tsa, "error": str(exc)})
+                continue
+            tokens.append(
+                {
+                    "tsa": tsa,
+                    "token": base64.b64encode(token.token_der).decode("ascii"),
+                    "gen_time": token.gen_time.isoformat(),
+                }
+            )
+        return tokens
+
+    return stamp
+
+
 async def export(
-    data_dir: Path, capture_ids: list[str], out: Path, *, actor: str, catalog: Catalog
+    data_dir: Path,
+    capture_ids: list[str],
+    out: Path,
+    *,
+    actor: str,
+    catalog: Catalog,
+    tsa: TimestampConfig | None = None,
 ) -> ExportResult:
     """Build the package, printing the report to PDF in a headless Chromium."""
     key = signing_key(data_dir, catalog)
@@ -65,6 +100,7 @@ async def export(
             catalog=catalog,
             actor=actor,
             pdf_renderer=pdf_renderer,
+            stamper=package_stamper(tsa) if tsa is not None else None,
         )
     finally:
         await browser.close()

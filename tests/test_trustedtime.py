@@ -112,3 +112,61 @@ async def test_no_tsa_reachable_leaves_it_pending_and_the_retry_completes_it(
         capture_dir / "timestamp-1.tsr", capture_dir / "manifest.json", tsa.ca_pem_path
     )
     assert code == 0, output
+
+
+async def test_the_export_signature_gets_a_token_and_the_package_still_validates(
+    site: TestSite, browser: Browser, tmp_path: Path
+) -> None:
+    import base64
+    import hashlib
+    import sys
+    import zipfile
+
+    from archive.signing import signature_from_b64
+    from archive.timestamps import TrustStore, verify_token
+
+    async with TestTSA(tmp_path / "tsa") as tsa:
+        manifest = await capture_page(
+            CaptureRequest(site.url("/gzip"), case="stamped", timeout=30, media=None),
+            tmp_path / "data",
+            browser=browser,
+        )
+        cli = Path(sys.executable).with_name("osint-capture")
+        out = tmp_path / "stamped.wacz"
+        process = await asyncio.create_subprocess_exec(
+            str(cli),
+            "export",
+            manifest.id,
+            "--out",
+            str(out),
+            "--data",
+            str(tmp_path / "data"),
+            "--tsa",
+            tsa.url,
+            "--tsa-trust",
+            str(tsa.ca_pem_path),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await process.communicate()
+        assert process.returncode == 0, output.decode()
+    with zipfile.ZipFile(out) as package:
+        digest = json.loads(package.read("datapackage-digest.json"))
+    [stamp] = digest["timestamps"]
+    signature = signature_from_b64(digest["signedData"]["signature"])
+    token = verify_token(
+        base64.b64decode(stamp["token"]),
+        hashlib.sha256(signature).digest(),
+        trust=TrustStore.load([tsa.ca_pem_path]),
+    )
+    assert token.gen_time.year >= 2026
+    validator = await asyncio.create_subprocess_exec(
+        str(cli.with_name("wacz")),
+        "validate",
+        "-f",
+        str(out),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    report, _ = await validator.communicate()
+    assert validator.returncode == 0, report.decode()
