@@ -9,7 +9,7 @@ import os
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from archive import __version__
 from archive.catalog import Catalog, CatalogError
@@ -107,6 +107,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--operator", help="who exports (default: $USER)")
     _data_option(export)
     _tsa_options(export)
+
+    verify = commands.add_parser(
+        "verify", help="check an exported package offline: hashes, signatures, tokens, custody"
+    )
+    verify.add_argument("package", type=Path, metavar="FILE.wacz")
+    verify.add_argument(
+        "--tsa-trust",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="PEM file of extra trust roots for the package's time-stamp tokens (repeatable)",
+    )
+    verify.add_argument(
+        "--key-fingerprint",
+        metavar="SHA256",
+        help="require this signer (as `osint-capture key` prints it, obtained separately)",
+    )
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    _data_option(verify)
 
     key = commands.add_parser("key", help="print the installation's public key and fingerprint")
     _data_option(key)
@@ -232,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return ExitCode.BAD_INPUT
-    data_dir = args.data or default_data_dir()
+    data_dir = getattr(args, "data", None) or default_data_dir()
     if args.command == "capture":
         return run_capture(args, data_dir)
     if args.command == "serve":
@@ -245,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_timestamp(args, data_dir)
     if args.command == "export":
         return run_export(args, data_dir)
+    if args.command == "verify":
+        return run_verify(args)
     if args.command == "custody":
         if args.custody_command != "verify":
             parser.parse_args(["custody", "--help"])
@@ -279,6 +300,64 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
     print(f"exported {len(result.captures)} capture(s) to {result.path}")
     print(f"sha256 {result.sha256}  ({result.size} bytes)")
     return ExitCode.COMPLETE
+
+
+if TYPE_CHECKING:
+    from archive.verify import VerifyReport
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """Offline: exit 0 when every check passes, 1 when any fails, 2 when unreadable."""
+    from archive.timestamps import TrustStore
+    from archive.verify import NotAPackage, verify_package
+
+    try:
+        trust = TrustStore.load(args.tsa_trust or ())
+        report = verify_package(
+            args.package, trust=trust, expected_fingerprint=args.key_fingerprint
+        )
+    except NotAPackage as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except OSError as exc:
+        print(f"osint-capture: cannot read {args.package}: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    if args.json:
+        checks = [{"check": c.name, "ok": c.ok, "reason": c.reason} for c in report.checks]
+        print(
+            json.dumps(
+                {"ok": report.ok, "package": str(args.package), "checks": checks},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    else:
+        print(report.summary())
+    _log_verification(args, report)
+    return ExitCode.COMPLETE if report.ok else ExitCode.FAILED
+
+
+def _log_verification(args: argparse.Namespace, report: VerifyReport) -> None:
+    """Verifying evidence is an action on it: logged when this machine holds the archive."""
+    from archive.custody import CustodyLog
+    from archive.hashing import sha256_file
+
+    data_dir = args.data or default_data_dir()
+    if not (data_dir / CATALOG_NAME).exists():
+        return
+    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+        captures = [cid for cid in report.captures if catalog.get_capture(cid) is not None]
+        CustodyLog(data_dir, catalog).append(
+            "verified",
+            actor=os.environ.get("USER") or "operator",
+            captures=captures,
+            details={
+                "package_sha256": sha256_file(args.package)[0],
+                "ok": report.ok,
+                "checks": len(report.checks),
+                "failed": len(report.failures),
+            },
+        )
 
 
 def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -507,6 +508,24 @@ async def test_export_a_case_to_a_signed_wacz_that_validates(
     )
     output, _ = await validator.communicate()
     assert validator.returncode == 0, output.decode()
+    verified = await run_cli("verify", str(out), "--data", str(data), cwd=tmp_path)
+    assert verified.returncode == 0, verified
+    assert ": verified" in verified.stdout and "FAIL" not in verified.stdout
+    tampered = tmp_path / "tampered.wacz"
+    with zipfile.ZipFile(out) as source, zipfile.ZipFile(tampered, "w") as target:
+        for entry in source.infolist():
+            content = source.read(entry)
+            if entry.filename == "evidence/report.html":
+                content = content.replace(b"Capture report", b"Captured report", 1)  # a word
+            target.writestr(entry, content)
+    failed = await run_cli("verify", str(tampered), "--json", cwd=tmp_path)
+    assert failed.returncode == 1 and failed.json()["ok"] is False
+    junk = tmp_path / "junk.wacz"
+    junk.write_bytes(b"not a zip at all")
+    unreadable = await run_cli("verify", str(junk), cwd=tmp_path)
+    assert unreadable.returncode == 2 and "not a readable" in unreadable.stderr
+    custody = await run_cli("custody", "verify", "--data", str(data), cwd=tmp_path)
+    assert custody.returncode == 0 and "intact" in custody.stdout
     again = await run_cli(
         "export", "--case", "court", "--out", str(out), "--data", str(data), cwd=tmp_path
     )
