@@ -9,6 +9,7 @@ names the file.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import zipfile
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,7 @@ import pytest_asyncio
 from archive.catalog import Catalog
 from archive.export import export_wacz
 from archive.signing import SigningKey, sign_file_bytes
-from archive.timestamps import TrustStore
+from archive.timestamps import TrustStore, request_token
 from archive.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
@@ -36,6 +37,8 @@ class Package:
     capture_id: str
     key: SigningKey
     trust: TrustStore
+    #: A genuine token from the same TSA, but over other data.
+    other_token: bytes = b""
 
     @property
     def warc(self) -> str:
@@ -67,6 +70,12 @@ async def package(
             browser=browser,
         )
         tsa_root = tsa.ca_pem_path
+        other = await asyncio.to_thread(
+            request_token,
+            hashlib.sha256(b"some other document").digest(),
+            tsa.url,
+            trust=TrustStore.load([tsa_root]),
+        )
     key, _ = SigningKey.load_or_create(data)
     out = tmp_path_factory.mktemp("verify-out") / "case.wacz"
     with Catalog.open(data / "catalog.sqlite3") as catalog:
@@ -74,7 +83,7 @@ async def package(
             export_wacz, data, [captured.id], out, key=key, catalog=catalog, actor="tester"
         )
     trust = await asyncio.to_thread(TrustStore.load, [tsa_root])
-    yield Package(out, captured.id, key, trust)
+    yield Package(out, captured.id, key, trust, other.token_der)
 
 
 async def verify(pkg: Package, path: Path, **kwargs: object) -> VerifyReport:
@@ -328,3 +337,15 @@ async def test_an_edited_custody_event(package: Package, tmp_path: Path) -> None
     custody = [c for c in report.failures if c.name == "custody"]
     assert custody and "it was edited" in custody[0].reason, text
     assert "evidence/custody.jsonl" in custody[0].reason
+
+
+async def test_a_token_swapped_for_one_over_other_data(package: Package, tmp_path: Path) -> None:
+    token_name = f"evidence/{package.capture_id}.timestamp-1.tsr"
+
+    def swap(name: str, data: bytes) -> bytes:
+        return package.other_token if name == token_name else data
+
+    report = await verify(package, rewrite(package.path, tmp_path / "t.wacz", swap))
+    text = failing(report)
+    token_checks = [c for c in report.failures if c.name == "time-stamp"]
+    assert token_checks and "imprint" in token_checks[0].reason, text
