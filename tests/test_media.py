@@ -121,6 +121,8 @@ async def test_a_video_element_brings_its_subtitles_and_poster(
 async def test_an_hls_stream_is_joined_remuxed_and_reproducible(
     media_site: MediaSite, browser: Browser, tmp_path: Path
 ) -> None:
+    segments = sorted(media_site.hls_dir.glob("seg*.ts"))
+    assert len(segments) >= 3, "the stream has several segments"
     first, records = await capture(browser, tmp_path / "a", media_site.url("/media/hls-page"))
     second, _ = await capture(browser, tmp_path / "b", media_site.url("/media/hls-page"))
     assert first["status"] == "complete", first["reasons"]

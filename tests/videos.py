@@ -28,6 +28,7 @@ SOURCES = [
     "-i",
     "sine=frequency=440:sample_rate=44100",
 ]
+# A keyframe every second (25 frames), so the HLS muxer cuts one segment per second.
 H264 = [
     "-c:v",
     "libx264",
@@ -37,6 +38,12 @@ H264 = [
     "1",
     "-pix_fmt",
     "yuv420p",
+    "-g",
+    "25",
+    "-keyint_min",
+    "25",
+    "-sc_threshold",
+    "0",
     "-c:a",
     "aac",
     "-threads",
