@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -187,7 +187,15 @@ class Recorder:
 
     # -- Network domain ----------------------------------------------------------------
 
-    async def on_request_will_be_sent(self, session: CDPSession, params: dict[str, Any]) -> None:
+    def on_request_will_be_sent(
+        self, session: CDPSession, params: dict[str, Any]
+    ) -> Coroutine[Any, Any, None] | None:
+        """Synchronous, so that the exchange exists before the next event is handled.
+
+        An ``async`` handler runs as a task, after the events read in the same batch;
+        a ``responseReceived`` right behind it would find no exchange and be lost.
+        Only the writing of a finished redirect hop is left to a task.
+        """
         key = params["requestId"]
         request = params["request"]
         redirect = params.get("redirectResponse")
@@ -195,7 +203,7 @@ class Recorder:
         if previous is not None and redirect is None and previous.url == request["url"]:
             # The same request announced again (a child target does this for its
             # own document): one exchange, not two.
-            return
+            return None
         self._active.pop(key, None)
         if not request["url"].startswith("data:"):  # inline data belongs to its document
             exchange = self._early.pop(key, None)
@@ -212,11 +220,12 @@ class Recorder:
             self._apply_response(previous, redirect)
             previous.body_state = BodyState.NONE
             previous.finished = True
-            await self._write(previous)
-        elif previous is not None:
+            return self._write(previous)
+        if previous is not None:
             # Never seen in practice; if it happens, keep what there is and say so.
             previous.error = previous.error or "replaced by another request with the same id"
-            await self._write(previous)
+            return self._write(previous)
+        return None
 
     def _new_exchange(self, key: str, request: dict[str, Any], frame_id: str | None) -> Exchange:
         exchange = Exchange(
