@@ -134,7 +134,67 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX captures_timestamp ON captures(timestamp, timestamp_next_at)",
         ),
     ),
+    Migration(
+        5,
+        "watched targets, their captures and the timeline of what changed",
+        (
+            # A removed target keeps its row: its captures and timeline stay evidence.
+            """
+            CREATE TABLE targets (
+                id INTEGER PRIMARY KEY,
+                url TEXT NOT NULL,
+                case_id INTEGER REFERENCES cases(id),
+                interval_seconds INTEGER NOT NULL CHECK (interval_seconds > 0),
+                state TEXT NOT NULL CHECK (state IN ('active', 'paused', 'removed')),
+                next_run_at TEXT,
+                last_run_at TEXT,
+                operator TEXT,
+                note TEXT,
+                request TEXT NOT NULL DEFAULT '{}',
+                created_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX targets_due ON targets(state, next_run_at)",
+            "ALTER TABLE captures ADD COLUMN target_id INTEGER REFERENCES targets(id)",
+            "CREATE INDEX captures_target ON captures(target_id, created_at)",
+            """
+            CREATE TABLE timeline (
+                id INTEGER PRIMARY KEY,
+                target_id INTEGER NOT NULL REFERENCES targets(id),
+                capture_id TEXT REFERENCES captures(id),
+                previous_capture_id TEXT REFERENCES captures(id),
+                kind TEXT NOT NULL CHECK (kind IN
+                    ('first', 'unchanged', 'changed', 'takedown', 'restored', 'failed')),
+                summary TEXT NOT NULL,
+                details TEXT NOT NULL DEFAULT '{}',
+                created_at TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX timeline_target ON timeline(target_id, id)",
+        ),
+    ),
+    Migration(
+        6,
+        "full-text search over the visible text of every capture (FTS5)",
+        (
+            # unicode61 knows every script's letters; remove_diacritics 2 folds Latin
+            # accents, and Arabic vowel marks are folded before indexing (_search_text).
+            """
+            CREATE VIRTUAL TABLE capture_text USING fts5(
+                capture_id UNINDEXED, url, title, body,
+                tokenize = 'unicode61 remove_diacritics 2'
+            )
+            """,
+        ),
+    ),
 )
+
+#: The states of a watched target. A removed target is never scheduled again.
+TARGET_STATES = ("active", "paused", "removed")
+#: What a target's timeline says of one run, compared with the run before.
+TIMELINE_KINDS = ("first", "unchanged", "changed", "takedown", "restored", "failed")
+#: Timeline kinds an investigator must be told about.
+ALERT_KINDS = ("changed", "takedown", "restored")
 
 
 class CatalogError(Exception):
@@ -168,6 +228,52 @@ class CaptureRow:
     timestamp: str = "none"
     timestamp_attempts: int = 0
     timestamp_next_at: str | None = None
+    target_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    """A URL re-captured every ``interval_seconds`` while ``active``."""
+
+    id: int
+    url: str
+    case: str | None
+    interval_seconds: int
+    state: str
+    next_run_at: str | None
+    last_run_at: str | None
+    operator: str | None
+    note: str | None
+    request: dict[str, object]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One run of a target compared with the run before it."""
+
+    id: int
+    target_id: int
+    capture_id: str | None
+    previous_capture_id: str | None
+    kind: str
+    summary: str
+    details: dict[str, object]
+    created_at: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A capture whose visible text (or URL, or title) matched a search."""
+
+    capture_id: str
+    url: str
+    title: str
+    snippet: str  # the matching passage, the matched words between \x02 and \x03
+
+
+#: Marks around matched words in :attr:`SearchHit.snippet` (never in page text).
+SNIPPET_START, SNIPPET_END = "\x02", "\x03"
 
 
 def validate_case_name(name: str) -> str:
@@ -406,9 +512,14 @@ class Catalog:
             return _get_capture(conn, capture_id)
 
     def list_captures(
-        self, *, case: str | None = None, status: str | None = None, url: str | None = None
+        self,
+        *,
+        case: str | None = None,
+        status: str | None = None,
+        url: str | None = None,
+        target_id: int | None = None,
     ) -> list[CaptureRow]:
-        """Captures, newest first; optionally only one case's, one status's, one URL's."""
+        """Captures, newest first; optionally only one case's, status's, URL's or target's."""
         if status is not None and status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
         where: list[str] = []
@@ -422,6 +533,9 @@ class Catalog:
         if url is not None:
             where.append("captures.url = ?")
             params.append(url)
+        if target_id is not None:
+            where.append("captures.target_id = ?")
+            params.append(target_id)
         sql = _CAPTURE_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -546,10 +660,235 @@ class Catalog:
                 (seq, hash, now_rfc3339()),
             )
 
+    # -- watched targets ----------------------------------------------------------------
+
+    def add_target(
+        self,
+        url: str,
+        *,
+        interval_seconds: int,
+        case: str | None,
+        operator: str | None,
+        note: str | None,
+        next_run_at: str,
+        request: dict[str, object] | None = None,
+    ) -> TargetRow:
+        """Start watching ``url``: its first run is due at ``next_run_at``."""
+        if interval_seconds <= 0:
+            raise ValueError(f"an interval is a positive number of seconds, not {interval_seconds}")
+        case_name = validate_case_name(case) if case is not None else None
+        with self._write() as conn:
+            case_id = _ensure_case(conn, case_name).id if case_name is not None else None
+            cursor = conn.execute(
+                "INSERT INTO targets (url, case_id, interval_seconds, state, next_run_at,"
+                " operator, note, request, created_at)"
+                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                (
+                    url,
+                    case_id,
+                    interval_seconds,
+                    next_run_at,
+                    operator,
+                    note,
+                    json.dumps(request or {}, ensure_ascii=False),
+                    now_rfc3339(),
+                ),
+            )
+            return _require_target(conn, int(cursor.lastrowid or 0))
+
+    def get_target(self, target_id: int) -> TargetRow | None:
+        with self._read() as conn:
+            return _get_target(conn, target_id)
+
+    def list_targets(self, *, include_removed: bool = False) -> list[TargetRow]:
+        """Targets in the order they were added; removed ones only when asked for."""
+        sql = _TARGET_SELECT
+        if not include_removed:
+            sql += " WHERE targets.state != 'removed'"
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY targets.id").fetchall()
+        return [_target_row(row) for row in rows]
+
+    def set_target_state(
+        self, target_id: int, state: str, *, next_run_at: str | None = None
+    ) -> TargetRow:
+        """Pause, resume (due again at ``next_run_at``) or remove a target.
+
+        Removing is final: a removed target cannot be resumed, so a schedule an
+        investigator ended never starts again by mistake. Its captures are kept.
+        """
+        if state not in TARGET_STATES:
+            raise ValueError(f"target state must be one of {TARGET_STATES}, not {state!r}")
+        with self._write() as conn:
+            current = _require_target(conn, target_id)
+            if current.state == "removed":
+                raise CatalogError(f"target {target_id} was removed; add it again to watch it")
+            conn.execute(
+                "UPDATE targets SET state = ?, next_run_at = COALESCE(?, next_run_at) WHERE id = ?",
+                (state, next_run_at, target_id),
+            )
+            return _require_target(conn, target_id)
+
+    def due_targets(self, *, now: str) -> list[TargetRow]:
+        """Active targets whose next run is due by ``now``, most overdue first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                _TARGET_SELECT + " WHERE targets.state = 'active' AND targets.next_run_at <= ?"
+                " ORDER BY targets.next_run_at, targets.id",
+                (now,),
+            ).fetchall()
+        return [_target_row(row) for row in rows]
+
+    def enqueue_target_run(
+        self,
+        target_id: int,
+        capture_id: str,
+        *,
+        now: str,
+        next_run_at: str,
+        request: dict[str, object],
+    ) -> CaptureRow | None:
+        """Queue one run of a due target and move its schedule to ``next_run_at``.
+
+        One transaction: the target is checked to be active and still due, and to
+        have no capture queued or running, so a target never has two captures at
+        once and two schedulers (or a restart) never run it twice. Returns the new
+        capture, or ``None`` when no run was queued (its schedule moves on anyway
+        if a run was still in progress).
+        """
+        with self._write() as conn:
+            target = _require_target(conn, target_id)
+            if target.state != "active" or (target.next_run_at or now) > now:
+                return None
+            busy = conn.execute(
+                "SELECT 1 FROM captures WHERE target_id = ? AND status IN ('queued', 'running')",
+                (target_id,),
+            ).fetchone()
+            conn.execute(
+                "UPDATE targets SET next_run_at = ? WHERE id = ?", (next_run_at, target_id)
+            )
+            if busy is not None:
+                return None
+            conn.execute(
+                "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
+                " target_id, created_at)"
+                " SELECT ?, url, case_id, note, operator, 'queued', ?, id, ? FROM targets"
+                " WHERE id = ?",
+                (capture_id, json.dumps(request, ensure_ascii=False), now, target_id),
+            )
+            conn.execute("UPDATE targets SET last_run_at = ? WHERE id = ?", (now, target_id))
+            return _require_capture(conn, capture_id)
+
+    def add_timeline_event(
+        self,
+        target_id: int,
+        kind: str,
+        summary: str,
+        *,
+        capture_id: str | None,
+        previous_capture_id: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> TimelineEvent:
+        """Say what one run of a target found, compared with the run before it."""
+        if kind not in TIMELINE_KINDS:
+            raise ValueError(f"timeline kind must be one of {TIMELINE_KINDS}, not {kind!r}")
+        with self._write() as conn:
+            _require_target(conn, target_id)
+            cursor = conn.execute(
+                "INSERT INTO timeline (target_id, capture_id, previous_capture_id, kind,"
+                " summary, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    target_id,
+                    capture_id,
+                    previous_capture_id,
+                    kind,
+                    summary,
+                    json.dumps(details or {}, ensure_ascii=False),
+                    now_rfc3339(),
+                ),
+            )
+            row = conn.execute(
+                "SELECT * FROM timeline WHERE id = ?", (cursor.lastrowid,)
+            ).fetchone()
+            return _timeline_event(row)
+
+    def timeline(self, target_id: int) -> list[TimelineEvent]:
+        """A target's timeline, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM timeline WHERE target_id = ? ORDER BY id", (target_id,)
+            ).fetchall()
+        return [_timeline_event(row) for row in rows]
+
+    def timeline_for_capture(self, capture_id: str) -> TimelineEvent | None:
+        """What the timeline says of one capture, if it was a target's run."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM timeline WHERE capture_id = ? ORDER BY id DESC LIMIT 1",
+                (capture_id,),
+            ).fetchone()
+        return _timeline_event(row) if row is not None else None
+
+    def alerts(self, *, after: int = 0) -> list[TimelineEvent]:
+        """Changes, takedowns and restorations after event ``after``, oldest first.
+
+        The extension keeps the id of the last alert it showed and asks for those
+        after it: its badge is the number returned.
+        """
+        placeholders = ", ".join("?" for _ in ALERT_KINDS)
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM timeline WHERE id > ? AND kind IN ({placeholders}) ORDER BY id",
+                (after, *ALERT_KINDS),
+            ).fetchall()
+        return [_timeline_event(row) for row in rows]
+
+    # -- full-text search -----------------------------------------------------------------
+
+    def index_text(self, capture_id: str, *, url: str, title: str, text: str) -> None:
+        """Make a sealed capture's visible text searchable (replacing any earlier entry)."""
+        with self._write() as conn:
+            _require_capture(conn, capture_id)
+            conn.execute("DELETE FROM capture_text WHERE capture_id = ?", (capture_id,))
+            conn.execute(
+                "INSERT INTO capture_text (capture_id, url, title, body) VALUES (?, ?, ?, ?)",
+                (capture_id, url, _search_text(title), _search_text(text)),
+            )
+
+    def unindexed_captures(self) -> list[CaptureRow]:
+        """Sealed captures whose text is not in the search index yet (older captures)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                _CAPTURE_SELECT + " WHERE captures.status IN ('complete', 'partial')"
+                " AND captures.id NOT IN (SELECT capture_id FROM capture_text)"
+                " ORDER BY captures.created_at"
+            ).fetchall()
+        return [_capture_row(row) for row in rows]
+
+    def search_text(self, query: str, *, limit: int = 50) -> list[SearchHit]:
+        """Captures whose text, title or URL holds every word of ``query``, best first."""
+        expression = _match_expression(query)
+        if not expression:
+            return []
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT capture_id, url, title,"
+                " snippet(capture_text, 3, ?, ?, ' … ', 24) AS snippet"
+                " FROM capture_text WHERE capture_text MATCH ? ORDER BY rank LIMIT ?",
+                (SNIPPET_START, SNIPPET_END, expression, limit),
+            ).fetchall()
+        return [
+            SearchHit(row["capture_id"], row["url"], row["title"], row["snippet"]) for row in rows
+        ]
+
 
 _CAPTURE_SELECT = (
     "SELECT captures.*, cases.name AS case_name"
     " FROM captures LEFT JOIN cases ON cases.id = captures.case_id"
+)
+_TARGET_SELECT = (
+    "SELECT targets.*, cases.name AS case_name"
+    " FROM targets LEFT JOIN cases ON cases.id = targets.case_id"
 )
 
 
@@ -660,7 +999,74 @@ def _capture_row(row: sqlite3.Row) -> CaptureRow:
         timestamp=row["timestamp"],
         timestamp_attempts=row["timestamp_attempts"],
         timestamp_next_at=row["timestamp_next_at"],
+        target_id=row["target_id"],
     )
+
+
+def _target_row(row: sqlite3.Row) -> TargetRow:
+    return TargetRow(
+        id=row["id"],
+        url=row["url"],
+        case=row["case_name"],
+        interval_seconds=row["interval_seconds"],
+        state=row["state"],
+        next_run_at=row["next_run_at"],
+        last_run_at=row["last_run_at"],
+        operator=row["operator"],
+        note=row["note"],
+        request=dict(json.loads(row["request"])),
+        created_at=row["created_at"],
+    )
+
+
+def _timeline_event(row: sqlite3.Row) -> TimelineEvent:
+    return TimelineEvent(
+        id=row["id"],
+        target_id=row["target_id"],
+        capture_id=row["capture_id"],
+        previous_capture_id=row["previous_capture_id"],
+        kind=row["kind"],
+        summary=row["summary"],
+        details=dict(json.loads(row["details"])),
+        created_at=row["created_at"],
+    )
+
+
+def _get_target(conn: sqlite3.Connection, target_id: int) -> TargetRow | None:
+    row = conn.execute(_TARGET_SELECT + " WHERE targets.id = ?", (target_id,)).fetchone()
+    return _target_row(row) if row is not None else None
+
+
+def _require_target(conn: sqlite3.Connection, target_id: int) -> TargetRow:
+    row = _get_target(conn, target_id)
+    if row is None:
+        raise CatalogError(f"no target {target_id} in the catalog")
+    return row
+
+
+#: Arabic vowel marks (harakat, shadda, sukun, dagger alif) and the tatweel: a word
+#: is found whether or not it was written with them.
+_ARABIC_MARKS = dict.fromkeys([*range(0x064B, 0x0660), 0x0670, 0x0640])
+
+
+def _search_text(text: str) -> str:
+    """Text as indexed and as searched: NFKC, Arabic marks and tatweel removed."""
+    return unicodedata.normalize("NFKC", text).translate(_ARABIC_MARKS)
+
+
+def _match_expression(query: str) -> str:
+    """A user's words as an FTS5 query: every word must appear, syntax never interpreted.
+
+    Each word becomes a quoted string, so ``-``, ``*``, ``OR`` or a stray quote in
+    what an investigator typed are searched for, not parsed. A trailing ``*`` is kept
+    as a prefix search, the one operator worth offering.
+    """
+    terms = []
+    for word in _search_text(query).split():
+        prefix = word.endswith("*") and len(word) > 1
+        word = word.rstrip("*") if prefix else word
+        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " ".join(terms)
 
 
 def _reasons_json(reasons: list[str]) -> str:

@@ -30,7 +30,7 @@ from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from archive.catalog import Catalog
+from archive.catalog import Catalog, CatalogError
 from archive.manifest import Manifest
 from archive.records import warcinfo_record
 from archive.store import Artifact, ArtifactWriter, FileStore
@@ -296,10 +296,13 @@ async def _record(
         if screenshot is not None:
             artifacts.append(_write_file(run, "screenshot.png", "screenshot", screenshot))
         artifacts.extend(preserved.artifacts)
+        text = next((i.payload.read_all() for i in items if i.kind == "text"), b"")
         for item in items:
             item.payload.close()
         evidence_items = [*_image_items(recorder), *preserved.items]
-        return _seal(run, page, main, artifacts, warc_name, browser, evidence_items, preserved)
+        manifest = _seal(run, page, main, artifacts, warc_name, browser, evidence_items, preserved)
+        _index_text(run, manifest, text.decode("utf-8", errors="replace"))
+        return manifest
     finally:
         with contextlib.suppress(Exception):
             await context.close()
@@ -447,6 +450,23 @@ def _seal(
     )
     sealing.seal(manifest, artifacts, store=run.store, catalog=run.catalog, data_dir=run.store.root)
     return manifest
+
+
+def _index_text(run: _Run, manifest: Manifest, text: str) -> None:
+    """Make the sealed capture searchable; a failure here loses no evidence.
+
+    A capture left out of the index is indexed from its WARC when the server
+    next starts (:meth:`~archive.catalog.Catalog.unindexed_captures`).
+    """
+    try:
+        run.catalog.index_text(
+            manifest.id,
+            url=manifest.final_url or manifest.url,
+            title=manifest.title or "",
+            text=text,
+        )
+    except CatalogError as exc:
+        log.warning("capture %s is sealed but not searchable yet: %s", manifest.id, exc)
 
 
 def _fail(run: _Run, warc: WarcFile, warc_sink: ArtifactWriter, reasons: list[str]) -> Manifest:
