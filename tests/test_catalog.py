@@ -475,3 +475,146 @@ def test_counts_by_status_include_the_empty_ones(tmp_path: Path) -> None:
         )
         counts = cat.count_captures()
         assert counts["queued"] == 1 and counts["running"] == 0 and set(counts) >= {"failed"}
+
+
+# -- watched targets and their timeline ---------------------------------------------------
+
+T0 = "2026-11-26T12:00:00.000000Z"
+T1 = "2026-11-26T12:00:30.000000Z"
+T2 = "2026-11-26T12:01:00.000000Z"
+T3 = "2026-11-26T12:02:00.000000Z"
+
+
+def add_target(cat: Catalog, url: str = "https://example.org/post", **kw: object) -> int:
+    arguments: dict[str, object] = {
+        "interval_seconds": 60,
+        "case": "Watch",
+        "operator": "analyst",
+        "note": "followed since the tip",
+        "next_run_at": T0,
+        "request": {"timeout": 30},
+    }
+    arguments.update(kw)
+    return cat.add_target(url, **arguments).id  # type: ignore[arg-type]
+
+
+def test_a_target_run_is_a_queued_capture_linked_to_it(cat: Catalog) -> None:
+    target_id = add_target(cat)
+    target = cat.get_target(target_id)
+    assert target is not None and target.state == "active" and target.case == "Watch"
+    assert target.request == {"timeout": 30} and target.last_run_at is None
+    assert [t.id for t in cat.due_targets(now=T0)] == [target_id]
+
+    run = cat.enqueue_target_run(target_id, "r1", now=T1, next_run_at=T2, request={"timeout": 30})
+    assert run is not None and run.status == "queued" and run.target_id == target_id
+    assert (run.url, run.case, run.operator, run.note) == (
+        "https://example.org/post",
+        "Watch",
+        "analyst",
+        "followed since the tip",
+    )
+    moved = cat.get_target(target_id)
+    assert moved is not None and (moved.next_run_at, moved.last_run_at) == (T2, T1)
+    assert cat.due_targets(now=T1) == []
+    assert [c.id for c in cat.list_captures(target_id=target_id)] == ["r1"]
+
+
+def test_a_target_never_has_two_runs_at_once_and_a_run_not_due_is_refused(cat: Catalog) -> None:
+    target_id = add_target(cat)
+    assert cat.enqueue_target_run(target_id, "r1", now=T1, next_run_at=T2, request={})
+    # Not due yet (a second scheduler, or a restart, racing for the same run).
+    assert cat.enqueue_target_run(target_id, "r2", now=T1, next_run_at=T2, request={}) is None
+    # Due again, but r1 is still queued: no second run; the schedule still moves on.
+    assert cat.enqueue_target_run(target_id, "r3", now=T2, next_run_at=T3, request={}) is None
+    assert cat.get_target(target_id).next_run_at == T3  # type: ignore[union-attr]
+    assert [c.id for c in cat.list_captures(target_id=target_id)] == ["r1"]
+    cat.claim_next_queued(started_at=T2)
+    finish(cat, "r1")
+    assert cat.enqueue_target_run(target_id, "r4", now=T3, next_run_at=T3, request={})
+
+
+def test_paused_and_removed_targets_are_not_run_and_removal_is_final(cat: Catalog) -> None:
+    target_id = add_target(cat)
+    cat.set_target_state(target_id, "paused")
+    assert cat.due_targets(now=T3) == []
+    assert cat.enqueue_target_run(target_id, "r1", now=T3, next_run_at=T3, request={}) is None
+    resumed = cat.set_target_state(target_id, "active", next_run_at=T2)
+    assert resumed.state == "active" and resumed.next_run_at == T2
+    cat.set_target_state(target_id, "removed")
+    assert cat.list_targets() == []
+    assert [t.id for t in cat.list_targets(include_removed=True)] == [target_id]
+    with pytest.raises(CatalogError, match="was removed"):
+        cat.set_target_state(target_id, "active")
+    with pytest.raises(ValueError, match="target state"):
+        cat.set_target_state(target_id, "sleeping")
+    with pytest.raises(CatalogError, match="no target 99"):
+        cat.set_target_state(99, "paused")
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        add_target(cat, interval_seconds=0)
+
+
+def test_the_timeline_and_the_alerts_after_a_given_event(cat: Catalog) -> None:
+    target_id = add_target(cat)
+    other = add_target(cat, "https://example.org/other")
+    first = cat.add_timeline_event(target_id, "first", "First capture", capture_id=None)
+    same = cat.add_timeline_event(target_id, "unchanged", "Unchanged", capture_id=None)
+    change = cat.add_timeline_event(
+        target_id, "changed", "Text changed", capture_id=None, details={"text": {"added": 2}}
+    )
+    gone = cat.add_timeline_event(other, "takedown", "HTTP 200 -> 404", capture_id=None)
+    assert [e.kind for e in cat.timeline(target_id)] == ["first", "unchanged", "changed"]
+    assert cat.timeline(target_id)[2].details == {"text": {"added": 2}}
+    assert [e.id for e in cat.alerts()] == [change.id, gone.id]
+    assert [e.id for e in cat.alerts(after=change.id)] == [gone.id]
+    assert cat.alerts(after=gone.id) == []
+    assert first.id < same.id < change.id
+    with pytest.raises(ValueError, match="timeline kind"):
+        cat.add_timeline_event(target_id, "vanished", "?", capture_id=None)
+
+
+# -- full-text search ----------------------------------------------------------------------
+
+
+def sealed(cat: Catalog, capture_id: str, text: str, title: str = "") -> None:
+    start(cat, capture_id)
+    finish(cat, capture_id)
+    cat.index_text(capture_id, url=f"https://example.org/{capture_id}", title=title, text=text)
+
+
+def test_search_finds_every_word_and_marks_it(cat: Catalog) -> None:
+    sealed(cat, "s1", "Witnesses saw the convoy at the checkpoint.", title="Convoy report")
+    sealed(cat, "s2", "The checkpoint was empty.")
+    assert {hit.capture_id for hit in cat.search_text("checkpoint")} == {"s1", "s2"}
+    [hit] = cat.search_text("convoy checkpoint")
+    assert hit.capture_id == "s1" and hit.title == "Convoy report"
+    assert "\x02convoy\x03" in hit.snippet
+    assert [h.capture_id for h in cat.search_text("conv*")] == ["s1"]
+    assert cat.search_text("tank") == [] and cat.search_text("   ") == []
+
+
+def test_search_reads_query_syntax_as_words(cat: Catalog) -> None:
+    sealed(cat, "s1", 'He said "NOT" OR -maybe- (then) left: col:umn')
+    for query in ['"NOT"', "OR", "-maybe-", "(then)", "col:umn", 'unbalanced "quote']:
+        hits = cat.search_text(query)  # never an FTS5 syntax error
+        assert all(hit.capture_id == "s1" for hit in hits)
+    assert cat.search_text("NOT OR") and cat.search_text("NEAR(") == []
+
+
+def test_search_in_arabic_finds_words_with_or_without_vowel_marks(cat: Catalog) -> None:
+    sealed(cat, "ar", "قَصَفَت الطائرات مَدْرَسَة في الحيّ صباحاً")
+    assert [h.capture_id for h in cat.search_text("مدرسة")] == ["ar"]
+    assert [h.capture_id for h in cat.search_text("مَدْرَسَة")] == ["ar"]
+    assert [h.capture_id for h in cat.search_text("الطائرات")] == ["ar"]
+    assert cat.search_text("مستشفى") == []
+
+
+def test_index_text_replaces_and_unindexed_lists_the_rest(cat: Catalog) -> None:
+    sealed(cat, "s1", "old words")
+    cat.index_text("s1", url="https://example.org/s1", title="", text="new words")
+    assert cat.search_text("old") == [] and len(cat.search_text("new")) == 1
+    start(cat, "s2")
+    finish(cat, "s2", status="partial")
+    start(cat, "s3")  # running: not sealed, nothing to index yet
+    assert [c.id for c in cat.unindexed_captures()] == ["s2"]
+    with pytest.raises(CatalogError, match="no capture nope"):
+        cat.index_text("nope", url="u", title="", text="")
