@@ -89,6 +89,10 @@ class CaptureRequest:
     media: MediaLimits | None = field(default_factory=MediaLimits)
     #: Time-stamp authorities to ask once sealed; ``None`` (or no TSAs) asks none.
     tsa: TimestampConfig | None = None
+    #: The watched target this capture is a scheduled run of (``None``: a one-off).
+    target_id: int | None = None
+    #: That target's interval in seconds, named in the manifest.
+    target_interval: int | None = None
 
 
 class CaptureFailed(Exception):
@@ -446,10 +450,32 @@ def _seal(
             **_as_seen_summary(request.as_seen),
             **({"media": preserved.facts} if preserved.facts else {}),
             **({"history": list(request.history)} if request.history else {}),
+            **_scheduled_run(request),
         },
     )
-    sealing.seal(manifest, artifacts, store=run.store, catalog=run.catalog, data_dir=run.store.root)
+    sealing.seal(
+        manifest,
+        artifacts,
+        store=run.store,
+        catalog=run.catalog,
+        data_dir=run.store.root,
+        event="captured" if request.target_id is None else "re-captured",
+        event_details={} if request.target_id is None else {"target_id": request.target_id},
+    )
     return manifest
+
+
+def _scheduled_run(request: CaptureRequest) -> dict[str, Any]:
+    """What the manifest says when this capture is a watched target's scheduled run."""
+    if request.target_id is None:
+        return {}
+    return {
+        "scheduled_run": {
+            "target_id": request.target_id,
+            "url": request.url,
+            "interval_seconds": request.target_interval,
+        }
+    }
 
 
 def _index_text(run: _Run, manifest: Manifest, text: str) -> None:

@@ -50,8 +50,14 @@ def seal(
     store: FileStore,
     catalog: Catalog,
     data_dir: Path,
+    event: str = "captured",
+    event_details: dict[str, object] | None = None,
 ) -> Sealed:
-    """Write, sign and record a capture's manifest; return what was sealed."""
+    """Write, sign and record a capture's manifest; return what was sealed.
+
+    ``event`` names the custody event: ``captured``, or ``re-captured`` for a
+    watched target's scheduled run (``event_details`` then carries the target id).
+    """
     data = manifest.to_bytes()
     with store.create(manifest.id, MANIFEST_NAME, "manifest") as out:
         out.write(data)
@@ -77,8 +83,8 @@ def seal(
     )
     # Details stay free of URLs and case names: an export carries other captures'
     # events too, and their hashes can only be checked with their content.
-    event = CustodyLog(data_dir, catalog).append(
-        "captured",
+    custody_event = CustodyLog(data_dir, catalog).append(
+        event,
         actor=manifest.operator or SYSTEM_ACTOR,
         captures=[manifest.id],
         details={
@@ -86,9 +92,10 @@ def seal(
             "manifest_sha256": out.sealed.sha256,
             "files": len(artifacts) + 2,
             "signed_by": key.fingerprint,
+            **(event_details or {}),
         },
     )
-    return Sealed(out.sealed, sig.sealed, event.seq)
+    return Sealed(out.sealed, sig.sealed, custody_event.seq)
 
 
 def record_failure(

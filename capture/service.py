@@ -22,7 +22,7 @@ from archive.catalog import CaptureRow, Catalog
 from archive.custody import CustodyLog
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
-from capture import asseen, sealing, trustedtime
+from capture import asseen, scheduler, sealing, trustedtime
 from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.events import CaptureEvents
@@ -33,6 +33,7 @@ from capture.pipeline import (
     CaptureRequest,
     capture_page,
 )
+from capture.scheduler import Scheduler
 from capture.trustedtime import TimestampConfig
 from capture.urls import validate_url
 
@@ -86,6 +87,7 @@ class CaptureService:
         self._tasks: list[asyncio.Task[None]] = []
         self._cookies: dict[str, list[dict[str, Any]]] = {}  # memory only, per capture
         self._running: set[str] = set()
+        self._scheduler: Scheduler | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -100,11 +102,17 @@ class CaptureService:
         CustodyLog(self.data_dir, self._catalog).reconcile_head()
         sealing.signing_key(self.data_dir, self._catalog)
         self.recovered = await asyncio.to_thread(self._recover)
+        # Target runs that ended (or were failed above) without a timeline event get one.
+        await asyncio.to_thread(scheduler.settle_timeline, self._catalog, self.data_dir)
         await self._ensure_browser()
         self._tasks = [
             asyncio.create_task(self._work(), name=f"capture-worker-{n}")
             for n in range(self.workers)
         ]
+        self._scheduler = Scheduler(
+            self._catalog, on_queued=self._wake.set, default_timeout=DEFAULT_TIMEOUT
+        )
+        self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
         if self.tsa is not None and self.tsa.tsas:
             self._tasks.append(asyncio.create_task(self._retry_timestamps(), name="timestamps"))
 
@@ -115,6 +123,7 @@ class CaptureService:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        self._scheduler = None
         if self._browser is not None:
             await self._browser.close()
             self._browser = None
@@ -185,6 +194,11 @@ class CaptureService:
             )
         return as_seen
 
+    def schedule_changed(self) -> None:
+        """A target was added or resumed: let the scheduler look at the catalog now."""
+        if self._scheduler is not None:
+            self._scheduler.wake()
+
     def live_state(self, capture_id: str) -> dict[str, Any] | None:
         return self.events.state(capture_id)
 
@@ -234,6 +248,8 @@ class CaptureService:
             tsa=self.tsa,
             notes=tuple(notes),
             history=tuple(row.reasons) if row.attempts > 1 else (),
+            target_id=row.target_id,
+            target_interval=_target_interval(row),
         )
 
         def progress(kind: str, data: dict[str, Any]) -> None:
@@ -246,6 +262,7 @@ class CaptureService:
             )
         except CaptureFailed as failure:
             self._keep_incoming_with_quarantine(capture_id)
+            await self._after_target_run(row)
             self.events.publish(capture_id, "failed", {"reasons": failure.manifest.reasons})
         except Exception as exc:  # the browser could not even start
             log.exception("capture %s could not run", capture_id)
@@ -263,9 +280,11 @@ class CaptureService:
                     quarantined=False,
                 )
             self._keep_incoming_with_quarantine(capture_id)
+            await self._after_target_run(row)
             self.events.publish(capture_id, "failed", {"reasons": reasons})
         else:
             asseen.discard_incoming(self.data_dir, capture_id)
+            await self._after_target_run(row)
             sealed = await asyncio.to_thread(self.catalog.get_capture, capture_id)
             self.events.publish(
                 capture_id,
@@ -278,6 +297,27 @@ class CaptureService:
             )
         finally:
             self._running.discard(capture_id)
+
+    async def _after_target_run(self, row: CaptureRow) -> None:
+        """A target's run ended: its timeline says how it compares with the run before.
+
+        Done before the capture's last event is published, so whoever sees ``done``
+        finds the timeline already written. A failure here is logged; the next start
+        writes the missing event (:func:`capture.scheduler.settle_timeline`).
+        """
+        if row.target_id is None:
+            return
+        try:
+            event = await asyncio.to_thread(
+                scheduler.record_run, self.catalog, self.data_dir, row.id
+            )
+        except Exception:
+            log.exception("capture %s: its target's timeline was not updated", row.id)
+            return
+        if event is not None:
+            self.events.publish(
+                row.id, "timeline", {"target_id": row.target_id, "kind": event.kind}
+            )
 
     async def _retry_timestamps(self) -> None:
         """Captures sealed while no TSA answered get their tokens later, with backoff."""
@@ -348,3 +388,11 @@ class CaptureService:
         target = self.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(incoming), str(target))
+
+
+def _target_interval(row: CaptureRow) -> int | None:
+    """The interval a target's run was scheduled with, as the scheduler queued it."""
+    target = row.request.get("target")
+    if isinstance(target, dict) and isinstance(target.get("interval_seconds"), int):
+        return target["interval_seconds"]
+    return None

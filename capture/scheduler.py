@@ -1,0 +1,297 @@
+"""Watching targets: intervals, jitter, the scheduler loop, and what each run found.
+
+A target is a URL captured again every interval. Its schedule lives in the catalog
+(``targets.next_run_at``), so it survives restarts and the CLI can change it while
+the server runs. The loop here, run inside the server, looks at the catalog about
+once a second: every due target gets one queued capture, and its next run is
+counted from *now* (plus a little jitter), not from the missed time, so a server
+that was down for ten intervals catches up with one run, not ten. The catalog
+refuses a run while the target still has one queued or running.
+
+When a target's capture ends, :func:`record_run` compares it with the target's
+previous sealed capture (``archive.compare``) and writes the result on the
+target's timeline: first, unchanged, changed, takedown, restored or failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from archive.catalog import FINISHED_STATUSES, CaptureRow, Catalog, TargetRow, TimelineEvent
+from archive.timeutil import rfc3339, utc_now
+
+log = logging.getLogger(__name__)
+
+#: The shortest interval allowed without ``allow_fast`` (shorter ones are for tests).
+MIN_INTERVAL = 60
+#: The longest interval: a year (anything longer is almost surely a typo).
+MAX_INTERVAL = 366 * 24 * 3600
+#: Jitter is at most this share of the interval...
+JITTER_SHARE = 0.05
+#: ...and never more than this many seconds.
+JITTER_CAP = 60.0
+#: The scheduler looks at the catalog at least this often (the CLI writes there too).
+POLL_SECONDS = 1.0
+#: Sealed statuses: a capture that can be compared with the next one.
+SEALED_STATUSES = ("complete", "partial")
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
+
+
+class IntervalError(ValueError):
+    """An interval that cannot be used; the message names it and says what to write."""
+
+
+def parse_interval(text: str, *, allow_fast: bool = False) -> int:
+    """``"90s"``, ``"15m"``, ``"6h"`` or ``"2d"`` as seconds.
+
+    Under a minute only with ``allow_fast``: re-capturing a real site every few
+    seconds is abuse of it, and is only wanted against a local test page.
+    """
+    match = _INTERVAL.match(text or "")
+    if match is None:
+        raise IntervalError(
+            f"interval {text!r} is not a whole number followed by s, m, h or d "
+            "(for example 90s, 15m, 6h, 2d)"
+        )
+    seconds = int(match.group(1)) * _UNITS[match.group(2).lower()]
+    if seconds <= 0:
+        raise IntervalError(f"interval {text!r} is zero; give at least 1m")
+    if seconds > MAX_INTERVAL:
+        raise IntervalError(f"interval {text!r} is longer than a year; give at most 366d")
+    if seconds < MIN_INTERVAL and not allow_fast:
+        raise IntervalError(
+            f"interval {text!r} is under a minute; give at least 1m "
+            "(shorter intervals only with --allow-fast, for tests against local pages)"
+        )
+    return seconds
+
+
+def format_interval(seconds: int) -> str:
+    """The largest unit that divides ``seconds`` exactly: 21600 -> ``"6h"``."""
+    for unit in ("d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def jitter(target_id: int, interval_seconds: int, moment: str) -> float:
+    """A small delay, the same for the same target and moment, different across targets.
+
+    Many targets added together (or caught up together after a restart) would
+    otherwise all fire in the same second, every interval, for ever. Derived from
+    a hash rather than a random generator so a test can compute what to expect.
+    """
+    bound = min(interval_seconds * JITTER_SHARE, JITTER_CAP)
+    digest = hashlib.sha256(f"{target_id}|{moment}".encode()).digest()
+    return bound * int.from_bytes(digest[:8], "big") / 2**64
+
+
+def next_run_at(target: TargetRow, now: datetime) -> str:
+    """When the run after one starting ``now`` is due: a whole interval from now, plus jitter."""
+    stamp = rfc3339(now)
+    delay = target.interval_seconds + jitter(target.id, target.interval_seconds, stamp)
+    return rfc3339(now + timedelta(seconds=delay))
+
+
+def target_dict(target: TargetRow) -> dict[str, Any]:
+    """A target as plain data, the one shape the CLI's JSON and the API share."""
+    return {
+        "id": target.id,
+        "url": target.url,
+        "case": target.case,
+        "every": format_interval(target.interval_seconds),
+        "interval_seconds": target.interval_seconds,
+        "state": target.state,
+        "next_run_at": target.next_run_at,
+        "last_run_at": target.last_run_at,
+        "operator": target.operator,
+        "note": target.note,
+        "created_at": target.created_at,
+    }
+
+
+def event_dict(event: TimelineEvent) -> dict[str, Any]:
+    """A timeline event as plain data (CLI JSON and API)."""
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "summary": event.summary,
+        "details": event.details,
+        "capture_id": event.capture_id,
+        "previous_capture_id": event.previous_capture_id,
+        "created_at": event.created_at,
+    }
+
+
+class Scheduler:
+    """Queues the runs of due targets, from the catalog, about once a second.
+
+    ``on_queued`` is called after runs were queued (the service wakes its workers).
+    ``default_timeout`` is the time budget of a run whose target does not name one.
+    """
+
+    def __init__(
+        self, catalog: Catalog, *, on_queued: Callable[[], None], default_timeout: float
+    ) -> None:
+        self.catalog = catalog
+        self.on_queued = on_queued
+        self.default_timeout = default_timeout
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Look at the catalog now (a target was added or resumed through the API)."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """The loop the service runs until it is cancelled; one bad tick does not end it."""
+        while True:
+            try:
+                queued = await asyncio.to_thread(self.tick)
+            except Exception:
+                log.exception("the scheduler could not queue due targets; trying again")
+                queued = []
+            if queued:
+                self.on_queued()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+
+    def tick(self, now: datetime | None = None) -> list[CaptureRow]:
+        """Queue one run of every target due by ``now``; return the captures queued."""
+        now = now or utc_now()
+        stamp = rfc3339(now)
+        queued = []
+        for target in self.catalog.due_targets(now=stamp):
+            row = self.catalog.enqueue_target_run(
+                target.id,
+                str(uuid.uuid4()),
+                now=stamp,
+                next_run_at=next_run_at(target, now),
+                request=self._run_request(target),
+            )
+            if row is not None:
+                log.info("target %s: run %s queued", target.id, row.id)
+                queued.append(row)
+        return queued
+
+    def _run_request(self, target: TargetRow) -> dict[str, Any]:
+        """What the worker needs beyond the capture row: budget and the schedule it ran on."""
+        timeout = target.request.get("timeout", self.default_timeout)
+        return {
+            "timeout": timeout,
+            "target": {
+                "id": target.id,
+                "url": target.url,
+                "interval_seconds": target.interval_seconds,
+            },
+        }
+
+
+# -- after a run ------------------------------------------------------------------------
+
+
+def record_run(catalog: Catalog, data_dir: Path, capture_id: str) -> TimelineEvent | None:
+    """Write on the target's timeline what its run ``capture_id`` found.
+
+    A sealed run is compared with the target's previous sealed capture; a run that
+    sealed nothing is a ``failed`` event with its reasons. Returns ``None`` when
+    the capture is not a finished target run, or already has its event (so that
+    recovery can call this again safely).
+    """
+    row = catalog.get_capture(capture_id)
+    if row is None or row.target_id is None or row.status not in FINISHED_STATUSES:
+        return None
+    if catalog.timeline_for_capture(capture_id) is not None:
+        return None
+    previous = previous_sealed(catalog, row)
+    previous_id = previous.id if previous is not None else None
+    if row.status == "failed":
+        return catalog.add_timeline_event(
+            row.target_id,
+            "failed",
+            "the run sealed nothing: " + ("; ".join(row.reasons) or "no reason recorded"),
+            capture_id=capture_id,
+            previous_capture_id=previous_id,
+            details={"reasons": row.reasons},
+        )
+    from archive.compare import compare
+    from archive.snapshot import Snapshot
+
+    try:
+        current = Snapshot.load(data_dir, capture_id)
+        before = Snapshot.load(data_dir, previous.id) if previous is not None else None
+        result = compare(before, current, previous_kind=last_kind(catalog, row.target_id))
+    except Exception as exc:
+        # The capture is sealed and stays evidence; only the comparison is missing.
+        log.exception("target %s: run %s could not be compared", row.target_id, capture_id)
+        return catalog.add_timeline_event(
+            row.target_id,
+            "failed",
+            f"the run was sealed but could not be compared with the one before: {exc}",
+            capture_id=capture_id,
+            previous_capture_id=previous_id,
+            details={"sealed": True, "comparison_error": str(exc)},
+        )
+    return catalog.add_timeline_event(
+        row.target_id,
+        result.kind,
+        result.summary,
+        capture_id=capture_id,
+        previous_capture_id=previous_id,
+        details=dict(result.details),
+    )
+
+
+def previous_sealed(catalog: Catalog, row: CaptureRow) -> CaptureRow | None:
+    """The target's newest sealed capture created before ``row``."""
+    assert row.target_id is not None
+    for other in catalog.list_captures(target_id=row.target_id):
+        earlier = (other.created_at, other.id) < (row.created_at, row.id)
+        if other.id != row.id and other.status in SEALED_STATUSES and earlier:
+            return other
+    return None
+
+
+def last_kind(catalog: Catalog, target_id: int) -> str | None:
+    """The kind of the target's last timeline event that compared pages (not a failure).
+
+    A failed run says nothing about the page, so "taken down, then a failed run,
+    then back" is still a restoration.
+    """
+    for event in reversed(catalog.timeline(target_id)):
+        if event.kind != "failed":
+            return event.kind
+    return None
+
+
+def settle_timeline(catalog: Catalog, data_dir: Path) -> list[TimelineEvent]:
+    """Timeline events for finished target runs that have none (after a crash).
+
+    The server can stop between a run's sealing and its timeline event, and a run
+    failed by crash recovery never reaches a worker; both get their event here, on
+    start, oldest first.
+    """
+    written = []
+    for target in catalog.list_targets(include_removed=True):
+        for row in reversed(catalog.list_captures(target_id=target.id)):
+            if row.status not in FINISHED_STATUSES:
+                continue
+            try:
+                event = record_run(catalog, data_dir, row.id)
+            except Exception:
+                log.exception("target %s: no timeline event for run %s", target.id, row.id)
+                continue
+            if event is not None:
+                written.append(event)
+    return written
