@@ -8,7 +8,7 @@ from aiohttp import web
 
 from archive import __version__
 from capture.pipeline import DEFAULT_TIMEOUT
-from capture.server import captures, cases, keys
+from capture.server import captures, cases, keys, targets
 from capture.server.errors import error_middleware
 from capture.server.openapi import document
 from capture.server.security import (
@@ -56,6 +56,7 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     app.add_routes(routes)
     app.add_routes(captures.routes)
     app.add_routes(cases.routes)
+    app.add_routes(targets.routes)
 
     async def start_service(app: web.Application) -> None:
         await service.start()

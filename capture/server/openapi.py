@@ -177,6 +177,7 @@ def document() -> dict[str, Any]:
                     "responses": {"201": _json({"type": "object"}, "the case"), **errors},
                 },
             },
+            **_target_paths(errors),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -221,6 +222,7 @@ def document() -> dict[str, Any]:
                         "cookies": {"type": "array", "items": {"type": "object"}},
                     },
                 },
+                **_target_schemas(),
                 "CaptureSummary": {
                     "type": "object",
                     "properties": {
@@ -246,5 +248,150 @@ def document() -> dict[str, Any]:
                     ]
                 },
             },
+        },
+    }
+
+
+_TARGET_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _target_paths(errors: dict[str, Any]) -> dict[str, Any]:
+    """Watched targets: re-captured on a schedule, each run compared with the one before."""
+    target = {"$ref": "#/components/schemas/Target"}
+    state_change = {"parameters": [_TARGET_ID]}
+    responses = {"200": _json(target, "the target"), "404": _ERROR, "409": _ERROR, **errors}
+    return {
+        "/api/v1/targets": {
+            "get": {
+                "summary": "List watched targets (removed ones with all=true)",
+                "parameters": [
+                    {"name": "all", "in": "query", "schema": {"type": "boolean"}},
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"targets": {"type": "array", "items": target}},
+                        },
+                        "targets",
+                    ),
+                    **errors,
+                },
+            },
+            "post": {
+                "summary": "Watch a URL: capture it now, then every interval",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/TargetRequest"}
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        **_json(target, "the new target"),
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    **errors,
+                    "422": _ERROR,
+                },
+            },
+        },
+        "/api/v1/targets/{id}": {
+            "get": {
+                "summary": "A target with its timeline (oldest first) and its captures",
+                "parameters": [_TARGET_ID],
+                "responses": {
+                    "200": _json({"$ref": "#/components/schemas/TargetDetail"}, "the target"),
+                    "404": _ERROR,
+                    **errors,
+                },
+            },
+            "delete": {
+                "summary": "Stop watching for good; its captures and timeline are kept",
+                **state_change,
+                "responses": responses,
+            },
+        },
+        "/api/v1/targets/{id}/pause": {
+            "post": {"summary": "Pause a target's schedule", **state_change, "responses": responses}
+        },
+        "/api/v1/targets/{id}/resume": {
+            "post": {
+                "summary": "Resume a paused target (a missed run is caught up once)",
+                **state_change,
+                "responses": responses,
+            }
+        },
+    }
+
+
+def _target_schemas() -> dict[str, Any]:
+    kinds = ["first", "unchanged", "changed", "takedown", "restored", "failed"]
+    return {
+        "TargetRequest": {
+            "type": "object",
+            "required": ["url", "every"],
+            "additionalProperties": False,
+            "properties": {
+                "url": {"type": "string", "description": "http or https URL"},
+                "every": {
+                    "type": "string",
+                    "description": "interval: a whole number and s, m, h or d (at least 1m)",
+                    "examples": ["15m", "6h", "2d"],
+                },
+                "case": {"type": "string", "maxLength": 100},
+                "note": {"type": "string"},
+                "operator": {"type": "string"},
+                "timeout": {"type": "number", "minimum": 5, "maximum": 3600},
+                "allow_fast": {
+                    "type": "boolean",
+                    "description": "allow intervals under a minute (tests against local pages)",
+                },
+            },
+        },
+        "Target": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "url": {"type": "string"},
+                "case": {"type": ["string", "null"]},
+                "every": {"type": "string"},
+                "interval_seconds": {"type": "integer"},
+                "state": {"type": "string", "enum": ["active", "paused", "removed"]},
+                "next_run_at": {"type": ["string", "null"]},
+                "last_run_at": {"type": ["string", "null"]},
+                "last_kind": {"type": ["string", "null"], "enum": [*kinds, None]},
+                "href": {"type": "string"},
+            },
+        },
+        "TimelineEvent": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string", "enum": kinds},
+                "summary": {"type": "string"},
+                "details": {"type": "object"},
+                "capture_id": {"type": ["string", "null"]},
+                "previous_capture_id": {"type": ["string", "null"]},
+                "created_at": {"type": "string"},
+                "capture_href": {"type": ["string", "null"]},
+            },
+        },
+        "TargetDetail": {
+            "allOf": [
+                {"$ref": "#/components/schemas/Target"},
+                {
+                    "type": "object",
+                    "properties": {
+                        "timeline": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/TimelineEvent"},
+                        },
+                        "captures": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+            ]
         },
     }
