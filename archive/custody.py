@@ -89,6 +89,10 @@ ACTIONS = (
     "log-repaired",
 )
 
+#: The actions that seal a capture: their details carry the manifest's SHA-256.
+#: ``re-captured`` is a watched target's scheduled run, sealed like any other.
+SEALING_ACTIONS = ("captured", "re-captured")
+
 FIELDS = ("seq", "time", "clock", "action", "actor", "captures", "details", "prev", "hash")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _READ_CHUNK = 64 * 1024

@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.custody import CustodyError, verify_slice
+from archive.custody import SEALING_ACTIONS, CustodyError, verify_slice
 from archive.export import (
     ARCHIVE_DIR,
     CUSTODY_PATH,
@@ -713,7 +713,7 @@ def _check_custody(
         captured = [
             e
             for e in events
-            if e.get("action") == "captured"
+            if e.get("action") in SEALING_ACTIONS
             and manifest.id in (e.get("captures") or [])
             and isinstance(e.get("details"), dict)
         ]
@@ -721,7 +721,7 @@ def _check_custody(
             report.add(
                 "custody captured",
                 False,
-                f"{CUSTODY_PATH} has no 'captured' event for capture {manifest.id}",
+                f"{CUSTODY_PATH} has no 'captured' (or 're-captured') event for {manifest.id}",
             )
             continue
         hashes = [e["details"].get("manifest_sha256") for e in captured]
@@ -729,7 +729,7 @@ def _check_custody(
             report.add(
                 "custody captured",
                 False,
-                f"{CUSTODY_PATH}: the 'captured' event of {manifest.id} records manifest SHA-256"
+                f"{CUSTODY_PATH}: the sealing event of {manifest.id} records manifest SHA-256"
                 f" {', '.join(map(str, hashes))}, but {EVIDENCE_DIR}/{manifest.id}"
                 f"{_MANIFEST_SUFFIX} hashes to {manifest.sha256}",
             )
