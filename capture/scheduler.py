@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -142,9 +143,15 @@ class Scheduler:
     """
 
     def __init__(
-        self, catalog: Catalog, *, on_queued: Callable[[], None], default_timeout: float
+        self,
+        catalog: Catalog,
+        data_dir: Path,
+        *,
+        on_queued: Callable[[], None],
+        default_timeout: float,
     ) -> None:
         self.catalog = catalog
+        self.data_dir = data_dir
         self.on_queued = on_queued
         self.default_timeout = default_timeout
         self._wake = asyncio.Event()
@@ -173,6 +180,7 @@ class Scheduler:
         stamp = rfc3339(now)
         queued = []
         for target in self.catalog.due_targets(now=stamp):
+            self._settle_last_run(target)
             row = self.catalog.enqueue_target_run(
                 target.id,
                 str(uuid.uuid4()),
@@ -184,6 +192,21 @@ class Scheduler:
                 log.info("target %s: run %s queued", target.id, row.id)
                 queued.append(row)
         return queued
+
+    def _settle_last_run(self, target: TargetRow) -> None:
+        """Make sure the target's last run is on its timeline before the next one starts.
+
+        A run is finished in the catalog a moment before its worker writes the
+        timeline event; without this, a fast schedule could queue (and even finish)
+        the next run first, and compare it against a timeline one event short.
+        """
+        runs = self.catalog.list_captures(target_id=target.id)
+        if not runs or runs[0].status not in FINISHED_STATUSES:
+            return
+        try:
+            record_run(self.catalog, self.data_dir, runs[0].id)
+        except Exception:
+            log.exception("target %s: run %s is not on the timeline", target.id, runs[0].id)
 
     def _run_request(self, target: TargetRow) -> dict[str, Any]:
         """What the worker needs beyond the capture row: budget and the schedule it ran on."""
@@ -200,6 +223,9 @@ class Scheduler:
 
 # -- after a run ------------------------------------------------------------------------
 
+#: One timeline event per run: the worker and the scheduler may both try to write it.
+_RECORD_LOCK = threading.Lock()
+
 
 def record_run(catalog: Catalog, data_dir: Path, capture_id: str) -> TimelineEvent | None:
     """Write on the target's timeline what its run ``capture_id`` found.
@@ -209,11 +235,19 @@ def record_run(catalog: Catalog, data_dir: Path, capture_id: str) -> TimelineEve
     the capture is not a finished target run, or already has its event (so that
     recovery can call this again safely).
     """
-    row = catalog.get_capture(capture_id)
-    if row is None or row.target_id is None or row.status not in FINISHED_STATUSES:
-        return None
-    if catalog.timeline_for_capture(capture_id) is not None:
-        return None
+    with _RECORD_LOCK:
+        row = catalog.get_capture(capture_id)
+        if row is None or row.target_id is None or row.status not in FINISHED_STATUSES:
+            return None
+        if catalog.timeline_for_capture(capture_id) is not None:
+            return None
+        return _record(catalog, data_dir, row)
+
+
+def _record(catalog: Catalog, data_dir: Path, row: CaptureRow) -> TimelineEvent:
+    """Compare a finished run with the one before and write the event (see record_run)."""
+    assert row.target_id is not None
+    capture_id = row.id
     previous = previous_sealed(catalog, row)
     previous_id = previous.id if previous is not None else None
     if row.status == "failed":

@@ -110,7 +110,7 @@ class CaptureService:
             for n in range(self.workers)
         ]
         self._scheduler = Scheduler(
-            self._catalog, on_queued=self._wake.set, default_timeout=DEFAULT_TIMEOUT
+            self._catalog, self.data_dir, on_queued=self._wake.set, default_timeout=DEFAULT_TIMEOUT
         )
         self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
         if self.tsa is not None and self.tsa.tsas:
