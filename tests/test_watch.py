@@ -30,6 +30,8 @@ from capture.scheduler import (
     jitter,
     next_run_at,
     parse_interval,
+    record_run,
+    settle_timeline,
 )
 from tests.changing import ChangingPage
 from tests.server import RunningServer
@@ -133,6 +135,33 @@ def test_a_long_missed_schedule_is_caught_up_once_and_counted_from_now(tmp_path:
         assert scheduler.tick(now + timedelta(minutes=11)) == []
         assert len(catalog.list_captures(target_id=missed.id)) == 1
         assert catalog.get_target(missed.id).next_run_at > rfc3339(now + timedelta(minutes=11))
+
+
+def test_a_run_that_ended_without_its_event_gets_it_once_on_start(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    with Catalog.open(tmp_path / CATALOG_NAME) as catalog:
+        target = catalog.add_target(
+            "https://example.org/a",
+            interval_seconds=600,
+            case=None,
+            operator="t",
+            note=None,
+            next_run_at=rfc3339(now),
+        )
+        scheduler = Scheduler(catalog, tmp_path, on_queued=lambda: None, default_timeout=30)
+        (run,) = scheduler.tick(now)
+        assert catalog.claim_next_queued(started_at=rfc3339(now)).id == run.id
+        # The server stopped for good in the middle of it: recovery failed the run.
+        reason = "the server stopped while this capture was running; not retried again"
+        catalog.fail_capture(run.id, reasons=[reason], finished_at=rfc3339(now))
+
+        (event,) = settle_timeline(catalog, tmp_path)
+        assert (event.kind, event.capture_id, event.target_id) == ("failed", run.id, target.id)
+        assert reason in event.summary and event.details["reasons"] == [reason]
+        assert event.previous_capture_id is None
+        assert settle_timeline(catalog, tmp_path) == []
+        assert record_run(catalog, tmp_path, run.id) is None
+        assert [e.id for e in catalog.timeline(target.id)] == [event.id]
 
 
 # -- the CLI ------------------------------------------------------------------------------
