@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ./data
 
-.PHONY: run test lint bench setup browser ffmpeg clean
+.PHONY: run test lint bench setup browser ffmpeg replay clean
 
-setup: $(STAMP) browser ffmpeg
+setup: $(STAMP) browser ffmpeg replay
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ browser: $(STAMP)
 
 ffmpeg:
 	@scripts/ensure-ffmpeg
+
+replay:
+	@scripts/ensure-replay
 
 run: setup
 	@echo "Pair the browser extension (extension/) with this token:"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
 from archive import __version__
 from capture.pipeline import DEFAULT_TIMEOUT
-from capture.server import captures, cases, keys, targets
+from capture.server import captures, cases, dashboard, keys, login, replay, targets
 from capture.server.errors import error_middleware
 from capture.server.openapi import document
 from capture.server.security import (
@@ -17,12 +18,14 @@ from capture.server.security import (
     host_middleware,
     origin_middleware,
 )
+from capture.server.sessions import SESSIONS, Sessions
 from capture.service import CaptureService
 
 #: Largest request body: an as-seen screenshot and DOM of a long page fit well under it.
 MAX_BODY = 64 * 1024 * 1024
 
 routes = web.RouteTableDef()
+STATIC_DIR = Path(__file__).with_name("static")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,12 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     app.add_routes(captures.routes)
     app.add_routes(cases.routes)
     app.add_routes(targets.routes)
+    # The dashboard: pages at /, its files at /static/, replay at /replay/.
+    app[SESSIONS] = Sessions()
+    app.add_routes(login.routes)
+    app.add_routes(dashboard.routes)
+    replay.setup(app)
+    app.router.add_static("/static/", STATIC_DIR)
 
     async def start_service(app: web.Application) -> None:
         await service.start()

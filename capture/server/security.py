@@ -22,6 +22,7 @@ from aiohttp import web
 
 from capture.server import keys
 from capture.server.errors import Forbidden, Handler, MisdirectedRequest, Unauthorized
+from capture.server.sessions import check_same_origin, dashboard_gate, has_session, own_origin
 
 TOKEN_FILE = "api-token"
 PAIRING_FILE = "paired-extensions.json"
@@ -121,6 +122,8 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
     origin = request.headers.get("Origin")
     if origin is None:
         return await handler(request)
+    if origin == own_origin(request):
+        return await handler(request)  # the dashboard's own pages (same origin: no CORS)
     if not is_extension_origin(origin):
         raise Forbidden(
             f"requests from web pages ({origin}) are refused; "
@@ -143,8 +146,13 @@ async def origin_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/api/"):
+        return await dashboard_gate(request, handler)  # pages: session cookie or login
     token: str = request.app[keys.SETTINGS].token
     header = request.headers.get("Authorization", "")
+    if not header and has_session(request):
+        check_same_origin(request)  # the dashboard's own calls, with its session cookie
+        return await handler(request)
     scheme, _, presented = header.partition(" ")
     if scheme.lower() != "bearer" or not presented:
         raise Unauthorized(

@@ -1,0 +1,315 @@
+"""The dashboard's pages: cases and captures, one capture, targets, search, export.
+
+Server-rendered from the catalog, the sealed files and the custody log; the only
+thing a page can change is by a form POST (export), which the session gate checks
+comes from the dashboard itself. Files are downloaded through the API's file route,
+which takes the session cookie too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from archive.catalog import STATUSES, CaptureRow, Catalog, TimelineEvent
+from archive.custody import CustodyError, CustodyLog
+from archive.export import ExportError
+from archive.manifest import MANIFEST_NAME
+from archive.store import Artifact
+from archive.timestamps import TimestampError, TrustStore, verify_token
+from archive.timeutil import utc_now
+from capture import exporting
+from capture.server import keys
+from capture.server.errors import NotFound
+from capture.server.pages import STATUS_ORDER, render
+from capture.service import CaptureService
+
+routes = web.RouteTableDef()
+
+#: Where exports made from the dashboard are written (they are also downloaded).
+EXPORTS_DIR = "exports"
+NO_CASE = "(no case)"
+HIGHLIGHTED_KINDS = ("changed", "takedown", "restored", "failed")
+
+
+def _service(request: web.Request) -> CaptureService:
+    return request.app[keys.SERVICE]
+
+
+def _page(request: web.Request, template: str, **context: Any) -> web.Response:
+    return render(request, template, logged_in=True, **context)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    name: str
+    captures: list[CaptureRow]
+    counts: dict[str, int]
+
+
+def _case_summaries(rows: list[CaptureRow], case_names: list[str]) -> list[CaseSummary]:
+    """Cases with their captures (newest first), cases with the newest capture first."""
+    grouped: dict[str, list[CaptureRow]] = {name: [] for name in case_names}
+    for row in rows:
+        grouped.setdefault(row.case or NO_CASE, []).append(row)
+    summaries = [
+        CaseSummary(name, captures, _counts(captures)) for name, captures in grouped.items()
+    ]
+    summaries.sort(key=lambda s: s.captures[0].created_at if s.captures else "", reverse=True)
+    return summaries
+
+
+def _counts(rows: list[CaptureRow]) -> dict[str, int]:
+    counts = dict.fromkeys(STATUS_ORDER, 0)
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return {status: n for status, n in counts.items() if n}
+
+
+@routes.get("/")
+async def index(request: web.Request) -> web.Response:
+    catalog = _service(request).catalog
+    rows = await asyncio.to_thread(catalog.list_captures)
+    cases = [c.name for c in await asyncio.to_thread(catalog.list_cases)]
+    return _page(
+        request,
+        "index.html",
+        cases=_case_summaries(rows, cases),
+        counts=_counts(rows),
+        total=len(rows),
+    )
+
+
+@routes.get("/cases/{name}")
+async def case(request: web.Request) -> web.Response:
+    catalog = _service(request).catalog
+    name = request.match_info["name"]
+    known = {c.name for c in await asyncio.to_thread(catalog.list_cases)}
+    if name not in known and name != NO_CASE:
+        raise NotFound(f"no case named {name!r}")
+    if name == NO_CASE:
+        rows = [r for r in await asyncio.to_thread(catalog.list_captures) if r.case is None]
+    else:
+        rows = await asyncio.to_thread(catalog.list_captures, case=name)
+    return _page(request, "case.html", name=name, captures=rows, counts=_counts(rows))
+
+
+# -- one capture --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustedTime:
+    """One stored time-stamp token, read back and checked against the manifest."""
+
+    name: str
+    tsa: str
+    gen_time: str | None
+    problem: str | None
+
+
+def _require(catalog: Catalog, capture_id: str) -> CaptureRow:
+    row = catalog.get_capture(capture_id)
+    if row is None:
+        raise NotFound(f"no capture {capture_id}")
+    return row
+
+
+def _manifest(service: CaptureService, row: CaptureRow) -> dict[str, Any] | None:
+    if row.manifest_sha256 is None:
+        return None
+    try:
+        return json.loads(service.store.path(row.id, MANIFEST_NAME).read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _trusted_times(
+    service: CaptureService, row: CaptureRow, artifacts: list[Artifact], events: list[Any]
+) -> list[TrustedTime]:
+    """Each stored token's TSA and genTime, verified offline against the manifest's hash.
+
+    The TSA's name comes from the custody event that recorded the token (a token
+    does not say where it came from); genTime is read from the token itself.
+    """
+    if row.manifest_sha256 is None:
+        return []
+    recorded = {e.details.get("token"): e.details for e in events if e.action == "timestamped"}
+    trust = TrustStore.load(service.tsa.trust_files if service.tsa else ())
+    digest = bytes.fromhex(row.manifest_sha256)
+    times = []
+    for artifact in artifacts:
+        if artifact.kind != "timestamp":
+            continue
+        details = recorded.get(artifact.path) or {}
+        tsa = str(details.get("tsa") or "unknown TSA")
+        try:
+            data = service.store.path(row.id, artifact.path).read_bytes()
+            if hashlib.sha256(data).hexdigest() != artifact.sha256:
+                raise TimestampError("the file no longer has the hash it was sealed with")
+            token = verify_token(data, digest, trust=trust, tsa_url=tsa)
+            times.append(TrustedTime(artifact.path, tsa, token.gen_time.isoformat(), None))
+        except (OSError, TimestampError) as exc:
+            gen_time = details.get("gen_time")
+            times.append(TrustedTime(artifact.path, tsa, str(gen_time or ""), str(exc)))
+    return times
+
+
+def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
+    """Everything the capture page shows, read in one go (blocking: run in a thread)."""
+    catalog = service.catalog
+    row = _require(catalog, capture_id)
+    artifacts = catalog.artifacts(row.id)
+    custody_problem = None
+    try:
+        events = list(CustodyLog(service.data_dir, catalog).events(row.id))
+    except CustodyError as exc:
+        events, custody_problem = [], str(exc)
+    timeline = catalog.timeline_for_capture(row.id)
+    target = catalog.get_target(row.target_id) if row.target_id is not None else None
+    screenshots = [a for a in artifacts if a.kind == "screenshot"]
+    return {
+        "capture": row,
+        "manifest": _manifest(service, row),
+        "artifacts": artifacts,
+        "screenshot": screenshots[0] if screenshots else None,
+        "events": events,
+        "custody_problem": custody_problem,
+        "trusted_times": _trusted_times(service, row, artifacts, events),
+        "timeline_event": timeline,
+        "target": target,
+        "live": service.live_state(row.id) or {},
+    }
+
+
+@routes.get("/captures/{id}")
+async def capture(request: web.Request) -> web.Response:
+    service = _service(request)
+    facts = await asyncio.to_thread(_capture_facts, service, request.match_info["id"])
+    return _page(request, "capture.html", export_error=None, **facts)
+
+
+@routes.post("/captures/{id}/export")
+async def export(request: web.Request) -> web.StreamResponse:
+    """Package this capture as a signed WACZ (custody event ``exported``), then download it."""
+    service = _service(request)
+    row = await asyncio.to_thread(_require, service.catalog, request.match_info["id"])
+    form = await request.post()
+    actor = str(form.get("operator") or "").strip() or "dashboard"
+    folder = service.data_dir / EXPORTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
+    out = _free_name(folder, f"{row.id}-{stamp}")
+    try:
+        result = await exporting.export(
+            service.data_dir, [row.id], out, actor=actor, catalog=service.catalog, tsa=service.tsa
+        )
+    except ExportError as exc:
+        facts = await asyncio.to_thread(_capture_facts, service, row.id)
+        return render(
+            request, "capture.html", status=422, logged_in=True, export_error=str(exc), **facts
+        )
+    return web.FileResponse(
+        result.path,
+        headers={
+            "Content-Disposition": f'attachment; filename="{result.path.name}"',
+            "X-Content-SHA256": result.sha256,
+        },
+    )
+
+
+def _free_name(folder: Path, stem: str) -> Path:
+    """A file name in ``folder`` nothing has yet (two exports in one second differ)."""
+    candidate = folder / f"{stem}.wacz"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{stem}-{number}.wacz"
+        number += 1
+    return candidate
+
+
+# -- targets --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TargetSummary:
+    target: Any
+    last_kind: str | None
+    changes: int
+    takedowns: int
+
+
+def _target_summaries(catalog: Catalog) -> list[TargetSummary]:
+    summaries = []
+    for target in catalog.list_targets(include_removed=True):
+        timeline = catalog.timeline(target.id)
+        summaries.append(
+            TargetSummary(
+                target,
+                timeline[-1].kind if timeline else None,
+                sum(1 for e in timeline if e.kind == "changed"),
+                sum(1 for e in timeline if e.kind == "takedown"),
+            )
+        )
+    return summaries
+
+
+@routes.get("/targets")
+async def targets(request: web.Request) -> web.Response:
+    catalog = _service(request).catalog
+    return _page(
+        request, "targets.html", targets=await asyncio.to_thread(_target_summaries, catalog)
+    )
+
+
+def _diff_texts(event: TimelineEvent) -> list[tuple[str, str]]:
+    """The text diffs an event carries (any string detail named like a diff)."""
+    return [
+        (str(key), value)
+        for key, value in event.details.items()
+        if "diff" in str(key).lower() and isinstance(value, str) and value
+    ]
+
+
+def _other_details(event: TimelineEvent) -> dict[str, object]:
+    return {k: v for k, v in event.details.items() if (str(k), v) not in _diff_texts(event)}
+
+
+@routes.get("/targets/{id}")
+async def target(request: web.Request) -> web.Response:
+    catalog = _service(request).catalog
+    try:
+        target_id = int(request.match_info["id"])
+    except ValueError:
+        raise NotFound(f"no target {request.match_info['id']!r}") from None
+    row = await asyncio.to_thread(catalog.get_target, target_id)
+    if row is None:
+        raise NotFound(f"no target {target_id}")
+    timeline = await asyncio.to_thread(catalog.timeline, target_id)
+    entries = [
+        {
+            "event": e,
+            "highlight": e.kind in HIGHLIGHTED_KINDS,
+            "diffs": _diff_texts(e),
+            "details": _other_details(e),
+        }
+        for e in reversed(timeline)
+    ]
+    return _page(request, "target.html", target=row, entries=entries)
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+@routes.get("/search")
+async def search(request: web.Request) -> web.Response:
+    catalog = _service(request).catalog
+    query = request.query.get("q", "").strip()
+    hits = await asyncio.to_thread(catalog.search_text, query) if query else []
+    rows = {h.capture_id: await asyncio.to_thread(catalog.get_capture, h.capture_id) for h in hits}
+    return _page(request, "search.html", query=query, hits=hits, rows=rows, statuses=STATUSES)

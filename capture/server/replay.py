@@ -1,0 +1,149 @@
+"""Replay in the dashboard: ReplayWeb.page over a capture's sealed WARC.
+
+ReplayWeb.page (the ``replaywebpage`` npm package, installed by
+``scripts/ensure-replay``) is two files: ``ui.js``, the ``<replay-web-page>``
+element, and ``sw.js``, a service worker that reads a WACZ with range requests and
+serves the archived page inside an iframe.
+
+A replayed page runs its own scripts, and captured pages may be hostile. So the
+replay iframe lives on another origin than the dashboard: the dashboard is at
+``http://127.0.0.1:PORT``, the replay at ``http://localhost:PORT``. Browsers treat
+them as different sites with different cookies, so the archived page never holds
+the investigator's session, and on that host the server serves only the replay
+files (see :mod:`capture.server.sessions`). The replay WACZ is therefore fetched
+without the session cookie: its URL carries a key, an HMAC of the capture id under
+a secret that lives as long as the server process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from aiohttp import web
+
+from archive.replay import ReplayError, ensure_replay_wacz
+from capture.server import keys
+from capture.server.errors import NotFound
+from capture.server.pages import render
+from capture.server.sessions import DASHBOARD_HOSTNAME, REPLAY_HOSTNAME, hostname
+
+routes = web.RouteTableDef()
+
+#: The folder holding ReplayWeb.page's ``ui.js`` and ``sw.js``, if not the checkout's.
+ENV_REPLAY_DIR = "OSINT_CAPTURE_REPLAYWEBPAGE"
+#: Where ``scripts/ensure-replay`` puts the package, in the checkout.
+CHECKOUT_REPLAY_DIR = Path(__file__).resolve().parents[2] / ".replay" / "replaywebpage"
+REPLAY_FILES = ("ui.js", "sw.js")
+#: The page ReplayWeb.page's iframe opens on the replay origin; ``sw.js`` then serves
+#: the rest. Ours rather than the package's index.html, which names icons we lack.
+INDEX_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>Replay</title>
+<script src="./ui.js"></script></head>
+<body><replay-app-main></replay-app-main></body></html>
+"""
+
+REPLAY_SECRET: web.AppKey[bytes] = web.AppKey("replay_secret")
+
+
+def setup(app: web.Application) -> None:
+    app[REPLAY_SECRET] = secrets.token_bytes(32)
+    app.add_routes(routes)
+
+
+def replay_dir() -> Path:
+    configured = os.environ.get(ENV_REPLAY_DIR)
+    return Path(configured) if configured else CHECKOUT_REPLAY_DIR
+
+
+def installed() -> bool:
+    folder = replay_dir()
+    return all((folder / name).is_file() for name in REPLAY_FILES)
+
+
+def replay_key(app: web.Application, capture_id: str) -> str:
+    return hmac.new(app[REPLAY_SECRET], capture_id.encode(), "sha256").hexdigest()
+
+
+def replay_origin(request: web.Request) -> str | None:
+    """The other origin replay runs on, when this server has one (a loopback server)."""
+    port = request.headers.get("Host", "").rsplit(":", 1)[-1]
+    hosts = request.app[keys.SETTINGS].hosts
+    if hostname(request) == REPLAY_HOSTNAME or f"{REPLAY_HOSTNAME}:{port}" not in hosts:
+        return None
+    return f"http://{REPLAY_HOSTNAME}:{port}"
+
+
+@routes.get("/replay/{id}")
+async def replay_page(request: web.Request) -> web.Response:
+    service = request.app[keys.SERVICE]
+    capture_id = request.match_info["id"]
+    row = await asyncio.to_thread(service.catalog.get_capture, capture_id)
+    if row is None:
+        raise NotFound(f"no capture {capture_id}")
+    origin = replay_origin(request)
+    source = None
+    if origin is not None:
+        source = f"{origin}/replay/files/{row.id}.wacz?key={replay_key(request.app, row.id)}"
+    return render(
+        request,
+        "replay.html",
+        logged_in=True,
+        capture=row,
+        installed=installed(),
+        replay_origin=origin,
+        dashboard_host=DASHBOARD_HOSTNAME,
+        source=source,
+        replay_url=row.final_url or row.url,
+        sealed=row.status in ("complete", "partial"),
+    )
+
+
+@routes.get("/replay/app/")
+async def replay_index(request: web.Request) -> web.Response:
+    _require_installed()
+    return web.Response(text=INDEX_HTML, content_type="text/html", charset="utf-8")
+
+
+@routes.get("/replay/app/{name}")
+async def replay_code(request: web.Request) -> web.FileResponse:
+    name = request.match_info["name"]
+    if name not in REPLAY_FILES:
+        raise NotFound(f"ReplayWeb.page has no file {name!r} here; only {', '.join(REPLAY_FILES)}")
+    _require_installed()
+    return web.FileResponse(
+        replay_dir() / name,
+        headers={"Content-Type": "application/javascript", "Cache-Control": "no-cache"},
+    )
+
+
+@routes.get("/replay/files/{id}.wacz")
+async def replay_wacz(request: web.Request) -> web.FileResponse:
+    """The capture as a WACZ, with Range support, for the key the replay page was given."""
+    capture_id = request.match_info["id"]
+    presented = request.query.get("key", "")
+    if not hmac.compare_digest(presented, replay_key(request.app, capture_id)):
+        raise NotFound(
+            f"no replay of capture {capture_id} for this key; open it from the dashboard"
+        )
+    service = request.app[keys.SERVICE]
+    try:
+        path = await asyncio.to_thread(
+            ensure_replay_wacz, service.data_dir, service.catalog, capture_id
+        )
+    except ReplayError as exc:
+        raise NotFound(str(exc)) from None
+    return web.FileResponse(
+        path, headers={"Content-Type": "application/wacz", "Cache-Control": "no-store"}
+    )
+
+
+def _require_installed() -> None:
+    if not installed():
+        raise NotFound(
+            f"ReplayWeb.page is not installed in {replay_dir()}; run `make setup` "
+            "(or scripts/ensure-replay)"
+        )

@@ -1,0 +1,15 @@
+// The dashboard's only script: pages that show work in progress (a running capture,
+// an active target) reload themselves now and then, unless the reader is typing.
+(function () {
+  "use strict";
+  const seconds = Number(document.body.dataset.refresh || 0);
+  if (!seconds) return;
+  setInterval(function () {
+    const active = document.activeElement;
+    const typing = active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA");
+    const reading = document.querySelector("details[open]");
+    if (!typing && !reading && document.visibilityState === "visible") {
+      window.location.reload();
+    }
+  }, seconds * 1000);
+})();
