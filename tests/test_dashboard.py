@@ -25,6 +25,7 @@ from archive.verify import verify_package
 from capture.browser import Browser
 from capture.pipeline import CATALOG_NAME
 from capture.server.replay import installed as replay_installed
+from tests.changing import ChangingPage
 from tests.server import RunningServer
 from tests.site import ARABIC_TEXT, TestSite
 
@@ -329,4 +330,63 @@ async def test_search_finds_a_capture_by_its_words(
     await page.goto(server.base + "/search?q=" + "<b>nothing</b>")
     await expect(page.locator("li.hit")).to_have_count(0)
     await expect(page.locator("q")).to_have_text("<b>nothing</b>")
+    await page.close()
+
+
+async def _wait_for_kind(server: RunningServer, target_id: int, kind: str) -> list[dict]:
+    """Poll the target's timeline (the API) until an event of ``kind`` is on it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_MS / 1000
+    while loop.time() < deadline:
+        status, _, body = await server.request("GET", f"/api/v1/targets/{target_id}")
+        assert status == 200, body
+        if any(event["kind"] == kind for event in body["timeline"]):
+            return body["timeline"]
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"target {target_id} never had a {kind!r} event: {body['timeline']}")
+
+
+async def test_a_target_timeline_shows_a_change_and_a_takedown(
+    server: RunningServer, context: BrowserContext
+) -> None:
+    async with ChangingPage() as watched:
+        watched.show("The post as it was first seen.")
+        status, _, target = await server.request(
+            "POST",
+            "/api/v1/targets",
+            json={"url": watched.url(), "every": "2s", "allow_fast": True, "case": "watched"},
+        )
+        assert status == 201, target
+        target_id = target["id"]
+        await _wait_for_kind(server, target_id, "first")
+        watched.show("The post after its author edited it.")
+        await _wait_for_kind(server, target_id, "changed")
+        watched.take_down("404")
+        timeline = await _wait_for_kind(server, target_id, "takedown")
+        status, _, _ = await server.request("POST", f"/api/v1/targets/{target_id}/pause")
+        assert status == 200
+
+    takedown = next(e for e in timeline if e["kind"] == "takedown")
+    page = await context.new_page()
+    await log_in(page, server)
+    await page.get_by_role("link", name="Targets").click()
+    row = page.locator("table.targets tr", has_text=str(target["url"]))
+    await expect(row).to_have_class(re.compile(r"\balert\b"))
+    await row.get_by_role("link").click()
+    await expect(page).to_have_url(server.base + f"/targets/{target_id}")
+
+    shown = page.locator("li.event.kind-takedown.highlight")
+    await expect(shown.first).to_be_visible()
+    await expect(shown.first).to_contain_text(takedown["summary"])
+    await expect(
+        shown.first.locator(f"a[href='/captures/{takedown['capture_id']}']")
+    ).to_be_visible()
+    # The change is highlighted too, and what changed in the text can be opened.
+    changed = page.locator("li.event.kind-changed.highlight").first
+    await expect(changed).to_be_visible()
+    opener = changed.locator("details summary").first
+    await opener.click()
+    await expect(changed.locator("details[open]").first).to_contain_text("edited")
+    # Unchanged runs are listed, not highlighted.
+    await expect(page.locator("li.event.kind-first")).not_to_have_class(re.compile("highlight"))
     await page.close()
