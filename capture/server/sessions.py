@@ -21,7 +21,8 @@ from urllib.parse import quote
 from aiohttp import web
 
 from capture.server import keys
-from capture.server.errors import Forbidden, Handler
+from capture.server.errors import APIError, Forbidden, Handler
+from capture.server.pages import render
 
 COOKIE = "osint_capture_session"
 #: A session ends after this long without a request (and when the server stops).
@@ -109,7 +110,27 @@ async def dashboard_gate(request: web.Request, handler: Handler) -> web.StreamRe
     if not has_session(request):
         raise login_redirect(request)
     check_same_origin(request)
-    return await handler(request)
+    try:
+        return await handler(request)
+    except APIError as exc:  # a person reads this: a page, not JSON
+        return error_page(request, exc.status, exc.error, exc.detail)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        detail = "no such page" if exc.status == 404 else exc.reason
+        return error_page(request, exc.status, exc.reason.lower(), detail)
+
+
+def error_page(request: web.Request, status: int, error: str, detail: str) -> web.Response:
+    return render(
+        request,
+        "error.html",
+        status=status,
+        code=status,
+        logged_in=True,
+        error=error,
+        detail=detail,
+    )
 
 
 def token_matches(request: web.Request, presented: str) -> bool:
