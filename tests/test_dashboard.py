@@ -384,9 +384,10 @@ async def test_a_target_timeline_shows_a_change_and_a_takedown(
     # The change is highlighted too, and what changed in the text can be opened.
     changed = page.locator("li.event.kind-changed.highlight").first
     await expect(changed).to_be_visible()
-    opener = changed.locator("details summary").first
-    await opener.click()
-    await expect(changed.locator("details[open]").first).to_contain_text("edited")
+    diff = changed.locator("details.diff")
+    await diff.locator("summary").click()
+    await expect(diff.locator(".diff-add")).to_contain_text("after its author edited it")
+    await expect(diff.locator(".diff-del")).to_contain_text("as it was first seen")
     # Unchanged runs are listed, not highlighted.
     await expect(page.locator("li.event.kind-first")).not_to_have_class(re.compile("highlight"))
     await page.close()

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import STATUSES, CaptureRow, Catalog, TimelineEvent
+from archive.catalog import STATUSES, CaptureRow, Catalog
 from archive.custody import CustodyError, CustodyLog
 from archive.export import ExportError
 from archive.manifest import MANIFEST_NAME
@@ -267,17 +267,20 @@ async def targets(request: web.Request) -> web.Response:
     )
 
 
-def _diff_texts(event: TimelineEvent) -> list[tuple[str, str]]:
-    """The text diffs an event carries (any string detail named like a diff)."""
-    return [
-        (str(key), value)
-        for key, value in event.details.items()
-        if "diff" in str(key).lower() and isinstance(value, str) and value
-    ]
+def _diff_texts(details: dict[str, object], path: str = "") -> list[tuple[str, str]]:
+    """The unified diffs an event carries: string values under keys named ``diff``.
 
-
-def _other_details(event: TimelineEvent) -> dict[str, object]:
-    return {k: v for k, v in event.details.items() if (str(k), v) not in _diff_texts(event)}
+    Found at any depth (a comparison puts the text's diff under ``text.diff``), and
+    named by where they were found (``text diff``), so each can be shown as a diff.
+    """
+    found = []
+    for key, value in details.items():
+        where = f"{path} {key}".strip()
+        if "diff" in str(key).lower() and isinstance(value, str) and value:
+            found.append((where, value))
+        elif isinstance(value, dict):
+            found.extend(_diff_texts(value, where))
+    return found
 
 
 @routes.get("/targets/{id}")
@@ -295,8 +298,8 @@ async def target(request: web.Request) -> web.Response:
         {
             "event": e,
             "highlight": e.kind in HIGHLIGHTED_KINDS,
-            "diffs": _diff_texts(e),
-            "details": _other_details(e),
+            "diffs": _diff_texts(e.details),
+            "details": e.details,
         }
         for e in reversed(timeline)
     ]
