@@ -16,6 +16,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from archive.hashing import HashingWriter
 from archive.timeutil import utc_now
@@ -139,6 +140,18 @@ class FileStore:
 
     def path(self, capture_id: str, name: str) -> Path:
         return self.capture_dir(capture_id) / name
+
+    def open_sealed(self, capture_id: str, name: str) -> BinaryIO:
+        """Open a sealed file of a capture for reading.
+
+        Reading goes through here (not ``open(path)``) so that a ``.partial`` file or
+        a name escaping the capture's directory is never read as evidence, and so
+        another backend can stream from elsewhere. Raises :class:`FileNotFoundError`
+        when the capture has no such file.
+        """
+        if "/" in name or name.startswith(".") or name.endswith(PARTIAL_SUFFIX):
+            raise StoreError(f"capture {capture_id}: {name!r} cannot name a sealed file")
+        return open(self.path(capture_id, name), "rb")
 
     def partial_files(self, capture_id: str) -> list[Path]:
         """Files of a capture that were never sealed."""
