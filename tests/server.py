@@ -25,9 +25,17 @@ def free_port() -> int:
 class RunningServer:
     """`osint-capture serve` on a free loopback port with its own data directory."""
 
-    def __init__(self, data: Path, *, workers: int = 2, port: int | None = None) -> None:
+    def __init__(
+        self,
+        data: Path,
+        *,
+        workers: int = 2,
+        port: int | None = None,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.data = data
         self.workers = workers
+        self.extra_args = extra_args  # more `serve` options, e.g. --tsa URL --tsa-trust FILE
         self.port = port or free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.token = ""
@@ -59,6 +67,7 @@ class RunningServer:
             str(self.data),
             "--workers",
             str(self.workers),
+            *self.extra_args,
             stdout=log,
             stderr=log,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from capture.server.replay import installed as replay_installed
 from tests.changing import ChangingPage
 from tests.server import RunningServer
 from tests.site import ARABIC_TEXT, TestSite
+from tests.tsa import TestTSA
 
 #: Generous: a capture of a test page takes seconds, a watched target a few runs.
 WAIT_MS = 120_000
@@ -44,8 +46,20 @@ class Captured:
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
-    running = RunningServer(tmp_path_factory.mktemp("dashboard") / "data")
+async def tsa(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestTSA]:
+    """A local time-stamp authority, so captures and exports carry trusted time."""
+    async with TestTSA(tmp_path_factory.mktemp("dashboard-tsa")) as running:
+        yield running
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def server(
+    tmp_path_factory: pytest.TempPathFactory, tsa: TestTSA
+) -> AsyncIterator[RunningServer]:
+    running = RunningServer(
+        tmp_path_factory.mktemp("dashboard") / "data",
+        extra_args=("--tsa", tsa.url, "--tsa-trust", str(tsa.ca_pem_path)),
+    )
     await running.start()
     yield running
     await running.stop()
@@ -241,6 +255,21 @@ async def test_log_in_and_open_a_capture(
         await expect(files.get_by_role("link", name=artifact.path, exact=True)).to_be_visible()
     custody = page.locator("table.custody")
     await expect(custody).to_contain_text("captured")
+    await expect(custody).to_contain_text("timestamped")
+
+    # Trusted time: the genTime read from the sealed token, which verifies against the
+    # manifest, is the one the custody log recorded when the token arrived.
+    stamped = [
+        json.loads(line)
+        for line in (server.data / "custody.jsonl").read_text().splitlines()
+        if '"timestamped"' in line and captured.gzip in line
+    ]
+    assert len(stamped) == 1
+    trusted = page.locator("ul.trusted li")
+    await expect(trusted).to_have_count(1)
+    await expect(trusted).to_contain_text(stamped[0]["details"]["tsa"])
+    await expect(trusted).to_contain_text(f"genTime {stamped[0]['details']['gen_time']}")
+    await expect(trusted).to_contain_text("verified")
 
     # The screenshot is the sealed one, shown through the file route with the session.
     image = page.locator("figure.shot img")
@@ -264,7 +293,7 @@ async def test_log_in_and_open_a_capture(
 
 
 async def test_export_from_the_capture_page(
-    server: RunningServer, captured: Captured, context: BrowserContext
+    server: RunningServer, captured: Captured, context: BrowserContext, tsa: TestTSA
 ) -> None:
     page = await context.new_page()
     await log_in(page, server)
@@ -278,7 +307,8 @@ async def test_export_from_the_capture_page(
     exported = list((server.data / "exports").glob(f"{captured.arabic}-*.wacz"))
     assert len(exported) == 1 and exported[0].read_bytes() == data
     # The project's own offline verifier accepts it.
-    report = await asyncio.to_thread(verify_package, exported[0], trust=TrustStore.load())
+    trust = TrustStore.load([tsa.ca_pem_path])
+    report = await asyncio.to_thread(verify_package, exported[0], trust=trust)
     assert report.ok, report.summary()
     await page.reload()
     events = page.locator("table.custody tr", has_text="exported")

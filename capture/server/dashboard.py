@@ -23,7 +23,7 @@ from archive.export import ExportError
 from archive.manifest import MANIFEST_NAME
 from archive.store import Artifact
 from archive.timestamps import TimestampError, TrustStore, verify_token
-from archive.timeutil import utc_now
+from archive.timeutil import rfc3339, utc_now
 from capture import exporting
 from capture.server import keys
 from capture.server.errors import NotFound
@@ -153,7 +153,7 @@ def _trusted_times(
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
                 raise TimestampError("the file no longer has the hash it was sealed with")
             token = verify_token(data, digest, trust=trust, tsa_url=tsa)
-            times.append(TrustedTime(artifact.path, tsa, token.gen_time.isoformat(), None))
+            times.append(TrustedTime(artifact.path, tsa, rfc3339(token.gen_time), None))
         except (OSError, TimestampError) as exc:
             gen_time = details.get("gen_time")
             times.append(TrustedTime(artifact.path, tsa, str(gen_time or ""), str(exc)))
