@@ -263,9 +263,11 @@ def _record(catalog: Catalog, data_dir: Path, row: CaptureRow) -> TimelineEvent:
     from archive.snapshot import Snapshot
 
     try:
-        current = Snapshot.load(data_dir, capture_id)
-        before = Snapshot.load(data_dir, previous.id) if previous is not None else None
-        result = compare(before, current, previous_kind=last_kind(catalog, row.target_id))
+        current = Snapshot.load(data_dir, capture_id, catalog=catalog)
+        before = None
+        if previous is not None:
+            before = Snapshot.load(data_dir, previous.id, catalog=catalog)
+        result = compare(before, current, previous_kind=previous_kind(catalog, row, previous))
     except Exception as exc:
         # The capture is sealed and stays evidence; only the comparison is missing.
         log.exception("target %s: run %s could not be compared", row.target_id, capture_id)
@@ -297,14 +299,20 @@ def previous_sealed(catalog: Catalog, row: CaptureRow) -> CaptureRow | None:
     return None
 
 
-def last_kind(catalog: Catalog, target_id: int) -> str | None:
-    """The kind of the target's last timeline event that compared pages (not a failure).
+def previous_kind(catalog: Catalog, row: CaptureRow, previous: CaptureRow | None) -> str | None:
+    """What the timeline said of the capture ``row`` is compared with.
 
-    A failed run says nothing about the page, so "taken down, then a failed run,
-    then back" is still a restoration.
+    That is the event of the previous sealed capture; failed runs in between say
+    nothing about the page, so "taken down, a failed run, back again" is still a
+    restoration. Without such an event, the target's last event that compared pages.
     """
-    for event in reversed(catalog.timeline(target_id)):
-        if event.kind != "failed":
+    if previous is not None:
+        event = catalog.timeline_for_capture(previous.id)
+        if event is not None and event.kind != "failed":
+            return event.kind
+    assert row.target_id is not None
+    for event in reversed(catalog.timeline(row.target_id)):
+        if event.kind != "failed" and event.capture_id != row.id:
             return event.kind
     return None
 

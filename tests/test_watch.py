@@ -282,10 +282,11 @@ def _custody(data: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-async def test_a_watched_page_that_changes_then_disappears(tmp_path: Path) -> None:
+async def test_a_watched_page_that_changes_disappears_and_comes_back(tmp_path: Path) -> None:
     server = RunningServer(tmp_path / "data", workers=2)
     async with ChangingPage() as page:
         page.show("The first version of the post.", colour=(0, 0, 255))
+        url = page.url()
         await server.start()
         try:
             status, headers, added = await server.request(
@@ -318,12 +319,14 @@ async def test_a_watched_page_that_changes_then_disappears(tmp_path: Path) -> No
             target = await _poll(lambda: events_after(["changed"]), what="a change")
             page.take_down("404")
             target = await _poll(lambda: events_after(["takedown"]), what="a takedown")
+            page.show("The post is back.", colour=(0, 128, 0))
+            target = await _poll(lambda: events_after(["restored"]), what="a restoration")
         finally:
             await server.stop()
 
     kinds = _kinds(target)
     significant = [k for k in kinds if k != "unchanged"]
-    assert significant[:3] == ["first", "changed", "takedown"], kinds
+    assert significant[:4] == ["first", "changed", "takedown", "restored"], kinds
     assert "failed" not in kinds
     changed = target["timeline"][kinds.index("changed")]
     takedown = target["timeline"][kinds.index("takedown")]
@@ -349,7 +352,7 @@ async def test_a_watched_page_that_changes_then_disappears(tmp_path: Path) -> No
     manifest = json.loads(manifest_path.read_bytes())
     assert manifest["extra"]["scheduled_run"] == {
         "target_id": target_id,
-        "url": page.url(),
+        "url": url,
         "interval_seconds": EVERY,
     }
     assert manifest["case"] == "watched" and manifest["operator"] == "ana"
