@@ -330,6 +330,10 @@ async def test_replay_shows_the_captured_page(
     # ReplayWeb.page's outer iframe (on the replay origin) holds the archived page's frame.
     replayed = page.frame_locator("replay-web-page iframe").frame_locator("iframe").first
     await expect(replayed.get_by_text("GZIP-PAGE-MARKER line 60")).to_be_visible(timeout=WAIT_MS)
+    # The archived page's scripts may not navigate the dashboard away.
+    sandbox = await page.locator("replay-web-page iframe").get_attribute("sandbox")
+    assert sandbox is not None and "allow-scripts" in sandbox
+    assert "allow-top-navigation" not in sandbox
     frames = [f.url for f in page.frames]
     assert any(url.startswith(f"http://localhost:{server.port}/replay/app/") for url in frames)
     # A view, not evidence: the package is kept outside the captures' folder.

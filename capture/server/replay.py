@@ -10,9 +10,12 @@ replay iframe lives on another origin than the dashboard: the dashboard is at
 ``http://127.0.0.1:PORT``, the replay at ``http://localhost:PORT``. Browsers treat
 them as different sites with different cookies, so the archived page never holds
 the investigator's session, and on that host the server serves only the replay
-files (see :mod:`capture.server.sessions`). The replay WACZ is therefore fetched
-without the session cookie: its URL carries a key, an HMAC of the capture id under
-a secret that lives as long as the server process.
+files (see :mod:`capture.server.sessions`). The iframe is sandboxed too (scripts
+and its own origin allowed, navigating the dashboard's window not).
+
+The replay WACZ is therefore fetched without the session cookie: its URL carries a
+key, an HMAC of the capture id under a secret that lives as long as the server
+process.
 """
 
 from __future__ import annotations

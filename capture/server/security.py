@@ -7,6 +7,10 @@ token); an extension ``Origin`` must be the paired one (the first extension that
 presents the token is paired, and stays so until ``osint-capture token
 --reset-pairing``); and the ``Host`` header must name the address the server
 listens on, which defeats DNS rebinding.
+
+The dashboard, served by the same app, is the one web origin let through: the
+server's own. Its pages and files take a session cookie instead of the token
+(:mod:`capture.server.sessions`), which the API accepts as well.
 """
 
 from __future__ import annotations
