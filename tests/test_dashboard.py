@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -27,7 +28,7 @@ from capture.browser import Browser
 from capture.pipeline import CATALOG_NAME
 from capture.server.replay import installed as replay_installed
 from tests.changing import ChangingPage
-from tests.server import RunningServer
+from tests.server import RunningServer, free_port
 from tests.site import ARABIC_TEXT, TestSite
 from tests.tsa import TestTSA
 
@@ -425,3 +426,40 @@ async def test_a_target_timeline_shows_a_change_and_a_takedown(
     # Unchanged runs are listed, not highlighted.
     await expect(page.locator("li.event.kind-first")).not_to_have_class(re.compile("highlight"))
     await page.close()
+
+
+async def test_pending_time_and_missing_replay_are_said_plainly(
+    tmp_path: Path, site: TestSite, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TSA that does not answer leaves trusted time pending; without ReplayWeb.page
+    installed, the replay page says how to install it instead of breaking."""
+    monkeypatch.setenv("OSINT_CAPTURE_REPLAYWEBPAGE", str(tmp_path / "not-installed"))
+    silent_tsa = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    running = RunningServer(tmp_path / "data", workers=1, extra_args=("--tsa", silent_tsa))
+    await running.start()
+    try:
+        status, _, body = await running.request(
+            "POST", "/api/v1/captures", json={"url": site.url("/gzip")}
+        )
+        assert status == 202, body
+        outcome = await running.wait_done(body["id"])
+        assert outcome["status"] == "complete", outcome
+        cookie = await _login_cookie(running)
+        async with aiohttp.ClientSession(headers=cookie) as http:
+            async with http.get(f"{running.base}/captures/{body['id']}") as response:
+                page = await response.text()
+            assert response.status == 200
+            trusted = page[page.index("<dt>Trusted time</dt>") :]
+            assert "pending: next attempt" in trusted[: trusted.index("</dd>")]
+
+            async with http.get(f"{running.base}/replay/{body['id']}") as response:
+                page = await response.text()
+            assert response.status == 200
+            assert "ReplayWeb.page is not installed" in page
+            assert "make setup" in page and "scripts/ensure-replay" in page
+            assert "<replay-web-page" not in page
+            async with http.get(f"{running.base}/replay/app/ui.js") as response:
+                assert response.status == 404
+                assert "ensure-replay" in (await response.json())["detail"]
+    finally:
+        await running.stop()
