@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import json
 import re
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -345,6 +346,12 @@ async def test_replay_shows_the_captured_page(
 async def test_search_finds_a_capture_by_its_words(
     server: RunningServer, captured: Captured, context: BrowserContext
 ) -> None:
+    # As if the capture had been sealed before search existed: not in the index. The
+    # next search indexes it from its sealed files first.
+    with sqlite3.connect(server.data / CATALOG_NAME, timeout=30) as db:
+        db.execute("DELETE FROM capture_text WHERE capture_id = ?", (captured.gzip,))
+    with Catalog.open(server.data / CATALOG_NAME) as catalog:
+        assert captured.gzip in [row.id for row in catalog.unindexed_captures()]
     page = await context.new_page()
     await log_in(page, server)
     await page.get_by_label("Search captured text").fill(GZIP_ONLY_WORD)

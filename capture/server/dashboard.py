@@ -17,10 +17,11 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import STATUSES, CaptureRow, Catalog
+from archive.catalog import STATUSES, CaptureRow, Catalog, CatalogError
 from archive.custody import CustodyError, CustodyLog
 from archive.export import ExportError
 from archive.manifest import MANIFEST_NAME
+from archive.snapshot import Snapshot, SnapshotError
 from archive.store import Artifact
 from archive.timestamps import TimestampError, TrustStore, verify_token
 from archive.timeutil import rfc3339, utc_now
@@ -309,10 +310,43 @@ async def target(request: web.Request) -> web.Response:
 # -- search ---------------------------------------------------------------------------------
 
 
+def _index_missing(service: CaptureService) -> list[str]:
+    """Index sealed captures the search index lacks, from their sealed files.
+
+    Captures sealed before search existed, or whose indexing failed when they were
+    sealed, are searchable from the next search on. A capture that cannot be read
+    back is named (and tried again next time), so a search never silently skips it.
+    """
+    catalog = service.catalog
+    problems = []
+    for row in catalog.unindexed_captures():
+        try:
+            snapshot = Snapshot.load(service.data_dir, row.id, catalog=catalog)
+            catalog.index_text(
+                row.id,
+                url=snapshot.final_url or snapshot.url,
+                title=snapshot.title or "",
+                text=snapshot.text,
+            )
+        except (SnapshotError, CatalogError) as exc:
+            problems.append(f"capture {row.id} is not searchable: {exc}")
+    return problems
+
+
 @routes.get("/search")
 async def search(request: web.Request) -> web.Response:
-    catalog = _service(request).catalog
+    service = _service(request)
+    catalog = service.catalog
     query = request.query.get("q", "").strip()
+    problems = await asyncio.to_thread(_index_missing, service)
     hits = await asyncio.to_thread(catalog.search_text, query) if query else []
     rows = {h.capture_id: await asyncio.to_thread(catalog.get_capture, h.capture_id) for h in hits}
-    return _page(request, "search.html", query=query, hits=hits, rows=rows, statuses=STATUSES)
+    return _page(
+        request,
+        "search.html",
+        query=query,
+        hits=hits,
+        rows=rows,
+        statuses=STATUSES,
+        problems=problems,
+    )
