@@ -9,7 +9,7 @@ from aiohttp import web
 
 from archive import __version__
 from capture.pipeline import DEFAULT_TIMEOUT
-from capture.server import captures, cases, dashboard, keys, login, replay, targets
+from capture.server import alerts, captures, cases, dashboard, keys, login, replay, targets
 from capture.server.errors import error_middleware
 from capture.server.openapi import document
 from capture.server.security import (
@@ -60,6 +60,7 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     app.add_routes(captures.routes)
     app.add_routes(cases.routes)
     app.add_routes(targets.routes)
+    app.add_routes(alerts.routes)
     # The dashboard: pages at /, its files at /static/, replay at /replay/.
     app[SESSIONS] = Sessions()
     app.add_routes(login.routes)

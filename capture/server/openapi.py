@@ -178,6 +178,7 @@ def document() -> dict[str, Any]:
                 },
             },
             **_target_paths(errors),
+            **_alert_paths(errors),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -223,6 +224,7 @@ def document() -> dict[str, Any]:
                     },
                 },
                 **_target_schemas(),
+                **_alert_schemas(),
                 "CaptureSummary": {
                     "type": "object",
                     "properties": {
@@ -394,4 +396,59 @@ def _target_schemas() -> dict[str, Any]:
                 },
             ]
         },
+    }
+
+
+def _alert_paths(errors: dict[str, Any]) -> dict[str, Any]:
+    """Alerts: changes, takedowns and restorations, for the extension's badge."""
+    return {
+        "/api/v1/alerts": {
+            "get": {
+                "summary": "Changes, takedowns and restorations of watched targets after "
+                "alert `after`, oldest first (the extension's badge counts them)",
+                "parameters": [
+                    {
+                        "name": "after",
+                        "in": "query",
+                        "description": "the last alert id already seen (0: all)",
+                        "schema": {"type": "integer", "minimum": 0, "default": 0},
+                    }
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["alerts", "count", "latest"],
+                            "properties": {
+                                "alerts": {
+                                    "type": "array",
+                                    "items": {"$ref": "#/components/schemas/Alert"},
+                                },
+                                "count": {"type": "integer"},
+                                "latest": {"type": ["integer", "null"]},
+                            },
+                        },
+                        "alerts",
+                    ),
+                    **errors,
+                },
+            }
+        }
+    }
+
+
+def _alert_schemas() -> dict[str, Any]:
+    return {
+        "Alert": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer", "description": "the timeline event's id"},
+                "target_id": {"type": "integer"},
+                "url": {"type": ["string", "null"], "description": "the target's URL"},
+                "kind": {"type": "string", "enum": ["changed", "takedown", "restored"]},
+                "summary": {"type": "string"},
+                "capture_id": {"type": ["string", "null"]},
+                "created_at": {"type": "string"},
+            },
+        }
     }
