@@ -5,6 +5,7 @@
 // Listeners are registered synchronously at the top level, as MV3 requires for
 // a worker woken up by the event.
 
+import { ALARM, STATE_KEY, markSeen, refreshAlerts, scheduleAlerts } from "./lib/alerts.js";
 import { capturable } from "./lib/asseen.js";
 import { answerPermission, resumeCaptures, startCapture, updateBadge } from "./lib/capture.js";
 
@@ -32,6 +33,28 @@ chrome.runtime.onInstalled.addListener(() => {
 chrome.runtime.onStartup.addListener(() => {
   updateBadge();
 });
+
+// Alerts on watched targets: asked for every minute, and whenever the worker
+// starts (below); the badge follows what is stored, whoever stored it.
+chrome.alarms.onAlarm.addListener((alarm) => {
+  if (alarm.name === ALARM) checkAlerts();
+});
+
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area !== "local") return;
+  if (changes[STATE_KEY]) updateBadge();
+  // Paired again, or with another server: its alerts, not the old one's.
+  if (changes.server || changes.token) checkAlerts();
+});
+
+async function checkAlerts() {
+  try {
+    return await refreshAlerts();
+  } catch (error) {
+    console.warn("alerts", error);
+    return null;
+  }
+}
 
 chrome.contextMenus.onClicked.addListener((info, tab) => {
   if (info.menuItemId === MENU_LINK && info.linkUrl) {
@@ -68,6 +91,18 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     sendResponse({ ok: true });
     return false;
   }
+  if (message.type === "alerts-refresh") {
+    // The popup opened: fresh alerts for its list (and the badge).
+    checkAlerts().then((state) => sendResponse({ state }));
+    return true;
+  }
+  if (message.type === "alerts-seen") {
+    markSeen(message.latest).then(
+      (seen) => sendResponse({ seen }),
+      (error) => sendResponse({ error: String((error && error.message) || error) }),
+    );
+    return true;
+  }
   if (message.type === "permission") {
     answerPermission(message.key, message.granted);
     sendResponse({ ok: true });
@@ -92,3 +127,5 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
 });
 
 resumeCaptures().catch((error) => console.error("resume", error));
+scheduleAlerts().catch((error) => console.error("alerts alarm", error));
+checkAlerts();

@@ -8,6 +8,7 @@
 // popup.html?tab=<tabId> targets that tab instead of the active one (for tests,
 // and for a popup opened in a tab, which would otherwise target itself).
 
+import { KIND_WORDS, STATE_KEY, loadAlerts, targetLink } from "./lib/alerts.js";
 import { call, explain } from "./lib/api.js";
 import { capturable, originPattern } from "./lib/asseen.js";
 import { recordKey } from "./lib/capture.js";
@@ -269,4 +270,80 @@ function size(bytes) {
   return bytes < 1e6 ? `${(bytes / 1e3).toFixed(1)} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
+/** Alerts listed at most; the rest are counted, and on the dashboard. */
+const ALERTS_SHOWN = 20;
+/** The newest alert the list shows: "Mark seen" marks up to it, not beyond. */
+let alertsLatest = null;
+
+/**
+ * Unseen alerts on watched targets: what is stored at once, then fresh ones
+ * (the worker asks the server, which also updates the badge).
+ */
+async function initAlerts() {
+  $("alerts-seen").addEventListener("click", onMarkSeen);
+  chrome.storage.onChanged.addListener((changes, area) => {
+    if (area === "local" && changes[STATE_KEY]) renderAlerts(changes[STATE_KEY].newValue);
+  });
+  renderAlerts(await loadAlerts());
+  const reply = await chrome.runtime.sendMessage({ type: "alerts-refresh" });
+  if (reply && reply.state) renderAlerts(reply.state);
+}
+
+async function onMarkSeen() {
+  if (alertsLatest === null) return;
+  $("alerts-seen").disabled = true;
+  try {
+    const reply = await chrome.runtime.sendMessage({ type: "alerts-seen", latest: alertsLatest });
+    if (reply && reply.error) showAlertsError(reply.error);
+  } finally {
+    $("alerts-seen").disabled = false;
+  }
+}
+
+function showAlertsError(text) {
+  $("alerts-error").textContent = text || "";
+  $("alerts-error").hidden = !text;
+}
+
+function renderAlerts(state) {
+  const section = $("alerts");
+  const alerts = (state && state.alerts) || [];
+  const server = (state && state.server) || "";
+  section.dataset.count = String(alerts.length);
+  alertsLatest = alerts.length ? alerts[alerts.length - 1].id : null;
+  // Newest first, as a list of news is read.
+  const shown = alerts.slice(-ALERTS_SHOWN).reverse();
+  $("alerts-list").replaceChildren(
+    ...shown.map((alert) => {
+      const item = document.createElement("li");
+      item.dataset.kind = alert.kind;
+      item.dataset.id = String(alert.id);
+      const kind = document.createElement("span");
+      kind.className = "kind";
+      kind.textContent = KIND_WORDS[alert.kind] || alert.kind;
+      const link = document.createElement("a");
+      link.className = "url";
+      link.href = targetLink(server, alert.target_id);
+      link.target = "_blank";
+      link.rel = "noopener";
+      link.textContent = alert.url || `target ${alert.target_id}`;
+      const summary = document.createElement("div");
+      summary.className = "summary";
+      summary.textContent = alert.summary;
+      item.append(kind, " ", link, summary);
+      return item;
+    }),
+  );
+  const more = alerts.length - shown.length;
+  $("alerts-more").textContent = more > 0 ? `and ${more} more on the dashboard's targets page` : "";
+  $("alerts-more").hidden = more <= 0;
+  // A problem reaching the server is already the banner's when pairing is the problem.
+  const error = state && state.error && state.error !== $("banner").textContent ? state.error : "";
+  showAlertsError(error && alerts.length ? `Alerts may be out of date: ${error}` : "");
+  section.hidden = alerts.length === 0;
+}
+
 init().catch((error) => showBanner(String((error && error.message) || error)));
+initAlerts().catch((error) => {
+  if ($("banner").hidden) showBanner(String((error && error.message) || error));
+});

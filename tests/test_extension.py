@@ -556,3 +556,146 @@ async def test_event_stream_framing(extension: Extension) -> None:
     for got in events[:-1]:
         assert got == expected
     assert events[-1] == [{"event": "done", "data": '{"status": "complete", "x": "é"}'}]
+
+
+async def _badge(extension: Extension) -> tuple[str, list[int]]:
+    worker = await extension.worker()
+    text = await worker.evaluate("chrome.action.getBadgeText({})")
+    colour = await worker.evaluate("chrome.action.getBadgeBackgroundColor({})")
+    return text, colour
+
+
+async def _wait_for_badge(extension: Extension, wanted: str) -> list[int]:
+    """Poll the service worker's badge until it reads ``wanted``; its colour."""
+    seen = None
+    for _ in range(300):
+        try:
+            seen, colour = await _badge(extension)
+        except Exception:  # the worker restarting between two looks
+            seen = None
+        if seen == wanted:
+            return colour
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the badge reads {seen!r}, not {wanted!r}")
+
+
+async def test_badge_counts_unseen_alerts_and_mark_seen_clears_it(
+    paired: Extension, server: Server, site: TestSite
+) -> None:
+    """Timeline events written to the server's own catalog (as its scheduler writes
+    them) become a count on the toolbar badge, listed in the popup, until the
+    investigator marks them seen there."""
+    from datetime import timedelta
+
+    from archive.catalog import Catalog
+    from archive.timeutil import rfc3339, utc_now
+
+    later = rfc3339(utc_now() + timedelta(days=365))
+    catalog = Catalog.open(server.data / "catalog.sqlite3")
+    try:
+        # Paused and due in a year: the server never runs them during the test.
+        post, profile = (
+            catalog.add_target(
+                site.url(path),
+                interval_seconds=3600,
+                case=None,
+                operator=None,
+                note=None,
+                next_run_at=later,
+            )
+            for path in ("/rich", "/final")
+        )
+        for target in (post, profile):
+            catalog.set_target_state(target.id, "paused")
+        catalog.add_timeline_event(
+            post.id, "first", "First capture of this target.", capture_id=None
+        )
+        catalog.add_timeline_event(
+            post.id, "changed", "Text changed (1 line added, 0 removed).", capture_id=None
+        )
+        catalog.add_timeline_event(
+            profile.id, "restored", "Restored: HTTP 404 -> 200.", capture_id=None
+        )
+        catalog.add_timeline_event(
+            post.id, "unchanged", "Unchanged since the previous capture.", capture_id=None
+        )
+
+        # The worker asks the server whenever it starts: stop it, wake it with a message.
+        options = await paired.context.new_page()
+        await options.goto(paired.url("options.html"))
+        devtools = await paired.context.new_cdp_session(options)
+        await devtools.send("ServiceWorker.enable")
+        await devtools.send("ServiceWorker.stopAllWorkers")
+        await options.evaluate("chrome.runtime.sendMessage({type: 'hello'})")
+        colour = await _wait_for_badge(paired, "2")
+        assert colour == [0x6A, 0x3D, 0x9A, 255], colour  # changes only: not the takedown red
+        alarm = await (await paired.worker()).evaluate("chrome.alarms.get('osint-capture-alerts')")
+        assert alarm and alarm["periodInMinutes"] == 1, alarm
+        await devtools.detach()
+        await options.close()
+
+        takedown = catalog.add_timeline_event(
+            profile.id, "takedown", "Taken down: HTTP 200 -> 451.", capture_id=None
+        )
+    finally:
+        catalog.close()
+
+    # Opening the popup asks again: three alerts, newest first, each linking to the
+    # target's page on the dashboard; a takedown turns the badge red.
+    page = await paired.context.new_page()
+    await page.goto(site.url("/rich"))
+    popup = await paired.context.new_page()
+    await popup.goto(paired.url(f"popup.html?tab={await paired.tab_id(page.url)}"))
+    await popup.wait_for_selector('#alerts[data-count="3"]')
+    colour = await _wait_for_badge(paired, "3")
+    assert colour == [0xB0, 0x2A, 0x1F, 255], colour
+    items = popup.locator("#alerts-list li")
+    assert await items.count() == 3
+    assert [await items.nth(i).get_attribute("data-kind") for i in range(3)] == [
+        "takedown",
+        "restored",
+        "changed",
+    ]
+    newest = items.nth(0)
+    assert await newest.locator(".kind").inner_text() == "Taken down"
+    assert await newest.locator(".summary").inner_text() == "Taken down: HTTP 200 -> 451."
+    link = newest.locator("a")
+    assert await link.inner_text() == site.url("/final")
+    assert await link.get_attribute("href") == f"{server.base}/targets/{profile.id}"
+    assert await items.nth(2).locator("a").get_attribute("href") == (
+        f"{server.base}/targets/{post.id}"
+    )
+
+    # Mark seen: the latest id is kept, the list empties, the count leaves the badge.
+    await popup.click("#alerts-seen")
+    await popup.wait_for_selector('#alerts[data-count="0"]', state="attached")
+    assert await popup.locator("#alerts").is_hidden()
+    stored = await paired.storage()
+    assert stored["alertsSeen"] == {server.base: takedown.id}
+    for _ in range(100):
+        text, _ = await _badge(paired)
+        if not text.isdigit():
+            break
+        await asyncio.sleep(0.1)
+    assert text in ("", "✓", "!"), text  # back to the last capture's mark, if any
+
+    # The server counts from the id it is given; it keeps no mark of its own.
+    status, body = await server.get(f"/api/v1/alerts?after={takedown.id}")
+    assert status == 200 and body == {"alerts": [], "count": 0, "latest": None}
+    status, body = await server.get("/api/v1/alerts")
+    assert status == 200 and body["count"] == 3 and body["latest"] == takedown.id
+    assert [a["kind"] for a in body["alerts"]] == ["changed", "restored", "takedown"]
+    assert body["alerts"][0]["url"] == site.url("/rich")
+    assert set(body["alerts"][0]) == {
+        "id",
+        "target_id",
+        "url",
+        "kind",
+        "summary",
+        "capture_id",
+        "created_at",
+    }
+    status, body = await server.get("/api/v1/alerts?after=last")
+    assert status == 400 and "after" in body["detail"]
+    await popup.close()
+    await page.close()

@@ -6,6 +6,7 @@
 // popup renders the record and follows chrome.storage.onChanged, so storage is
 // the only channel between the two. "recent" lists the keys, newest first.
 
+import { alertBadge } from "./alerts.js";
 import { ApiError, call, captureLink, explain } from "./api.js";
 import { capturable, gatherAsSeen } from "./asseen.js";
 import { readEvents } from "./sse.js";
@@ -393,13 +394,19 @@ function updateKeepAlive() {
   }
 }
 
-/** The toolbar badge: "…" while a capture runs, then "✓" or "!" for the last one. */
+/**
+ * The toolbar badge: "…" while a capture runs; else the number of unseen alerts
+ * on watched targets (lib/alerts.js), if any; else "✓" or "!" for the last capture.
+ */
 export async function updateBadge() {
   try {
     let text = "";
     let color = "#17375e";
+    const alerts = following.size ? null : await alertBadge();
     if (following.size) {
       text = "…";
+    } else if (alerts) {
+      ({ text, color } = alerts);
     } else {
       const [last] = await recentRecords();
       if (last && last.phase === "finished") {
