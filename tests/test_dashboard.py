@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Dialog, Page, expect
 
 from archive.catalog import Catalog
 from archive.timestamps import TrustStore
@@ -173,7 +173,7 @@ async def test_cross_site_requests_are_refused(server: RunningServer, captured: 
     cookie = await _login_cookie(server)
     async with aiohttp.ClientSession() as http:
         # A hostile page posting to the export form (or logging in) is refused by Origin...
-        for path in (f"/captures/{captured.gzip}/export", "/login", "/logout"):
+        for path in (f"/captures/{captured.gzip}/export", "/targets/1/pause", "/login", "/logout"):
             async with http.post(
                 server.base + path,
                 data={"token": server.token},
@@ -432,6 +432,25 @@ async def test_a_target_timeline_shows_a_change_and_a_takedown(
     await expect(diff.locator(".diff-del")).to_contain_text("as it was first seen")
     # Unchanged runs are listed, not highlighted.
     await expect(page.locator("li.event.kind-first")).not_to_have_class(re.compile("highlight"))
+
+    # The target's forms: resume it, then remove it (after saying yes to the question).
+    state = page.locator("dl.facts-inline .status").first
+    await expect(state).to_have_text("paused")
+    await page.get_by_role("button", name="Resume").click()
+    await expect(state).to_have_text("active")
+    questions: list[str] = []
+
+    async def answer(dialog: Dialog) -> None:
+        questions.append(dialog.message)
+        await dialog.accept()
+
+    page.once("dialog", answer)
+    await page.get_by_role("button", name="Remove").click()
+    await expect(state).to_have_text("removed")
+    assert questions and "for good" in questions[0]
+    await expect(page.get_by_role("button", name="Resume")).to_have_count(0)
+    status, _, body = await server.request("GET", f"/api/v1/targets/{target_id}")
+    assert status == 200 and body["state"] == "removed"
     await page.close()
 
 

@@ -27,7 +27,8 @@ from archive.timestamps import TimestampError, TrustStore, verify_token
 from archive.timeutil import rfc3339, utc_now
 from capture import exporting
 from capture.server import keys
-from capture.server.errors import NotFound
+from capture.server.errors import APIError, NotFound
+from capture.server.login import see_other
 from capture.server.pages import STATUS_ORDER, render
 from capture.service import CaptureService
 
@@ -37,6 +38,11 @@ routes = web.RouteTableDef()
 EXPORTS_DIR = "exports"
 NO_CASE = "(no case)"
 HIGHLIGHTED_KINDS = ("changed", "takedown", "restored", "failed")
+
+
+class Conflict(APIError):
+    status = 409
+    error = "conflict"
 
 
 def _service(request: web.Request) -> CaptureService:
@@ -305,6 +311,33 @@ async def target(request: web.Request) -> web.Response:
         for e in reversed(timeline)
     ]
     return _page(request, "target.html", target=row, entries=entries)
+
+
+#: The target forms' actions and the state each leads to (as the API's).
+TARGET_ACTIONS = {"pause": "paused", "resume": "active", "remove": "removed"}
+
+
+@routes.post("/targets/{id}/{action}")
+async def change_target(request: web.Request) -> web.Response:
+    """Pause, resume or remove a target from its page, then show the page again."""
+    service = _service(request)
+    action = request.match_info["action"]
+    if action not in TARGET_ACTIONS:
+        raise NotFound(f"a target can be {', '.join(TARGET_ACTIONS)}d, not {action!r}")
+    try:
+        target_id = int(request.match_info["id"])
+    except ValueError:
+        raise NotFound(f"no target {request.match_info['id']!r}") from None
+    if await asyncio.to_thread(service.catalog.get_target, target_id) is None:
+        raise NotFound(f"no target {target_id}")
+    state = TARGET_ACTIONS[action]
+    try:
+        await asyncio.to_thread(service.catalog.set_target_state, target_id, state)
+    except CatalogError as exc:
+        raise Conflict(str(exc)) from None
+    if state == "active":
+        service.schedule_changed()  # a run missed while paused is made at once
+    return see_other(f"/targets/{target_id}")
 
 
 # -- search ---------------------------------------------------------------------------------
