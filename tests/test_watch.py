@@ -423,6 +423,47 @@ async def test_a_restart_keeps_the_schedule_and_catches_up_once(tmp_path: Path) 
     assert sorted(c["created_at"] for c in restart_runs)[:2] == [r["created_at"] for r in runs]
 
 
+async def test_a_run_killed_mid_capture_is_retried_once_and_timelined_once(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "data"
+    async with ChangingPage() as page:
+        first = RunningServer(data, workers=1)
+        await first.start()
+        try:
+            status, _, added = await first.request(
+                "POST", "/api/v1/targets", json={"url": page.url(), "every": "1h"}
+            )
+            assert status == 201, added
+            target_id = added["id"]
+
+            async def running() -> list[dict[str, Any]]:
+                captures = (await _target(first, target_id))["captures"]
+                return [c for c in captures if c["status"] == "running"]
+
+            (run,) = await _poll(running, what="the first run to start")
+            async for kind, event in first.events(run["id"]):
+                if kind == "state" and event["stage"] == "behaviours":
+                    break
+        finally:
+            await first.stop(kill=True)  # kill -9 in the middle of the run
+
+        second = RunningServer(data, workers=1, port=first.port)
+        await second.start()
+        try:
+            outcome = await second.wait_done(run["id"])
+            target = await _target(second, target_id)
+        finally:
+            await second.stop()
+    assert outcome["event"] == "done" and outcome["status"] in ("complete", "partial")
+    assert [c["id"] for c in target["captures"]] == [run["id"]], "no second run was queued"
+    assert [(e["kind"], e["capture_id"]) for e in target["timeline"]] == [("first", run["id"])]
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        assert catalog.get_capture(run["id"]).attempts == 2
+    custody = [e for e in _custody(data) if run["id"] in e["captures"]]
+    assert [e["action"] for e in custody] == ["re-captured"]
+
+
 async def _two_or_more(get: Callable[[], Awaitable[list[dict[str, Any]]]]) -> Any:
     runs = await get()
     return runs if len(runs) >= 2 else None
