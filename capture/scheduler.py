@@ -163,6 +163,7 @@ class Scheduler:
     async def run(self) -> None:
         """The loop the service runs until it is cancelled; one bad tick does not end it."""
         while True:
+            self._wake.clear()  # before the tick, so a wake-up during it is not lost
             try:
                 queued = await asyncio.to_thread(self.tick)
             except Exception:
@@ -170,7 +171,6 @@ class Scheduler:
                 queued = []
             if queued:
                 self.on_queued()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
 
