@@ -279,3 +279,42 @@ async def test_loading_errors_name_the_capture_and_the_file(
     shutil.copy(data / "captures" / original / MANIFEST_NAME, manifest_path)
     with pytest.raises(SnapshotError, match=rf"its WARC {warc.name} is missing"):
         Snapshot.load(copy, original)
+
+
+async def test_signs_of_a_takedown_in_other_words_and_addresses(
+    versions: dict[str, Snapshot],
+) -> None:
+    """The phrase list and the login rule on a real snapshot with other words in it."""
+    base = versions["first"]
+    says = [
+        "Sorry, this page isn\u2019t available.",  # a curly apostrophe
+        "Ce contenu n'est plus disponible",
+        "Este contenido no está disponible en tu país",
+        "Видео недоступно",
+        "هذا المحتوى غَيْر مُتاح",  # with vowel marks
+    ]
+    for text in says:
+        down = dataclasses.replace(base, text=text, title="")
+        result = checked(compare(base, down))
+        assert result.kind == "takedown", (text, result.summary)
+        assert [s["kind"] for s in result.details["availability"]["signals"]] == ["unavailable"]
+    # A phrase the page already carried is no news.
+    quoting = dataclasses.replace(base, text=base.text + "\nThe video is unavailable, they say.")
+    assert checked(compare(quoting, quoting)).kind == "unchanged"
+
+    for address in (
+        "https://www.instagram.com/accounts/login/?next=/p/abc/",
+        "https://www.facebook.com/login.php?next=x",
+        "https://www.linkedin.com/authwall?trk=x",
+        "https://accounts.google.com/ServiceLogin?continue=x",
+        "https://login.example.org/",
+    ):
+        walled = dataclasses.replace(base, final_url=address)
+        result = checked(compare(base, walled))
+        assert result.kind == "takedown" and "login page" in result.summary, address
+    for address in ("https://example.org/authors/ana", "https://example.org/blog/post"):
+        moved = dataclasses.replace(base, final_url=address)
+        assert checked(compare(base, moved)).kind == "unchanged", address
+    # Watching a login page itself is not a takedown.
+    login_page = dataclasses.replace(base, url="https://example.org/login", final_url=None)
+    assert checked(compare(login_page, login_page)).kind == "unchanged"
