@@ -163,6 +163,17 @@ async def test_the_session_cookie_opens_pages_and_the_api(server: RunningServer)
     assert response.status == 200 and response.content_type == "text/html"
     response = await _get(server, "/api/v1/health", headers=cookie)
     assert response.status == 200
+    # After logging in, only a path on this server is a place to go back to.
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            server.base + "/login",
+            data={"token": server.token, "next": "//evil.example/"},
+            headers={"Origin": server.base},
+            allow_redirects=False,
+        ) as response,
+    ):
+        assert response.status == 303 and response.headers["Location"] == "/"
     # A made-up session is nothing.
     bogus = {"Cookie": "osint_capture_session=" + "x" * 43}
     assert (await _get(server, "/", headers=bogus)).status == 303
