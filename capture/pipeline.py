@@ -481,8 +481,8 @@ def _scheduled_run(request: CaptureRequest) -> dict[str, Any]:
 def _index_text(run: _Run, manifest: Manifest, text: str) -> None:
     """Make the sealed capture searchable; a failure here loses no evidence.
 
-    A capture left out of the index is indexed from its WARC when the server
-    next starts (:meth:`~archive.catalog.Catalog.unindexed_captures`).
+    A capture left out of the index is indexed from its sealed files before the
+    dashboard's next search (:meth:`~archive.catalog.Catalog.unindexed_captures`).
     """
     try:
         run.catalog.index_text(
