@@ -26,12 +26,14 @@ import secrets
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from cdxj_indexer.main import CDXJIndexer
 
 from archive.catalog import Catalog
 from archive.export import INDEX_FIELDS, INDEX_RECORDS, PAGES_HEADER, SOFTWARE, WACZ_VERSION
 from archive.hashing import CHUNK_SIZE
+from archive.store import FileStore
 from archive.timeutil import now_rfc3339
 
 REPLAY_DIR = "replay"
@@ -67,7 +69,8 @@ def ensure_replay_wacz(data_dir: Path, catalog: Catalog, capture_id: str) -> Pat
     warc = next((a for a in catalog.artifacts(capture_id) if a.path == row.warc), None)
     if warc is None:
         raise ReplayError(f"capture {capture_id}: the catalog lists no sealed file {row.warc}")
-    source = Path(data_dir) / "captures" / capture_id / warc.path
+    store = FileStore(Path(data_dir))
+    source = store.path(capture_id, warc.path)  # the indexer reads by path
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     try:
@@ -83,7 +86,8 @@ def ensure_replay_wacz(data_dir: Path, catalog: Catalog, capture_id: str) -> Pat
             pages = json.dumps(PAGES_HEADER) + "\n" + json.dumps(page, ensure_ascii=False) + "\n"
             with zipfile.ZipFile(partial, "x", allowZip64=True) as package:
                 warc_path = f"archive/{warc.path}"
-                digest = _copy_warc(package, source, warc_path, warc.size)
+                with store.open_sealed(capture_id, warc.path) as sealed:
+                    digest = _copy_warc(package, sealed, warc_path, warc.size)
                 if digest != warc.sha256:
                     raise ReplayError(
                         f"capture {capture_id}: {warc.path} has SHA-256 {digest}, not the"
@@ -119,7 +123,7 @@ def _write_index(warc: Path, target: Path) -> None:
     ).process_all()
 
 
-def _copy_warc(package: zipfile.ZipFile, source: Path, name: str, size: int) -> str:
+def _copy_warc(package: zipfile.ZipFile, source: BinaryIO, name: str, size: int) -> str:
     """Copy the WARC into the package (stored, so ranges reach into it); its SHA-256.
 
     The size is given up front so that zipfile writes ZIP64 headers only for a
@@ -130,8 +134,8 @@ def _copy_warc(package: zipfile.ZipFile, source: Path, name: str, size: int) -> 
     info = zipfile.ZipInfo(name)
     info.compress_type = zipfile.ZIP_STORED
     info.file_size = size
-    with open(source, "rb") as src, package.open(info, "w") as dst:
-        while chunk := src.read(CHUNK_SIZE):
+    with package.open(info, "w") as dst:
+        while chunk := source.read(CHUNK_SIZE):
             digest.update(chunk)
             dst.write(chunk)
     return digest.hexdigest()

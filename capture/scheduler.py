@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog import FINISHED_STATUSES, CaptureRow, Catalog, TargetRow, TimelineEvent
+from archive.compare import compare
+from archive.snapshot import Snapshot
 from archive.timeutil import rfc3339, utc_now
 
 log = logging.getLogger(__name__)
@@ -259,9 +261,6 @@ def _record(catalog: Catalog, data_dir: Path, row: CaptureRow) -> TimelineEvent:
             previous_capture_id=previous_id,
             details={"reasons": row.reasons},
         )
-    from archive.compare import compare
-    from archive.snapshot import Snapshot
-
     try:
         current = Snapshot.load(data_dir, capture_id, catalog=catalog)
         before = None
