@@ -449,9 +449,7 @@ class Recorder:
                 if not done:
                     if self._cut_reason or self._expired():
                         reading.cancel()
-                        why = self._cut_reason or "the time budget ran out"
-                        exchange.body_state = BodyState.TRUNCATED
-                        exchange.body_note = f"body cut at {body.size} bytes: {why} (time)"
+                        self._cut_stream(exchange, body)
                         break
                     continue
                 try:
@@ -467,10 +465,20 @@ class Recorder:
                     self.bytes_recorded += len(data)
                 if chunk.get("eof"):
                     break
+                if self._cut_reason or self._expired():
+                    # A fast server answers every read at once: the deadline is checked
+                    # here too, or a body that never ends would be read for ever.
+                    self._cut_stream(exchange, body)
+                    break
         finally:
             with contextlib.suppress(CDPError):
                 await session.send("IO.close", {"handle": handle}, timeout=SETUP_TIMEOUT)
         await self._fulfill(session, params, exchange)
+
+    def _cut_stream(self, exchange: Exchange, body: Payload) -> None:
+        why = self._cut_reason or "the time budget ran out"
+        exchange.body_state = BodyState.TRUNCATED
+        exchange.body_note = f"body cut at {body.size} bytes: {why} (time)"
 
     async def _fulfill(
         self, session: CDPSession, params: dict[str, Any], exchange: Exchange
@@ -483,9 +491,9 @@ class Recorder:
             payload = body.read_all()
         else:
             exchange.passed_to_page = False
+            whole = " in full" if exchange.body_state == BodyState.COMPLETE else ""
             note = (
-                f"{body.size} bytes recorded in full; "
-                f"not passed to the page (over {PASSBACK_LIMIT})"
+                f"{body.size} bytes recorded{whole}; not passed to the page (over {PASSBACK_LIMIT})"
             )
             exchange.body_note = f"{exchange.body_note}; {note}" if exchange.body_note else note
         headers = [
