@@ -126,6 +126,8 @@ class _Run:
     stopped_because: str = ""
     load_event: bool | None = None
     claimed: bool = False
+    #: Files the page started to download (URL, suggested name); the browser refuses them.
+    downloads: list[tuple[str, str]] = field(default_factory=list)
 
     def enter(self, stage: Stage, **data: Any) -> None:
         self.stage = stage
@@ -239,6 +241,7 @@ async def _record(
         page = await context.new_page()
         page.on("console", lambda msg: _note_console(run, msg.type, msg.text))
         page.on("pageerror", lambda exc: run.console_errors.append(f"uncaught: {exc}"))
+        page.on("download", lambda d: run.downloads.append((d.url, d.suggested_filename)))
         await warc.write_async(warcinfo_record(warc_name, _warcinfo_fields(run, browser)))
         recorder = Recorder(
             connection,
@@ -294,6 +297,7 @@ async def _record(
         run.reasons.extend(_cut_reasons(run.stopped_because, cut, stragglers, preserved.whole_urls))
         named = preserved.whole_urls | {e.url for e in [*cut, *stragglers]}
         run.reasons.extend(_missing_resources(recorder, named))
+        run.reasons.extend(_unrecorded_downloads(run.downloads, recorder))
         await recorder.close()
         warc.close()
         artifacts = [warc_sink.seal()]
@@ -608,6 +612,29 @@ def _missing_resources(recorder: Recorder, named: set[str]) -> list[str]:
     return reasons
 
 
+def _recorded_urls(recorder: Recorder) -> set[str]:
+    return {
+        e.url for e in recorder.exchanges if e.has_response and e.body_state == BodyState.COMPLETE
+    }
+
+
+def _unrecorded_downloads(downloads: list[tuple[str, str]], recorder: Recorder) -> list[str]:
+    """Downloads the page started whose bytes the WARC does not hold, each named.
+
+    A capture never saves a download to disk (the context refuses them, so nothing is
+    written outside the data directory). A navigation to an attachment passes through
+    the recorder and is kept; an ``<a download>`` is fetched by the browser itself,
+    out of the recorder's sight, so the capture does not hold that file and says so.
+    """
+    recorded = _recorded_urls(recorder)
+    return [
+        f"download refused and not recorded: {url} (offered as {name!r}); "
+        "captures never save downloads"
+        for url, name in dict.fromkeys(downloads)
+        if url not in recorded
+    ]
+
+
 def _as_seen_summary(as_seen: AsSeen | None) -> dict[str, Any]:
     """What the manifest says of the investigator's own view (hashes, never cookies)."""
     if as_seen is None:
@@ -666,6 +693,10 @@ def _page_info(run: _Run, page: Page, recorder: Recorder, main: list[Exchange]) 
         "load_event_fired": run.load_event,
         "resources": [e.summary() for e in recorder.exchanges],
         "failed_requests": [e.summary() for e in recorder.exchanges if e.error],
+        "downloads_refused": [
+            {"url": url, "suggested_filename": name, "recorded": url in _recorded_urls(recorder)}
+            for url, name in dict.fromkeys(run.downloads)
+        ],
         "console_errors": run.console_errors,
         "behaviours": [
             {"name": b.name, "finished": b.finished, "note": b.note} for b in run.behaviours
