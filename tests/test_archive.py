@@ -117,6 +117,35 @@ def test_warc_records_use_sha256_and_each_is_its_own_gzip_member(tmp_path: Path)
         assert next(iter(ArchiveIterator(fh))).rec_type == "response"
 
 
+def test_video_is_stored_in_its_gzip_member_and_text_is_deflated(tmp_path: Path) -> None:
+    """Encoded media skip deflate (it cannot shrink them); the bytes read back are the same."""
+    store = FileStore(tmp_path)
+    store.create_capture_dir("c4")
+    sink = store.create("c4", "c4.warc.gz", "warc")
+    warc = WarcFile(sink)
+    # Repetitive on purpose: deflate would shrink it, so its size shows none ran.
+    video = b"\x00\x00\x01\xb3frame" * 32768
+    text = b"the same sentence again. " * 4096
+    written = [
+        warc.write(
+            records.resource_record(
+                "https://example.org/" + name, content_type=kind, payload=records.Payload(body)
+            )
+        )
+        for name, kind, body in (("v.mp4", "video/mp4", video), ("t.txt", "text/plain", text))
+    ]
+    warc.close()
+    sink.seal()
+    path = store.path("c4", "c4.warc.gz")
+    assert warcio_check(path).returncode == 0
+    parsed = read_records(path)
+    assert [r.payload for r in parsed] == [video, text]
+    assert parsed[0].header("WARC-Payload-Digest") == "sha256:" + sha256_bytes(video)
+    # Stored blocks: the member is a little larger than the video; the text is deflated.
+    assert written[0].length > len(video)
+    assert written[1].length < len(text) / 20
+
+
 def test_payload_spills_to_disk_and_keeps_its_digest(tmp_path: Path) -> None:
     payload = records.Payload()
     chunk = os.urandom(1024 * 1024)
