@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
@@ -28,6 +28,8 @@ SCROLL_SETTLE = 0.35
 SCROLL_STABLE_STEPS = 4
 #: A scroll never runs more steps than this (an endless feed is cut, and says so).
 SCROLL_MAX_STEPS = 400
+#: A script run in the page gets at least this long, even at the deadline.
+EVALUATE_MIN = 1.0
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,11 @@ class ScrollPage:
                 return BehaviourResult(self.name, False, "time budget ran out while scrolling")
             seen = len(recorder.exchanges)
             try:
-                position = await page.evaluate(_SCROLL_STEP_JS)
+                position = await _evaluate(page, _SCROLL_STEP_JS, deadline)
             except PlaywrightError as exc:
                 return BehaviourResult(self.name, False, f"page refused scrolling: {exc.message}")
+            except TimeoutError:
+                return BehaviourResult(self.name, False, _BUSY)
             await asyncio.sleep(SCROLL_SETTLE)
             await _wait_for_new_requests(recorder, seen, min(deadline, _now() + 3.0))
             at_bottom = position["bottom"] >= position["height"] - 2
@@ -108,11 +112,22 @@ class ReturnToTop:
 
     async def run(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult:
         try:
-            await page.evaluate("window.scrollTo(0, 0)")
+            await _evaluate(page, "window.scrollTo(0, 0)", deadline)
         except PlaywrightError as exc:
             return BehaviourResult(self.name, False, f"page refused scrolling: {exc.message}")
+        except TimeoutError:
+            return BehaviourResult(self.name, False, _BUSY)
         await asyncio.sleep(min(SCROLL_SETTLE, max(0.0, deadline - _now())))
         return BehaviourResult(self.name, True)
+
+
+_BUSY = "the page did not answer a script in time (its main thread is busy)"
+
+
+async def _evaluate(page: Page, script: str, deadline: float) -> Any:
+    """Run a script in the page, bounded: a page stuck in an endless loop never answers,
+    and Playwright's ``evaluate`` has no timeout of its own."""
+    return await asyncio.wait_for(page.evaluate(script), max(EVALUATE_MIN, deadline - _now()))
 
 
 def _waiting_for(recorder: Recorder) -> list[Exchange]:

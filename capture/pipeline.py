@@ -57,6 +57,8 @@ MIN_RESERVE = 5.0
 #: ...and at most this, a quarter of the budget in between.
 MAX_RESERVE = 20.0
 CATALOG_NAME = "catalog.sqlite3"
+#: The page's title is asked for at most this long (a page stuck in a loop never answers).
+TITLE_CAP = 2.0
 
 
 class Stage(StrEnum):
@@ -268,8 +270,8 @@ async def _record(
             run.stopped_because = _why_stopped(run)
 
         run.enter(Stage.DERIVED)
-        with contextlib.suppress(PlaywrightError):
-            run.title = await page.title()
+        with contextlib.suppress(PlaywrightError, TimeoutError):
+            run.title = await asyncio.wait_for(page.title(), min(TITLE_CAP, _left(run)))
         main = _main_document(recorder)
         page_url = main[-1].url if main else page.url
         ref = derived.PageRef(
@@ -346,11 +348,14 @@ async def _derive(run: _Run, page: Page, page_url: str) -> list[derived.Derived]
     )
     items = []
     for take in takers:
-        remaining = run.deadline - asyncio.get_running_loop().time()
+        name = take.__name__.replace("_", " ")
+        timeout = _left(run)
         try:
-            items.append(await asyncio.wait_for(take(page, page_url), timeout=max(1.0, remaining)))
-        except (PlaywrightError, TimeoutError) as exc:
-            run.reasons.append(f"{take.__name__.replace('_', ' ')} failed: {exc}")
+            items.append(await asyncio.wait_for(take(page, page_url), timeout=timeout))
+        except PlaywrightError as exc:
+            run.reasons.append(f"{name} failed: {exc}")
+        except TimeoutError:
+            run.reasons.append(f"{name} failed: the page did not answer within {timeout:.1f} s")
     return items
 
 
@@ -369,8 +374,8 @@ async def _media(
     if limits is None:
         return media.Preserved()
     sources: list[str] = []
-    with contextlib.suppress(PlaywrightError):
-        sources = await page.evaluate(media.COLLECT_SOURCES_JS)
+    with contextlib.suppress(PlaywrightError, TimeoutError):
+        sources = await asyncio.wait_for(page.evaluate(media.COLLECT_SOURCES_JS), _left(run))
     page_mime = main[-1].mime_type if main else None
     candidates = media.find_candidates(ref.url, recorder.exchanges, sources, page_mime)
     if not candidates:
@@ -562,6 +567,12 @@ def _main_document(recorder: Recorder) -> list[Exchange]:
         return []
     first_key = hops[0].key
     return [e for e in hops if e.key == first_key]
+
+
+def _left(run: _Run) -> float:
+    """Time left for one call into the page (at least a second): a page whose script
+    never yields answers no call, and Playwright's calls have no timeout of their own."""
+    return max(1.0, run.deadline - asyncio.get_running_loop().time())
 
 
 def _why_stopped(run: _Run) -> str:
