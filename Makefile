@@ -36,6 +36,13 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
+# Benchmarks (bench/README.md): every one, or a quick run, e.g.
+#   make bench ONLY=hashing SIZE=100M    make bench ONLY=capture PAGES=10
+bench: setup
+	$(BIN)/python -m bench $(if $(ONLY),--only $(ONLY)) $(if $(SIZE),--size $(SIZE)) \
+		$(if $(PAGES),--pages $(PAGES)) $(if $(REQUESTS),--requests $(REQUESTS)) \
+		$(if $(QUEUED),--queued $(QUEUED))
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,0 +1,63 @@
+"""``python -m bench [--only NAME] [--size 100M] [--pages 10]``: run benchmarks, print, save.
+
+Each benchmark's rows are printed as soon as it finishes and merged into
+``bench/results.json`` (its entry replaced, the others kept), so a quick run of
+one benchmark at a small size never erases the full figures of another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bench import api, capture_cost, export_verify, hashing, server_memory
+from bench.runner import RESULTS, Row, merge_results, parse_size, print_table
+
+Bench = Callable[[argparse.Namespace], Awaitable[tuple[list[Row], dict[str, Any]]]]
+
+BENCHES: dict[str, Bench] = {
+    capture_cost.NAME: lambda a: capture_cost.measure(a.pages),
+    hashing.NAME: lambda a: hashing.measure(a.size),
+    export_verify.NAME: lambda a: export_verify.measure(a.size),
+    api.NAME: lambda a: api.measure(a.requests),
+    server_memory.NAME: lambda a: server_memory.measure(a.size, a.queued),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--only", help=f"one or more of {', '.join(BENCHES)} (comma-separated)")
+    parser.add_argument("--size", default="1G", help="big file size, e.g. 100M or 1G")
+    parser.add_argument("--pages", type=int, default=50, help="pages for the capture benchmark")
+    parser.add_argument("--requests", type=int, default=200, help="concurrent API requests")
+    parser.add_argument("--queued", type=int, default=20, help="captures queued (memory)")
+    args = parser.parse_args(argv)
+    try:
+        args.size = parse_size(args.size)
+    except ValueError as exc:
+        parser.error(str(exc))
+    names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHES)
+    unknown = [n for n in names if n not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}: choose from {', '.join(BENCHES)}")
+    everything: list[Row] = []
+    for name in names:
+        print(f"== {name}", flush=True)
+        rows, details = asyncio.run(BENCHES[name](args))
+        params = {"size": args.size, "pages": args.pages, "requests": args.requests}
+        params["queued"] = args.queued
+        merge_results(name, rows, params | {"details": details})
+        print_table(rows)
+        print(json.dumps(details, indent=1, default=str), flush=True)
+        everything.extend(rows)
+    print(f"\n== all ({RESULTS})")
+    print_table(everything)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
