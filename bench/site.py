@@ -39,7 +39,7 @@ SCRIPT = """(async () => {
 """
 
 
-def _article(n: int) -> str:
+def _article(n: str) -> str:
     images = "".join(
         f'<img src="/img/{n}-{i}.png" width="320" height="120" alt="figure {i}">' for i in range(3)
     )
@@ -85,7 +85,7 @@ class BenchSite(LoopbackServer):
         await self.serve(app, shutdown_timeout=1.0)
 
     async def _article(self, request: web.Request) -> web.Response:
-        n = int(request.match_info["n"])
+        n = request.match_info["n"]
         return web.Response(text=_article(n), content_type="text/html")
 
     @staticmethod
