@@ -33,7 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from archive.catalog import Catalog, CatalogError
 from archive.manifest import Manifest
 from archive.records import warcinfo_record
-from archive.store import Artifact, ArtifactWriter, FileStore
+from archive.store import Artifact, ArtifactWriter, FileStore, is_disk_full
 from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
 from archive.warcfile import WarcFile
 from capture import asseen, derived, media, sealing, trustedtime
@@ -184,6 +184,7 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
             operator=request.operator,
             started_at=rfc3339(run.started_at),
         )
+    await asyncio.to_thread(run.store.keep_reserve)
     run.store.create_capture_dir(run.capture_id)
     warc_name = f"{run.capture_id}.warc.gz"
     warc_sink = run.store.create(run.capture_id, warc_name, "warc")
@@ -203,6 +204,13 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
     except Exception as exc:
         log.debug("capture %s failed", run.capture_id, exc_info=True)
         reasons = [*run.reasons, f"capture failed during {run.stage.value}: {exc}"]
+        if is_disk_full(exc):
+            # Freed first, so that the failure below can still be written down.
+            run.store.release_reserve()
+            reasons.append(
+                f"the disk holding {run.store.root} is full: nothing of this capture was "
+                "sealed; free space there, then capture the page again"
+            )
         raise CaptureFailed(_fail(run, warc, warc_sink, reasons)) from exc
     finally:
         if own_browser and browser is not None:
@@ -377,7 +385,12 @@ async def _media(
     with contextlib.suppress(PlaywrightError, TimeoutError):
         sources = await asyncio.wait_for(page.evaluate(media.COLLECT_SOURCES_JS), _left(run))
     page_mime = main[-1].mime_type if main else None
-    candidates = media.find_candidates(ref.url, recorder.exchanges, sources, page_mime)
+    # In a thread: asking yt-dlp's ~1,750 site extractors whether one claims the page
+    # compiles their URL patterns, which held the event loop (and so the API and every
+    # other capture) for ~250 ms the first time (make bench ONLY=api, py-spy).
+    candidates = await asyncio.to_thread(
+        media.find_candidates, ref.url, list(recorder.exchanges), sources, page_mime
+    )
     if not candidates:
         return media.Preserved()
     run.progress("media", {"found": [c.url for c in candidates]})
