@@ -11,6 +11,8 @@ files, which are never mistaken for sealed evidence.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import shutil
 from dataclasses import asdict, dataclass
@@ -21,7 +23,13 @@ from typing import BinaryIO
 from archive.hashing import HashingWriter
 from archive.timeutil import utc_now
 
+log = logging.getLogger(__name__)
+
 PARTIAL_SUFFIX = ".partial"
+#: Space held back in the data directory, freed when a write finds the disk full so
+#: the failure can still be written to the catalog and the chain of custody.
+RESERVE_NAME = ".space-reserve"
+RESERVE_BYTES = 4 * 1024 * 1024
 SEALED_MODE = 0o444
 
 
@@ -83,9 +91,20 @@ class ArtifactWriter:
         return self.sealed
 
     def close(self) -> None:
-        """Stop writing without sealing: the ``.partial`` file stays for quarantine."""
-        if not self._fh.closed:
+        """Stop writing without sealing: the ``.partial`` file stays for quarantine.
+
+        Never raises for the file's own I/O: this runs on the failure path, often
+        because a write failed (a full disk), and closing then flushes the same
+        buffer again. Raising here would stop the failure from being recorded.
+        """
+        if self._fh.closed:
+            return
+        try:
             self._fh.close()
+        except OSError as exc:
+            log.warning(
+                "unsealed %s lost its last buffered bytes on close: %s", self.partial_path, exc
+            )
 
     def __enter__(self) -> ArtifactWriter:
         return self
@@ -174,6 +193,60 @@ class FileStore:
         shutil.move(str(source), str(target))
         fsync_dir(self.quarantine_root)
         return target
+
+    @property
+    def reserve_path(self) -> Path:
+        return self.root / RESERVE_NAME
+
+    def keep_reserve(self) -> bool:
+        """Hold :data:`RESERVE_BYTES` of the disk in a file, if not already held.
+
+        Returns whether the reserve is in place. A disk too full to hold it is
+        logged, not raised: capturing goes on, without the safety margin.
+        """
+        if self.reserve_path.exists():
+            return True
+        temp = self.root / (RESERVE_NAME + PARTIAL_SUFFIX)
+        try:
+            with open(temp, "wb") as fh:
+                zeros = bytes(1024 * 1024)
+                for _ in range(RESERVE_BYTES // len(zeros)):
+                    fh.write(zeros)  # written, not sparse: the blocks are really taken
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.rename(temp, self.reserve_path)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            log.warning(
+                "no space reserve in %s (%s); a full disk may go unrecorded", self.root, exc
+            )
+            return False
+        return True
+
+    def release_reserve(self) -> bool:
+        """Free the reserve (the disk is full); whether there was one to free."""
+        try:
+            self.reserve_path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc``, or an error it came from, says the disk (or a quota) is full."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FULL_ERRNOS:
+            return True
+        if "database or disk is full" in str(current):  # SQLite's SQLITE_FULL
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def fsync_dir(path: Path) -> None:
