@@ -1,0 +1,252 @@
+"""Faults an evidence store must survive, on the real server, browser and files.
+
+Each test breaks something underneath a running ``osint-capture serve`` (the
+process itself, its Chromium, its disk, its capacity) and then checks what a
+court would ask: the catalog is sound, the chain of custody verifies, nothing
+is left half-done or presented as complete, and every sealed capture still
+exports and verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+import pytest_asyncio
+
+from archive.catalog import Catalog
+from tests.server import CLI, RunningServer
+from tests.site import TestSite
+
+SEALED = ("complete", "partial")
+
+
+async def cli(*args: str | Path, timeout: float = 120) -> tuple[int, str, str]:
+    """Run ``osint-capture ARGS`` to the end; its exit code, stdout and stderr."""
+    process = await asyncio.create_subprocess_exec(
+        CLI, *map(str, args), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def submit(server: RunningServer, url: str, **fields: object) -> str:
+    status, _, body = await server.request(
+        "POST", "/api/v1/captures", json={"url": url, "case": "faults", **fields}
+    )
+    assert status == 202, body
+    return body["id"]
+
+
+async def reach_stage(server: RunningServer, capture_id: str, stage: str) -> None:
+    """Wait until the capture's events say it has reached ``stage``."""
+    async for kind, data in server.events(capture_id):
+        if kind == "state" and data.get("stage") == stage:
+            return
+        assert kind not in ("done", "failed"), f"{capture_id} ended before {stage}: {data}"
+
+
+def sealed_hashes(data: Path) -> dict[Path, str]:
+    """SHA-256 of every sealed file under ``captures/``, read from disk now."""
+    return {
+        path: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((data / "captures").rglob("*"))
+        if path.is_file() and not path.name.endswith(".partial")
+    }
+
+
+async def check_archive(data: Path, out_dir: Path) -> list[str]:
+    """Everything a restarted archive must satisfy; the sealed capture ids it holds."""
+    with Catalog.open(data / "catalog.sqlite3") as catalog:
+        assert catalog.integrity_check() == "ok"
+        assert not catalog.list_captures(status="running"), "a capture is stuck running"
+        sealed = [row.id for row in catalog.list_captures() if row.status in SEALED]
+    code, out, err = await cli("custody", "verify", "--data", data)
+    assert code == 0, out + err
+    assert sealed, "nothing sealed to check"
+    package = out_dir / f"check-{len(list(out_dir.glob('check-*')))}.wacz"
+    code, out, err = await cli("export", "--data", data, *sealed, "--out", package)
+    assert code == 0, out + err
+    code, out, err = await cli("verify", "--data", data, package)
+    assert code == 0, out + err
+    return sealed
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    running = RunningServer(tmp_path / "data", workers=3)
+    await running.start()
+    yield running
+    await running.stop(kill=True)
+
+
+# -- kill -9 ---------------------------------------------------------------------------------
+
+
+async def test_kill_9_mid_captures_export_and_custody_writes(
+    tmp_path: Path, site: TestSite
+) -> None:
+    data = tmp_path / "data"
+    first = RunningServer(data, workers=3)
+    await first.start()
+    try:
+        done = [await submit(first, site.url(f"/rich?before={n}")) for n in range(3)]
+        for capture_id in done:
+            assert (await first.wait_done(capture_id))["status"] == "complete"
+        before = sealed_hashes(data)
+
+        # Slow pages keep two workers busy; quick ones keep custody events coming.
+        slow = [
+            await submit(first, site.url("/never-finishes"), timeout=12),
+            await submit(first, site.url("/slow-document"), timeout=12),
+        ]
+        for capture_id in slow:
+            await reach_stage(first, capture_id, "behaviours")
+        burst = [await submit(first, site.url(f"/gzip?burst={n}")) for n in range(4)]
+        package = tmp_path / "killed.wacz"
+        export = await asyncio.create_subprocess_exec(
+            CLI, "export", "--data", str(data), "--case", "faults", "--out", str(package),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        partials: list[Path] = []
+        for _ in range(600):  # the export has started writing its package
+            partials = list(tmp_path.glob(".killed.wacz.*.partial"))
+            if partials or export.returncode is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert partials, "the export finished before it could be killed"
+        export.send_signal(signal.SIGKILL)
+        await first.stop(kill=True)
+        await export.wait()
+    finally:
+        await first.stop(kill=True)
+
+    assert not package.exists(), "a killed export left a file that looks complete"
+    with Catalog.open(data / "catalog.sqlite3") as catalog:
+        interrupted = [row.id for row in catalog.list_captures(status="running")]
+    assert set(slow) <= set(interrupted)
+
+    second = RunningServer(data, workers=3, port=first.port)
+    await second.start()
+    try:
+        outcomes = {cid: await second.wait_done(cid) for cid in [*slow, *burst]}
+    finally:
+        await second.stop()
+    assert all(outcome["event"] == "done" for outcome in outcomes.values()), outcomes
+
+    # The sealed files from before the kill are byte for byte what they were.
+    after = sealed_hashes(data)
+    assert {path: after.get(path) for path in before} == before
+    sealed = await check_archive(data, tmp_path)
+    assert set(done + slow + burst) <= set(sealed)
+    quarantine = data / "quarantine"
+    for capture_id in interrupted:
+        manifest = json.loads((data / "captures" / capture_id / "manifest.json").read_bytes())
+        said = [line for line in manifest["extra"]["history"] if "server stopped" in line]
+        assert said and "unsealed files moved to" in said[0], manifest["extra"]["history"]
+        assert [q for q in quarantine.iterdir() if q.name.startswith(capture_id)]
+    # What the killed export wrote is a hidden .partial beside where the package would be.
+    assert all(p.name.startswith(".") for p in tmp_path.glob("*.wacz*") if "check" not in p.name)
+
+
+# -- Chromium dies -------------------------------------------------------------------------
+
+
+def chromium_of(server: RunningServer) -> psutil.Process:
+    """The browser process the server launched (its child with our profile flag)."""
+    assert server.process is not None
+    for child in psutil.Process(server.process.pid).children():
+        if any("osint-capture-profile-" in arg for arg in child.cmdline()):
+            return child
+    raise AssertionError("the server has no Chromium child")
+
+
+async def test_a_killed_browser_fails_its_capture_and_the_next_one_succeeds(
+    tmp_path: Path, site: TestSite
+) -> None:
+    running = RunningServer(tmp_path / "data", workers=1)
+    await running.start()
+    try:
+        first = chromium_of(running)
+        victim = await submit(running, site.url("/never-finishes"), timeout=20)
+        await reach_stage(running, victim, "behaviours")
+        first.send_signal(signal.SIGKILL)
+        outcome = await running.wait_done(victim)
+        assert outcome["event"] == "failed" or outcome["status"] == "partial", outcome
+        assert any("browser" in reason.lower() for reason in outcome["reasons"]), outcome
+
+        after = await submit(running, site.url("/rich?after-crash=1"))
+        assert (await running.wait_done(after))["status"] == "complete"
+        assert chromium_of(running).pid != first.pid
+        status, _, health = await running.request("GET", "/api/v1/health")
+        assert status == 200 and health["browser"] == "up", health
+    finally:
+        await running.stop()
+    with Catalog.open(tmp_path / "data" / "catalog.sqlite3") as catalog:
+        row = catalog.get_capture(victim)
+        assert row is not None and row.status in ("failed", "partial"), row
+        assert any("browser" in reason.lower() for reason in row.reasons), row.reasons
+        assert catalog.integrity_check() == "ok"
+    code, out, err = await cli("custody", "verify", "--data", tmp_path / "data")
+    assert code == 0, out + err
+
+
+# -- the disk fills --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 24 MiB tmpfs as the data directory (needs root); unmounted afterwards."""
+    mount = tmp_path / "data"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+async def test_a_full_disk_fails_the_capture_and_leaves_sealed_files_alone(
+    small_disk: Path, site: TestSite
+) -> None:
+    running = RunningServer(small_disk, workers=1)
+    await running.start()
+    try:
+        kept = await submit(running, site.url("/rich?before-full=1"))
+        assert (await running.wait_done(kept))["status"] == "complete"
+        before = sealed_hashes(small_disk)
+        # /big.bin is 200 MiB: far more than the 24 MiB filesystem holds.
+        filling = await submit(running, site.url("/big"), timeout=60)
+        outcome = await running.wait_done(filling)
+        status, _, detail = await running.request("GET", f"/api/v1/captures/{filling}")
+    finally:
+        await running.stop()
+    assert outcome.get("status") != "complete", outcome
+    assert status == 200 and detail["status"] in ("failed", "partial"), detail
+    said = [reason for reason in detail["reasons"] if "is full" in reason]
+    assert said and str(small_disk) in said[0], detail["reasons"]
+    after = sealed_hashes(small_disk)
+    assert {path: after.get(path) for path in before} == before
+    assert not (small_disk / "captures" / filling).exists(), "unsealed bytes left as evidence"
+    assert [q for q in (small_disk / "quarantine").iterdir() if q.name.startswith(filling)]
+    with Catalog.open(small_disk / "catalog.sqlite3") as catalog:
+        assert catalog.integrity_check() == "ok"
+    code, out, err = await cli("custody", "verify", "--data", small_disk)
+    assert code == 0, out + err
+    custody = [json.loads(line) for line in (small_disk / "custody.jsonl").read_text().splitlines()]
+    failed = [e for e in custody if e["action"] == "capture-failed" and filling in e["captures"]]
+    assert failed and failed[0]["details"]["quarantined"] is True, failed
