@@ -14,12 +14,11 @@ import hashlib
 import json
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
-import pytest_asyncio
 
 from archive.catalog import Catalog
 from tests.server import CLI, RunningServer
@@ -78,14 +77,6 @@ async def check_archive(data: Path, out_dir: Path) -> list[str]:
     code, out, err = await cli("verify", "--data", data, package)
     assert code == 0, out + err
     return sealed
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    running = RunningServer(tmp_path / "data", workers=3)
-    await running.start()
-    yield running
-    await running.stop(kill=True)
 
 
 # -- kill -9 ---------------------------------------------------------------------------------
@@ -250,3 +241,36 @@ async def test_a_full_disk_fails_the_capture_and_leaves_sealed_files_alone(
     custody = [json.loads(line) for line in (small_disk / "custody.jsonl").read_text().splitlines()]
     failed = [e for e in custody if e["action"] == "capture-failed" and filling in e["captures"]]
     assert failed and failed[0]["details"]["quarantined"] is True, failed
+
+
+# -- many at once ----------------------------------------------------------------------------
+
+
+async def test_twenty_captures_and_an_export_at_once_all_seal_and_verify(
+    tmp_path: Path, site: TestSite
+) -> None:
+    data = tmp_path / "data"
+    running = RunningServer(data, workers=4)
+    await running.start()
+    try:
+        pages = ("/rich", "/gzip", "/arabic", "/", "/redirect/1")
+        ids = await asyncio.gather(
+            *(submit(running, site.url(f"{pages[n % 5]}?at-once={n}")) for n in range(20))
+        )
+        assert len(set(ids)) == 20
+        waits = {cid: asyncio.create_task(running.wait_done(cid)) for cid in ids}
+        first, _ = await asyncio.wait(waits.values(), return_when=asyncio.FIRST_COMPLETED)
+        early = [cid for cid, task in waits.items() if task in first]
+        package = tmp_path / "during.wacz"
+        exported = await cli("export", "--data", data, *early, "--out", package)
+        unfinished = sum(not task.done() for task in waits.values())
+        outcomes = {cid: await task for cid, task in waits.items()}
+    finally:
+        await running.stop()
+    assert exported[0] == 0, exported
+    assert unfinished > 0, "every capture had ended before the export did"
+    assert {o["event"] for o in outcomes.values()} == {"done"}, outcomes
+    assert {o["status"] for o in outcomes.values()} == {"complete"}, outcomes
+    code, out, err = await cli("verify", "--data", data, package)
+    assert code == 0, out + err
+    assert set(ids) == set(await check_archive(data, tmp_path))
