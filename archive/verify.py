@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 
 from archive.custody import SEALING_ACTIONS, CustodyError, verify_slice
 from archive.export import (
@@ -60,10 +61,18 @@ from archive.timestamps import TimestampError, TrustStore, verify_token
 #: Refuse packages whose entries declare more than this, in all (ZIP bombs).
 MAX_TOTAL_BYTES = 64 * 1024**3
 MAX_ENTRIES = 100_000
+#: WARC content read in all, once decompressed. The ZIP's declared sizes bound only what
+#: the WARCs' gzip members hold compressed, and gzip expands about a thousandfold.
+MAX_WARC_BYTES = MAX_TOTAL_BYTES
 #: JSON and other small members are read into memory, up to this size each.
 MAX_SMALL_MEMBER = 64 * 1024**2
 #: An HTTP header block in a WARC record longer than this is not parsed for the payload.
 MAX_HTTP_HEADERS = 1024**2
+#: A line of a WARC record's header longer than this is refused, and so is a record
+#: header longer than MAX_HTTP_HEADERS: warcio reads a line whole, however long.
+MAX_WARC_LINE = 64 * 1024
+#: What a failure quotes of an error message (warcio's quote the bytes they choked on).
+MAX_QUOTE = 300
 #: Failing WARC records reported one by one per file; the rest are counted.
 MAX_RECORD_FAILURES = 20
 
@@ -234,6 +243,7 @@ def _hash_members(
 ) -> dict[str, _Member]:
     """SHA-256 and size of every member, streamed; WARC records are checked in the same read."""
     members: dict[str, _Member] = {}
+    budget = _Budget(MAX_WARC_BYTES)
     for info in zf.infolist():
         name = info.filename
         if name not in names or name.endswith("/"):
@@ -242,7 +252,7 @@ def _hash_members(
             with zf.open(info) as raw:
                 reader = _HashingReader(raw, name, info.file_size)
                 if _is_warc(name):
-                    warcs[name] = _check_records(reader)
+                    warcs[name] = _check_records(reader, budget)
                 reader.drain()
         except Exception as exc:  # a corrupt member: bad CRC, bad header, bad compression
             report.add("zip member", False, f"{name}: cannot be read: {exc}")
@@ -594,22 +604,77 @@ def _check_tokens(
 # -- WARC records ------------------------------------------------------------------------------
 
 
-def _check_records(stream: _HashingReader) -> tuple[int, list[str]]:
+class _OverBudget(Exception):
+    pass
+
+
+@dataclass
+class _Budget:
+    """Decompressed WARC bytes still allowed, across every WARC of the package."""
+
+    left: int
+
+    def spend(self, size: int) -> None:
+        self.left -= size
+        if self.left < 0:
+            raise _OverBudget
+
+
+class _BoundedReader(DecompressingBufferedReader):
+    """warcio's reader, with header lines bounded.
+
+    warcio reads a header line until its newline, growing one buffer (quadratic in
+    time, unbounded in memory): 64 MB of zeros took 80 s and 300 MB. Lines here stop
+    at MAX_WARC_LINE, and the lines of one record's header at MAX_HTTP_HEADERS.
+    """
+
+    head_bytes = 0
+
+    def readline(self, length: int | None = None) -> bytes:
+        limit = MAX_WARC_LINE if length is None else min(length, MAX_WARC_LINE)
+        line = super().readline(limit)
+        self.head_bytes += len(line)
+        if len(line) >= MAX_WARC_LINE and not line.endswith(b"\n"):
+            raise ValueError(f"a header line longer than {MAX_WARC_LINE} bytes (not a WARC?)")
+        if self.head_bytes > MAX_HTTP_HEADERS:
+            raise ValueError(f"a record header longer than {MAX_HTTP_HEADERS} bytes")
+        return line
+
+
+class _Records(ArchiveIterator):
+    """warcio's iterator over :class:`_BoundedReader`."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(stream, no_record_parse=True)
+        self.reader = _BoundedReader(self.fh)
+
+
+def _check_records(stream: _HashingReader, budget: _Budget) -> tuple[int, list[str]]:
     """Read every record of a WARC stream; return the count and the problems found."""
     problems: list[str] = []
     count = 0
     try:
-        for record in ArchiveIterator(stream, no_record_parse=True):
+        records = _Records(stream)  # type: ignore[arg-type]
+        for record in records:
+            records.reader.head_bytes = 0
             count += 1
-            problem = _check_record(record)
+            problem = _check_record(record, budget)
             if problem:
                 problems.append(f"record {count}: {problem}")
+    except _OverBudget:
+        problems.append(
+            f"record {count}: the WARC content expands past {MAX_WARC_BYTES} bytes in all;"
+            " refusing to read further (gzip bomb?)"
+        )
     except Exception as exc:
-        problems.append(f"unreadable after record {count}: {exc}")
+        message = str(exc)
+        if len(message) > MAX_QUOTE:
+            message = message[:MAX_QUOTE] + f"... ({len(message)} characters)"
+        problems.append(f"unreadable after record {count}: {message}")
     return count, problems
 
 
-def _check_record(record: Any) -> str | None:
+def _check_record(record: Any, budget: _Budget) -> str | None:
     headers = record.rec_headers
     record_id = headers.get_header("WARC-Record-ID") or "?"
     record_type = headers.get_header("WARC-Type") or "?"
@@ -622,6 +687,7 @@ def _check_record(record: Any) -> str | None:
     head = b""
     in_head = is_http
     for chunk in _chunks(record.raw_stream):
+        budget.spend(len(chunk))
         block.update(chunk)
         if in_head:
             head += chunk
