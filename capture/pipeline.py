@@ -126,6 +126,8 @@ class _Run:
     stage: Stage = Stage.PREPARE
     title: str | None = None
     stopped_because: str = ""
+    #: Set when Chromium is found gone mid-capture (crashed or killed): when, and how.
+    browser_lost: str = ""
     load_event: bool | None = None
     claimed: bool = False
     #: Files the page started to download (URL, suggested name); the browser refuses them.
@@ -271,11 +273,13 @@ async def _record(
             run.behaviours.append(result)
             run.progress("behaviour", {"name": result.name, "finished": result.finished})
 
+        _check_browser(run, browser)
         run.enter(Stage.CUT)
         cut: list[Exchange] = []
         if recorder.pending():
-            cut = await recorder.cut(_why_stopped(run))
-            run.stopped_because = _why_stopped(run)
+            why = "the browser stopped" if run.browser_lost else _why_stopped(run)
+            cut = await recorder.cut(why)
+            run.stopped_because = why
 
         run.enter(Stage.DERIVED)
         with contextlib.suppress(PlaywrightError, TimeoutError):
@@ -302,6 +306,7 @@ async def _record(
         run.enter(Stage.MEDIA)
         preserved = await _media(run, page, context, browser, recorder, warc, ref, main)
 
+        _check_browser(run, browser)
         run.enter(Stage.SEAL)
         stragglers = await recorder.cut("the capture was being sealed")
         run.reasons.extend(_cut_reasons(run.stopped_because, cut, stragglers, preserved.whole_urls))
@@ -586,6 +591,28 @@ def _left(run: _Run) -> float:
     """Time left for one call into the page (at least a second): a page whose script
     never yields answers no call, and Playwright's calls have no timeout of their own."""
     return max(1.0, run.deadline - asyncio.get_running_loop().time())
+
+
+def _check_browser(run: _Run, browser: Browser) -> None:
+    """The first time Chromium is found gone, a reason says so, when, and how it ended.
+
+    Without it a crashed or killed browser shows only as its side effects (a
+    screenshot that failed, requests "still loading"), which reads like a slow page.
+    """
+    if browser.alive or run.browser_lost:
+        return
+    code = browser.process.returncode
+    if code is None:
+        how = "its connection closed"
+    elif code < 0:
+        how = f"killed by signal {-code}"
+    else:
+        how = f"exit code {code}"
+    run.browser_lost = f"the browser (Chromium) stopped during the {run.stage.value} stage ({how})"
+    run.reasons.append(
+        f"{run.browser_lost}: what it had recorded until then is kept, the rest of the "
+        "page is missing; the next capture starts a new browser"
+    )
 
 
 def _why_stopped(run: _Run) -> str:
