@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from typing import Any
 
@@ -95,7 +94,7 @@ def _as_seen(data: dict[str, Any] | None) -> dict[str, Any]:
             raise BadRequest("field body.as_seen.screenshot must be a data:image/png;base64 URL")
         try:
             screenshot = base64.b64decode(text[len(PNG_DATA_URL) :], validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or a character that is not ASCII at all
             raise BadRequest("field body.as_seen.screenshot is not valid base64") from None
         if not screenshot.startswith(b"\x89PNG\r\n\x1a\n"):
             raise BadRequest("field body.as_seen.screenshot is not a PNG image")

@@ -213,7 +213,11 @@ def document() -> dict[str, Any]:
                     "separate, labelled records. Cookies are used for this capture only and "
                     "never stored.",
                     "properties": {
-                        "screenshot": {"type": "string", "description": "data:image/png;base64"},
+                        "screenshot": {
+                            "type": "string",
+                            "pattern": "^data:image/png;base64,",
+                            "description": "a PNG image as a data:image/png;base64 URL",
+                        },
                         "dom": {"type": "string"},
                         "url": {"type": "string"},
                         "title": {"type": "string"},
