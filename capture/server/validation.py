@@ -29,6 +29,10 @@ async def read_json(
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"malformed JSON in the {where}: {exc}") from None
+    except RecursionError:
+        raise BadRequest(f"the JSON in the {where} is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise BadRequest(f"unreadable JSON in the {where}: {exc}") from None
     return check_object(data, fields, where)
 
 
