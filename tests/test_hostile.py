@@ -126,25 +126,80 @@ def _fuzz(base: str, token: str, refused: str, statuses: collections.Counter[int
     return tried
 
 
-async def test_the_api_survives_fuzzing_from_its_openapi_document(tmp_path: Path) -> None:
-    server = RunningServer(tmp_path / "data", workers=1)
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def api(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningServer]:
+    server = RunningServer(tmp_path_factory.mktemp("hostile-api") / "data", workers=1)
     await server.start()
     try:
-        refused = f"http://127.0.0.1:{closed_port()}/"
-        statuses: collections.Counter[int] = collections.Counter()
-        tried = await asyncio.to_thread(_fuzz, server.base, server.token, refused, statuses)
-        print(f"\nfuzzed {len(tried)} operations, {statuses.total()} requests: {dict(statuses)}")
-        assert {200, 202} <= set(statuses) and {400, 404} <= set(statuses), statuses
-        assert {"POST /api/v1/captures", "POST /api/v1/targets", "GET /api/v1/alerts"} <= set(
-            tried
-        ), tried
-        assert server.process is not None and server.process.returncode is None
-        status, _, health = await server.request("GET", "/api/v1/health")
-        assert status == 200, health
-        status, _, listed = await server.request("GET", "/api/v1/captures")
-        assert status == 200 and isinstance(listed["captures"], list)
+        yield server
     finally:
         await server.stop(kill=True)
+
+
+async def test_the_api_survives_fuzzing_from_its_openapi_document(api: RunningServer) -> None:
+    refused = f"http://127.0.0.1:{closed_port()}/"
+    statuses: collections.Counter[int] = collections.Counter()
+    tried = await asyncio.to_thread(_fuzz, api.base, api.token, refused, statuses)
+    print(f"\nfuzzed {len(tried)} operations, {statuses.total()} requests: {dict(statuses)}")
+    assert {200, 202} <= set(statuses) and {400, 404} <= set(statuses), statuses
+    assert {"POST /api/v1/captures", "POST /api/v1/targets", "GET /api/v1/alerts"} <= set(tried), (
+        tried
+    )
+    assert api.process is not None and api.process.returncode is None
+    status, _, health = await api.request("GET", "/api/v1/health")
+    assert status == 200, health
+    status, _, listed = await api.request("GET", "/api/v1/captures")
+    assert status == 200 and isinstance(listed["captures"], list)
+
+
+async def _raw(server: RunningServer, head: bytes, body: bytes = b"") -> bytes:
+    """One HTTP request written by hand (aiohttp would refuse to send the worst of these)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(head + body)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(64 * 1024), 15)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("nested", b"[" * 100_000 + b"]" * 100_000),
+        ("huge-integer", b'{"url": "http://127.0.0.1:9/", "timeout": 1' + b"0" * 5000 + b"}"),
+        ("not-a-number", b'{"url": "http://127.0.0.1:9/", "timeout": NaN}'),
+        ("not-utf8", b'{"url": "http://127.0.0.1:9/", "note": "\xff\xfe"}'),
+        ("truncated", b'{"url": "http://127.0.0.1:9/", "note": "'),
+    ],
+)
+async def test_hostile_json_bodies_get_400(api: RunningServer, name: str, body: bytes) -> None:
+    head = (
+        f"POST /api/v1/captures HTTP/1.1\r\nHost: 127.0.0.1:{api.port}\r\n"
+        f"Authorization: Bearer {api.token}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    answer = await _raw(api, head, body)
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 400"), answer[:500]
+    assert b'"error"' in rest and b'"detail"' in rest, answer[:500]
+    status, _, _ = await api.request("GET", "/api/v1/health")
+    assert status == 200
+
+
+async def test_a_quarter_megabyte_of_request_headers_is_refused(api: RunningServer) -> None:
+    flood = b"".join(b"X-Flood-%d: %s\r\n" % (n, b"v" * 1000) for n in range(256))
+    head = (
+        f"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:{api.port}\r\n"
+        f"Authorization: Bearer {api.token}\r\n"
+    ).encode()
+    answer = await _raw(api, head + flood + b"Connection: close\r\n\r\n")
+    assert answer.split(b" ", 2)[1] in (b"400", b"431"), answer[:300]
+    long_line = b"X-Long: " + b"v" * 100_000 + b"\r\n"
+    answer = await _raw(api, head + long_line + b"Connection: close\r\n\r\n")
+    assert answer.split(b" ", 2)[1] in (b"400", b"431"), answer[:300]
+    status, _, _ = await api.request("GET", "/api/v1/health")
+    assert status == 200
 
 
 # -- hostile pages ------------------------------------------------------------------------------
