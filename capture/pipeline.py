@@ -280,6 +280,7 @@ async def _record(
             why = "the browser stopped" if run.browser_lost else _why_stopped(run)
             cut = await recorder.cut(why)
             run.stopped_because = why
+        _fail_if_never_answered(run, recorder)
 
         run.enter(Stage.DERIVED)
         with contextlib.suppress(PlaywrightError, TimeoutError):
@@ -585,6 +586,22 @@ def _main_document(recorder: Recorder) -> list[Exchange]:
         return []
     first_key = hops[0].key
     return [e for e in hops if e.key == first_key]
+
+
+def _fail_if_never_answered(run: _Run, recorder: Recorder) -> None:
+    """A server that took the request and never sent even a status line left nothing to
+    seal: fail the capture as for a refused connection, rather than seal an empty page."""
+    if run.load_event is not False:
+        return  # the load event fired (a failed navigation is handled when loading)
+    main = _main_document(recorder)
+    if not main or main[-1].has_response:
+        return
+    reasons = [
+        f"no response from {run.request.url} within the time budget of"
+        f" {run.request.timeout:g} s: the server took the request and never answered",
+        *run.reasons,
+    ]
+    raise CaptureFailed(_failed_manifest(run, reasons))
 
 
 def _left(run: _Run) -> float:
