@@ -11,6 +11,7 @@ Routes:
 
 ``/redirect/N``      302 to ``/redirect/N+1``, forever
 ``/huge``            an HTML page declaring ``HUGE_SIZE`` bytes, streamed lazily
+``/silent``          reads the request and never answers, not even a status line
 ``/never-ends``      an HTML page whose chunked body gains a line every half second
 ``/huge-headers``    a page whose response carries ``HEADER_BYTES`` of header lines
 ``/big-headers-image`` the page ``/with-big-headers`` loads: an image under the same
@@ -93,6 +94,7 @@ class HostileSite:
         self.hits: collections.Counter[str] = collections.Counter()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._closing = asyncio.Event()
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -104,6 +106,7 @@ class HostileSite:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
+        self._closing.set()
         self._server.close()
         for writer in list(self._writers):
             writer.transport.abort()  # the endless responses end here
@@ -151,6 +154,9 @@ class HostileSite:
             return True
         if route == "/huge":
             await self._huge(writer)
+            return False
+        if route == "/silent":
+            await self._closing.wait()  # the request is read; no answer ever comes
             return False
         if route == "/never-ends":
             await self._never_ends(writer)

@@ -324,6 +324,18 @@ async def test_a_10_gb_body_is_cut_at_the_budget_in_bounded_memory(
     assert huge_chromium - small_chromium < 256 * 1024**2
 
 
+async def test_a_server_that_never_answers_fails_the_capture_with_the_reason(
+    hostile: HostileSite, browser: Browser, tmp_path: Path
+) -> None:
+    outcome = await capture(hostile, browser, tmp_path, "/silent", timeout=10)
+    assert outcome.failed and outcome.manifest["status"] == "failed"
+    assert "never answered" in outcome.reasons and "/silent" in outcome.reasons
+    assert outcome.elapsed < 10, "it fails when the page's part of the budget ends"
+    with Catalog.open(tmp_path / "catalog.sqlite3") as catalog:
+        row = catalog.get_capture(outcome.manifest["id"])
+        assert row is not None and row.status == "failed" and "never answered" in row.reasons[0]
+
+
 async def test_a_response_that_never_ends_keeps_what_arrived(
     hostile: HostileSite, browser: Browser, tmp_path: Path
 ) -> None:
