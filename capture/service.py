@@ -14,11 +14,12 @@ import contextlib
 import logging
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive.catalog import CaptureRow, Catalog
+from archive.catalog import CaptureRow, Catalog, QueuedRequest, validate_case_name
 from archive.custody import CustodyLog
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
@@ -88,6 +89,7 @@ class CaptureService:
         self._cookies: dict[str, list[dict[str, Any]]] = {}  # memory only, per capture
         self._running: set[str] = set()
         self._scheduler: Scheduler | None = None
+        self._enqueuer = _Enqueuer(lambda: self.catalog)
 
     @property
     def catalog(self) -> Catalog:
@@ -140,20 +142,18 @@ class CaptureService:
         the investigator's browser sent is on disk the moment the request is accepted.
         """
         url = validate_url(submission.url)
+        if submission.case is not None:
+            validate_case_name(submission.case)  # here, so a bad name fails only its request
         capture_id = str(uuid.uuid4())
         as_seen = await asyncio.to_thread(self._stage_as_seen, capture_id, submission)
         request: dict[str, Any] = {"timeout": submission.timeout}
         if as_seen is not None:
             as_seen.cookies = submission.cookies  # so the catalog row says they were sent
             request["as_seen"] = as_seen.to_request()
-        row, created = await asyncio.to_thread(
-            self.catalog.enqueue_capture,
-            capture_id,
-            url,
-            case=submission.case,
-            note=submission.note,
-            operator=submission.operator,
-            request=request,
+        row, created = await self._enqueuer.enqueue(
+            QueuedRequest(
+                capture_id, url, submission.case, submission.note, submission.operator, request
+            )
         )
         if not created:
             asseen.discard_incoming(self.data_dir, capture_id)
@@ -396,3 +396,41 @@ def _target_interval(row: CaptureRow) -> int | None:
     if isinstance(target, dict) and isinstance(target.get("interval_seconds"), int):
         return target["interval_seconds"]
     return None
+
+
+class _Enqueuer:
+    """Group commit for the queue: requests that arrive while one commit is being
+    written are queued together by the next, in one transaction.
+
+    Each request is still answered only once its capture is committed. Without
+    this, 200 requests at once waited for 200 fsyncs in a row (p99 771 ms with
+    captures running, ``make bench ONLY=api``).
+    """
+
+    def __init__(self, catalog: Callable[[], Catalog]) -> None:
+        self._catalog = catalog
+        self._waiting: list[tuple[QueuedRequest, asyncio.Future[tuple[CaptureRow, bool]]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def enqueue(self, item: QueuedRequest) -> tuple[CaptureRow, bool]:
+        future: asyncio.Future[tuple[CaptureRow, bool]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                results = await asyncio.to_thread(
+                    self._catalog().enqueue_captures, [item for item, _ in batch]
+                )
+            except Exception as exc:  # the catalog refused: every request of the batch says so
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)

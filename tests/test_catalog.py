@@ -17,6 +17,7 @@ from archive.catalog import (
     Catalog,
     CatalogError,
     Migration,
+    QueuedRequest,
     validate_case_name,
 )
 from archive.hashing import sha256_bytes
@@ -433,6 +434,33 @@ def test_one_catalog_shared_by_threads_and_a_second_connection(tmp_path: Path) -
         assert len(first.list_captures(case="Shared", status="complete")) == 80
         assert len(first.list_cases()) == 1
         assert first.integrity_check() == "ok"
+
+
+def test_a_batch_is_queued_in_one_transaction_once_per_url(tmp_path: Path) -> None:
+    with Catalog.open(tmp_path / "catalog.sqlite3") as cat:
+        a, b = "https://example.org/a", "https://example.org/b"
+        results = cat.enqueue_captures(
+            [
+                QueuedRequest("b1", a, "Batch", None, None, {"timeout": 30}),
+                QueuedRequest("b2", a, None, None, None, {}),  # same URL, same batch
+                QueuedRequest("b3", b, None, "note", "amal", {}),
+            ]
+        )
+        assert [(row.id, created) for row, created in results] == [
+            ("b1", True),
+            ("b1", False),
+            ("b3", True),
+        ]
+        assert results[0][0].case == "Batch" and results[2][0].operator == "amal"
+        # A case name the catalog refuses: nothing of the batch is written.
+        with pytest.raises(ValueError):
+            cat.enqueue_captures(
+                [
+                    QueuedRequest("b4", "https://example.org/c", None, None, None, {}),
+                    QueuedRequest("b5", "https://example.org/d", " ", None, None, {}),
+                ]
+            )
+        assert cat.get_capture("b4") is None and cat.get_capture("b2") is None
 
 
 def test_the_queue_enqueues_once_per_active_url_and_claims_oldest_first(tmp_path: Path) -> None:

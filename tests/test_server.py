@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -62,6 +63,26 @@ async def test_a_capture_goes_from_request_to_sealed_files(
     assert [c["id"] for c in listing["captures"]] == [body["id"]]
     status, _, cases = await server.request("GET", "/api/v1/cases")
     assert "api-case" in [c["name"] for c in cases["cases"]]
+
+
+async def test_requests_at_once_are_queued_together_once_per_url(
+    server: RunningServer, site: TestSite
+) -> None:
+    """Requests arriving together share a commit; each URL is still one capture, and a
+    request the catalog refuses fails alone."""
+    urls = [site.url(f"/?together={n}") for n in range(3)]
+    requests = [{"url": url, "timeout": 10} for url in urls for _ in range(4)]
+    requests.append({"url": site.url("/?together=bad"), "case": " "})
+    replies = await asyncio.gather(
+        *(server.request("POST", "/api/v1/captures", json=body) for body in requests)
+    )
+    assert [status for status, _, _ in replies] == [202] * 12 + [400]
+    for url in urls:
+        mine = [body for _, _, body in replies[:12] if body["url"] == url]
+        assert len(mine) == 4 and len({body["id"] for body in mine}) == 1
+        assert [body["created"] for body in mine].count(True) == 1
+    for capture_id in {body["id"] for _, _, body in replies[:12]}:
+        assert (await server.wait_done(capture_id))["status"] == "complete"
 
 
 async def test_the_same_url_twice_while_running_is_one_capture(
