@@ -647,7 +647,7 @@ def _cut_reasons(
     cut = [e for e in cut if e.url not in whole]
     stragglers = [e for e in stragglers if e.url not in whole]
     if cut:
-        names = ", ".join(e.url for e in cut[:10]) + (" ..." if len(cut) > 10 else "")
+        names = ", ".join(_how_far(e) for e in cut[:10]) + (" ..." if len(cut) > 10 else "")
         reasons.append(
             f"{len(cut)} request(s) still loading when {why}, "
             f"recorded as far as they had arrived: {names}"
@@ -658,6 +658,15 @@ def _cut_reasons(
             "and were still loading at sealing: " + ", ".join(e.url for e in stragglers[:10])
         )
     return reasons
+
+
+def _how_far(exchange: Exchange) -> str:
+    """A cut request's URL and how much of it the record holds, so a reader knows the loss."""
+    if not exchange.has_response:
+        return f"{exchange.url} (no response yet)"
+    if exchange.body is None:
+        return f"{exchange.url} (response headers only)"
+    return f"{exchange.url} (body cut at {exchange.body.size} bytes)"
 
 
 def _missing_resources(recorder: Recorder, named: set[str]) -> list[str]:
