@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -275,3 +277,55 @@ async def test_twenty_captures_and_an_export_at_once_all_seal_and_verify(
     code, out, err = await cli("verify", "--data", data, package)
     assert code == 0, out + err
     assert set(ids) == set(await check_archive(data, tmp_path))
+
+
+# -- backup while running ----------------------------------------------------------------------
+
+#: The live backup of docs/operations.md, word for word but for the two paths.
+LIVE_BACKUP = """
+flock "$DATA/custody.jsonl.lock" sh -c '
+  sqlite3 "$DATA/catalog.sqlite3" ".backup $COPY/catalog.sqlite3" &&
+  cp "$DATA/custody.jsonl" "$COPY/custody.jsonl"'
+tar -C "$DATA" --exclude "./catalog.sqlite3*" --exclude ./custody.jsonl \\
+    --exclude ./work -cf - . | tar -C "$COPY" -xf -
+"""
+
+
+async def test_a_live_backup_taken_mid_capture_restores_to_an_archive_that_verifies(
+    tmp_path: Path, site: TestSite
+) -> None:
+    if not all(shutil.which(tool) for tool in ("flock", "sqlite3", "tar")):
+        pytest.skip("the live backup needs flock, sqlite3 and tar")
+    data, copy = tmp_path / "data", tmp_path / "copy"
+    copy.mkdir()
+    running = RunningServer(data, workers=2)
+    await running.start()
+    try:
+        sealed = await submit(running, site.url("/rich?backup=1"))
+        assert (await running.wait_done(sealed))["status"] == "complete"
+        slow = await submit(running, site.url("/never-finishes"), timeout=12)
+        for n in range(3):  # appending custody events while the copy is taken
+            await submit(running, site.url(f"/gzip?backup={n}"))
+        await reach_stage(running, slow, "behaviours")
+        backup = await asyncio.create_subprocess_exec(
+            "sh", "-ec", LIVE_BACKUP, env={**os.environ, "DATA": str(data), "COPY": str(copy)}
+        )
+        assert await backup.wait() == 0
+    finally:
+        await running.stop()
+
+    # The copy caught the slow capture running: started, it is quarantined and retried.
+    restored = RunningServer(copy, workers=2)
+    await restored.start()
+    try:
+        with Catalog.open(copy / "catalog.sqlite3") as catalog:
+            unfinished = [
+                r.id for r in catalog.list_captures() if r.status in ("queued", "running")
+            ]
+        for capture_id in unfinished:
+            await restored.wait_done(capture_id)
+    finally:
+        await restored.stop()
+    assert slow in unfinished
+    assert sealed in await check_archive(copy, tmp_path)
+    assert [q for q in (copy / "quarantine").iterdir() if q.name.startswith(slow)]
