@@ -41,7 +41,10 @@ class HashingWriter:
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
-    """Hex SHA-256 and size of a file, read in chunks (for verification only)."""
+    """Hex SHA-256 and size of a file, read in chunks.
+
+    Used to verify sealed files, and to hash a finished download as the store adopts it.
+    """
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as fh:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from archive.hashing import HashingWriter
+from archive.hashing import HashingWriter, sha256_file
 from archive.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ PARTIAL_SUFFIX = ".partial"
 RESERVE_NAME = ".space-reserve"
 RESERVE_BYTES = 4 * 1024 * 1024
 SEALED_MODE = 0o444
+#: Files are read in pieces this big: nothing loads a whole video.
+CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,44 @@ class FileStore:
         if "/" in name or name.startswith("."):
             raise StoreError(f"invalid artifact name {name!r}")
         return ArtifactWriter(self.capture_dir(capture_id) / name, kind)
+
+    def adopt(self, capture_id: str, name: str, kind: str, source: Path) -> Artifact:
+        """Seal a finished file from the capture's work directory without copying it.
+
+        A downloader (yt-dlp) writes into :meth:`work_dir`, where nothing but the
+        capture itself touches it. The file is moved under its ``.partial`` name into
+        the capture's directory, then hashed, fsynced and renamed like any other:
+        its hash is taken the moment its writer hands it over, as a copy's would be,
+        without writing a gigabyte video a second time. When the two directories are
+        on different filesystems (a rename cannot cross them), it is copied instead.
+        """
+        if "/" in name or name.startswith("."):
+            raise StoreError(f"invalid artifact name {name!r}")
+        final = self.path(capture_id, name)
+        if final.exists():
+            raise StoreError(f"refusing to overwrite sealed file {final}")
+        partial = final.with_name("." + final.name + PARTIAL_SUFFIX)
+        try:
+            os.rename(source, partial)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            return self._copy_in(capture_id, name, kind, source)
+        sha256, size = sha256_file(partial)
+        with open(partial, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.rename(partial, final)
+        os.chmod(final, SEALED_MODE)
+        fsync_dir(final.parent)
+        return Artifact(path=name, sha256=sha256, size=size, kind=kind)
+
+    def _copy_in(self, capture_id: str, name: str, kind: str, source: Path) -> Artifact:
+        """Copy a file into the capture, hashing it as the sealed copy is written."""
+        with self.create(capture_id, name, kind) as out, open(source, "rb") as fh:
+            while chunk := fh.read(CHUNK):
+                out.write(chunk)
+        assert out.sealed is not None
+        return out.sealed
 
     def path(self, capture_id: str, name: str) -> Path:
         return self.capture_dir(capture_id) / name

@@ -40,7 +40,6 @@ from capture.exchange import Exchange
 log = logging.getLogger(__name__)
 
 GiB = 1024**3
-CHUNK = 1024 * 1024
 
 #: ffmpeg arguments that keep remuxes byte-for-byte reproducible: the same source
 #: downloaded twice gives the same bytes and hash (no encoder version, no times).
@@ -527,7 +526,12 @@ async def preserve(
     page_url: str,
     page_record_id: str | None,
 ) -> Preserved:
-    """Seal each downloaded file into the capture and write it into the WARC, streamed."""
+    """Seal each downloaded file into the capture and write it into the WARC, streamed.
+
+    The store adopts each download (moved in, hashed, sealed; not copied), so a video
+    is written once by yt-dlp and once as its WARC record, which is streamed from the
+    sealed file with the hash taken when it was sealed.
+    """
     result = Preserved()
     for number, download in enumerate(downloads, start=1):
         facts = download.record_facts()
@@ -544,7 +548,7 @@ async def preserve(
             result.whole_urls.update(f.url for f in download.files if f.url)
         for file in download.files:
             name = _artifact_name(number, file)
-            artifact = await asyncio.to_thread(_seal_copy, store, capture_id, name, file)
+            artifact = await asyncio.to_thread(store.adopt, capture_id, name, file.kind, file.path)
             result.artifacts.append(artifact)
             payload = Payload.of_sealed_file(
                 store.path(capture_id, name), artifact.sha256, artifact.size
@@ -633,12 +637,3 @@ def _artifact_name(number: int, file: MediaFile) -> str:
 
 def _content_type(path: Path) -> str:
     return CONTENT_TYPES.get(path.suffix.lstrip(".").lower(), "application/octet-stream")
-
-
-def _seal_copy(store: FileStore, capture_id: str, name: str, file: MediaFile) -> Artifact:
-    """Copy a downloaded file into the capture, hashing it as the sealed copy is written."""
-    with store.create(capture_id, name, file.kind) as out, open(file.path, "rb") as source:
-        while chunk := source.read(CHUNK):
-            out.write(chunk)
-    assert out.sealed is not None
-    return out.sealed

@@ -49,6 +49,45 @@ def test_store_refuses_to_overwrite_a_sealed_file(tmp_path: Path) -> None:
         store.create("c1", "../escape", "x")
 
 
+def test_store_adopts_a_finished_download_without_copying_it(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.create_capture_dir("c1")
+    download = store.work_dir("c1") / "media-1" / "media.mp4"
+    download.parent.mkdir(parents=True)
+    download.write_bytes(b"video bytes" * 1000)
+    inode = download.stat().st_ino
+    artifact = store.adopt("c1", "media-1.mp4", "media", download)
+    path = store.path("c1", "media-1.mp4")
+    assert artifact.sha256 == sha256_bytes(b"video bytes" * 1000) == sha256_file(path)[0]
+    assert artifact.size == 11000 and artifact.kind == "media"
+    assert path.stat().st_ino == inode, "moved, not copied"
+    assert not download.exists() and not store.partial_files("c1")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o444
+    download.write_bytes(b"another")
+    with pytest.raises(StoreError, match="refusing to overwrite"):
+        store.adopt("c1", "media-1.mp4", "media", download)
+    with pytest.raises(StoreError, match="invalid artifact name"):
+        store.adopt("c1", "../media.mp4", "media", download)
+    assert download.read_bytes() == b"another", "a refused file is left where it was"
+
+
+@pytest.mark.skipif(
+    not Path("/dev/shm").is_dir() or os.stat("/dev/shm").st_dev == os.stat("/tmp").st_dev,
+    reason="needs a second filesystem (/dev/shm) besides the one under test",
+)
+def test_store_copies_a_download_from_another_filesystem(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    store.create_capture_dir("c1")
+    elsewhere = Path("/dev/shm") / f"osint-capture-test-{os.getpid()}.bin"
+    elsewhere.write_bytes(b"x" * 5000)
+    try:
+        artifact = store.adopt("c1", "media-1.bin", "media", elsewhere)
+    finally:
+        elsewhere.unlink()
+    assert artifact.sha256 == sha256_bytes(b"x" * 5000)
+    assert store.path("c1", "media-1.bin").read_bytes() == b"x" * 5000
+
+
 def test_failed_write_leaves_only_a_partial_file_which_quarantine_moves(tmp_path: Path) -> None:
     store = FileStore(tmp_path)
     store.create_capture_dir("c2")
