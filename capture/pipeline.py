@@ -33,7 +33,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from archive.catalog import Catalog, CatalogError
 from archive.manifest import Manifest
 from archive.records import warcinfo_record
-from archive.store import Artifact, ArtifactWriter, FileStore, is_disk_full
+from archive.store import Artifact, ArtifactWriter, FileStore, storage_refusal
 from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
 from archive.warcfile import WarcFile
 from capture import asseen, derived, media, sealing, trustedtime
@@ -206,13 +206,11 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
     except Exception as exc:
         log.debug("capture %s failed", run.capture_id, exc_info=True)
         reasons = [*run.reasons, f"capture failed during {run.stage.value}: {exc}"]
-        if is_disk_full(exc):
+        refusal = storage_refusal(exc, run.store.root)
+        if refusal is not None:
             # Freed first, so that the failure below can still be written down.
             run.store.release_reserve()
-            reasons.append(
-                f"the disk holding {run.store.root} is full: nothing of this capture was "
-                "sealed; free space there, then capture the page again"
-            )
+            reasons.append(refusal)
         raise CaptureFailed(_fail(run, warc, warc_sink, reasons)) from exc
     finally:
         if own_browser and browser is not None:
