@@ -31,6 +31,10 @@ class BodyState(StrEnum):
     NONE = "none"  # the response has no body by definition (redirect, 204, 304)
     TRUNCATED = "truncated"  # cut by the time budget or a size limit
     UNAVAILABLE = "unavailable"  # the browser did not hand it over
+    #: A repeated request for a media URL whose whole body another record of this
+    #: capture already holds (``Exchange.recorded_in``): the page was given the
+    #: response's own bytes, and this record keeps its headers only.
+    REPEAT = "repeat"
 
 
 @dataclass
@@ -65,6 +69,8 @@ class Exchange:
     live_pending: list[bytes] | None = None  # chunks that arrived before the buffered part
     received_length: int = 0  # decoded bytes the renderer reported (Network.dataReceived)
     passed_to_page: bool = True
+    #: For a ``REPEAT``: the WARC-Record-ID of the response record with the whole body.
+    recorded_in: str | None = None
     error: str | None = None
     finished: bool = False
     written: bool = False
@@ -92,6 +98,8 @@ class Exchange:
             item["note"] = self.body_note
         if not self.passed_to_page:
             item["passed_to_page"] = False
+        if self.recorded_in:
+            item["recorded_in"] = self.recorded_in
         if self.error:
             item["error"] = self.error
         if self.remote_ip:
@@ -208,8 +216,10 @@ def to_records(exchange: Exchange, *, redact_cookies: bool = False) -> list[ArcW
             extra.append(
                 ("WARC-Truncated", "time" if "time" in (exchange.body_note or "") else "length")
             )
-        elif exchange.body_state == BodyState.UNAVAILABLE:
+        elif exchange.body_state in (BodyState.UNAVAILABLE, BodyState.REPEAT):
             extra.append(("WARC-Truncated", "unspecified"))
+        if exchange.recorded_in:
+            extra.append(("X-Osint-Body-Recorded-In", exchange.recorded_in))
         if conversions:
             extra.append(("X-Osint-Conversion", "; ".join(conversions)))
         if exchange.body_note:

@@ -6,6 +6,15 @@ the Network domain for requests, headers, addresses and TLS details, and pauses
 each response in the Fetch domain to take its body. Handlers are named after the
 CDP events they handle. One function, :func:`plan_body`, holds the whole policy of
 how a body is taken.
+
+Two bounds besides the time budget. A body is never recorded past ``body_limit``
+(:data:`BODY_LIMIT` by default): the record holds what came before the limit and
+says it was cut. And a media player asks for the same video again and again (it
+seeks, it retries, it reads ranges); once the whole body of an audio or video URL
+is recorded, later responses for that URL with the same length and validators
+flow to the page untouched and are recorded with their headers only, pointing at
+the record that holds the body (:meth:`Recorder.repeats_not_recorded` says so in
+words for the manifest).
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import json
 import logging
 from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,7 +49,10 @@ log = logging.getLogger(__name__)
 BUFFER_LIMIT = 8 * 1024 * 1024
 #: Streamed bodies up to this are handed back to the page after recording; larger
 #: ones are recorded in full but the page gets an empty body (noted in the record).
+#: A media player then asks again, and that repeat flows to it untouched.
 PASSBACK_LIMIT = 32 * 1024 * 1024
+#: No response body is recorded past this many bytes (``Recorder(body_limit=...)``).
+BODY_LIMIT = 1024 * 1024 * 1024
 #: What Chromium keeps per resource for ``Network.getResponseBody`` (late bodies).
 BROWSER_RESOURCE_BUFFER = 32 * 1024 * 1024
 BROWSER_TOTAL_BUFFER = 256 * 1024 * 1024
@@ -58,6 +71,21 @@ class BodyPlan(StrEnum):
     BUFFER = "buffer"  # Fetch.getResponseBody while paused, then continue
     STREAM = "stream"  # Fetch.takeResponseBodyAsStream + IO.read to disk, then fulfill
     LIVE = "live"  # continue now; chunks arrive as Network.dataReceived (streamResourceContent)
+
+
+@dataclass(frozen=True)
+class WholeCopy:
+    """The first whole body of a media URL recorded in this capture, and what identifies it.
+
+    A later response for the URL is taken as a repeat of it only if it describes the
+    same representation: the same total length, and the same ``ETag`` and
+    ``Last-Modified`` (both absent counts as the same).
+    """
+
+    exchange: Exchange
+    total: int
+    etag: str | None
+    last_modified: str | None
 
 
 def plan_body(
@@ -95,8 +123,11 @@ class Recorder:
         deadline: float,
         on_progress: ProgressCallback | None = None,
         redact_cookies: bool = False,
+        body_limit: int | None = None,
     ) -> None:
         self.connection = connection
+        #: Bytes of one response body recorded at most (``None``: :data:`BODY_LIMIT`).
+        self.body_limit = BODY_LIMIT if body_limit is None else body_limit
         self.redact_cookies = redact_cookies
         self.warc = warc
         self.deadline = deadline
@@ -116,6 +147,7 @@ class Recorder:
         self._sessions: list[CDPSession] = []
         self._cut_reason: str | None = None
         self._write_lock = asyncio.Lock()
+        self._whole_media: dict[str, WholeCopy] = {}
         self.bytes_recorded = 0
         self.records_written = 0
 
@@ -281,8 +313,7 @@ class Recorder:
         if exchange.live_pending is not None:
             exchange.live_pending.append(chunk)  # must follow the buffered data
         elif exchange.body is not None:
-            exchange.body.write(chunk)
-            self.bytes_recorded += len(chunk)
+            self._keep(exchange, exchange.body, chunk)
 
     async def _start_live_body(self, session: CDPSession, exchange: Exchange) -> None:
         """Ask for the body's chunks as they arrive; what came before is handed over first."""
@@ -297,13 +328,13 @@ class Recorder:
             exchange.live_pending = None
             log.debug("no live body for %s: %s", exchange.url, exc)
             return
-        body = Payload(base64.b64decode(result.get("bufferedData", "")))
+        body = Payload()
+        exchange.body_state = BodyState.COMPLETE
+        self._keep(exchange, body, base64.b64decode(result.get("bufferedData", "")))
         for chunk in exchange.live_pending or ():
-            body.write(chunk)
+            self._keep(exchange, body, chunk)
         exchange.live_pending = None
         exchange.body = body
-        exchange.body_state = BodyState.COMPLETE
-        self.bytes_recorded += body.size
 
     async def on_loading_finished(self, session: CDPSession, params: dict[str, Any]) -> None:
         key = params["requestId"]
@@ -315,7 +346,7 @@ class Recorder:
             task = tasks.get(key)
             if task is not None:
                 await asyncio.shield(task)
-        if exchange.body is None and exchange.body_state != BodyState.NONE:
+        if exchange.body is None and exchange.body_state not in (BodyState.NONE, BodyState.REPEAT):
             await self._take_late_body(session, exchange)
         elif exchange.live and exchange.body is not None:
             _check_received(exchange)
@@ -358,8 +389,13 @@ class Recorder:
             params.get("responseHeaders") or [],
             params.get("resourceType", ""),
         )
+        first = None if plan is BodyPlan.NONE else self._whole_copy_of(exchange, params)
         if plan is BodyPlan.NONE:
             exchange.body_state = BodyState.NONE
+            await self._continue(session, request_id)
+        elif first is not None:
+            # The page gets this response's own bytes; the record points at the copy.
+            self._mark_repeat(exchange, first)
             await self._continue(session, request_id)
         elif plan is BodyPlan.LIVE:
             exchange.live = True
@@ -403,10 +439,11 @@ class Recorder:
                 exchange.body_state = BodyState.UNAVAILABLE
                 exchange.body_note = f"browser did not hand over the body: {exc.message}"
             else:
-                exchange.body = Payload(_decode_body(result))
+                exchange.body = Payload()
                 exchange.body_state = BodyState.COMPLETE
                 exchange.body_whole = True
-                self.bytes_recorded += exchange.body.size
+                self._keep(exchange, exchange.body, _decode_body(result))
+                self._note_whole_copy(exchange, params)
             await self._continue(session, request_id)
             return
         await self._stream_body(session, params, exchange)
@@ -459,11 +496,11 @@ class Recorder:
                     exchange.body_note = f"body cut at {body.size} bytes: {exc.message}"
                     break
                 reading = None
-                data = _decode_body(chunk)
-                if data:
-                    body.write(data)
-                    self.bytes_recorded += len(data)
+                self._keep(exchange, body, _decode_body(chunk))
+                if exchange.body_state == BodyState.TRUNCATED:
+                    break  # at the per-response limit: read no further
                 if chunk.get("eof"):
+                    exchange.body_whole = True  # read to the end: nothing more can come
                     break
                 if self._cut_reason or self._expired():
                     # A fast server answers every read at once: the deadline is checked
@@ -473,7 +510,92 @@ class Recorder:
         finally:
             with contextlib.suppress(CDPError):
                 await session.send("IO.close", {"handle": handle}, timeout=SETUP_TIMEOUT)
+        # Before the page hears back: a player that asks again must find the copy.
+        self._note_whole_copy(exchange, params)
         await self._fulfill(session, params, exchange)
+
+    def _keep(self, exchange: Exchange, body: Payload, data: bytes) -> None:
+        """Add ``data`` to ``body`` up to the per-response limit; past it, say where it was cut.
+
+        The part kept is the start of the body exactly as received: the limit only
+        decides where the record stops, never what it holds.
+        """
+        if exchange.body_state == BodyState.TRUNCATED and body.size >= self.body_limit:
+            return
+        room = self.body_limit - body.size
+        if len(data) > room:
+            data = data[: max(0, room)]
+            exchange.body_state = BodyState.TRUNCATED
+            exchange.body_note = (
+                f"body cut at {body.size + len(data)} bytes: larger than the per-response "
+                f"limit of {self.body_limit} bytes"
+            )
+        if data:
+            body.write(data)
+            self.bytes_recorded += len(data)
+
+    # -- repeated media ------------------------------------------------------------------
+
+    def _note_whole_copy(self, exchange: Exchange, params: dict[str, Any]) -> None:
+        """Remember the first whole body of a media URL, so its repeats need not be taken."""
+        if exchange.url in self._whole_media or exchange.body is None:
+            return
+        if exchange.body_state != BodyState.COMPLETE or not exchange.body_whole:
+            return
+        headers = _header_map(params.get("responseHeaders"))
+        if exchange.method != "GET" or not _is_media(params.get("resourceType"), headers):
+            return
+        status = params.get("responseStatusCode")
+        span = _span(status, headers)
+        if span is None or span[0] != 0 or span[1] != exchange.body.size:
+            return  # only part of the representation
+        self._whole_media[exchange.url] = WholeCopy(
+            exchange, span[2], headers.get("etag"), headers.get("last-modified")
+        )
+
+    def _whole_copy_of(self, exchange: Exchange, params: dict[str, Any]) -> WholeCopy | None:
+        """The recorded whole copy this paused response repeats, if it is a repeat."""
+        first = self._whole_media.get(exchange.url)
+        if first is None or first.exchange is exchange or exchange.method != "GET":
+            return None
+        if first.exchange.body_state != BodyState.COMPLETE:
+            return None
+        headers = _header_map(params.get("responseHeaders"))
+        span = _span(params.get("responseStatusCode"), headers)
+        if span is None or span[2] != first.total:
+            return None
+        if (headers.get("etag"), headers.get("last-modified")) != (
+            first.etag,
+            first.last_modified,
+        ):
+            return None
+        return first
+
+    def _mark_repeat(self, exchange: Exchange, first: WholeCopy) -> None:
+        exchange.body_state = BodyState.REPEAT
+        exchange.recorded_in = first.exchange.response_record_id
+        exchange.body_note = (
+            "body not recorded again: the whole body of this URL "
+            f"({first.total} bytes, same length and validators) is in record "
+            f"{first.exchange.response_record_id}"
+        )
+
+    def repeats_not_recorded(self) -> list[str]:
+        """One sentence per media URL whose repeated requests were recorded headers only.
+
+        For the manifest's reasons: the page received bytes that these records do not
+        hold, and a reader must know where the body is instead.
+        """
+        counts: dict[tuple[str, str], int] = {}
+        for exchange in self.exchanges:
+            if exchange.written and exchange.body_state == BodyState.REPEAT:
+                key = (exchange.url, exchange.recorded_in or "")
+                counts[key] = counts.get(key, 0) + 1
+        return [
+            f"{n} repeated request(s) for {url} not recorded again; "
+            f"the whole body is in record {record_id}"
+            for (url, record_id), n in counts.items()
+        ]
 
     def _cut_stream(self, exchange: Exchange, body: Payload) -> None:
         why = self._cut_reason or "the time budget ran out"
@@ -535,9 +657,9 @@ class Recorder:
             exchange.body_state = BodyState.UNAVAILABLE
             exchange.body_note = f"browser did not keep the body: {exc.message}"
             return
-        exchange.body = Payload(_decode_body(result))
+        exchange.body = Payload()
         exchange.body_state = BodyState.COMPLETE
-        self.bytes_recorded += exchange.body.size
+        self._keep(exchange, exchange.body, _decode_body(result))
         _check_received(exchange)
 
     # -- responses, TLS ------------------------------------------------------------------
@@ -635,8 +757,11 @@ class Recorder:
         for exchange in self.pending():
             if exchange.written:
                 continue
-            if exchange.body_whole and exchange.has_response:
-                # A response the page never read to the end, but whose body we hold whole.
+            if exchange.has_response and (
+                exchange.body_whole or exchange.body_state == BodyState.REPEAT
+            ):
+                # A response the page never read to the end, but whose body we hold whole
+                # (here, or for a repeat in the record it points at).
                 await self._write(exchange)
                 continue
             cut.append(exchange)
@@ -662,6 +787,11 @@ class Recorder:
         for task in list(self._tasks):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, timeout=SETUP_TIMEOUT)
+        async with self._write_lock:
+            # A handler that began writing an exchange just before (a response finishing
+            # as the capture stops) is queued on this lock: its records reach the file
+            # before the owner closes it, never after.
+            pass
         for session in self._sessions:
             with contextlib.suppress(CDPError):
                 await session.send("Fetch.disable", timeout=2.0)
@@ -676,11 +806,45 @@ class Recorder:
 def _check_received(exchange: Exchange) -> None:
     """A body shorter than what the renderer reported receiving is not complete: say so."""
     assert exchange.body is not None
+    if exchange.body_state != BodyState.COMPLETE:
+        return  # already cut (at the size limit), and said where
     if exchange.body.size < exchange.received_length:
         exchange.body_state = BodyState.TRUNCATED
         exchange.body_note = (
             f"browser handed over {exchange.body.size} of {exchange.received_length} bytes received"
         )
+
+
+def _header_map(headers: list[dict[str, str]] | None) -> dict[str, str]:
+    return {h["name"].lower(): h["value"] for h in headers or []}
+
+
+def _is_media(resource_type: str | None, headers: dict[str, str]) -> bool:
+    kind = headers.get("content-type", "").lower()
+    return resource_type == "Media" or kind.startswith(("video/", "audio/"))
+
+
+def _span(status: int | None, headers: dict[str, str]) -> tuple[int, int, int] | None:
+    """(first byte, length, total length) of the representation a response carries.
+
+    ``None`` when that cannot be told from the headers: an encoded body, a status
+    other than 200 or 206, a missing or unknown length.
+    """
+    if "content-encoding" in headers:
+        return None
+    if status == 200:
+        length = _int_or_none(headers.get("content-length"))
+        return None if length is None else (0, length, length)
+    if status != 206:
+        return None
+    unit, _, spec = headers.get("content-range", "").partition(" ")
+    first_last, _, total = spec.partition("/")
+    first, _, last = first_last.partition("-")
+    numbers = [_int_or_none(x.strip()) for x in (first, last, total)]
+    if unit.strip().lower() != "bytes" or None in numbers:
+        return None
+    start, end, whole = (n for n in numbers if n is not None)
+    return start, end - start + 1, whole
 
 
 def _decode_body(result: dict[str, Any]) -> bytes:
