@@ -58,6 +58,21 @@ for (const name of ['buffered', 'streamed', 'chunked']) {
 </script></body></html>
 """
 
+#: Fetches each of two media URLs twice, one after the other: one whose ETag stays,
+#: one whose ETag changes with every response (a file replaced between requests).
+TWICE_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Twice</title>
+</head><body><p>TWICE-MARKER</p>
+<script>
+window.received = [];
+(async () => {
+  for (const name of ['same', 'same', 'changing', 'changing']) {
+    const body = await (await fetch(`/media/${name}.mp4`)).arrayBuffer();
+    window.received.push(body.byteLength);
+  }
+})();
+</script></body></html>
+"""
+
 
 def make_big_video(path: Path) -> None:
     """A playable H.264/AAC MP4 of about 45 MB, ``moov`` first."""
@@ -147,6 +162,9 @@ class RecorderMediaSite(LoopbackServer):
                 web.get("/media/big.mp4", self._video),
                 web.get("/beacon", self._beacon),
                 web.get("/oversized", self._html(OVERSIZED_PAGE)),
+                web.get("/twice", self._html(TWICE_PAGE)),
+                web.get("/media/same.mp4", self._tagged),
+                web.get("/media/changing.mp4", self._tagged),
                 web.get("/blob/buffered.bin", self._known),
                 web.get("/blob/streamed.bin", self._known),
                 web.get("/blob/chunked.bin", self._chunked),
@@ -189,6 +207,14 @@ class RecorderMediaSite(LoopbackServer):
         """A body of known length (Content-Length)."""
         name = request.path.rsplit("/", 1)[-1].removesuffix(".bin")
         return web.Response(body=blob_bytes(name), content_type="application/octet-stream")
+
+    async def _tagged(self, request: web.Request) -> web.Response:
+        """The same bytes each time, with an ETag that stays or changes per response."""
+        n = self.hits[request.path]
+        tag = '"same"' if request.path.endswith("same.mp4") else f'"version-{n}"'
+        return web.Response(
+            body=blob_bytes("buffered"), content_type="video/mp4", headers={"ETag": tag}
+        )
 
     async def _chunked(self, request: web.Request) -> web.StreamResponse:
         """A chunked body (no Content-Length), copied as it flows to the page."""
