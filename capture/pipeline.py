@@ -11,6 +11,11 @@
 Every stage runs against one deadline. A page that never finishes is cut at the
 deadline minus a reserve kept for the derived records and sealing, so a capture
 ends within its budget and says what it missed.
+
+The blocking file, catalog and signing work of preparing, sealing and failing
+runs in a worker thread, one synchronous function per stage, in evidence order: a
+server runs several captures and answers the API on one event loop, which a
+capture's fsyncs must not hold.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
@@ -132,6 +137,8 @@ class _Run:
     claimed: bool = False
     #: Files the page started to download (URL, suggested name); the browser refuses them.
     downloads: list[tuple[str, str]] = field(default_factory=list)
+    #: Set once the manifest is sealed and recorded: from then on nothing is quarantined.
+    sealed: bool = False
 
     def enter(self, stage: Stage, **data: Any) -> None:
         self.stage = stage
@@ -156,12 +163,15 @@ async def capture_page(
     deadline = loop.time() + request.timeout
     reserve = min(MAX_RESERVE, max(MIN_RESERVE, request.timeout / 4))
     data_dir.mkdir(parents=True, exist_ok=True)
+    # In a thread: opening checks the schema under the write lock, so it waits behind
+    # any other connection's commit.
+    catalog = await asyncio.to_thread(Catalog.open, data_dir / CATALOG_NAME)
     run = _Run(
         request=request,
         capture_id=capture_id or str(uuid.uuid4()),
         claimed=capture_id is not None,
         store=FileStore(data_dir),
-        catalog=Catalog.open(data_dir / CATALOG_NAME),
+        catalog=catalog,
         progress=progress or (lambda kind, data: None),
         started_at=utc_now(),
         deadline=deadline,
@@ -177,19 +187,8 @@ async def capture_page(
 async def _capture(run: _Run, browser: Browser | None) -> Manifest:
     request = run.request
     run.enter(Stage.PREPARE, id=run.capture_id, url=request.url)
-    if not run.claimed:
-        run.catalog.start_capture(
-            run.capture_id,
-            request.url,
-            case=request.case,
-            note=request.note,
-            operator=request.operator,
-            started_at=rfc3339(run.started_at),
-        )
-    await asyncio.to_thread(run.store.keep_reserve)
-    run.store.create_capture_dir(run.capture_id)
     warc_name = f"{run.capture_id}.warc.gz"
-    warc_sink = run.store.create(run.capture_id, warc_name, "warc")
+    warc_sink = await _to_thread_to_the_end(_prepare, run, warc_name)
     warc = WarcFile(warc_sink)
     own_browser = browser is None
     try:
@@ -198,10 +197,15 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
             browser = await Browser.launch()
         manifest = await _record(run, browser, warc, warc_sink, warc_name)
     except CaptureFailed as failure:
-        raise CaptureFailed(_fail(run, warc, warc_sink, failure.manifest.reasons)) from failure
+        failed = await _fail(run, warc, warc_sink, failure.manifest.reasons)
+        raise CaptureFailed(failed) from failure
     except (asyncio.CancelledError, KeyboardInterrupt):
         # Interrupted (Ctrl-C, shutdown): nothing half-written may pass as evidence.
-        _fail(run, warc, warc_sink, [*run.reasons, f"interrupted during {run.stage.value}"])
+        # A capture whose seal had already finished is evidence: it stays as sealed.
+        if not run.sealed:
+            await _fail(
+                run, warc, warc_sink, [*run.reasons, f"interrupted during {run.stage.value}"]
+            )
         raise
     except Exception as exc:
         log.debug("capture %s failed", run.capture_id, exc_info=True)
@@ -211,7 +215,7 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
             # Freed first, so that the failure below can still be written down.
             run.store.release_reserve()
             reasons.append(refusal)
-        raise CaptureFailed(_fail(run, warc, warc_sink, reasons)) from exc
+        raise CaptureFailed(await _fail(run, warc, warc_sink, reasons)) from exc
     finally:
         if own_browser and browser is not None:
             await browser.close()
@@ -229,12 +233,56 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
         except Exception as exc:
             # The capture is sealed; trusted time can come later. Say so, never hide it.
             log.warning("time-stamping capture %s failed: %s", run.capture_id, exc)
-            run.catalog.set_timestamp_state(run.capture_id, "pending", attempted=True)
+            await asyncio.to_thread(
+                run.catalog.set_timestamp_state, run.capture_id, "pending", attempted=True
+            )
             run.progress("timestamp", {"state": "pending", "problems": [str(exc)]})
         else:
             run.progress("timestamp", {"state": stamped.state, "problems": stamped.problems})
     run.enter(Stage.DONE, status=manifest.status)
     return manifest
+
+
+def _prepare(run: _Run, warc_name: str) -> ArtifactWriter:
+    """The catalog row (unless claimed), the space reserve, the directory and the WARC file.
+
+    Blocking work (each step writes and fsyncs), run in a worker thread.
+    """
+    request = run.request
+    if not run.claimed:
+        run.catalog.start_capture(
+            run.capture_id,
+            request.url,
+            case=request.case,
+            note=request.note,
+            operator=request.operator,
+            started_at=rfc3339(run.started_at),
+        )
+    run.store.keep_reserve()
+    run.store.create_capture_dir(run.capture_id)
+    return run.store.create(run.capture_id, warc_name, "warc")
+
+
+_T = TypeVar("_T")
+
+
+async def _to_thread_to_the_end(func: Callable[..., _T], /, *args: Any) -> _T:
+    """``func(*args)`` in a worker thread, finished even if the capture is cancelled.
+
+    A thread cannot be stopped. Were the cancellation to return at once, the failure
+    path would quarantine files the thread is still sealing, or fail a capture it
+    is about to record as sealed; so it waits for the thread, then is raised.
+    """
+    future = asyncio.ensure_future(asyncio.to_thread(func, *args))
+    cancelled = False
+    while not future.done():
+        try:
+            await asyncio.wait({future})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return future.result()
 
 
 async def _record(
@@ -252,7 +300,9 @@ async def _record(
         page.on("console", lambda msg: _note_console(run, msg.type, msg.text))
         page.on("pageerror", lambda exc: run.console_errors.append(f"uncaught: {exc}"))
         page.on("download", lambda d: run.downloads.append((d.url, d.suggested_filename)))
-        await warc.write_async(warcinfo_record(warc_name, _warcinfo_fields(run, browser)))
+        # In a thread: the software versions and the interfaces' addresses are read from disk.
+        warcinfo = await asyncio.to_thread(_warcinfo_fields, run, browser)
+        await warc.write_async(warcinfo_record(warc_name, warcinfo))
         recorder = Recorder(
             connection,
             warc,
@@ -313,18 +363,23 @@ async def _record(
         run.reasons.extend(_missing_resources(recorder, named))
         run.reasons.extend(_unrecorded_downloads(run.downloads, recorder))
         await recorder.close()
-        warc.close()
-        artifacts = [warc_sink.seal()]
-        if screenshot is not None:
-            artifacts.append(_write_file(run, "screenshot.png", "screenshot", screenshot))
-        artifacts.extend(preserved.artifacts)
-        text = next((i.payload.read_all() for i in items if i.kind == "text"), b"")
-        for item in items:
-            item.payload.close()
-        evidence_items = [*_image_items(recorder), *preserved.items]
-        manifest = _seal(run, page, main, artifacts, warc_name, browser, evidence_items, preserved)
-        _index_text(run, manifest, text.decode("utf-8", errors="replace"))
-        return manifest
+        last = main[-1] if main else None
+        given = _Sealing(
+            warc=warc,
+            warc_sink=warc_sink,
+            warc_name=warc_name,
+            records=items,
+            screenshot=screenshot,
+            preserved=preserved,
+            items=[*_image_items(recorder), *preserved.items],
+            final_url=page.url if page.url != "about:blank" else (last.url if last else None),
+            http_status=last.status if last else None,
+            browser_version=browser.info.version,
+        )
+        # In a thread: waiting for the WARC's last writes, the fsyncs, signing and the
+        # catalog's transaction held the event loop (and with it the API and every
+        # other capture) for hundreds of milliseconds (make bench ONLY=api, py-spy).
+        return await _to_thread_to_the_end(_seal_stage, run, given)
     finally:
         with contextlib.suppress(Exception):
             await context.close()
@@ -442,22 +497,53 @@ def _image_items(recorder: Recorder) -> list[dict[str, Any]]:
     return items
 
 
-def _seal(
-    run: _Run,
-    page: Page,
-    main: list[Exchange],
-    artifacts: list[Artifact],
-    warc_name: str,
-    browser: Browser,
-    items: list[dict[str, Any]],
-    preserved: media.Preserved,
-) -> Manifest:
+@dataclass
+class _Sealing:
+    """What the seal stage needs from the page, gathered on the event loop beforehand."""
+
+    warc: WarcFile
+    warc_sink: ArtifactWriter
+    warc_name: str
+    #: The derived records (their payloads are closed once sealed).
+    records: list[derived.Derived]
+    #: The full-page screenshot, also kept as a file of its own.
+    screenshot: derived.Derived | None
+    preserved: media.Preserved
+    #: The manifest's items: every image, and each preserved media file.
+    items: list[dict[str, Any]]
+    final_url: str | None
+    http_status: int | None
+    browser_version: str
+
+
+def _seal_stage(run: _Run, given: _Sealing) -> Manifest:
+    """The seal stage's file, signing, catalog and custody work, in evidence order.
+
+    Blocking work, run in a worker thread. Every artifact is sealed (hashed,
+    fsynced, renamed) before the manifest lists it; :func:`capture.sealing.seal`
+    then seals the manifest and its signature before the catalog says the capture
+    is finished, and appends the custody event last.
+    """
+    given.warc.close()  # waits for the records still queued on the WARC's writer thread
+    artifacts = [given.warc_sink.seal()]
+    if given.screenshot is not None:
+        artifacts.append(_write_file(run, "screenshot.png", "screenshot", given.screenshot))
+    artifacts.extend(given.preserved.artifacts)
+    text = next((i.payload.read_all() for i in given.records if i.kind == "text"), b"")
+    for item in given.records:
+        item.payload.close()
+    manifest = _seal(run, given, artifacts)
+    run.sealed = True
+    _index_text(run, manifest, text.decode("utf-8", errors="replace"))
+    return manifest
+
+
+def _seal(run: _Run, given: _Sealing, artifacts: list[Artifact]) -> Manifest:
     request = run.request
-    last = main[-1] if main else None
     manifest = Manifest(
         id=run.capture_id,
         url=request.url,
-        final_url=page.url if page.url != "about:blank" else (last.url if last else None),
+        final_url=given.final_url,
         status="partial" if run.reasons else "complete",
         reasons=run.reasons,
         started_at=rfc3339(run.started_at),
@@ -465,16 +551,16 @@ def _seal(
         case=request.case,
         note=request.note,
         operator=request.operator,
-        warc=warc_name,
+        warc=given.warc_name,
         artifacts=artifacts,
-        software=software_versions(browser.info.version),
-        http_status=last.status if last else None,
+        software=software_versions(given.browser_version),
+        http_status=given.http_status,
         title=run.title,
         clock=CLOCK_SOURCE,
-        items=items,
+        items=given.items,
         extra={
             **_as_seen_summary(request.as_seen),
-            **({"media": preserved.facts} if preserved.facts else {}),
+            **({"media": given.preserved.facts} if given.preserved.facts else {}),
             **({"history": list(request.history)} if request.history else {}),
             **_scheduled_run(request),
         },
@@ -521,10 +607,19 @@ def _index_text(run: _Run, manifest: Manifest, text: str) -> None:
         log.warning("capture %s is sealed but not searchable yet: %s", manifest.id, exc)
 
 
-def _fail(run: _Run, warc: WarcFile, warc_sink: ArtifactWriter, reasons: list[str]) -> Manifest:
+async def _fail(
+    run: _Run, warc: WarcFile, warc_sink: ArtifactWriter, reasons: list[str]
+) -> Manifest:
     """Nothing is sealed: move the unsealed files aside and record why in the catalog."""
     failed_during = run.stage.value
     run.enter(Stage.FAILED, reasons=reasons)
+    return await _to_thread_to_the_end(_set_aside, run, warc, warc_sink, reasons, failed_during)
+
+
+def _set_aside(
+    run: _Run, warc: WarcFile, warc_sink: ArtifactWriter, reasons: list[str], failed_during: str
+) -> Manifest:
+    """The failure's file, catalog and custody work (blocking, run in a worker thread)."""
     warc.close()
     warc_sink.close()
     moved = run.store.quarantine(run.capture_id)

@@ -261,7 +261,7 @@ class CaptureService:
                 request, self.data_dir, browser=browser, progress=progress, capture_id=capture_id
             )
         except CaptureFailed as failure:
-            self._keep_incoming_with_quarantine(capture_id)
+            await asyncio.to_thread(self._keep_incoming_with_quarantine, capture_id)
             await self._after_target_run(row)
             self.events.publish(capture_id, "failed", {"reasons": failure.manifest.reasons})
         except Exception as exc:  # the browser could not even start
@@ -279,11 +279,11 @@ class CaptureService:
                     stage="start",
                     quarantined=False,
                 )
-            self._keep_incoming_with_quarantine(capture_id)
+            await asyncio.to_thread(self._keep_incoming_with_quarantine, capture_id)
             await self._after_target_run(row)
             self.events.publish(capture_id, "failed", {"reasons": reasons})
         else:
-            asseen.discard_incoming(self.data_dir, capture_id)
+            await asyncio.to_thread(asseen.discard_incoming, self.data_dir, capture_id)
             await self._after_target_run(row)
             sealed = await asyncio.to_thread(self.catalog.get_capture, capture_id)
             self.events.publish(
