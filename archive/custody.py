@@ -80,6 +80,8 @@ SYSTEM_ACTOR = "system"
 ACTIONS = (
     "captured",
     "capture-failed",
+    # Unsealed leftovers of an interrupted capture moved to DATA/quarantine/ on start-up.
+    "quarantined",
     "timestamped",
     "re-captured",
     "exported",

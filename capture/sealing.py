@@ -117,3 +117,27 @@ def record_failure(
         captures=[capture_id],
         details={"stage": stage, "reasons": len(reasons), "quarantined": quarantined},
     )
+
+
+def record_quarantine(
+    catalog: Catalog, data_dir: Path, capture_id: str, moved: Path, *, reason: str
+) -> None:
+    """Unsealed leftovers of a capture were moved to quarantine: custody says so.
+
+    Start-up recovery does this for a capture a crash left ``running``, before it is
+    retried; without the event the retry's chain of custody would not show that
+    files of the same capture id were set aside, nor where. The place is given
+    relative to the data directory, so the event reads the same on a restored copy.
+    """
+    files = [path for path in moved.rglob("*") if path.is_file()]
+    CustodyLog(data_dir, catalog).append(
+        "quarantined",
+        actor=SYSTEM_ACTOR,
+        captures=[capture_id],
+        details={
+            "reason": reason,
+            "to": moved.relative_to(data_dir).as_posix(),
+            "files": len(files),
+            "bytes": sum(path.stat().st_size for path in files),
+        },
+    )

@@ -350,11 +350,24 @@ class CaptureService:
     # -- recovery ---------------------------------------------------------------------
 
     def _recover(self) -> list[str]:
-        """Captures a crash left ``running``: quarantine their files, retry once or fail."""
+        """Captures a crash left ``running``: quarantine their files, retry once or fail.
+
+        Each move to quarantine is a custody event (``quarantined``) before the
+        capture is queued again or failed, so the chain shows it whatever comes next.
+        """
         messages = []
         for row in self.catalog.list_captures(status="running"):
             moved = self.store.quarantine(row.id)
             where = f"; unsealed files moved to {moved}" if moved else ""
+            if moved is not None:
+                sealing.record_quarantine(
+                    self.catalog,
+                    self.data_dir,
+                    row.id,
+                    moved,
+                    reason=f"the server stopped while this capture was running"
+                    f" (attempt {row.attempts})",
+                )
             if row.attempts < MAX_ATTEMPTS:
                 reason = (
                     f"the server stopped while this capture was running "
