@@ -34,10 +34,12 @@ from capture.recorder import Recorder
 QUIET_SECONDS = 0.5
 #: One idle wait never takes longer than this, even with budget to spare.
 IDLE_CAP = 15.0
-#: After a scroll step has painted, requests it started get this long to show up
-#: (an IntersectionObserver or a lazy image starts its request within a frame or two;
-#: the browser's events reach the recorder over another connection).
-STEP_GRACE = 0.05
+#: After a scroll step has painted, requests it started get this long to show up.
+#: An IntersectionObserver or ``loading=lazy`` starts its request within a frame or
+#: two, but older lazy loaders debounce their scroll handler (100 to 150 ms is
+#: common) and look only once scrolling pauses; a shorter hold passes their images
+#: by (tests/test_behaviours.py has one at 150 ms).
+STEP_GRACE = 0.2
 #: Requests one scroll step started are waited for at most this long.
 STEP_REQUEST_CAP = 3.0
 #: At the bottom, a page that keeps requesting without growing (polling, beacons) is

@@ -74,6 +74,36 @@ document.querySelectorAll("img[data-src]").forEach((img) => observer.observe(img
 </script>""",
 )
 
+# The older kind of lazy loader: a scroll handler debounced by DEBOUNCE_MS, so it
+# only looks for images in the viewport once scrolling has paused that long. A
+# scroll that moves on sooner passes the middle images without their being asked for.
+DEBOUNCE_MS = 150
+DEBOUNCED = _html(
+    "Debounced gallery",
+    "".join(
+        f'<div style="height:1000px"><img data-src="/img/debounced-{n}.png" width=40 height=40'
+        f' alt="figure {n}"></div>'
+        for n in range(GALLERY_IMAGES)
+    )
+    + """<script>
+function reveal() {
+  for (const img of document.querySelectorAll("img[data-src]")) {
+    const box = img.getBoundingClientRect();
+    if (box.bottom >= 0 && box.top <= window.innerHeight) {
+      img.src = img.dataset.src;
+      img.removeAttribute("data-src");
+    }
+  }
+}
+let timer = null;
+window.addEventListener("scroll", () => {
+  clearTimeout(timer);
+  timer = setTimeout(reveal, DEBOUNCE_MS);
+});
+reveal();
+</script>""".replace("DEBOUNCE_MS", str(DEBOUNCE_MS)),
+)
+
 # A feed that takes its time: the next batch is asked for FEED_DELAY_MS after the
 # sentinel at the bottom comes into view. Only the last batch holds the marker.
 LATE_FEED = _html(
@@ -140,6 +170,7 @@ class BehaviourSite(LoopbackServer):
     async def start(self) -> None:
         pages = {
             "/gallery": GALLERY,
+            "/debounced": DEBOUNCED,
             "/late-feed": LATE_FEED,
             "/timers": TIMERS,
             "/hanging": HANGING,
@@ -224,6 +255,19 @@ async def test_every_image_a_lazy_loader_shows_only_in_the_viewport_is_recorded(
         image = response_for(records, pages, f"/img/gallery-{n}.png")
         assert image is not None and image.http_status == 200, f"image {n} was not recorded"
         assert image.payload == png_bytes(40, 40, (30, 120, 200))
+
+
+async def test_every_image_a_debounced_scroll_handler_shows_is_recorded(
+    pages: BehaviourSite, browser: Browser, tmp_path: Path
+) -> None:
+    manifest, records = await capture(pages, browser, tmp_path, "/debounced")
+    assert manifest["status"] == "complete", manifest["reasons"]
+    missed = [
+        n
+        for n in range(GALLERY_IMAGES)
+        if response_for(records, pages, f"/img/debounced-{n}.png") is None
+    ]
+    assert not missed, f"images the scroll passed too fast for the handler: {missed}"
 
 
 async def test_a_feed_that_asks_for_its_next_batch_late_is_followed_to_its_end(
