@@ -461,7 +461,8 @@ async def test_a_run_killed_mid_capture_is_retried_once_and_timelined_once(
     with Catalog.open(data / CATALOG_NAME) as catalog:
         assert catalog.get_capture(run["id"]).attempts == 2
     custody = [e for e in _custody(data) if run["id"] in e["captures"]]
-    assert [e["action"] for e in custody] == ["re-captured"]
+    # The killed attempt's files were set aside (its own event), then the retry sealed.
+    assert [e["action"] for e in custody] == ["quarantined", "re-captured"]
 
 
 async def _two_or_more(get: Callable[[], Awaitable[list[dict[str, Any]]]]) -> Any:
