@@ -52,8 +52,11 @@ _builder = _Builder(warc_version="1.1")
 class Payload:
     """Bytes of one record's payload, hashed as they arrive; spills to disk when large."""
 
-    def __init__(self, data: bytes = b"") -> None:
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    def __init__(self, data: bytes = b"", *, spool_dir: Path | None = None) -> None:
+        """``spool_dir``: where the payload spills once past :data:`SPOOL_IN_MEMORY`.
+        Give the data disk for anything that can be large: the system's temp directory
+        may be a small disk or memory (tmpfs)."""
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY, dir=spool_dir)  # noqa: SIM115
         self._file: BinaryIO = spool  # type: ignore[assignment]
         self._sha = hashlib.sha256()
         self._hex: str | None = None

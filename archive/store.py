@@ -15,6 +15,7 @@ import errno
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -141,6 +142,20 @@ class FileStore:
         """Scratch space of a running capture (downloads before sealing); never evidence."""
         return self.root / "work" / capture_id
 
+    def make_spool_dir(self, capture_id: str) -> Path:
+        """Make (empty) the directory where a running capture spools bodies too large
+        for memory until their records are written: on the data disk, whose space is
+        reserved and watched, not in the system's temp, which may be small or memory."""
+        path = self.work_dir(capture_id) / "spool"
+        shutil.rmtree(path, ignore_errors=True)  # a crashed attempt's leftovers
+        path.mkdir(parents=True)
+        return path
+
+    def clear_work(self, capture_id: str) -> None:
+        """Remove a capture's scratch space: never evidence (downloads are moved out of
+        it when sealed, spooled bodies are in the WARC), and a video can be large."""
+        shutil.rmtree(self.work_dir(capture_id), ignore_errors=True)
+
     def capture_dir(self, capture_id: str) -> Path:
         return self.captures_root / capture_id
 
@@ -246,9 +261,15 @@ class FileStore:
         """
         if self.reserve_path.exists():
             return True
-        temp = self.root / (RESERVE_NAME + PARTIAL_SUFFIX)
+        # A name of its own: captures starting together each make one, and the last
+        # rename wins (a shared name made one capture's rename find nothing).
+        temp: Path | None = None
         try:
-            with open(temp, "wb") as fh:
+            fd, name = tempfile.mkstemp(
+                prefix=RESERVE_NAME + ".", suffix=PARTIAL_SUFFIX, dir=self.root
+            )
+            temp = Path(name)
+            with open(fd, "wb") as fh:
                 zeros = bytes(1024 * 1024)
                 for _ in range(RESERVE_BYTES // len(zeros)):
                     fh.write(zeros)  # written, not sparse: the blocks are really taken
@@ -256,7 +277,8 @@ class FileStore:
                 os.fsync(fh.fileno())
             os.rename(temp, self.reserve_path)
         except OSError as exc:
-            temp.unlink(missing_ok=True)
+            if temp is not None:
+                temp.unlink(missing_ok=True)
             log.warning(
                 "no space reserve in %s (%s); a full disk may go unrecorded", self.root, exc
             )

@@ -62,6 +62,9 @@ class Exchange:
     body: Payload | None = None
     body_state: BodyState = BodyState.UNAVAILABLE
     body_note: str | None = None
+    #: Why the body could not be kept (the spool file's write failed: a full disk);
+    #: the record holds what was kept before it.
+    spool_error: OSError | None = None
     #: The whole body was taken while the response was paused (its length known), so
     #: nothing more can arrive even if the page never reads it to the end.
     body_whole: bool = False
@@ -212,7 +215,9 @@ def to_records(exchange: Exchange, *, redact_cookies: bool = False) -> list[ArcW
         if exchange.remote_ip:
             extra.append(("WARC-IP-Address", exchange.remote_ip))
         extra.extend(("WARC-Protocol", p) for p in warc_protocols(exchange))
-        if exchange.body_state == BodyState.TRUNCATED:
+        if exchange.spool_error is not None:
+            extra.append(("WARC-Truncated", "unspecified"))
+        elif exchange.body_state == BodyState.TRUNCATED:
             extra.append(
                 ("WARC-Truncated", "time" if "time" in (exchange.body_note or "") else "length")
             )

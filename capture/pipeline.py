@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -126,6 +125,8 @@ class _Run:
     deadline: float
     page_deadline: float
     reasons: list[str] = field(default_factory=list)
+    #: What a reader should know that is not a loss (the manifest's ``extra.notes``).
+    notes: list[str] = field(default_factory=list)
     console_errors: list[str] = field(default_factory=list)
     behaviours: list[BehaviourResult] = field(default_factory=list)
     stage: Stage = Stage.PREPARE
@@ -139,6 +140,8 @@ class _Run:
     downloads: list[tuple[str, str]] = field(default_factory=list)
     #: Set once the manifest is sealed and recorded: from then on nothing is quarantined.
     sealed: bool = False
+    #: Where the recorder spools large bodies: scratch on the data disk.
+    spool_dir: Path | None = None
 
     def enter(self, stage: Stage, **data: Any) -> None:
         self.stage = stage
@@ -219,6 +222,9 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
     finally:
         if own_browser and browser is not None:
             await browser.close()
+        # Scratch only: sealed downloads were moved out of it, spooled bodies are in
+        # the WARC, and what is left (a cut download) is no evidence.
+        await asyncio.to_thread(run.store.clear_work, run.capture_id)
     if request.tsa is not None and request.tsa.tsas:
         run.enter(Stage.TIMESTAMP)
         try:
@@ -260,6 +266,7 @@ def _prepare(run: _Run, warc_name: str) -> ArtifactWriter:
         )
     run.store.keep_reserve()
     run.store.create_capture_dir(run.capture_id)
+    run.spool_dir = run.store.make_spool_dir(run.capture_id)
     return run.store.create(run.capture_id, warc_name, "warc")
 
 
@@ -309,6 +316,7 @@ async def _record(
             deadline=run.page_deadline,
             on_progress=run.progress,
             redact_cookies=bool(cookies),
+            spool_dir=run.spool_dir,
         )
         await recorder.attach(await target_id_of(page))
 
@@ -361,8 +369,13 @@ async def _record(
         run.reasons.extend(_cut_reasons(run.stopped_because, cut, stragglers, preserved.whole_urls))
         named = preserved.whole_urls | {e.url for e in [*cut, *stragglers]}
         run.reasons.extend(_missing_resources(recorder, named))
+        run.notes.extend(recorder.repeats_not_recorded())
         run.reasons.extend(_unrecorded_downloads(run.downloads, recorder))
         await recorder.close()
+        if recorder.spool_errors:
+            # A body could not be stored (a full disk): the capture cannot be complete,
+            # and the failure path below names the disk and what to do.
+            raise recorder.spool_errors[0]
         last = main[-1] if main else None
         given = _Sealing(
             warc=warc,
@@ -453,26 +466,22 @@ async def _media(
     if not candidates:
         return media.Preserved()
     run.progress("media", {"found": [c.url for c in candidates]})
-    workdir = run.store.work_dir(run.capture_id)
-    try:
-        downloads = await media.download_all(
-            candidates,
-            workdir,
-            cookies=await context.cookies(),
-            user_agent=browser.info.user_agent,
-            limits=limits,
-            progress=run.progress,
-        )
-        preserved = await media.preserve(
-            downloads,
-            store=run.store,
-            capture_id=run.capture_id,
-            warc=warc,
-            page_url=ref.url,
-            page_record_id=ref.record_id,
-        )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    downloads = await media.download_all(
+        candidates,
+        run.store.work_dir(run.capture_id),
+        cookies=await context.cookies(),
+        user_agent=browser.info.user_agent,
+        limits=limits,
+        progress=run.progress,
+    )
+    preserved = await media.preserve(
+        downloads,
+        store=run.store,
+        capture_id=run.capture_id,
+        warc=warc,
+        page_url=ref.url,
+        page_record_id=ref.record_id,
+    )
     run.reasons.extend(preserved.reasons)
     return preserved
 
@@ -562,6 +571,7 @@ def _seal(run: _Run, given: _Sealing, artifacts: list[Artifact]) -> Manifest:
             **_as_seen_summary(request.as_seen),
             **({"media": given.preserved.facts} if given.preserved.facts else {}),
             **({"history": list(request.history)} if request.history else {}),
+            **({"notes": run.notes} if run.notes else {}),
             **_scheduled_run(request),
         },
     )

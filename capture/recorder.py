@@ -28,6 +28,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -124,8 +125,15 @@ class Recorder:
         on_progress: ProgressCallback | None = None,
         redact_cookies: bool = False,
         body_limit: int | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
         self.connection = connection
+        #: Where bodies too large for memory are spooled until their record is written:
+        #: the capture's work directory, on the data disk (``None``: the system's temp).
+        self.spool_dir = spool_dir
+        #: Writes of bodies to their spool files that failed (a full disk); each cut a
+        #: body, and the capture cannot be complete.
+        self.spool_errors: list[OSError] = []
         #: Bytes of one response body recorded at most (``None``: :data:`BODY_LIMIT`).
         self.body_limit = BODY_LIMIT if body_limit is None else body_limit
         self.redact_cookies = redact_cookies
@@ -328,7 +336,7 @@ class Recorder:
             exchange.live_pending = None
             log.debug("no live body for %s: %s", exchange.url, exc)
             return
-        body = Payload()
+        body = self._new_body()
         exchange.body_state = BodyState.COMPLETE
         self._keep(exchange, body, base64.b64decode(result.get("bufferedData", "")))
         for chunk in exchange.live_pending or ():
@@ -439,7 +447,7 @@ class Recorder:
                 exchange.body_state = BodyState.UNAVAILABLE
                 exchange.body_note = f"browser did not hand over the body: {exc.message}"
             else:
-                exchange.body = Payload()
+                exchange.body = self._new_body()
                 exchange.body_state = BodyState.COMPLETE
                 exchange.body_whole = True
                 self._keep(exchange, exchange.body, _decode_body(result))
@@ -466,7 +474,7 @@ class Recorder:
             exchange.body_note = f"browser did not hand over the body stream: {exc.message}"
             await self._continue(session, request_id)
             return
-        body = Payload()
+        body = self._new_body()
         exchange.body = body
         exchange.body_state = BodyState.COMPLETE
         reading: asyncio.Task[dict[str, Any]] | None = None
@@ -514,12 +522,17 @@ class Recorder:
         self._note_whole_copy(exchange, params)
         await self._fulfill(session, params, exchange)
 
+    def _new_body(self) -> Payload:
+        return Payload(spool_dir=self.spool_dir)
+
     def _keep(self, exchange: Exchange, body: Payload, data: bytes) -> None:
         """Add ``data`` to ``body`` up to the per-response limit; past it, say where it was cut.
 
         The part kept is the start of the body exactly as received: the limit only
         decides where the record stops, never what it holds.
         """
+        if exchange.spool_error is not None:
+            return
         if exchange.body_state == BodyState.TRUNCATED and body.size >= self.body_limit:
             return
         room = self.body_limit - body.size
@@ -530,9 +543,22 @@ class Recorder:
                 f"body cut at {body.size + len(data)} bytes: larger than the per-response "
                 f"limit of {self.body_limit} bytes"
             )
-        if data:
+        if not data:
+            return
+        try:
             body.write(data)
-            self.bytes_recorded += len(data)
+        except OSError as exc:
+            # Runs in a CDP event's task: raising would lose the error and leave the
+            # exchange waiting for ever. The record keeps what was stored, and the
+            # pipeline fails the capture with :attr:`spool_errors`.
+            exchange.spool_error = exc
+            exchange.body_state = BodyState.TRUNCATED
+            exchange.body_note = (
+                f"body cut at {body.size} bytes: the rest could not be stored ({exc})"
+            )
+            self.spool_errors.append(exc)
+            return
+        self.bytes_recorded += len(data)
 
     # -- repeated media ------------------------------------------------------------------
 
@@ -583,8 +609,10 @@ class Recorder:
     def repeats_not_recorded(self) -> list[str]:
         """One sentence per media URL whose repeated requests were recorded headers only.
 
-        For the manifest's reasons: the page received bytes that these records do not
-        hold, and a reader must know where the body is instead.
+        For the manifest's notes: the page received bytes that these records do not
+        hold, and a reader must know where the body is instead. Not a loss (so not a
+        reason, and the capture can be complete): the server gave the same length and
+        validators (ETag, Last-Modified) as for the body recorded whole.
         """
         counts: dict[tuple[str, str], int] = {}
         for exchange in self.exchanges:
@@ -657,7 +685,7 @@ class Recorder:
             exchange.body_state = BodyState.UNAVAILABLE
             exchange.body_note = f"browser did not keep the body: {exc.message}"
             return
-        exchange.body = Payload()
+        exchange.body = self._new_body()
         exchange.body_state = BodyState.COMPLETE
         self._keep(exchange, exchange.body, _decode_body(result))
         _check_received(exchange)

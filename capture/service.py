@@ -357,6 +357,7 @@ class CaptureService:
         messages = []
         for row in self.catalog.list_captures(status="running"):
             moved = self.store.quarantine(row.id)
+            self.store.clear_work(row.id)  # scratch (spooled bodies, cut downloads)
             where = f"; unsealed files moved to {moved}" if moved else ""
             if moved is not None:
                 sealing.record_quarantine(

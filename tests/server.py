@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
 import signal
 import socket
 import sys
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from capture.browser import find_chromium
 
 CLI = str(Path(sys.executable).with_name("osint-capture"))
 
@@ -32,10 +36,14 @@ class RunningServer:
         workers: int = 2,
         port: int | None = None,
         extra_args: tuple[str, ...] = (),
+        file_size_limit: int | None = None,
     ) -> None:
         self.data = data
         self.workers = workers
         self.extra_args = extra_args  # more `serve` options, e.g. --tsa URL --tsa-trust FILE
+        #: ``ulimit -f`` for the server (not its Chromium): a write that would make a
+        #: file larger fails with EFBIG, a real write error from the kernel, no mount.
+        self.file_size_limit = file_size_limit
         self.port = port or free_port()
         self.process: asyncio.subprocess.Process | None = None
         self.token = ""
@@ -47,6 +55,21 @@ class RunningServer:
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    def _limit_file_size(self) -> None:
+        """Only the soft limit: Chromium's wrapper (:meth:`_unlimited_chromium`) lifts it
+        again, since the browser keeps its screenshots in shared-memory files."""
+        assert self.file_size_limit is not None
+        hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_limit, hard))
+
+    def _unlimited_chromium(self) -> dict[str, str]:
+        """The server's environment with CHROMIUM_PATH set to a wrapper that lifts the
+        file-size limit before starting the real Chromium."""
+        wrapper = self.data.parent / f"chromium-unlimited-{self.port}"
+        wrapper.write_text(f'#!/bin/sh\nulimit -f unlimited\nexec "{find_chromium()}" "$@"\n')
+        wrapper.chmod(0o755)
+        return {**os.environ, "CHROMIUM_PATH": str(wrapper)}
 
     async def start(self) -> None:
         try:
@@ -70,6 +93,8 @@ class RunningServer:
             *self.extra_args,
             stdout=log,
             stderr=log,
+            preexec_fn=self._limit_file_size if self.file_size_limit else None,
+            env=self._unlimited_chromium() if self.file_size_limit else None,
         )
         log.close()
         token = await asyncio.create_subprocess_exec(

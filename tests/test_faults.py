@@ -17,6 +17,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -196,34 +197,51 @@ async def test_a_killed_browser_fails_its_capture_and_the_next_one_succeeds(
 # -- the disk fills --------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 24 MiB tmpfs as the data directory (needs root); unmounted afterwards."""
-    mount = tmp_path / "data"
-    mount.mkdir()
+@dataclass
+class FullDisk:
+    """A data directory whose storage refuses writes past a small size, and the words
+    the capture's reasons must use for that refusal."""
+
+    data: Path
+    file_size_limit: int | None
+    said: str
+
+
+@pytest.fixture(params=["small-filesystem", "write-error"])
+def full_disk(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FullDisk]:
+    """Either a 24 MiB tmpfs as the data directory (needs mount rights), or an injected
+    write error: the server runs under ``ulimit -f`` of 16 MiB, so the kernel fails any
+    write that would make a file larger (EFBIG). The second runs wherever the first
+    cannot."""
+    data = tmp_path / "data"
+    data.mkdir()
+    if request.param == "write-error":
+        yield FullDisk(data, 16 * 1024 * 1024, "reached the largest size")
+        return
     made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(data)],
         capture_output=True,
         check=False,
     )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small filesystem here: {made.stderr.decode().strip()}")
     try:
-        yield mount
+        yield FullDisk(data, None, "is full")
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(data)], check=False)
 
 
 async def test_a_full_disk_fails_the_capture_and_leaves_sealed_files_alone(
-    small_disk: Path, site: TestSite
+    full_disk: FullDisk, site: TestSite
 ) -> None:
-    running = RunningServer(small_disk, workers=1)
+    data = full_disk.data
+    running = RunningServer(data, workers=1, file_size_limit=full_disk.file_size_limit)
     await running.start()
     try:
         kept = await submit(running, site.url("/rich?before-full=1"))
         assert (await running.wait_done(kept))["status"] == "complete"
-        before = sealed_hashes(small_disk)
-        # /big.bin is 200 MiB: far more than the 24 MiB filesystem holds.
+        before = sealed_hashes(data)
+        # /big.bin is 200 MiB: far more than the filesystem or the file-size limit allows.
         filling = await submit(running, site.url("/big"), timeout=60)
         outcome = await running.wait_done(filling)
         status, _, detail = await running.request("GET", f"/api/v1/captures/{filling}")
@@ -231,17 +249,17 @@ async def test_a_full_disk_fails_the_capture_and_leaves_sealed_files_alone(
         await running.stop()
     assert outcome.get("status") != "complete", outcome
     assert status == 200 and detail["status"] in ("failed", "partial"), detail
-    said = [reason for reason in detail["reasons"] if "is full" in reason]
-    assert said and str(small_disk) in said[0], detail["reasons"]
-    after = sealed_hashes(small_disk)
+    said = [reason for reason in detail["reasons"] if full_disk.said in reason]
+    assert said and str(data) in said[0], detail["reasons"]
+    after = sealed_hashes(data)
     assert {path: after.get(path) for path in before} == before
-    assert not (small_disk / "captures" / filling).exists(), "unsealed bytes left as evidence"
-    assert [q for q in (small_disk / "quarantine").iterdir() if q.name.startswith(filling)]
-    with Catalog.open(small_disk / "catalog.sqlite3") as catalog:
+    assert not (data / "captures" / filling).exists(), "unsealed bytes left as evidence"
+    assert [q for q in (data / "quarantine").iterdir() if q.name.startswith(filling)]
+    with Catalog.open(data / "catalog.sqlite3") as catalog:
         assert catalog.integrity_check() == "ok"
-    code, out, err = await cli("custody", "verify", "--data", small_disk)
+    code, out, err = await cli("custody", "verify", "--data", data)
     assert code == 0, out + err
-    custody = [json.loads(line) for line in (small_disk / "custody.jsonl").read_text().splitlines()]
+    custody = [json.loads(line) for line in (data / "custody.jsonl").read_text().splitlines()]
     failed = [e for e in custody if e["action"] == "capture-failed" and filling in e["captures"]]
     assert failed and failed[0]["details"]["quarantined"] is True, failed
 

@@ -154,8 +154,12 @@ async def test_the_played_video_through_the_pipeline_keeps_one_copy_and_plays(
     listed = [e for e in json.loads(info.payload)["resources"] if e["url"] == video_url]
     assert [e["body"] for e in listed].count("complete") == 1
     assert {e.get("recorded_in") for e in listed if e["body"] == "repeat"} == {copy_id}
-    # A repeat's body is not reported lost: it is in the copy.
-    assert not [r for r in manifest.reasons if "body unavailable" in r and video_url in r]
+    # A repeat's body is not reported lost: it is in the copy, and the manifest says where.
+    assert not [r for r in manifest.reasons if video_url in r], manifest.reasons
+    assert any(
+        f"not recorded again; the whole body is in record {copy_id}" in note
+        for note in manifest.extra["notes"]
+    ), manifest.extra
 
 
 async def test_a_repeat_is_only_a_repeat_with_the_same_validators(
