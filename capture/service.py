@@ -14,7 +14,6 @@ import contextlib
 import logging
 import shutil
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +89,7 @@ class CaptureService:
         self._cookies: dict[str, list[dict[str, Any]]] = {}  # memory only, per capture
         self._running: set[str] = set()
         self._scheduler: Scheduler | None = None
-        self._enqueuer = _Enqueuer(lambda: self.catalog)
+        self._enqueuer = _Enqueuer(self.data_dir / CATALOG_NAME)
 
     @property
     def catalog(self) -> Catalog:
@@ -431,11 +430,15 @@ class _Enqueuer:
 
     The commits run on a thread of their own, not the shared default executor:
     there a batch waited up to ~460 ms to start, queued behind captures' blocking
-    work (sealing, fsyncs) and other requests' hops.
+    work (sealing, fsyncs) and other requests' hops. And on a connection of their
+    own: the server's reads (``GET /captures/{id}``) run on the event loop, and
+    sharing one connection and its lock made the loop wait out every commit
+    (WAL lets readers on another connection go on while a commit is written).
     """
 
-    def __init__(self, catalog: Callable[[], Catalog]) -> None:
-        self._catalog = catalog
+    def __init__(self, catalog_path: Path) -> None:
+        self._catalog_path = catalog_path
+        self._catalog: Catalog | None = None  # opened and used on the commit thread only
         self._waiting: list[tuple[QueuedRequest, asyncio.Future[tuple[CaptureRow, bool]]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -445,6 +448,14 @@ class _Enqueuer:
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
+
+    def _commit(self, items: list[QueuedRequest]) -> list[tuple[CaptureRow, bool]]:
+        if self._catalog is None:
+            self._catalog = Catalog.open(self._catalog_path)
+        return self._catalog.enqueue_captures(items)
 
     async def enqueue(self, item: QueuedRequest) -> tuple[CaptureRow, bool]:
         future: asyncio.Future[tuple[CaptureRow, bool]] = asyncio.get_running_loop().create_future()
@@ -460,7 +471,7 @@ class _Enqueuer:
                 self._thread = ThreadPoolExecutor(1, thread_name_prefix="catalog-enqueue")
             try:
                 results = await asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._catalog().enqueue_captures, [item for item, _ in batch]
+                    self._thread, self._commit, [item for item, _ in batch]
                 )
             except Exception as exc:  # the catalog refused: every request of the batch says so
                 for _, future in batch:

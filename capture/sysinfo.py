@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import platform
 import socket
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 
 import psutil
@@ -11,7 +12,15 @@ import psutil
 from archive import __version__
 
 
+@cache
 def package_version(name: str) -> str:
+    """The installed version of a package, as this process loaded it.
+
+    Cached: ``importlib.metadata`` searches every distribution on ``sys.path`` and
+    reads its metadata file on each call, which showed in a profile of the server
+    (a quarter of a worker thread's time while captures ran, make bench ONLY=api);
+    a package upgraded on disk is not the code this process is running anyway.
+    """
     try:
         return version(name)
     except PackageNotFoundError:
