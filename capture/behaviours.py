@@ -19,6 +19,7 @@ polling a recorder that will never hear from the browser again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from typing import Any, Protocol
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from capture.cdp import CDPError
 from capture.exchange import Exchange
 from capture.recorder import Recorder
 
@@ -34,12 +36,15 @@ from capture.recorder import Recorder
 QUIET_SECONDS = 0.5
 #: One idle wait never takes longer than this, even with budget to spare.
 IDLE_CAP = 15.0
-#: After a scroll step has painted, requests it started get this long to show up.
-#: An IntersectionObserver or ``loading=lazy`` starts its request within a frame or
-#: two, but older lazy loaders debounce their scroll handler (100 to 150 ms is
-#: common) and look only once scrolling pauses; a shorter hold passes their images
-#: by (tests/test_behaviours.py has one at 150 ms).
-STEP_GRACE = 0.2
+#: After a scroll step has painted, requests it started get this long to show up:
+#: an IntersectionObserver or ``loading=lazy`` starts its request within a frame or
+#: two (the browser's events reach the recorder over another connection).
+STEP_GRACE = 0.05
+#: The same on a page that listens for scroll events: older lazy loaders debounce
+#: their scroll handler (100 to 150 ms is common) and look only once scrolling
+#: pauses, so a shorter hold passes their images by (tests/test_behaviours.py has
+#: one at 150 ms). Only such a page pays for it.
+STEP_GRACE_SCROLL_LISTENERS = 0.2
 #: Requests one scroll step started are waited for at most this long.
 STEP_REQUEST_CAP = 3.0
 #: At the bottom, a page that keeps requesting without growing (polling, beacons) is
@@ -142,11 +147,12 @@ class ScrollPage:
 
     async def _scroll(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult:
         last_height = (await _evaluate(page, recorder, _POSITION_JS, deadline))["height"]
+        hold = STEP_GRACE_SCROLL_LISTENERS if await _listens_for_scroll(recorder) else STEP_GRACE
         rounds = 0  # looks at the bottom in a row that found no growth
         for _ in range(SCROLL_MAX_STEPS):
             if _now() >= deadline:
                 return BehaviourResult(self.name, False, "time budget ran out while scrolling")
-            position = await _step(page, recorder, _SCROLL_STEP_JS, deadline)
+            position = await _step(page, recorder, _SCROLL_STEP_JS, deadline, hold)
             if not _at_bottom(position) or position["height"] != last_height:
                 rounds, last_height = 0, position["height"]
                 continue
@@ -157,11 +163,18 @@ class ScrollPage:
                 rounds, last_height = 0, height
                 continue
             rounds += 1
+            held = (
+                f"; each step held {hold * 1000:.0f} ms for the page's scroll listeners"
+                if hold > STEP_GRACE
+                else ""
+            )
             if not asked:
-                return BehaviourResult(self.name, True, f"{height} px scrolled")
+                return BehaviourResult(self.name, True, f"{height} px scrolled{held}")
             if rounds >= BOTTOM_ROUNDS:
                 return BehaviourResult(
-                    self.name, True, f"{height} px scrolled; the page kept requesting at the bottom"
+                    self.name,
+                    True,
+                    f"{height} px scrolled; the page kept requesting at the bottom{held}",
                 )
         return BehaviourResult(self.name, False, f"stopped after {SCROLL_MAX_STEPS} scroll steps")
 
@@ -196,10 +209,12 @@ class _Watch:
     appeared, or one in flight ended); ``crashed`` is set by the page's own event.
     """
 
-    def __init__(self, page: Page) -> None:
+    def __init__(self, page: Page, recorder: Recorder) -> None:
         self.crashed = False
         self.signature: tuple[int, int] | None = None
-        self.changed_at = _now()
+        # Quiet is counted from the network's last change the recorder saw, often
+        # well before the behaviours began (during the load), not from now.
+        self.changed_at = recorder.last_activity or _now()
         page.on("crash", self._on_crash)
 
     def _on_crash(self, _page: Page) -> None:
@@ -210,7 +225,9 @@ class _Watch:
         busy = len(_waiting_for(recorder))
         signature = (len(recorder.exchanges), busy)
         now = _now()
-        if signature != self.signature:
+        if self.signature is None:
+            self.signature = signature
+        elif signature != self.signature:
             self.signature, self.changed_at = signature, now
         return 0.0 if busy else now - self.changed_at
 
@@ -222,7 +239,7 @@ def _watch(page: Page, recorder: Recorder) -> _Watch:
     """The capture's watch, made (and the crash listener added) on first use."""
     watch = _watches.get(recorder)
     if watch is None:
-        watch = _watches[recorder] = _Watch(page)
+        watch = _watches[recorder] = _Watch(page, recorder)
     return watch
 
 
@@ -283,16 +300,18 @@ def _forget(task: asyncio.Future[Any]) -> None:
         task.exception()
 
 
-async def _step(page: Page, recorder: Recorder, script: str, deadline: float) -> Any:
+async def _step(
+    page: Page, recorder: Recorder, script: str, deadline: float, hold: float = STEP_GRACE
+) -> Any:
     """Run one scrolling script, then wait for what it set off.
 
-    Requests the step started get :data:`STEP_GRACE` to appear, then up to
+    Requests the step started get ``hold`` seconds to appear, then up to
     :data:`STEP_REQUEST_CAP` to finish; older requests (a stream that never ends)
     do not hold the step up, the idle waits see to them.
     """
     seen = len(recorder.exchanges)
     result = await _evaluate(page, recorder, script, deadline)
-    grace = min(deadline, _now() + STEP_GRACE)
+    grace = min(deadline, _now() + hold)
     stop = min(deadline, _now() + STEP_REQUEST_CAP)
     while _now() < stop:
         _check_alive(page, recorder)
@@ -302,6 +321,41 @@ async def _step(page: Page, recorder: Recorder, script: str, deadline: float) ->
             break
         await asyncio.sleep(POLL)
     return result
+
+
+async def _listens_for_scroll(recorder: Recorder) -> bool:
+    """Whether the page has scroll (or wheel) listeners on its window or document,
+    which is where a scroll handler of the page's own scrolling must sit.
+
+    Asked of the browser (``DOMDebugger.getEventListeners``), not of the page's
+    scripts, which can hide their listeners from each other. When the browser
+    cannot say, the answer is yes: the slower, safer hold.
+    """
+    session = recorder.page_session
+    if session is None:
+        return True
+    group = "osint-capture-behaviours"
+    try:
+        for target in ("window", "document"):
+            found = await session.send(
+                "Runtime.evaluate", {"expression": target, "objectGroup": group}, timeout=2.0
+            )
+            listeners = await session.send(
+                "DOMDebugger.getEventListeners",
+                {"objectId": found["result"]["objectId"]},
+                timeout=2.0,
+            )
+            if any(e.get("type") in _SCROLL_EVENTS for e in listeners.get("listeners", [])):
+                return True
+        return False
+    except (CDPError, TimeoutError, KeyError):
+        return True
+    finally:
+        with contextlib.suppress(CDPError, TimeoutError):
+            await session.send("Runtime.releaseObjectGroup", {"objectGroup": group}, timeout=2.0)
+
+
+_SCROLL_EVENTS = {"scroll", "wheel", "mousewheel", "touchmove"}
 
 
 def _at_bottom(position: dict[str, Any]) -> bool:

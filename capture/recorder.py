@@ -158,6 +158,9 @@ class Recorder:
         self._whole_media: dict[str, WholeCopy] = {}
         self.bytes_recorded = 0
         self.records_written = 0
+        #: Event-loop time when a request last started or an exchange was last written:
+        #: how long the network has been quiet is counted from here (``None``: never).
+        self.last_activity: float | None = None
 
     # -- attaching ---------------------------------------------------------------------
 
@@ -239,6 +242,7 @@ class Recorder:
         key = params["requestId"]
         request = params["request"]
         redirect = params.get("redirectResponse")
+        self.last_activity = asyncio.get_running_loop().time()
         previous = self._active.get(key)
         if previous is not None and redirect is None and previous.url == request["url"]:
             # The same request announced again (a child target does this for its
@@ -750,6 +754,7 @@ class Recorder:
             return
         exchange.written = True
         exchange.live = False  # chunks arriving after this are not part of the record
+        self.last_activity = asyncio.get_running_loop().time()
         for waiting in (self._active, self._early):
             if waiting.get(exchange.key) is exchange:
                 del waiting[exchange.key]

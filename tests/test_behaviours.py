@@ -240,6 +240,13 @@ def response_for(records: list[Record], site: BehaviourSite, path: str) -> Recor
     )
 
 
+def scroll_note(records: list[Record]) -> str:
+    """What the scroll behaviour said about itself, from the page-info record."""
+    info = next(r for r in records if (r.uri or "").startswith("urn:pageinfo:"))
+    behaviours = json.loads(info.payload or b"{}")["behaviours"]
+    return next(b["note"] for b in behaviours if b["name"] == "scroll-page")
+
+
 def page_text(records: list[Record]) -> str:
     text = [r for r in records if r.type == "resource" and (r.uri or "").startswith("urn:text:")]
     assert len(text) == 1
@@ -268,6 +275,16 @@ async def test_every_image_a_debounced_scroll_handler_shows_is_recorded(
         if response_for(records, pages, f"/img/debounced-{n}.png") is None
     ]
     assert not missed, f"images the scroll passed too fast for the handler: {missed}"
+    assert "held 200 ms for the page's scroll listeners" in scroll_note(records)
+
+
+async def test_a_page_without_scroll_listeners_is_scrolled_without_the_hold(
+    pages: BehaviourSite, browser: Browser, tmp_path: Path
+) -> None:
+    manifest, records = await capture(pages, browser, tmp_path, "/gallery")
+    assert manifest["status"] == "complete", manifest["reasons"]
+    note = scroll_note(records)
+    assert "px scrolled" in note and "held" not in note, note
 
 
 async def test_a_feed_that_asks_for_its_next_batch_late_is_followed_to_its_end(
