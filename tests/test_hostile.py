@@ -305,10 +305,13 @@ async def test_a_10_gb_body_is_cut_at_the_budget_in_bounded_memory(
     )
     assert outcome.manifest["status"] == "partial", outcome.reasons
     body = outcome.response("/huge")
-    assert body.header("WARC-Truncated") == "time"
+    # Cut by the budget, or, on a machine fast enough to take 1 GiB in the budget,
+    # by the per-response limit first; either way the record and reason say which.
+    cut_by = body.header("WARC-Truncated")
+    assert cut_by in ("time", "length"), cut_by
     assert 64 * 1024**2 < body.payload_size < HUGE_SIZE, body.payload_size
     assert f"body cut at {body.payload_size} bytes" in outcome.reasons
-    assert "time budget" in outcome.reasons
+    assert ("time budget" if cut_by == "time" else "per-response limit") in outcome.reasons
     # The server stops sending once the capture is over: nobody reads on.
     sent = hostile.sent["/huge"]
     await asyncio.sleep(1.0)
