@@ -62,7 +62,9 @@ class ArtifactWriter:
         self.partial_path = final_path.with_name("." + final_path.name + PARTIAL_SUFFIX)
         if final_path.exists():
             raise StoreError(f"refusing to overwrite sealed file {final_path}")
-        self._fh = open(self.partial_path, "xb")  # noqa: SIM115 - closed by seal()/close()
+        # A large buffer: the WARC writer hands over 16 KiB at a time, a system call each
+        # with the default buffer.
+        self._fh = open(self.partial_path, "xb", buffering=CHUNK)  # noqa: SIM115 - closed by seal()/close()
         self._hashing = HashingWriter(self._fh)
         self.sealed: Artifact | None = None
 
