@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -136,14 +137,7 @@ class ScrollPage:
     name = "scroll-page"
 
     async def run(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult:
-        try:
-            return await self._scroll(page, recorder, deadline)
-        except BrowserGone as gone:
-            return BehaviourResult(self.name, False, gone.note(self.name))
-        except PlaywrightError as exc:
-            return BehaviourResult(self.name, False, f"page refused scrolling: {exc.message}")
-        except TimeoutError:
-            return BehaviourResult(self.name, False, _BUSY)
+        return await _scrolling(self.name, self._scroll(page, recorder, deadline))
 
     async def _scroll(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult:
         last_height = (await _evaluate(page, recorder, _POSITION_JS, deadline))["height"]
@@ -185,18 +179,27 @@ class ReturnToTop:
     name = "return-to-top"
 
     async def run(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult:
-        try:
-            await _step(page, recorder, _TO_TOP_JS, deadline)
-        except BrowserGone as gone:
-            return BehaviourResult(self.name, False, gone.note(self.name))
-        except PlaywrightError as exc:
-            return BehaviourResult(self.name, False, f"page refused scrolling: {exc.message}")
-        except TimeoutError:
-            return BehaviourResult(self.name, False, _BUSY)
+        return await _scrolling(self.name, self._to_top(page, recorder, deadline))
+
+    async def _to_top(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult:
+        await _step(page, recorder, _TO_TOP_JS, deadline)
         return BehaviourResult(self.name, True)
 
 
 _BUSY = "the page did not answer a script in time (its main thread is busy)"
+
+
+async def _scrolling(name: str, scroll: Coroutine[Any, Any, BehaviourResult]) -> BehaviourResult:
+    """Run a scrolling behaviour; how it can fail (the browser went, the page refused
+    or did not answer) becomes its unfinished result, said in words."""
+    try:
+        return await scroll
+    except BrowserGone as gone:
+        return BehaviourResult(name, False, gone.note(name))
+    except PlaywrightError as exc:
+        return BehaviourResult(name, False, f"page refused scrolling: {exc.message}")
+    except TimeoutError:
+        return BehaviourResult(name, False, _BUSY)
 
 
 # -- the page and the browser ------------------------------------------------------------

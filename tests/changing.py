@@ -7,7 +7,6 @@ a redirect to a login page, or a "content unavailable" page served with 200.
 
 from __future__ import annotations
 
-import collections
 import html
 
 from aiohttp import web
@@ -26,7 +25,6 @@ class ChangingPage(LoopbackServer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.hits: collections.Counter[str] = collections.Counter()
         self.title = "Watched post"
         self.text = "The first version of the post."
         self.colour: tuple[int, int, int] = (0, 0, 255)
@@ -57,7 +55,7 @@ class ChangingPage(LoopbackServer):
         self.takedown = how
 
     async def start(self) -> None:
-        app = web.Application(middlewares=[self._count])
+        app = web.Application(middlewares=[self.count_hits])
         app.add_routes(
             [
                 web.get("/watched", self._watched),
@@ -67,13 +65,6 @@ class ChangingPage(LoopbackServer):
             ]
         )
         await self.serve(app)
-
-    @web.middleware
-    async def _count(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
-        self.hits[request.path] += 1
-        response = await handler(request)
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     async def _watched(self, request: web.Request) -> web.StreamResponse:
         if self.takedown in ("404", "410", "451"):

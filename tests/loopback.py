@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import collections
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
 
 from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class LoopbackServer:
@@ -20,6 +24,17 @@ class LoopbackServer:
     def __init__(self) -> None:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+        #: Requests served, by path, when :meth:`count_hits` is the app's middleware.
+        self.hits: collections.Counter[str] = collections.Counter()
+
+    @web.middleware
+    async def count_hits(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Count each request by path, and forbid caching, so that every load the
+        browser makes reaches the server and is counted."""
+        self.hits[request.path] += 1
+        response = await handler(request)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -58,3 +73,12 @@ class LoopbackServer:
     @property
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+def html_page(text: str) -> Handler:
+    """A handler that serves ``text`` as an HTML page."""
+
+    async def serve(request: web.Request) -> web.Response:
+        return web.Response(text=text, content_type="text/html")
+
+    return serve

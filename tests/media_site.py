@@ -12,7 +12,6 @@ limit and keeps, in ``window.received``, how many bytes of each the page got.
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import subprocess
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, html_page
 
 #: Seconds of video; with VIDEO_BITRATE this makes a file of about 45 MB.
 VIDEO_SECONDS = 20
@@ -139,7 +138,6 @@ class RecorderMediaSite(LoopbackServer):
         super().__init__()
         self.workdir = Path(workdir)
         self.video_path = self.workdir / "big.mp4"
-        self.hits: collections.Counter[str] = collections.Counter()
         #: Each video request's Range header ("" when none), in order.
         self.video_ranges: list[str] = []
         #: Each beacon the page sent: {"t": ..., "ready": ...} or {"error": ...}.
@@ -155,14 +153,14 @@ class RecorderMediaSite(LoopbackServer):
         data = self.video_path.read_bytes()
         self.video_size = len(data)
         self.video_sha256 = hashlib.sha256(data).hexdigest()
-        app = web.Application(middlewares=[self._count])
+        app = web.Application(middlewares=[self.count_hits])
         app.add_routes(
             [
-                web.get("/played", self._html(PLAYED_PAGE)),
+                web.get("/played", html_page(PLAYED_PAGE)),
                 web.get("/media/big.mp4", self._video),
                 web.get("/beacon", self._beacon),
-                web.get("/oversized", self._html(OVERSIZED_PAGE)),
-                web.get("/twice", self._html(TWICE_PAGE)),
+                web.get("/oversized", html_page(OVERSIZED_PAGE)),
+                web.get("/twice", html_page(TWICE_PAGE)),
                 web.get("/media/same.mp4", self._tagged),
                 web.get("/media/changing.mp4", self._tagged),
                 web.get("/blob/buffered.bin", self._known),
@@ -180,20 +178,6 @@ class RecorderMediaSite(LoopbackServer):
     def played_seconds(self) -> float:
         """How far the page's player got, by its own report."""
         return max((float(b["t"]) for b in self.beacons if "t" in b), default=0.0)
-
-    @web.middleware
-    async def _count(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
-        self.hits[request.path] += 1
-        response = await handler(request)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    @staticmethod
-    def _html(text: str):  # type: ignore[no-untyped-def]
-        async def serve(request: web.Request) -> web.Response:
-            return web.Response(text=text, content_type="text/html")
-
-        return serve
 
     async def _video(self, request: web.Request) -> web.FileResponse:
         self.video_ranges.append(request.headers.get("Range", ""))

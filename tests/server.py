@@ -140,6 +140,13 @@ class RunningServer:
                 parsed = body
             return r.status, dict(r.headers), parsed
 
+    async def reach_stage(self, capture_id: str, stage: str) -> None:
+        """Wait until the capture's events say it has reached ``stage``."""
+        async for kind, data in self.events(capture_id):
+            if kind == "state" and data.get("stage") == stage:
+                return
+            assert kind not in ("done", "failed"), f"{capture_id} ended before {stage}: {data}"
+
     async def events(self, capture_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
         """The capture's server-sent events, parsed, until the stream ends."""
         async with (

@@ -32,7 +32,7 @@ from capture.behaviours import (
 from capture.browser import Browser, target_id_of
 from capture.pipeline import CaptureRequest, capture_page
 from capture.recorder import Recorder
-from tests.loopback import LoopbackServer
+from tests.loopback import LoopbackServer, html_page
 from tests.site import png_bytes
 from tests.warcs import Record, read_records
 
@@ -178,7 +178,7 @@ class BehaviourSite(LoopbackServer):
         }
         app = web.Application()
         for path, html in pages.items():
-            app.router.add_get(path, self._page(html))
+            app.router.add_get(path, html_page(html))
         app.router.add_get("/img/{name}.png", self._image)
         app.router.add_get("/feed", self._feed)
         app.router.add_get("/api/{id}.json", self._api)
@@ -187,13 +187,6 @@ class BehaviourSite(LoopbackServer):
 
     def url(self, path: str) -> str:
         return self.origin + path
-
-    @staticmethod
-    def _page(html: str):  # type: ignore[no-untyped-def]
-        async def serve(request: web.Request) -> web.Response:
-            return web.Response(text=html, content_type="text/html")
-
-        return serve
 
     async def _image(self, request: web.Request) -> web.Response:
         return web.Response(body=png_bytes(40, 40, (30, 120, 200)), content_type="image/png")

@@ -48,14 +48,6 @@ async def submit(server: RunningServer, url: str, **fields: object) -> str:
     return body["id"]
 
 
-async def reach_stage(server: RunningServer, capture_id: str, stage: str) -> None:
-    """Wait until the capture's events say it has reached ``stage``."""
-    async for kind, data in server.events(capture_id):
-        if kind == "state" and data.get("stage") == stage:
-            return
-        assert kind not in ("done", "failed"), f"{capture_id} ended before {stage}: {data}"
-
-
 def sealed_hashes(data: Path) -> dict[Path, str]:
     """SHA-256 of every sealed file under ``captures/``, read from disk now."""
     return {
@@ -103,7 +95,7 @@ async def test_kill_9_mid_captures_export_and_custody_writes(
             await submit(first, site.url("/slow-document"), timeout=12),
         ]
         for capture_id in slow:
-            await reach_stage(first, capture_id, "behaviours")
+            await first.reach_stage(capture_id, "behaviours")
         burst = [await submit(first, site.url(f"/gzip?burst={n}")) for n in range(4)]
         package = tmp_path / "killed.wacz"
         export = await asyncio.create_subprocess_exec(
@@ -171,7 +163,7 @@ async def test_a_killed_browser_fails_its_capture_and_the_next_one_succeeds(
     try:
         first = chromium_of(running)
         victim = await submit(running, site.url("/never-finishes"), timeout=20)
-        await reach_stage(running, victim, "behaviours")
+        await running.reach_stage(victim, "behaviours")
         first.send_signal(signal.SIGKILL)
         outcome = await running.wait_done(victim)
         assert outcome["event"] == "failed" or outcome["status"] == "partial", outcome
@@ -324,7 +316,7 @@ async def test_a_live_backup_taken_mid_capture_restores_to_an_archive_that_verif
         slow = await submit(running, site.url("/never-finishes"), timeout=12)
         for n in range(3):  # appending custody events while the copy is taken
             await submit(running, site.url(f"/gzip?backup={n}"))
-        await reach_stage(running, slow, "behaviours")
+        await running.reach_stage(slow, "behaviours")
         backup = await asyncio.create_subprocess_exec(
             "sh", "-ec", LIVE_BACKUP, env={**os.environ, "DATA": str(data), "COPY": str(copy)}
         )

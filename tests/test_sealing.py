@@ -30,13 +30,6 @@ async def cli(*args: str | Path, timeout: float = 120) -> tuple[int, str]:
     return process.returncode, out.decode()
 
 
-async def reach_stage(server: RunningServer, capture_id: str, stage: str) -> None:
-    async for kind, data in server.events(capture_id):
-        if kind == "state" and data.get("stage") == stage:
-            return
-        assert kind not in ("done", "failed"), f"{capture_id} ended before {stage}: {data}"
-
-
 def files_under(directory: Path) -> dict[str, int]:
     """Every file under ``directory`` (relative name -> size)."""
     return {
@@ -60,7 +53,7 @@ async def test_a_capture_quarantined_after_a_crash_is_a_custody_event_before_its
         )
         assert status == 202, body
         capture_id = body["id"]
-        await reach_stage(first, capture_id, "behaviours")
+        await first.reach_stage(capture_id, "behaviours")
     finally:
         await first.stop(kill=True)
     left = files_under(data / "captures" / capture_id)

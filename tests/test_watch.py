@@ -442,9 +442,7 @@ async def test_a_run_killed_mid_capture_is_retried_once_and_timelined_once(
                 return [c for c in captures if c["status"] == "running"]
 
             (run,) = await _poll(running, what="the first run to start")
-            async for kind, event in first.events(run["id"]):
-                if kind == "state" and event["stage"] == "behaviours":
-                    break
+            await first.reach_stage(run["id"], "behaviours")
         finally:
             await first.stop(kill=True)  # kill -9 in the middle of the run
 

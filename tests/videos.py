@@ -7,7 +7,6 @@ run), so a test can compare archived media with the source file byte for byte.
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
 import subprocess
 from pathlib import Path
@@ -71,7 +70,6 @@ class MediaSite(LoopbackServer):
     def __init__(self, workdir: Path) -> None:
         super().__init__()
         self.workdir = Path(workdir)
-        self.hits: collections.Counter[str] = collections.Counter()
         self._stopping = asyncio.Event()
         self.clip_path = self.workdir / "clip.mp4"
         self.large_path = self.workdir / "large.mp4"
@@ -86,7 +84,7 @@ class MediaSite(LoopbackServer):
         await asyncio.to_thread(self._generate)
         self.clip_sha256 = _sha256(self.clip_path)
         self.large_size = self.large_path.stat().st_size
-        app = web.Application(middlewares=[self._count])
+        app = web.Application(middlewares=[self.count_hits])
         app.add_routes(
             [
                 web.get("/media/clip.mp4", self._file(self.clip_path)),
@@ -184,13 +182,6 @@ class MediaSite(LoopbackServer):
             )
 
     # -- handlers ---------------------------------------------------------------------------
-
-    @web.middleware
-    async def _count(self, request: web.Request, handler):  # type: ignore[no-untyped-def]
-        self.hits[request.path] += 1
-        response = await handler(request)
-        response.headers["Cache-Control"] = "no-store"
-        return response
 
     @staticmethod
     def _file(path: Path):  # type: ignore[no-untyped-def]
