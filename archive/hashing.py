@@ -11,6 +11,8 @@ import hashlib
 from pathlib import Path
 from typing import BinaryIO
 
+#: Files are read and written in pieces this big: nothing loads a whole video, and
+#: warcio's 16 KiB pieces do not each become a system call.
 CHUNK_SIZE = 1024 * 1024
 
 

@@ -19,11 +19,11 @@ from warcio.recordbuilder import RecordBuilder
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 
+from archive.hashing import CHUNK_SIZE
 from archive.timeutil import rfc3339, utc_now
 
 WARC_VERSION = "WARC/1.1"
 SPOOL_IN_MEMORY = 1024 * 1024
-CHUNK_READ = 1024 * 1024
 
 Headers = list[tuple[str, str]]
 
@@ -72,8 +72,8 @@ class Payload:
         Its hash was computed when it was sealed; the WARC's digest is that hash.
         """
         payload = cls.__new__(cls)
-        # A large buffer: warcio reads 16 KiB at a time, one system call each otherwise.
-        payload._file = open(path, "rb", buffering=CHUNK_READ)  # noqa: SIM115 - closed by close()
+        # A large buffer (warcio reads 16 KiB at a time).
+        payload._file = open(path, "rb", buffering=CHUNK_SIZE)  # noqa: SIM115 - closed by close()
         payload._sha = hashlib.sha256()
         payload._hex = sha256
         payload.size = size

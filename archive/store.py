@@ -21,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from archive.hashing import HashingWriter, sha256_file
+from archive.hashing import CHUNK_SIZE, HashingWriter, sha256_file
 from archive.timeutil import utc_now
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,6 @@ PARTIAL_SUFFIX = ".partial"
 RESERVE_NAME = ".space-reserve"
 RESERVE_BYTES = 4 * 1024 * 1024
 SEALED_MODE = 0o444
-#: Files are read in pieces this big: nothing loads a whole video.
-CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,9 +60,8 @@ class ArtifactWriter:
         self.partial_path = final_path.with_name("." + final_path.name + PARTIAL_SUFFIX)
         if final_path.exists():
             raise StoreError(f"refusing to overwrite sealed file {final_path}")
-        # A large buffer: the WARC writer hands over 16 KiB at a time, a system call each
-        # with the default buffer.
-        self._fh = open(self.partial_path, "xb", buffering=CHUNK)  # noqa: SIM115 - closed by seal()/close()
+        # A large buffer (the WARC writer hands over 16 KiB at a time).
+        self._fh = open(self.partial_path, "xb", buffering=CHUNK_SIZE)  # noqa: SIM115 - closed by seal()/close()
         self._hashing = HashingWriter(self._fh)
         self.sealed: Artifact | None = None
 
@@ -209,7 +206,7 @@ class FileStore:
     def _copy_in(self, capture_id: str, name: str, kind: str, source: Path) -> Artifact:
         """Copy a file into the capture, hashing it as the sealed copy is written."""
         with self.create(capture_id, name, kind) as out, open(source, "rb") as fh:
-            while chunk := fh.read(CHUNK):
+            while chunk := fh.read(CHUNK_SIZE):
                 out.write(chunk)
         assert out.sealed is not None
         return out.sealed
