@@ -129,6 +129,14 @@ class TSAUnavailable(TimestampError):
     """The TSA could not be reached or did not answer usefully: mark pending, retry later."""
 
 
+class UntrustedChain(TimestampError):
+    """The token is sound in itself, but its TSA's certificate leads to no trusted root.
+
+    Not a sign of tampering: the verifier has not (yet) said it trusts that TSA. Checks
+    of evidence report it as unproven, and name the root to pass with ``--tsa-trust``.
+    """
+
+
 @dataclass(frozen=True)
 class Timestamp:
     """A verified RFC 3161 time-stamp over one SHA-256 digest."""
@@ -478,7 +486,7 @@ def _build_chain(
                 f"needs the issuer {top.issuer.rfc4514_string()}, which is neither in "
                 f"the token nor in the trust store"
             )
-        raise TimestampError(
+        raise UntrustedChain(
             f"untrusted chain: the TSA certificate {signer.subject.rfc4514_string()} {end} "
             f"(trust store: {trust.describe()}; add the root as an extra PEM file if it "
             f"is to be trusted)"
