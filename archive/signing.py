@@ -9,7 +9,12 @@ base64 of its DER SubjectPublicKeyInfo. Who owns the key is established out of
 band, by its fingerprint (SHA-256 of that DER), which is why the fingerprint is
 shown wherever the key is.
 
-Signature encoding: raw IEEE P1363 ``r || s`` (64 bytes for P-256), base64 in JSON.
+Signature encoding: raw IEEE P1363 ``r || s`` (64 bytes for P-256), base64 in JSON,
+always with the low ``s`` of the two that verify (``s <= n/2``). For every ECDSA
+signature ``(r, s)``, ``(r, n - s)`` verifies too, so anyone can turn one valid
+signature into another without the key; writing only low-S and refusing high-S
+(:class:`NonCanonicalSignature`) leaves one valid form of each, and a changed form
+is visible.
 The WACZ spec itself only says "base64 encoded signature". Its reference
 producer of anonymous signatures (ArchiveWeb.page) signs with WebCrypto, whose
 ECDSA output is raw ``r || s``, and WebCrypto's ``verify`` accepts only that form;
@@ -56,6 +61,9 @@ FINGERPRINT_PREFIX = "sha256:"
 #: Hex digits of the fingerprint shown in short form (64 bits: enough to tell keys apart
 #: by eye, not to trust; compare the full fingerprint for that).
 SHORT_FINGERPRINT_HEX = 16
+#: The order of the P-256 group; a canonical (low-S) signature has ``s <= n // 2``.
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_HALF_ORDER = P256_ORDER // 2
 
 #: The fields of a record made by :func:`sign_file_bytes`, in the order they are read.
 _RECORD_FIELDS = ("algorithm", "publicKey", "fingerprint", "signature")
@@ -69,6 +77,14 @@ class SigningError(Exception):
 
 class SignatureError(Exception):
     """A signature does not verify, or is not in the form this module writes."""
+
+
+class NonCanonicalSignature(SignatureError):
+    """A high-S signature: valid for the key, but not the form osint-capture writes.
+
+    Its low-S twin is what was made; a high-S one was changed after signing (by a
+    tool, or by someone showing that signatures can be changed without the key).
+    """
 
 
 class SigningKey:
@@ -164,9 +180,11 @@ class SigningKey:
     # -- signing --------------------------------------------------------------------------
 
     def sign(self, data: bytes) -> bytes:
-        """ECDSA with SHA-256 over ``data``; the raw 64-byte ``r || s`` (see module doc)."""
+        """ECDSA with SHA-256 over ``data``; the raw 64-byte low-S ``r || s`` (module doc)."""
         der = self._private_key.sign(data, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
+        if s > _HALF_ORDER:
+            s = P256_ORDER - s
         return r.to_bytes(COORDINATE_SIZE, "big") + s.to_bytes(COORDINATE_SIZE, "big")
 
     def __repr__(self) -> str:
@@ -218,6 +236,12 @@ def verify_signature(public_key_b64: str, signature: bytes, data: bytes) -> None
             f"signature does not match the data for key {_fingerprint(_der(public_key))}:"
             " the data changed since it was signed, or it was signed by another key"
         ) from None
+    if s > _HALF_ORDER:
+        raise NonCanonicalSignature(
+            f"signature by key {_fingerprint(_der(public_key))} is in its high-S form, which"
+            " osint-capture never writes: it was changed after signing (anyone can do that"
+            " without the key), so it is not the signature that was made"
+        )
 
 
 def signature_to_b64(signature: bytes) -> str:
@@ -233,6 +257,22 @@ def signature_from_b64(text: str) -> bytes:
 def fingerprint_of(public_key_b64: str) -> str:
     """The fingerprint of a ``publicKey`` as found in a signature record."""
     return _fingerprint(_der(_load_public_key(public_key_b64)))
+
+
+def parse_fingerprint(text: str) -> str:
+    """A fingerprint as people type it, in its one canonical form: ``sha256:`` + 64 hex.
+
+    Accepts it with or without ``sha256:``, in any case, with spaces or colons between
+    the digits (as some tools print them). Raises ``ValueError`` saying what it expects.
+    """
+    cleaned = "".join(str(text).split()).lower()
+    cleaned = cleaned.removeprefix(FINGERPRINT_PREFIX).replace(":", "")
+    if len(cleaned) != 64 or any(ch not in "0123456789abcdef" for ch in cleaned):
+        raise ValueError(
+            f"{text!r} is not a key fingerprint: expected 64 hexadecimal digits, optionally"
+            f" after {FINGERPRINT_PREFIX} (as `osint-capture key` prints it)"
+        )
+    return FINGERPRINT_PREFIX + cleaned
 
 
 def short_fingerprint(fingerprint: str) -> str:
@@ -277,7 +317,7 @@ def verify_signed(
             f"signature record says fingerprint {fingerprint} but its public key is {actual}:"
             " the record was altered"
         )
-    if expected_fingerprint is not None and actual != expected_fingerprint:
+    if expected_fingerprint is not None and actual != parse_fingerprint(expected_fingerprint):
         raise SignatureError(
             f"signed by key {actual}, not by the expected key {expected_fingerprint}"
         )
@@ -336,7 +376,7 @@ def _create_private_key(private_path: Path) -> bool:
         serialization.NoEncryption(),
     )
     temp_path = private_path.with_name(f".{private_path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-    _write_new_file(temp_path, pem, _KEY_MODE)
+    write_key_file(temp_path, pem, _KEY_MODE)
     try:
         os.link(temp_path, private_path)
     except FileExistsError:
@@ -353,12 +393,13 @@ def _create_private_key(private_path: Path) -> bool:
 def _write_atomically(path: Path, data: bytes, *, mode: int) -> None:
     """Write under a temporary name and rename over ``path`` (same bytes either way)."""
     temp_path = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
-    _write_new_file(temp_path, data, mode)
+    write_key_file(temp_path, data, mode)
     os.replace(temp_path, path)
     fsync_dir(path.parent)
 
 
-def _write_new_file(path: Path, data: bytes, mode: int) -> None:
+def write_key_file(path: Path, data: bytes, mode: int) -> None:
+    """A new file in the keys folder, whole and fsynced, with ``mode``; never replaces one."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as exc:

@@ -20,9 +20,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from archive.signing import (
     ALGORITHM,
     KEYS_DIR,
+    P256_ORDER,
     PRIVATE_KEY_NAME,
     PUBLIC_KEY_NAME,
     SIGNATURE_SIZE,
+    NonCanonicalSignature,
     SignatureError,
     SigningError,
     SigningKey,
@@ -226,12 +228,16 @@ const ecdsa = { name: "ECDSA", hash: "SHA-256" };
   const data = new TextEncoder().encode(input.hash);
   const verified = await subtle.verify(ecdsa, ours, bytes(input.signature), data);
   const theirs = await subtle.generateKey(algorithm, true, ["sign", "verify"]);
-  const signature = await subtle.sign(ecdsa, theirs.privateKey, data);
+  const signatures = [];
+  for (let n = 0; n < 16; n++) {
+    const signature = await subtle.sign(ecdsa, theirs.privateKey, data);
+    signatures.push(Buffer.from(signature).toString("base64"));
+  }
   const spki = await subtle.exportKey("spki", theirs.publicKey);
   console.log(JSON.stringify({
     verified,
     publicKey: Buffer.from(spki).toString("base64"),
-    signature: Buffer.from(signature).toString("base64"),
+    signatures,
   }));
 })();
 """
@@ -243,6 +249,9 @@ def test_webcrypto_verifies_ours_and_we_verify_webcrypto(key: SigningKey) -> Non
 
     py-wacz verifies no anonymous signatures itself (it hands domain signatures to
     authsign), so the browser's own ECDSA is the reference checked here, both ways.
+    WebCrypto does not normalise ``s``: about half its signatures are high-S, which we
+    refuse as non-canonical while their low-S twin verifies (16 signatures leave a
+    chance of 2 in 65536 that one of the two cases does not occur).
     """
     record = {
         "hash": WACZ_HASH,
@@ -259,9 +268,26 @@ def test_webcrypto_verifies_ours_and_we_verify_webcrypto(key: SigningKey) -> Non
     )
     answer = json.loads(done.stdout)
     assert answer["verified"] is True
-    verify_signature(
-        answer["publicKey"], signature_from_b64(answer["signature"]), WACZ_HASH.encode()
-    )
+    forms = {"low": 0, "high": 0}
+    for text in answer["signatures"]:
+        signature = signature_from_b64(text)
+        r, s = signature[:32], int.from_bytes(signature[32:], "big")
+        if s <= P256_ORDER // 2:
+            forms["low"] += 1
+            verify_signature(answer["publicKey"], signature, WACZ_HASH.encode())
+            continue
+        forms["high"] += 1
+        with pytest.raises(NonCanonicalSignature, match="high-S"):
+            verify_signature(answer["publicKey"], signature, WACZ_HASH.encode())
+        twin = r + (P256_ORDER - s).to_bytes(32, "big")
+        verify_signature(answer["publicKey"], twin, WACZ_HASH.encode())
+    assert forms["low"] and forms["high"], forms
+
+
+def test_our_signatures_are_low_s(key: SigningKey) -> None:
+    for n in range(64):
+        signature = key.sign(b"message %d" % n)
+        assert int.from_bytes(signature[32:], "big") <= P256_ORDER // 2
 
 
 # -- per-capture records ----------------------------------------------------------------------
