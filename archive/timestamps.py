@@ -163,19 +163,34 @@ class TrustStore:
     roots: tuple[x509.Certificate, ...]
     #: Where the roots came from, for messages.
     sources: tuple[str, ...]
+    #: Where each root came from, in the order of ``roots`` (empty: not recorded).
+    root_sources: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, extra: Iterable[Path] = ()) -> TrustStore:
-        roots = list(_certifi_roots())
-        sources = [f"certifi ({certifi.where()})"]
+        bundle = f"certifi ({certifi.where()})"
+        found = [(cert, bundle) for cert in _certifi_roots()]
+        sources = [bundle]
         for path in extra:
-            roots.extend(_load_pem_file(Path(path)))
+            found.extend((cert, str(path)) for cert in _load_pem_file(Path(path)))
             sources.append(str(path))
-        unique = {cert.public_bytes(Encoding.DER): cert for cert in roots}
-        return cls(roots=tuple(unique.values()), sources=tuple(sources))
+        # The last source of a root wins: a root the verifier named is reported as theirs.
+        unique = {cert.public_bytes(Encoding.DER): (cert, source) for cert, source in found}
+        return cls(
+            roots=tuple(cert for cert, _ in unique.values()),
+            sources=tuple(sources),
+            root_sources=tuple(source for _, source in unique.values()),
+        )
 
     def contains(self, cert: x509.Certificate) -> bool:
         return cert in self.roots
+
+    def source_of(self, root: x509.Certificate) -> str:
+        """Where a trusted root came from (a file the verifier named, or certifi)."""
+        for cert, source in zip(self.roots, self.root_sources, strict=False):
+            if cert == root:
+                return source
+        return self.describe()
 
     def describe(self) -> str:
         return ", ".join(self.sources)

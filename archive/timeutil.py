@@ -28,6 +28,18 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 time back, in UTC; ``ValueError`` for text without a zone or not a time.
+
+    A time without its zone could be anyone's: refused, as :func:`rfc3339` refuses to
+    write one.
+    """
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment.astimezone(UTC)
+
+
 def now_rfc3339() -> str:
     """:func:`utc_now` formatted by :func:`rfc3339`."""
     return rfc3339(utc_now())

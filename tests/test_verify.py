@@ -1,9 +1,10 @@
 """Offline verification of an exported WACZ: a real export passes, every tampering is named.
 
-One capture of the local test site (with a token from the local TSA) is exported once
-for the module; each test copies the package, changes one thing by rewriting the ZIP
-with :mod:`zipfile`, and checks that :func:`archive.verify.verify_package` fails and
-names the file.
+One capture of the local test site (with a token from the local TSA, and the package
+stamped by it too) is exported once for the module; each test copies the package,
+changes one thing by rewriting the ZIP with :mod:`zipfile`, and checks that
+:func:`archive.verify.verify_package` fails and names the file. Forgeries made with
+an attacker's own key and authority are in tests/test_forgery.py.
 """
 
 from __future__ import annotations
@@ -20,11 +21,14 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import Catalog
+from archive.checks import Outcome
 from archive.export import export_wacz
 from archive.signing import SigningKey, sign_file_bytes
 from archive.timestamps import TrustStore, request_token
+from archive.trust import TrustedKeys
 from archive.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
+from capture.exporting import package_stamper
 from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
 from tests.site import TestSite
@@ -76,18 +80,28 @@ async def package(
             tsa.url,
             trust=TrustStore.load([tsa_root]),
         )
-    key, _ = SigningKey.load_or_create(data)
-    out = tmp_path_factory.mktemp("verify-out") / "case.wacz"
-    with Catalog.open(data / "catalog.sqlite3") as catalog:
-        await asyncio.to_thread(
-            export_wacz, data, [captured.id], out, key=key, catalog=catalog, actor="tester"
-        )
+        key, _ = SigningKey.load_or_create(data)
+        out = tmp_path_factory.mktemp("verify-out") / "case.wacz"
+        stamper = package_stamper(TimestampConfig((tsa.url,), (tsa_root,)))
+        with Catalog.open(data / "catalog.sqlite3") as catalog:
+            await asyncio.to_thread(
+                export_wacz,
+                data,
+                [captured.id],
+                out,
+                key=key,
+                catalog=catalog,
+                actor="tester",
+                stamper=stamper,
+            )
     trust = await asyncio.to_thread(TrustStore.load, [tsa_root])
     yield Package(out, captured.id, key, trust, other.token_der)
 
 
-async def verify(pkg: Package, path: Path, **kwargs: object) -> VerifyReport:
-    return await asyncio.to_thread(verify_package, path, trust=pkg.trust, **kwargs)  # type: ignore[arg-type]
+async def verify(pkg: Package, path: Path, *, pinned: str | None = None) -> VerifyReport:
+    """Verify with the package's TSA root, and the signer pinned when given."""
+    keys = TrustedKeys.pinned(pinned) if pinned else TrustedKeys()
+    return await asyncio.to_thread(verify_package, path, trust=pkg.trust, keys=keys)
 
 
 def rewrite(
@@ -116,50 +130,83 @@ def failing(report: VerifyReport) -> str:
 
 
 async def test_the_export_verifies(package: Package) -> None:
-    report = await verify(package, package.path, expected_fingerprint=package.key.fingerprint)
-    assert report.ok, report.summary()
+    report = await verify(package, package.path, pinned=package.key.fingerprint)
+    assert report.ok and report.exit_status == 0, report.summary()
     names = {check.name for check in report.checks}
     for name in (
         "zip",
         "entry names",
         "size limits",
+        "zip layout",
         "datapackage",
         "SHA256SUMS",
         "datapackage digest",
         "package signature",
+        "package time-stamp",
         "manifest signature",
         "manifest artifacts",
-        "time-stamp",
+        "trusted time",
         "WARC records",
+        "index",
+        "pages",
         "custody",
         "custody captured",
+        "signer",
     ):
         assert name in names, report.summary()
     assert all(check.reason for check in report.checks)
+    # The verdict comes first and says what it rests on.
+    first, *rest = report.summary().splitlines()
+    assert first.endswith(
+        "VERIFIED: intact and authenticated; 1 capture(s), signed by an"
+        " established key, each with trusted time consistent with what it claims"
+    ), first
+    basis = "\n".join(rest[: rest.index("  checks:")])
+    assert f"key {package.key.fingerprint} (the key you pinned, pinned with" in basis
+    assert "time-stamp authority CN=Test Time-Stamping Authority" in basis
+    assert f"capture {package.capture_id}" in basis and "proven no later than" in basis
+
+
+async def test_the_unpinned_export_is_intact_but_not_authenticated(package: Package) -> None:
+    report = await verify(package, package.path)
+    assert report.outcome is Outcome.UNPROVEN and report.exit_status == 4, report.summary()
+    assert [c.name for c in report.unproven] == ["signer"], report.summary()
+    assert not report.failures
+    first = report.summary().splitlines()[0]
+    assert "INTACT, NOT AUTHENTICATED" in first and "whose key signed it" in first
+    assert "--key-fingerprint" in report.unproven[0].reason
 
 
 async def test_a_rewritten_but_unchanged_zip_still_verifies(
     package: Package, tmp_path: Path
 ) -> None:
     copy = rewrite(package.path, tmp_path / "copy.wacz", lambda name, data: data)
-    report = await verify(package, copy)
+    report = await verify(package, copy, pinned=package.key.fingerprint)
     assert report.ok, report.summary()
 
 
-async def test_another_expected_key_fails(package: Package) -> None:
+async def test_another_pinned_key_fails(package: Package) -> None:
     other = SigningKey.generate().fingerprint
-    text = failing(await verify(package, package.path, expected_fingerprint=other))
-    assert "datapackage-digest.json" in text and other in text
-    assert package.signature in text
-
-
-async def test_a_trust_store_without_the_tsa_root_fails_the_token(package: Package) -> None:
-    report = await asyncio.to_thread(
-        verify_package, package.path, trust=TrustStore(roots=(), sources=())
-    )
+    report = await verify(package, package.path, pinned=other.upper().removeprefix("SHA256:"))
     text = failing(report)
+    assert [c.name for c in report.failures] == ["signer"], text
+    assert "did not pin" in text and other in text and package.key.fingerprint in text
+    assert "datapackage-digest.json" in text and package.signature in text
+
+
+async def test_a_trust_store_without_the_tsa_root_leaves_time_unproven(package: Package) -> None:
+    report = await asyncio.to_thread(
+        verify_package,
+        package.path,
+        trust=TrustStore(roots=(), sources=()),
+        keys=TrustedKeys.pinned(package.key.fingerprint),
+    )
+    assert report.outcome is Outcome.UNPROVEN and not report.failures, report.summary()
+    text = "\n".join(str(c) for c in report.unproven)
     assert f"evidence/{package.capture_id}.timestamp-1.tsr" in text
-    assert all(c.name == "time-stamp" for c in report.failures), text
+    assert "untrusted chain" in text and "--tsa-trust" in text
+    assert {c.name for c in report.unproven} == {"time-stamp", "trusted time", "package time-stamp"}
+    assert "when captures were made" in report.summary().splitlines()[0]
 
 
 # -- tampering ---------------------------------------------------------------------------------
@@ -176,7 +223,8 @@ async def test_one_flipped_byte_in_the_warc(package: Package, tmp_path: Path) ->
     text = failing(report)
     failed = {c.name for c in report.failures}
     assert {"datapackage", "SHA256SUMS", "manifest artifacts", "WARC records"} <= failed, text
-    assert all(package.warc in c.reason for c in report.failures), text
+    # The damaged gzip member also moves the records after it: the index no longer fits.
+    assert all(package.warc in c.reason for c in report.failures if c.name != "index"), text
 
 
 async def test_an_edited_manifest(package: Package, tmp_path: Path) -> None:
@@ -229,20 +277,20 @@ async def test_a_replaced_manifest_signature(package: Package, tmp_path: Path) -
         return (json.dumps(record, indent=2) + "\n").encode()
 
     tampered = rewrite(package.path, tmp_path / "t.wacz", resign)
-    # The forged record is consistent in itself; the package's hashes and the custody
-    # log's record of the sealing key still give it away.
+    # The forged record is consistent in itself; the package's hashes, the custody log's
+    # record of the sealing key and the second signer still give it away.
     report = await verify(package, tampered)
     text = failing(report)
     failed = {c.name for c in report.failures}
-    assert {"datapackage", "SHA256SUMS", "custody captured"} <= failed, text
+    assert {"datapackage", "SHA256SUMS", "custody captured", "signer"} <= failed, text
     assert all(package.signature in c.reason for c in report.failures), text
     assert intruder.fingerprint in text
-    # With the sender's fingerprint, the signature check itself names it too.
-    report = await verify(package, tampered, expected_fingerprint=package.key.fingerprint)
-    text = failing(report)
-    assert any(
-        c.name == "manifest signature" and package.signature in c.reason for c in report.failures
-    ), text
+    signer = next(c for c in report.failures if c.name == "signer")
+    assert "2 different keys" in signer.reason
+    # With the sender's fingerprint pinned, the signer check names the intruder.
+    report = await verify(package, tampered, pinned=package.key.fingerprint)
+    signer = next(c for c in report.failures if c.name == "signer")
+    assert "did not pin" in signer.reason and intruder.fingerprint in signer.reason
 
 
 async def test_an_added_file(package: Package, tmp_path: Path) -> None:
@@ -254,8 +302,9 @@ async def test_an_added_file(package: Package, tmp_path: Path) -> None:
     )
     report = await verify(package, tampered)
     text = failing(report)
-    assert [c.name for c in report.failures] == ["datapackage"], text
-    assert "evidence/planted.txt" in text and "not listed" in text
+    assert [c.name for c in report.failures] == ["datapackage", "SHA256SUMS"], text
+    assert all("evidence/planted.txt" in c.reason for c in report.failures), text
+    assert "not listed" in text
 
 
 async def test_a_removed_file(package: Package, tmp_path: Path) -> None:
@@ -349,3 +398,4 @@ async def test_a_token_swapped_for_one_over_other_data(package: Package, tmp_pat
     text = failing(report)
     token_checks = [c for c in report.failures if c.name == "time-stamp"]
     assert token_checks and "imprint" in token_checks[0].reason, text
+    assert token_name in token_checks[0].reason

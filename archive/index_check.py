@@ -1,0 +1,209 @@
+"""The index and the page list, held to the WARC records they point at.
+
+A replay tool trusts ``indexes/index.cdxj`` to say which record answers a URL, and
+``pages/pages.jsonl`` to say which pages the package holds. Both are signed with the
+rest, but a signature only proves who wrote them, not that they are true: an index
+line that sends a URL to another record would show a viewer something the page never
+returned. So every index line must point at a record that exists at its offset, with
+its length, URI, date, status and the digests it names; every record an index should
+list must be listed; and every page must be a capture of the package, with a record
+of its URL in that capture's WARC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from archive.checks import Check, Outcome
+from archive.warc_check import RecordFacts
+
+INDEX_CHECK = "index"
+PAGES_CHECK = "pages"
+#: The record types an index of ours lists (as :data:`archive.export.INDEX_RECORDS`).
+INDEXED_TYPES = ("response", "revisit", "resource")
+#: Failures reported one by one; the rest are counted.
+MAX_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class IndexLine:
+    number: int
+    filename: str
+    offset: int
+    length: int
+    fields: dict[str, Any]
+    timestamp: str
+
+
+def parse_index(data: bytes, index_path: str) -> tuple[list[IndexLine], list[str]]:
+    """The lines of a CDXJ index (``urlkey timestamp {json}``), and the malformed ones."""
+    lines, problems = [], []
+    for number, raw in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if not raw.strip():
+            continue
+        parts = raw.split(" ", 2)
+        try:
+            fields = json.loads(parts[2])
+            line = IndexLine(
+                number,
+                str(fields["filename"]),
+                int(fields["offset"]),
+                int(fields["length"]),
+                fields,
+                parts[1],
+            )
+        except (IndexError, ValueError, KeyError, TypeError) as exc:
+            problems.append(f"{index_path} line {number} is not a CDXJ line of ours ({exc!r})")
+            continue
+        lines.append(line)
+    if not lines and not problems:
+        problems.append(f"{index_path} is empty: replay would find nothing")
+    return lines, problems
+
+
+def index_ranges(lines: list[IndexLine], archive_dir: str) -> dict[str, list[tuple[int, int]]]:
+    """The byte ranges each WARC's raw records must be hashed over, by member name."""
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for line in lines:
+        ranges.setdefault(f"{archive_dir}/{line.filename}", []).append((line.offset, line.length))
+    return ranges
+
+
+def check_index(
+    lines: list[IndexLine],
+    malformed: list[str],
+    warcs: Mapping[str, Mapping[int, RecordFacts]],
+    raw_digests: Mapping[str, Mapping[tuple[int, int], str]],
+    *,
+    index_path: str,
+    archive_dir: str,
+) -> list[Check]:
+    """Each index line against its record; each indexable record against the index."""
+    problems = list(malformed)
+    listed: set[tuple[str, int]] = set()
+    for line in lines:
+        name = f"{archive_dir}/{line.filename}"
+        where = f"{index_path} line {line.number}"
+        records = warcs.get(name)
+        if records is None:
+            problems.append(f"{where} points at {name}, which is not a WARC of the package")
+            continue
+        listed.add((name, line.offset))
+        problem = _line_problem(line, records.get(line.offset), raw_digests.get(name, {}))
+        if problem:
+            problems.append(f"{where} ({line.fields.get('url')!r}): {problem}")
+    for name, records in sorted(warcs.items()):
+        for facts in records.values():
+            if facts.type in INDEXED_TYPES and (name, facts.offset) not in listed:
+                problems.append(
+                    f"{name}: the {facts.type} record at offset {facts.offset} ({facts.uri!r})"
+                    f" is not in {index_path}"
+                )
+    if not problems:
+        return [
+            Check(
+                INDEX_CHECK,
+                Outcome.OK,
+                f"{index_path}: {len(lines)} lines, each pointing at its record with the URI,"
+                " date and digests it names; every record is indexed",
+            )
+        ]
+    return _failures(INDEX_CHECK, problems)
+
+
+def _line_problem(
+    line: IndexLine, facts: RecordFacts | None, raw_digests: Mapping[tuple[int, int], str]
+) -> str | None:
+    if facts is None:
+        return f"no record starts at offset {line.offset}"
+    fields = line.fields
+    expected = {
+        "length": (line.length, facts.length),
+        "url": (fields.get("url"), facts.uri),
+        "timestamp": (line.timestamp, facts.timestamp),
+        "digest": (fields.get("digest"), facts.payload_digest),
+    }
+    if "status" in fields:
+        expected["status"] = (str(fields["status"]), facts.http_status)
+    if "recordDigest" in fields:
+        raw = raw_digests.get((line.offset, line.length))
+        expected["recordDigest"] = (fields["recordDigest"], f"sha256:{raw}" if raw else None)
+    wrong = [
+        f"{name} {said!r} but the record has {actual!r}"
+        for name, (said, actual) in expected.items()
+        if said != actual
+    ]
+    if facts.type not in INDEXED_TYPES:
+        wrong.append(f"it is a {facts.type} record, which replay must not serve")
+    return "; ".join(wrong) or None
+
+
+def check_pages(
+    data: bytes | None,
+    manifests: Mapping[str, Mapping[str, Any]],
+    warcs: Mapping[str, Mapping[int, RecordFacts]],
+    *,
+    pages_path: str,
+    archive_dir: str,
+) -> list[Check]:
+    """Every page is a capture of the package whose WARC holds a record of its URL."""
+    if data is None:
+        return [Check(PAGES_CHECK, Outcome.FAILED, f"{pages_path} is missing or too large")]
+    problems: list[str] = []
+    seen: set[str] = set()
+    lines = data.decode("utf-8", "replace").splitlines()
+    for number, raw in enumerate(lines[1:], 2):
+        if raw.strip():
+            problem = _page_problem(raw, manifests, warcs, archive_dir, seen)
+            if problem:
+                problems.append(f"{pages_path} line {number}: {problem}")
+    missing = sorted(set(manifests) - seen)
+    problems += [f"{pages_path} lists no page for capture {cid}" for cid in missing]
+    if not lines or not lines[0].startswith('{"format"'):
+        problems.insert(0, f"{pages_path} does not start with its format line")
+    if not problems:
+        return [
+            Check(
+                PAGES_CHECK,
+                Outcome.OK,
+                f"{pages_path}: {len(seen)} pages, each a capture of the package with a record"
+                " of its URL",
+            )
+        ]
+    return _failures(PAGES_CHECK, problems)
+
+
+def _page_problem(
+    raw: str,
+    manifests: Mapping[str, Mapping[str, Any]],
+    warcs: Mapping[str, Mapping[int, RecordFacts]],
+    archive_dir: str,
+    seen: set[str],
+) -> str | None:
+    try:
+        page = json.loads(raw)
+        capture_id, url = str(page["id"]), page["url"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"not a page ({exc!r})"
+    manifest = manifests.get(capture_id)
+    if manifest is None:
+        return f"page {capture_id!r} is no capture of the package"
+    if capture_id in seen:
+        return f"capture {capture_id} is listed twice"
+    seen.add(capture_id)
+    if url != manifest.get("url"):
+        return f"page {capture_id} says {url!r}, its manifest {manifest.get('url')!r}"
+    records = warcs.get(f"{archive_dir}/{manifest.get('warc')}", {})
+    if not any(f.uri == url and f.type in INDEXED_TYPES for f in records.values()):
+        return f"page {capture_id}: no record of {url!r} in {archive_dir}/{manifest.get('warc')}"
+    return None
+
+
+def _failures(name: str, problems: list[str]) -> list[Check]:
+    checks = [Check(name, Outcome.FAILED, problem) for problem in problems[:MAX_REPORTED]]
+    if len(problems) > MAX_REPORTED:
+        checks.append(Check(name, Outcome.FAILED, f"{len(problems) - MAX_REPORTED} more problems"))
+    return checks
