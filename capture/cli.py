@@ -9,7 +9,7 @@ import os
 import sys
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from archive import __version__
 from archive.catalog import Catalog, CatalogError
@@ -32,6 +32,7 @@ from capture.scheduler import (
 )
 from capture.trustedtime import TimestampConfig
 from capture.urls import BadURL, validate_url
+from capture.verify_commands import add_key_parser, add_verify_parser, run_key, run_verify
 
 
 class ExitCode(IntEnum):
@@ -116,27 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(export)
     _tsa_options(export)
 
-    verify = commands.add_parser(
-        "verify", help="check an exported package offline: hashes, signatures, tokens, custody"
-    )
-    verify.add_argument("package", type=Path, metavar="FILE.wacz")
-    verify.add_argument(
-        "--tsa-trust",
-        action="append",
-        type=Path,
-        metavar="FILE",
-        help="PEM file of extra trust roots for the package's time-stamp tokens (repeatable)",
-    )
-    verify.add_argument(
-        "--key-fingerprint",
-        metavar="SHA256",
-        help="require this signer (as `osint-capture key` prints it, obtained separately)",
-    )
-    verify.add_argument("--json", action="store_true", help="print JSON")
-    _data_option(verify)
-
-    key = commands.add_parser("key", help="print the installation's public key and fingerprint")
-    _data_option(key)
+    add_verify_parser(commands, _data_option)
+    add_key_parser(commands, _data_option, _tsa_options)
 
     custody = commands.add_parser("custody", help="the chain of custody")
     custody_commands = custody.add_subparsers(dest="custody_command", metavar="ACTION")
@@ -307,13 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "token":
         return run_token(args, data_dir)
     if args.command == "key":
-        return run_key(data_dir)
+        return run_key(args, data_dir)
     if args.command == "timestamp":
         return run_timestamp(args, data_dir)
     if args.command == "export":
         return run_export(args, data_dir)
     if args.command == "verify":
-        return run_verify(args)
+        return run_verify(args, data_dir)
     if args.command == "watch":
         if args.watch_command is None:
             parser.parse_args(["watch", "--help"])
@@ -351,65 +333,9 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
         return ExitCode.FAILED
     print(f"exported {len(result.captures)} capture(s) to {result.path}")
     print(f"sha256 {result.sha256}  ({result.size} bytes)")
+    for note in result.notes:
+        print(f"osint-capture: warning: {note}", file=sys.stderr)
     return ExitCode.COMPLETE
-
-
-if TYPE_CHECKING:
-    from archive.verify import VerifyReport
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    """Offline: exit 0 when every check passes, 1 when any fails, 2 when unreadable."""
-    from archive.timestamps import TrustStore
-    from archive.verify import NotAPackage, verify_package
-
-    try:
-        trust = TrustStore.load(args.tsa_trust or ())
-        report = verify_package(
-            args.package, trust=trust, expected_fingerprint=args.key_fingerprint
-        )
-    except NotAPackage as exc:
-        print(f"osint-capture: {exc}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    except OSError as exc:
-        print(f"osint-capture: cannot read {args.package}: {exc}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    if args.json:
-        checks = [{"check": c.name, "ok": c.ok, "reason": c.reason} for c in report.checks]
-        print(
-            json.dumps(
-                {"ok": report.ok, "package": str(args.package), "checks": checks},
-                indent=2,
-                ensure_ascii=False,
-            )
-        )
-    else:
-        print(report.summary())
-    _log_verification(args, report)
-    return ExitCode.COMPLETE if report.ok else ExitCode.FAILED
-
-
-def _log_verification(args: argparse.Namespace, report: VerifyReport) -> None:
-    """Verifying evidence is an action on it: logged when this machine holds the archive."""
-    from archive.custody import CustodyLog
-    from archive.hashing import sha256_file
-
-    data_dir = args.data or default_data_dir()
-    if not (data_dir / CATALOG_NAME).exists():
-        return
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-        captures = [cid for cid in report.captures if catalog.get_capture(cid) is not None]
-        CustodyLog(data_dir, catalog).append(
-            "verified",
-            actor=os.environ.get("USER") or "operator",
-            captures=captures,
-            details={
-                "package_sha256": sha256_file(args.package)[0],
-                "ok": report.ok,
-                "checks": len(report.checks),
-                "failed": len(report.failures),
-            },
-        )
 
 
 def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:
@@ -432,17 +358,6 @@ def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:
             print(f"  {problem}")
     pending = [cid for cid, result in results.items() if result.state != "stamped"]
     return ExitCode.FAILED if pending else ExitCode.COMPLETE
-
-
-def run_key(data_dir: Path) -> int:
-    """The public key that signs this installation's manifests, and its fingerprint."""
-    from capture.sealing import signing_key
-
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-        key = signing_key(data_dir, catalog)
-    print(key.public_key_pem.strip())
-    print(f"fingerprint: {key.fingerprint}")
-    return ExitCode.COMPLETE
 
 
 def run_custody_verify(args: argparse.Namespace, data_dir: Path) -> int:

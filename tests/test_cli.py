@@ -508,9 +508,18 @@ async def test_export_a_case_to_a_signed_wacz_that_validates(
     )
     output, _ = await validator.communicate()
     assert validator.returncode == 0, output.decode()
+    # --data trusts this installation's key; no TSA is configured here, so nothing proves
+    # when the captures were made: intact, not authenticated.
     verified = await run_cli("verify", str(out), "--data", str(data), cwd=tmp_path)
-    assert verified.returncode == 0, verified
-    assert ": verified" in verified.stdout and "FAIL" not in verified.stdout
+    assert verified.returncode == 4, verified
+    first = verified.stdout.splitlines()[0]
+    assert "INTACT, NOT AUTHENTICATED" in first and "whose key" not in first, verified
+    assert "when captures were made" in first and "FAIL" not in verified.stdout
+    assert f"the key of the installation at {data}" in verified.stdout
+    unpinned = await run_cli("verify", str(out), "--json", cwd=tmp_path)
+    assert unpinned.returncode == 4 and unpinned.json()["verdict"] == "unproven", unpinned
+    signers = unpinned.json()["rests_on"]["signers"]
+    assert len(signers) == 1 and signers[0]["established"] is False
     tampered = tmp_path / "tampered.wacz"
     with zipfile.ZipFile(out) as source, zipfile.ZipFile(tampered, "w") as target:
         for entry in source.infolist():
@@ -519,7 +528,14 @@ async def test_export_a_case_to_a_signed_wacz_that_validates(
                 content = content.replace(b"Capture report", b"Captured report", 1)  # a word
             target.writestr(entry, content)
     failed = await run_cli("verify", str(tampered), "--json", cwd=tmp_path)
-    assert failed.returncode == 1 and failed.json()["ok"] is False
+    assert failed.returncode == 1 and failed.json()["verdict"] == "failed"
+    missing_trust = await run_cli(
+        "verify", str(out), "--tsa-trust", str(tmp_path / "no-such-root.pem"), cwd=tmp_path
+    )
+    assert missing_trust.returncode == 2, missing_trust
+    assert "no-such-root.pem" in missing_trust.stderr and "Traceback" not in missing_trust.stderr
+    bad_pin = await run_cli("verify", str(out), "--key-fingerprint", "sha256:abc", cwd=tmp_path)
+    assert bad_pin.returncode == 2 and "64 hexadecimal digits" in bad_pin.stderr, bad_pin
     junk = tmp_path / "junk.wacz"
     junk.write_bytes(b"not a zip at all")
     unreadable = await run_cli("verify", str(junk), cwd=tmp_path)

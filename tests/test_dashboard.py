@@ -24,6 +24,7 @@ from playwright.async_api import BrowserContext, Dialog, Page, expect
 
 from archive.catalog import Catalog
 from archive.timestamps import TrustStore
+from archive.trust import TrustedKeys
 from archive.verify import verify_package
 from capture.browser import Browser
 from capture.pipeline import CATALOG_NAME
@@ -321,7 +322,8 @@ async def test_export_from_the_capture_page(
     assert len(exported) == 1 and exported[0].read_bytes() == data
     # The project's own offline verifier accepts it.
     trust = TrustStore.load([tsa.ca_pem_path])
-    report = await asyncio.to_thread(verify_package, exported[0], trust=trust)
+    keys = TrustedKeys.from_options(data_dir=server.data)
+    report = await asyncio.to_thread(verify_package, exported[0], trust=trust, keys=keys)
     assert report.ok, report.summary()
     await page.reload()
     events = page.locator("table.custody tr", has_text="exported")
