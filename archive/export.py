@@ -72,6 +72,7 @@ from archive.report import PackagedFile, collect_capture, render_report
 from archive.signing import SignatureError, SigningKey, signature_to_b64
 from archive.store import Artifact, fsync_dir
 from archive.timeutil import now_rfc3339
+from archive.verify_md import PackagedCapture, verify_md
 
 WACZ_VERSION = "1.1.1"
 SOFTWARE = f"osint-capture {__version__}"
@@ -141,6 +142,9 @@ class ExportResult:
     sha256: str
     size: int
     captures: tuple[str, ...]
+    #: What the operator must know about the package: each time-stamp authority that
+    #: gave no token (a package without trusted time verifies only as "not authenticated").
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,7 +215,9 @@ def export_wacz(
     try:
         with open(partial, "xb") as raw:
             sink = HashingWriter(raw)
-            _write_package(sink, captures, events, created, key, out.name, pdf_renderer, stamper)
+            notes = _write_package(
+                sink, captures, events, created, key, out.name, pdf_renderer, stamper
+            )
             sink.flush()
             os.fsync(raw.fileno())
         _link_into_place(partial, out)
@@ -224,7 +230,7 @@ def export_wacz(
     os.chmod(out, EXPORT_MODE)
     fsync_dir(out.parent)
 
-    result = ExportResult(out, sink.sha256, sink.size, tuple(c.id for c in captures))
+    result = ExportResult(out, sink.sha256, sink.size, tuple(c.id for c in captures), tuple(notes))
     try:
         custody.append(
             "exported",
@@ -329,6 +335,7 @@ class _Package:
         self.zip = zipfile.ZipFile(sink, "w", allowZip64=True)  # type: ignore[arg-type]
         self.date_time = created.timetuple()[:6]
         self.resources: list[_Resource] = []
+        self.notes: list[str] = []
 
     def add_file(self, path: str, source: Path, *, expected: Artifact | None = None) -> _Resource:
         """Stream a file in; when ``expected`` is given its hash and size must match."""
@@ -394,7 +401,8 @@ def _write_package(
     package_name: str,
     pdf_renderer: PdfRenderer | None,
     stamper: Stamper | None,
-) -> None:
+) -> list[str]:
+    """Write every entry; return the notes for the operator (authorities that failed)."""
     package = _Package(sink, datetime.fromisoformat(created.replace("Z", "+00:00")))
     try:
         with tempfile.TemporaryDirectory(prefix="osint-capture-export-") as work_name:
@@ -413,6 +421,7 @@ def _write_package(
         package.abandon()
         raise
     package.close()
+    return package.notes
 
 
 def _write_entries(
@@ -457,13 +466,28 @@ def _write_entries(
     package.add_bytes(REPORT_PATH, report)
     if pdf_renderer is not None:
         package.add_file(REPORT_PDF_PATH, _render_pdf(pdf_renderer, report, captures, work))
-    verify_md = _verify_md(captures, package_name, key, has_custody=bool(events))
-    package.add_bytes(VERIFY_PATH, verify_md.encode("utf-8"))
+    guide = verify_md(
+        [
+            PackagedCapture(
+                c.id,
+                str(c.manifest.get("url", "")),
+                c.row.manifest_sha256 or "",
+                tuple(c.evidence_path(a) for a in c.others if a.kind == "timestamp"),
+            )
+            for c in captures
+        ],
+        package_name=package_name,
+        fingerprint=key.fingerprint,
+        sums_path=SUMS_PATH,
+        has_custody=bool(events),
+    )
+    package.add_bytes(VERIFY_PATH, guide.encode("utf-8"))
     package.add_bytes(SUMS_PATH, _sha256sums(package.resources))
 
     datapackage = _datapackage(package.resources, captures, created)
     package.add_unlisted(DATAPACKAGE, datapackage)
-    package.add_unlisted(DATAPACKAGE_DIGEST, _digest(datapackage, created, key, stamper))
+    digest, package.notes = _digest(datapackage, created, key, stamper)
+    package.add_unlisted(DATAPACKAGE_DIGEST, digest)
 
 
 def _chunks(fh: IO[bytes]) -> Iterator[bytes]:
@@ -629,12 +653,14 @@ def _resource_name(path: str, taken: set[str]) -> str:
 
 def _digest(
     datapackage: bytes, created: str, key: SigningKey, stamper: Stamper | None = None
-) -> bytes:
-    """``datapackage-digest.json`` with the WACZ anonymous signature.
+) -> tuple[bytes, list[str]]:
+    """``datapackage-digest.json`` with the WACZ anonymous signature, and what failed.
 
     The signature is over the UTF-8 text of ``hash`` (``sha256:<hex>``), as the WACZ
     signing spec's verifiers check it; ``created`` repeats datapackage.json's, which
-    ``wacz validate`` requires.
+    ``wacz validate`` requires. ``timestamps`` holds tokens only: an authority that
+    gave none is a note for the operator, not an entry a verifier could mistake for
+    trusted time.
     """
     digest = f"sha256:{hashlib.sha256(datapackage).hexdigest()}"
     signature = key.sign(digest.encode("utf-8"))
@@ -649,10 +675,21 @@ def _digest(
             "software": SOFTWARE,
         },
     }
+    notes = ["no time-stamp authority is configured: the package has no trusted time"]
     if stamper is not None:
         # Trusted time for the package: tokens over the SHA-256 of the signature bytes.
-        document["timestamps"] = stamper(hashlib.sha256(signature).digest())
-    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+        stamps = stamper(hashlib.sha256(signature).digest())
+        notes = [
+            f"no package time-stamp from {s['tsa']}: {s['error']}"
+            for s in stamps
+            if "token" not in s
+        ]
+        tokens = [s for s in stamps if "token" in s]
+        if tokens:
+            document["timestamps"] = tokens
+        else:
+            notes.append("no time-stamp authority gave a token: the package has no trusted time")
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8"), notes
 
 
 def _link_into_place(partial: Path, out: Path) -> None:
@@ -672,227 +709,3 @@ def _link_into_place(partial: Path, out: Path) -> None:
         if out.exists():
             raise ExportError(f"refusing to export to {out}: the file exists") from None
         os.rename(partial, out)
-
-
-# -- VERIFY.md ----------------------------------------------------------------------------------
-
-
-def _verify_md(
-    captures: list[_Capture], package_name: str, key: SigningKey, *, has_custody: bool
-) -> str:
-    tokens = [(c, a) for c in captures for a in c.others if a.kind == "timestamp"]
-    token_lines = (
-        "\n".join(
-            f"openssl ts -verify -in {c.evidence_path(a)} -data"
-            f" {EVIDENCE_DIR}/{c.id}.{MANIFEST_NAME} -CAfile ROOT.pem"
-            for c, a in tokens
-        )
-        if tokens
-        else "# (no capture in this package has a time-stamp token yet)\n"
-        "openssl ts -verify -in evidence/<capture-id>.timestamp-1.tsr"
-        " -data evidence/<capture-id>.manifest.json -CAfile ROOT.pem"
-    )
-    capture_list = "\n".join(
-        f"- `{c.id}`: {_md_code(c.manifest.get('url', ''))}, manifest SHA-256"
-        f" `{c.row.manifest_sha256}`"
-        for c in captures
-    )
-    values = {
-        "package": package_name,
-        "fingerprint": key.fingerprint,
-        "captures": capture_list,
-        "first": captures[0].id,
-        "tokens": token_lines,
-        "sums": SUMS_PATH,
-        "custody": CUSTODY_SECTION if has_custody else NO_CUSTODY_SECTION,
-    }
-    # One pass, so a captured URL that happens to contain "@tokens@" stays as it is.
-    return re.sub(r"@(\w+)@", lambda m: values.get(m.group(1), m.group(0)), VERIFY_TEMPLATE)
-
-
-def _md_code(text: str) -> str:
-    """A URL shown as inline code, so captured text never becomes Markdown or HTML.
-
-    Backticks and unprintable characters (newlines, bidi controls) are dropped: this is
-    a reminder of which capture is which; the URL itself is in the manifest.
-    """
-    clean = "".join(ch for ch in str(text) if ch.isprintable() and ch != "`")
-    return f"`{clean}`"
-
-
-#: ``@name@`` marks what :func:`_verify_md` fills in (the text is full of braces).
-VERIFY_TEMPLATE = """\
-# Checking this package by hand
-
-`@package@` is a WACZ file (a ZIP) made by osint-capture. Nothing below needs
-osint-capture: `unzip`, `sha256sum`, `openssl`, Python 3 with the `cryptography`
-package, and optionally `pip install wacz warcio`.
-
-Captures in this package:
-
-@captures@
-
-The package was signed with the key whose fingerprint is
-
-    @fingerprint@
-
-Compare it with the fingerprint the sender gave you through another channel
-(`osint-capture key` prints it on the sender's machine). A signature only proves
-that the holder of *that* key made the package.
-
-## 1. The whole file
-
-```sh
-sha256sum @package@
-```
-
-The sender's chain of custody records this hash in its `exported` event (in the
-sender's log, not in this package: the package cannot contain its own hash).
-
-## 2. Every file in it
-
-```sh
-mkdir unpacked && cd unpacked && unzip ../@package@
-sha256sum -c @sums@
-```
-
-`@sums@` covers every file except `datapackage.json` and
-`datapackage-digest.json`, which are checked next.
-
-## 3. The WACZ structure, datapackage.json and its hash
-
-```sh
-wacz validate -f ../@package@
-```
-
-This checks that `datapackage.json` lists every file with its SHA-256 and that
-`datapackage-digest.json` holds the SHA-256 of `datapackage.json`. It does not
-check the signature (below).
-
-## 4. The package signature
-
-`datapackage-digest.json` holds a WACZ anonymous signature: ECDSA P-256 with
-SHA-256 over the text of its `hash` field, encoded as raw `r || s` (64 bytes),
-with the public key as base64 DER. From the unpacked folder:
-
-```python
-import base64, hashlib, json
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-digest = json.load(open("datapackage-digest.json"))
-actual = "sha256:" + hashlib.sha256(open("datapackage.json", "rb").read()).hexdigest()
-assert digest["hash"] == digest["signedData"]["hash"] == actual, "datapackage.json changed"
-signed = digest["signedData"]
-der = base64.b64decode(signed["publicKey"])
-raw = base64.b64decode(signed["signature"])
-r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
-key = serialization.load_der_public_key(der)
-key.verify(encode_dss_signature(r, s), signed["hash"].encode(), ec.ECDSA(hashes.SHA256()))
-print("package signature OK; key fingerprint sha256:" + hashlib.sha256(der).hexdigest())
-```
-
-## 5. Each capture's manifest, its files and its signature
-
-Each capture's sealed files are in `evidence/`, their names prefixed with the
-capture id; its WARC is `archive/<capture-id>.warc.gz`. The manifest lists every
-file of the capture with its SHA-256; this checks them (set `id` to a capture id):
-
-```sh
-id=@first@
-python3 -c '
-import json, sys
-cid = sys.argv[1]
-for a in json.load(open("evidence/" + cid + ".manifest.json"))["artifacts"]:
-    where = "archive/" + a["path"] if a["kind"] == "warc" else "evidence/" + cid + "." + a["path"]
-    print(a["sha256"] + "  " + where)
-' "$id" | sha256sum -c
-```
-
-`evidence/<capture-id>.manifest.sig.json` is the signature made when the capture
-was sealed, in the same form as the package signature, over the manifest's bytes:
-
-```python
-import base64, glob, hashlib, json
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-
-for path in sorted(glob.glob("evidence/*.manifest.sig.json")):
-    record = json.load(open(path))
-    manifest = open(path.replace(".manifest.sig.json", ".manifest.json"), "rb").read()
-    assert hashlib.sha256(manifest).hexdigest() == record["sha256"], path
-    raw = base64.b64decode(record["signature"])
-    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
-    key = serialization.load_der_public_key(base64.b64decode(record["publicKey"]))
-    key.verify(encode_dss_signature(r, s), manifest, ec.ECDSA(hashes.SHA256()))
-    print(path, "OK, signed by", record["fingerprint"])
-```
-
-## 6. Trusted time
-
-RFC 3161 tokens from a time-stamp authority (TSA) are over each manifest's
-SHA-256. `ROOT.pem` is the TSA's root certificate, obtained from the TSA itself
-(the `.chain.pem` beside each token shows which root it chains to; do not trust a
-root only because it is in the package):
-
-```sh
-@tokens@
-openssl ts -reply -in TOKEN.tsr -text    # shows the TSA's time and serial number
-```
-
-## 7. The WARC files
-
-```sh
-warcio check archive/*.warc.gz            # every record's digest
-```
-
-Replay: open `@package@` in ReplayWeb.page (https://replayweb.page) or add it to
-a pywb collection.
-
-## 8. The chain of custody
-
-@custody@
-## 9. All at once
-
-With osint-capture installed (a version that has the `verify` command):
-
-```sh
-osint-capture verify @package@
-```
-
-## What this does and does not prove
-
-See `evidence/report.html`, section "What the signatures prove, and what they
-cannot": in short, the signatures prove who packaged these bytes (the holder of
-the key above) and that they have not changed since; only the time-stamp tokens
-prove a time independently of the sender's clock; nothing here can prove what the
-web server meant to send, only what the capturing browser received.
-"""
-
-CUSTODY_SECTION = """\
-`evidence/custody.jsonl` holds the sender's custody events from the first one
-about these captures to the log's end when the package was made, exactly as
-logged. Each line's `hash` is the SHA-256 of the event's canonical JSON without
-`hash`; each `prev` is the hash of the line before:
-
-```python
-import hashlib, json
-
-prev = None
-for number, line in enumerate(open("evidence/custody.jsonl", "rb"), start=1):
-    event = json.loads(line)
-    body = {k: v for k, v in event.items() if k != "hash"}
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    assert hashlib.sha256(canonical.encode()).hexdigest() == event["hash"], f"line {number}"
-    assert prev is None or event["prev"] == prev, f"line {number}: chain broken"
-    prev = event["hash"]
-print("custody chain OK up to", prev)
-```
-"""
-
-NO_CUSTODY_SECTION = """\
-This package holds no custody events: none of its captures is named in the
-sender's chain of custody (they were sealed before osint-capture kept one).
-"""

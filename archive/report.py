@@ -19,7 +19,6 @@ HTML: a full-page screenshot can be tens of megabytes.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,8 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.report_text import declaration, what_it_proves
+from archive.report_text import escape as _e
 from archive.signing import SignatureError, verify_signed
 from archive.timestamps import TimestampError, TrustStore, verify_token
 
@@ -258,10 +259,10 @@ def render_report(
         "</head><body>",
         f"<h1>Capture report: <span class='mono'>{_e(package_name)}</span></h1>",
         _summary(captures, package_name, created, software, key_fingerprint),
-        _what_it_proves(key_fingerprint, created),
+        what_it_proves(key_fingerprint, created),
     ]
     parts += [_capture_section(number, c) for number, c in enumerate(captures, start=1)]
-    parts.append(_declaration(captures, package_name, created, software, key_fingerprint))
+    parts.append(declaration(captures, package_name, created, software, key_fingerprint))
     parts.append("</body></html>\n")
     return "\n".join(parts)
 
@@ -300,35 +301,6 @@ def _summary(
     )
 
 
-def _what_it_proves(key_fingerprint: str, created: str) -> str:
-    return f"""
-<h2>What the signatures prove, and what they cannot</h2>
-<p><strong>The package signature</strong> (<code>datapackage-digest.json</code>) is an ECDSA
-P-256 signature over the SHA-256 of <code>datapackage.json</code>, which lists the SHA-256 of
-every other file in the package. If it verifies with the public key whose fingerprint is
-<span class="hash">{_e(key_fingerprint)}</span>, it proves that <em>the holder of that key</em>
-packaged exactly these bytes, and that not one byte has changed since. The package says it
-was made at {_e(created)}; that statement is covered by the signature, but it comes from the
-packaging machine's own clock, which a signature cannot vouch for.</p>
-<p><strong>Each capture's manifest signature</strong> (<code>manifest.sig.json</code>) proves
-the same for the capture, at the moment it was sealed: the manifest lists every file of the
-capture with its SHA-256. <strong>Time-stamp tokens</strong> (RFC 3161), where a capture has
-them, are signed by an independent time-stamp authority and prove that the manifest existed
-at the authority's time.</p>
-<p><strong>They cannot prove</strong>:</p>
-<ul>
-<li>who holds the key: compare the fingerprint above with one obtained from its holder
-through another channel;</li>
-<li>what the web server meant to send, or that it sent the same to anyone else: the
-capture shows what this browser received, from the addresses listed, at the times listed
-(TLS protects a connection; it does not let a server's answer be proven to a third
-party);</li>
-<li>that nothing was shown to other users, in other places or at other times, that this
-capture did not see.</li>
-</ul>
-"""
-
-
 def _capture_section(number: int, c: CaptureFacts) -> str:
     m = c.manifest
     info = c.warc.page_info or {}
@@ -341,10 +313,10 @@ def _capture_section(number: int, c: CaptureFacts) -> str:
         ("Page title", _e(m.get("title"))),
         ("HTTP status", _e(m.get("http_status"))),
         ("Status", _e(m.get("status"))),
-        ("Capture started", f"{_e(m.get('started_at'))} UTC"),
-        ("Capture finished", f"{_e(m.get('finished_at'))} UTC"),
+        ("Capture started", f"{_e(m.get('started_at'))} UTC (capturing machine's clock)"),
+        ("Capture finished", f"{_e(m.get('finished_at'))} UTC (capturing machine's clock)"),
         ("Clock", _e(m.get("clock"))),
-        ("Trusted time", _trusted_time(c.tokens)),
+        ("Trusted time", _trusted_time(c.tokens, m.get("finished_at"))),
         ("Operator", _e(m.get("operator"))),
         ("Case", _e(m.get("case"))),
         ("Note", _e(m.get("note"))),
@@ -386,21 +358,24 @@ def _capture_section(number: int, c: CaptureFacts) -> str:
     return "\n".join(parts)
 
 
-def _trusted_time(tokens: Sequence[TokenFacts]) -> str:
+def _trusted_time(tokens: Sequence[TokenFacts], finished_at: object) -> str:
+    """Each token's time as what is proven: the manifest existed no later than that."""
     if not tokens:
         return (
-            "no trusted time yet: no time-stamp token was obtained for this capture; the"
-            " times above come from the capturing machine's clock"
+            "none: no time-stamp token was obtained for this capture, so nothing independent"
+            " of the capturing machine's clock proves when it was made; a verification"
+            " reports it as not authenticated"
         )
     items = []
     for token in tokens:
-        when = _e(token.gen_time) if token.gen_time else "time not recorded in custody"
-        tsa = f" from {_e(token.tsa)}" if token.tsa else ""
+        when = _e(token.gen_time) if token.gen_time else "a time not recorded in custody"
+        tsa = f" by {_e(token.tsa)}" if token.tsa else ""
         seq = f" (custody seq {token.custody_seq})" if token.custody_seq is not None else ""
         chain = f", chain <code>{_e(token.chain_path)}</code>" if token.chain_path else ""
         items.append(
-            f"{when}{tsa}{seq}: token <code>{_e(token.package_path)}</code>{chain}."
-            f" {_e(token.check)}"
+            f"<strong>Proven no later than {when}</strong>{tsa}{seq}; the capturing machine's"
+            f" clock says it finished at {_e(finished_at)}. Token"
+            f" <code>{_e(token.package_path)}</code>{chain}. {_e(token.check)}"
         )
     return _list(items, escaped=True)
 
@@ -584,90 +559,7 @@ def _custody(events: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _declaration(
-    captures: Sequence[CaptureFacts],
-    package_name: str,
-    created: str,
-    software: str,
-    key_fingerprint: str,
-) -> str:
-    blank = "<span class='blank'>&nbsp;</span>"
-    rows = "".join(
-        f"<tr><td class='mono'>{_e(c.capture_id)}</td><td class='url'>{_e(c.manifest.get('url'))}"
-        f"</td><td>{_e(c.manifest.get('started_at'))}</td>"
-        f"<td>{_e(c.manifest.get('operator'))}</td>"
-        f"<td class='hash'>{_e(c.manifest_sha256)}</td></tr>"
-        for c in captures
-    )
-    browsers = sorted(
-        {str((c.manifest.get("software") or {}).get("chromium", "")) for c in captures} - {""}
-    )
-    tools = sorted(
-        {str((c.manifest.get("software") or {}).get("osint-capture", "")) for c in captures} - {""}
-    )
-    return f"""
-<section class="declaration">
-<h2>Draft declaration for the operator</h2>
-<p class="warning"><strong>DRAFT, not legal advice.</strong> This follows the form of the
-certifications that US Federal Rules of Evidence 902(13) (records generated by an electronic
-process or system that produces an accurate result) and 902(14) (data copied from an
-electronic device, storage medium or file, authenticated by a process of digital
-identification) allow in place of live testimony. Those rules require a certification by a
-qualified person that meets Rule 902(11) or 902(12), and reasonable written notice to the
-adverse party. Have counsel review it and adapt it to the court and jurisdiction; complete
-every blank, strike anything that is not true, and sign only what you know to be true.</p>
-
-<h3>Declaration of {blank} regarding web captures and their hash values</h3>
-<p>I, {blank} [full name], declare:</p>
-<ol>
-<li>I am over eighteen years of age. I am {blank} [position] at {blank} [organisation]. I am
-qualified to make this declaration because {blank} [training and experience with the
-capture software and web capture in general], and I have personal knowledge of the facts
-stated here.</li>
-<li><strong>The process (Rule 902(13)).</strong> I made the captures listed below with
-osint-capture (version {_e(", ".join(tools) or "____")}), which loads a web page in the
-Chromium browser (version {_e(", ".join(browsers) or "____")}), records every request the
-browser made and every response it received into a WARC file (ISO 28500), and computes the
-SHA-256 hash value of every file as the file is written. It then writes a manifest listing
-every file of the capture with its hash value and signs the manifest with a private key
-held on the capturing installation. Every action on the captures is recorded in a
-hash-linked chain-of-custody log. This process produces an accurate record of what the
-browser received from the web servers at the time of capture. I know this because
-{blank} [how you know: testing, validation, comparison with the live page, experience].
-</li>
-<li><strong>The captures.</strong> [I made / I supervised] each of the following captures,
-on the dates and at the times shown (UTC, from the capturing machine's clock):
-<table><thead><tr><th>Capture id</th><th>URL requested</th><th>Started (UTC)</th>
-<th>Operator</th><th>Manifest SHA-256</th></tr></thead><tbody>{rows}</tbody></table></li>
-<li><strong>The copy and its hash values (Rule 902(14)).</strong> The file
-<span class="mono">{_e(package_name)}</span> was packaged from the captures as sealed at
-{_e(created)} by {_e(software)}, and signed with the key whose fingerprint is
-<span class="hash">{_e(key_fingerprint)}</span>. SHA-256 is a process of digital
-identification: two files with the same SHA-256 hash value are, to a practical certainty,
-identical. On {blank} [date] I computed the SHA-256 hash value of that file and found it to
-be {blank}{blank}. I checked every file in it against the hash values it lists
-(<code>evidence/SHA256SUMS</code> and <code>datapackage.json</code>) using {blank} [tool]
-and found that they match.</li>
-<li>{blank} [Optional: any time-stamp tokens, how they were checked, and against which
-authority's root certificate.]</li>
-</ol>
-<p>I declare under penalty of perjury under the laws of {blank} [the United States of
-America, or the applicable jurisdiction] that the foregoing is true and correct.</p>
-<p class="signature-line">Executed on {blank} [date] at {blank} [place].</p>
-<p class="signature-line">{blank}<br>Signature</p>
-<p>{blank}<br>Printed name</p>
-</section>
-"""
-
-
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def _e(value: object) -> str:
-    """Escape anything for HTML text and attributes; a missing value shows as a dash."""
-    if value is None or value == "":
-        return "—"
-    return html.escape(str(value), quote=True)
 
 
 def _table(rows: Sequence[tuple[str, str]]) -> str:

@@ -12,6 +12,7 @@ import asyncio
 import hashlib
 import io
 import json
+import os
 import re
 import stat
 import sys
@@ -37,6 +38,7 @@ from archive.hashing import sha256_file
 from archive.report import CaptureFacts, PackagedFile, read_warc_facts, render_report
 from archive.signing import SigningKey, signature_from_b64, verify_signature
 from capture.browser import Browser
+from capture.exporting import package_stamper
 from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
 from tests.site import TestSite
@@ -58,10 +60,13 @@ class Exported:
     images_loaded: list[bool]
 
 
-async def run(*args: str | Path, cwd: Path | None = None) -> tuple[int, str]:
+async def run(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         *map(str, args),
         cwd=cwd,
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -121,22 +126,23 @@ async def exported(
             browser=browser,
         )
         tsa_root = tsa.ca_pem_path
-    key, created = SigningKey.load_or_create(data)
-    assert not created
-    out = tmp_path_factory.mktemp("out") / "case.wacz"
-    images_loaded: list[bool] = []
-    renderer = chromium_pdf_renderer(browser, asyncio.get_running_loop(), images_loaded)
-    with Catalog.open(data / "catalog.sqlite3") as catalog:
-        result = await asyncio.to_thread(
-            export_wacz,
-            data,
-            [rich.id, gzip.id],
-            out,
-            key=key,
-            catalog=catalog,
-            actor="tester",
-            pdf_renderer=renderer,
-        )
+        key, created = SigningKey.load_or_create(data)
+        assert not created
+        out = tmp_path_factory.mktemp("out") / "case.wacz"
+        images_loaded: list[bool] = []
+        renderer = chromium_pdf_renderer(browser, asyncio.get_running_loop(), images_loaded)
+        with Catalog.open(data / "catalog.sqlite3") as catalog:
+            result = await asyncio.to_thread(
+                export_wacz,
+                data,
+                [rich.id, gzip.id],
+                out,
+                key=key,
+                catalog=catalog,
+                actor="tester",
+                pdf_renderer=renderer,
+                stamper=package_stamper(TimestampConfig((tsa.url,), (tsa_root,))),
+            )
     unpacked = tmp_path_factory.mktemp("unpacked")
     code, output = await run("unzip", "-q", out, "-d", unpacked)
     assert code == 0, output
@@ -292,7 +298,7 @@ def test_the_report_names_each_capture_its_hashes_and_the_declaration(exported: 
     assert "902(13)" in report and "902(14)" in report and "penalty of perjury" in report
     assert "DRAFT, not legal advice" in report
     assert "cannot prove" in report.lower()
-    assert "no trusted time yet" in report  # the /rich capture has no token
+    assert "no time-stamp token was obtained for this capture" in report  # /rich has none
     assert "127.0.0.1" in report  # server address
     assert exported.key.fingerprint in report
     # What the capture recorded about itself is shown escaped, never as markup.
@@ -344,21 +350,33 @@ def test_the_export_is_a_custody_event_with_the_file_hash(exported: Exported) ->
     assert packaged == b"".join(canonical_json(e.to_dict()) + b"\n" for e in events[first:-1])
 
 
-async def test_the_commands_in_verify_md_pass(exported: Exported) -> None:
+async def test_every_command_in_verify_md_passes(exported: Exported, tmp_path: Path) -> None:
+    """A recipient's run of VERIFY.md, top to bottom, with standard tools, in a fresh folder."""
     text = (exported.unpacked / "evidence/VERIFY.md").read_text()
     assert exported.key.fingerprint in text
+    assert "--key-fingerprint <the fingerprint the sender gave you> --tsa-trust ROOT.pem" in text
     blocks = re.findall(r"```(\w+)\n(.*?)```", text, re.S)
-    python_blocks = [code for lang, code in blocks if lang == "python"]
-    assert len(python_blocks) == 3  # package signature, manifest signatures, custody chain
-    for code in python_blocks:
-        status, output = await run(sys.executable, "-c", code, cwd=exported.unpacked)
-        assert status == 0, output + code
-        assert "OK" in output
-    manifest_check = next(code for lang, code in blocks if lang == "sh" and "id=" in code)
-    status, output = await run("sh", "-c", manifest_check, cwd=exported.unpacked)
-    assert status == 0, output
-    assert output.count(": OK") == len(exported.rich["artifacts"])
-    assert f"openssl ts -verify -in evidence/{exported.gzip['id']}.timestamp-1.tsr" in text
+    token = f"evidence/{exported.gzip['id']}.timestamp-1.tsr"
+    package = tmp_path / exported.result.path.name
+    package.write_bytes(exported.result.path.read_bytes())
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    cwd, outputs = tmp_path, []
+    for lang, code in blocks:
+        code = code.replace("ROOT.pem", str(exported.tsa_root)).replace("TOKEN.tsr", token)
+        command = [sys.executable, "-c", code] if lang == "python" else ["bash", "-ec", code]
+        status, output = await run(*command, cwd=cwd, env=env)
+        assert status == 0, f"{output}\n--- {lang} block:\n{code}"
+        outputs.append(output)
+        if "cd unpacked" in code:
+            cwd = tmp_path / "unpacked"
+    everything = "\n".join(outputs)
+    assert everything.count("Verified OK") == 3  # the package and its two manifests
+    assert f"sha256:{exported.key.fingerprint.removeprefix('sha256:')}" in everything
+    assert everything.count("Verification: OK") == 2  # the capture's token, the package's
+    assert "datapackage.json: OK" in everything and "custody chain OK" in everything
+    assert f"{token} over" not in everything and "FAILED" not in everything
+    rich_files = len(exported.rich["artifacts"])
+    assert everything.count(": OK") >= rich_files + 3
 
 
 # -- refusals -------------------------------------------------------------------------------
@@ -523,4 +541,4 @@ def test_the_report_reads_tls_certificates_and_addresses_and_escapes_them(tmp_pa
     assert "203.0.113.9" in html_text and "TLS 1.3" in html_text
     assert r"CN=\&lt;b\&gt;evil.example\&lt;/b\&gt;" in html_text  # RFC 4514, then HTML
     assert "net::ERR_&lt;x&gt;" in html_text
-    assert "no trusted time yet" in html_text
+    assert "no time-stamp token was obtained for this capture" in html_text
