@@ -60,6 +60,7 @@ from pathlib import Path
 
 import certifi
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from rfc3161_client import (
@@ -489,7 +490,11 @@ def _build_chain(
                 break
             top = issuer
         if _self_issued(top):
-            end = f"chains to the root {top.subject.rfc4514_string()}, which is not trusted"
+            fingerprint = top.fingerprint(hashes.SHA256()).hex()
+            end = (
+                f"chains to the root {top.subject.rfc4514_string()} (certificate SHA-256"
+                f" {fingerprint[:16]}...), which is not trusted"
+            )
         elif any(c.subject == top.issuer for c in [*trust.roots, *token_certs]):
             end = (
                 f"names the issuer {top.issuer.rfc4514_string()}, but no certificate of "
@@ -503,8 +508,8 @@ def _build_chain(
             )
         raise UntrustedChain(
             f"untrusted chain: the TSA certificate {signer.subject.rfc4514_string()} {end} "
-            f"(trust store: {trust.describe()}; add the root as an extra PEM file if it "
-            f"is to be trusted)"
+            f"(trust store: {trust.describe()}; if this authority is to be trusted, obtain "
+            f"its root from it and add it with --tsa-trust ROOT.pem)"
         )
     return chain
 

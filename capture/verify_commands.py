@@ -129,6 +129,7 @@ def _log_verification(package: Path, data_dir: Path, report: Any) -> None:
 def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     """The public key that signs this installation's captures, and its key statement."""
     from archive.keystatement import stamp_statement, statement_for
+    from archive.signing import SigningError
     from capture.sealing import signing_key
 
     config = TimestampConfig.resolve(args.tsa, args.tsa_trust)
@@ -136,7 +137,11 @@ def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     with Catalog.open(data_dir / CATALOG_NAME) as catalog:
         key = signing_key(data_dir, catalog)
         created = _key_created(data_dir, catalog, key.fingerprint)
-    statement = statement_for(key, data_dir, created=created, operator=operator)
+    try:
+        statement = statement_for(key, data_dir, created=created, operator=operator)
+    except SigningError as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitStatus.FAILED
     print(key.public_key_pem.strip())
     print(f"fingerprint: {key.fingerprint}")
     print(f"statement: {statement.path} (signed by the key: {statement.signature.name})")
