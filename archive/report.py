@@ -259,7 +259,7 @@ def render_report(
         "</head><body>",
         f"<h1>Capture report: <span class='mono'>{_e(package_name)}</span></h1>",
         _summary(captures, package_name, created, software, key_fingerprint),
-        what_it_proves(key_fingerprint, created),
+        what_it_proves(key_fingerprint, created, package_name),
     ]
     parts += [_capture_section(number, c) for number, c in enumerate(captures, start=1)]
     parts.append(declaration(captures, package_name, created, software, key_fingerprint))

@@ -27,7 +27,7 @@ def escape(value: object) -> str:
 _e = escape
 
 
-def what_it_proves(key_fingerprint: str, created: str) -> str:
+def what_it_proves(key_fingerprint: str, created: str, package_name: str) -> str:
     return f"""
 <h2>What the signatures prove, and what they cannot</h2>
 <p><strong>Intact is not authentic.</strong> The package carries its own public key, so
@@ -37,8 +37,13 @@ brings the key's fingerprint from its holder, through another channel, never fro
 package: <code>osint-capture verify</code> then says <em>verified</em> (exit 0). Without
 that, or without trusted time it can check, it says <em>intact, not authenticated</em>
 (exit 4) and names what is missing; anything altered, missing or contradictory is
-<em>failed</em> (exit 1). <code>evidence/VERIFY.md</code> gives the command and the same
-checks by hand.</p>
+<em>failed</em> (exit 1). The whole check is one command:</p>
+<pre>osint-capture verify {_e(package_name)} \\
+    --key-fingerprint &lt;the fingerprint its holder gave you&gt; \\
+    --tsa-trust &lt;each time-stamp authority's root, from the authority&gt;</pre>
+<p>Obtain the fingerprint from the key's holder through another channel (in person, by
+phone, from the organisation's published keys), never from this report or the package.
+<code>evidence/VERIFY.md</code> gives the same checks by hand with standard tools.</p>
 <p><strong>The package signature</strong> (<code>datapackage-digest.json</code>) is an ECDSA
 P-256 signature over the SHA-256 of <code>datapackage.json</code>, which lists the SHA-256 of
 every other file in the package. If it verifies with the public key whose fingerprint is
