@@ -2,7 +2,9 @@
 
 Today this is a local directory (``DATA/captures/<capture-id>/``); everything that
 touches capture files goes through :class:`FileStore`, so another backend (an
-S3-compatible bucket) replaces this one module.
+S3-compatible bucket) replaces this one module. Sealed files that belong to no
+capture (custody anchors, ``DATA/anchors/``) are written through it too
+(:meth:`FileStore.create_file`).
 
 A file is written under a temporary name, hashed as it is written, fsynced, then
 renamed to its final name and made read-only. A crash leaves only ``*.partial``
