@@ -16,6 +16,7 @@ import sqlite3
 import stat
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from archive.catalog import Catalog
 from archive.checks import Outcome
 from archive.custody import CustodyError, CustodyLog, canonical_json
 from archive.timestamps import TrustStore
+from tests.forgery import rechained
 from tests.server import CLI, RunningServer
 from tests.tsa import TestTSA
 
@@ -71,20 +73,12 @@ def anchoring(tsa: TestTSA) -> Anchoring:
     return Anchoring((tsa.url,), TrustStore.load([tsa.ca_pem_path]))
 
 
-def rechain(path: Path, edit_line: int, details: dict[str, object]) -> str:
-    """The forger's rewrite: one event's details changed, every later hash and prev
-    recomputed, so the log is a perfect chain again. Returns the new last hash."""
+def rechain(path: Path, edit_line: int, details: dict[str, Any]) -> str:
+    """The forger's rewrite of the log file; returns the new last hash."""
     events = [json.loads(line) for line in path.read_bytes().splitlines()]
-    events[edit_line - 1]["details"] = details
-    previous = None
-    for event in events:
-        if previous is not None:
-            event["prev"] = previous
-        body = {k: v for k, v in event.items() if k != "hash"}
-        event["hash"] = hashlib.sha256(canonical_json(body)).hexdigest()
-        previous = event["hash"]
-    path.write_bytes(b"".join(canonical_json(e) + b"\n" for e in events))
-    return events[-1]["hash"]
+    forged = rechained(events, edit_line - 1, details)
+    path.write_bytes(b"".join(canonical_json(e) + b"\n" for e in forged))
+    return forged[-1]["hash"]
 
 
 async def test_custody_anchor_then_verify_proves_the_log_up_to_the_anchor(

@@ -9,7 +9,6 @@ one thing the way the other side's expert, or a forger, would.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import sys
 import zipfile
@@ -30,13 +29,14 @@ from archive.anchors import (
 )
 from archive.catalog import Catalog
 from archive.checks import Check, Outcome, overall
-from archive.custody import CustodyLog, canonical_json
+from archive.custody import CustodyLog
 from archive.export import CUSTODY_PATH, ExportResult, export_wacz
 from archive.signing import SigningKey
 from archive.timestamps import TrustStore
 from archive.verify import verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
+from tests.forgery import rechained
 from tests.site import TestSite
 from tests.tsa import TestTSA
 
@@ -100,18 +100,6 @@ def failures(checks: list[Check]) -> str:
     return "\n".join(str(check) for check in checks if check.outcome is Outcome.FAILED)
 
 
-def rechained(events: list[dict[str, Any]], index: int) -> list[dict[str, Any]]:
-    """The slice with one event edited and every later one re-chained."""
-    events = [dict(event) for event in events]
-    events[index]["details"] = {**events[index]["details"], "forged": True}
-    for position in range(index, len(events)):
-        if position > index:
-            events[position]["prev"] = events[position - 1]["hash"]
-        body = {k: v for k, v in events[position].items() if k != "hash"}
-        events[position]["hash"] = hashlib.sha256(canonical_json(body)).hexdigest()
-    return events
-
-
 def test_a_genuine_export_carries_its_head_and_anchors_and_passes(package: Package) -> None:
     head, events = package.head, package.events
     assert (head["seq"], head["hash"]) == (events[-1]["seq"], events[-1]["hash"])
@@ -153,7 +141,7 @@ def test_without_the_tsas_root_the_package_is_unproven(package: Package) -> None
 
 
 def test_a_rechained_slice_fails(package: Package) -> None:
-    forged = rechained(package.events, 1)
+    forged = rechained(package.events, 1, {**package.events[1]["details"], "forged": True})
     checks = package.check(events=forged)
     assert overall(checks) is Outcome.FAILED
     text = failures(checks)
