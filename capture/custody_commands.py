@@ -59,6 +59,7 @@ def run_custody(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _no_archive(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds no archive; says so on stderr when it does not."""
     if (data_dir / CATALOG_NAME).exists():
         return False
     print(f"osint-capture: no archive at {data_dir} (no {CATALOG_NAME})", file=sys.stderr)
