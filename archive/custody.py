@@ -4,30 +4,16 @@ A court asks not only "is this what the page showed?" but "who touched it, when,
 can you prove nothing was left out?". ``DATA/custody.jsonl`` answers: one JSON object
 per line (UTF-8), one line per event, each linked to the one before, so removing,
 editing, reordering or truncating events is visible to anyone who re-reads the file.
-
-An event::
-
-    {"action": "captured", "actor": "amal", "captures": ["<id>"],
-     "clock": "system clock, UTC", "details": {...},
-     "hash": "<64 hex>", "prev": "<64 hex>", "seq": 7,
-     "time": "2026-11-26T12:00:00.000000Z"}
-
-- ``seq`` counts from 1 with no gaps.
-- ``hash`` is the SHA-256 (hex) of the canonical JSON of the event *without* ``hash``.
-  Canonical JSON is ``json.dumps(obj, sort_keys=True, separators=(",", ":"),
-  ensure_ascii=False).encode("utf-8")`` (NaN and infinities refused): one byte string
-  for one content, whatever wrote it.
-- ``prev`` is the previous event's ``hash`` (64 zeros for the first event). Linking to
-  the hash rather than to the raw line is enough, and simpler to check: the hash
-  covers every field of the previous event including its own ``prev``, and every line
-  must be exactly the canonical JSON of its event (with ``hash``) plus ``\\n``, so the
-  line's bytes follow from what the hash covers. A verifier recomputes each hash from
-  the parsed line and compares it with the next event's ``prev``.
+What an event holds and how it is hashed: :mod:`archive.custody_events`; how lines are
+checked: :mod:`archive.custody_lines`; anchors, the log's proof outside this machine:
+:mod:`archive.anchors`.
 
 Each line is written whole with ``O_APPEND`` under an exclusive ``flock`` (so two
 processes never interleave), then fsynced; only then is the new head ``(seq, hash)``
 recorded in the catalog (``custody_head``). The catalog head is what makes truncation
-visible: a log cut short, or with a rewritten tail, no longer ends at the head.
+visible: a log cut short, or with a rewritten tail, no longer ends at the head. It is
+not proof against whoever controls the machine (they can rewrite the head too): the
+anchors are, up to the newest one.
 
 Two crashes are handled, and only these:
 
@@ -53,203 +39,62 @@ removed bytes beside it, so the old file is exactly the sound lines followed by 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from archive.anchors import ANCHORS_DIR
 from archive.catalog import Catalog, CatalogError
-from archive.store import fsync_dir, write_all_and_sync
-from archive.timeutil import CLOCK_SOURCE, now_rfc3339, utc_now
+from archive.custody_events import (
+    ACTIONS,
+    GENESIS,
+    SEALING_ACTIONS,
+    SYSTEM_ACTOR,
+    CustodyError,
+    Event,
+    TornLogError,
+    build_event,
+    canonical_json,
+    check_content,
+    event_hash,
+)
+from archive.custody_lines import (
+    LOG_NAME,
+    TORN_PREFIX,
+    check_lines,
+    check_log,
+    head_mismatch,
+    is_torn_line,
+    one_past,
+    read_last_line,
+    split_lines,
+    verify_slice,
+)
+from archive.custody_report import CustodyReport, check_log_anchors
+from archive.store import fsync_dir, locked, write_all_and_sync
+from archive.timestamps import TrustStore
+from archive.timeutil import utc_now
 
-LOG_NAME = "custody.jsonl"
+#: The names other modules import from here, wherever they are defined.
+__all__ = [
+    "GENESIS",
+    "LOG_NAME",
+    "SEALING_ACTIONS",
+    "SYSTEM_ACTOR",
+    "TORN_PREFIX",
+    "CustodyError",
+    "CustodyLog",
+    "CustodyReport",
+    "TornLogError",
+    "canonical_json",
+    "verify_slice",
+]
+
 LOCK_NAME = LOG_NAME + ".lock"
-TORN_PREFIX = LOG_NAME + ".torn-"
-#: ``prev`` of the first event.
-GENESIS = "0" * 64
-#: The actor of events no person asked for (start-up recovery, key creation).
-SYSTEM_ACTOR = "system"
-
-#: What may be recorded. ``log-repaired`` is written only by :meth:`CustodyLog.repair`.
-ACTIONS = (
-    "captured",
-    "capture-failed",
-    # Unsealed leftovers of an interrupted capture moved to DATA/quarantine/ on start-up.
-    "quarantined",
-    "timestamped",
-    "re-captured",
-    "exported",
-    "verified",
-    "deleted",
-    "key-created",
-    "log-repaired",
-)
-
-#: The actions that seal a capture: their details carry the manifest's SHA-256.
-#: ``re-captured`` is a watched target's scheduled run, sealed like any other.
-SEALING_ACTIONS = ("captured", "re-captured")
-
-FIELDS = ("seq", "time", "clock", "action", "actor", "captures", "details", "prev", "hash")
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_READ_CHUNK = 64 * 1024
-
-
-class CustodyError(Exception):
-    """The custody log cannot be written or read as it stands; the message says why."""
-
-
-class TornLogError(CustodyError):
-    """The log ends in a torn line; :meth:`CustodyLog.repair` is the way on."""
-
-
-def canonical_json(obj: object) -> bytes:
-    """The one byte string of ``obj`` that hashes are taken over (see module doc)."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def event_hash(event: Mapping[str, object]) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``event`` without its ``hash`` field."""
-    body = {name: value for name, value in event.items() if name != "hash"}
-    return hashlib.sha256(canonical_json(body)).hexdigest()
-
-
-@dataclass(frozen=True)
-class Event:
-    """One line of the custody log."""
-
-    seq: int
-    time: str
-    clock: str
-    action: str
-    actor: str
-    captures: tuple[str, ...]
-    details: dict[str, Any]
-    prev: str
-    hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "clock": self.clock,
-            "action": self.action,
-            "actor": self.actor,
-            "captures": list(self.captures),
-            "details": self.details,
-            "prev": self.prev,
-            "hash": self.hash,
-        }
-
-    def line(self) -> bytes:
-        """The exact bytes of this event in the log, newline included."""
-        return canonical_json(self.to_dict()) + b"\n"
-
-    @classmethod
-    def from_dict(cls, obj: object) -> Event:
-        """Read an event, checking its shape (not its hash: that is :func:`verify_slice`'s)."""
-        if not isinstance(obj, dict):
-            raise ValueError(f"an event is a JSON object, not {type(obj).__name__}")
-        missing = [name for name in FIELDS if name not in obj]
-        extra = sorted(set(obj) - set(FIELDS))
-        if missing or extra:
-            parts = [f"missing {', '.join(missing)}"] if missing else []
-            parts += [f"unexpected {', '.join(extra)}"] if extra else []
-            raise ValueError("fields: " + "; ".join(parts))
-        seq = obj["seq"]
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise ValueError(f"seq must be a positive integer, not {seq!r}")
-        for name in ("time", "clock", "action", "actor"):
-            if not isinstance(obj[name], str) or not obj[name]:
-                raise ValueError(f"{name} must be a non-empty string")
-        captures = obj["captures"]
-        if not isinstance(captures, list) or not all(isinstance(c, str) for c in captures):
-            raise ValueError("captures must be a list of strings")
-        if not isinstance(obj["details"], dict):
-            raise ValueError("details must be an object")
-        for name in ("prev", "hash"):
-            if not isinstance(obj[name], str) or not _HEX64.fullmatch(obj[name]):
-                raise ValueError(f"{name} must be 64 lowercase hex digits")
-        return cls(
-            seq=seq,
-            time=obj["time"],
-            clock=obj["clock"],
-            action=obj["action"],
-            actor=obj["actor"],
-            captures=tuple(captures),
-            details=obj["details"],
-            prev=obj["prev"],
-            hash=obj["hash"],
-        )
-
-
-@dataclass(frozen=True)
-class CustodyProblem:
-    """One thing wrong with the log, named by line (1-based) and seq where known."""
-
-    kind: str
-    message: str
-    line: int | None = None
-    seq: int | None = None
-
-    def __str__(self) -> str:
-        return self.message
-
-
-#: The kinds of :class:`CustodyProblem`.
-PROBLEM_KINDS = (
-    "torn",  # the last line is incomplete: a crash during a write (repairable)
-    "invalid-json",  # a line in the middle is not JSON
-    "malformed",  # JSON, but not an event
-    "not-canonical",  # the line's bytes are not the canonical form of its event
-    "hash-mismatch",  # the event's content does not match its hash: edited
-    "seq",  # seq does not follow the line before: removed, reordered or inserted
-    "prev-mismatch",  # prev is not the hash of the line before
-    "head-mismatch",  # the log's end is not the catalog's head
-)
-
-
-@dataclass(frozen=True)
-class CustodyReport:
-    """What :meth:`CustodyLog.verify` found. ``ok`` when there are no problems."""
-
-    path: Path
-    events: int
-    last: tuple[int, str] | None
-    catalog_head: tuple[int, str] | None
-    problems: tuple[CustodyProblem, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def summary(self) -> str:
-        """A short text for people: the verdict, then each problem and warning."""
-        if self.ok:
-            where = f"ends at seq {self.last[0]}" if self.last else "is empty"
-            lines = [f"custody log {self.path}: {self.events} events, intact; {where}"]
-        else:
-            lines = [f"custody log {self.path}: {len(self.problems)} problem(s)"]
-            lines += [f"  - {problem}" for problem in self.problems]
-        lines += [f"  note: {warning}" for warning in self.warnings]
-        return "\n".join(lines)
-
-
-@dataclass
-class _Checked:
-    """A complete line of the log, as far as it could be read."""
-
-    line_no: int
-    event: Event | None = None
-    problems: list[CustodyProblem] = field(default_factory=list)
 
 
 class CustodyLog:
@@ -260,6 +105,7 @@ class CustodyLog:
         self.catalog = catalog
         self.path = self.data_dir / LOG_NAME
         self.lock_path = self.data_dir / LOCK_NAME
+        self.anchors_dir = self.data_dir / ANCHORS_DIR
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -281,10 +127,10 @@ class CustodyLog:
             raise ValueError(f"custody action must be one of {ACTIONS}, not {action!r}")
         if action == "log-repaired":
             raise ValueError("log-repaired events are written by CustodyLog.repair only")
-        captures, details = _check_content(actor, captures, details)
+        captures, details = check_content(actor, captures, details)
         with self._locked(exclusive=True):
             head = self._settle_head(self._last_event(), self.catalog.custody_head())
-            event = _build_event(head, action, actor, captures, details)
+            event = build_event(head, action, actor, captures, details)
             self._write_line(event.line())
             self._record_head(event)
         return event
@@ -306,17 +152,17 @@ class CustodyLog:
         sound and ends at the catalog's head: anything else is evidence of a different
         problem, for a person to look at.
         """
-        _check_content(actor, (), None)
+        check_content(actor, (), None)
         with self._locked(exclusive=True):
             data = self._read_all()
-            lines, tail = _split_lines(data)
+            lines, tail = split_lines(data)
             if tail:
                 sound, torn, torn_line = lines, tail, len(lines) + 1
-            elif lines and _is_torn_line(lines[-1]):
+            elif lines and is_torn_line(lines[-1]):
                 sound, torn, torn_line = lines[:-1], lines[-1], len(lines)
             else:
                 return None
-            checked = _check_lines(list(enumerate(sound, start=1)), first_seq=1, first_prev=GENESIS)
+            checked = check_lines(list(enumerate(sound, start=1)), first_seq=1, first_prev=GENESIS)
             problems = [problem for line in checked for problem in line.problems]
             if problems:
                 raise CustodyError(
@@ -326,7 +172,7 @@ class CustodyLog:
             last = checked[-1].event if checked else None
             head = self._settle_head(last, self.catalog.custody_head())
             torn_path = self._keep_torn(torn)
-            event = _build_event(
+            event = build_event(
                 head,
                 "log-repaired",
                 actor,
@@ -345,12 +191,22 @@ class CustodyLog:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def verify(self) -> CustodyReport:
-        """Check every line, every link, and that the log ends at the catalog's head."""
+    def verify(self, trust: TrustStore | None = None) -> CustodyReport:
+        """Check every line, every link, the end against the catalog's head, every anchor.
+
+        ``trust`` is the roots the anchors' TSAs must chain to (certifi's bundle when
+        ``None``). The anchors' names are listed under the same lock as the log is read,
+        so every ``anchored`` event read has its file already (files come first).
+        """
         with self._locked(exclusive=False):
             data = self._read_all()
             catalog_head = self.catalog.custody_head()
-        return _verify_log(self.path, data, catalog_head)
+            listed = self._anchor_names()
+        log = check_log(data, catalog_head)
+        anchors, notes = check_log_anchors(
+            log.events, self.anchors_dir, listed, trust or TrustStore.load()
+        )
+        return CustodyReport.of(self.path, log, catalog_head, anchors, notes)
 
     def events(self, capture_id: str | None = None) -> Iterator[Event]:
         """The events in order (only ``capture_id``'s if given), as read; not verified.
@@ -360,7 +216,7 @@ class CustodyLog:
         """
         with self._locked(exclusive=False):
             data = self._read_all()
-        lines, _tail = _split_lines(data)
+        lines, _tail = split_lines(data)
         for line_no, raw in enumerate(lines, start=1):
             try:
                 event = Event.from_dict(json.loads(raw))
@@ -381,37 +237,36 @@ class CustodyLog:
         concerns the captures.
         """
         wanted = set(capture_ids)
-        with self._locked(exclusive=False):
-            data = self._read_all()
-            catalog_head = self.catalog.custody_head()
-        report = _verify_log(self.path, data, catalog_head)
-        if not report.ok:
-            raise CustodyError(
-                "refusing to export a custody log that does not verify:\n" + report.summary()
-            )
-        lines, _tail = _split_lines(data)
-        events = [json.loads(raw) for raw in lines]
+        events = self.intact_events("to export")
         for index, event in enumerate(events):
             if wanted.intersection(event["captures"]):
                 return events[index:]
         return []
 
+    def intact_events(self, purpose: str) -> list[dict[str, Any]]:
+        """Every event as logged (parsed JSON), once every line, link and the head verify.
+
+        Refuses (:class:`CustodyError`, naming ``purpose``, e.g. ``"to export"``) a log
+        that does not: nothing is exported or anchored from a log with a problem. The
+        anchors are not checked here (``verify`` does that, with their tokens).
+        """
+        with self._locked(exclusive=False):
+            data = self._read_all()
+            catalog_head = self.catalog.custody_head()
+        log = check_log(data, catalog_head)
+        if log.problems:
+            report = CustodyReport.of(self.path, log, catalog_head)
+            raise CustodyError(
+                f"refusing {purpose} a custody log that does not verify:\n" + report.summary()
+            )
+        lines, _tail = split_lines(data)
+        return [json.loads(raw) for raw in lines]
+
     # -- plumbing ---------------------------------------------------------------------------
 
-    @contextmanager
-    def _locked(self, *, exclusive: bool) -> Iterator[None]:
-        """``flock`` on a lock file beside the log: one writer, or many readers, at a time.
-
-        Each call opens the file anew, so threads of one process exclude each other too
-        (a lock belongs to an open file, not to a process).
-        """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+    def _locked(self, *, exclusive: bool) -> AbstractContextManager[None]:
+        """One writer, or many readers, of the log at a time (:func:`archive.store.locked`)."""
+        return locked(self.lock_path, exclusive=exclusive)
 
     def _read_all(self) -> bytes:
         try:
@@ -421,9 +276,19 @@ class CustodyLog:
         except OSError as exc:
             raise CustodyError(f"cannot read custody log {self.path}: {exc}") from exc
 
+    def _anchor_names(self) -> list[str]:
+        """The token files in ``DATA/anchors/`` (``*.tsr``; sealing's temporary files are
+        hidden and left out)."""
+        try:
+            return sorted(
+                p.name for p in self.anchors_dir.glob("*.tsr") if not p.name.startswith(".")
+            )
+        except OSError as exc:
+            raise CustodyError(f"cannot list the anchors in {self.anchors_dir}: {exc}") from exc
+
     def _last_event(self) -> Event | None:
         """The last event, read from the end of the file; refuses a torn or altered one."""
-        line, tail = _read_last_line(self.path)
+        line, tail = read_last_line(self.path)
         if tail:
             raise TornLogError(
                 f"custody log {self.path} ends in a torn line ({len(tail)} bytes without a"
@@ -433,7 +298,7 @@ class CustodyLog:
             )
         if line is None:
             return None
-        if _is_torn_line(line):
+        if is_torn_line(line):
             raise TornLogError(
                 f"custody log {self.path} ends in a line that is not JSON (a torn write)."
                 " Nothing is appended after it; run CustodyLog.repair(), which moves it to"
@@ -464,12 +329,12 @@ class CustodyLog:
             return None
         if last is not None and catalog_head == (last.seq, last.hash):
             return last
-        if last is not None and _one_past(last, catalog_head):
+        if last is not None and one_past(last, catalog_head):
             self._record_head(last)
             return last
         raise CustodyError(
             f"custody log {self.path} does not end at the catalog's head: "
-            + _head_mismatch(last, catalog_head)
+            + head_mismatch(last, catalog_head)
             + ". Nothing is appended until this is resolved; CustodyLog.verify() names"
             " every problem"
         )
@@ -524,298 +389,3 @@ class CustodyLog:
             os.close(fd)
         os.replace(temp_path, self.path)
         fsync_dir(self.data_dir)
-
-
-# -- offline verification -----------------------------------------------------------------
-
-
-def verify_slice(
-    events: Sequence[Mapping[str, Any]], *, head: tuple[int, str] | None = None
-) -> None:
-    """Check an exported slice (:meth:`CustodyLog.slice_for`) with nothing but itself.
-
-    Every hash is recomputed and every ``prev`` checked against the event before; the
-    first event's ``prev`` is taken on trust (it is 64 zeros when the slice starts at
-    seq 1). ``head``, when given, is the ``(seq, hash)`` the slice must end at (the one
-    the export signed). Raises :class:`CustodyError` naming each problem.
-    """
-    lines = [(index, canonical_json(dict(event)) + b"\n") for index, event in enumerate(events, 1)]
-    checked = _check_lines(lines, first_seq=None, first_prev=None)
-    problems = [str(problem) for line in checked for problem in line.problems]
-    last = checked[-1].event if checked else None
-    if head is not None and (last is None or (last.seq, last.hash) != tuple(head)):
-        problems.append(
-            f"the slice does not end at the expected head: {_head_mismatch(last, head)}"
-        )
-    if problems:
-        raise CustodyError("custody slice does not verify: " + "; ".join(problems))
-
-
-# -- checking lines ------------------------------------------------------------------------
-
-
-def _check_content(
-    actor: str, captures: Sequence[str], details: Mapping[str, Any] | None
-) -> tuple[tuple[str, ...], dict[str, Any]]:
-    if not isinstance(actor, str) or not actor.strip():
-        raise ValueError(f"actor must be an operator's name or {SYSTEM_ACTOR!r}, not {actor!r}")
-    if isinstance(captures, str) or not all(isinstance(c, str) and c for c in captures):
-        raise ValueError(f"captures must be a list of capture ids, not {captures!r}")
-    details = dict(details or {})
-    if not all(isinstance(key, str) for key in details):
-        raise ValueError("details keys must be strings")
-    try:
-        canonical_json(details)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"details must be plain JSON (no NaN, no custom types): {exc}") from exc
-    # A copy through JSON, so later changes to the caller's objects cannot reach the event.
-    return tuple(captures), json.loads(canonical_json(details))
-
-
-def _build_event(
-    after: Event | None,
-    action: str,
-    actor: str,
-    captures: Sequence[str],
-    details: dict[str, Any],
-) -> Event:
-    body: dict[str, Any] = {
-        "seq": after.seq + 1 if after is not None else 1,
-        "time": now_rfc3339(),
-        "clock": CLOCK_SOURCE,
-        "action": action,
-        "actor": actor,
-        "captures": list(captures),
-        "details": details,
-        "prev": after.hash if after is not None else GENESIS,
-    }
-    body["hash"] = event_hash(body)
-    return Event.from_dict(body)
-
-
-def _split_lines(data: bytes) -> tuple[list[bytes], bytes]:
-    """Complete lines (newline kept) and whatever follows the last newline."""
-    end = data.rfind(b"\n") + 1
-    return data[:end].splitlines(keepends=True), data[end:]
-
-
-def _is_torn_line(raw: bytes) -> bool:
-    """Not JSON at all: what a write cut short leaves (valid JSON that is wrong is not torn)."""
-    try:
-        json.loads(raw)
-    except ValueError:
-        return True
-    return False
-
-
-def _check_lines(
-    lines: Sequence[tuple[int, bytes]], *, first_seq: int | None, first_prev: str | None
-) -> list[_Checked]:
-    """Check each line on its own and against the line before it.
-
-    ``first_seq``/``first_prev`` are what the first line must carry (1 and 64 zeros for
-    a whole log); ``None`` takes the first line's own on trust (a slice, or one line).
-    A problem is reported on the line where it shows, so each is named once.
-    """
-    results: list[_Checked] = []
-    expected_seq, expected_prev = first_seq, first_prev
-    previous_label = "the start of the log"
-    for line_no, raw in lines:
-        checked = _Checked(line_no)
-        results.append(checked)
-        try:
-            obj = json.loads(raw)
-        except ValueError as exc:
-            checked.problems.append(
-                CustodyProblem("invalid-json", f"line {line_no} is not JSON: {exc}", line_no)
-            )
-            expected_seq = expected_prev = None
-            previous_label = f"line {line_no}"
-            continue
-        try:
-            event = Event.from_dict(obj)
-        except ValueError as exc:
-            checked.problems.append(
-                CustodyProblem("malformed", f"line {line_no} is not an event ({exc})", line_no)
-            )
-            expected_seq = expected_prev = None
-            previous_label = f"line {line_no}"
-            continue
-        checked.event = event
-        label = f"line {line_no} (seq {event.seq})"
-        found: list[tuple[str, str]] = []
-        if event_hash(obj) != event.hash:
-            found.append(
-                ("hash-mismatch", f"{label}: its content does not match its hash: it was edited")
-            )
-        elif raw != canonical_json(obj) + b"\n":
-            found.append(
-                (
-                    "not-canonical",
-                    f"{label}: the line is not the canonical JSON of its event: it was rewritten",
-                )
-            )
-        if expected_seq is not None and event.seq != expected_seq:
-            if event.seq > expected_seq:
-                missing = (
-                    f"seq {expected_seq}"
-                    if event.seq == expected_seq + 1
-                    else f"seqs {expected_seq}..{event.seq - 1}"
-                )
-                why = f"{missing} missing (removed, or lines out of order)"
-            else:
-                why = "out of order or repeated (lines moved, copied or inserted)"
-            found.append(
-                ("seq", f"{label} follows {previous_label}, expected seq {expected_seq}: {why}")
-            )
-        if expected_prev is not None and event.prev != expected_prev:
-            found.append(
-                (
-                    "prev-mismatch",
-                    f"{label}: its prev is not the hash of {previous_label}: the chain is broken"
-                    " there (an event before it was removed, replaced or moved)",
-                )
-            )
-        checked.problems += [CustodyProblem(k, m, line_no, event.seq) for k, m in found]
-        expected_seq, expected_prev = event.seq + 1, event.hash
-        previous_label = label
-    return results
-
-
-def _verify_log(path: Path, data: bytes, catalog_head: tuple[int, str] | None) -> CustodyReport:
-    lines, tail = _split_lines(data)
-    numbered = list(enumerate(lines, start=1))
-    torn: CustodyProblem | None = None
-    if tail:
-        line_no = len(lines) + 1
-        torn = CustodyProblem(
-            "torn",
-            f"line {line_no} is torn: {len(tail)} bytes with no newline end the log (an"
-            f" append interrupted by a crash); CustodyLog.repair() moves them to"
-            f" {TORN_PREFIX}<time>",
-            line_no,
-        )
-    elif lines and _is_torn_line(lines[-1]):
-        torn = CustodyProblem(
-            "torn",
-            f"line {len(lines)}, the last, is not JSON (a torn write); CustodyLog.repair()"
-            f" moves it to {TORN_PREFIX}<time>",
-            len(lines),
-        )
-        numbered = numbered[:-1]
-    checked = _check_lines(numbered, first_seq=1, first_prev=GENESIS)
-    problems = [problem for line in checked for problem in line.problems]
-    if torn is not None:
-        problems.append(torn)
-    events = [line.event for line in checked if line.event is not None]
-    last_line = checked[-1] if checked else None
-    last = last_line.event if last_line is not None else None
-    warnings: list[str] = []
-    if last_line is not None and last is None:
-        problems.append(
-            CustodyProblem(
-                "head-mismatch",
-                f"the log's last event (line {last_line.line_no}) cannot be read, so it cannot"
-                " be compared with the catalog's head",
-                last_line.line_no,
-            )
-        )
-    elif last is not None and _one_past(last, catalog_head) and _reaches(events, catalog_head):
-        warnings.append(
-            f"the catalog's head is one event behind the log (seq {last.seq}): an append was"
-            " interrupted after writing; the next append, or reconcile_head(), records it"
-        )
-    elif _end_of(last) != catalog_head:
-        problems.append(
-            CustodyProblem(
-                "head-mismatch",
-                "the log does not end at the catalog's head: " + _head_mismatch(last, catalog_head),
-                last_line.line_no if last_line is not None else None,
-                last.seq if last is not None else None,
-            )
-        )
-    return CustodyReport(
-        path=path,
-        events=len(events),
-        last=_end_of(last),
-        catalog_head=catalog_head,
-        problems=tuple(problems),
-        warnings=tuple(warnings),
-    )
-
-
-def _end_of(last: Event | None) -> tuple[int, str] | None:
-    return (last.seq, last.hash) if last is not None else None
-
-
-def _one_past(last: Event, catalog_head: tuple[int, str] | None) -> bool:
-    """Whether ``last`` is the event right after the head (or the first, with no head)."""
-    if catalog_head is None:
-        return last.seq == 1 and last.prev == GENESIS
-    return last.seq == catalog_head[0] + 1 and last.prev == catalog_head[1]
-
-
-def _reaches(events: Sequence[Event], catalog_head: tuple[int, str] | None) -> bool:
-    """Whether the head's event is in the log, as the catalog recorded it."""
-    if catalog_head is None:
-        return True
-    return any((event.seq, event.hash) == catalog_head for event in events)
-
-
-def _head_mismatch(last: Event | None, head: tuple[int, str] | None) -> str:
-    """Why the log's last event is not ``head``, in words."""
-    if last is None and head is not None:
-        return (
-            f"the log has no events but the catalog's head is seq {head[0]}: the log was"
-            " deleted, emptied or replaced"
-        )
-    if last is not None and head is None:
-        return (
-            f"the catalog has no custody head but the log ends at seq {last.seq}: the"
-            " catalog was reset or replaced, or the log copied in from elsewhere"
-        )
-    if last is None or head is None:
-        return "both are empty"
-    head_seq, head_hash = head
-    if last.seq < head_seq:
-        gone = f"seq {head_seq}" if last.seq + 1 == head_seq else f"seqs {last.seq + 1}..{head_seq}"
-        return (
-            f"the log ends at seq {last.seq} but the catalog's head is seq {head_seq}:"
-            f" {gone} removed from the end (log truncated)"
-        )
-    if last.seq == head_seq:
-        return (
-            f"the log's seq {last.seq} has hash {last.hash[:12]}… but the catalog recorded"
-            f" {head_hash[:12]}…: the tail of the log was rewritten"
-        )
-    return (
-        f"the log ends at seq {last.seq}, {last.seq - head_seq} events past the catalog's"
-        f" head (seq {head_seq}): events were added outside osint-capture, the tail was"
-        " rewritten, or the catalog was restored from an older backup"
-    )
-
-
-def _read_last_line(path: Path) -> tuple[bytes | None, bytes]:
-    """The last complete line (``None`` if there is none) and the bytes after it.
-
-    Reads backwards from the end, so an append does not re-read the whole log.
-    """
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError:
-        return None, b""
-    with fh:
-        position = fh.seek(0, os.SEEK_END)
-        buffer = b""
-        while True:
-            end = buffer.rfind(b"\n")
-            if end != -1:
-                start = buffer.rfind(b"\n", 0, end)
-                if start != -1 or position == 0:
-                    return buffer[start + 1 : end + 1], buffer[end + 1 :]
-            if position == 0:
-                return None, buffer
-            step = min(_READ_CHUNK, position)
-            position -= step
-            fh.seek(position)
-            buffer = fh.read(step) + buffer

@@ -19,6 +19,8 @@ Layout of the package::
     evidence/<capture-id>.screenshot.png
     evidence/<capture-id>.timestamp-N.tsr   (and .chain.pem, media files, ...)
     evidence/custody.jsonl                  the custody events, one per line, as logged
+    evidence/custody-head.json              the slice's last event and its anchors
+    evidence/custody-anchor-<seq>-<n>.tsr   each anchor of the slice (archive.anchors)
     evidence/report.html                    (and report.pdf when a renderer is given)
     evidence/VERIFY.md
     evidence/SHA256SUMS                     every file above; not datapackage*.json
@@ -64,6 +66,7 @@ from typing import IO, Any
 from cdxj_indexer.main import CDXJIndexer
 
 from archive import __version__
+from archive.anchoring import Anchoring, AnchorRun, PackageAnchors, package_anchors
 from archive.catalog import CaptureRow, Catalog
 from archive.custody import CustodyError, CustodyLog, canonical_json
 from archive.hashing import CHUNK_SIZE, HashingWriter
@@ -145,6 +148,8 @@ class ExportResult:
     #: What the operator must know about the package: each time-stamp authority that
     #: gave no token (a package without trusted time verifies only as "not authenticated").
     notes: tuple[str, ...] = ()
+    #: The anchoring of the custody head done for this export, when TSAs were given.
+    custody_anchors: AnchorRun | None = None
 
 
 @dataclass(frozen=True)
@@ -186,12 +191,15 @@ def export_wacz(
     actor: str,
     pdf_renderer: PdfRenderer | None = None,
     stamper: Stamper | None = None,
+    anchoring: Anchoring | None = None,
 ) -> ExportResult:
     """Package sealed captures into a signed WACZ at ``out``; record it in custody.
 
     ``stamper(digest)`` returns RFC 3161 tokens over the SHA-256 of the package
     signature; they go into ``datapackage-digest.json`` beside the signature they
     stamp (they cannot be listed in the datapackage the signature covers).
+    ``anchoring`` anchors the custody slice's last event with its TSAs; the package
+    carries that head and every anchor of the slice (:func:`package_anchors`).
 
     Blocking (reads and writes every byte of the captures): run it in a thread from
     async code. ``pdf_renderer(html_path, pdf_path)`` turns the report into a PDF
@@ -207,6 +215,7 @@ def export_wacz(
     custody = CustodyLog(data_dir, catalog)
     try:
         events = custody.slice_for([c.id for c in captures])
+        anchors = package_anchors(custody, events, anchoring, actor=actor)
     except CustodyError as exc:
         raise ExportError(f"refusing to export: {exc}") from exc
     created = now_rfc3339()
@@ -216,7 +225,7 @@ def export_wacz(
         with open(partial, "xb") as raw:
             sink = HashingWriter(raw)
             notes = _write_package(
-                sink, captures, events, created, key, out.name, pdf_renderer, stamper
+                sink, captures, events, anchors, created, key, out.name, pdf_renderer, stamper
             )
             sink.flush()
             os.fsync(raw.fileno())
@@ -230,7 +239,10 @@ def export_wacz(
     os.chmod(out, EXPORT_MODE)
     fsync_dir(out.parent)
 
-    result = ExportResult(out, sink.sha256, sink.size, tuple(c.id for c in captures), tuple(notes))
+    run = anchors.run if anchors is not None else None
+    result = ExportResult(
+        out, sink.sha256, sink.size, tuple(c.id for c in captures), tuple(notes), run
+    )
     try:
         custody.append(
             "exported",
@@ -396,6 +408,7 @@ def _write_package(
     sink: HashingWriter,
     captures: list[_Capture],
     events: list[dict[str, Any]],
+    anchors: PackageAnchors | None,
     created: str,
     key: SigningKey,
     package_name: str,
@@ -411,6 +424,7 @@ def _write_package(
                 Path(work_name),
                 captures,
                 events,
+                anchors,
                 created,
                 key,
                 package_name,
@@ -429,6 +443,7 @@ def _write_entries(
     work: Path,
     captures: list[_Capture],
     events: list[dict[str, Any]],
+    anchors: PackageAnchors | None,
     created: str,
     key: SigningKey,
     package_name: str,
@@ -461,6 +476,8 @@ def _write_entries(
         package.add_bytes(CUSTODY_PATH, b"".join(canonical_json(e) + b"\n" for e in events))
     # else: captures sealed before the custody log existed. An empty .jsonl would fail
     # ``wacz validate`` (frictionless cannot read a table with no rows); VERIFY.md says so.
+    for path, data in anchors.entries() if anchors is not None else ():
+        package.add_bytes(path, data)
 
     report = _report(captures, events, created, key, package_name)
     package.add_bytes(REPORT_PATH, report)
@@ -480,6 +497,7 @@ def _write_entries(
         fingerprint=key.fingerprint,
         sums_path=SUMS_PATH,
         has_custody=bool(events),
+        has_anchors=anchors is not None and bool(anchors.tokens),
     )
     package.add_bytes(VERIFY_PATH, guide.encode("utf-8"))
     package.add_bytes(SUMS_PATH, _sha256sums(package.resources))

@@ -2,7 +2,9 @@
 
 Today this is a local directory (``DATA/captures/<capture-id>/``); everything that
 touches capture files goes through :class:`FileStore`, so another backend (an
-S3-compatible bucket) replaces this one module.
+S3-compatible bucket) replaces this one module. Sealed files that belong to no
+capture (custody anchors, ``DATA/anchors/``) are written through it too
+(:meth:`FileStore.create_file`).
 
 A file is written under a temporary name, hashed as it is written, fsynced, then
 renamed to its final name and made read-only. A crash leaves only ``*.partial``
@@ -12,10 +14,13 @@ files, which are never mistaken for sealed evidence.
 from __future__ import annotations
 
 import errno
+import fcntl
 import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
@@ -169,9 +174,24 @@ class FileStore:
 
     def create(self, capture_id: str, name: str, kind: str) -> ArtifactWriter:
         """Open a new file of a capture for writing."""
-        if "/" in name or name.startswith("."):
-            raise StoreError(f"invalid artifact name {name!r}")
+        _check_name(name)
         return ArtifactWriter(self.capture_dir(capture_id) / name, kind)
+
+    def create_file(self, folder: str, name: str, kind: str) -> ArtifactWriter:
+        """Open a new sealed file in ``DATA/<folder>/``, evidence that belongs to no one
+        capture (custody anchors): written, hashed and sealed as a capture's files are.
+
+        ``folder`` is one plain name, made on first use. Sealing does not check that
+        ``name`` is still free when it renames: callers that may race for a name pick
+        it under a lock of their own (:func:`locked`).
+        """
+        _check_name(folder)
+        _check_name(name)
+        directory = self.root / folder
+        if not directory.is_dir():
+            directory.mkdir(parents=True, exist_ok=True)
+            fsync_dir(self.root)
+        return ArtifactWriter(directory / name, kind)
 
     def adopt(self, capture_id: str, name: str, kind: str, source: Path) -> Artifact:
         """Seal a finished file from the capture's work directory without copying it.
@@ -183,8 +203,7 @@ class FileStore:
         without writing a gigabyte video a second time. When the two directories are
         on different filesystems (a rename cannot cross them), it is copied instead.
         """
-        if "/" in name or name.startswith("."):
-            raise StoreError(f"invalid artifact name {name!r}")
+        _check_name(name)
         final = self.path(capture_id, name)
         if final.exists():
             raise StoreError(f"refusing to overwrite sealed file {final}")
@@ -327,6 +346,29 @@ _REFUSALS = {
         "raise that limit or lower the capture's size limits, then capture the page again"
     ),
 }
+
+
+def _check_name(name: str) -> None:
+    """A sealed file's name is one plain name: no folder, not hidden (temporary files are)."""
+    if not name or "/" in name or name.startswith("."):
+        raise StoreError(f"invalid artifact name {name!r}")
+
+
+@contextmanager
+def locked(path: Path, *, exclusive: bool) -> Iterator[None]:
+    """``flock`` on the file ``path`` (made if missing): one writer, or many readers.
+
+    Each call opens the file anew, so threads of one process exclude each other too (a
+    lock belongs to an open file, not to a process); the same thread must not take it
+    twice.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def fsync_dir(path: Path) -> None:

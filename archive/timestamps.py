@@ -303,6 +303,21 @@ def verify_token(
     return _verify(token_der, digest, trust, tsa_url=tsa_url, nonce=None)
 
 
+def read_claim(token_der: bytes) -> tuple[bytes, datetime]:
+    """The SHA-256 a token says it stamps, and the time it says, read without verifying.
+
+    Never proof of anything: for comparing a token with what was recorded beside it
+    (which must agree whoever signed it) and for naming its time in a message.
+    :func:`verify_token` is what establishes either. Raises :class:`TimestampError`
+    when the bytes are not a granted RFC 3161 reply or token.
+    """
+    response = _as_response(token_der)
+    _check_status(response, "time-stamp")
+    parsed, _certs = _parse(response)
+    info = parsed.tst_info
+    return info.message_imprint.message, _gen_time(response, info.gen_time)
+
+
 def _verify(
     der: bytes, digest: bytes, trust: TrustStore, *, tsa_url: str, nonce: int | None
 ) -> Timestamp:

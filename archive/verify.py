@@ -16,7 +16,8 @@ installation's; see :mod:`archive.trust`). In order:
    time, each token compared with ``signedData.created`` (:mod:`archive.verify_signature`);
 5. each capture: manifest signature, files, trusted time (:mod:`archive.verify_captures`);
 6. the CDXJ index and the page list against the records (:mod:`archive.index_check`);
-7. the custody slice and each capture's sealing event (:mod:`archive.verify_custody`);
+7. the custody slice, each capture's sealing event, and the anchors that prove the
+   slice up to the head at export (:mod:`archive.verify_custody`, :mod:`archive.anchors`);
 8. the signers, judged together against the keys the verifier trusts.
 
 Each check ends ``ok``, ``failed`` or ``unproven`` (:mod:`archive.checks`); the verdict
@@ -46,7 +47,7 @@ from archive.members import HashingReader, Member, RangeDigests, SmallReader
 from archive.timestamps import TrustStore
 from archive.trust import TrustedKeys, judge_signers
 from archive.verify_captures import check_captures
-from archive.verify_custody import check_sealing_events, read_slice
+from archive.verify_custody import check_anchors, check_sealing_events, read_slice
 from archive.verify_report import VerifyReport
 from archive.verify_signature import check_digest_file
 from archive.warc_check import Budget, RecordFacts, check_warc
@@ -133,6 +134,7 @@ def _check_contents(
         check_sealing_events(
             report, events, manifests, custody_path=CUSTODY_PATH, evidence_dir=EVIDENCE_DIR
         )
+        check_anchors(report, small, events, trust)
     report.extend([judge_signers(report.signers, report.keys)])
 
 

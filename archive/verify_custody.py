@@ -1,10 +1,12 @@
-"""The custody slice in a package: its chain, and a sealing event for every capture.
+"""The custody slice in a package: its chain, its anchors, and a sealing event per capture.
 
 ``evidence/custody.jsonl`` holds the sender's events from the first one about the
 package's captures to the head at export. Every hash and link is recomputed
 (:func:`archive.custody.verify_slice`); every capture needs its ``captured`` (or
 ``re-captured``) event recording the manifest's SHA-256 and, where the event names
-one, the key that sealed it.
+one, the key that sealed it. A chain proves nothing against whoever can re-chain
+it: ``evidence/custody-head.json`` and the anchor tokens beside it (time-stamps over
+events' hashes, :mod:`archive.anchors`) tie the slice to times an authority vouches for.
 """
 
 from __future__ import annotations
@@ -13,8 +15,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from archive.anchors import (
+    ANCHORED_CHECK,
+    PACKAGE_HEAD_PATH,
+    check_package_anchors,
+    is_package_token,
+)
+from archive.checks import Outcome
 from archive.custody import SEALING_ACTIONS, CustodyError, verify_slice
 from archive.members import SmallReader
+from archive.timestamps import TrustStore
 from archive.verify_captures import MANIFEST_SUFFIX, SIGNATURE_SUFFIX, CaptureManifest
 from archive.verify_report import VerifyReport
 
@@ -103,3 +113,23 @@ def check_sealing_events(
             True,
             f"capture {manifest.id}: seq {event.get('seq')} records its manifest SHA-256",
         )
+
+
+def check_anchors(
+    report: VerifyReport, small: SmallReader, events: list[dict[str, Any]], trust: TrustStore
+) -> None:
+    """The head at export and every anchor the package carries, against the slice."""
+    head, why = small.json(PACKAGE_HEAD_PATH)
+    if why is not None and PACKAGE_HEAD_PATH in small.names:
+        report.add("custody head", False, why)
+        return
+    tokens = {}
+    for name in sorted(small.names):
+        if is_package_token(name):
+            data = small.get(name)
+            tokens[name] = data if data is not None else b""
+    checks = check_package_anchors(events, head, tokens, trust)
+    report.extend(checks)
+    final = next((c for c in checks if c.name == ANCHORED_CHECK), None)
+    if final is not None and final.outcome is Outcome.OK:
+        report.custody = final.reason

@@ -34,6 +34,7 @@ def verify_md(
     fingerprint: str,
     sums_path: str,
     has_custody: bool,
+    has_anchors: bool,
 ) -> str:
     tokens = [(c, token) for c in captures for token in c.tokens]
     token_lines = "\n".join(
@@ -53,7 +54,9 @@ def verify_md(
         "first": captures[0].id,
         "tokens": token_lines,
         "sums": sums_path,
-        "custody": CUSTODY_SECTION if has_custody else NO_CUSTODY_SECTION,
+        "custody": (CUSTODY_SECTION + (ANCHORS_SECTION if has_anchors else NO_ANCHORS_SECTION))
+        if has_custody
+        else NO_CUSTODY_SECTION,
     }
     # One pass, so a captured URL that happens to contain "@tokens@" stays as it is.
     return re.sub(r"@(\w+)@", lambda m: values.get(m.group(1), m.group(0)), VERIFY_TEMPLATE)
@@ -278,4 +281,34 @@ print("custody chain OK up to", prev)
 NO_CUSTODY_SECTION = """\
 This package holds no custody events: none of its captures is named in the
 sender's chain of custody (they were sealed before osint-capture kept one).
+"""
+
+ANCHORS_SECTION = """
+A chain proves nothing against whoever could re-chain it. `evidence/custody-head.json`
+names the last event at export, and each `evidence/custody-anchor-<seq>-<n>.tsr` is a
+time-stamp over one event's `hash`: it proves the log up to that event existed, as it
+is, no later than the authority's time. From the unpacked folder:
+
+```bash
+python3 - <<'END' > anchors.txt
+import json, sys
+head = json.load(open("evidence/custody-head.json"))
+events = [json.loads(line) for line in open("evidence/custody.jsonl", "rb")]
+assert (events[-1]["seq"], events[-1]["hash"]) == (head["seq"], head["hash"]), "head"
+hashes = {event["seq"]: event["hash"] for event in events}
+for anchor in head["anchors"]:
+    assert hashes[anchor["seq"]] == anchor["hash"], anchor["path"]
+    print(anchor["path"], anchor["hash"])
+print("custody head OK: seq", head["seq"], file=sys.stderr)
+END
+while read -r path hash; do
+  openssl ts -verify -in "$path" -digest "$hash" -CAfile ROOT.pem
+done < anchors.txt
+```
+"""
+
+NO_ANCHORS_SECTION = """
+This package carries no custody anchors (no time-stamp authority was configured at
+export): nothing outside the sender's machine vouches for the slice beyond the
+package signature.
 """

@@ -166,4 +166,6 @@ _MISSING = {
     "time-stamp": "when captures were made",
     "trusted time": "when captures were made",
     "custody anchor": "how far the chain of custody is anchored",
+    "custody anchored": "how far the chain of custody is anchored",
+    "custody head": "which custody head it was exported at",
 }

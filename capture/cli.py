@@ -15,6 +15,7 @@ from archive import __version__
 from archive.catalog import Catalog, CatalogError
 from archive.timeutil import now_rfc3339
 from capture.browser import BrowserError
+from capture.custody_commands import add_custody_parser, print_anchor_run, run_custody
 from capture.media import MediaLimits
 from capture.pipeline import (
     CATALOG_NAME,
@@ -30,7 +31,7 @@ from capture.scheduler import (
     parse_interval,
     target_dict,
 )
-from capture.trustedtime import TimestampConfig
+from capture.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from capture.urls import BadURL, validate_url
 from capture.verify_commands import add_key_parser, add_verify_parser, run_key, run_verify
 
@@ -85,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _tsa_options(serve)
     serve.add_argument(
+        "--anchor-every",
+        type=_anchor_interval,
+        default=ANCHOR_INTERVAL_SECONDS,
+        metavar="INTERVAL",
+        help="how often the custody head is anchored with the TSAs when events were added"
+        f" (default {format_interval(int(ANCHOR_INTERVAL_SECONDS))})",
+    )
+    serve.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow listening on a non-loopback address (the API then faces the network)",
@@ -120,13 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verify_parser(commands, _data_option)
     add_key_parser(commands, _data_option, _tsa_options)
 
-    custody = commands.add_parser("custody", help="the chain of custody")
-    custody_commands = custody.add_subparsers(dest="custody_command", metavar="ACTION")
-    custody_verify = custody_commands.add_parser(
-        "verify", help="check every event of the custody log and its links"
-    )
-    _data_option(custody_verify)
-    custody_verify.add_argument("--json", action="store_true", help="print JSON")
+    add_custody_parser(commands, data_option=_data_option, tsa_options=_tsa_options)
     _watch_parser(commands)
     return parser
 
@@ -168,6 +171,13 @@ def _watch_parser(commands: Any) -> None:
         action = actions.add_parser(name, help=text)
         action.add_argument("id", type=int, metavar="ID")
         _data_option(action)
+
+
+def _anchor_interval(value: str) -> float:
+    try:
+        return float(parse_interval(value, allow_fast=True))
+    except IntervalError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _workers(value: str) -> int:
@@ -301,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.parse_args(["watch", "--help"])
         return run_watch(args, data_dir)
     if args.command == "custody":
-        if args.custody_command != "verify":
+        if args.custody_command is None:
             parser.parse_args(["custody", "--help"])
-        return run_custody_verify(args, data_dir)
+        return run_custody(args, data_dir)
     return run_list(args, data_dir)
 
 
@@ -335,6 +345,8 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
     print(f"sha256 {result.sha256}  ({result.size} bytes)")
     for note in result.notes:
         print(f"osint-capture: warning: {note}", file=sys.stderr)
+    if result.custody_anchors is not None:
+        print_anchor_run(result.custody_anchors, data_dir)
     return ExitCode.COMPLETE
 
 
@@ -360,32 +372,6 @@ def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:
     return ExitCode.FAILED if pending else ExitCode.COMPLETE
 
 
-def run_custody_verify(args: argparse.Namespace, data_dir: Path) -> int:
-    from archive.custody import CustodyLog
-
-    catalog_path = data_dir / CATALOG_NAME
-    if not catalog_path.exists():
-        print(f"osint-capture: no archive at {data_dir} (no {CATALOG_NAME})", file=sys.stderr)
-        return ExitCode.BAD_INPUT
-    with Catalog.open(catalog_path) as catalog:
-        report = CustodyLog(data_dir, catalog).verify()
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "ok": report.ok,
-                    "summary": report.summary(),
-                    "problems": [str(p) for p in report.problems],
-                    "warnings": [str(w) for w in report.warnings],
-                },
-                indent=2,
-            )
-        )
-    else:
-        print(report.summary())
-    return ExitCode.COMPLETE if report.ok else ExitCode.FAILED
-
-
 def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
     from aiohttp import web
 
@@ -403,7 +389,9 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
         return ExitCode.BAD_INPUT
     token = load_or_create_token(data_dir)
     settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
-    service = CaptureService(data_dir, workers=args.workers, tsa=_tsa_config(args))
+    service = CaptureService(
+        data_dir, workers=args.workers, tsa=_tsa_config(args), anchor_interval=args.anchor_every
+    )
     app = make_app(service, settings)
     print(
         f"osint-capture {__version__} serving {data_dir.resolve()} on "

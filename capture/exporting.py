@@ -1,5 +1,8 @@
 """Export from the command line: choose captures, render the report's PDF, package.
 
+The configured TSAs stamp the package signature (:func:`package_stamper`) and anchor
+the custody head the package is made at (``Anchoring``, from the same configuration).
+
 Packaging is :func:`archive.export.export_wacz`; this module adds what needs the
 browser (printing the report to PDF with Chromium), which ``archive`` must not
 import.
@@ -101,6 +104,7 @@ async def export(
             actor=actor,
             pdf_renderer=pdf_renderer,
             stamper=package_stamper(tsa) if tsa is not None else None,
+            anchoring=tsa.anchoring() if tsa is not None and tsa.tsas else None,
         )
     finally:
         await browser.close()

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.anchoring import anchor_if_due
 from archive.catalog import CaptureRow, Catalog, QueuedRequest, validate_case_name
-from archive.custody import CustodyLog
+from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
 from capture import asseen, scheduler, sealing, trustedtime
@@ -35,7 +36,7 @@ from capture.pipeline import (
     capture_page,
 )
 from capture.scheduler import Scheduler
-from capture.trustedtime import TimestampConfig
+from capture.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from capture.urls import validate_url
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class CaptureService:
         workers: int = 2,
         browser_args: tuple[str, ...] = (),
         tsa: TimestampConfig | None = None,
+        anchor_interval: float = ANCHOR_INTERVAL_SECONDS,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.store = FileStore(self.data_dir)
@@ -80,6 +82,7 @@ class CaptureService:
         self.workers = workers
         self.browser_args = browser_args
         self.tsa = tsa
+        self.anchor_interval = anchor_interval
         self.recovered: list[str] = []
         self._catalog: Catalog | None = None
         self._browser: Browser | None = None
@@ -117,6 +120,7 @@ class CaptureService:
         self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
         if self.tsa is not None and self.tsa.tsas:
             self._tasks.append(asyncio.create_task(self._retry_timestamps(), name="timestamps"))
+            self._tasks.append(asyncio.create_task(self._anchor_custody(), name="anchors"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -332,6 +336,30 @@ class CaptureService:
                 )
             except Exception:
                 log.exception("retrying pending time-stamps failed; trying again later")
+
+    async def _anchor_custody(self) -> None:
+        """Every ``anchor_interval``, the custody head time-stamped by the TSAs, when
+        events were added since the newest anchor: what the log holds is then proven
+        outside this machine within the hour. A failure is logged and retried next time.
+        """
+        assert self.tsa is not None
+        while True:
+            await asyncio.sleep(self.anchor_interval)
+            try:
+                anchoring = self.tsa.anchoring()
+                custody = CustodyLog(self.data_dir, self.catalog)
+                run = await asyncio.to_thread(anchor_if_due, custody, anchoring, actor=SYSTEM_ACTOR)
+            except Exception:
+                log.exception("anchoring the custody head failed; trying again later")
+                continue
+            if run is None:
+                continue
+            for anchor in run.anchors:
+                log.info(
+                    "custody seq %d anchored by %s at %s", run.seq, anchor.tsa, anchor.gen_time
+                )
+            for error in run.errors:
+                log.warning("custody seq %d not anchored: %s", run.seq, error)
 
     async def _ensure_browser(self) -> Browser:
         """The shared browser, started again if it died."""

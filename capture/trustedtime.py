@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from archive.anchoring import Anchoring
 from archive.catalog import CaptureRow, Catalog
 from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.manifest import MANIFEST_NAME
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 ENV_TSA = "OSINT_CAPTURE_TSA"
 #: Waits between retries of a pending capture: 1 min, 5 min, 30 min, then every 2 h.
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+#: How often the server anchors the custody head with the TSAs, when events were added.
+ANCHOR_INTERVAL_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,10 @@ class TimestampConfig:
 
     def trust(self) -> TrustStore:
         return TrustStore.load(self.trust_files)
+
+    def anchoring(self) -> Anchoring:
+        """The same TSAs and roots, for anchoring the custody log (loads the trust files)."""
+        return Anchoring(self.tsas, self.trust())
 
 
 @dataclass

@@ -469,7 +469,9 @@ async def test_key_and_custody_verify_commands(tmp_path: Path) -> None:
     assert first.returncode == second.returncode == 0 and first.stdout == second.stdout
     assert "BEGIN PUBLIC KEY" in first.stdout and "fingerprint: sha256:" in first.stdout
     verified = await run_cli("custody", "verify", "--data", str(data), cwd=tmp_path)
-    assert verified.returncode == 0 and "1 events, intact" in verified.stdout
+    # Intact, but no TSA has anchored it: exit 4, and the first line says how to.
+    assert verified.returncode == 4 and "1 events, intact" in verified.stdout
+    assert "not anchored" in verified.stdout and "custody anchor --tsa URL" in verified.stdout
     log = data / "custody.jsonl"
     log.write_text(log.read_text().replace("key-created", "key-CREATED"))
     tampered = await run_cli("custody", "verify", "--data", str(data), "--json", cwd=tmp_path)
@@ -541,7 +543,7 @@ async def test_export_a_case_to_a_signed_wacz_that_validates(
     unreadable = await run_cli("verify", str(junk), cwd=tmp_path)
     assert unreadable.returncode == 2 and "not a readable" in unreadable.stderr
     custody = await run_cli("custody", "verify", "--data", str(data), cwd=tmp_path)
-    assert custody.returncode == 0 and "intact" in custody.stdout
+    assert custody.returncode == 4 and "intact" in custody.stdout  # not anchored: no TSA
     again = await run_cli(
         "export", "--case", "court", "--out", str(out), "--data", str(data), cwd=tmp_path
     )

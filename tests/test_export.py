@@ -142,6 +142,7 @@ async def exported(
                 actor="tester",
                 pdf_renderer=renderer,
                 stamper=package_stamper(TimestampConfig((tsa.url,), (tsa_root,))),
+                anchoring=TimestampConfig((tsa.url,), (tsa_root,)).anchoring(),
             )
     unpacked = tmp_path_factory.mktemp("unpacked")
     code, output = await run("unzip", "-q", out, "-d", unpacked)
@@ -347,7 +348,9 @@ def test_the_export_is_a_custody_event_with_the_file_hash(exported: Exported) ->
     # The package holds the log's lines byte for byte, up to the export itself.
     packaged = (exported.unpacked / "evidence/custody.jsonl").read_bytes()
     first = next(i for i, e in enumerate(events) if exported.rich["id"] in e.captures)
-    assert packaged == b"".join(canonical_json(e.to_dict()) + b"\n" for e in events[first:-1])
+    # ... then the export anchored that head (its own event), then the export itself.
+    assert [e.action for e in events[-2:]] == ["anchored", "exported"]
+    assert packaged == b"".join(canonical_json(e.to_dict()) + b"\n" for e in events[first:-2])
 
 
 async def test_every_command_in_verify_md_passes(exported: Exported, tmp_path: Path) -> None:
@@ -372,7 +375,9 @@ async def test_every_command_in_verify_md_passes(exported: Exported, tmp_path: P
     everything = "\n".join(outputs)
     assert everything.count("Verified OK") == 3  # the package and its two manifests
     assert f"sha256:{exported.key.fingerprint.removeprefix('sha256:')}" in everything
-    assert everything.count("Verification: OK") == 2  # the capture's token, the package's
+    # The capture's token, the package's, and the custody anchor at the head.
+    assert everything.count("Verification: OK") == 3
+    assert "custody head OK" in everything
     assert "datapackage.json: OK" in everything and "custody chain OK" in everything
     assert f"{token} over" not in everything and "FAILED" not in everything
     rich_files = len(exported.rich["artifacts"])

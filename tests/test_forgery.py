@@ -2,7 +2,7 @@
 
 A genuine capture of the local test site, stamped by a local time-stamp authority
 (TSA), is exported once for the module. Each test builds one forgery from it with
-tests/forge.py (an attacker's own key, a second TSA under another CA, clocks set back
+tests/forgery.py (an attacker's own key, a second TSA under another CA, clocks set back
 and forward, a re-chained custody slice, ZIP wrapping, directory entries, emptied
 SHA256SUMS, digest-less records, swapped and stripped tokens) and runs ``osint-capture
 verify`` as a recipient would, asserting its exit code and the line that names the
@@ -21,6 +21,8 @@ import base64
 import hashlib
 import json
 import os
+import shutil
+import sqlite3
 import sys
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -31,7 +33,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from archive.anchors import PACKAGE_HEAD_PATH
 from archive.catalog import Catalog
+from archive.custody import canonical_json
 from archive.export import export_wacz
 from archive.signing import P256_ORDER, SigningKey
 from archive.timestamps import TrustStore, request_token
@@ -40,7 +44,7 @@ from capture.browser import Browser
 from capture.exporting import package_stamper
 from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
-from tests.forge import Forgery, Record, block_digests
+from tests.forgery import Forgery, Record, block_digests, rechained
 from tests.site import TestSite
 from tests.tsa import TestTSA
 
@@ -112,6 +116,7 @@ async def export_capture(
             catalog=catalog,
             actor="tester",
             stamper=package_stamper(config),
+            anchoring=config.anchoring(),
         )
     return out, captured.id
 
@@ -253,7 +258,7 @@ async def test_manifests_and_package_signed_by_different_keys_fail_unless_all_tr
     other = SigningKey.generate()
     forgery = forge(genuine)
     forgery.reseal_capture(genuine.capture_id, other)
-    forgery.rechain_custody()
+    await asyncio.to_thread(forgery.reanchor, genuine.tsa.url, genuine.trust)
     forgery.rebuild_sums()
     await asyncio.to_thread(
         forgery.resign_package, genuine.holder, tsa_url=genuine.tsa.url, trust=genuine.trust
@@ -404,6 +409,52 @@ async def test_signed_created_contradicted_or_left_unproven_by_its_token(
         verdict = await verify(forgery.write(tmp_path / f"c{code}.wacz"), *pinned(genuine))
         assert verdict.code == code, verdict.out
         verdict.line(label, "package time-stamp:", "the package", needle)
+
+
+# -- custody ---------------------------------------------------------------------------------
+
+
+async def test_a_rechained_custody_slice_with_its_head_rewritten_fails_on_the_anchor(
+    genuine: Genuine, tmp_path: Path
+) -> None:
+    """An insider with the key edits an event and re-chains; the anchor made at export stays."""
+    forgery = forge(genuine)
+    events = forgery.events()
+    forgery.set_events(rechained(events, 0, {**events[0]["details"], "status": "complete!"}))
+    head = forgery.json(PACKAGE_HEAD_PATH)
+    head["seq"], head["hash"] = forgery.events()[-1]["seq"], forgery.events()[-1]["hash"]
+    forgery.set_json(PACKAGE_HEAD_PATH, head)
+    forgery.rebuild_sums()
+    await asyncio.to_thread(
+        forgery.resign_package, genuine.holder, tsa_url=genuine.tsa.url, trust=genuine.trust
+    )
+    verdict = await verify(forgery.write(tmp_path / "rechained.wacz"), *pinned(genuine))
+    assert verdict.code == 1, verdict.out
+    verdict.line("FAIL", "custody anchor:", "it was rewritten after that time")
+
+
+async def test_an_edited_log_rechained_with_the_catalog_head_moved_fails_on_the_anchor(
+    genuine: Genuine, tmp_path: Path
+) -> None:
+    """The collecting machine's own log: edit, re-chain every later event, fix the head."""
+    data = tmp_path / "data"
+    shutil.copytree(genuine.work / "holder", data)
+    log = data / "custody.jsonl"
+    events = [json.loads(line) for line in log.read_bytes().splitlines()]
+    first = next(i for i, e in enumerate(events) if e["action"] == "captured")
+    forged = rechained(events, first, {**events[first]["details"], "files": 99})
+    log.chmod(0o644)
+    log.write_bytes(b"".join(canonical_json(e) + b"\n" for e in forged))
+    with sqlite3.connect(data / "catalog.sqlite3") as raw:
+        raw.execute("UPDATE custody_head SET hash = ? WHERE id = 1", (forged[-1]["hash"],))
+    process = await asyncio.create_subprocess_exec(
+        CLI, "custody", "verify", "--data", str(data), "--tsa-trust", str(genuine.tsa.ca_pem_path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    verdict = Verdict(process.returncode or 0, out.decode(), err.decode())
+    assert verdict.code == 1, verdict.out + verdict.err
+    assert "rewritten after that time" in verdict.out, verdict.out
 
 
 # -- every byte accounted for ----------------------------------------------------------------

@@ -29,6 +29,7 @@ from archive.timestamps import (
     TSAUnavailable,
     _signed_attributes,
     build_request,
+    read_claim,
     request_token,
     verify_token,
 )
@@ -285,6 +286,14 @@ async def test_refusal_names_the_status_and_reason(plain_tsa: TestTSA, tmp_path:
 def test_not_a_timestamp(data: bytes) -> None:
     with pytest.raises(TimestampError, match=r"^not a time-stamp"):
         verify_token(data, DIGEST, trust=TrustStore.load())
+
+
+async def test_read_claim_says_what_a_token_stamps_without_trusting_it(tsa: TestTSA) -> None:
+    stamped = await stamp(tsa)
+    # Read with no trust at all: what the token claims, to hold against a record.
+    assert read_claim(stamped.token_der) == (DIGEST, stamped.gen_time)
+    with pytest.raises(TimestampError, match=r"^not a time-stamp"):
+        read_claim(b"garbage")
 
 
 def test_digest_must_be_raw_sha256() -> None:

@@ -82,7 +82,7 @@ async def package(
         )
         key, _ = SigningKey.load_or_create(data)
         out = tmp_path_factory.mktemp("verify-out") / "case.wacz"
-        stamper = package_stamper(TimestampConfig((tsa.url,), (tsa_root,)))
+        config = TimestampConfig((tsa.url,), (tsa_root,))
         with Catalog.open(data / "catalog.sqlite3") as catalog:
             await asyncio.to_thread(
                 export_wacz,
@@ -92,7 +92,8 @@ async def package(
                 key=key,
                 catalog=catalog,
                 actor="tester",
-                stamper=stamper,
+                stamper=package_stamper(config),
+                anchoring=config.anchoring(),
             )
     trust = await asyncio.to_thread(TrustStore.load, [tsa_root])
     yield Package(out, captured.id, key, trust, other.token_der)
@@ -151,6 +152,9 @@ async def test_the_export_verifies(package: Package) -> None:
         "pages",
         "custody",
         "custody captured",
+        "custody head",
+        "custody anchor",
+        "custody anchored",
         "signer",
     ):
         assert name in names, report.summary()
@@ -205,7 +209,13 @@ async def test_a_trust_store_without_the_tsa_root_leaves_time_unproven(package: 
     text = "\n".join(str(c) for c in report.unproven)
     assert f"evidence/{package.capture_id}.timestamp-1.tsr" in text
     assert "untrusted chain" in text and "--tsa-trust" in text
-    assert {c.name for c in report.unproven} == {"time-stamp", "trusted time", "package time-stamp"}
+    assert {c.name for c in report.unproven} == {
+        "time-stamp",
+        "trusted time",
+        "package time-stamp",
+        "custody anchor",
+        "custody anchored",
+    }
     assert "when captures were made" in report.summary().splitlines()[0]
 
 

@@ -1,14 +1,16 @@
-"""A forger's toolkit: take a package apart, change it, put it back together consistently.
+"""A forger's toolkit: take custody logs and packages apart, change them, put them back
+together consistently.
 
-The forgeries in tests/test_forgery.py are made the way someone with the package,
-the tools and their own key would make them: every hash recomputed, every manifest
-and the package re-signed, the custody slice re-chained, the index rebuilt, and
-fresh RFC 3161 tokens from a real authority over the new bytes (a TSA stamps
-whatever hash it is sent). Only what the verifier brings from outside the package
-(the holder's fingerprint, the authorities' roots) can tell such a package from the
-real one, and these tests check that it does.
+What a forger with the machine (or with a package and the tools) does: edit, then
+make every part agree again. Every hash is recomputed, every ``prev`` relinked, every
+manifest and the package re-signed with the forger's own key, the index rebuilt, and
+fresh RFC 3161 tokens and custody anchors obtained from a real authority over the new
+bytes (a TSA stamps whatever hash it is sent). Only what lies outside the forger's
+reach (an anchor made before the edit, the holder's fingerprint, the authorities'
+roots) can then tell the forgery from the real thing; tests/test_forgery.py,
+tests/test_anchors.py and tests/test_package_anchors.py check that it does.
 
-Blocking (the TSAs answer over HTTP): call :meth:`Forgery.reseal` in a thread.
+Blocking where TSAs are asked (HTTP): call those methods in a thread.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import io
 import json
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.anchors import PACKAGE_HEAD_PATH, package_path
 from archive.custody import canonical_json, event_hash
 from archive.export import (
     DATAPACKAGE,
@@ -38,8 +41,30 @@ from archive.export import (
 )
 from archive.signing import SigningKey, sign_file_bytes, signature_to_b64
 from archive.timestamps import TrustStore, request_token
+from archive.timeutil import rfc3339
 
 CUSTODY = "evidence/custody.jsonl"
+
+
+def relink(events: Sequence[Mapping[str, Any]], start: int = 0) -> list[dict[str, Any]]:
+    """``events`` with every ``prev`` and ``hash`` from ``start`` on recomputed."""
+    linked = [dict(event) for event in events]
+    for position in range(start, len(linked)):
+        if position > 0:
+            linked[position]["prev"] = linked[position - 1]["hash"]
+        linked[position]["hash"] = event_hash(linked[position])
+    return linked
+
+
+def rechained(
+    events: Sequence[Mapping[str, Any]], index: int, details: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """``events`` with ``events[index]``'s details replaced and every later one re-chained."""
+    forged = [dict(event) for event in events]
+    forged[index]["details"] = dict(details)
+    return relink(forged, index)
+
+
 #: A record's header and block, as a forger edits them: headers in order, raw block bytes.
 Record = tuple[list[tuple[str, str]], bytes]
 
@@ -104,6 +129,8 @@ class Forgery:
         for capture_id in self.capture_ids():
             self.reseal_capture(capture_id, manifest_key or package_key, tsa_url, trust)
         self.rechain_custody()
+        if tsa_url is not None and trust is not None and PACKAGE_HEAD_PATH in self.files:
+            self.reanchor(tsa_url, trust)
         self.rebuild_index()
         self.rebuild_sums()
         self.resign_package(package_key, tsa_url=tsa_url, trust=trust)
@@ -136,14 +163,33 @@ class Forgery:
         self._set_sealing_event(capture_id, sha, key.fingerprint)
 
     def rechain_custody(self) -> None:
-        """Every ``prev`` and ``hash`` recomputed from the first event on."""
-        events = self.events()
-        previous = events[0]["prev"] if events else None
-        for event in events:
-            event["prev"] = previous
-            event["hash"] = event_hash(event)
-            previous = event["hash"]
+        """Every ``hash`` recomputed, every ``prev`` relinked (the first keeps its own)."""
+        self.set_events(relink(self.events()))
+
+    def reanchor(self, tsa_url: str, trust: TrustStore) -> None:
+        """New anchors over the re-chained slice, made now by a real authority.
+
+        The ``anchored`` events of the slice are re-made in order (each changes its own
+        hash and every later one), then each anchor of ``custody-head.json`` and the head
+        itself. What cannot be re-made is an anchor's time: every new one says "now".
+        """
+        events = relink(self.events())
+        first, last = events[0]["seq"], events[-1]["seq"]
+        for index, event in enumerate(events):
+            details = event["details"]
+            if event["action"] != "anchored" or not first <= details["anchored_seq"] <= last:
+                continue
+            target = events[details["anchored_seq"] - first]["hash"]
+            token, when = self._stamp_anchor(package_path(details["token"]), target, tsa_url, trust)
+            details.update(anchored_hash=target, gen_time=when, token_sha256=token)
+            events = relink(events, index)
         self.set_events(events)
+        head = self.json(PACKAGE_HEAD_PATH)
+        head["seq"], head["hash"] = last, events[-1]["hash"]
+        for entry in head["anchors"]:
+            entry["hash"] = events[entry["seq"] - first]["hash"]
+            _, entry["gen_time"] = self._stamp_anchor(entry["path"], entry["hash"], tsa_url, trust)
+        self.set_json(PACKAGE_HEAD_PATH, head)
 
     def rebuild_index(self) -> None:
         """The CDXJ index made anew from the WARCs, as the exporter makes it."""
@@ -226,6 +272,14 @@ class Forgery:
         return path
 
     # -- plumbing -----------------------------------------------------------------------------
+
+    def _stamp_anchor(
+        self, path: str, event_hash_hex: str, tsa_url: str, trust: TrustStore
+    ) -> tuple[str, str]:
+        """A token over an event's hash at ``path``; its SHA-256 and time."""
+        stamp = request_token(bytes.fromhex(event_hash_hex), tsa_url, trust=trust)
+        self.files[path] = stamp.token_der
+        return hashlib.sha256(stamp.token_der).hexdigest(), rfc3339(stamp.gen_time)
 
     def _artifact_path(self, capture_id: str, artifact: dict[str, Any]) -> str:
         if artifact["kind"] == "warc":

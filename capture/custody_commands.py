@@ -1,0 +1,129 @@
+"""``osint-capture custody verify|anchor``: check the chain of custody, anchor it.
+
+``verify`` checks the log, its head and every anchor (:meth:`CustodyLog.verify`) and
+exits as every check of evidence does (:class:`archive.checks.ExitStatus`): 0 intact
+and anchored, 4 intact but proven by nothing outside this machine, 1 any problem, 2
+nothing to read. ``anchor`` time-stamps the head now with the configured TSAs
+(:func:`archive.anchoring.anchor_head`). ``capture/cli.py`` registers and dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from archive.anchoring import AnchorRun, anchor_head
+from archive.anchors import ANCHORS_DIR
+from archive.catalog import Catalog
+from archive.checks import ExitStatus, exit_status
+from archive.custody import CustodyError, CustodyLog
+from archive.timestamps import TimestampError, TrustStore
+from capture.pipeline import CATALOG_NAME
+from capture.trustedtime import TimestampConfig
+
+Options = Callable[[argparse.ArgumentParser], None]
+
+
+def add_custody_parser(commands: Any, *, data_option: Options, tsa_options: Options) -> None:
+    """``custody verify`` and ``custody anchor``, with the CLI's shared options."""
+    custody = commands.add_parser("custody", help="the chain of custody")
+    actions = custody.add_subparsers(dest="custody_command", metavar="ACTION")
+    verify = actions.add_parser(
+        "verify", help="check every event of the custody log, its links and its anchors"
+    )
+    data_option(verify)
+    verify.add_argument(
+        "--tsa-trust",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="PEM file of extra trust roots for the anchors' TSAs (repeatable)",
+    )
+    verify.add_argument("--json", action="store_true", help="print JSON")
+    anchor = actions.add_parser(
+        "anchor", help="time-stamp the custody log's head now, with each configured TSA"
+    )
+    data_option(anchor)
+    tsa_options(anchor)
+
+
+def run_custody(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.custody_command == "anchor":
+        return _run_anchor(args, data_dir)
+    return _run_verify(args, data_dir)
+
+
+def _no_archive(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds no archive; says so on stderr when it does not."""
+    if (data_dir / CATALOG_NAME).exists():
+        return False
+    print(f"osint-capture: no archive at {data_dir} (no {CATALOG_NAME})", file=sys.stderr)
+    return True
+
+
+def _run_verify(args: argparse.Namespace, data_dir: Path) -> int:
+    if _no_archive(data_dir):
+        return ExitStatus.UNREADABLE
+    try:
+        trust = TrustStore.load(args.tsa_trust or ())
+    except TimestampError as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitStatus.UNREADABLE
+    try:
+        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+            report = CustodyLog(data_dir, catalog).verify(trust)
+    except CustodyError as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitStatus.FAILED
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(report.summary())
+    return exit_status(report.outcome)
+
+
+def _run_anchor(args: argparse.Namespace, data_dir: Path) -> int:
+    from capture.cli import ExitCode
+
+    config = TimestampConfig.resolve(args.tsa, args.tsa_trust)
+    if not config.tsas:
+        print(
+            "osint-capture: no time-stamp authority configured to anchor with: pass --tsa URL"
+            " (or set $OSINT_CAPTURE_TSA)",
+            file=sys.stderr,
+        )
+        return ExitCode.BAD_INPUT
+    if _no_archive(data_dir):
+        return ExitCode.BAD_INPUT
+    try:
+        anchoring = config.anchoring()
+    except TimestampError as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    actor = os.environ.get("USER") or "operator"
+    try:
+        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+            run = anchor_head(CustodyLog(data_dir, catalog), anchoring, actor=actor)
+    except CustodyError as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.FAILED
+    print_anchor_run(run, data_dir)
+    if not run.anchors:
+        print("osint-capture: no TSA anchored the head; nothing was recorded", file=sys.stderr)
+        return ExitCode.FAILED
+    return ExitCode.COMPLETE
+
+
+def print_anchor_run(run: AnchorRun, data_dir: Path) -> None:
+    """Each anchor made (TSA, time, file) and each TSA's error, for people."""
+    print(f"custody seq {run.seq} ({run.hash}):")
+    anchors_dir = data_dir / ANCHORS_DIR
+    for anchor in run.anchors:
+        print(f"  anchored by {anchor.tsa} at {anchor.gen_time}: {anchors_dir / anchor.token}")
+    for error in run.errors:
+        print(f"  not anchored: {error}")
