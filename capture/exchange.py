@@ -135,6 +135,16 @@ def parse_headers_text(text: str) -> tuple[int, str, Headers] | None:
     return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 
 
+def failure_text(params: dict[str, Any]) -> str:
+    """Why a request failed, in CDP's words (a ``Network.loadingFailed`` event)."""
+    reason = params.get("errorText") or "failed"
+    if params.get("blockedReason"):
+        reason += f" (blocked: {params['blockedReason']})"
+    if params.get("canceled"):
+        reason += " (canceled)"
+    return reason
+
+
 def post_data_from_cdp(request: dict[str, Any]) -> bytes | None:
     entries = request.get("postDataEntries")
     if entries:
