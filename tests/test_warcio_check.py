@@ -8,6 +8,7 @@ directory, so the real end-of-run check never meets them.
 from __future__ import annotations
 
 import io
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,13 @@ def request_warc(path: Path, uri: str) -> Path:
     return path
 
 
+def flip_the_end(data: bytes) -> bytes:
+    """Flip the last 20 bytes: the gzip member's checksum and length no longer match.
+    (Cutting a file short is no way to damage it here: warcio check passes a WARC cut
+    inside its last gzip member.)"""
+    return data[:-20] + bytes(b ^ 0xFF for b in data[-20:])
+
+
 def test_a_request_record_for_a_blob_url_is_named_with_its_record(outside: Path) -> None:
     """The fault of issue 11: an HTTP request record for a URL that is not HTTP."""
     request_warc(outside / "sound.warc.gz", "https://example.org/")
@@ -47,12 +55,20 @@ def test_a_request_record_for_a_blob_url_is_named_with_its_record(outside: Path)
 
 def test_a_warc_damaged_on_purpose_passes_only_while_damaged(outside: Path) -> None:
     flipped = request_warc(outside / "flipped.warc.gz", "https://example.org/")
-    damage(flipped, lambda data: data[:-20] + bytes(b ^ 0xFF for b in data[-20:]))
+    damage(flipped, flip_the_end)
     untouched = request_warc(outside / "untouched.warc.gz", "https://example.org/")
     damage(untouched, lambda data: data)
     count, unsound = check_every_warc(outside)
     assert count == 2
     assert unsound == [f"{untouched}: damaged on purpose, yet it passes warcio check"]
+
+
+def test_a_sealed_warc_damaged_on_purpose_stays_read_only(outside: Path) -> None:
+    sealed = request_warc(outside / "sealed.warc.gz", "https://example.org/")
+    sealed.chmod(0o444)
+    damage(sealed, flip_the_end)
+    assert stat.S_IMODE(sealed.stat().st_mode) == 0o444
+    assert check_every_warc(outside) == (1, [])
 
 
 def test_only_a_sound_warc_may_be_damaged_on_purpose(outside: Path) -> None:

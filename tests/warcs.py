@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,14 +110,18 @@ DAMAGED: set[Path] = set()
 
 
 def damage(path: Path, change: Callable[[bytes], bytes]) -> None:
-    """Rewrite the WARC at ``path`` with ``change`` to damage it on purpose.
+    """Rewrite the WARC at ``path`` with ``change`` to damage it on purpose (a sealed,
+    read-only file too: its mode is put back).
 
-    It must pass ``warcio check`` first, so the damage can only ever hide itself, never a
-    fault of ours; the end-of-run check then requires it to fail, or the mark is stale.
+    It must pass ``warcio check`` first, so the mark covers only the damage the test
+    made, never a fault of ours; the end-of-run check then requires it to fail.
     """
     before = warcio_check(path)
     assert before.returncode == 0, f"{path} was unsound before it was damaged: {before}"
+    mode = path.stat().st_mode
+    path.chmod(mode | stat.S_IWUSR)
     path.write_bytes(change(path.read_bytes()))
+    path.chmod(mode)
     DAMAGED.add(path.resolve())
 
 
