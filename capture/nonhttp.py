@@ -61,7 +61,7 @@ def bounded_url(url: str) -> dict[str, Any]:
 class NonHttpRequest:
     """One request for a URL that is not HTTP, and what became of it."""
 
-    url: dict[str, Any]  # from bounded_url: never the whole of a long URL
+    url_fields: dict[str, Any]  # from bounded_url: never the whole of a long URL
     scheme: str
     kind: str  # CDP's resource type (Image, Fetch, …) or "WebSocket"
     requested_at: datetime = field(default_factory=utc_now)
@@ -73,7 +73,7 @@ class NonHttpRequest:
     def summary(self) -> dict[str, Any]:
         """What the page info lists under ``not_http``."""
         item: dict[str, Any] = {
-            **self.url,
+            **self.url_fields,
             "scheme": self.scheme,
             "type": self.kind,
             "requested_at": rfc3339(self.requested_at),
@@ -191,7 +191,7 @@ class NonHttpLog:
         """One sentence per refused request, for the manifest's reasons: the page asked
         for it and did not get it."""
         return [
-            f"not loaded (not HTTP, refused by the browser): {r.url['url']} ({r.error})"
+            f"not loaded (not HTTP, refused by the browser): {r.url_fields['url']} ({r.error})"
             for r in self.requests
             if r.outcome is Outcome.REFUSED and r.kind != "WebSocket"
         ]
@@ -199,7 +199,7 @@ class NonHttpLog:
     def notes(self) -> list[str]:
         """One sentence per WebSocket: the page received messages the WARC does not hold."""
         return [
-            f"WebSocket {r.url['url']} ({r.outcome.value}): its messages are not recorded"
+            f"WebSocket {r.url_fields['url']} ({r.outcome.value}): its messages are not recorded"
             for r in self.requests
             if r.kind == "WebSocket"
         ]

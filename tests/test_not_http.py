@@ -17,7 +17,7 @@ from archive.hashing import sha256_bytes
 from archive.manifest import Manifest
 from archive.records import is_http_uri
 from capture.browser import Browser
-from capture.nonhttp import DATA_URL_KEPT
+from capture.nonhttp import DATA_URL_KEPT, URL_KEPT, bounded_url
 from capture.pipeline import CaptureRequest, capture_page
 from tests.not_http_site import (
     BLOB_TEXT,
@@ -117,3 +117,15 @@ async def test_status_lines_say_the_http_version_the_server_answered_in(
     [response] = [r for r in records if r.type == "response" and r.uri == site.url("/final")]
     assert response.http_line == "HTTP/1.1 200 OK"
     assert response.headers["warc-protocol"] == ["http/1.1"]
+
+
+def test_a_long_url_is_cut_and_stands_by_its_size_and_sha256() -> None:
+    short = "blob:https://example.org/" + "a" * 36
+    assert bounded_url(short) == {"url": short}
+    long = "blob:https://example.org/é" + "b" * URL_KEPT
+    assert bounded_url(long) == {
+        "url": long[:URL_KEPT],
+        "url_truncated": True,
+        "url_size": len(long.encode()),
+        "url_sha256": sha256_bytes(long.encode()),
+    }
