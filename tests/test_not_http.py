@@ -16,7 +16,9 @@ from typing import Any
 from archive.hashing import sha256_bytes
 from archive.manifest import Manifest
 from archive.records import is_http_uri
+from archive.timeutil import utc_now
 from capture.browser import Browser
+from capture.exchange import Exchange, to_records
 from capture.nonhttp import DATA_URL_KEPT, URL_KEPT, bounded_url
 from capture.pipeline import CaptureRequest, capture_page
 from tests.not_http_site import (
@@ -129,3 +131,15 @@ def test_a_long_url_is_cut_and_stands_by_its_size_and_sha256() -> None:
         "url_size": len(long.encode()),
         "url_sha256": sha256_bytes(long.encode()),
     }
+
+
+def test_h2_and_h3_responses_are_written_in_http_1_1_form_with_their_protocol() -> None:
+    """No local server speaks h2 or h3 to Chromium here: the exchange is made by hand."""
+    for protocol in ("h2", "h3", None):
+        exchange = Exchange("1", "https://example.org/", "GET", "Document", None, utc_now())
+        exchange.status, exchange.protocol = 200, protocol
+        response, request = to_records(exchange)
+        assert response.http_headers is not None and request.http_headers is not None
+        assert response.http_headers.protocol == "HTTP/1.1"
+        assert request.http_headers.statusline == "/ HTTP/1.1"
+        assert response.rec_headers.get_header("WARC-Protocol") == protocol
