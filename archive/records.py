@@ -25,6 +25,19 @@ from archive.timeutil import rfc3339, utc_now
 WARC_VERSION = "WARC/1.1"
 SPOOL_IN_MEMORY = 1024 * 1024
 
+#: warcio (and pywb, which reads WARCs with it) parses the HTTP header block of a
+#: request or response record only when its target URI starts with one of these;
+#: for any other scheme the header block would be read as payload, and the record's
+#: payload digest would not match it.
+HTTP_URI_PREFIXES = ("http:", "https:")
+#: The HTTP versions warcio accepts on a status line. HTTP/2 and HTTP/3 have no
+#: status line of their own: their messages are written in HTTP/1.1 form, and
+#: ``WARC-Protocol`` says what was on the wire (IIPC warc-http2 proposal).
+STATUS_LINE_VERSIONS = ("HTTP/1.0", "HTTP/1.1")
+#: Chromium writes ``HTTP/1.1`` on the request line of every HTTP/1.x request, to
+#: HTTP/1.0 servers too; HTTP/2 and HTTP/3 requests are written in HTTP/1.1 form.
+REQUEST_LINE_VERSION = "HTTP/1.1"
+
 Headers = list[tuple[str, str]]
 
 
@@ -106,6 +119,19 @@ class Payload:
 
     def close(self) -> None:
         self._file.close()
+
+
+def is_http_uri(uri: str) -> bool:
+    """Whether a record for ``uri`` can carry an HTTP header block (:data:`HTTP_URI_PREFIXES`)."""
+    return uri.startswith(HTTP_URI_PREFIXES)
+
+
+def _require_http(uri: str, record_type: str) -> None:
+    """A request or response record for another scheme would be malformed: refuse it."""
+    if not is_http_uri(uri):
+        raise ValueError(
+            f"a {record_type} record needs an http: or https: target URI, not {uri[:80]!r}"
+        )
 
 
 def new_record_id() -> str:
@@ -193,11 +219,13 @@ def request_record(
     extra: Iterable[tuple[str, str]] = (),
 ) -> ArcWarcRecord:
     """An HTTP request as the browser sent it, linked to its response."""
+    _require_http(uri, "request")
     more = list(extra)
     if concurrent_to:
         more.insert(0, ("WARC-Concurrent-To", concurrent_to))
     payload = body if body is not None else Payload()
-    http = StatusAndHeaders(f"{method} {path} HTTP/1.1", headers, is_http_request=True)
+    line = f"{method} {path} {REQUEST_LINE_VERSION}"
+    http = StatusAndHeaders(line, headers, is_http_request=True)
     warc = _warc_headers(
         "request", uri, record_id=record_id, date=date, payload=payload, extra=more
     )
@@ -213,10 +241,17 @@ def response_record(
     body: Payload,
     record_id: str,
     date: datetime | None,
+    version: str,
     extra: Iterable[tuple[str, str]] = (),
 ) -> ArcWarcRecord:
-    """An HTTP response: status line and headers as received, body as the browser got it."""
-    http = StatusAndHeaders(f"{status} {reason}".strip(), headers, protocol="HTTP/1.1")
+    """An HTTP response: status line and headers as received, body as the browser got it.
+
+    ``version`` is the status line's: one of :data:`STATUS_LINE_VERSIONS`.
+    """
+    _require_http(uri, "response")
+    if version not in STATUS_LINE_VERSIONS:
+        raise ValueError(f"status line version {version!r} is not one WARC readers accept")
+    http = StatusAndHeaders(f"{status} {reason}".strip(), headers, protocol=version)
     warc = _warc_headers("response", uri, record_id=record_id, date=date, payload=body, extra=extra)
     return _build(uri, "response", warc, body, "application/http; msgtype=response", http)
 

@@ -117,5 +117,6 @@ def page_info(url: str, info: dict[str, Any]) -> Derived:
         f"urn:pageinfo:{url}",
         "application/json",
         Payload(data),
-        "page info: URLs, redirects, status, resources, failures, console errors",
+        "page info: URLs, redirects, status, resources, failures, requests that are not "
+        "HTTP, console errors",
     )

@@ -135,6 +135,16 @@ def parse_headers_text(text: str) -> tuple[int, str, Headers] | None:
     return int(parts[1]), parts[2] if len(parts) > 2 else "", headers
 
 
+def failure_text(params: dict[str, Any]) -> str:
+    """Why a request failed, in CDP's words (a ``Network.loadingFailed`` event)."""
+    reason = params.get("errorText") or "failed"
+    if params.get("blockedReason"):
+        reason += f" (blocked: {params['blockedReason']})"
+    if params.get("canceled"):
+        reason += " (canceled)"
+    return reason
+
+
 def post_data_from_cdp(request: dict[str, Any]) -> bytes | None:
     entries = request.get("postDataEntries")
     if entries:
@@ -206,6 +216,17 @@ def warc_protocols(exchange: Exchange) -> list[str]:
     return protocols
 
 
+def status_line_version(exchange: Exchange) -> str:
+    """The HTTP version the response's status line gives, from CDP's ``Response.protocol``.
+
+    An HTTP/1.0 server's answer says ``HTTP/1.0``. HTTP/2 and HTTP/3 responses (and
+    a response whose protocol the browser did not report) are written in HTTP/1.1
+    form, the only other form WARC readers parse; ``WARC-Protocol`` keeps ``h2`` or
+    ``h3``.
+    """
+    return "HTTP/1.0" if (exchange.protocol or "").lower() == "http/1.0" else "HTTP/1.1"
+
+
 def to_records(exchange: Exchange, *, redact_cookies: bool = False) -> list[ArcWarcRecord]:
     """The response record (when there was a response), then the request record."""
     records: list[ArcWarcRecord] = []
@@ -238,6 +259,7 @@ def to_records(exchange: Exchange, *, redact_cookies: bool = False) -> list[ArcW
                 body=exchange.body if exchange.body is not None else Payload(),
                 record_id=exchange.response_record_id,
                 date=exchange.started_at,
+                version=status_line_version(exchange),
                 extra=extra,
             )
         )

@@ -369,7 +369,9 @@ async def _record(
         run.reasons.extend(_cut_reasons(run.stopped_because, cut, stragglers, preserved.whole_urls))
         named = preserved.whole_urls | {e.url for e in [*cut, *stragglers]}
         run.reasons.extend(_missing_resources(recorder, named))
+        run.reasons.extend(recorder.non_http.reasons())
         run.notes.extend(recorder.repeats_not_recorded())
+        run.notes.extend(recorder.non_http.notes())
         run.reasons.extend(_unrecorded_downloads(run.downloads, recorder))
         await recorder.close()
         if recorder.spool_errors:
@@ -872,7 +874,11 @@ def _page_info(run: _Run, page: Page, recorder: Recorder, main: list[Exchange]) 
         "title": run.title,
         "load_event_fired": run.load_event,
         "resources": [e.summary() for e in recorder.exchanges],
-        "failed_requests": [e.summary() for e in recorder.exchanges if e.error],
+        "failed_requests": [
+            *(e.summary() for e in recorder.exchanges if e.error),
+            *recorder.non_http.refusals(),
+        ],
+        "not_http": recorder.non_http.facts(),
         "downloads_refused": [
             {"url": url, "suggested_filename": name, "recorded": url in _recorded_urls(recorder)}
             for url, name in dict.fromkeys(run.downloads)

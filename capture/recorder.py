@@ -32,17 +32,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from archive.records import Payload, metadata_record
+from archive.records import Payload, is_http_uri, metadata_record
 from archive.timeutil import utc_now
 from archive.warcfile import WarcFile
 from capture.cdp import CDPConnection, CDPError, CDPSession
 from capture.exchange import (
     BodyState,
     Exchange,
+    failure_text,
     headers_from_cdp,
     post_data_from_cdp,
     to_records,
 )
+from capture.nonhttp import NonHttpLog
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +147,7 @@ class Recorder:
         self.main_frame_id: str | None = None
         self.problems: list[str] = []
         self.tls_origins: dict[str, dict[str, Any]] = {}
+        self.non_http = NonHttpLog()  # requests that are not HTTP: facts, never records
         self._active: dict[str, Exchange] = {}
         self._early: dict[str, Exchange] = {}
         self._req_extra: dict[str, deque[Any]] = defaultdict(deque)
@@ -189,6 +192,7 @@ class Recorder:
         }
         for method, handler in handlers.items():
             session.on(method, lambda params, h=handler, s=session: h(s, params))
+        self.non_http.listen(session)
         try:
             await session.send(
                 "Network.enable",
@@ -249,7 +253,7 @@ class Recorder:
             # own document): one exchange, not two.
             return None
         self._active.pop(key, None)
-        if not request["url"].startswith("data:"):  # inline data belongs to its document
+        if is_http_uri(request["url"]):  # any other scheme is self.non_http's
             exchange = self._early.pop(key, None)
             if exchange is None or exchange.url != request["url"]:
                 exchange = self._new_exchange(key, request, params.get("frameId"))
@@ -369,12 +373,7 @@ class Recorder:
         exchange = self._active.get(key)
         if exchange is None:
             return
-        reason = params.get("errorText") or "failed"
-        if params.get("blockedReason"):
-            reason += f" (blocked: {params['blockedReason']})"
-        if params.get("canceled"):
-            reason += " (canceled)"
-        exchange.error = reason
+        exchange.error = failure_text(params)
         exchange.finished = True
         task = self._body_tasks.get(key)
         if task is not None:
@@ -391,7 +390,8 @@ class Recorder:
         request_id = params["requestId"]
         status = params.get("responseStatusCode")
         network_id = params.get("networkId")
-        if status is None or params.get("responseErrorReason") or not network_id:
+        http = is_http_uri(params["request"]["url"])
+        if status is None or params.get("responseErrorReason") or not network_id or not http:
             await self._continue(session, request_id)
             return
         exchange = self._exchange_for_pause(session, network_id, params)

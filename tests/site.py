@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from aiohttp import web
 
 from tests.loopback import LoopbackServer
+from tests.not_http_site import not_http_page, web_socket
 
 #: Size of ``/big.bin`` unless the site is built with another ``big_size``.
 BIG_SIZE = 200 * 1024 * 1024
@@ -300,6 +301,8 @@ class TestSite(LoopbackServer):
                 web.get("/cross-frame", self._cross_frame),
                 web.get("/lost-resource", self._lost_resource),
                 web.get("/members", self._members),
+                web.get("/not-http", not_http_page),
+                web.get("/ws", web_socket),
             ]
         )
         await self.serve(app, shutdown_timeout=SHUTDOWN_TIMEOUT)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
 
 from archive import records
 from archive.hashing import sha256_bytes, sha256_file
@@ -117,6 +118,7 @@ def test_warc_records_use_sha256_and_each_is_its_own_gzip_member(tmp_path: Path)
             body=body,
             record_id=response_id,
             date=MOMENT,
+            version="HTTP/1.1",
             extra=[("WARC-IP-Address", "192.0.2.1"), ("WARC-Protocol", "h2")],
         )
     )
@@ -154,6 +156,42 @@ def test_warc_records_use_sha256_and_each_is_its_own_gzip_member(tmp_path: Path)
     with open(path, "rb") as fh:
         fh.seek(info.offset + info.length)
         assert next(iter(ArchiveIterator(fh))).rec_type == "response"
+
+
+def test_http_records_refuse_other_schemes_and_status_lines_readers_cannot_parse() -> None:
+    """warcio reads an HTTP header block only for http: and https: targets, and only
+    HTTP/1.0 and HTTP/1.1 status lines: any other record would fail ``warcio check``."""
+    for uri in ("blob:https://example.org/1", "data:,x", "file:///C|/a.jpg", "ws://example.org/"):
+        with pytest.raises(ValueError, match="needs an http: or https: target URI"):
+            records.request_record(
+                uri,
+                method="GET",
+                path="/",
+                headers=[],
+                body=None,
+                record_id=records.new_record_id(),
+                date=MOMENT,
+                concurrent_to=None,
+            )
+        with pytest.raises(ValueError, match="needs an http: or https: target URI"):
+            _response("HTTP/1.1", uri)
+    with pytest.raises(ValueError, match="not one WARC readers accept"):
+        _response("HTTP/2")
+    old = _response("HTTP/1.0")
+    assert old.http_headers is not None and old.http_headers.protocol == "HTTP/1.0"
+
+
+def _response(version: str, uri: str = "https://example.org/") -> ArcWarcRecord:
+    return records.response_record(
+        uri,
+        status=200,
+        reason="OK",
+        headers=[],
+        body=records.Payload(),
+        record_id=records.new_record_id(),
+        date=MOMENT,
+        version=version,
+    )
 
 
 def test_video_is_stored_in_its_gzip_member_and_text_is_deflated(tmp_path: Path) -> None:
