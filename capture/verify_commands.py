@@ -33,7 +33,9 @@ def add_verify_parser(commands: Any, data_option: Any) -> None:
         help="check an exported package offline: hashes, signatures, trusted time, custody",
         description="Exit 0 verified; 1 failed (altered, damaged, contradicting itself);"
         " 2 unreadable input; 4 intact but not authenticated (a signer or trusted time the"
-        " verifier has not established: the first line says which, and how).",
+        " verifier has not established: the first line says which, and how). With --data,"
+        " the key of the installation there is trusted and the check is logged in its"
+        " chain of custody.",
     )
     verify.add_argument("package", type=Path, metavar="FILE.wacz")
     verify.add_argument(

@@ -38,9 +38,9 @@ from archive.hashing import sha256_file
 from archive.report import CaptureFacts, PackagedFile, read_warc_facts, render_report
 from archive.signing import SigningKey, signature_from_b64, verify_signature
 from capture.browser import Browser
-from capture.exporting import package_stamper
 from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
+from tests.exports import export_stamped
 from tests.site import TestSite
 from tests.tsa import TestTSA
 
@@ -131,19 +131,7 @@ async def exported(
         out = tmp_path_factory.mktemp("out") / "case.wacz"
         images_loaded: list[bool] = []
         renderer = chromium_pdf_renderer(browser, asyncio.get_running_loop(), images_loaded)
-        with Catalog.open(data / "catalog.sqlite3") as catalog:
-            result = await asyncio.to_thread(
-                export_wacz,
-                data,
-                [rich.id, gzip.id],
-                out,
-                key=key,
-                catalog=catalog,
-                actor="tester",
-                pdf_renderer=renderer,
-                stamper=package_stamper(TimestampConfig((tsa.url,), (tsa_root,))),
-                anchoring=TimestampConfig((tsa.url,), (tsa_root,)).anchoring(),
-            )
+        result = await export_stamped(data, [rich.id, gzip.id], out, tsa, pdf_renderer=renderer)
     unpacked = tmp_path_factory.mktemp("unpacked")
     code, output = await run("unzip", "-q", out, "-d", unpacked)
     assert code == 0, output

@@ -34,16 +34,14 @@ import pytest
 import pytest_asyncio
 
 from archive.anchors import PACKAGE_HEAD_PATH
-from archive.catalog import Catalog
 from archive.custody import canonical_json
-from archive.export import export_wacz
 from archive.signing import P256_ORDER, SigningKey
 from archive.timestamps import TrustStore, request_token
 from archive.timeutil import rfc3339, set_clock
 from capture.browser import Browser
-from capture.exporting import package_stamper
 from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
+from tests.exports import export_stamped
 from tests.forgery import Forgery, Record, block_digests, rechained
 from tests.site import TestSite
 from tests.tsa import TestTSA
@@ -104,20 +102,8 @@ async def export_capture(
         )
     finally:
         set_clock(None)
-    key, _ = SigningKey.load_or_create(data)
     out = data.parent / f"{data.name}.wacz"
-    with Catalog.open(data / "catalog.sqlite3") as catalog:
-        await asyncio.to_thread(
-            export_wacz,
-            data,
-            [captured.id],
-            out,
-            key=key,
-            catalog=catalog,
-            actor="tester",
-            stamper=package_stamper(config),
-            anchoring=config.anchoring(),
-        )
+    await export_stamped(data, [captured.id], out, tsa)
     return out, captured.id
 
 
@@ -162,6 +148,14 @@ def pinned(genuine: Genuine) -> tuple[str, ...]:
 
 def forge(genuine: Genuine) -> Forgery:
     return Forgery(genuine.path)
+
+
+async def resign_as_insider(forgery: Forgery, genuine: Genuine) -> None:
+    """An insider holding the key, last: the sums made anew, the package signed and stamped."""
+    forgery.rebuild_sums()
+    await asyncio.to_thread(
+        forgery.resign_package, genuine.holder, tsa_url=genuine.tsa.url, trust=genuine.trust
+    )
 
 
 # -- the genuine package ---------------------------------------------------------------------
@@ -259,10 +253,7 @@ async def test_manifests_and_package_signed_by_different_keys_fail_unless_all_tr
     forgery = forge(genuine)
     forgery.reseal_capture(genuine.capture_id, other)
     await asyncio.to_thread(forgery.reanchor, genuine.tsa.url, genuine.trust)
-    forgery.rebuild_sums()
-    await asyncio.to_thread(
-        forgery.resign_package, genuine.holder, tsa_url=genuine.tsa.url, trust=genuine.trust
-    )
+    await resign_as_insider(forgery, genuine)
     mixed = forgery.write(tmp_path / "mixed.wacz")
     verdict = await verify(mixed, "--tsa-trust", genuine.tsa.ca_pem_path)
     assert verdict.code == 1, verdict.out
@@ -378,10 +369,7 @@ async def test_a_capture_token_from_another_authority_rests_on_the_verifiers_tru
         forger_trust,
     )
     forgery.rechain_custody()
-    forgery.rebuild_sums()
-    await asyncio.to_thread(
-        forgery.resign_package, genuine.holder, tsa_url=genuine.tsa.url, trust=genuine.trust
-    )
+    await resign_as_insider(forgery, genuine)
     path = forgery.write(tmp_path / "restamped.wacz")
     verdict = await verify(path, *pinned(genuine))
     assert verdict.code == 4, verdict.out
@@ -424,10 +412,7 @@ async def test_a_rechained_custody_slice_with_its_head_rewritten_fails_on_the_an
     head = forgery.json(PACKAGE_HEAD_PATH)
     head["seq"], head["hash"] = forgery.events()[-1]["seq"], forgery.events()[-1]["hash"]
     forgery.set_json(PACKAGE_HEAD_PATH, head)
-    forgery.rebuild_sums()
-    await asyncio.to_thread(
-        forgery.resign_package, genuine.holder, tsa_url=genuine.tsa.url, trust=genuine.trust
-    )
+    await resign_as_insider(forgery, genuine)
     verdict = await verify(forgery.write(tmp_path / "rechained.wacz"), *pinned(genuine))
     assert verdict.code == 1, verdict.out
     verdict.line("FAIL", "custody anchor:", "it was rewritten after that time")
@@ -548,10 +533,7 @@ async def test_an_index_pointing_a_url_at_another_record_fails(
     urlkey, stamp, _ = lines[page].split(" ", 2)
     lines[page] = f"{urlkey} {stamp} {json.dumps(fields[page])}"
     forgery.files["indexes/index.cdxj"] = ("\n".join(lines) + "\n").encode()
-    forgery.rebuild_sums()
-    await asyncio.to_thread(
-        forgery.resign_package, genuine.holder, tsa_url=genuine.tsa.url, trust=genuine.trust
-    )
+    await resign_as_insider(forgery, genuine)
     verdict = await verify(forgery.write(tmp_path / "index.wacz"), *pinned(genuine))
     assert verdict.code == 1, verdict.out
     verdict.line("FAIL", "index:", repr(genuine.url), "but the record has")

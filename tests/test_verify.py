@@ -20,17 +20,15 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.catalog import Catalog
 from archive.checks import Outcome
-from archive.export import export_wacz
 from archive.signing import SigningKey, sign_file_bytes
 from archive.timestamps import TrustStore, request_token
 from archive.trust import TrustedKeys
 from archive.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
-from capture.exporting import package_stamper
 from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
+from tests.exports import export_stamped
 from tests.site import TestSite
 from tests.tsa import TestTSA
 
@@ -80,21 +78,9 @@ async def package(
             tsa.url,
             trust=TrustStore.load([tsa_root]),
         )
-        key, _ = SigningKey.load_or_create(data)
         out = tmp_path_factory.mktemp("verify-out") / "case.wacz"
-        config = TimestampConfig((tsa.url,), (tsa_root,))
-        with Catalog.open(data / "catalog.sqlite3") as catalog:
-            await asyncio.to_thread(
-                export_wacz,
-                data,
-                [captured.id],
-                out,
-                key=key,
-                catalog=catalog,
-                actor="tester",
-                stamper=package_stamper(config),
-                anchoring=config.anchoring(),
-            )
+        await export_stamped(data, [captured.id], out, tsa)
+    key, _ = SigningKey.load_or_create(data)
     trust = await asyncio.to_thread(TrustStore.load, [tsa_root])
     yield Package(out, captured.id, key, trust, other.token_der)
 

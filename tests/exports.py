@@ -1,0 +1,40 @@
+"""Exporting as the command line does when a time-stamp authority is configured."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from pathlib import Path
+
+from archive.catalog import Catalog
+from archive.export import ExportResult, PdfRenderer, export_wacz
+from archive.signing import SigningKey
+from capture.exporting import package_stamper
+from capture.trustedtime import TimestampConfig
+from tests.tsa import TestTSA
+
+
+async def export_stamped(
+    data: Path,
+    capture_ids: Sequence[str],
+    out: Path,
+    tsa: TestTSA,
+    *,
+    pdf_renderer: PdfRenderer | None = None,
+) -> ExportResult:
+    """The package signed by the data directory's key, stamped, its custody anchored."""
+    config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
+    key, _ = SigningKey.load_or_create(data)
+    with Catalog.open(data / "catalog.sqlite3") as catalog:
+        return await asyncio.to_thread(
+            export_wacz,
+            data,
+            list(capture_ids),
+            out,
+            key=key,
+            catalog=catalog,
+            actor="tester",
+            pdf_renderer=pdf_renderer,
+            stamper=package_stamper(config),
+            anchoring=config.anchoring(),
+        )
