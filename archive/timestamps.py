@@ -18,7 +18,8 @@ What is stored is the TSA's whole reply (a ``TimeStampResp``, conventionally a
 
 :func:`verify_token` accepts a bare token too, for tokens that come from elsewhere.
 
-Two gaps of ``rfc3161_client`` are handled here, both with a few lines of DER:
+Two gaps of ``rfc3161_client`` are handled here, both with a few lines of DER
+(:mod:`archive.asn1`):
 
 - Its request builder hashes the data itself, but we are handed a digest: the
   request (a fixed, small structure) is encoded here, and a test checks it equals
@@ -70,6 +71,8 @@ from rfc3161_client import (
     VerifierBuilder,
     decode_timestamp_response,
 )
+
+from archive import asn1
 
 #: Public TSAs whose certificates chain to a root in certifi's (Mozilla's) store,
 #: each with the root it chains to (a test checks those roots are in the bundle).
@@ -245,11 +248,16 @@ def build_request(digest: bytes, nonce: int) -> bytes:
     structure is small and fixed, so it is encoded here.
     """
     _check_digest(digest)
-    algorithm = _der(0x30, _der(0x06, _encode_oid(SHA256_OID)) + _der(0x05, b""))
-    imprint = _der(0x30, algorithm + _der(0x04, digest))
-    return _der(
+    algorithm = asn1.encode(
+        0x30, asn1.encode(0x06, asn1.encode_oid(SHA256_OID)) + asn1.encode(0x05, b"")
+    )
+    imprint = asn1.encode(0x30, algorithm + asn1.encode(0x04, digest))
+    return asn1.encode(
         0x30,
-        _der_int(1) + imprint + _der_int(nonce) + _der(0x01, b"\xff"),  # certReq TRUE
+        asn1.encode_int(1)
+        + imprint
+        + asn1.encode_int(nonce)
+        + asn1.encode(0x01, b"\xff"),  # certReq TRUE
     )
 
 
@@ -377,35 +385,35 @@ def _check_digest(digest: bytes) -> None:
 def _as_response(der: bytes) -> bytes:
     """The TimeStampResp for ``der``, wrapping a bare token in a granted status."""
     try:
-        outer = _children(der, *_content(der, 0, len(der), expect=0x30))
+        outer = asn1.children(der, *asn1.content(der, 0, len(der), expect=0x30))
         if outer and outer[0].tag == 0x06:  # ContentInfo: contentType first
-            if _decode_oid(der[outer[0].start : outer[0].end]) != _SIGNED_DATA_OID:
+            if asn1.decode_oid(der[outer[0].start : outer[0].end]) != _SIGNED_DATA_OID:
                 raise TimestampError("not a time-stamp: the ContentInfo is not SignedData")
-            return _der(0x30, _der(0x30, _der_int(0)) + der)
+            return asn1.encode(0x30, asn1.encode(0x30, asn1.encode_int(0)) + der)
         if not outer or outer[0].tag != 0x30:
-            raise _DerError("no PKIStatusInfo")
+            raise asn1.DerError("no PKIStatusInfo")
         return der
-    except _DerError as exc:
+    except asn1.DerError as exc:
         raise TimestampError(f"not a time-stamp: not an RFC 3161 reply or token ({exc})") from exc
 
 
 def _check_status(response: bytes, source: str) -> None:
     """Read PKIStatusInfo ourselves: the library cannot describe a refusal."""
     try:
-        resp = _children(response, *_content(response, 0, len(response), expect=0x30))
-        info = _children(response, resp[0].start, resp[0].end)
+        resp = asn1.children(response, *asn1.content(response, 0, len(response), expect=0x30))
+        info = asn1.children(response, resp[0].start, resp[0].end)
         if resp[0].tag != 0x30 or info[0].tag != 0x02:
-            raise _DerError("PKIStatusInfo is not SEQUENCE { INTEGER, ... }")
+            raise asn1.DerError("PKIStatusInfo is not SEQUENCE { INTEGER, ... }")
         status = int.from_bytes(response[info[0].start : info[0].end], "big", signed=True)
         texts: list[str] = []
         failures: list[str] = []
         for field in info[1:]:
             if field.tag == 0x30:
-                for text in _children(response, field.start, field.end):
+                for text in asn1.children(response, field.start, field.end):
                     texts.append(response[text.start : text.end].decode("utf-8", "replace"))
             elif field.tag == 0x03:
                 failures = _bit_names(response[field.start : field.end])
-    except (_DerError, IndexError) as exc:
+    except (asn1.DerError, IndexError) as exc:
         raise TimestampError(f"not a time-stamp: unreadable status ({exc})") from exc
     if status == PKIStatus.GRANTED and len(resp) > 1:
         return
@@ -438,7 +446,7 @@ def _parse(response: bytes) -> tuple[TimeStampResponse, list[x509.Certificate]]:
     """The library's view of ``response`` and the certificates in the token."""
     try:
         ordered = _der_ordered_certificates(response)
-    except _DerError as exc:
+    except asn1.DerError as exc:
         raise TimestampError(f"not a time-stamp: malformed token ({exc})") from exc
     try:
         parsed = decode_timestamp_response(ordered)
@@ -579,7 +587,7 @@ def _check_ess_signing_certificate(response: bytes, signer: x509.Certificate) ->
     """
     try:
         attributes = _signed_attributes(response)
-    except (_DerError, IndexError) as exc:
+    except (asn1.DerError, IndexError) as exc:
         raise TimestampError(f"not a time-stamp: unreadable signed attributes ({exc})") from exc
     signer_der = signer.public_bytes(Encoding.DER)
     checked = 0
@@ -589,7 +597,7 @@ def _check_ess_signing_certificate(response: bytes, signer: x509.Certificate) ->
         v2 = oid == _ESS_SIGNING_CERTIFICATE_V2_OID
         try:
             algorithm, cert_hash = _first_ess_cert_id(value, v2=v2)
-        except (_DerError, IndexError) as exc:
+        except (asn1.DerError, IndexError) as exc:
             raise TimestampError(f"not a time-stamp: unreadable ESS attribute ({exc})") from exc
         if algorithm is None:
             raise TimestampError("bad signature: the ESS attribute uses an unknown hash")
@@ -612,18 +620,18 @@ def _first_ess_cert_id(value: bytes, *, v2: bool) -> tuple[str | None, bytes]:
 
     ``value`` is a SigningCertificate(V2): SEQUENCE { certs SEQUENCE OF ESSCertID, ... }.
     """
-    signing_certificate = _children(value, *_content(value, 0, len(value), expect=0x30))
-    cert_ids = _children(value, signing_certificate[0].start, signing_certificate[0].end)
-    fields = _children(value, cert_ids[0].start, cert_ids[0].end)
+    signing_certificate = asn1.children(value, *asn1.content(value, 0, len(value), expect=0x30))
+    cert_ids = asn1.children(value, signing_certificate[0].start, signing_certificate[0].end)
+    fields = asn1.children(value, cert_ids[0].start, cert_ids[0].end)
     algorithm: str | None = "sha1"
     if v2:
         algorithm = "sha256"  # DEFAULT of ESSCertIDv2.hashAlgorithm
         if fields[0].tag == 0x30:
-            oid = _children(value, fields[0].start, fields[0].end)[0]
-            algorithm = _HASH_BY_OID.get(_decode_oid(value[oid.start : oid.end]))
+            oid = asn1.children(value, fields[0].start, fields[0].end)[0]
+            algorithm = _HASH_BY_OID.get(asn1.decode_oid(value[oid.start : oid.end]))
             fields = fields[1:]
     if fields[0].tag != 0x04:
-        raise _DerError("ESSCertID without certHash")
+        raise asn1.DerError("ESSCertID without certHash")
     return algorithm, value[fields[0].start : fields[0].end]
 
 
@@ -631,89 +639,36 @@ def _gen_time(response: bytes, fallback: datetime) -> datetime:
     """``genTime`` with its fractions of a second, which ``rfc3161_client`` drops."""
     try:
         tst_info = _tst_info(response)
-        fields = _children(tst_info, *_content(tst_info, 0, len(tst_info), expect=0x30))
+        fields = asn1.children(tst_info, *asn1.content(tst_info, 0, len(tst_info), expect=0x30))
         field = next(f for f in fields if f.tag == 0x18)
         text = tst_info[field.start : field.end].decode("ascii")
         match = re.fullmatch(r"(\d{14})(?:\.(\d+))?Z", text)
         if match is None:
-            raise _DerError(f"genTime {text!r} is not YYYYMMDDhhmmss[.f]Z")
+            raise asn1.DerError(f"genTime {text!r} is not YYYYMMDDhhmmss[.f]Z")
         moment = datetime.strptime(match[1], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
         micros = int((match[2] or "0")[:6].ljust(6, "0"))
         moment = moment.replace(microsecond=micros)
-    except (_DerError, StopIteration, ValueError) as exc:
+    except (asn1.DerError, StopIteration, ValueError) as exc:
         raise TimestampError(f"not a time-stamp: unreadable genTime ({exc})") from exc
     if moment.replace(microsecond=0) != fallback.astimezone(UTC):
         raise TimestampError(f"not a time-stamp: genTime {text!r} reads two ways")
     return moment
 
 
-# --- a little DER --------------------------------------------------------------------
-# Just enough to walk a TimeStampResp: definite lengths, one-byte tags.
+# --- the token's structure -----------------------------------------------------------
 
 
-class _DerError(ValueError):
-    pass
-
-
-@dataclass(frozen=True)
-class _Element:
-    tag: int
-    #: Offset of the tag byte.
-    begin: int
-    #: Content starts here and ends before ``end``.
-    start: int
-    end: int
-
-
-def _element(data: bytes, pos: int, limit: int) -> _Element:
-    if pos + 2 > limit:
-        raise _DerError(f"truncated at byte {pos}")
-    tag, first = data[pos], data[pos + 1]
-    if tag & 0x1F == 0x1F:
-        raise _DerError(f"multi-byte tag at byte {pos}")
-    start = pos + 2
-    if first < 0x80:
-        length = first
-    elif first == 0x80:
-        raise _DerError(f"indefinite length at byte {pos} (not DER)")
-    else:
-        count = first & 0x7F
-        if count > 4 or start + count > limit:
-            raise _DerError(f"bad length at byte {pos}")
-        length = int.from_bytes(data[start : start + count], "big")
-        start += count
-    if start + length > limit:
-        raise _DerError(f"element at byte {pos} runs past its container")
-    return _Element(tag, pos, start, start + length)
-
-
-def _content(data: bytes, pos: int, limit: int, *, expect: int) -> tuple[int, int]:
-    element = _element(data, pos, limit)
-    if element.tag != expect:
-        raise _DerError(f"tag 0x{element.tag:02x} at byte {pos}, expected 0x{expect:02x}")
-    return element.start, element.end
-
-
-def _children(data: bytes, start: int, end: int) -> list[_Element]:
-    children = []
-    pos = start
-    while pos < end:
-        child = _element(data, pos, end)
-        children.append(child)
-        pos = child.end
-    return children
-
-
-def _signed_data(response: bytes) -> list[_Element]:
+def _signed_data(response: bytes) -> list[asn1.Element]:
     """The fields of the token's SignedData (RFC 5652 §5.1)."""
-    resp = _children(response, *_content(response, 0, len(response), expect=0x30))
+    resp = asn1.children(response, *asn1.content(response, 0, len(response), expect=0x30))
     if len(resp) < 2:
-        raise _DerError("no token in the reply")
-    content_info = _children(response, resp[1].start, resp[1].end)
-    if _decode_oid(response[content_info[0].start : content_info[0].end]) != _SIGNED_DATA_OID:
-        raise _DerError("the token is not SignedData")
+        raise asn1.DerError("no token in the reply")
+    content_info = asn1.children(response, resp[1].start, resp[1].end)
+    if asn1.decode_oid(response[content_info[0].start : content_info[0].end]) != _SIGNED_DATA_OID:
+        raise asn1.DerError("the token is not SignedData")
     explicit = content_info[1]
-    return _children(response, *_content(response, explicit.start, explicit.end, expect=0x30))
+    start, end = asn1.content(response, explicit.start, explicit.end, expect=0x30)
+    return asn1.children(response, start, end)
 
 
 def _der_ordered_certificates(response: bytes) -> bytes:
@@ -723,7 +678,8 @@ def _der_ordered_certificates(response: bytes) -> bytes:
     if certificates is None:
         return response
     members = [
-        response[c.begin : c.end] for c in _children(response, certificates.start, certificates.end)
+        response[c.begin : c.end]
+        for c in asn1.children(response, certificates.start, certificates.end)
     ]
     ordered = sorted(members)
     if ordered == members:
@@ -733,65 +689,24 @@ def _der_ordered_certificates(response: bytes) -> bytes:
 
 def _tst_info(response: bytes) -> bytes:
     fields = _signed_data(response)
-    encap = _children(response, fields[2].start, fields[2].end)
+    encap = asn1.children(response, fields[2].start, fields[2].end)
     explicit = encap[1]
-    return response[slice(*_content(response, explicit.start, explicit.end, expect=0x04))]
+    return response[slice(*asn1.content(response, explicit.start, explicit.end, expect=0x04))]
 
 
 def _signed_attributes(response: bytes) -> list[tuple[str, bytes]]:
     """(OID, first value's DER) of each signed attribute of the token's one SignerInfo."""
     signer_infos = _signed_data(response)[-1]
-    signer_info = _children(response, signer_infos.start, signer_infos.end)[0]
-    fields = _children(response, signer_info.start, signer_info.end)
+    signer_info = asn1.children(response, signer_infos.start, signer_infos.end)[0]
+    fields = asn1.children(response, signer_info.start, signer_info.end)
     signed = next((f for f in fields if f.tag == 0xA0), None)
     if signed is None:
         return []
     attributes = []
-    for attribute in _children(response, signed.start, signed.end):
-        oid, values = _children(response, attribute.start, attribute.end)[:2]
-        first = _children(response, values.start, values.end)[0]
+    for attribute in asn1.children(response, signed.start, signed.end):
+        oid, values = asn1.children(response, attribute.start, attribute.end)[:2]
+        first = asn1.children(response, values.start, values.end)[0]
         attributes.append(
-            (_decode_oid(response[oid.start : oid.end]), response[first.begin : first.end])
+            (asn1.decode_oid(response[oid.start : oid.end]), response[first.begin : first.end])
         )
     return attributes
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    length = len(content)
-    if length < 0x80:
-        return bytes([tag, length]) + content
-    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(size)]) + size + content
-
-
-def _der_int(value: int) -> bytes:
-    if value < 0:
-        raise ValueError("only non-negative integers are encoded here")
-    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
-
-
-def _encode_oid(dotted: str) -> bytes:
-    first, second, *rest = (int(part) for part in dotted.split("."))
-    out = bytearray()
-    for arc in [first * 40 + second, *rest]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out.extend(reversed(chunk))
-    return bytes(out)
-
-
-def _decode_oid(content: bytes) -> str:
-    arcs: list[int] = []
-    value = 0
-    for byte in content:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    if not arcs:
-        return ""
-    first = min(arcs[0] // 40, 2)
-    return ".".join(str(arc) for arc in [first, arcs[0] - 40 * first, *arcs[1:]])
