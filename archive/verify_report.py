@@ -97,7 +97,7 @@ class VerifyReport:
             missing = sorted({_MISSING.get(check.name, check.name) for check in self.unproven})
             return (
                 "INTACT, NOT AUTHENTICATED (exit 4): nothing was found altered, but not"
-                f" established: {', '.join(missing)}"
+                f" established: {'; '.join(missing)}"
             )
         count = len(self.failures)
         return (
@@ -159,13 +159,21 @@ class VerifyReport:
         }
 
 
-#: What each kind of unproven check leaves unestablished, for the verdict's first line.
+#: What each kind of unproven check leaves unestablished, and how to establish it, for
+#: the verdict's first line (the lines under it give each case in full).
 _MISSING = {
-    "signer": "whose key signed it",
-    "package time-stamp": "when the package was signed",
-    "time-stamp": "when captures were made",
-    "trusted time": "when captures were made",
-    "custody anchor": "how far the chain of custody is anchored",
-    "custody anchored": "how far the chain of custody is anchored",
-    "custody head": "which custody head it was exported at",
+    "signer": "whose key signed it (pin the fingerprint its holder gives you with"
+    " --key-fingerprint, or list it with --trusted-keys)",
+    "package time-stamp": "when the package was signed (a token whose authority you trust:"
+    " --tsa-trust ROOT.pem)",
+    "time-stamp": "when captures were made (tokens whose authority you trust: --tsa-trust"
+    " ROOT.pem)",
+    "trusted time": "when captures were made (tokens whose authority you trust: --tsa-trust"
+    " ROOT.pem)",
+    "custody anchor": "how far the chain of custody is anchored (--tsa-trust for the"
+    " anchors' authority)",
+    "custody anchored": "how far the chain of custody is anchored (--tsa-trust for the"
+    " anchors' authority)",
+    "custody head": "which custody head it was exported at (an export made with a"
+    " time-stamp authority)",
 }

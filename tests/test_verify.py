@@ -164,6 +164,7 @@ async def test_the_unpinned_export_is_intact_but_not_authenticated(package: Pack
     assert not report.failures
     first = report.summary().splitlines()[0]
     assert "INTACT, NOT AUTHENTICATED" in first and "whose key signed it" in first
+    assert "--key-fingerprint" in first  # what is missing, and how to establish it
     assert "--key-fingerprint" in report.unproven[0].reason
 
 
@@ -202,7 +203,8 @@ async def test_a_trust_store_without_the_tsa_root_leaves_time_unproven(package: 
         "custody anchor",
         "custody anchored",
     }
-    assert "when captures were made" in report.summary().splitlines()[0]
+    first = report.summary().splitlines()[0]
+    assert "when captures were made" in first and "--tsa-trust ROOT.pem" in first
 
 
 # -- tampering ---------------------------------------------------------------------------------
