@@ -2,8 +2,7 @@
 
 Nothing is extracted to disk. Every member is read once, a chunk at a time, through
 :class:`HashingReader`, which hashes and counts it and refuses to read past the size
-its entry declares; byte ranges of interest (the WARC records an index points at)
-are hashed on the way by :class:`RangeDigests`. Small members (JSON, tokens, sums,
+its entry declares. Small members (JSON, tokens, sums,
 the index) are then read whole, once, within :data:`MAX_SMALL_MEMBER`
 (:class:`SmallReader`).
 """
@@ -14,7 +13,7 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
 
 from archive.hashing import CHUNK_SIZE
@@ -31,68 +30,19 @@ class Member:
     size: int
 
 
-@dataclass
-class RangeDigests:
-    """SHA-256 of byte ranges ``(offset, length)`` of a stream, taken as the stream passes.
-
-    Ranges that overlap one before them are refused (``overlapping``) rather than hashed
-    twice: a forged index of overlapping ranges must not multiply the work.
-    """
-
-    ranges: Iterable[tuple[int, int]]
-    digests: dict[tuple[int, int], str] = field(default_factory=dict)
-    overlapping: list[tuple[int, int]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self._pending: list[tuple[int, int]] = []
-        end = 0
-        for start, length in sorted(set(self.ranges)):
-            if start < end or length <= 0:
-                self.overlapping.append((start, length))
-                continue
-            self._pending.append((start, length))
-            end = start + length
-        self._pending.reverse()  # popped from the end, in order
-        self._active: tuple[int, int, Any] | None = None
-
-    def feed(self, position: int, chunk: bytes) -> None:
-        """``chunk`` is the stream's bytes from ``position`` on."""
-        end = position + len(chunk)
-        while True:
-            if self._active is None:
-                if not self._pending or self._pending[-1][0] >= end:
-                    return
-                start, length = self._pending.pop()
-                self._active = (start, length, hashlib.sha256())
-            start, length, digest = self._active
-            stop = start + length
-            low, high = max(start, position), min(stop, end)
-            if low < high:
-                digest.update(chunk[low - position : high - position])
-            if stop > end:
-                return
-            self.digests[(start, length)] = digest.hexdigest()
-            self._active = None
-
-
 class HashingReader:
     """A member stream, hashed and counted as it is read; refuses to pass its declared size."""
 
-    def __init__(
-        self, raw: IO[bytes], name: str, declared: int, taps: RangeDigests | None = None
-    ) -> None:
+    def __init__(self, raw: IO[bytes], name: str, declared: int) -> None:
         self.raw = raw
         self.name = name
         self.declared = declared
-        self.taps = taps
         self.sha = hashlib.sha256()
         self.size = 0
 
     def read(self, n: int = -1) -> bytes:
         data = self.raw.read(CHUNK_SIZE if n is None or n < 0 else min(n, CHUNK_SIZE))
         self.sha.update(data)
-        if self.taps is not None:
-            self.taps.feed(self.size, data)
         self.size += len(data)
         if self.size > self.declared:
             raise zipfile.BadZipFile(f"{self.name} holds more bytes than its entry declares")

@@ -42,8 +42,8 @@ from archive.export import (
     PAGES_PATH,
     SUMS_PATH,
 )
-from archive.index_check import check_index, check_pages, index_ranges, parse_index
-from archive.members import HashingReader, Member, RangeDigests, SmallReader
+from archive.index_check import check_index, check_pages, parse_index
+from archive.members import HashingReader, Member, SmallReader
 from archive.timestamps import TrustStore
 from archive.trust import TrustedKeys, judge_signers
 from archive.verify_captures import check_captures
@@ -107,8 +107,7 @@ def _check_contents(
     if index is None:
         malformed = [f"{INDEX_PATH} is missing or too large: replay would find nothing"]
     warcs: dict[str, Mapping[int, RecordFacts]] = {}
-    raw_digests: dict[str, Mapping[tuple[int, int], str]] = {}
-    members = _read_members(report, zf, names, index_ranges(lines, ARCHIVE_DIR), warcs, raw_digests)
+    members = _read_members(report, zf, names, warcs)
     _check_datapackage(report, small, members)
     _check_sums(report, small, members)
     check_digest_file(report, small, trust)
@@ -116,9 +115,7 @@ def _check_contents(
         report, small, members, trust, evidence_dir=EVIDENCE_DIR, archive_dir=ARCHIVE_DIR
     )
     report.extend(
-        check_index(
-            lines, malformed, warcs, raw_digests, index_path=INDEX_PATH, archive_dir=ARCHIVE_DIR
-        )
+        check_index(lines, malformed, warcs, index_path=INDEX_PATH, archive_dir=ARCHIVE_DIR)
     )
     report.extend(
         check_pages(
@@ -187,9 +184,7 @@ def _read_members(
     report: VerifyReport,
     zf: zipfile.ZipFile,
     names: set[str],
-    ranges: Mapping[str, list[tuple[int, int]]],
     warcs: dict[str, Mapping[int, RecordFacts]],
-    raw_digests: dict[str, Mapping[tuple[int, int], str]],
 ) -> dict[str, Member]:
     """SHA-256 and size of every member, streamed; WARC records are checked in the same read."""
     members: dict[str, Member] = {}
@@ -198,13 +193,12 @@ def _read_members(
         name = info.filename
         if name not in names or name.endswith("/"):
             continue
-        taps = RangeDigests(ranges.get(name, []))
         try:
             with zf.open(info) as raw:
-                reader = HashingReader(raw, name, info.file_size, taps)
+                reader = HashingReader(raw, name, info.file_size)
                 if _is_warc(name):
                     result = check_warc(reader, budget)  # type: ignore[arg-type]
-                    warcs[name], raw_digests[name] = result.records, taps.digests
+                    warcs[name] = result.records
                     _report_warc(report, name, result.count, result.problems)
                 reader.drain()
         except Exception as exc:  # a corrupt member: bad CRC, bad header, bad compression
