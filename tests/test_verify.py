@@ -397,3 +397,29 @@ async def test_a_token_swapped_for_one_over_other_data(package: Package, tmp_pat
     token_checks = [c for c in report.failures if c.name == "time-stamp"]
     assert token_checks and "imprint" in token_checks[0].reason, text
     assert token_name in token_checks[0].reason
+
+
+async def test_urls_the_browser_normalises_still_verify(
+    site: TestSite, browser: Browser, tmp_path: Path
+) -> None:
+    """A fragment is never sent and an origin gets its slash: the records' URIs differ from
+    the URL asked for, and the page list must still find them (as replay does)."""
+    data = tmp_path / "data"
+    async with TestTSA(tmp_path / "tsa") as tsa:
+        config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
+        ids = [
+            (
+                await capture_page(
+                    CaptureRequest(url, timeout=30, media=None, tsa=config), data, browser=browser
+                )
+            ).id
+            for url in (site.url("/gzip#section-2"), site.origin)
+        ]
+        out = tmp_path / "normalised.wacz"
+        await export_stamped(data, ids, out, tsa)
+        trust = await asyncio.to_thread(TrustStore.load, [tsa.ca_pem_path])
+    key, _ = SigningKey.load_or_create(data)
+    report = await asyncio.to_thread(
+        verify_package, out, trust=trust, keys=TrustedKeys.pinned(key.fingerprint)
+    )
+    assert report.ok, report.summary()
