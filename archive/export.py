@@ -502,9 +502,12 @@ def _write_entries(
     package.add_bytes(VERIFY_PATH, guide.encode("utf-8"))
     package.add_bytes(SUMS_PATH, _sha256sums(package.resources))
 
-    datapackage = _datapackage(package.resources, captures, created)
+    # Signed now: what the package claims as its time is what its token is compared
+    # with, so it is taken when signing, not when packaging (hours ago, for a big case).
+    signed_at = now_rfc3339()
+    datapackage = _datapackage(package.resources, captures, signed_at)
     package.add_unlisted(DATAPACKAGE, datapackage)
-    digest, package.notes = _digest(datapackage, created, key, stamper)
+    digest, package.notes = _digest(datapackage, signed_at, key, stamper)
     package.add_unlisted(DATAPACKAGE_DIGEST, digest)
 
 

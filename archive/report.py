@@ -287,7 +287,7 @@ def _summary(
     return (
         "<table>"
         f"<tr><th>Package</th><td class='mono'>{_e(package_name)}</td></tr>"
-        f"<tr><th>Packaged at</th><td>{_e(created)} (system clock of the packaging machine,"
+        f"<tr><th>Packaging started</th><td>{_e(created)} (system clock of the packaging machine,"
         " UTC)</td></tr>"
         f"<tr><th>Packaged with</th><td>{_e(software)}</td></tr>"
         f"<tr><th>Signing key</th><td class='hash'>{_e(key_fingerprint)}</td></tr>"

@@ -52,7 +52,8 @@ you, it proves that <em>the holder of that key</em> packaged exactly these bytes
 not one byte has changed since. <strong>Each capture's manifest signature</strong>
 (<code>manifest.sig.json</code>) proves the same for the capture, at the moment it was
 sealed: the manifest lists every file of the capture with its SHA-256.</p>
-<p><strong>Times.</strong> The package says it was made at {_e(created)}, and each manifest
+<p><strong>Times.</strong> Packaging started at {_e(created)}; the package signature records
+when it was signed (<code>signedData.created</code>), and each manifest
 says when its capture started and finished: those times come from the machines' own clocks,
 which no signature can vouch for. <strong>Time-stamp tokens</strong> (RFC 3161), signed by
 an independent authority, prove that a manifest, or the package's signature, existed no
@@ -135,8 +136,8 @@ on the dates and at the times shown (UTC, from the capturing machine's clock):
 <table><thead><tr><th>Capture id</th><th>URL requested</th><th>Started (UTC)</th>
 <th>Operator</th><th>Manifest SHA-256</th></tr></thead><tbody>{rows}</tbody></table></li>
 <li><strong>The copy and its hash values (Rule 902(14)).</strong> The file
-<span class="mono">{_e(package_name)}</span> was packaged from the captures as sealed at
-{_e(created)} by {_e(software)}, and signed with the key whose fingerprint is
+<span class="mono">{_e(package_name)}</span> was packaged from the captures as sealed,
+starting at {_e(created)}, by {_e(software)}, and signed with the key whose fingerprint is
 <span class="hash">{_e(key_fingerprint)}</span>. SHA-256 is a process of digital
 identification: two files with the same SHA-256 hash value are, to a practical certainty,
 identical. On {blank} [date] I computed the SHA-256 hash value of that file and found it to

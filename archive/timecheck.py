@@ -125,13 +125,13 @@ def judge_time(
         outcome = Outcome.UNPROVEN
         reason = (
             f"{subject}: claimed {_show(claimed)}, proven no later than {_show(proven)} by"
-            f" {authority.signer}: the capturing machine's clock is unproven for"
+            f" {authority.signer}: the clock of the machine that made it is unproven for"
             f" {_span(proven - claimed)} (a time-stamp normally follows within {_span(window)})"
         )
     else:
         outcome = Outcome.OK
         reason = (
-            f"{subject}: {label} {_show(claimed)} by the capturing machine's clock, proven no"
+            f"{subject}: {label} {_show(claimed)} by its machine's own clock, proven no"
             f" later than {_show(proven)} by {authority}"
         )
     return Check(name, outcome, reason), ProvenTime(subject, claimed, proven, authority, outcome)

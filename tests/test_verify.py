@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -40,7 +42,9 @@ class Package:
     key: SigningKey
     trust: TrustStore
     #: A genuine token from the same TSA, but over other data.
-    other_token: bytes = b""
+    other_token: bytes
+    #: The data directory the package was exported from.
+    data: Path
 
     @property
     def warc(self) -> str:
@@ -82,7 +86,7 @@ async def package(
         await export_stamped(data, [captured.id], out, tsa)
     key, _ = SigningKey.load_or_create(data)
     trust = await asyncio.to_thread(TrustStore.load, [tsa_root])
-    yield Package(out, captured.id, key, trust, other.token_der)
+    yield Package(out, captured.id, key, trust, other.token_der, data)
 
 
 async def verify(pkg: Package, path: Path, *, pinned: str | None = None) -> VerifyReport:
@@ -423,3 +427,28 @@ async def test_urls_the_browser_normalises_still_verify(
         verify_package, out, trust=trust, keys=TrustedKeys.pinned(key.fingerprint)
     )
     assert report.ok, report.summary()
+
+
+async def test_a_slow_export_is_signed_at_its_signing_time(
+    package: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``created`` is when the package was signed, not when packaging began: a long export
+    (here a PDF that takes 3 s, against a window cut to 2 s) still agrees with its token."""
+    import archive.verify_signature
+
+    monkeypatch.setattr(archive.verify_signature, "PACKAGE_WINDOW", timedelta(seconds=2))
+
+    def slow_pdf(html: Path, pdf: Path) -> None:
+        time.sleep(3)
+        pdf.write_bytes(b"%PDF-1.4 placeholder for timing\n")
+
+    async with TestTSA(tmp_path / "tsa") as tsa:
+        out = tmp_path / "slow.wacz"
+        await export_stamped(package.data, [package.capture_id], out, tsa, pdf_renderer=slow_pdf)
+        trust = await asyncio.to_thread(TrustStore.load, [tsa.ca_pem_path])
+    report = await asyncio.to_thread(
+        verify_package, out, trust=trust, keys=TrustedKeys.pinned(package.key.fingerprint)
+    )
+    assert not report.failures, report.summary()
+    stamped = next(c for c in report.checks if c.name == "package time-stamp")
+    assert stamped.ok, report.summary()
