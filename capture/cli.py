@@ -285,6 +285,21 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _unreadable_trust(files: list[Path] | None) -> str | None:
+    """Why a ``--tsa-trust`` file cannot be used, before any work starts (else ``None``).
+
+    Found later, a missing root would leave every token unverifiable halfway through a
+    capture or an export; every command that takes the option is checked here, once.
+    """
+    from archive.timestamps import TimestampError, TrustStore
+
+    try:
+        TrustStore.load(files or ())
+    except TimestampError as exc:
+        return str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -292,6 +307,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return ExitCode.BAD_INPUT
     data_dir = getattr(args, "data", None) or default_data_dir()
+    unreadable = _unreadable_trust(getattr(args, "tsa_trust", None))
+    if unreadable:
+        print(f"osint-capture: {unreadable}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     if args.command == "capture":
         return run_capture(args, data_dir)
     if args.command == "serve":

@@ -552,3 +552,26 @@ async def test_export_a_case_to_a_signed_wacz_that_validates(
         "export", "--out", str(tmp_path / "x.wacz"), "--data", str(data), cwd=tmp_path
     )
     assert neither.returncode == 2
+
+
+async def test_a_missing_tsa_trust_file_is_bad_input_for_every_command(tmp_path: Path) -> None:
+    """Named at once, before a browser starts or a file is written, never a traceback."""
+    missing = tmp_path / "no-such-root.pem"
+    data = tmp_path / "data"
+    for command in (
+        ("capture", "http://127.0.0.1:1/"),
+        ("serve",),
+        ("timestamp", "--pending"),
+        ("export", "--case", "c", "--out", str(tmp_path / "x.wacz")),
+        ("verify", str(tmp_path / "x.wacz")),
+        ("key",),
+        ("custody", "verify"),
+        ("custody", "anchor"),
+    ):
+        run = await run_cli(
+            *command, "--data", str(data), "--tsa-trust", str(missing), cwd=tmp_path
+        )
+        assert run.returncode == 2, run
+        assert f"cannot read trust file {missing}" in run.stderr, run
+        assert "Traceback" not in run.stderr and run.seconds < FAST, run
+    assert not data.exists()
