@@ -19,12 +19,16 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.catalog import Catalog
 from archive.checks import ExitStatus
 from capture.pipeline import CATALOG_NAME
 from capture.trustedtime import TimestampConfig
+
+if TYPE_CHECKING:
+    from archive.custody import CustodyLog
+    from archive.verify_report import VerifyReport
 
 
 def add_verify_parser(commands: Any, data_option: Any) -> None:
@@ -104,28 +108,43 @@ def run_verify(args: argparse.Namespace, data_dir: Path) -> int:
     return report.exit_status
 
 
-def _log_verification(package: Path, data_dir: Path, report: Any) -> None:
+def _log_verification(package: Path, data_dir: Path, report: VerifyReport) -> None:
     """Verifying evidence is an action on it: logged when this machine holds the archive."""
-    from archive.custody import CustodyLog
-    from archive.hashing import sha256_file
+    from archive.custody import CustodyError, CustodyLog
 
     if not (data_dir / CATALOG_NAME).exists():
         return
     with Catalog.open(data_dir / CATALOG_NAME) as catalog:
         captures = [cid for cid in report.captures if catalog.get_capture(cid) is not None]
-        CustodyLog(data_dir, catalog).append(
-            "verified",
-            actor=os.environ.get("USER") or "operator",
-            captures=captures,
-            details={
-                "package_sha256": sha256_file(package)[0],
-                "verdict": report.outcome.value,
-                "ok": report.ok,
-                "checks": len(report.checks),
-                "failed": len(report.failures),
-                "unproven": len(report.unproven),
-            },
-        )
+        try:
+            _append_verified(CustodyLog(data_dir, catalog), captures, package, report)
+        except CustodyError as exc:
+            # The verdict above stands (it is about the package); the exit code keeps it.
+            print(
+                f"osint-capture: this check is NOT recorded in the chain of custody of"
+                f" {data_dir}: {exc}",
+                file=sys.stderr,
+            )
+
+
+def _append_verified(
+    log: CustodyLog, captures: list[str], package: Path, report: VerifyReport
+) -> None:
+    from archive.hashing import sha256_file
+
+    log.append(
+        "verified",
+        actor=os.environ.get("USER") or "operator",
+        captures=captures,
+        details={
+            "package_sha256": sha256_file(package)[0],
+            "verdict": report.outcome.value,
+            "ok": report.ok,
+            "checks": len(report.checks),
+            "failed": len(report.failures),
+            "unproven": len(report.unproven),
+        },
+    )
 
 
 def run_key(args: argparse.Namespace, data_dir: Path) -> int:

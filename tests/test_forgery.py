@@ -570,3 +570,16 @@ async def test_unreadable_trust_input_is_exit_2_with_its_path(
     assert verdict.code == 2 and f"{keys} line 1" in verdict.err, verdict
     verdict = await verify(genuine.path, "--key-fingerprint", "sha256:12ab")
     assert verdict.code == 2 and "64 hexadecimal digits" in verdict.err, verdict
+
+
+async def test_a_check_the_custody_log_cannot_record_is_said_and_keeps_its_verdict(
+    genuine: Genuine, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(genuine.work / "holder", data)
+    with open(data / "custody.jsonl", "ab") as log:
+        log.write(b'{"torn')
+    verdict = await verify(genuine.path, "--data", data, "--tsa-trust", genuine.tsa.ca_pem_path)
+    assert verdict.code == 0 and "VERIFIED" in verdict.first, verdict.out + verdict.err
+    assert "NOT recorded in the chain of custody" in verdict.err and "torn" in verdict.err
+    assert "Traceback" not in verdict.err
