@@ -221,14 +221,13 @@ async def export(request: web.Request) -> web.StreamResponse:
         return render(
             request, "capture.html", status=422, logged_in=True, export_error=str(exc), **facts
         )
-    headers = {
-        "Content-Disposition": f'attachment; filename="{result.path.name}"',
-        "X-Content-SHA256": result.sha256,
-    }
-    if result.notes:
-        # The package has no (or less) trusted time: verification will say so; say it now.
-        headers["X-Export-Warnings"] = str(len(result.notes))
-    return web.FileResponse(result.path, headers=headers)
+    return web.FileResponse(
+        result.path,
+        headers={
+            "Content-Disposition": f'attachment; filename="{result.path.name}"',
+            "X-Content-SHA256": result.sha256,
+        },
+    )
 
 
 def _free_name(folder: Path, stem: str) -> Path:
