@@ -305,6 +305,13 @@ def test_the_report_shows_the_tsa_time_from_the_token(exported: Exported) -> Non
         )
     assert stamped.details["gen_time"] in report
     assert f"evidence/{exported.gzip['id']}.timestamp-1.tsr" in report
+    # The token's time is what is proven; the machine's clock is only a claim beside it.
+    proven = f"<strong>Proven no later than {stamped.details['gen_time']}</strong>"
+    assert proven in report and exported.gzip["finished_at"] in report
+    # The whole check is one command, with the fingerprint from its holder, not from here.
+    assert f"osint-capture verify {exported.result.path.name}" in report
+    assert "--key-fingerprint &lt;the fingerprint its holder gave you&gt;" in report
+    assert "--tsa-trust" in report and "never from this report or the package" in report
 
 
 def test_the_pdf_report_is_printed_with_its_screenshots(exported: Exported) -> None:
