@@ -53,8 +53,13 @@ class KeyStatement:
     tokens: tuple[Path, ...]
 
 
-def statement_for(key: SigningKey, data_dir: Path, *, created: str, operator: str) -> KeyStatement:
-    """The key's statement, written now if there is none; refuses one for another key."""
+def statement_for(
+    key: SigningKey, data_dir: Path, *, created: tuple[str, str], operator: str
+) -> KeyStatement:
+    """The key's statement, written now if there is none; refuses one for another key.
+
+    ``created`` is when the key was made (RFC 3339) and where that time comes from.
+    """
     keys_dir = Path(data_dir) / KEYS_DIR
     path = keys_dir / STATEMENT_NAME
     if path.exists():
@@ -66,7 +71,8 @@ def statement_for(key: SigningKey, data_dir: Path, *, created: str, operator: st
             "fingerprint": key.fingerprint,
             "publicKey": key.public_key_b64,
             "public_key_pem": key.public_key_pem,
-            "key_created": created,
+            "key_created": created[0],
+            "key_created_from": created[1],
             "operator": operator,
             "host": socket.gethostname(),
             "software": f"osint-capture {__version__}",

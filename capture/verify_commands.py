@@ -185,14 +185,15 @@ def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     return ExitStatus.VERIFIED
 
 
-def _key_created(data_dir: Path, catalog: Catalog, fingerprint: str) -> str:
-    """When the key was made: its ``key-created`` custody event, else its file's time."""
+def _key_created(data_dir: Path, catalog: Catalog, fingerprint: str) -> tuple[str, str]:
+    """When the key was made, and where that time comes from: its ``key-created``
+    custody event, else (a key older than the log) its file's modification time."""
     from archive.custody import CustodyLog
     from archive.signing import KEYS_DIR, PRIVATE_KEY_NAME
     from archive.timeutil import rfc3339
 
     for event in CustodyLog(data_dir, catalog).events():
         if event.action == "key-created" and event.details.get("fingerprint") == fingerprint:
-            return event.time
+            return event.time, f"custody event seq {event.seq} (key-created)"
     mtime = (data_dir / KEYS_DIR / PRIVATE_KEY_NAME).stat().st_mtime
-    return rfc3339(datetime.fromtimestamp(mtime, UTC)) + " (key file's time: no custody event)"
+    return rfc3339(datetime.fromtimestamp(mtime, UTC)), "the key file's modification time"

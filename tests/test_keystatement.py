@@ -38,6 +38,7 @@ async def test_the_key_statement_is_signed_and_stamped_once(tmp_path: Path) -> N
     assert fingerprint == f"fingerprint: {statement['fingerprint']}"
     assert statement["operator"] == "Amal" and statement["host"] and statement["key_created"]
     assert statement["key_created"].endswith("Z") and statement["clock"] == "system clock, UTC"
+    assert statement["key_created_from"].startswith("custody event seq 1 (key-created)")
     record = json.loads((keys / SIGNATURE_NAME).read_bytes())
     verify_signed(
         record, (keys / STATEMENT_NAME).read_bytes(), expected_fingerprint=statement["fingerprint"]
