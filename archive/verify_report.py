@@ -118,10 +118,10 @@ class VerifyReport:
         if not self.times:
             lines.append("no trusted time: no time-stamp token verified")
         for time in self.times:
-            claimed = time.to_dict()["claimed"]
+            shown = time.to_dict()
             lines.append(
-                f"{time.subject}: claimed {claimed}, proven no later than"
-                f" {time.to_dict()['proven_no_later_than']} ({time.outcome.value})"
+                f"{time.subject}: claimed {shown['claimed']}, proven no later than"
+                f" {shown['proven_no_later_than']} ({time.outcome.value})"
             )
         lines.append(f"custody: {self.custody or 'not anchored by any verified time-stamp'}")
         return lines
