@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ./data
 
-.PHONY: run test lint bench setup browser ffmpeg replay clean
+.PHONY: run test lint bench setup browser ffmpeg replay analysis clean
 
-setup: $(STAMP) browser ffmpeg replay
+setup: $(STAMP) browser ffmpeg replay analysis
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ ffmpeg:
 
 replay:
 	@scripts/ensure-replay
+
+analysis:
+	@scripts/ensure-analysis
 
 run: setup
 	@echo "Pair the browser extension (extension/) with this token:"
