@@ -1,0 +1,1 @@
+"""Reading what evidence says: keyframes of videos, OCR, transcripts."""
