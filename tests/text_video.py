@@ -58,7 +58,7 @@ H264 = ["-c:v", "libx264", "-preset", "veryfast", "-threads", "1", "-pix_fmt", "
 BACKGROUNDS = (
     "testsrc2=size={w}x{h}:rate={r}",
     "mandelbrot=size={w}x{h}:rate={r}:start_scale=2:end_scale=0.05",
-    "gradients=size={w}x{h}:rate={r}:speed=0.05:c0=0x203a80:c1=0xc05020:n=3",
+    "gradients=size={w}x{h}:rate={r}:speed=0.05:c0=0x203a80:c1=0xc05020:n=3:seed=1",
 )
 
 #: The frame-number code: COUNTER_BITS white/black cells in a strip across the top.

@@ -41,19 +41,23 @@ log = logging.getLogger(__name__)
 #: Seconds: the floor. No two chosen frames are further apart than this (before the
 #: ``max_frames`` spread), so a static shot with a changing caption is still sampled.
 DEFAULT_EVERY = 10.0
-#: ffmpeg scene score above which a frame counts as a cut. Measured on the test videos
-#: (docs/analysis-frames-measurements.md): hard cuts score 0.5 and more, motion and a
-#: caption changing over a still picture 0.1 or less.
-DEFAULT_SCENE = 0.3
+#: ffmpeg scene score above which a frame counts as a cut. Measured on synthetic test
+#: videos (docs/analysis-frames-measurements.md): hard cuts scored 0.27 to 1.0, ordinary
+#: motion and a caption changing over a still picture 0.04 or less, a simulated shaky
+#: handheld camera up to 0.14. 0.2 sits between the two; 0.3 missed two cuts of twelve.
+#: A missed cut costs a caption shown for less than ``every`` seconds, an extra frame
+#: only OCR time, so the threshold leans low.
+DEFAULT_SCENE = 0.2
 #: Frames returned at most; beyond it an even spread over time is kept.
 DEFAULT_MAX_FRAMES = 60
 #: Seconds: an interval frame this close before a scene frame is a duplicate of it.
 DEDUP_WINDOW = 1.0
 #: Scene frames are at least this many seconds apart...
 MIN_SCENE_GAP = 1.0
-#: ...and for long videos further, so that ffmpeg writes at most about this many times
-#: ``max_frames`` candidate frames (scene plus interval) before the spread.
-CANDIDATE_HEADROOM = 4
+#: ...and in long videos (over four minutes) further apart, as are floor frames (over
+#: forty minutes), so that each rule chooses at most about this many frames: ffmpeg
+#: writes at most about twice this many PNG files, however long or cut-heavy the video.
+CANDIDATES_PER_RULE = 240
 #: ffmpeg's time limit: this many seconds per second of video, never under the floor.
 TIMEOUT_PER_SECOND = 2.0
 TIMEOUT_FLOOR = 60.0
@@ -63,6 +67,8 @@ PROBE_TIMEOUT = 30.0
 #: Lines of ffmpeg's stderr quoted in a FrameError.
 STDERR_LINES = 8
 
+#: Seconds of tolerance when comparing frame times (see _expression).
+_SLACK = 0.0001
 _META = "selected.txt"
 _LOG = "ffmpeg.log"
 _PATTERN = "candidate-%06d.png"
@@ -171,13 +177,13 @@ def keyframes(
 
 
 def _gaps(duration: float | None, every: float, max_frames: int) -> tuple[float, float]:
-    """The minimum gap between scene frames and the floor actually used. Both stay as
-    asked for videos up to a few minutes; for long ones they widen so that ffmpeg
-    writes at most about ``2 * CANDIDATE_HEADROOM * max_frames`` PNG files, since the
-    spread would throw the surplus away anyway."""
+    """The minimum gap between scene frames and the floor actually used: as asked,
+    unless the video is so long that a rule would choose more than
+    CANDIDATES_PER_RULE frames (bounding the scratch space; the spread to max_frames
+    would throw most away anyway). Both are recorded in the settings."""
     if duration is None:
         return MIN_SCENE_GAP, every
-    spacing = duration / (CANDIDATE_HEADROOM * max_frames)
+    spacing = duration / max(CANDIDATES_PER_RULE, max_frames)
     return max(MIN_SCENE_GAP, spacing), max(every, spacing)
 
 
@@ -186,9 +192,12 @@ def _expression(scene: float, scene_gap: float, every: float) -> str:
     frame may be taken (set only when one is); ``prev_selected_t`` is ffmpeg's own
     time of the last chosen frame, whatever the reason, so the floor measures gaps.
     The first frame does not delay a scene frame: a video that opens on black and
-    cuts to its content half a second in keeps both."""
-    is_scene = f"gt(scene,{scene})*gte(t,ld(0))"
-    return f"if(eq(n,0),1,if({is_scene},st(0,t+{scene_gap})*0+1,gte(t-prev_selected_t,{every})))"
+    cuts to its content half a second in keeps both. Times are compared with a slack
+    of a tenth of a millisecond (less than any frame lasts), as 20.6 - 15.6 is not
+    quite 5 in floating point."""
+    is_scene = f"gt(scene,{scene})*gte(t,ld(0)-{_SLACK})"
+    floor = f"gte(t-prev_selected_t,{every - _SLACK})"
+    return f"if(eq(n,0),1,if({is_scene},st(0,t+{scene_gap})*0+1,{floor}))"
 
 
 def _probe(video: Path) -> _Probe:
@@ -296,7 +305,7 @@ def _classify(candidates: list[_Candidate], scene: float, scene_gap: float) -> l
     for i, candidate in enumerate(candidates):
         if i == 0:
             reason = "first"
-        elif candidate.score > scene and candidate.offset >= next_scene - 1e-6:
+        elif candidate.score > scene and candidate.offset >= next_scene - _SLACK:
             reason = "scene"
             next_scene = candidate.offset + scene_gap
         else:
