@@ -44,7 +44,7 @@ DEFAULT_EVERY = 10.0
 #: ffmpeg scene score above which a frame counts as a cut. Measured on synthetic test
 #: videos (docs/analysis-frames-measurements.md): hard cuts scored 0.27 to 1.0, ordinary
 #: motion and a caption changing over a still picture 0.04 or less, a simulated shaky
-#: handheld camera up to 0.14. 0.2 sits between the two; 0.3 missed two cuts of twelve.
+#: handheld camera up to 0.14. 0.2 sits between the two; 0.3 missed one cut of fourteen.
 #: A missed cut costs a caption shown for less than ``every`` seconds, an extra frame
 #: only OCR time, so the threshold leans low.
 DEFAULT_SCENE = 0.2
