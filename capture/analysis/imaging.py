@@ -38,19 +38,18 @@ class Tile:
 
 
 def tiles(height: int, tile_height: int = TILE_HEIGHT, overlap: int = TILE_OVERLAP) -> list[Tile]:
-    """Split ``height`` rows into overlapping tiles whose cores cover every row once."""
+    """Split ``height`` rows into the fewest overlapping tiles of at most ``tile_height``,
+    all of one size (so no rows are read three times), whose cores cover every row once."""
     if height <= tile_height:
         return [Tile(0, height, 0, height)]
-    step = tile_height - overlap
-    tops = [*range(0, height - tile_height, step), height - tile_height]
+    count = -(-(height - overlap) // (tile_height - overlap))
+    size = -(-(height + (count - 1) * overlap) // count)
+    tops = [min(index * (size - overlap), height - size) for index in range(count)]
     result = []
     for index, top in enumerate(tops):
-        core_top = 0 if index == 0 else (top + tops[index - 1] + tile_height) // 2
-        if index + 1 < len(tops):
-            core_bottom = (tops[index + 1] + top + tile_height) // 2
-        else:
-            core_bottom = height
-        result.append(Tile(top, top + tile_height, core_top, core_bottom))
+        core_top = 0 if index == 0 else (top + tops[index - 1] + size) // 2
+        core_bottom = (tops[index + 1] + top + size) // 2 if index + 1 < count else height
+        result.append(Tile(top, top + size, core_top, core_bottom))
     return result
 
 
@@ -84,6 +83,24 @@ def to_source(box: Box, scale: float, left: int, top: int) -> Box:
         max(1, round(w / scale)),
         max(1, round(h / scale)),
     )
+
+
+def bands(boxes: list[Box], width: int, height: int) -> list[Box]:
+    """Regions to read again around ``boxes`` (tile coordinates): each box padded by its
+    height (tesseract needs a margin, and a first reading's box may have missed dots and
+    descenders), boxes whose padded regions touch merged, clipped to the tile."""
+    padded = []
+    for x, y, w, h in sorted(boxes, key=lambda b: b[1]):
+        pad = max(8, h)
+        x0, y0 = max(0, x - pad), max(0, y - pad)
+        padded.append((x0, y0, min(width, x + w + pad) - x0, min(height, y + h + pad) - y0))
+    merged: list[Box] = []
+    for box in padded:
+        if merged and box[1] <= merged[-1][1] + merged[-1][3]:
+            merged[-1] = union([merged[-1], box])
+        else:
+            merged.append(box)
+    return merged
 
 
 def union(boxes: list[Box]) -> Box:

@@ -50,10 +50,10 @@ DEBIAN_TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
 #: reads noise in it.
 MIN_IMAGE_WIDTH = 120
 MIN_IMAGE_HEIGHT = 20
-#: Line heights (tesseract's line boxes, in px) read well as they are: body text of 16-24 px
-#: fonts gives boxes of 20-30 px. Lines outside are read again resampled towards
+#: Line heights (tesseract's line boxes, in px) read well as they are: body text of 14-24 px
+#: fonts gives boxes of 15-30 px. Lines outside are read again resampled towards
 #: TARGET_LINE_HEIGHT (footnotes upscaled, banners shrunk).
-GOOD_LINE_HEIGHTS = (20, 56)
+GOOD_LINE_HEIGHTS = (15, 56)
 TARGET_LINE_HEIGHT = 32
 #: Scales are rounded to steps of this, so lines of similar size share one reading.
 SCALE_STEP = 0.25
@@ -194,25 +194,35 @@ class OcrEngine:
         """All readings of one tile, merged region by region; and what was tried."""
         first = self._read_at(tile, 1.0, top)
         readings = [first]
-        scales = _scales_wanted(first)
-        for scale in scales:
-            readings.append(self._read_at(tile, scale, top))
+        wanted = _scales_wanted(first)
+        for scale, boxes in wanted.items():
+            readings.extend(self._read_bands(tile, boxes, scale, top))
+        scales = sorted(wanted)
         confidence = _mean_confidence(first)
-        binarised = bool(first) and confidence < UNSURE_CONFIDENCE
-        if binarised:
-            clean = imaging.denoised(tile)
-            for scale in [1.0, *scales]:
-                readings.append(self._read_at(clean, scale, top))
+        denoised = bool(first) and confidence < UNSURE_CONFIDENCE
+        if denoised:
+            readings.append(self._read_at(imaging.denoised(tile), 1.0, top))
         kept = _best_per_region([line for reading in readings for line in reading])
         used = {
             "scales": [1.0, *scales],
             "upscaled": any(s > 1 for s in scales),
-            "binarised": binarised,
+            "denoised": denoised,
             "first_confidence": round(confidence, 1),
         }
         return kept, used
 
-    def _read_at(self, tile: Image.Image, scale: float, top: int) -> list[Line]:
+    def _read_bands(
+        self, tile: Image.Image, boxes: list[Box], scale: float, top: int
+    ) -> list[list[Line]]:
+        """Readings, resampled by ``scale``, of just the bands of ``tile`` holding ``boxes``
+        (a few small lines need not cost a reading of the whole tile at twice its size)."""
+        readings = []
+        for x, y, w, h in imaging.bands(boxes, tile.width, tile.height):
+            crop = tile.crop((x, y, x + w, y + h))
+            readings.append(self._read_at(crop, scale, top + y, left=x))
+        return readings
+
+    def _read_at(self, tile: Image.Image, scale: float, top: int, left: int = 0) -> list[Line]:
         """One tesseract reading of ``tile`` resampled by ``scale``, in source pixels.
 
         Words are built from their symbols: tesseract gives a right-to-left word's text in
@@ -226,14 +236,14 @@ class OcrEngine:
             if symbol.Empty(tesserocr.RIL.SYMBOL):
                 continue
             if symbol.IsAtBeginningOf(tesserocr.RIL.TEXTLINE) or not pending:
-                lines.append(_words(pending, scale, top))
+                lines.append(_words(pending, scale, left, top))
                 pending = []
             if symbol.IsAtBeginningOf(tesserocr.RIL.WORD) or not pending:
                 x0, y0, x1, y1 = symbol.BoundingBox(tesserocr.RIL.WORD)
                 box = (x0, y0, x1 - x0, y1 - y0)
                 pending.append(([], symbol.Confidence(tesserocr.RIL.WORD), box))
             pending[-1][0].append(symbol.GetUTF8Text(tesserocr.RIL.SYMBOL) or "")
-        lines.append(_words(pending, scale, top))
+        lines.append(_words(pending, scale, left, top))
         return [_line(words) for words in lines if words]
 
     def close(self) -> None:
@@ -269,13 +279,15 @@ def _check_languages(languages: str, tessdata: Path) -> None:
             )
 
 
-def _words(pending: list[tuple[list[str], float, Box]], scale: float, top: int) -> list[Word]:
+def _words(
+    pending: list[tuple[list[str], float, Box]], scale: float, left: int, top: int
+) -> list[Word]:
     """The words of one line as read, confident enough to keep, in source pixels."""
     words = []
     for symbols, confidence, box in pending:
         text = _BIDI_MARKS.sub("", "".join(symbols)).strip()
         if text and confidence >= MIN_WORD_CONFIDENCE:
-            words.append(Word(text, imaging.to_source(box, scale, 0, top), confidence))
+            words.append(Word(text, imaging.to_source(box, scale, left, top), confidence))
     return words
 
 
@@ -289,11 +301,12 @@ def _line(words: list[Word]) -> Line:
     return Line(" ".join(w.text for w in ordered), box, confidence, tuple(ordered))
 
 
-def _scales_wanted(lines: list[Line]) -> list[float]:
-    """Resamplings that bring lines outside :data:`GOOD_LINE_HEIGHTS` towards the target:
-    the (at most :data:`MAX_EXTRA_SCALES`) scales that the most characters want."""
+def _scales_wanted(lines: list[Line]) -> dict[float, list[Box]]:
+    """Resamplings that bring lines outside :data:`GOOD_LINE_HEIGHTS` towards the target,
+    with the boxes of the lines that want each: at most :data:`MAX_EXTRA_SCALES` of them,
+    those that the most characters want."""
     low, high = GOOD_LINE_HEIGHTS
-    wanted: dict[float, int] = {}
+    wanted: dict[float, list[Line]] = {}
     for line in lines:
         height = line.box[3]
         if low <= height <= high:
@@ -301,9 +314,9 @@ def _scales_wanted(lines: list[Line]) -> list[float]:
         scale = min(MAX_SCALE, max(MIN_SCALE, TARGET_LINE_HEIGHT / max(1, height)))
         stepped = max(MIN_SCALE, round(scale / SCALE_STEP) * SCALE_STEP)
         if stepped != 1.0:
-            wanted[stepped] = wanted.get(stepped, 0) + len(line.text)
-    chosen = sorted(wanted, key=lambda s: wanted[s], reverse=True)[:MAX_EXTRA_SCALES]
-    return sorted(chosen)
+            wanted.setdefault(stepped, []).append(line)
+    ranked = sorted(wanted, key=lambda s: sum(len(x.text) for x in wanted[s]), reverse=True)
+    return {scale: [x.box for x in wanted[scale]] for scale in ranked[:MAX_EXTRA_SCALES]}
 
 
 def _mean_confidence(lines: list[Line]) -> float:
