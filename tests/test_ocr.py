@@ -75,6 +75,27 @@ async def test_banner_sized_arabic_is_read_where_a_plain_read_sees_nothing(
     assert plain >= 0.5, f"the plain read was expected to fail (CER {plain:.3f})"
 
 
+async def test_arabic_is_read_at_every_banner_size(browser: Browser, engine: OcrEngine) -> None:
+    """The same line from 32 to 60 px: tesseract's defaults lose it at some sizes."""
+    plain_failures, engine_rates = [], {}
+    for size in range(32, 61, 4):
+        banner = await text_images.arabic_banner(browser, size=size)
+        engine_rates[size] = cer(banner.text, engine.read(banner.image).text())
+        if cer(banner.text, plain_tesserocr(banner)) > 0.5:
+            plain_failures.append(size)
+    print(
+        f"\nbanner sizes: engine CER {engine_rates}; plain read lost the line at {plain_failures}"
+    )
+    assert max(engine_rates.values()) <= 0.05, engine_rates
+
+
+async def test_transparent_png_is_read_on_white(browser: Browser, engine: OcrEngine) -> None:
+    image = await text_images.transparent_text(browser)
+    assert image.image.mode == "RGBA"
+    result, char_rate, word_rate = scored(engine, image, "transparent PNG")
+    assert char_rate <= 0.02 and word_rate <= 0.05, result.text()
+
+
 async def test_small_text_is_upscaled(browser: Browser, engine: OcrEngine) -> None:
     result, char_rate, word_rate = scored(
         engine, await text_images.small_text(browser, size=13), "small text 13 px"

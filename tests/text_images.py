@@ -54,7 +54,7 @@ class TextImage:
 
 
 async def screenshot(
-    browser: Browser, body: str, *, width: int = 1000, style: str = ""
+    browser: Browser, body: str, *, width: int = 1000, style: str = "", transparent: bool = False
 ) -> tuple[Image.Image, dict[str, int]]:
     """Render ``body`` and return the full-page screenshot and the page-space top of every
     element that has an ``id`` (so a test can check where a line's box lands)."""
@@ -68,10 +68,11 @@ async def screenshot(
             "Object.fromEntries([...document.querySelectorAll('[id]')].map("
             "e => [e.id, Math.round(e.getBoundingClientRect().top + window.scrollY)]))"
         )
-        png = await page.screenshot(full_page=True, type="png")
+        png = await page.screenshot(full_page=True, type="png", omit_background=transparent)
     finally:
         await context.close()
-    return Image.open(io.BytesIO(png)).convert("RGB"), tops
+    image = Image.open(io.BytesIO(png))
+    return (image if transparent else image.convert("RGB")), tops
 
 
 def _paragraphs(lines: tuple[str, ...], css_class: str, size: int) -> str:
@@ -120,6 +121,15 @@ async def arabic_and_english(browser: Browser) -> TextImage:
     image, _ = await screenshot(browser, body)
     lines = (ARABIC_PARAGRAPH[0], ENGLISH_LINES[0], ARABIC_PARAGRAPH[1], ENGLISH_LINES[1])
     return TextImage(image, lines)
+
+
+async def transparent_text(browser: Browser) -> TextImage:
+    """Black Arabic and English text on a transparent background (a PNG with alpha), as
+    logos, stickers and captions are often posted."""
+    body = _paragraphs(ARABIC_PARAGRAPH[:1], "ar", 22) + _paragraphs(ENGLISH_LINES[:1], "", 20)
+    style = " html, body { background: transparent; }"
+    image, _ = await screenshot(browser, body, width=900, style=style, transparent=True)
+    return TextImage(image, (ARABIC_PARAGRAPH[0], ENGLISH_LINES[0]))
 
 
 MEME_STYLE = (

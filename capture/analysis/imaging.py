@@ -53,6 +53,20 @@ def tiles(height: int, tile_height: int = TILE_HEIGHT, overlap: int = TILE_OVERL
     return result
 
 
+def opaque_rgb(image: Image.Image) -> Image.Image:
+    """``image`` as RGB, transparent parts made white. Colour is kept (tesseract picks the
+    channel that best separates text from background: white letters on yellow, nearly
+    lost in grey, stand out in blue); transparency is not, as dropping the alpha channel
+    turns a transparent PNG's background black, under black text."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
 def resample(image: Image.Image, scale: float) -> Image.Image:
     """``image`` scaled by ``scale`` (Lanczos both ways: it keeps thin Arabic strokes and
     dots that bilinear shrinking smudges into the letters beside them)."""

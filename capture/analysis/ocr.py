@@ -11,10 +11,10 @@ handled here:
   of banner-sized text (many dots beside long joined strokes) at some sizes and not
   others: the same line is read perfectly at one scale and as nothing 5% larger. It is
   turned off (``textord_noise_rejrows``).
-* **Text size.** The models read best when lines are some 40 px tall. A first reading
-  gives each line's height; the tile is read again at the scale that brings those lines
-  towards that height, and each region keeps whichever reading tesseract is more
-  confident of.
+* **Text size.** Footnote-sized and banner-sized lines read worse than body text. A
+  first reading gives each line's height; the bands holding lines outside
+  :data:`GOOD_LINE_HEIGHTS` are read again resampled towards :data:`TARGET_LINE_HEIGHT`,
+  and each region keeps whichever reading has more confidently read characters.
 * **Noise.** Scans and photos of paper are read again despeckled
   (:func:`~capture.analysis.imaging.denoised`) when the first reading is unsure.
 
@@ -171,7 +171,7 @@ class OcrEngine:
 
     def read(self, image: Image.Image) -> OcrResult:
         """Read ``image`` (any size or mode); tall images are read in tiles."""
-        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        rgb = imaging.opaque_rgb(image)
         lines: list[Line] = []
         tile_settings = []
         for tile in imaging.tiles(rgb.height):
