@@ -104,6 +104,19 @@ async def test_small_text_is_upscaled(browser: Browser, engine: OcrEngine) -> No
     assert result.settings["tiles"][0]["upscaled"] is True
 
 
+async def test_small_text_low_on_a_tall_image_keeps_page_coordinates(
+    browser: Browser, engine: OcrEngine
+) -> None:
+    """Resampled re-reads in a later tile: boxes still land where the text is."""
+    small = await text_images.small_text(browser, size=13)
+    canvas = Image.new("RGB", (small.image.width, 6000), "white")
+    canvas.paste(small.image, (0, 5000))
+    result, char_rate, _ = scored(engine, TextImage(canvas, small.lines), "small text at y=5000")
+    assert char_rate <= 0.05, result.text()
+    assert any(tile["upscaled"] for tile in result.settings["tiles"][1:])
+    assert all(5000 <= line.box[1] <= 5000 + small.image.height for line in result.lines)
+
+
 async def test_mixed_sizes_on_one_image(browser: Browser, engine: OcrEngine) -> None:
     result, char_rate, word_rate = scored(
         engine, await text_images.mixed_sizes(browser), "mixed sizes 44/20/14 px"

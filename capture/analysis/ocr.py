@@ -196,7 +196,8 @@ class OcrEngine:
         readings = [first]
         wanted = _scales_wanted(first)
         for scale, boxes in wanted.items():
-            readings.extend(self._read_bands(tile, boxes, scale, top))
+            in_tile = [(x, y - top, w, h) for x, y, w, h in boxes]
+            readings.extend(self._read_bands(tile, in_tile, scale, top))
         scales = sorted(wanted)
         confidence = _mean_confidence(first)
         denoised = bool(first) and confidence < UNSURE_CONFIDENCE
@@ -215,7 +216,8 @@ class OcrEngine:
         self, tile: Image.Image, boxes: list[Box], scale: float, top: int
     ) -> list[list[Line]]:
         """Readings, resampled by ``scale``, of just the bands of ``tile`` holding ``boxes``
-        (a few small lines need not cost a reading of the whole tile at twice its size)."""
+        (tile coordinates): a few small lines need not cost reading the whole tile at
+        twice its size."""
         readings = []
         for x, y, w, h in imaging.bands(boxes, tile.width, tile.height):
             crop = tile.crop((x, y, x + w, y + h))
