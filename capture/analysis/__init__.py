@@ -1,0 +1,1 @@
+"""Reading what evidence says: machine drafts of speech, text and translations."""
