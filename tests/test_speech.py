@@ -26,9 +26,12 @@ from capture.analysis.whisper_model import (
 )
 from tests import speech_audio
 
-#: Measured 0.049 (WAV) and 0.082 (the same speech as AAC in an mp4); see the docs.
+#: Measured 0.049 (WAV), 0.082 (the same speech as AAC in an mp4) and 0.167 (the passage
+#: five times over, about two minutes: sentences dropped or repeated where Whisper's 30 s
+#: windows meet); see docs/analysis-speech-measurements.md.
 MAX_WER_WAV = 0.15
 MAX_WER_VIDEO = 0.20
+MAX_WER_LONG = 0.30
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +51,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
     yield {
         "english": english,
         "english_mp4": speech_audio.video_with_audio(english, folder / "english.mp4"),
+        "long": speech_audio.speak(" ".join([speech_audio.ENGLISH] * 5), folder / "long.wav"),
         "arabic": speech_audio.speak(speech_audio.ARABIC, folder / "arabic.wav", voice="ar"),
         "silence": speech_audio.silence(folder / "silence.wav"),
         "mute_video": speech_audio.video_without_audio(folder / "mute.webm"),
@@ -77,6 +81,17 @@ def test_speech_in_a_video_is_transcribed(transcriber: Transcriber, media: dict[
     transcript = transcriber.transcribe(media["english_mp4"], language="en")
     wer = speech_audio.word_error_rate(speech_audio.ENGLISH, transcript.text())
     assert wer <= MAX_WER_VIDEO, (wer, transcript.text())
+
+
+def test_long_recording_across_several_windows(
+    transcriber: Transcriber, media: dict[str, Path]
+) -> None:
+    transcript = transcriber.transcribe(media["long"], language="en")
+    reference = " ".join([speech_audio.ENGLISH] * 5)
+    wer = speech_audio.word_error_rate(reference, transcript.text())
+    assert wer <= MAX_WER_LONG, (wer, transcript.text())
+    assert transcript.complete and transcript.duration > 100
+    assert transcript.segments[-1].end > transcript.duration - 5
 
 
 def test_detected_language_comes_with_its_probability(
