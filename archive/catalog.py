@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from archive import catalog_analyses
+from archive.catalog_analyses import AnalysisTables
 from archive.store import Artifact
 from archive.timeutil import now_rfc3339
 
@@ -187,6 +189,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        7,
+        "analysis runs (OCR, transcripts, translations) and their text, searchable line by line",
+        catalog_analyses.MIGRATION_STATEMENTS,
+    ),
 )
 
 #: The states of a watched target. A removed target is never scheduled again.
@@ -276,12 +283,16 @@ class TimelineEvent:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """A capture whose visible text (or URL, or title) matched a search."""
+    """A capture whose visible text (or URL, or title) matched a search, or a line that
+    an analysis run read in it (OCR, transcript, translation: ``number`` and ``place``)."""
 
     capture_id: str
     url: str
     title: str
     snippet: str  # the matching passage, the matched words between \x02 and \x03
+    kind: str = "page text"  # page text | ocr | transcript | translation
+    number: int | None = None  # the analysis run, for machine-read text
+    place: dict[str, object] | None = None  # where in its source (box, offset, times)
 
 
 #: Marks around matched words in :attr:`SearchHit.snippet` (never in page text).
@@ -310,8 +321,11 @@ def validate_case_name(name: str) -> str:
     return name
 
 
-class Catalog:
-    """One connection to the catalog, safe to share between threads (one lock)."""
+class Catalog(AnalysisTables):
+    """One connection to the catalog, safe to share between threads (one lock).
+
+    Analysis runs are in :class:`archive.catalog_analyses.AnalysisTables`.
+    """
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.path = path
@@ -868,7 +882,9 @@ class Catalog:
         return [_capture_row(row) for row in rows]
 
     def search_text(self, query: str, *, limit: int = 50) -> list[SearchHit]:
-        """Captures whose text, title or URL holds every word of ``query``, best first."""
+        """Captures whose text, title or URL holds every word of ``query``, best first;
+        then lines that OCR, transcripts or translations read in them, each with its place.
+        """
         expression = _match_expression(query)
         if not expression:
             return []
@@ -879,9 +895,23 @@ class Catalog:
                 " FROM capture_text WHERE capture_text MATCH ? ORDER BY rank LIMIT ?",
                 (SNIPPET_START, SNIPPET_END, expression, limit),
             ).fetchall()
-        return [
+        hits = [
             SearchHit(row["capture_id"], row["url"], row["title"], row["snippet"]) for row in rows
         ]
+        for line in self.search_analysis_text(expression, limit=limit):
+            capture = self.get_capture(line.capture_id)
+            hits.append(
+                SearchHit(
+                    line.capture_id,
+                    capture.url if capture else "",
+                    "",
+                    line.snippet,
+                    kind=line.kind,
+                    number=line.number,
+                    place=line.place,
+                )
+            )
+        return hits
 
 
 _CAPTURE_SELECT = (

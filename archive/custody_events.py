@@ -53,6 +53,9 @@ ACTIONS = (
     "log-repaired",
     # A TSA's token over an earlier event's hash, kept in DATA/anchors/ (archive.anchors).
     "anchored",
+    # Machine readings of a sealed capture (OCR, transcripts) sealed as an addendum.
+    "analysed",
+    "analysis-failed",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.

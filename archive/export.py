@@ -66,6 +66,7 @@ from typing import IO, Any
 from cdxj_indexer.main import CDXJIndexer
 
 from archive import __version__
+from archive.addendum import ANALYSIS_WARC
 from archive.anchoring import Anchoring, AnchorRun, PackageAnchors, package_anchors
 from archive.catalog import CaptureRow, Catalog
 from archive.custody import CustodyError, CustodyLog, canonical_json
@@ -175,9 +176,18 @@ class _Capture:
     def id(self) -> str:
         return self.row.id
 
+    @property
+    def warcs(self) -> list[Artifact]:
+        """The capture's WARC, then the WARCs of its analysis runs (addenda)."""
+        return [self.warc, *(a for a in self.others if a.kind == ANALYSIS_WARC)]
+
     def evidence_path(self, artifact: Artifact) -> str:
         if artifact.kind == "warc":
             return f"{ARCHIVE_DIR}/{artifact.path}"
+        if artifact.kind == ANALYSIS_WARC:
+            # Replayable and indexed like the capture's WARC; named by the capture, since
+            # every capture has an analysis-1.
+            return f"{ARCHIVE_DIR}/{self.id}.{artifact.path}"
         return f"{EVIDENCE_DIR}/{self.id}.{artifact.path}"
 
 
@@ -452,19 +462,21 @@ def _write_entries(
 ) -> None:
     """Every entry, in an order where each file listed in a later one is already in."""
     for capture in captures:
-        package.add_file(
-            capture.evidence_path(capture.warc),
-            capture.directory / capture.warc.path,
-            expected=capture.warc,
-        )
+        for warc in capture.warcs:
+            package.add_file(
+                capture.evidence_path(warc), capture.directory / warc.path, expected=warc
+            )
     index = work / "index.cdxj"
-    _write_index([c.directory / c.warc.path for c in captures], index)
+    _write_index([c.directory / w.path for c in captures for w in c.warcs], index)
     package.add_file(INDEX_PATH, index)
     package.add_bytes(PAGES_PATH, _pages(captures))
 
     for capture in captures:
         capture.packaged.append(_packaged(capture, capture.warc))
         for artifact in capture.others:
+            if artifact.kind == ANALYSIS_WARC:
+                capture.packaged.append(_packaged(capture, artifact))
+                continue
             package.add_file(
                 capture.evidence_path(artifact),
                 capture.directory / artifact.path,

@@ -46,6 +46,7 @@ from archive.index_check import check_index, check_pages, parse_index
 from archive.members import HashingReader, Member, SmallReader
 from archive.timestamps import TrustStore
 from archive.trust import TrustedKeys, judge_signers
+from archive.verify_addenda import check_addenda
 from archive.verify_captures import check_captures
 from archive.verify_custody import check_anchors, check_sealing_events, read_slice
 from archive.verify_report import VerifyReport
@@ -113,6 +114,9 @@ def _check_contents(
     check_digest_file(report, small, trust)
     manifests = check_captures(
         report, small, members, trust, evidence_dir=EVIDENCE_DIR, archive_dir=ARCHIVE_DIR
+    )
+    check_addenda(
+        report, small, members, manifests, trust, evidence_dir=EVIDENCE_DIR, archive_dir=ARCHIVE_DIR
     )
     report.extend(
         check_index(lines, malformed, warcs, index_path=INDEX_PATH, archive_dir=ARCHIVE_DIR)

@@ -14,6 +14,16 @@ from typing import Any, TextIO
 from archive import __version__
 from archive.catalog import Catalog, CatalogError
 from archive.timeutil import now_rfc3339
+from capture.analysis.engines import AnalysisSettings
+from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis_commands import (
+    add_analyse_parser,
+    add_reading_options,
+    analyse_now,
+    print_run,
+    reading_options,
+    run_analyse,
+)
 from capture.browser import BrowserError
 from capture.custody_commands import add_custody_parser, print_anchor_run, run_custody
 from capture.media import MediaLimits
@@ -70,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     capture.add_argument("--json", action="store_true", help="print the manifest as JSON")
     _media_options(capture)
+    add_reading_options(capture)
     _tsa_options(capture)
 
     listing = commands.add_parser("list", help="list captures in the catalog")
@@ -85,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_workers, default=2, help="captures that run at once (default 2)"
     )
     _tsa_options(serve)
+    add_reading_options(serve, server=True)
     serve.add_argument(
         "--anchor-every",
         type=_anchor_interval,
@@ -126,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _data_option(export)
     _tsa_options(export)
 
+    add_analyse_parser(commands, _data_option, _tsa_options)
     add_verify_parser(commands, _data_option)
     add_key_parser(commands, _data_option, _tsa_options)
 
@@ -325,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_export(args, data_dir)
     if args.command == "verify":
         return run_verify(args, data_dir)
+    if args.command == "analyse":
+        return run_analyse(args, data_dir, CATALOG_NAME)
     if args.command == "watch":
         if args.watch_command is None:
             parser.parse_args(["watch", "--help"])
@@ -408,8 +423,19 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
         return ExitCode.BAD_INPUT
     token = load_or_create_token(data_dir)
     settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
+    try:
+        defaults = reading_options(args)
+    except AnalysisOptionsError as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
     service = CaptureService(
-        data_dir, workers=args.workers, tsa=_tsa_config(args), anchor_interval=args.anchor_every
+        data_dir,
+        workers=args.workers,
+        tsa=_tsa_config(args),
+        anchor_interval=args.anchor_every,
+        analysis=AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model),
+        analysis_defaults=defaults,
+        analysis_workers=args.analysis_workers,
     )
     app = make_app(service, settings)
     print(
@@ -443,6 +469,11 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         url = validate_url(args.url)
     except BadURL as exc:
+        print(f"osint-capture: {exc}", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    try:
+        reading = reading_options(args)
+    except AnalysisOptionsError as exc:
         print(f"osint-capture: {exc}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     request = CaptureRequest(
@@ -493,7 +524,35 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
             row = catalog.get_capture(manifest.id)
         if row is not None and row.timestamp != "none":
             print(f"  trusted time: {row.timestamp}")
+    if reading.wanted:
+        _read_after_capture(args, data_dir, manifest.id, reading, request.operator)
     return ExitCode.COMPLETE if manifest.status == "complete" else ExitCode.PARTIAL
+
+
+def _read_after_capture(
+    args: argparse.Namespace,
+    data_dir: Path,
+    capture_id: str,
+    options: AnalysisOptions,
+    operator: str | None,
+) -> None:
+    """The capture is sealed: read it now, as an addendum (its outcome never changes the
+    capture's exit code: the capture is sealed whatever the reading finds)."""
+    from capture.analysis.engines import Engines
+
+    settings = AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model)
+    engines = Engines(settings)
+    try:
+        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+            row = analyse_now(
+                capture_id, options, operator, data_dir, catalog, engines, _tsa_config(args)
+            )
+        if not args.json:
+            print_run(row, as_json=False)
+    except (CatalogError, OSError) as exc:
+        print(f"osint-capture: the capture is sealed; its analysis failed: {exc}", file=sys.stderr)
+    finally:
+        engines.close()
 
 
 def run_watch(args: argparse.Namespace, data_dir: Path) -> int:

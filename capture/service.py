@@ -21,10 +21,15 @@ from typing import Any
 
 from archive.anchoring import anchor_if_due
 from archive.catalog import CaptureRow, Catalog, QueuedRequest, validate_case_name
+from archive.catalog_analyses import AnalysisRow
 from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
 from capture import asseen, scheduler, sealing, trustedtime
+from capture.analysis.engines import AnalysisSettings
+from capture.analysis.options import AnalysisOptions
+from capture.analysis.worker import DEFAULT_ANALYSIS_WORKERS, AnalysisWorkers
+from capture.analysis.worker import stream_id as analysis_stream
 from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.events import CaptureEvents
@@ -45,6 +50,8 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 2
 #: Workers look at the queue at least this often, even without a wake-up.
 POLL_SECONDS = 2.0
+#: Captures read nothing after sealing unless asked (the server's --ocr etc. change that).
+NO_ANALYSIS = AnalysisOptions()
 #: How often pending time-stamps are looked at (each has its own backoff).
 TIMESTAMP_RETRY_SECONDS = 30.0
 
@@ -62,6 +69,8 @@ class Submission:
     dom_html: str | None = None
     as_seen_info: dict[str, Any] | None = None
     cookies: list[dict[str, Any]] | None = None
+    #: What to read once the capture is sealed; ``None``: the server's defaults.
+    analysis: AnalysisOptions | None = None
 
 
 class CaptureService:
@@ -75,8 +84,16 @@ class CaptureService:
         browser_args: tuple[str, ...] = (),
         tsa: TimestampConfig | None = None,
         anchor_interval: float = ANCHOR_INTERVAL_SECONDS,
+        analysis: AnalysisSettings | None = None,
+        analysis_defaults: AnalysisOptions = NO_ANALYSIS,
+        analysis_workers: int = DEFAULT_ANALYSIS_WORKERS,
     ) -> None:
         self.data_dir = Path(data_dir)
+        #: What every capture reads after sealing unless its request says otherwise.
+        self.analysis_defaults = analysis_defaults
+        self.analysis_settings = analysis or AnalysisSettings.for_data_dir(self.data_dir)
+        self.analysis_workers = analysis_workers
+        self._analysis: AnalysisWorkers | None = None
         self.store = FileStore(self.data_dir)
         self.events = CaptureEvents()
         self.workers = workers
@@ -118,6 +135,16 @@ class CaptureService:
             self._catalog, self.data_dir, on_queued=self._wake.set, default_timeout=DEFAULT_TIMEOUT
         )
         self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
+        self._analysis = AnalysisWorkers(
+            self.data_dir,
+            lambda: self.catalog,
+            self.events,
+            self.analysis_settings,
+            workers=self.analysis_workers,
+            tsa=self.tsa,
+        )
+        await asyncio.to_thread(self._analysis.recover)
+        self._analysis.start()
         if self.tsa is not None and self.tsa.tsas:
             self._tasks.append(asyncio.create_task(self._retry_timestamps(), name="timestamps"))
             self._tasks.append(asyncio.create_task(self._anchor_custody(), name="anchors"))
@@ -130,6 +157,9 @@ class CaptureService:
                 await task
         self._tasks = []
         self._scheduler = None
+        if self._analysis is not None:
+            await self._analysis.stop()
+            self._analysis = None
         await asyncio.to_thread(self._enqueuer.close)
         if self._browser is not None:
             await self._browser.close()
@@ -157,6 +187,9 @@ class CaptureService:
             # thread pool for nothing, ahead of their own commit (make bench ONLY=api).
             as_seen = await asyncio.to_thread(self._stage_as_seen, capture_id, submission)
         request: dict[str, Any] = {"timeout": submission.timeout}
+        analysis = submission.analysis or self.analysis_defaults
+        if analysis.wanted:
+            request["analysis"] = analysis.to_request()
         if as_seen is not None:
             as_seen.cookies = submission.cookies  # so the catalog row says they were sent
             request["as_seen"] = as_seen.to_request()
@@ -288,6 +321,7 @@ class CaptureService:
             await asyncio.to_thread(asseen.discard_incoming, self.data_dir, capture_id)
             await self._after_target_run(row)
             sealed = await asyncio.to_thread(self.catalog.get_capture, capture_id)
+            analysis = await self._queue_requested_analysis(row)
             self.events.publish(
                 capture_id,
                 "done",
@@ -295,10 +329,44 @@ class CaptureService:
                     "status": manifest.status,
                     "reasons": manifest.reasons,
                     "manifest_sha256": sealed.manifest_sha256 if sealed else None,
+                    "analysis": analysis,
                 },
             )
         finally:
             self._running.discard(capture_id)
+
+    async def queue_analysis(
+        self, capture_id: str, options: AnalysisOptions, *, operator: str | None
+    ) -> tuple[AnalysisRow, bool]:
+        """Queue an analysis run of a sealed capture (a run already queued is returned)."""
+        row, created = await asyncio.to_thread(
+            self.catalog.queue_analysis,
+            capture_id,
+            request=options.to_request(),
+            operator=operator,
+        )
+        key = analysis_stream(row.capture_id, row.number)
+        if created:
+            self.events.publish(key, "state", {"stage": "queued"})
+        if self._analysis is not None:
+            self._analysis.queued()
+        return row, created
+
+    async def _queue_requested_analysis(self, row: CaptureRow) -> dict[str, Any] | None:
+        """The analysis the capture's request asked for, queued now that it is sealed."""
+        wanted = row.request.get("analysis")
+        if not wanted:
+            return None
+        try:
+            options = AnalysisOptions.from_request(dict(wanted))
+            queued, _ = await self.queue_analysis(row.id, options, operator=row.operator)
+        except Exception:
+            log.exception("capture %s: its analysis could not be queued", row.id)
+            return None
+        return {
+            "number": queued.number,
+            "href": f"/api/v1/captures/{row.id}/analyses/{queued.number}",
+        }
 
     async def _after_target_run(self, row: CaptureRow) -> None:
         """A target's run ended: its timeline says how it compares with the run before.

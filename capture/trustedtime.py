@@ -20,11 +20,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from archive.addendum import addendum_name, token_names
 from archive.anchoring import Anchoring
 from archive.catalog import CaptureRow, Catalog
 from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.manifest import MANIFEST_NAME
-from archive.store import FileStore
+from archive.store import Artifact, FileStore
 from archive.timestamps import (
     DEFAULT_TSAS,
     Timestamp,
@@ -153,7 +154,92 @@ def stamp_pending(
     results = {}
     for row in catalog.pending_timestamps(due_by=due_by):
         results[row.id] = stamp(row.id, data_dir=data_dir, catalog=catalog, config=config)
+    for run in catalog.pending_analysis_timestamps(due_by=due_by):
+        results[f"{run.capture_id} analysis {run.number}"] = stamp_addendum(
+            run.capture_id, run.number, data_dir=data_dir, catalog=catalog, config=config
+        )
     return results
+
+
+def stamp_addendum(
+    capture_id: str,
+    number: int,
+    *,
+    data_dir: Path,
+    catalog: Catalog,
+    config: TimestampConfig,
+    actor: str | None = None,
+) -> StampResult:
+    """Tokens over an analysis addendum's SHA-256, as :func:`stamp` does for a manifest.
+
+    Tokens are ``analysis-N.token-M.tsr`` (and ``.chain.pem``) beside the addendum;
+    without an answer the run stays ``pending`` and is retried with the captures.
+    """
+    row = catalog.get_analysis(capture_id, number)
+    if row is None or row.addendum_sha256 is None:
+        raise ValueError(f"analysis {number} of capture {capture_id} is not sealed")
+    if not config.tsas:
+        catalog.set_analysis_timestamp(capture_id, number, "none")
+        return StampResult("none")
+    store = FileStore(data_dir)
+    data = store.path(capture_id, addendum_name(number)).read_bytes()
+    digest = hashlib.sha256(data).digest()
+    if digest.hex() != row.addendum_sha256:
+        raise ValueError(
+            f"addendum {number} of capture {capture_id} no longer has the hash the catalog"
+            " recorded; it will not be time-stamped"
+        )
+    trust = config.trust()
+    result = StampResult("pending")
+    existing = {a.path for a in catalog.artifacts(capture_id)}
+    for tsa in config.tsas:
+        try:
+            token = request_token(digest, tsa, trust=trust)
+        except (TSAUnavailable, TimestampError) as exc:
+            result.problems.append(f"{tsa}: {exc}")
+            continue
+        count = 1
+        while token_names(number, count)[0] in existing:
+            count += 1
+        names = token_names(number, count)
+        existing.update(names)
+        artifacts = [
+            _seal_bytes(store, capture_id, names[0], token.token_der, "timestamp"),
+            _seal_bytes(
+                store, capture_id, names[1], token.tsa_chain_pem.encode("ascii"), "tsa-chain"
+            ),
+        ]
+        catalog.add_artifacts(capture_id, artifacts)
+        CustodyLog(data_dir, catalog).append(
+            "timestamped",
+            actor=actor or SYSTEM_ACTOR,
+            captures=[capture_id],
+            details={
+                "tsa": urlsplit(tsa).netloc or tsa,
+                "analysis": number,
+                "token": names[0],
+                "token_sha256": artifacts[0].sha256,
+                "gen_time": rfc3339(token.gen_time),
+                "serial_number": str(token.serial_number),
+            },
+        )
+        result.tokens.append(token)
+    if result.tokens:
+        result.state = "stamped"
+        catalog.set_analysis_timestamp(capture_id, number, "stamped")
+    else:
+        wait = BACKOFF[min(row.timestamp_attempts, len(BACKOFF) - 1)]
+        catalog.set_analysis_timestamp(
+            capture_id, number, "pending", next_at=rfc3339(utc_now() + wait)
+        )
+    return result
+
+
+def _seal_bytes(store: FileStore, capture_id: str, name: str, data: bytes, kind: str) -> Artifact:
+    with store.create(capture_id, name, kind) as out:
+        out.write(data)
+    assert out.sealed is not None
+    return out.sealed
 
 
 def _manifest_digest(store: FileStore, row: CaptureRow) -> bytes:

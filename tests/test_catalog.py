@@ -164,10 +164,11 @@ def test_a_failing_migration_rolls_back_whole(
 
 def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "catalog.sqlite3"
+    newer = len(MIGRATIONS) + 1
     with sqlite3.connect(path) as raw:
-        raw.execute("PRAGMA user_version = 7")
+        raw.execute(f"PRAGMA user_version = {newer}")
     message = (
-        "catalog schema version 7 is newer than this osint-capture understands"
+        f"catalog schema version {newer} is newer than this osint-capture understands"
         f" ({len(MIGRATIONS)});"
         " upgrade osint-capture"
     )
@@ -175,7 +176,7 @@ def test_a_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
         Catalog.open(path)
     assert str(raised.value) == message
     with sqlite3.connect(path) as raw:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 7
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == newer
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
         assert raw.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0
 

@@ -1,1 +1,1 @@
-"""Reading what evidence says: keyframes of videos, OCR, transcripts."""
+"""Reading what the evidence says: OCR, transcripts and translations of sealed captures."""

@@ -88,6 +88,13 @@ def denoised(image: Image.Image) -> Image.Image:
     return ImageOps.autocontrast(grey, cutoff=1).convert("RGB")
 
 
+def grey(image: Image.Image) -> Image.Image:
+    """A plain grey copy. Colour is the better first reading (see :func:`opaque_rgb`), but
+    over a busy, colourful background tesseract's own choice of channel can find no text
+    at all where the luminance shows it plainly (white banner text over a video frame)."""
+    return image.convert("L").convert("RGB")
+
+
 def to_source(box: Box, scale: float, left: int, top: int) -> Box:
     """A box found in a scaled crop, in the source image's pixels."""
     x, y, w, h = box

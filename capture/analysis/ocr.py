@@ -60,11 +60,16 @@ SCALE_STEP = 0.25
 MIN_SCALE, MAX_SCALE = 0.25, 2.5
 #: At most this many resampled readings per tile (the scales most characters want).
 MAX_EXTRA_SCALES = 2
-#: Below this mean word confidence a tile is read again despeckled.
+#: Below this mean word confidence (or with nothing found) a tile is read again, despeckled
+#: and in grey.
 UNSURE_CONFIDENCE = 85.0
 #: Words less confident than this are dropped: at these confidences tesseract is
 #: reading texture (photo backgrounds, dots of a halftone), not letters.
 MIN_WORD_CONFIDENCE = 30.0
+#: Images narrower than this (video frames, small posts) get their grey second reading at
+#: twice the size: a 640x360 frame's banner lost in colour over a busy background was
+#: read whole in grey at 2x (docs/analysis.md).
+SMALL_IMAGE_WIDTH = 1000
 
 #: Direction marks tesseract puts around Latin words in right-to-left text. They are
 #: invisible, break search for the word, and say nothing the boxes do not.
@@ -200,14 +205,17 @@ class OcrEngine:
             readings.extend(self._read_bands(tile, in_tile, scale, top))
         scales = sorted(wanted)
         confidence = _mean_confidence(first)
-        denoised = bool(first) and confidence < UNSURE_CONFIDENCE
-        if denoised:
+        unsure = not first or confidence < UNSURE_CONFIDENCE
+        grey_scale = 2.0 if tile.width < SMALL_IMAGE_WIDTH else 1.0
+        if unsure:
             readings.append(self._read_at(imaging.denoised(tile), 1.0, top))
+            readings.append(self._read_at(imaging.grey(tile), grey_scale, top))
         kept = _best_per_region([line for reading in readings for line in reading])
         used = {
             "scales": [1.0, *scales],
-            "upscaled": any(s > 1 for s in scales),
-            "denoised": denoised,
+            "upscaled": any(s > 1 for s in scales) or (unsure and grey_scale > 1),
+            "denoised": unsure,
+            "grey": f"{grey_scale:g}x" if unsure else None,
             "first_confidence": round(confidence, 1),
         }
         return kept, used

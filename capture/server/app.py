@@ -9,7 +9,17 @@ from aiohttp import web
 
 from archive import __version__
 from capture.pipeline import DEFAULT_TIMEOUT
-from capture.server import alerts, captures, cases, dashboard, keys, login, replay, targets
+from capture.server import (
+    alerts,
+    analyses,
+    captures,
+    cases,
+    dashboard,
+    keys,
+    login,
+    replay,
+    targets,
+)
 from capture.server.errors import error_middleware
 from capture.server.openapi import document
 from capture.server.security import (
@@ -58,6 +68,7 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     app[keys.PAIRING] = Pairing(service.data_dir)
     app.add_routes(routes)
     app.add_routes(captures.routes)
+    app.add_routes(analyses.routes)
     app.add_routes(cases.routes)
     app.add_routes(targets.routes)
     app.add_routes(alerts.routes)

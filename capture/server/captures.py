@@ -11,6 +11,7 @@ from aiohttp import web
 from archive.catalog import CaptureRow
 from archive.manifest import MANIFEST_NAME
 from capture.server import keys
+from capture.server.analyses import analysis_options
 from capture.server.errors import BadRequest, NotFound, Unprocessable
 from capture.server.validation import Field, check_object, read_json
 from capture.service import CaptureService, Submission
@@ -25,6 +26,7 @@ SUBMIT_FIELDS = {
     "operator": Field(str, max_length=200),
     "timeout": Field((int, float)),
     "as_seen": Field(dict),
+    "analysis": Field(dict),
 }
 AS_SEEN_FIELDS = {
     "screenshot": Field(str),
@@ -70,6 +72,7 @@ async def submit(request: web.Request) -> web.Response:
         note=body.get("note"),
         operator=body.get("operator"),
         timeout=float(timeout),
+        analysis=analysis_options(body.get("analysis"), "body.analysis"),
         **_as_seen(body.get("as_seen")),
     )
     try:

@@ -47,6 +47,13 @@ class NotFound(APIError):
     error = "not found"
 
 
+class Conflict(APIError):
+    """The resource's state does not allow the request (say which state, and why)."""
+
+    status = 409
+    error = "conflict"
+
+
 class MisdirectedRequest(APIError):
     status = 421
     error = "misdirected request"

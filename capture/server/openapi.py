@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from archive import __version__
+from capture.server.openapi_analyses import analysis_paths, analysis_schemas
 
 _ERROR = {"$ref": "#/components/responses/Error"}
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -177,6 +178,7 @@ def document() -> dict[str, Any]:
                     "responses": {"201": _json({"type": "object"}, "the case"), **errors},
                 },
             },
+            **analysis_paths(errors),
             **_target_paths(errors),
             **_alert_paths(errors),
         },
@@ -204,6 +206,7 @@ def document() -> dict[str, Any]:
                         "operator": {"type": "string"},
                         "timeout": {"type": "number", "minimum": 5, "maximum": 3600},
                         "as_seen": {"$ref": "#/components/schemas/AsSeen"},
+                        "analysis": {"$ref": "#/components/schemas/AnalysisOptions"},
                     },
                 },
                 "AsSeen": {
@@ -227,6 +230,7 @@ def document() -> dict[str, Any]:
                         "cookies": {"type": "array", "items": {"type": "object"}},
                     },
                 },
+                **analysis_schemas(),
                 **_target_schemas(),
                 **_alert_schemas(),
                 "CaptureSummary": {

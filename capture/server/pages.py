@@ -16,6 +16,7 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from archive.catalog import SNIPPET_END, SNIPPET_START
+from archive.readings import place_label
 
 #: Statuses in the order a case's counts show them.
 STATUS_ORDER = ("complete", "partial", "pending", "queued", "running", "failed")
@@ -34,6 +35,7 @@ def environment() -> jinja2.Environment:
     env.filters["pretty_json"] = pretty_json
     env.filters["size"] = human_size
     env.filters["diff_class"] = diff_class
+    env.globals["place_label"] = place_label
     return env
 
 

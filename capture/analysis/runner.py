@@ -1,0 +1,220 @@
+"""One analysis run of a sealed capture, top to bottom.
+
+1. **open**: the capture's manifest, checked against the hash the catalog recorded
+   at sealing; every file read later is checked against the manifest.
+2. **ocr**: the page's images, the full-page screenshot, keyframes of each video.
+3. **transcribe**: a draft transcript of each downloaded audio or video file.
+4. **translate**: every text read, with the operator's translation model, if any.
+5. **seal**: the readings as an analysis WARC and a results file, the addendum
+   listing them, its signature, the catalog row, the custody event ``analysed``,
+   then the search index.
+
+The capture itself is only ever read. A run that cannot open its capture, or finds
+a sealed file changed, seals nothing: the catalog and the custody log say why
+(``analysis-failed``). Trusted time for the addendum is asked for after sealing,
+by the caller, as for captures.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from archive.addendum import (
+    ANALYSIS_WARC,
+    Addendum,
+    addendum_name,
+    results_name,
+    signature_name,
+    warc_name,
+)
+from archive.catalog import Catalog
+from archive.catalog_analyses import AnalysisRow
+from archive.custody import SYSTEM_ACTOR, CustodyLog
+from archive.readings import analysis_warcinfo, results_document, text_lines
+from archive.signing import sign_file_bytes
+from archive.store import Artifact, FileStore, StoreError
+from archive.timeutil import now_rfc3339, utc_now
+from archive.warcfile import WarcFile
+from capture import sealing
+from capture.analysis.engines import Engines
+from capture.analysis.options import AnalysisOptions
+from capture.analysis.sources import CaptureSources, SourceError
+from capture.analysis.steps import Collected, ocr_step, transcribe_step, translate_step
+
+Progress = Callable[[str, dict[str, Any]], None]
+
+
+def analyse(
+    row: AnalysisRow,
+    *,
+    data_dir: Path,
+    catalog: Catalog,
+    engines: Engines,
+    progress: Progress | None = None,
+) -> AnalysisRow:
+    """Run a claimed (``running``) analysis to its end: sealed, or failed with reasons.
+
+    Blocking (OCR and speech models run here): call it from a worker thread.
+    """
+    report = progress or (lambda kind, data: None)
+    store = FileStore(data_dir)
+    options = AnalysisOptions.from_request(row.request)
+    started_at = now_rfc3339()
+    capture = catalog.get_capture(row.capture_id)
+    scratch = store.work_dir(f"analysis-{row.capture_id}-{row.number}")
+    collected = Collected()
+    try:
+        if capture is None:
+            raise SourceError(f"no capture {row.capture_id} in the catalog")
+        report("stage", {"stage": "open"})
+        sources = CaptureSources.open(store, capture)
+        scratch.mkdir(parents=True, exist_ok=True)
+        if options.ocr:
+            report("stage", {"stage": "ocr"})
+            ocr_step(sources, options, engines, collected, scratch, report)
+        if options.transcribe:
+            report("stage", {"stage": "transcribe"})
+            transcribe_step(sources, options, engines, collected, report)
+        if options.translate:
+            report("stage", {"stage": "translate"})
+            translate_step(engines, collected, report)
+    except (SourceError, StoreError, OSError) as exc:
+        return fail(row, [f"analysis could not read the capture: {exc}"], data_dir, catalog)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    report("stage", {"stage": "seal"})
+    return _seal(row, sources, options, collected, started_at, store, data_dir, catalog)
+
+
+def fail(row: AnalysisRow, reasons: list[str], data_dir: Path, catalog: Catalog) -> AnalysisRow:
+    """A run that sealed nothing: the catalog row and the custody log say why."""
+    failed = catalog.fail_analysis(
+        row.capture_id, row.number, reasons=reasons, finished_at=now_rfc3339()
+    )
+    CustodyLog(data_dir, catalog).append(
+        "analysis-failed",
+        actor=row.operator or SYSTEM_ACTOR,
+        captures=[row.capture_id],
+        details={"analysis": row.number, "reasons": len(reasons)},
+    )
+    return failed
+
+
+def _seal(
+    row: AnalysisRow,
+    sources: CaptureSources,
+    options: AnalysisOptions,
+    collected: Collected,
+    started_at: str,
+    store: FileStore,
+    data_dir: Path,
+    catalog: Catalog,
+) -> AnalysisRow:
+    """Write the readings, then the addendum that lists them; sign, record, log, index."""
+    cid, number = row.capture_id, row.number
+    files = [
+        _write_warc(store, row, sources.manifest_sha256, collected),
+        _write(
+            store,
+            cid,
+            results_name(number),
+            "analysis-results",
+            results_document(cid, number, collected.readings),
+        ),
+    ]
+    addendum = Addendum(
+        capture=cid,
+        number=number,
+        manifest_sha256=sources.manifest_sha256,
+        started_at=started_at,
+        finished_at=now_rfc3339(),
+        operator=row.operator,
+        requested=options.to_request(),
+        steps=collected.steps,
+        tools=_tools(collected),
+        artifacts=files,
+        reasons=collected.reasons,
+        readings=len(collected.readings),
+    )
+    data = addendum.to_bytes()
+    sealed = _write(store, cid, addendum_name(number), "addendum", data)
+    key = sealing.signing_key(data_dir, catalog)
+    signature = {**sign_file_bytes(key, data), "signs": sealed.path, "sha256": sealed.sha256}
+    sig = _write(
+        store,
+        cid,
+        signature_name(number),
+        "addendum-signature",
+        (json.dumps(signature, indent=2) + "\n").encode("utf-8"),
+    )
+    done = catalog.finish_analysis(
+        cid,
+        number,
+        addendum_sha256=sealed.sha256,
+        finished_at=addendum.finished_at,
+        summary={
+            "steps": [step.__dict__ | {"notes": list(step.notes)} for step in addendum.steps],
+            "readings": addendum.readings,
+        },
+        reasons=addendum.reasons,
+        artifacts=[*files, sealed, sig],
+    )
+    CustodyLog(data_dir, catalog).append(
+        "analysed",
+        actor=row.operator or SYSTEM_ACTOR,
+        captures=[cid],
+        details={
+            "analysis": number,
+            "addendum_sha256": sealed.sha256,
+            "manifest_sha256": sources.manifest_sha256,
+            "readings": addendum.readings,
+            "steps": {step.step: step.status for step in addendum.steps},
+            "signed_by": key.fingerprint,
+        },
+    )
+    catalog.index_analysis_text(cid, number, text_lines(collected.readings))
+    return done
+
+
+def _write_warc(
+    store: FileStore, row: AnalysisRow, manifest_sha256: str, collected: Collected
+) -> Artifact:
+    name = warc_name(row.number)
+    with store.create(row.capture_id, name, ANALYSIS_WARC) as out:
+        warc = WarcFile(out)
+        warc.write(
+            analysis_warcinfo(
+                name,
+                capture_id=row.capture_id,
+                number=row.number,
+                manifest_sha256=manifest_sha256,
+                software=f"osint-capture {version('osint-capture')}",
+            )
+        )
+        taken_at = utc_now()
+        for reading in collected.readings:
+            warc.write(reading.record(taken_at=taken_at))
+        warc.close()
+    assert out.sealed is not None
+    return out.sealed
+
+
+def _write(store: FileStore, capture_id: str, name: str, kind: str, data: bytes) -> Artifact:
+    with store.create(capture_id, name, kind) as out:
+        out.write(data)
+    assert out.sealed is not None
+    return out.sealed
+
+
+def _tools(collected: Collected) -> list[dict[str, Any]]:
+    """Each distinct tool the readings name (settings are in each reading)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for reading in collected.readings:
+        tool = {k: v for k, v in reading.tool.items() if k != "settings"}
+        seen.setdefault(json.dumps(tool, sort_keys=True), tool)
+    return list(seen.values())

@@ -1,0 +1,154 @@
+"""The analysis queue's workers: their own pool, so a long transcript never holds up captures.
+
+Runs are queued in the catalog (``analyses``), claimed oldest first and run in a
+thread of the worker's own (its engines stay loaded on that thread: tesseract's
+API is not thread-safe). Progress goes to the event stream
+``<capture-id>/analysis-<n>`` (:func:`stream_id`); trusted time for the sealed
+addendum is asked for right after sealing, and retried with the captures' when no
+authority answered.
+
+On start, runs that a crash left ``running`` are failed (their custody event says
+so) and queued again once, as the next run (``retry_of`` in its request): a run
+number is never reused, since the crashed run may have sealed some of its files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from archive.catalog import Catalog
+from archive.catalog_analyses import AnalysisRow
+from archive.timeutil import now_rfc3339
+from capture import trustedtime
+from capture.analysis.engines import AnalysisSettings, Engines
+from capture.analysis.runner import analyse, fail
+from capture.events import CaptureEvents
+from capture.trustedtime import TimestampConfig
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 2.0
+DEFAULT_ANALYSIS_WORKERS = 1
+
+
+def stream_id(capture_id: str, number: int) -> str:
+    """The event stream of one analysis run."""
+    return f"{capture_id}/analysis-{number}"
+
+
+class AnalysisWorkers:
+    """The analysis workers of one data directory."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        catalog: Callable[[], Catalog],
+        events: CaptureEvents,
+        settings: AnalysisSettings,
+        *,
+        workers: int = DEFAULT_ANALYSIS_WORKERS,
+        tsa: TimestampConfig | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self._catalog = catalog
+        self.events = events
+        self.settings = settings
+        self.workers = workers
+        self.tsa = tsa
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start the workers (call :meth:`recover` first, in a thread)."""
+        self._tasks = [
+            asyncio.create_task(self._work(n), name=f"analysis-worker-{n}")
+            for n in range(self.workers)
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def queued(self) -> None:
+        """A run was queued: wake an idle worker."""
+        self._wake.set()
+
+    async def _work(self, number: int) -> None:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"analysis-{number}")
+        engines = Engines(self.settings)
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                row = await asyncio.to_thread(
+                    self._catalog().claim_next_analysis, started_at=now_rfc3339()
+                )
+                if row is None:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+                    continue
+                self._wake.set()
+                await loop.run_in_executor(thread, self._run, row, engines, loop)
+        finally:
+            thread.submit(engines.close)
+            thread.shutdown(wait=False)
+
+    def _run(self, row: AnalysisRow, engines: Engines, loop: asyncio.AbstractEventLoop) -> None:
+        key = stream_id(row.capture_id, row.number)
+
+        def progress(kind: str, data: dict[str, Any]) -> None:
+            loop.call_soon_threadsafe(self.events.publish, key, kind, data)
+
+        catalog = self._catalog()
+        try:
+            done = analyse(
+                row, data_dir=self.data_dir, catalog=catalog, engines=engines, progress=progress
+            )
+        except Exception as exc:
+            log.exception("analysis %s of capture %s failed", row.number, row.capture_id)
+            done = fail(row, [f"analysis failed: {exc}"], self.data_dir, catalog)
+        if done.status == "done" and self.tsa is not None:
+            progress("stage", {"stage": "timestamp"})
+            try:
+                trustedtime.stamp_addendum(
+                    row.capture_id,
+                    row.number,
+                    data_dir=self.data_dir,
+                    catalog=catalog,
+                    config=self.tsa,
+                    actor=row.operator,
+                )
+            except Exception:
+                log.exception("analysis %s of %s: time-stamping failed", row.number, row.capture_id)
+        final = catalog.get_analysis(row.capture_id, row.number) or done
+        progress(
+            "done" if final.status == "done" else "failed",
+            {
+                "status": final.status,
+                "reasons": final.reasons,
+                "summary": final.summary,
+                "timestamp": final.timestamp,
+            },
+        )
+
+    def recover(self) -> None:
+        """Runs a crash left ``running``: failed, and queued again once (blocking)."""
+        catalog = self._catalog()
+        for row in catalog.interrupted_analyses():
+            fail(row, ["interrupted: the server stopped during this run"], self.data_dir, catalog)
+            if "retry_of" not in row.request:
+                catalog.queue_analysis(
+                    row.capture_id,
+                    request={**row.request, "retry_of": row.number},
+                    operator=row.operator,
+                )

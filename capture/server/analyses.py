@@ -1,0 +1,152 @@
+"""/captures/{id}/analyses: read a sealed capture (OCR, transcripts), follow it, see its drafts.
+
+Each run is sealed as an addendum beside the capture (never changing it) and is a
+machine draft: the responses say so. A run's readings (text, boxes, segment times)
+come from its sealed results file, checked against the hash the catalog recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from aiohttp import web
+
+from archive.addendum import results_name
+from archive.catalog import CaptureRow, CatalogError
+from archive.catalog_analyses import AnalysisRow
+from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.worker import stream_id
+from capture.analysis_commands import analysis_dict
+from capture.server import keys
+from capture.server.errors import BadRequest, Conflict, NotFound
+from capture.server.validation import Field, check_object, read_json
+from capture.service import CaptureService
+
+routes = web.RouteTableDef()
+
+ANALYSIS_FIELDS = {
+    "ocr": Field(bool),
+    "transcribe": Field(bool),
+    "translate": Field(bool),
+    "languages": Field(str, max_length=100),
+    "language": Field(str, max_length=10),
+}
+REQUEST_FIELDS = {**ANALYSIS_FIELDS, "operator": Field(str, max_length=200)}
+
+
+def analysis_options(data: dict[str, Any] | None, where: str) -> AnalysisOptions | None:
+    """A request's ``analysis`` object as options (``None`` when absent), strictly checked."""
+    if data is None:
+        return None
+    data = check_object(data, ANALYSIS_FIELDS, where)
+    try:
+        return AnalysisOptions.from_request({k: v for k, v in data.items() if v is not None})
+    except AnalysisOptionsError as exc:
+        raise BadRequest(f"{where}: {exc}") from None
+
+
+@routes.post("/api/v1/captures/{id}/analyses")
+async def queue(request: web.Request) -> web.Response:
+    service = _service(request)
+    row = _sealed(service, request.match_info["id"])
+    body = await read_json(request, REQUEST_FIELDS)
+    operator = body.pop("operator", None)
+    options = analysis_options(body, "body") or AnalysisOptions()
+    if not options.wanted:
+        options = AnalysisOptions(ocr=True, languages=options.languages, language=options.language)
+    try:
+        run, created = await service.queue_analysis(row.id, options, operator=operator)
+    except CatalogError as exc:
+        raise BadRequest(str(exc)) from None
+    body = {**analysis_dict(run), "created": created, "href": _href(run)}
+    return web.json_response(body, status=202, headers={"Location": _href(run)})
+
+
+@routes.get("/api/v1/captures/{id}/analyses")
+async def list_runs(request: web.Request) -> web.Response:
+    service = _service(request)
+    row = _capture(service, request.match_info["id"])
+    runs = service.catalog.analyses(row.id)
+    return web.json_response(
+        {"analyses": [{**analysis_dict(run), "href": _href(run)} for run in runs]}
+    )
+
+
+@routes.get("/api/v1/captures/{id}/analyses/{number}")
+async def get_run(request: web.Request) -> web.Response:
+    service = _service(request)
+    run = _run(service, request)
+    body = {**analysis_dict(run), "href": _href(run), "readings": None}
+    if run.status == "done":
+        body["readings"] = _readings(service, run)
+    return web.json_response(body)
+
+
+@routes.get("/api/v1/captures/{id}/analyses/{number}/events")
+async def run_events(request: web.Request) -> web.StreamResponse:
+    service = _service(request)
+    run = _run(service, request)
+    key = stream_id(run.capture_id, run.number)
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+    )
+    await response.prepare(request)
+    if not service.events.known(key) and run.status in ("done", "failed"):
+        await _send(response, 0, run.status, {"status": run.status, "reasons": run.reasons})
+        return response
+    try:
+        async for event in service.events.follow(key):
+            await _send(response, event.seq, event.kind, event.data)
+    except ConnectionResetError:
+        pass
+    return response
+
+
+def _readings(service: CaptureService, run: AnalysisRow) -> list[dict[str, Any]]:
+    """The sealed results file's readings, if it still has the hash it was sealed with."""
+    name = results_name(run.number)
+    sealed = {a.path: a for a in service.catalog.artifacts(run.capture_id)}
+    if name not in sealed:
+        raise NotFound(f"analysis {run.number} of capture {run.capture_id} has no {name}")
+    data = service.store.path(run.capture_id, name).read_bytes()
+    if hashlib.sha256(data).hexdigest() != sealed[name].sha256:
+        raise Conflict(f"{name} of capture {run.capture_id} no longer has its sealed SHA-256")
+    return list(json.loads(data)["readings"])
+
+
+async def _send(response: web.StreamResponse, seq: int, kind: str, data: dict[str, Any]) -> None:
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    await response.write(f"id: {seq}\nevent: {kind}\ndata: {text}\n\n".encode())
+
+
+def _service(request: web.Request) -> CaptureService:
+    return request.app[keys.SERVICE]
+
+
+def _capture(service: CaptureService, capture_id: str) -> CaptureRow:
+    row = service.catalog.get_capture(capture_id)
+    if row is None:
+        raise NotFound(f"no capture {capture_id}")
+    return row
+
+
+def _sealed(service: CaptureService, capture_id: str) -> CaptureRow:
+    row = _capture(service, capture_id)
+    if row.status not in ("complete", "partial"):
+        raise BadRequest(f"capture {capture_id} is {row.status}: only sealed captures are read")
+    return row
+
+
+def _run(service: CaptureService, request: web.Request) -> AnalysisRow:
+    row = _capture(service, request.match_info["id"])
+    text = request.match_info["number"]
+    run = service.catalog.get_analysis(row.id, int(text)) if text.isdigit() else None
+    if run is None:
+        raise NotFound(f"capture {row.id} has no analysis {text}")
+    return run
+
+
+def _href(run: AnalysisRow) -> str:
+    return f"/api/v1/captures/{run.capture_id}/analyses/{run.number}"

@@ -1,0 +1,209 @@
+"""Reading what the evidence says, end to end: real captures, real tesseract, real Whisper.
+
+A poster page whose words are only in an image, and a video page whose words are only
+in burnt-in banners and speech, are captured by the real pipeline; analysis runs then
+read them and seal addenda beside the captures, never touching what was sealed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.catalog import Catalog
+from archive.custody import CustodyLog
+from archive.signing import verify_signed
+from capture.analysis.engines import AnalysisSettings, Engines
+from capture.analysis.options import AnalysisOptions
+from capture.analysis_commands import analyse_now
+from capture.browser import Browser
+from capture.pipeline import CATALOG_NAME, CaptureRequest, capture_page
+from capture.trustedtime import TimestampConfig
+from tests.reading_site import POSTER_ARABIC, POSTER_ENGLISH, SPOKEN, ReadingSite
+from tests.speech_audio import word_error_rate
+from tests.text_images import cer
+from tests.text_video import CAPTION_A, CAPTION_C
+
+NO_TSA = TimestampConfig((), ())
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def reading_site(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ReadingSite]:
+    async with ReadingSite(tmp_path_factory.mktemp("reading-site"), browser) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("analysis") / "data"
+
+
+@pytest.fixture(scope="module")
+def engines(data: Path) -> Engines:
+    loaded = Engines(AnalysisSettings.for_data_dir(data))
+    yield loaded
+    loaded.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def poster(reading_site: ReadingSite, browser: Browser, data: Path) -> str:
+    manifest = await capture_page(
+        CaptureRequest(reading_site.url("/poster-page"), timeout=30), data, browser=browser
+    )
+    return manifest.id
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def video(reading_site: ReadingSite, browser: Browser, data: Path) -> str:
+    manifest = await capture_page(
+        CaptureRequest(reading_site.url("/video-page"), timeout=60), data, browser=browser
+    )
+    assert any(a.kind == "media" for a in manifest.artifacts), manifest.reasons
+    return manifest.id
+
+
+async def run(data: Path, engines: Engines, capture_id: str, options: AnalysisOptions):  # type: ignore[no-untyped-def]
+    def go():  # type: ignore[no-untyped-def]
+        with Catalog.open(data / CATALOG_NAME) as catalog:
+            return analyse_now(capture_id, options, "tester", data, catalog, engines, NO_TSA)
+
+    return await asyncio.to_thread(go)
+
+
+def readings(data: Path, capture_id: str, number: int) -> list[dict]:  # type: ignore[type-arg]
+    path = data / "captures" / capture_id / f"analysis-{number}.results.json"
+    return json.loads(path.read_bytes())["readings"]
+
+
+async def test_ocr_reads_the_words_only_an_image_holds(
+    data: Path, engines: Engines, poster: str
+) -> None:
+    manifest_before = (data / "captures" / poster / "manifest.json").read_bytes()
+    row = await run(data, engines, poster, AnalysisOptions(ocr=True))
+    assert row.status == "done", row.reasons
+    found = readings(data, poster, row.number)
+    images = [r for r in found if r["source"]["what"] == "image"]
+    assert len(images) == 1 and images[0]["source"]["uri"].endswith("/poster.png")
+    text = images[0]["text"]
+    assert cer(POSTER_ARABIC, text.splitlines()[0]) < 0.1, text
+    assert POSTER_ENGLISH.lower() in text.lower()
+    assert (data / "captures" / poster / "manifest.json").read_bytes() == manifest_before
+    print(text)
+
+
+def warc_records(path: Path) -> list:  # type: ignore[type-arg]
+    with open(path, "rb") as fh:
+        return [
+            (record.rec_type, dict(record.rec_headers.headers), record.content_stream().read())
+            for record in ArchiveIterator(fh)
+        ]
+
+
+async def test_each_reading_is_a_record_that_names_its_source_and_the_addendum_is_signed(
+    data: Path, engines: Engines, poster: str
+) -> None:
+    row = await run(data, engines, poster, AnalysisOptions(ocr=True))
+    folder = data / "captures" / poster
+    capture_records = warc_records(folder / f"{poster}.warc.gz")
+    image_response = next(
+        headers
+        for kind, headers, _ in capture_records
+        if kind == "response" and headers["WARC-Target-URI"].endswith("/poster.png")
+    )
+    analysis = warc_records(folder / f"analysis-{row.number}.warc.gz")
+    assert analysis[0][0] == "warcinfo" and b"Machine draft" in analysis[0][2]
+    image_reading = next(
+        headers
+        for kind, headers, _ in analysis[1:]
+        if headers["WARC-Target-URI"].startswith("urn:ocr:")
+        and "poster.png" in headers["WARC-Target-URI"]
+    )
+    assert image_reading["WARC-Refers-To"] == image_response["WARC-Record-ID"]
+    assert image_reading["X-Osint-Source-SHA256"] == image_response["WARC-Payload-Digest"]
+    assert image_reading["X-Osint-Languages"] == "ara+eng"
+    assert image_reading["X-Osint-Machine-Draft"] == "true"
+    screenshot = next(
+        headers
+        for kind, headers, _ in analysis[1:]
+        if "urn:fullPage:" in headers["WARC-Target-URI"]
+    )
+    assert screenshot["WARC-Refers-To"] == next(
+        headers["WARC-Record-ID"]
+        for kind, headers, _ in capture_records
+        if headers.get("WARC-Target-URI", "").startswith("urn:fullPage:")
+    )
+
+    addendum_bytes = (folder / f"analysis-{row.number}.addendum.json").read_bytes()
+    addendum = json.loads(addendum_bytes)
+    signature = json.loads((folder / f"analysis-{row.number}.addendum.sig.json").read_bytes())
+    verify_signed(signature, addendum_bytes)
+    manifest_sha = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    assert addendum["refers_to"] == {"manifest": "manifest.json", "sha256": manifest_sha}
+    assert addendum["machine_draft"] is True and addendum["readings"] >= 2
+    for listed in addendum["artifacts"]:
+        on_disk = (folder / listed["path"]).read_bytes()
+        assert hashlib.sha256(on_disk).hexdigest() == listed["sha256"]
+        assert (folder / listed["path"]).stat().st_mode & 0o222 == 0  # sealed read-only
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        events = [e for e in CustodyLog(data, catalog).events(poster) if e.action == "analysed"]
+        assert events[-1].captures == (poster,)
+        assert events[-1].details["addendum_sha256"] == row.addendum_sha256
+        assert events[-1].details["analysis"] == row.number
+        assert catalog.get_capture(poster).manifest_sha256 == manifest_sha
+
+
+async def test_search_finds_words_that_are_only_inside_an_image(
+    data: Path, engines: Engines, poster: str
+) -> None:
+    await run(data, engines, poster, AnalysisOptions(ocr=True))
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        # With a vowel mark the image does not have: folded as page text is.
+        hits = catalog.search_text("المدنيّين")
+        ocr = [h for h in hits if h.kind == "ocr" and h.capture_id == poster]
+        assert ocr, hits
+        assert ocr[0].place["what"] == "image" and len(ocr[0].place["box"]) == 4
+        assert not [h for h in hits if h.kind == "page text"]  # not in the page's own text
+        assert [h for h in catalog.search_text("convoy") if h.capture_id == poster]
+
+
+async def test_video_frames_are_read_and_speech_becomes_a_draft_transcript(
+    data: Path, engines: Engines, video: str
+) -> None:
+    options = AnalysisOptions(ocr=True, transcribe=True, language="en")
+    row = await run(data, engines, video, options)
+    assert row.status == "done", row.reasons
+    found = readings(data, video, row.number)
+    frames = [r for r in found if r["source"]["what"] == "video frame"]
+    assert frames, [r["source"] for r in found]
+    # Each banner is read from a frame taken while it was shown, at that frame's offset.
+    for caption, start, end in ((CAPTION_A, 0.0, 10.0), (CAPTION_C, 10.0, 24.0)):
+        shown = [f for f in frames if start <= f["source"]["offset"] < end]
+        best = min(cer(caption, line) for f in shown for line in f["text"].splitlines() or [""])
+        assert best < 0.15, (caption, [f["text"] for f in shown])
+    media = frames[0]["source"]
+    assert media["file"].startswith("media-") and media["record_id"].startswith("<urn:uuid:")
+    transcripts = [r for r in found if r["kind"] == "transcript"]
+    assert len(transcripts) == 1
+    transcript = transcripts[0]
+    assert transcript["result"]["machine_draft"] is True
+    assert transcript["tool"]["model_sha256"] == (
+        "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+    )
+    wer = word_error_rate(SPOKEN, transcript["text"])
+    assert wer <= 0.3, (wer, transcript["text"])
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        spoken = [h for h in catalog.search_text("checkpoint") if h.kind == "transcript"]
+        assert spoken and spoken[0].capture_id == video
+        assert spoken[0].place["start"] < spoken[0].place["end"]
+        banner = [h for h in catalog.search_text("حلب") if h.kind == "ocr"]
+        assert banner and banner[0].place["what"] == "video frame"
+        assert banner[0].place["offset"] < 10.0
