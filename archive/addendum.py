@@ -99,7 +99,9 @@ class Addendum:
     finished_at: str
     operator: str | None
     requested: dict[str, Any]
-    steps: list[Step]
+    #: How each step went. Not called "steps": py-wacz's validator (frictionless) reads a
+    #: JSON file with a "steps" key as a pipeline and refuses the package.
+    outcomes: list[Step]
     tools: list[dict[str, Any]]
     artifacts: list[Artifact]
     #: What could not be read, each naming its source and why.
@@ -112,7 +114,7 @@ class Addendum:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["steps"] = [_step_dict(step) for step in self.steps]
+        data["outcomes"] = [_step_dict(step) for step in self.outcomes]
         data["artifacts"] = [artifact.to_dict() for artifact in self.artifacts]
         data["refers_to"] = {"manifest": "manifest.json", "sha256": data.pop("manifest_sha256")}
         return data
@@ -125,8 +127,8 @@ class Addendum:
     def from_dict(cls, data: dict[str, Any]) -> Addendum:
         values = dict(data)
         values["manifest_sha256"] = values.pop("refers_to")["sha256"]
-        values["steps"] = [
-            Step(**{**step, "notes": tuple(step.get("notes", ()))}) for step in values["steps"]
+        values["outcomes"] = [
+            Step(**{**step, "notes": tuple(step.get("notes", ()))}) for step in values["outcomes"]
         ]
         values["artifacts"] = [Artifact(**artifact) for artifact in values["artifacts"]]
         return cls(**values)

@@ -467,7 +467,7 @@ def _write_entries(
                 capture.evidence_path(warc), capture.directory / warc.path, expected=warc
             )
     index = work / "index.cdxj"
-    _write_index([c.directory / w.path for c in captures for w in c.warcs], index)
+    _write_index(_named_as_packaged(captures, work), index)
     package.add_file(INDEX_PATH, index)
     package.add_bytes(PAGES_PATH, _pages(captures))
 
@@ -536,6 +536,24 @@ def _packaged(capture: _Capture, artifact: Artifact) -> PackagedFile:
         sha256=artifact.sha256,
         size=artifact.size,
     )
+
+
+def _named_as_packaged(captures: list[_Capture], work: Path) -> list[Path]:
+    """Every WARC to index, under the base name it has in ``archive/``: the indexer names
+    each line's file by it. An analysis WARC is ``analysis-N.warc.gz`` in its capture's
+    folder and ``<id>.analysis-N.warc.gz`` in the package, so it is linked under that."""
+    links = work / "warcs"
+    links.mkdir(exist_ok=True)
+    paths = []
+    for capture in captures:
+        for warc in capture.warcs:
+            name = capture.evidence_path(warc).removeprefix(f"{ARCHIVE_DIR}/")
+            source = capture.directory / warc.path
+            if name != warc.path:
+                (links / name).symlink_to(source.resolve())
+                source = links / name
+            paths.append(source)
+    return paths
 
 
 def _write_index(warcs: list[Path], target: Path) -> None:

@@ -135,7 +135,7 @@ def _seal(
         finished_at=now_rfc3339(),
         operator=row.operator,
         requested=options.to_request(),
-        steps=collected.steps,
+        outcomes=collected.steps,
         tools=_tools(collected),
         artifacts=files,
         reasons=collected.reasons,
@@ -158,7 +158,7 @@ def _seal(
         addendum_sha256=sealed.sha256,
         finished_at=addendum.finished_at,
         summary={
-            "steps": [step.__dict__ | {"notes": list(step.notes)} for step in addendum.steps],
+            "steps": [step.__dict__ | {"notes": list(step.notes)} for step in addendum.outcomes],
             "readings": addendum.readings,
         },
         reasons=addendum.reasons,
@@ -173,7 +173,7 @@ def _seal(
             "addendum_sha256": sealed.sha256,
             "manifest_sha256": sources.manifest_sha256,
             "readings": addendum.readings,
-            "steps": {step.step: step.status for step in addendum.steps},
+            "steps": {step.step: step.status for step in addendum.outcomes},
             "signed_by": key.fingerprint,
         },
     )
