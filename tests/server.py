@@ -147,12 +147,17 @@ class RunningServer:
                 return
             assert kind not in ("done", "failed"), f"{capture_id} ended before {stage}: {data}"
 
-    async def events(self, capture_id: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-        """The capture's server-sent events, parsed, until the stream ends."""
+    async def events(
+        self, capture_id: str, *, analysis: int | None = None
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """The capture's server-sent events (or those of its ``analysis`` run), parsed,
+        until the stream ends."""
+        path = f"/api/v1/captures/{capture_id}"
+        path += f"/analyses/{analysis}/events" if analysis is not None else "/events"
         async with (
             aiohttp.ClientSession() as http,
             http.get(
-                f"{self.base}/api/v1/captures/{capture_id}/events",
+                self.base + path,
                 headers=self.auth,
                 timeout=aiohttp.ClientTimeout(total=300),
             ) as r,
@@ -169,8 +174,8 @@ class RunningServer:
                     yield kind, json.loads(data)
                     kind, data = "message", ""
 
-    async def wait_done(self, capture_id: str) -> dict[str, Any]:
-        async for kind, data in self.events(capture_id):
+    async def wait_done(self, capture_id: str, *, analysis: int | None = None) -> dict[str, Any]:
+        async for kind, data in self.events(capture_id, analysis=analysis):
             if kind in ("done", "failed"):
                 return {"event": kind, **data}
         raise AssertionError("event stream ended without done or failed")

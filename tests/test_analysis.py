@@ -207,3 +207,105 @@ async def test_video_frames_are_read_and_speech_becomes_a_draft_transcript(
         banner = [h for h in catalog.search_text("حلب") if h.kind == "ocr"]
         assert banner and banner[0].place["what"] == "video frame"
         assert banner[0].place["offset"] < 10.0
+
+
+async def test_a_re_run_is_a_new_addendum_and_the_earlier_one_stays(
+    data: Path, engines: Engines, poster: str
+) -> None:
+    first = await run(data, engines, poster, AnalysisOptions(ocr=True))
+    folder = data / "captures" / poster
+    sealed = {p.name: p.read_bytes() for p in folder.glob(f"analysis-{first.number}.*")}
+    second = await run(data, engines, poster, AnalysisOptions(ocr=True, languages="eng"))
+    assert second.number == first.number + 1
+    assert {p.name: p.read_bytes() for p in folder.glob(f"analysis-{first.number}.*")} == sealed
+    addendum = json.loads((folder / f"analysis-{second.number}.addendum.json").read_bytes())
+    assert addendum["requested"]["languages"] == "eng"
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        numbers = [run.number for run in catalog.analyses(poster)]
+        assert numbers == sorted(numbers) and second.number in numbers
+
+
+async def test_translations_name_their_model_and_its_hash(
+    data: Path, poster: str, tmp_path: Path
+) -> None:
+    """A tiny model the test builds (tests/translation_model.py) maps the poster's English
+    words; the plumbing from OCR line to translated, searchable line is what is checked."""
+    from capture.analysis.translate import model_sha256
+    from tests.translation_model import SPECIAL, build
+
+    words = POSTER_ENGLISH.split()
+    targets = ["point-de-controle", "sept", "convoi"]
+    model = build(
+        tmp_path / "en-fr-test",
+        SPECIAL + words,
+        SPECIAL + targets,
+        dict(zip(words, ["point-de-controle", "sept", "convoi"], strict=True)),
+        add_source_eos=False,
+    )
+    settings = AnalysisSettings.for_data_dir(data, translation_model=model)
+    translating = Engines(settings)
+    try:
+        row = await run(data, translating, poster, AnalysisOptions(ocr=True, translate=True))
+    finally:
+        translating.close()
+    assert row.status == "done", row.reasons
+    found = readings(data, poster, row.number)
+    translations = [r for r in found if r["kind"] == "translation"]
+    assert translations, [r["kind"] for r in found]
+    assert all(t["tool"]["model_sha256"] == model_sha256(model) for t in translations)
+    assert all(t["tool"]["model"] == "en-fr-test" for t in translations)
+    of = {r["id"]: r for r in found}
+    assert all(of[t["source"]["reading"]]["kind"] == "ocr" for t in translations)
+    assert any("convoi" in t["text"] for t in translations)
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        hits = [h for h in catalog.search_text("convoi") if h.kind == "translation"]
+        assert hits and hits[0].capture_id == poster and hits[0].place.get("box")
+
+
+async def test_a_speech_model_that_does_not_match_is_refused_and_the_capture_is_untouched(
+    data: Path, video: str, tmp_path: Path
+) -> None:
+    from capture.analysis.whisper_model import pinned_whisper
+
+    genuine = pinned_whisper(AnalysisSettings.for_data_dir(data).models_dir)
+    altered = tmp_path / "models" / genuine.path.name
+    altered.mkdir(parents=True)
+    for file in genuine.path.iterdir():
+        if file.name == "config.json":
+            (altered / file.name).write_bytes(file.read_bytes().replace(b"}", b', "x": 1}', 1))
+        else:
+            (altered / file.name).symlink_to(file)
+    folder = data / "captures" / video
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith("analysis")}
+    refusing = Engines(AnalysisSettings(models_dir=tmp_path / "models"))
+    try:
+        row = await run(data, refusing, video, AnalysisOptions(transcribe=True, language="en"))
+    finally:
+        refusing.close()
+    assert row.status == "done"  # sealed, saying what failed
+    assert any("config.json" in reason for reason in row.reasons), row.reasons
+    outcomes = json.loads((folder / f"analysis-{row.number}.addendum.json").read_bytes())
+    assert {o["step"]: o["status"] for o in outcomes["outcomes"]} == {"transcribe": "failed"}
+    after = {p.name: p.read_bytes() for p in folder.iterdir() if not p.name.startswith("analysis")}
+    assert after == before
+
+
+async def test_a_capture_changed_since_sealing_is_not_read(
+    reading_site: ReadingSite, browser: Browser, engines: Engines, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    manifest = await capture_page(
+        CaptureRequest(reading_site.url("/poster-page"), timeout=30, media=None),
+        data,
+        browser=browser,
+    )
+    screenshot = data / "captures" / manifest.id / "screenshot.png"
+    screenshot.chmod(0o644)
+    screenshot.write_bytes(screenshot.read_bytes() + b"\0")
+    row = await run(data, engines, manifest.id, AnalysisOptions(ocr=True))
+    assert row.status == "failed"
+    assert "screenshot.png no longer has the SHA-256 its manifest lists" in row.reasons[0]
+    assert not list((data / "captures" / manifest.id).glob("analysis-*"))
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        actions = [e.action for e in CustodyLog(data, catalog).events(manifest.id)]
+    assert actions[-1] == "analysis-failed"
