@@ -1,7 +1,7 @@
 """The OCR engine on images the real Chromium drew, read by the real tesseract.
 
 Scores are character and word error rates against the text drawn (tests/text_images.py);
-the thresholds sit a little above what was measured (docs/analysis-ocr-measurements.md),
+the thresholds sit a little above what was measured (docs/analysis.md, "Models and their limits"),
 so a regression in the engine shows while tesseract's small wobbles do not.
 """
 

@@ -1,6 +1,6 @@
 """Transcription with the real pinned Whisper model on real speech (espeak-ng), no mocks.
 
-Thresholds come from docs/analysis-speech-measurements.md: measured word error rates, with
+Thresholds come from docs/analysis.md: measured word error rates, with
 a margin for another CPU or library build choosing a different beam now and then."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests import speech_audio
 
 #: Measured 0.049 (WAV), 0.082 (the same speech as AAC in an mp4) and 0.167 (the passage
 #: five times over, about two minutes: sentences dropped or repeated where Whisper's 30 s
-#: windows meet); see docs/analysis-speech-measurements.md.
+#: windows meet); see docs/analysis.md.
 MAX_WER_WAV = 0.15
 MAX_WER_VIDEO = 0.20
 MAX_WER_LONG = 0.30

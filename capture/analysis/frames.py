@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 #: ``max_frames`` spread), so a static shot with a changing caption is still sampled.
 DEFAULT_EVERY = 10.0
 #: ffmpeg scene score above which a frame counts as a cut. Measured on synthetic test
-#: videos (docs/analysis-frames-measurements.md): hard cuts scored 0.27 to 1.0, ordinary
+#: videos (docs/analysis.md): hard cuts scored 0.27 to 1.0, ordinary
 #: motion and a caption changing over a still picture 0.04 or less, a simulated shaky
 #: handheld camera up to 0.14. 0.2 sits between the two; 0.3 missed one cut of fourteen.
 #: A missed cut costs a caption shown for less than ``every`` seconds, an extra frame

@@ -14,7 +14,7 @@ Choices, and why:
 - ``vad_filter=True``: silence and music are where Whisper invents text; voice activity
   detection (the Silero model shipped inside faster-whisper) leaves them out.
 - Beam size 5 (Whisper's own default): greedy decoding made more word errors for little
-  time saved (docs/analysis-speech-measurements.md).
+  time saved (docs/analysis.md).
 - Temperature 0 only, no sampling fallback: the same file and settings give the same
   draft, so someone checking a report can reproduce it.
 - Compute is bounded: a long recording stops at a time budget proportional to its

@@ -6,7 +6,7 @@ than no translation. So there is no default model: with none configured the step
 skipped and says so (``skipped_note``), and with one configured every translation names
 the directory and a hash over all of its files.
 
-Layouts understood (docs/analysis-speech-measurements.md says how to make them):
+Layouts understood (docs/analysis.md says how to make them):
 
 - OPUS-MT (Marian) converted with ``ct2-transformers-converter`` or ``ct2-opus-mt-converter``:
   ``model.bin``, ``config.json``, ``shared_vocabulary.json`` or ``source_vocabulary.json``
@@ -178,7 +178,7 @@ class Translator:
 
 def model_sha256(path: Path) -> str:
     """SHA-256 over the sorted "<relative path> <sha256>" lines of every file under
-    ``path``; reproducible from a shell (docs/analysis-speech-measurements.md)."""
+    ``path``; reproducible from a shell (docs/analysis.md)."""
     lines = []
     for file in path.rglob("*"):
         if file.is_file():
