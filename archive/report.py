@@ -31,6 +31,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.addendum import analysis_number
 from archive.report_text import declaration, what_it_proves
 from archive.report_text import escape as _e
 from archive.signing import SignatureError, verify_signed
@@ -654,8 +655,8 @@ def _token_facts(
     by_name = {f.name: f for f in files}
     tokens = []
     for f in files:
-        if f.kind != "timestamp":
-            continue
+        if f.kind != "timestamp" or analysis_number(f.name) is not None:
+            continue  # an addendum's tokens stamp the addendum, not the manifest
         event = stamped.get(f.name)
         details = event["details"] if event else {}
         chain_name = f.name.removesuffix(".tsr") + ".chain.pem"
