@@ -21,6 +21,7 @@ from archive.catalog_analyses import AnalysisRow
 from archive.timeutil import now_rfc3339
 from capture import trustedtime
 from capture.analysis.engines import AnalysisSettings, Engines
+from capture.analysis.ocr import OcrError, require_languages
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions, AnalysisOptionsError
 from capture.analysis.runner import analyse
 from capture.trustedtime import TimestampConfig
@@ -75,15 +76,31 @@ def add_reading_options(parser: argparse.ArgumentParser, *, server: bool = False
 
 
 def reading_options(args: argparse.Namespace, *, default_ocr: bool = False) -> AnalysisOptions:
-    """The options as given; ``default_ocr``: OCR when none of the three was asked for."""
+    """The options as given; ``default_ocr``: OCR when none of the three was asked for.
+
+    Raises :class:`AnalysisOptionsError` for options this machine cannot honour (an OCR
+    language whose model is not installed), before anything is captured or queued.
+    """
     ocr = args.ocr or (default_ocr and not (args.transcribe or args.translate))
-    return AnalysisOptions(
+    options = AnalysisOptions(
         ocr=ocr,
         transcribe=args.transcribe,
         translate=args.translate,
         languages=args.ocr_languages,
         language=args.language,
     )
+    require_installed(options)
+    return options
+
+
+def require_installed(options: AnalysisOptions) -> None:
+    """OCR languages whose models are missing are refused (AnalysisOptionsError), naming
+    the package to install."""
+    if options.ocr:
+        try:
+            require_languages(options.languages)
+        except OcrError as exc:
+            raise AnalysisOptionsError(str(exc)) from None
 
 
 def add_analyse_parser(commands: Any, data_option: Any, tsa_options: Any) -> None:

@@ -309,3 +309,46 @@ async def test_a_capture_changed_since_sealing_is_not_read(
     with Catalog.open(data / CATALOG_NAME) as catalog:
         actions = [e.action for e in CustodyLog(data, catalog).events(manifest.id)]
     assert actions[-1] == "analysis-failed"
+
+
+async def test_the_command_line_reads_again_and_refuses_what_it_cannot(
+    data: Path, poster: str, tmp_path: Path
+) -> None:
+    from tests.test_cli import run_cli
+
+    done = await run_cli("analyse", poster, "--data", str(data), "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run_json = done.json()
+    assert run_json["status"] == "done" and run_json["machine_draft"] is True
+    assert [s["step"] for s in run_json["steps"]] == ["ocr"]  # OCR when no step is named
+    assert "[ocr]" in done.stderr  # progress on the terminal
+    unknown = await run_cli("analyse", "no-such-capture", "--data", str(data), cwd=tmp_path)
+    assert unknown.returncode == 2 and "no capture no-such-capture" in unknown.stderr
+    bad = await run_cli(
+        "analyse", poster, "--ocr-languages", "ara;rm -rf", "--data", str(data), cwd=tmp_path
+    )
+    assert bad.returncode == 2 and "tesseract language codes" in bad.stderr
+    missing = await run_cli(
+        "analyse", poster, "--ocr-languages", "fra", "--data", str(data), cwd=tmp_path
+    )
+    assert missing.returncode == 2 and "apt-get install tesseract-ocr-fra" in missing.stderr
+
+
+async def test_capture_with_ocr_reads_the_page_once_it_is_sealed(
+    reading_site: ReadingSite, tmp_path: Path
+) -> None:
+    from tests.test_cli import run_cli
+
+    data = tmp_path / "data"
+    done = await run_cli(
+        "capture",
+        reading_site.url("/poster-page"),
+        "--ocr",
+        "--no-media",
+        "--data",
+        str(data),
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "done: analysis 1 of" in done.stdout and "(machine draft)" in done.stdout
+    assert "ocr        done" in done.stdout

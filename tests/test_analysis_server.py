@@ -102,6 +102,12 @@ async def test_bad_analysis_requests_are_refused_saying_why(
         json={"url": reading_site.url("/poster-page"), "analysis": {"languages": "ara;rm"}},
     )
     assert status == 400 and "tesseract language codes" in body["detail"], body
+    status, _, body = await server.request(
+        "POST",
+        "/api/v1/captures",
+        json={"url": reading_site.url("/poster-page"), "analysis": {"languages": "fra"}},
+    )
+    assert status == 400 and "apt-get install tesseract-ocr-fra" in body["detail"], body
     status, _, body = await server.request("POST", "/api/v1/captures/nope/analyses", json={})
     assert status == 404, body
     status, _, body = await server.request("GET", "/api/v1/captures/nope/analyses/1")

@@ -272,6 +272,12 @@ class OcrEngine:
         self.close()
 
 
+def require_languages(languages: str, tessdata: Path | None = None) -> None:
+    """Raise :class:`OcrError` unless every language of ``languages`` is installed: the
+    command line and the API check before queueing anything, not in the middle of a run."""
+    _check_languages(languages, tessdata_dir(tessdata))
+
+
 def _check_languages(languages: str, tessdata: Path) -> None:
     """Every language of ``ara+eng`` installed, or an error that says what to install."""
     if not tessdata.is_dir():

@@ -18,6 +18,7 @@ by the caller, as for captures.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Callable
 from importlib.metadata import version
@@ -45,6 +46,8 @@ from capture.analysis.engines import Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.sources import CaptureSources, SourceError
 from capture.analysis.steps import Collected, ocr_step, transcribe_step, translate_step
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -85,6 +88,9 @@ def analyse(
             translate_step(engines, collected, report)
     except (SourceError, StoreError, OSError) as exc:
         return fail(row, [f"analysis could not read the capture: {exc}"], data_dir, catalog)
+    except Exception as exc:  # a run never stays 'running' for a bug in one reader
+        log.exception("analysis %s of capture %s failed", row.number, row.capture_id)
+        return fail(row, [f"analysis failed: {exc}"], data_dir, catalog)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report("stage", {"stage": "seal"})

@@ -20,6 +20,7 @@ from archive.addendum import Step
 from archive.readings import Reading, Source
 from capture.analysis.engines import Engines
 from capture.analysis.frames import FrameError, keyframes
+from capture.analysis.ocr import OcrError
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.readers import ocr_reading, transcript_reading, translation_reading
 from capture.analysis.sources import CaptureSources
@@ -66,8 +67,13 @@ def ocr_step(
     progress: Progress,
 ) -> None:
     """Read the page's images, the full-page screenshot and video keyframes."""
-    engine = engines.ocr(options.languages)
     tally = _Tally()
+    try:
+        engine = engines.ocr(options.languages)
+    except OcrError as exc:
+        collected.reasons.append(f"OCR could not start: {exc}")
+        collected.steps.append(Step("ocr", "failed", 0, 1, ()))
+        return
 
     def read(source: Source, image: Image.Image) -> None:
         progress("reading", {"step": "ocr", "what": source.what, "uri": source.uri})

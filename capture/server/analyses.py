@@ -18,7 +18,7 @@ from archive.catalog import CaptureRow, CatalogError
 from archive.catalog_analyses import AnalysisRow
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
 from capture.analysis.worker import stream_id
-from capture.analysis_commands import analysis_dict
+from capture.analysis_commands import analysis_dict, require_installed
 from capture.server import keys
 from capture.server.errors import BadRequest, Conflict, NotFound
 from capture.server.validation import Field, check_object, read_json
@@ -36,15 +36,25 @@ ANALYSIS_FIELDS = {
 REQUEST_FIELDS = {**ANALYSIS_FIELDS, "operator": Field(str, max_length=200)}
 
 
-def analysis_options(data: dict[str, Any] | None, where: str) -> AnalysisOptions | None:
-    """A request's ``analysis`` object as options (``None`` when absent), strictly checked."""
+def analysis_options(
+    data: dict[str, Any] | None, where: str, *, defaults: AnalysisOptions | None = None
+) -> AnalysisOptions | None:
+    """A request's ``analysis`` object as options (``None`` when absent), strictly checked.
+
+    Fields it gives replace the server's ``defaults`` one by one: ``{"languages": "ara"}``
+    keeps the server's steps and changes only the languages.
+    """
     if data is None:
         return None
     data = check_object(data, ANALYSIS_FIELDS, where)
+    merged = defaults.to_request() if defaults is not None else {}
+    merged.update({k: v for k, v in data.items() if v is not None})
     try:
-        return AnalysisOptions.from_request({k: v for k, v in data.items() if v is not None})
+        options = AnalysisOptions.from_request(merged)
+        require_installed(options)
     except AnalysisOptionsError as exc:
         raise BadRequest(f"{where}: {exc}") from None
+    return options
 
 
 @routes.post("/api/v1/captures/{id}/analyses")
@@ -53,9 +63,9 @@ async def queue(request: web.Request) -> web.Response:
     row = _sealed(service, request.match_info["id"])
     body = await read_json(request, REQUEST_FIELDS)
     operator = body.pop("operator", None)
+    if not any(body.get(step) for step in ("ocr", "transcribe", "translate")):
+        body["ocr"] = True  # OCR when no step is named, as `osint-capture analyse`
     options = analysis_options(body, "body") or AnalysisOptions()
-    if not options.wanted:
-        options = AnalysisOptions(ocr=True, languages=options.languages, language=options.language)
     try:
         run, created = await service.queue_analysis(row.id, options, operator=operator)
     except CatalogError as exc:

@@ -72,7 +72,9 @@ async def submit(request: web.Request) -> web.Response:
         note=body.get("note"),
         operator=body.get("operator"),
         timeout=float(timeout),
-        analysis=analysis_options(body.get("analysis"), "body.analysis"),
+        analysis=analysis_options(
+            body.get("analysis"), "body.analysis", defaults=_service(request).analysis_defaults
+        ),
         **_as_seen(body.get("as_seen")),
     )
     try:
