@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -94,47 +95,22 @@ def stamp(
     if not config.tsas:
         catalog.set_timestamp_state(capture_id, "none")
         return StampResult("none")
-    store = FileStore(data_dir)
-    digest = _manifest_digest(store, row)
-    trust = config.trust()
-    result = StampResult("pending")
-    existing = {a.path for a in catalog.artifacts(capture_id)}
-    for tsa in config.tsas:
-        try:
-            token = request_token(digest, tsa, trust=trust)
-        except TSAUnavailable as exc:
-            result.problems.append(f"{tsa}: unavailable: {exc}")
-            continue
-        except TimestampError as exc:
-            result.problems.append(f"{tsa}: refused or invalid reply: {exc}")
-            continue
+    digest = _manifest_digest(FileStore(data_dir), row)
+
+    def names(existing: set[str]) -> tuple[str, str]:
         number = _next_number(existing)
-        names = (f"timestamp-{number}.tsr", f"timestamp-{number}.chain.pem")
-        existing.update(names)
-        artifacts = []
-        for name, data, kind in (
-            (names[0], token.token_der, "timestamp"),
-            (names[1], token.tsa_chain_pem.encode("ascii"), "tsa-chain"),
-        ):
-            with store.create(capture_id, name, kind) as out:
-                out.write(data)
-            assert out.sealed is not None
-            artifacts.append(out.sealed)
-        catalog.add_artifacts(capture_id, artifacts)
-        CustodyLog(data_dir, catalog).append(
-            "timestamped",
-            actor=actor or SYSTEM_ACTOR,
-            captures=[capture_id],
-            details={
-                "tsa": urlsplit(tsa).netloc or tsa,
-                "token": names[0],
-                "token_sha256": artifacts[0].sha256,
-                "gen_time": rfc3339(token.gen_time),
-                "serial_number": str(token.serial_number),
-                "seconds_after_sealing": _seconds_after(row, token.gen_time),
-            },
-        )
-        result.tokens.append(token)
+        return f"timestamp-{number}.tsr", f"timestamp-{number}.chain.pem"
+
+    result = _seal_tokens(
+        capture_id,
+        digest,
+        names,
+        lambda token: {"seconds_after_sealing": _seconds_after(row, token.gen_time)},
+        data_dir=data_dir,
+        catalog=catalog,
+        config=config,
+        actor=actor,
+    )
     if result.tokens:
         result.state = "stamped"
         catalog.set_timestamp_state(capture_id, "stamped", attempted=True)
@@ -181,32 +157,74 @@ def stamp_addendum(
     if not config.tsas:
         catalog.set_analysis_timestamp(capture_id, number, "none")
         return StampResult("none")
-    store = FileStore(data_dir)
-    data = store.path(capture_id, addendum_name(number)).read_bytes()
-    digest = hashlib.sha256(data).digest()
+    with FileStore(data_dir).open_sealed(capture_id, addendum_name(number)) as sealed:
+        digest = hashlib.sha256(sealed.read()).digest()
     if digest.hex() != row.addendum_sha256:
         raise ValueError(
             f"addendum {number} of capture {capture_id} no longer has the hash the catalog"
             " recorded; it will not be time-stamped"
         )
+
+    def names(existing: set[str]) -> tuple[str, str]:
+        count = 1
+        while token_names(number, count)[0] in existing:
+            count += 1
+        return token_names(number, count)
+
+    result = _seal_tokens(
+        capture_id,
+        digest,
+        names,
+        lambda token: {"analysis": number},
+        data_dir=data_dir,
+        catalog=catalog,
+        config=config,
+        actor=actor,
+    )
+    if result.tokens:
+        result.state = "stamped"
+        catalog.set_analysis_timestamp(capture_id, number, "stamped")
+    else:
+        wait = BACKOFF[min(row.timestamp_attempts, len(BACKOFF) - 1)]
+        catalog.set_analysis_timestamp(
+            capture_id, number, "pending", next_at=rfc3339(utc_now() + wait)
+        )
+    return result
+
+
+def _seal_tokens(
+    capture_id: str,
+    digest: bytes,
+    names: Callable[[set[str]], tuple[str, str]],
+    details: Callable[[Timestamp], dict[str, object]],
+    *,
+    data_dir: Path,
+    catalog: Catalog,
+    config: TimestampConfig,
+    actor: str | None,
+) -> StampResult:
+    """Ask each TSA for a token over ``digest``; seal each token and its TSA's chain as
+    files of the capture (named by ``names(existing names)``), list them in the catalog
+    and log a ``timestamped`` event (with ``details(token)``). State is the caller's."""
+    store = FileStore(data_dir)
     trust = config.trust()
     result = StampResult("pending")
     existing = {a.path for a in catalog.artifacts(capture_id)}
     for tsa in config.tsas:
         try:
             token = request_token(digest, tsa, trust=trust)
-        except (TSAUnavailable, TimestampError) as exc:
-            result.problems.append(f"{tsa}: {exc}")
+        except TSAUnavailable as exc:
+            result.problems.append(f"{tsa}: unavailable: {exc}")
             continue
-        count = 1
-        while token_names(number, count)[0] in existing:
-            count += 1
-        names = token_names(number, count)
-        existing.update(names)
+        except TimestampError as exc:
+            result.problems.append(f"{tsa}: refused or invalid reply: {exc}")
+            continue
+        token_name, chain_name = names(existing)
+        existing.update((token_name, chain_name))
         artifacts = [
-            _seal_bytes(store, capture_id, names[0], token.token_der, "timestamp"),
+            _seal_bytes(store, capture_id, token_name, token.token_der, "timestamp"),
             _seal_bytes(
-                store, capture_id, names[1], token.tsa_chain_pem.encode("ascii"), "tsa-chain"
+                store, capture_id, chain_name, token.tsa_chain_pem.encode("ascii"), "tsa-chain"
             ),
         ]
         catalog.add_artifacts(capture_id, artifacts)
@@ -216,22 +234,14 @@ def stamp_addendum(
             captures=[capture_id],
             details={
                 "tsa": urlsplit(tsa).netloc or tsa,
-                "analysis": number,
-                "token": names[0],
+                "token": token_name,
                 "token_sha256": artifacts[0].sha256,
                 "gen_time": rfc3339(token.gen_time),
                 "serial_number": str(token.serial_number),
+                **details(token),
             },
         )
         result.tokens.append(token)
-    if result.tokens:
-        result.state = "stamped"
-        catalog.set_analysis_timestamp(capture_id, number, "stamped")
-    else:
-        wait = BACKOFF[min(row.timestamp_attempts, len(BACKOFF) - 1)]
-        catalog.set_analysis_timestamp(
-            capture_id, number, "pending", next_at=rfc3339(utc_now() + wait)
-        )
     return result
 
 

@@ -31,10 +31,11 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from PIL import Image
+
+from capture.media import ffmpeg_version
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +114,6 @@ class _Candidate:
     score: float
     path: Path
     reason: str = ""
-
-
-@cache
-def ffmpeg_version() -> str:
-    """The version ffmpeg reports (e.g. ``5.1.9-0+deb12u1``), or ``not found``."""
-    try:
-        first = subprocess.run(
-            ["ffmpeg", "-version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout.splitlines()[0]
-    except (OSError, IndexError, subprocess.TimeoutExpired):
-        return "not found"
-    words = first.split()
-    return words[2] if first.startswith("ffmpeg version ") and len(words) > 2 else first
 
 
 def keyframes(

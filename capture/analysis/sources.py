@@ -54,6 +54,8 @@ class CaptureSources:
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: Sources seen in the WARC and not read, each with why.
     skipped: list[str] = field(default_factory=list)
+    #: Whether the WARC was read through (resources noted, its hash checked).
+    scanned: bool = False
 
     @classmethod
     def open(cls, store: FileStore, row: CaptureRow) -> CaptureSources:
@@ -70,11 +72,12 @@ class CaptureSources:
         manifest = Manifest.from_dict(json.loads(data))
         return cls(row, manifest, actual, store)
 
-    def images(self) -> Iterator[tuple[Source, Image.Image]]:
+    def images(self, *, decode: bool = True) -> Iterator[tuple[Source, Image.Image]]:
         """Every image the page loaded that is large enough to hold text, as the WARC has it.
 
         Also notes the resource records (screenshot, media) for :meth:`screenshot` and
-        :meth:`media`, so the WARC is read once. Call it to the end before those.
+        :meth:`media`, and checks the whole WARC against its manifest hash, so the WARC
+        is read once. ``decode=False`` only notes and checks (a run without OCR).
         """
         if not self.manifest.warc:
             raise SourceError(f"capture {self.row.id}: its manifest names no WARC file")
@@ -82,10 +85,11 @@ class CaptureSources:
         with self.store.open_sealed(self.row.id, self.manifest.warc) as raw:
             hashing = _HashingReader(raw)
             for record in ArchiveIterator(hashing):
-                image = self._note(record)
+                image = self._note(record, decode)
                 if image is not None:
                     yield image
             hashing.drain()
+        self.scanned = True
         if hashing.sha256() != expected:
             raise SourceError(
                 f"capture {self.row.id}: {self.manifest.warc} no longer has the SHA-256 its"
@@ -103,6 +107,9 @@ class CaptureSources:
 
     def media(self) -> list[tuple[Source, Path]]:
         """Every downloaded audio or video file, checked against the manifest."""
+        if not self.scanned:  # for the media's record ids, and the WARC's own check
+            for _ in self.images(decode=False):
+                pass
         found = []
         for artifact in self.manifest.artifacts:
             if artifact.kind != "media":
@@ -117,7 +124,7 @@ class CaptureSources:
             )
         return found
 
-    def _note(self, record: Any) -> tuple[Source, Image.Image] | None:
+    def _note(self, record: Any, decode: bool) -> tuple[Source, Image.Image] | None:
         record_id = record.rec_headers.get_header("WARC-Record-ID")
         uri = record.rec_headers.get_header("WARC-Target-URI") or ""
         digest = (record.rec_headers.get_header("WARC-Payload-Digest") or "").removeprefix(
@@ -130,6 +137,8 @@ class CaptureSources:
                 self.resources[digest] = (record_id, uri)
             return None
         if record.rec_type != "response" or record.http_headers is None:
+            return None
+        if not decode:
             return None
         content_type = (record.http_headers.get_header("Content-Type") or "").split(";")[0]
         status = record.http_headers.get_statuscode()
