@@ -8,6 +8,8 @@ import subprocess
 import unicodedata
 from pathlib import Path
 
+from tests.text_images import levenshtein
+
 #: What the English test audio says: a witness-statement-like passage with numbers spelt
 #: out (Whisper writes digits or words; spelling them both ways would blur the measure).
 ENGLISH = (
@@ -78,16 +80,4 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     """(substitutions + deletions + insertions) / reference words: a word-level Levenshtein
     distance, one row at a time."""
     ref, hyp = words(reference), words(hypothesis)
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, start=1):
-            current.append(
-                min(
-                    previous[j] + 1,
-                    current[j - 1] + 1,
-                    previous[j - 1] + (ref_word != hyp_word),
-                )
-            )
-        previous = current
-    return previous[-1] / max(len(ref), 1)
+    return levenshtein(ref, hyp) / max(len(ref), 1)

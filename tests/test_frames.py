@@ -19,6 +19,7 @@ from capture.analysis import frames as frames_module
 from capture.analysis.frames import FrameError, FrameSelection, keyframes
 from capture.browser import Browser
 from tests import text_video
+from tests.text_images import levenshtein
 
 TESSDATA = "/usr/share/tesseract-ocr/5/tessdata/"
 #: The counter clip: 24 s, cuts at frame 125 (5 s) and frame 265 (10.6 s).
@@ -182,15 +183,7 @@ def test_ffmpeg_out_of_time_is_a_frame_error(
 
 def character_error_rate(expected: str, read: str) -> float:
     """Levenshtein distance over characters, divided by the expected length."""
-    previous = list(range(len(read) + 1))
-    for i, want in enumerate(expected, 1):
-        current = [i]
-        for j, got in enumerate(read, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (want != got))
-            )
-        previous = current
-    return previous[-1] / len(expected)
+    return levenshtein(expected, read) / len(expected)
 
 
 def test_ocr_reads_caption_a_from_the_chosen_frame(caption_frames: FrameSelection) -> None:

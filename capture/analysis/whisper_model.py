@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from archive.store import fsync_dir
+
 MODEL_NAME = "whisper-base (Systran/faster-whisper-base, CTranslate2)"
 
 #: The packages that carry the model, and the version each must be.
@@ -176,13 +178,13 @@ def _build(target: Path) -> None:
             if found_hash != sha256:
                 raise ModelMismatch(origin, f"sha256 {sha256}", f"sha256 {found_hash}")
             os.chmod(building / name, 0o444)
-        _fsync_dir(building)
+        fsync_dir(building)
         try:
             building.rename(target)
         except OSError:
             if not target.is_dir():
                 raise
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
@@ -212,11 +214,3 @@ def _sha256_of(streams: Iterable[BinaryIO]) -> str:
         while chunk := stream.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
