@@ -33,7 +33,7 @@ analysis:
 run: setup
 	@echo "Pair the browser extension (extension/) with this token:"
 	@$(BIN)/osint-capture token --data $(DATA)
-	$(BIN)/osint-capture serve --data $(DATA)
+	$(BIN)/osint-capture serve --data $(DATA) --ocr
 
 test: setup
 	$(BIN)/ruff check .
