@@ -353,8 +353,14 @@ class CaptureService:
         return row, created
 
     async def _queue_requested_analysis(self, row: CaptureRow) -> dict[str, Any] | None:
-        """The analysis the capture's request asked for, queued now that it is sealed."""
+        """The analysis the capture's request asked for, queued now that it is sealed.
+
+        A watched target's scheduled run (queued by the scheduler, not through
+        :meth:`submit`) is read as the server's defaults say.
+        """
         wanted = row.request.get("analysis")
+        if wanted is None and row.target_id is not None and self.analysis_defaults.wanted:
+            wanted = self.analysis_defaults.to_request()
         if not wanted:
             return None
         try:

@@ -8,6 +8,7 @@ queued again as the next run, never re-using its number.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -141,3 +142,26 @@ async def test_a_run_a_crash_left_running_is_failed_and_queued_again_as_the_next
     assert actions[-2:] == ["analysis-failed", "analysed"], actions
     with sqlite3.connect(server.data / CATALOG_NAME) as raw:
         assert raw.execute("SELECT count(*) FROM analyses").fetchone()[0] == 2
+
+
+async def test_a_watched_targets_runs_are_read_as_the_server_defaults_say(
+    server: RunningServer, reading_site: ReadingSite
+) -> None:
+    status, _, added = await server.request(
+        "POST",
+        "/api/v1/targets",
+        json={"url": reading_site.url("/poster-page?watched"), "every": "1h"},
+    )
+    assert status == 201, added
+    capture_id = None
+    for _ in range(300):
+        _, _, target = await server.request("GET", f"/api/v1/targets/{added['id']}")
+        if target["captures"]:
+            capture_id = target["captures"][0]["id"]
+            break
+        await asyncio.sleep(0.1)
+    assert capture_id is not None, "the target's first run was never queued"
+    done = await server.wait_done(capture_id)
+    assert done["analysis"] and done["analysis"]["number"] == 1, done
+    finished = await server.wait_done(capture_id, analysis=1)
+    assert finished["event"] == "done", finished

@@ -123,15 +123,10 @@ def _seal(
 ) -> AnalysisRow:
     """Write the readings, then the addendum that lists them; sign, record, log, index."""
     cid, number = row.capture_id, row.number
+    results = results_document(cid, number, collected.readings)
     files = [
         _write_warc(store, row, sources.manifest_sha256, collected),
-        _write(
-            store,
-            cid,
-            results_name(number),
-            "analysis-results",
-            results_document(cid, number, collected.readings),
-        ),
+        _write(store, cid, results_name(number), "analysis-results", results),
     ]
     addendum = Addendum(
         capture=cid,
@@ -151,13 +146,8 @@ def _seal(
     sealed = _write(store, cid, addendum_name(number), "addendum", data)
     key = sealing.signing_key(data_dir, catalog)
     signature = {**sign_file_bytes(key, data), "signs": sealed.path, "sha256": sealed.sha256}
-    sig = _write(
-        store,
-        cid,
-        signature_name(number),
-        "addendum-signature",
-        (json.dumps(signature, indent=2) + "\n").encode("utf-8"),
-    )
+    signature_bytes = (json.dumps(signature, indent=2) + "\n").encode("utf-8")
+    sig = _write(store, cid, signature_name(number), "addendum-signature", signature_bytes)
     done = catalog.finish_analysis(
         cid,
         number,
@@ -170,21 +160,33 @@ def _seal(
         reasons=addendum.reasons,
         artifacts=[*files, sealed, sig],
     )
+    _log_analysed(row, addendum, sealed, key.fingerprint, data_dir, catalog)
+    catalog.index_analysis_text(cid, number, text_lines(collected.readings))
+    return done
+
+
+def _log_analysed(
+    row: AnalysisRow,
+    addendum: Addendum,
+    sealed: Artifact,
+    fingerprint: str,
+    data_dir: Path,
+    catalog: Catalog,
+) -> None:
+    """The custody event of a sealed run: no text read, no URL (an export carries it)."""
     CustodyLog(data_dir, catalog).append(
         "analysed",
         actor=row.operator or SYSTEM_ACTOR,
-        captures=[cid],
+        captures=[row.capture_id],
         details={
-            "analysis": number,
+            "analysis": row.number,
             "addendum_sha256": sealed.sha256,
-            "manifest_sha256": sources.manifest_sha256,
+            "manifest_sha256": addendum.manifest_sha256,
             "readings": addendum.readings,
             "steps": {step.step: step.status for step in addendum.outcomes},
-            "signed_by": key.fingerprint,
+            "signed_by": fingerprint,
         },
     )
-    catalog.index_analysis_text(cid, number, text_lines(collected.readings))
-    return done
 
 
 def _write_warc(

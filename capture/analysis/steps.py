@@ -87,16 +87,23 @@ def ocr_step(
         tally.read += 1
         collected.readings.append(ocr_reading(collected.next_id("ocr"), source, result))
 
+    def read_file(source: Source, path: Path) -> None:
+        try:
+            with Image.open(path) as image:
+                image.load()
+                read(source, image)
+        except (OSError, Image.DecompressionBombError) as exc:
+            tally.failed += 1
+            collected.reasons.append(f"the {source.what} in {path.name} is not decodable: {exc}")
+
     for source, image in sources.images():
         read(source, image)
     tally.notes.extend(sources.skipped)
     screenshot = sources.screenshot()
     if screenshot is not None:
-        with Image.open(screenshot[1]) as image:
-            image.load()
-            read(screenshot[0], image)
+        read_file(*screenshot)
     for media, path in sources.media():
-        _read_frames(media, path, engines, scratch, tally, read)
+        _read_frames(media, path, engines, scratch, tally, read_file)
     collected.steps.append(tally.step("ocr"))
 
 
@@ -106,7 +113,7 @@ def _read_frames(
     engines: Engines,
     scratch: Path,
     tally: _Tally,
-    read: Callable[[Source, Image.Image], None],
+    read_file: Callable[[Source, Path], None],
 ) -> None:
     settings = engines.settings
     try:
@@ -129,9 +136,7 @@ def _read_frames(
         source = Source(
             "video frame", media.uri, media.sha256, media.record_id, media.file, frame.offset
         )
-        with Image.open(frame.path) as image:
-            image.load()
-            read(source, image)
+        read_file(source, frame.path)
         frame.path.unlink(missing_ok=True)
 
 

@@ -98,7 +98,10 @@ class AnalysisWorkers:
                         await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
                     continue
                 self._wake.set()
-                await loop.run_in_executor(thread, self._run, row, engines, loop)
+                try:
+                    await loop.run_in_executor(thread, self._run, row, engines, loop)
+                except Exception:  # the catalog or custody log refused: the next run may not
+                    log.exception("analysis %s of %s ended in error", row.number, row.capture_id)
         finally:
             thread.submit(engines.close)
             thread.shutdown(wait=False)
