@@ -66,7 +66,7 @@ from typing import IO, Any
 from cdxj_indexer.main import CDXJIndexer
 
 from archive import __version__
-from archive.addendum import ANALYSIS_WARC
+from archive.addendum import ANALYSIS_WARC, analysis_number
 from archive.anchoring import Anchoring, AnchorRun, PackageAnchors, package_anchors
 from archive.catalog import CaptureRow, Catalog
 from archive.custody import CustodyError, CustodyLog, canonical_json
@@ -501,7 +501,21 @@ def _write_entries(
                 c.id,
                 str(c.manifest.get("url", "")),
                 c.row.manifest_sha256 or "",
-                tuple(c.evidence_path(a) for a in c.others if a.kind == "timestamp"),
+                tuple(
+                    c.evidence_path(a)
+                    for a in c.others
+                    if a.kind == "timestamp" and analysis_number(a.path) is None
+                ),
+                addenda=tuple(
+                    number
+                    for a in c.others
+                    if a.kind == "addendum" and (number := analysis_number(a.path)) is not None
+                ),
+                addendum_tokens=tuple(
+                    (number, c.evidence_path(a))
+                    for a in c.others
+                    if a.kind == "timestamp" and (number := analysis_number(a.path)) is not None
+                ),
             )
             for c in captures
         ],
