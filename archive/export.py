@@ -506,6 +506,16 @@ def _write_entries(
                     for a in c.others
                     if a.kind == "timestamp" and analysis_number(a.path) is None
                 ),
+                addenda=tuple(
+                    number
+                    for a in c.others
+                    if a.kind == "addendum" and (number := analysis_number(a.path)) is not None
+                ),
+                addendum_tokens=tuple(
+                    (number, c.evidence_path(a))
+                    for a in c.others
+                    if a.kind == "timestamp" and (number := analysis_number(a.path)) is not None
+                ),
             )
             for c in captures
         ],

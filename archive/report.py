@@ -32,6 +32,7 @@ from cryptography.x509.oid import ExtensionOID
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.addendum import analysis_number
+from archive.report_analysis import RunFacts, collect_analyses, render_analyses
 from archive.report_text import declaration, what_it_proves
 from archive.report_text import escape as _e
 from archive.signing import SignatureError, verify_signed
@@ -75,6 +76,7 @@ section.capture { page-break-before: always; }
 section.declaration { page-break-before: always; }
 .blank { display: inline-block; min-width: 16em; border-bottom: 1px solid #000; }
 .signature-line { margin-top: 3em; }
+.reading { border-left: 3px dashed #666; padding-left: .6em; margin: .6em 0; }
 @media print { body { margin: 0; max-width: none; } a { color: #000; text-decoration: none; } }
 """
 
@@ -153,6 +155,8 @@ class CaptureFacts:
     #: The fingerprint of the key that signed the manifest (checked when collected), or
     #: ``None`` for a capture sealed before osint-capture signed manifests.
     manifest_signed_by: str | None
+    #: The capture's analysis addenda in the package (machine drafts), oldest first.
+    analyses: tuple[RunFacts, ...] = ()
 
 
 def collect_capture(
@@ -194,6 +198,7 @@ def collect_capture(
         warc=warc,
         custody=events,
         manifest_signed_by=signed_by,
+        analyses=tuple(collect_analyses(capture_dir, files, events)),
     )
 
 
@@ -352,6 +357,7 @@ def _capture_section(number: int, c: CaptureFacts) -> str:
         _failed(info, c.warc),
         "<h3>Media downloaded, and conversions</h3>",
         _media(m),
+        render_analyses(c.analyses),
         "<h3>Chain of custody</h3>",
         _custody(c.custody),
         "</section>",

@@ -25,6 +25,10 @@ class PackagedCapture:
     manifest_sha256: str
     #: Package paths of its time-stamp tokens.
     tokens: tuple[str, ...]
+    #: Its analysis runs in the package (machine drafts sealed after it), by number.
+    addenda: tuple[int, ...] = ()
+    #: Package paths of the tokens over its addenda, with the run each stamps.
+    addendum_tokens: tuple[tuple[int, str], ...] = ()
 
 
 def verify_md(
@@ -54,12 +58,29 @@ def verify_md(
         "first": captures[0].id,
         "tokens": token_lines,
         "sums": sums_path,
+        "addenda": _addenda_section(captures),
         "custody": (CUSTODY_SECTION + (ANCHORS_SECTION if has_anchors else NO_ANCHORS_SECTION))
         if has_custody
         else NO_CUSTODY_SECTION,
     }
     # One pass, so a captured URL that happens to contain "@tokens@" stays as it is.
     return re.sub(r"@(\w+)@", lambda m: values.get(m.group(1), m.group(0)), VERIFY_TEMPLATE)
+
+
+def _addenda_section(captures: Sequence[PackagedCapture]) -> str:
+    """How to check the machine readings' addenda; nothing when the package has none."""
+    if not any(c.addenda for c in captures):
+        return ""
+    tokens = "\n".join(
+        f"openssl ts -verify -in {token} -data evidence/{c.id}.analysis-{number}.addendum.json"
+        " -CAfile ROOT.pem"
+        for c in captures
+        for number, token in c.addendum_tokens
+    ) or (
+        "# (no addendum in this package has a time-stamp token: when each was made rests\n"
+        "# on the analysing machine's clock alone)"
+    )
+    return ADDENDA_SECTION.replace("@addendum_tokens@", tokens)
 
 
 def _md_code(text: str) -> str:
@@ -243,7 +264,7 @@ warcio check archive/*.warc.gz            # every record's digest (pip install w
 Replay: open `@package@` in ReplayWeb.page (https://replayweb.page) or add it to a
 pywb collection.
 
-### 7. The chain of custody
+@addenda@### 7. The chain of custody
 
 @custody@
 ## What this proves, and what it cannot
@@ -255,6 +276,60 @@ than its token's time, on the word of an independent authority. Nothing here can
 prove what the web server meant to send, or that it showed the same to anyone else:
 only what the capturing browser received. See `evidence/report.html`, section "What
 the signatures prove, and what they cannot".
+"""
+
+ADDENDA_SECTION = """\
+### 6b. Machine readings (analysis addenda): drafts, not evidence
+
+Files named `evidence/<capture-id>.analysis-N.*` (and
+`archive/<capture-id>.analysis-N.warc.gz`) are machine drafts: text read by software
+(OCR, draft transcripts, machine translation) from a capture *after* it was sealed.
+They never change the capture (its manifest does not list them) and are not
+evidence in themselves: check what they say against the source each reading names.
+Each run's `analysis-N.addendum.json` names the capture's manifest by its SHA-256 and
+lists the run's files with theirs; `analysis-N.addendum.sig.json` signs it as a
+manifest is signed; `analysis-N.token-M.tsr` are time-stamps over its SHA-256. From
+the unpacked folder:
+
+```bash
+for addendum in evidence/*.analysis-*.addendum.json; do
+  id=${addendum#evidence/}; id=${id%%.analysis-*}
+  python3 - "$addendum" "$id" <<'END'
+import hashlib, json, sys
+path, cid = sys.argv[1], sys.argv[2]
+addendum = json.load(open(path))
+manifest = open("evidence/" + cid + ".manifest.json", "rb").read()
+assert addendum["refers_to"]["sha256"] == hashlib.sha256(manifest).hexdigest(), path
+assert addendum["machine_draft"] is True, path
+for a in addendum["artifacts"]:
+    top = "archive/" if a["kind"] == "analysis-warc" else "evidence/"
+    where = top + cid + "." + a["path"]
+    assert hashlib.sha256(open(where, "rb").read()).hexdigest() == a["sha256"], where
+    print(where + ": OK")
+END
+  record=${addendum%.json}.sig.json
+  get() {
+    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]], end="")' \\
+      "$record" "$1"
+  }
+  get publicKey | base64 -d > akey.der
+  echo "$addendum: signed by sha256:$(sha256sum akey.der | cut -d' ' -f1)"
+  openssl pkey -pubin -inform DER -in akey.der -out akey.pem
+  sig=$(get signature | base64 -d | od -An -v -tx1 | tr -d ' \\n')
+  printf 'asn1=SEQUENCE:sig\\n[sig]\\nr=INTEGER:0x%s\\ns=INTEGER:0x%s\\n' \\
+    "${sig:0:64}" "${sig:64:64}" > asig.cnf
+  openssl asn1parse -genconf asig.cnf -out asig.der -noout
+  openssl dgst -sha256 -verify akey.pem -signature asig.der "$addendum"
+done
+```
+
+Each addendum must be signed by the same key as the manifests. Its tokens prove the
+addendum existed no later than the authority's time (which is after the capture):
+
+```sh
+@addendum_tokens@
+```
+
 """
 
 CUSTODY_SECTION = """\

@@ -119,6 +119,7 @@ chrome.runtime.onMessage.addListener((message, sender, sendResponse) => {
     case: message.case,
     note: message.note,
     permissionFor: message.permissionFor || null,
+    analysis: message.analysis || null,
   }).then(
     (key) => sendResponse({ key }),
     (error) => sendResponse({ error: String((error && error.message) || error) }),

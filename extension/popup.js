@@ -9,6 +9,7 @@
 // and for a popup opened in a tab, which would otherwise target itself).
 
 import { KIND_WORDS, STATE_KEY, loadAlerts, targetLink } from "./lib/alerts.js";
+import { analysisEnded, analysisRequest, describeAnalysis } from "./lib/analysis.js";
 import { call, explain } from "./lib/api.js";
 import { capturable, originPattern } from "./lib/asseen.js";
 import { recordKey } from "./lib/capture.js";
@@ -132,6 +133,11 @@ async function onCapture(event) {
     asSeen,
     cookies,
     permissionFor,
+    analysis: analysisRequest({
+      ocr: $("read-ocr").checked,
+      transcribe: $("read-transcribe").checked,
+      language: $("read-language").value,
+    }),
   });
   const permission = permissionFor ? chrome.permissions.request({ origins: [permissionFor] }).catch(() => false) : null;
   $("capture").disabled = true;
@@ -205,7 +211,7 @@ function keepWorkerAwake(running) {
 
 function render(record) {
   const state = stateOf(record);
-  keepWorkerAwake(state === "running");
+  keepWorkerAwake(state === "running" || !analysisEnded(record.analysis));
   const progress = $("progress");
   progress.hidden = false;
   progress.dataset.state = state;
@@ -245,6 +251,8 @@ function render(record) {
     $("link").hidden = true;
   }
 
+  renderAnalysis(record.analysis);
+
   $("error").textContent = record.error || "";
   $("error").hidden = !record.error;
 
@@ -263,6 +271,23 @@ function render(record) {
   } else {
     note.hidden = true;
   }
+}
+
+/** The analysis run the capture asked for: always labelled a machine draft. */
+function renderAnalysis(analysis) {
+  const line = $("analysis");
+  line.hidden = !analysis;
+  line.dataset.state = analysis ? analysis.error ? "error" : analysis.state : "";
+  line.textContent = describeAnalysis(analysis);
+  const reasons = (analysis && analysis.reasons) || [];
+  $("analysis-reasons").replaceChildren(
+    ...reasons.map((reason) => {
+      const item = document.createElement("li");
+      item.textContent = String(reason);
+      return item;
+    }),
+  );
+  $("analysis-reasons").hidden = reasons.length === 0;
 }
 
 /** Bytes as the popup shows them: kB below a megabyte, MB above. */

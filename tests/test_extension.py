@@ -31,7 +31,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, Worker, async_playwright
 
-from capture.browser import find_chromium
+from capture.browser import Browser, find_chromium
+from tests.reading_site import ReadingSite
 from tests.site import TestSite
 from tests.warcs import read_records, warcio_check
 
@@ -697,5 +698,55 @@ async def test_badge_counts_unseen_alerts_and_mark_seen_clears_it(
     }
     status, body = await server.get("/api/v1/alerts?after=last")
     assert status == 400 and "after" in body["detail"]
+    await popup.close()
+    await page.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def reading_site(
+    browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[ReadingSite]:
+    async with ReadingSite(tmp_path_factory.mktemp("extension-reading-site"), browser) as running:
+        yield running
+
+
+async def test_popup_asks_for_ocr_and_follows_the_reading_to_its_end(
+    paired: Extension, server: Server, reading_site: ReadingSite
+) -> None:
+    """The capture asks for OCR; the popup follows the analysis run its done names."""
+    page = await paired.context.new_page()
+    await page.goto(reading_site.url("/poster-page"))
+    tab_id = await paired.tab_id(page.url)
+    await paired.click_toolbar_button(page)
+    popup = await paired.context.new_page()
+    await popup.goto(paired.url(f"popup.html?tab={tab_id}"))
+    assert not await popup.is_checked("#read-ocr")  # unticked: the server's default
+    await popup.check("#read-ocr")
+    # Every line the popup shows about the reading, as it changes.
+    await popup.evaluate(
+        """() => {
+            window.seen = [];
+            const line = document.getElementById("analysis");
+            new MutationObserver(() => window.seen.push(line.textContent))
+                .observe(line, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    await popup.click("#capture")
+    await popup.wait_for_selector(
+        '#analysis[data-state="done"], #analysis[data-state="failed"],'
+        ' #analysis[data-state="error"]',
+        timeout=CAPTURE_WAIT_MS,
+    )
+    text = await popup.inner_text("#analysis")
+    assert re.fullmatch(r"Read: \d+ readings \(machine draft, not evidence\)", text), text
+    assert int(text.split()[1]) >= 2  # the poster image and the screenshot
+    seen = await popup.evaluate("window.seen")
+    assert any(s.startswith("Reading (machine draft):") for s in seen), seen
+    capture_id = await popup.get_attribute("#result", "data-id")
+    status, runs = await server.get(f"/api/v1/captures/{capture_id}/analyses")
+    assert status == 200
+    assert [(r["number"], r["status"]) for r in runs["analyses"]] == [(1, "done")]
+    assert runs["analyses"][0]["requested"]["ocr"] is True
+    assert runs["analyses"][0]["requested"]["transcribe"] is False
     await popup.close()
     await page.close()

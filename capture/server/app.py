@@ -15,6 +15,7 @@ from capture.server import (
     captures,
     cases,
     dashboard,
+    dashboard_analysis,
     keys,
     login,
     replay,
@@ -76,6 +77,7 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     app[SESSIONS] = Sessions()
     app.add_routes(login.routes)
     app.add_routes(dashboard.routes)
+    app.add_routes(dashboard_analysis.routes)
     replay.setup(app)
     app.router.add_static("/static/", STATIC_DIR)
 

@@ -9,7 +9,6 @@ which takes the session cookie too.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,16 +16,16 @@ from typing import Any
 
 from aiohttp import web
 
+from archive.addendum import MACHINE_DRAFT_NOTICE
 from archive.catalog import STATUSES, CaptureRow, Catalog, CatalogError
 from archive.custody import CustodyError, CustodyLog
 from archive.export import ExportError
 from archive.manifest import MANIFEST_NAME
 from archive.snapshot import Snapshot, SnapshotError
-from archive.store import Artifact
-from archive.timestamps import TimestampError, TrustStore, verify_token
-from archive.timeutil import rfc3339, utc_now
+from archive.timeutil import utc_now
 from capture import exporting
 from capture.server import keys
+from capture.server.dashboard_analysis import analysis_runs, token_times
 from capture.server.errors import APIError, NotFound
 from capture.server.login import see_other
 from capture.server.pages import STATUS_ORDER, render
@@ -110,16 +109,6 @@ async def case(request: web.Request) -> web.Response:
 # -- one capture --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TrustedTime:
-    """One stored time-stamp token, read back and checked against the manifest."""
-
-    name: str
-    tsa: str
-    gen_time: str | None
-    problem: str | None
-
-
 def _require(catalog: Catalog, capture_id: str) -> CaptureRow:
     row = catalog.get_capture(capture_id)
     if row is None:
@@ -136,37 +125,6 @@ def _manifest(service: CaptureService, row: CaptureRow) -> dict[str, Any] | None
         return None
 
 
-def _trusted_times(
-    service: CaptureService, row: CaptureRow, artifacts: list[Artifact], events: list[Any]
-) -> list[TrustedTime]:
-    """Each stored token's TSA and genTime, verified offline against the manifest's hash.
-
-    The TSA's name comes from the custody event that recorded the token (a token
-    does not say where it came from); genTime is read from the token itself.
-    """
-    if row.manifest_sha256 is None:
-        return []
-    recorded = {e.details.get("token"): e.details for e in events if e.action == "timestamped"}
-    trust = TrustStore.load(service.tsa.trust_files if service.tsa else ())
-    digest = bytes.fromhex(row.manifest_sha256)
-    times = []
-    for artifact in artifacts:
-        if artifact.kind != "timestamp":
-            continue
-        details = recorded.get(artifact.path) or {}
-        tsa = str(details.get("tsa") or "unknown TSA")
-        try:
-            data = service.store.path(row.id, artifact.path).read_bytes()
-            if hashlib.sha256(data).hexdigest() != artifact.sha256:
-                raise TimestampError("the file no longer has the hash it was sealed with")
-            token = verify_token(data, digest, trust=trust, tsa_url=tsa)
-            times.append(TrustedTime(artifact.path, tsa, rfc3339(token.gen_time), None))
-        except (OSError, TimestampError) as exc:
-            gen_time = details.get("gen_time")
-            times.append(TrustedTime(artifact.path, tsa, str(gen_time or ""), str(exc)))
-    return times
-
-
 def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
     """Everything the capture page shows, read in one go (blocking: run in a thread)."""
     catalog = service.catalog
@@ -180,14 +138,22 @@ def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
     timeline = catalog.timeline_for_capture(row.id)
     target = catalog.get_target(row.target_id) if row.target_id is not None else None
     screenshots = [a for a in artifacts if a.kind == "screenshot"]
+    media = [a.path for a in artifacts if a.kind == "media"]
     return {
         "capture": row,
         "manifest": _manifest(service, row),
         "artifacts": artifacts,
         "screenshot": screenshots[0] if screenshots else None,
+        "media_files": media,
+        "draft_notice": MACHINE_DRAFT_NOTICE,
         "events": events,
         "custody_problem": custody_problem,
-        "trusted_times": _trusted_times(service, row, artifacts, events),
+        "trusted_times": token_times(
+            service, row.id, artifacts, events, digest_hex=row.manifest_sha256, number=None
+        )
+        if row.manifest_sha256
+        else [],
+        "analyses": analysis_runs(service, row, artifacts, events),
         "timeline_event": timeline,
         "target": target,
         "live": service.live_state(row.id) or {},

@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from functools import cache
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
 from archive.catalog import SNIPPET_END, SNIPPET_START
-from archive.readings import place_label
+from archive.readings import place_label, tool_label
+from capture.server.analysis_views import clock
 
 #: Statuses in the order a case's counts show them.
 STATUS_ORDER = ("complete", "partial", "pending", "queued", "running", "failed")
@@ -36,6 +38,9 @@ def environment() -> jinja2.Environment:
     env.filters["size"] = human_size
     env.filters["diff_class"] = diff_class
     env.globals["place_label"] = place_label
+    env.globals["tool_label"] = tool_label
+    env.globals["analysis_href"] = analysis_href
+    env.filters["clock"] = clock
     return env
 
 
@@ -62,6 +67,22 @@ def highlight(snippet: str) -> Markup:
     """A search snippet with every matched word in ``<mark>``; everything else escaped."""
     escaped = str(escape(snippet))
     return Markup(escaped.replace(SNIPPET_START, "<mark>").replace(SNIPPET_END, "</mark>"))
+
+
+def analysis_href(capture_id: str, number: int, place: dict[str, Any]) -> str:
+    """Where a search hit in machine-read text is on its capture's page.
+
+    The run's anchor, and in the query what the page's script needs to point at the
+    hit: the media file and time to seek its player to, or the box of an OCR line.
+    """
+    query: dict[str, str] = {}
+    when = place.get("start", place.get("offset"))
+    if isinstance(when, int | float) and place.get("file"):
+        query = {"media": str(place["file"]), "t": f"{float(when):.2f}"}
+    elif isinstance(place.get("box"), list) and len(place["box"]) == 4:
+        query = {"box": ",".join(str(int(v)) for v in place["box"])}
+    suffix = f"?{urlencode(query)}" if query else ""
+    return f"/captures/{quote(capture_id, safe='')}{suffix}#analysis-{int(number)}"
 
 
 def pretty_json(value: object) -> str:

@@ -7,6 +7,7 @@
 // the only channel between the two. "recent" lists the keys, newest first.
 
 import { alertBadge } from "./alerts.js";
+import { analysisEnded, analysisFrom, followAnalysis } from "./analysis.js";
 import { ApiError, call, captureLink, explain } from "./api.js";
 import { capturable, gatherAsSeen } from "./asseen.js";
 import { readEvents } from "./sse.js";
@@ -40,7 +41,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  * Start a capture and return its key once the record exists; the capture goes
  * on in the background. `request`:
  *   {url, tabId?, title?, kind: "tab"|"link", asSeen: bool, cookies: bool, case?, note?,
- *    permissionFor?: the origin pattern the popup asked the user for}
+ *    permissionFor?: the origin pattern the popup asked the user for,
+ *    analysis?: {ocr, transcribe, language?} machine readings to ask for; absent: the server's default}
  */
 export async function startCapture(request) {
   const key = crypto.randomUUID();
@@ -62,6 +64,8 @@ export async function startCapture(request) {
     bytes: 0,
     reasons: [],
     manifestSha256: null,
+    // The analysis run the capture asked for, once the server names it (lib/analysis.js).
+    analysis: null,
     error: null,
     startedAt: new Date().toISOString(),
     finishedAt: null,
@@ -114,6 +118,7 @@ async function run(job, request) {
     }
     if (record.note) body.note = record.note;
     if (settings.operator) body.operator = settings.operator;
+    if (request.analysis) body.analysis = request.analysis;
 
     await update(job, { phase: "sending" });
     let answer;
@@ -136,6 +141,7 @@ async function run(job, request) {
       joined: data.created === false,
     });
     await follow(job, settings);
+    await readings(job, settings);
   } catch (error) {
     let message = error instanceof UserError ? error.message : explain(error, record.id ? "" : "capture");
     if (record.id) message = `The server accepted this capture (${record.id}), but following it failed: ${message}`;
@@ -152,6 +158,12 @@ async function run(job, request) {
 }
 
 class UserError extends Error {}
+
+/** Follow the analysis run the capture's "done" named, if any, to its end. */
+async function readings(job, settings) {
+  if (analysisEnded(job.record.analysis)) return;
+  await followAnalysis(job.record, settings, (patch) => update(job, patch));
+}
 
 /**
  * Wait until the origin `pattern` is granted. The popup asks for it (only a
@@ -279,6 +291,7 @@ async function onEvent(job, { event, data }) {
       await update(job, { status: "running", behaviour: payload.name || payload.behaviour || null }, { progress: true });
       return null;
     case "done":
+      if (analysisFrom(payload)) await update(job, { analysis: analysisFrom(payload) });
       return {
         status: payload.status || "complete",
         manifestSha256: payload.manifest_sha256 || null,
@@ -357,7 +370,11 @@ export async function recentRecords() {
  */
 export async function resumeCaptures() {
   for (const record of await recentRecords()) {
-    if (record.phase === "finished" || following.has(record.key)) continue;
+    if (following.has(record.key)) continue;
+    if (record.phase === "finished") {
+      if (!analysisEnded(record.analysis)) resumeReadings(record);
+      continue;
+    }
     const job = { record, lastWrite: 0, pending: null };
     following.set(record.key, job);
     if (!record.id) {
@@ -373,6 +390,7 @@ export async function resumeCaptures() {
     (async () => {
       try {
         await follow(job, await getSettings());
+        await readings(job, await getSettings());
       } catch (error) {
         await update(job, { phase: "finished", error: explain(error), finishedAt: new Date().toISOString() });
       } finally {
@@ -383,6 +401,21 @@ export async function resumeCaptures() {
     })();
   }
   updateBadge();
+}
+
+/** An analysis run a stopped worker was following, followed again. */
+function resumeReadings(record) {
+  const job = { record, lastWrite: 0, pending: null };
+  following.set(record.key, job);
+  updateKeepAlive();
+  getSettings()
+    .then((settings) => readings(job, settings))
+    .catch((error) => console.warn("analysis of", record.id, error))
+    .finally(() => {
+      following.delete(record.key);
+      updateKeepAlive();
+      updateBadge();
+    });
 }
 
 function updateKeepAlive() {
