@@ -183,7 +183,7 @@ def _run(run: RunFacts) -> str:
         ("Asked by", _e(a.get("operator"))),
         ("Asked for", _e(_requested(a.get("requested")))),
         ("Tools", _items(_tool(t) for t in _dicts(a.get("tools")))),
-        ("What was read", _items(_step(s) for s in _dicts(a.get("steps")))),
+        ("What was read", _items(_step(s) for s in _dicts(a.get("outcomes")))),
         ("Readings", _e(a.get("readings"))),
     ]
     reasons = [str(r) for r in a.get("reasons") or []]

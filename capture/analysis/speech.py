@@ -115,18 +115,29 @@ class TranscriptionError(Exception):
     """A file could not be transcribed: the message names it and says what went wrong."""
 
 
+def _within_omp_limit(threads: int) -> int:
+    """``threads``, but no more than ``$OMP_THREAD_LIMIT``.
+
+    Measured here: with ``OMP_THREAD_LIMIT=1`` (which the OCR engine sets for tesseract,
+    process-wide) and CTranslate2 asked for 2 threads, Whisper returned an *empty*
+    transcript for clear speech, without an error. Within the limit it reads normally.
+    """
+    limit = os.environ.get("OMP_THREAD_LIMIT", "")
+    return min(threads, int(limit)) if limit.isdigit() and int(limit) > 0 else threads
+
+
 class Transcriber:
     """The pinned Whisper model, loaded once and kept loaded for many files."""
 
     def __init__(self, model: PinnedModel, *, cpu_threads: int = 1) -> None:
         self.model = model
-        self.cpu_threads = cpu_threads
+        self.cpu_threads = _within_omp_limit(cpu_threads)
         # A local directory: faster-whisper loads it as is and never looks for a download.
         self._whisper = faster_whisper.WhisperModel(
             str(model.path),
             device="cpu",
             compute_type="int8",
-            cpu_threads=cpu_threads,
+            cpu_threads=self.cpu_threads,
             local_files_only=True,
         )
 

@@ -62,8 +62,12 @@ class RunView:
 
     @property
     def steps(self) -> list[dict[str, Any]]:
-        source = self.addendum or self.run.summary
-        return [s for s in source.get("steps", []) if isinstance(s, dict)]
+        """How each step went: the sealed addendum's ``outcomes``, else the catalog's."""
+        if self.addendum is not None:
+            steps = self.addendum.get("outcomes", [])
+        else:
+            steps = self.run.summary.get("steps", [])
+        return [s for s in steps if isinstance(s, dict)]
 
     @property
     def tools(self) -> list[dict[str, Any]]:
