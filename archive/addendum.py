@@ -123,15 +123,6 @@ class Addendum:
         """The exact bytes sealed, signed and time-stamped: UTF-8, stable order, newline."""
         return (json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Addendum:
-        values = dict(data)
-        values["manifest_sha256"] = values.pop("refers_to")["sha256"]
-        values["outcomes"] = [
-            Step(**{**step, "notes": tuple(step.get("notes", ()))}) for step in values["outcomes"]
-        ]
-        values["artifacts"] = [Artifact(**artifact) for artifact in values["artifacts"]]
-        return cls(**values)
 
 
 def _step_dict(step: Step) -> dict[str, Any]:

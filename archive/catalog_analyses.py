@@ -9,6 +9,10 @@ numbered per capture; a re-run is the next number, never an overwrite.
 The text of every reading is indexed line by line (an OCR line, a transcript
 segment), each with where it was found, so a search hit can say "the screenshot at
 this box" or "the video at 01:23".
+
+``archive.catalog`` imports this module (its migration and the mixin), so the few
+helpers shared with it (``CatalogError``, ``_require_capture``, the search folding)
+are imported inside the methods that use them.
 """
 
 from __future__ import annotations
