@@ -124,7 +124,6 @@ class Addendum:
         return (json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-
 def _step_dict(step: Step) -> dict[str, Any]:
     data = asdict(step)
     data["notes"] = list(step.notes)

@@ -32,11 +32,10 @@ from cryptography.x509.oid import ExtensionOID
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.addendum import analysis_number
-from archive.report_analysis import RunFacts, collect_analyses, render_analyses
+from archive.report_analysis import RunFacts, collect_analyses, recheck_token, render_analyses
 from archive.report_text import declaration, what_it_proves
 from archive.report_text import escape as _e
 from archive.signing import SignatureError, verify_signed
-from archive.timestamps import TimestampError, TrustStore, verify_token
 
 #: Page info and TLS metadata are JSON written by osint-capture: small. Anything far
 #: larger is not read into memory for a report.
@@ -674,25 +673,7 @@ def _token_facts(
                 gen_time=details.get("gen_time"),
                 tsa=details.get("tsa"),
                 custody_seq=event.get("seq") if event else None,
-                check=_check_token(capture_dir / f.name, manifest_sha256),
+                check=recheck_token(capture_dir / f.name, manifest_sha256),
             )
         )
     return tokens
-
-
-def _check_token(path: Path, manifest_sha256: str) -> str:
-    """Verify a stored token again, against the public roots only, and say what came out."""
-    trust = TrustStore.load()
-    try:
-        token = verify_token(path.read_bytes(), bytes.fromhex(manifest_sha256), trust=trust)
-    except (TimestampError, OSError) as exc:
-        # The message names the trust store's file; the packaging machine's paths stay out.
-        reason = str(exc).replace(trust.describe(), "the public roots (certifi)")
-        return (
-            f"Not verified here against the public root store (certifi): {reason}. A time-stamp"
-            " authority with its own root needs that root: see evidence/VERIFY.md."
-        )
-    return (
-        f"Verified again when this package was made, against the public root store:"
-        f" time {_utc(token.gen_time)}, serial {token.serial_number}."
-    )

@@ -128,19 +128,28 @@ def _tokens(
         if f.kind != "timestamp" or analysis_number(f.name) != number:
             continue
         details = stamped.get(f.name, {})
-        check = _check(capture_dir / f.name, addendum_sha256)
+        check = recheck_token(capture_dir / f.name, addendum_sha256)
         found.append((f.package_path, details.get("gen_time"), details.get("tsa"), check))
     return found
 
 
-def _check(path: Path, digest_hex: str) -> str:
+def recheck_token(path: Path, digest_hex: str) -> str:
+    """Verify a stored token again over ``digest_hex``, against the public roots only, and
+    say what came out (for a capture's manifest and an addendum alike)."""
     trust = TrustStore.load()
     try:
         token = verify_token(path.read_bytes(), bytes.fromhex(digest_hex), trust=trust)
     except (TimestampError, OSError) as exc:
+        # The message names the trust store's file; the packaging machine's paths stay out.
         reason = str(exc).replace(trust.describe(), "the public roots (certifi)")
-        return f"Not verified here against the public root store (certifi): {reason}."
-    return f"Verified again when this package was made, against the public root store: time {token.gen_time:%Y-%m-%dT%H:%M:%SZ}."  # noqa: E501
+        return (
+            f"Not verified here against the public root store (certifi): {reason}. A time-stamp"
+            " authority with its own root needs that root: see evidence/VERIFY.md."
+        )
+    return (
+        "Verified again when this package was made, against the public root store:"
+        f" time {token.gen_time:%Y-%m-%dT%H:%M:%SZ}, serial {token.serial_number}."
+    )
 
 
 # -- rendering ----------------------------------------------------------------------------------
