@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import shutil
 import uuid
@@ -23,6 +24,7 @@ from archive.anchoring import anchor_if_due
 from archive.catalog import CaptureRow, Catalog, QueuedRequest, validate_case_name
 from archive.catalog_analyses import AnalysisRow
 from archive.custody import SYSTEM_ACTOR, CustodyLog
+from archive.manifest import MANIFEST_NAME
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
 from capture import asseen, scheduler, sealing, trustedtime
@@ -228,6 +230,17 @@ class CaptureService:
                 "text/html; charset=utf-8",
             )
         return as_seen
+
+    def manifest(self, row: CaptureRow) -> dict[str, Any] | None:
+        """A sealed capture's manifest as JSON, or ``None`` when it has none to read
+        (unsealed, or the file is gone or unreadable: the pages then say so)."""
+        if row.manifest_sha256 is None:
+            return None
+        try:
+            with self.store.open_sealed(row.id, MANIFEST_NAME) as fh:
+                return dict(json.loads(fh.read()))
+        except (OSError, ValueError):
+            return None
 
     def schedule_changed(self) -> None:
         """A target was added or resumed: let the scheduler look at the catalog now."""

@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from archive.catalog import CaptureRow
-from archive.manifest import MANIFEST_NAME
 from capture.server import keys
 from capture.server.analyses import analysis_options
 from capture.server.errors import BadRequest, NotFound, Unprocessable
@@ -152,7 +151,7 @@ async def get_capture(request: web.Request) -> web.Response:
         else row.status
     )
     body["progress"] = service.live_state(row.id) or {}
-    body["manifest"] = _manifest(service, row)
+    body["manifest"] = service.manifest(row)
     body["files"] = [
         {
             "name": a.path,
@@ -239,11 +238,3 @@ def _summary(row: CaptureRow) -> dict[str, Any]:
         "href": f"/api/v1/captures/{row.id}",
     }
 
-
-def _manifest(service: CaptureService, row: CaptureRow) -> dict[str, Any] | None:
-    if row.manifest_sha256 is None:
-        return None
-    try:
-        return json.loads(service.store.path(row.id, MANIFEST_NAME).read_bytes())
-    except FileNotFoundError:
-        return None

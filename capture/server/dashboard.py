@@ -9,7 +9,6 @@ which takes the session cookie too.
 from __future__ import annotations
 
 import asyncio
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,12 @@ from archive.addendum import MACHINE_DRAFT_NOTICE
 from archive.catalog import STATUSES, CaptureRow, Catalog, CatalogError
 from archive.custody import CustodyError, CustodyLog
 from archive.export import ExportError
-from archive.manifest import MANIFEST_NAME
 from archive.snapshot import Snapshot, SnapshotError
 from archive.timeutil import utc_now
 from capture import exporting
 from capture.server import keys
 from capture.server.dashboard_analysis import analysis_runs, token_times
-from capture.server.errors import APIError, NotFound
+from capture.server.errors import Conflict, NotFound
 from capture.server.login import see_other
 from capture.server.pages import STATUS_ORDER, render
 from capture.service import CaptureService
@@ -38,10 +36,6 @@ EXPORTS_DIR = "exports"
 NO_CASE = "(no case)"
 HIGHLIGHTED_KINDS = ("changed", "takedown", "restored", "failed")
 
-
-class Conflict(APIError):
-    status = 409
-    error = "conflict"
 
 
 def _service(request: web.Request) -> CaptureService:
@@ -116,14 +110,6 @@ def _require(catalog: Catalog, capture_id: str) -> CaptureRow:
     return row
 
 
-def _manifest(service: CaptureService, row: CaptureRow) -> dict[str, Any] | None:
-    if row.manifest_sha256 is None:
-        return None
-    try:
-        return json.loads(service.store.path(row.id, MANIFEST_NAME).read_bytes())
-    except (OSError, ValueError):
-        return None
-
 
 def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
     """Everything the capture page shows, read in one go (blocking: run in a thread)."""
@@ -141,7 +127,7 @@ def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
     media = [a.path for a in artifacts if a.kind == "media"]
     return {
         "capture": row,
-        "manifest": _manifest(service, row),
+        "manifest": service.manifest(row),
         "artifacts": artifacts,
         "screenshot": screenshots[0] if screenshots else None,
         "media_files": media,

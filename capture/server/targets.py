@@ -15,7 +15,7 @@ from archive.catalog import CaptureRow, CatalogError, TargetRow, TimelineEvent
 from archive.timeutil import now_rfc3339
 from capture.scheduler import IntervalError, event_dict, parse_interval, target_dict
 from capture.server import keys
-from capture.server.errors import APIError, BadRequest, NotFound, Unprocessable
+from capture.server.errors import BadRequest, Conflict, NotFound, Unprocessable
 from capture.server.validation import Field, read_json
 from capture.service import CaptureService
 from capture.urls import BadURL, validate_url
@@ -32,12 +32,6 @@ ADD_FIELDS = {
     "allow_fast": Field(bool),
 }
 
-
-class Conflict(APIError):
-    """The target's state does not allow the change (a removed target stays removed)."""
-
-    status = 409
-    error = "conflict"
 
 
 def _service(request: web.Request) -> CaptureService:
