@@ -18,12 +18,9 @@ from typing import Any
 
 from archive.catalog import Catalog, CatalogError
 from archive.catalog_analyses import AnalysisRow
-from archive.timeutil import now_rfc3339
-from capture import trustedtime
 from capture.analysis.engines import AnalysisSettings, Engines
-from capture.analysis.ocr import OcrError, require_languages
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions, AnalysisOptionsError
-from capture.analysis.runner import analyse
+from capture.analysis.runs import analyse_now, analysis_dict, require_installed
 from capture.trustedtime import TimestampConfig
 
 
@@ -93,16 +90,6 @@ def reading_options(args: argparse.Namespace, *, default_ocr: bool = False) -> A
     return options
 
 
-def require_installed(options: AnalysisOptions) -> None:
-    """OCR languages whose models are missing are refused (AnalysisOptionsError), naming
-    the package to install."""
-    if options.ocr:
-        try:
-            require_languages(options.languages)
-        except OcrError as exc:
-            raise AnalysisOptionsError(str(exc)) from None
-
-
 def add_analyse_parser(commands: Any, data_option: Any, tsa_options: Any) -> None:
     analyse_cmd = commands.add_parser(
         "analyse",
@@ -133,7 +120,16 @@ def run_analyse(args: argparse.Namespace, data_dir: Path, catalog_name: str) -> 
     with Catalog.open(data_dir / catalog_name) as catalog:
         for capture_id in args.ids:
             try:
-                row = analyse_now(capture_id, options, operator, data_dir, catalog, engines, tsa)
+                row = analyse_now(
+                    capture_id,
+                    options,
+                    operator,
+                    data_dir,
+                    catalog,
+                    engines,
+                    tsa,
+                    progress=print_progress,
+                )
             except CatalogError as exc:
                 print(f"osint-capture: {exc}", file=sys.stderr)
                 worst = max(worst, 2)
@@ -142,29 +138,6 @@ def run_analyse(args: argparse.Namespace, data_dir: Path, catalog_name: str) -> 
             worst = max(worst, 1 if row.status == "failed" else (3 if row.reasons else 0))
     engines.close()
     return 1 if worst == 1 else worst
-
-
-def analyse_now(
-    capture_id: str,
-    options: AnalysisOptions,
-    operator: str | None,
-    data_dir: Path,
-    catalog: Catalog,
-    engines: Engines,
-    tsa: TimestampConfig,
-) -> AnalysisRow:
-    """Queue a run, run it here, stamp its addendum; what the catalog says of it after."""
-    queued, _ = catalog.queue_analysis(capture_id, request=options.to_request(), operator=operator)
-    row = catalog.claim_analysis(capture_id, queued.number, started_at=now_rfc3339())
-    print(f"[analysis {row.number}] {capture_id}: {', '.join(options.steps())}", file=sys.stderr)
-    done = analyse(row, data_dir=data_dir, catalog=catalog, engines=engines, progress=_progress)
-    if done.status == "done":
-        result = trustedtime.stamp_addendum(
-            capture_id, done.number, data_dir=data_dir, catalog=catalog, config=tsa, actor=operator
-        )
-        for problem in result.problems:
-            print(f"  trusted time: {problem}", file=sys.stderr)
-    return catalog.get_analysis(capture_id, done.number) or done
 
 
 def print_run(row: AnalysisRow, *, as_json: bool) -> None:
@@ -185,28 +158,15 @@ def print_run(row: AnalysisRow, *, as_json: bool) -> None:
         print(f"  trusted time: {row.timestamp}")
 
 
-def analysis_dict(row: AnalysisRow) -> dict[str, Any]:
-    """A run as the CLI and the API show it."""
-    return {
-        "capture": row.capture_id,
-        "number": row.number,
-        "status": row.status,
-        "machine_draft": True,
-        "requested": row.request,
-        "operator": row.operator,
-        "created_at": row.created_at,
-        "started_at": row.started_at,
-        "finished_at": row.finished_at,
-        "addendum_sha256": row.addendum_sha256,
-        "steps": row.summary.get("steps", []),
-        "readings": row.summary.get("readings", 0),
-        "reasons": row.reasons,
-        "timestamp": row.timestamp,
-    }
-
-
-def _progress(kind: str, data: dict[str, Any]) -> None:
-    if kind == "stage":
+def print_progress(kind: str, data: dict[str, Any]) -> None:
+    """A run's progress on stderr: stdout is left to the result (and to ``--json``)."""
+    if kind == "run":
+        steps = ", ".join(data["steps"])
+        print(f"[analysis {data['number']}] {data['capture']}: {steps}", file=sys.stderr)
+    elif kind == "stage":
         print(f"  [{data['stage']}]", file=sys.stderr, flush=True)
     elif kind == "reading":
         print(f"    {data['step']}: {data['what']} {data['uri'][:80]}", file=sys.stderr, flush=True)
+    elif kind == "trusted-time":
+        for problem in data["problems"]:
+            print(f"  trusted time: {problem}", file=sys.stderr)

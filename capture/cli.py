@@ -16,10 +16,11 @@ from archive.catalog import Catalog, CatalogError
 from archive.timeutil import now_rfc3339
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.runs import analyse_now
 from capture.analysis_commands import (
     add_analyse_parser,
     add_reading_options,
-    analyse_now,
+    print_progress,
     print_run,
     reading_options,
     run_analyse,
@@ -545,7 +546,14 @@ def _read_after_capture(
     try:
         with Catalog.open(data_dir / CATALOG_NAME) as catalog:
             row = analyse_now(
-                capture_id, options, operator, data_dir, catalog, engines, _tsa_config(args)
+                capture_id,
+                options,
+                operator,
+                data_dir,
+                catalog,
+                engines,
+                _tsa_config(args),
+                progress=print_progress,
             )
         if not args.json:
             print_run(row, as_json=False)
