@@ -27,7 +27,7 @@ from archive.signing import SigningKey, sign_file_bytes
 from archive.timestamps import TrustStore
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
-from capture.analysis_commands import analyse_now
+from capture.analysis.runs import analyse_now
 from capture.browser import Browser
 from capture.pipeline import CATALOG_NAME, CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig

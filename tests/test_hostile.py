@@ -42,7 +42,7 @@ from archive.signing import SigningKey
 from archive.timestamps import TrustStore
 from archive.verify import verify_package
 from capture.browser import Browser
-from capture.cli import ExitCode
+from capture.cli.exits import ExitCode
 from capture.pipeline import CaptureFailed, CaptureRequest, capture_page
 from tests.hostile_site import (
     DOWNLOAD_MARKER,

@@ -27,7 +27,7 @@ from archive.catalog import Catalog
 from archive.report_analysis import RunFacts, render_analyses
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
-from capture.analysis_commands import analyse_now
+from capture.analysis.runs import analyse_now
 from capture.browser import Browser
 from capture.pipeline import CATALOG_NAME, CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig

@@ -20,7 +20,8 @@ import pytest
 
 from archive.catalog import Catalog
 from archive.timeutil import rfc3339
-from capture.cli import ExitCode, main
+from capture.cli import main
+from capture.cli.exits import ExitCode
 from capture.pipeline import CATALOG_NAME
 from capture.scheduler import (
     JITTER_CAP,

@@ -17,8 +17,8 @@ from archive.addendum import results_name
 from archive.catalog import CaptureRow, CatalogError
 from archive.catalog_analyses import AnalysisRow
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.runs import analysis_dict, require_installed
 from capture.analysis.worker import stream_id
-from capture.analysis_commands import analysis_dict, require_installed
 from capture.server import keys
 from capture.server.errors import BadRequest, Conflict, NotFound
 from capture.server.validation import Field, check_object, read_json

@@ -19,19 +19,27 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archive.catalog import Catalog
 from archive.checks import ExitStatus
+from capture.cli.exits import complain
+from capture.cli.options import data_option, tsa_config, tsa_options
 from capture.pipeline import CATALOG_NAME
-from capture.trustedtime import TimestampConfig
 
 if TYPE_CHECKING:
     from archive.custody import CustodyLog
     from archive.verify_report import VerifyReport
+    from capture.cli.options import Commands
 
 
-def add_verify_parser(commands: Any, data_option: Any) -> None:
+def register(commands: Commands) -> None:
+    """``verify`` and ``key``: checking a package, and the key a package's checker pins."""
+    _verify_parser(commands)
+    _key_parser(commands)
+
+
+def _verify_parser(commands: Commands) -> None:
     verify = commands.add_parser(
         "verify",
         help="check an exported package offline: hashes, signatures, trusted time, custody",
@@ -69,7 +77,7 @@ def add_verify_parser(commands: Any, data_option: Any) -> None:
     data_option(verify)
 
 
-def add_key_parser(commands: Any, data_option: Any, tsa_options: Any) -> None:
+def _key_parser(commands: Commands) -> None:
     key = commands.add_parser(
         "key",
         help="print the installation's public key and fingerprint; write its time-stamped"
@@ -95,11 +103,9 @@ def run_verify(args: argparse.Namespace, data_dir: Path) -> int:
         )
         report = verify_package(args.package, trust=trust, keys=keys)
     except (NotAPackage, TimestampError, TrustFileError) as exc:
-        print(f"osint-capture: {exc}", file=sys.stderr)
-        return ExitStatus.UNREADABLE
+        return complain(exc, ExitStatus.UNREADABLE)
     except OSError as exc:
-        print(f"osint-capture: cannot read {args.package}: {exc}", file=sys.stderr)
-        return ExitStatus.UNREADABLE
+        return complain(f"cannot read {args.package}: {exc}", ExitStatus.UNREADABLE)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -153,7 +159,7 @@ def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     from archive.signing import SigningError
     from capture.sealing import signing_key
 
-    config = TimestampConfig.resolve(args.tsa, args.tsa_trust)
+    config = tsa_config(args)
     operator = args.operator or os.environ.get("USER") or "operator"
     with Catalog.open(data_dir / CATALOG_NAME) as catalog:
         key = signing_key(data_dir, catalog)
@@ -161,8 +167,7 @@ def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         statement = statement_for(key, data_dir, created=created, operator=operator)
     except SigningError as exc:
-        print(f"osint-capture: {exc}", file=sys.stderr)
-        return ExitStatus.FAILED
+        return complain(exc, ExitStatus.FAILED)
     print(key.public_key_pem.strip())
     print(f"fingerprint: {key.fingerprint}")
     print(f"statement: {statement.path} (signed by the key: {statement.signature.name})")

@@ -4,7 +4,8 @@
 exits as every check of evidence does (:class:`archive.checks.ExitStatus`): 0 intact
 and anchored, 4 intact but proven by nothing outside this machine, 1 any problem, 2
 nothing to read. ``anchor`` time-stamps the head now with the configured TSAs
-(:func:`archive.anchoring.anchor_head`). ``capture/cli.py`` registers and dispatches.
+(:func:`archive.anchoring.anchor_head`); ``export`` prints its own anchors with
+:func:`print_anchor_run`.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from archive.anchoring import AnchorRun, anchor_head
 from archive.anchors import ANCHORS_DIR
@@ -23,13 +22,15 @@ from archive.catalog import Catalog
 from archive.checks import ExitStatus, exit_status
 from archive.custody import CustodyError, CustodyLog
 from archive.timestamps import TimestampError, TrustStore
+from capture.cli.exits import ExitCode, complain
+from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
 from capture.pipeline import CATALOG_NAME
-from capture.trustedtime import TimestampConfig
 
-Options = Callable[[argparse.ArgumentParser], None]
+if TYPE_CHECKING:
+    from capture.cli.options import Commands
 
 
-def add_custody_parser(commands: Any, *, data_option: Options, tsa_options: Options) -> None:
+def register(commands: Commands) -> None:
     """``custody verify`` and ``custody anchor``, with the CLI's shared options."""
     custody = commands.add_parser("custody", help="the chain of custody")
     actions = custody.add_subparsers(dest="custody_command", metavar="ACTION")
@@ -58,28 +59,18 @@ def run_custody(args: argparse.Namespace, data_dir: Path) -> int:
     return _run_verify(args, data_dir)
 
 
-def _no_archive(data_dir: Path) -> bool:
-    """Whether ``data_dir`` holds no archive; says so on stderr when it does not."""
-    if (data_dir / CATALOG_NAME).exists():
-        return False
-    print(f"osint-capture: no archive at {data_dir} (no {CATALOG_NAME})", file=sys.stderr)
-    return True
-
-
 def _run_verify(args: argparse.Namespace, data_dir: Path) -> int:
-    if _no_archive(data_dir):
-        return ExitStatus.UNREADABLE
+    if missing := missing_archive(data_dir):
+        return complain(missing, ExitStatus.UNREADABLE)
     try:
         trust = TrustStore.load(args.tsa_trust or ())
     except TimestampError as exc:
-        print(f"osint-capture: {exc}", file=sys.stderr)
-        return ExitStatus.UNREADABLE
+        return complain(exc, ExitStatus.UNREADABLE)
     try:
         with Catalog.open(data_dir / CATALOG_NAME) as catalog:
             report = CustodyLog(data_dir, catalog).verify(trust)
     except CustodyError as exc:
-        print(f"osint-capture: {exc}", file=sys.stderr)
-        return ExitStatus.FAILED
+        return complain(exc, ExitStatus.FAILED)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -88,34 +79,28 @@ def _run_verify(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _run_anchor(args: argparse.Namespace, data_dir: Path) -> int:
-    from capture.cli import ExitCode
-
-    config = TimestampConfig.resolve(args.tsa, args.tsa_trust)
+    config = tsa_config(args)
     if not config.tsas:
-        print(
-            "osint-capture: no time-stamp authority configured to anchor with: pass --tsa URL"
+        return complain(
+            "no time-stamp authority configured to anchor with: pass --tsa URL"
             " (or set $OSINT_CAPTURE_TSA)",
-            file=sys.stderr,
+            ExitCode.BAD_INPUT,
         )
-        return ExitCode.BAD_INPUT
-    if _no_archive(data_dir):
-        return ExitCode.BAD_INPUT
+    if missing := missing_archive(data_dir):
+        return complain(missing, ExitCode.BAD_INPUT)
     try:
         anchoring = config.anchoring()
     except TimestampError as exc:
-        print(f"osint-capture: {exc}", file=sys.stderr)
-        return ExitCode.BAD_INPUT
+        return complain(exc, ExitCode.BAD_INPUT)
     actor = os.environ.get("USER") or "operator"
     try:
         with Catalog.open(data_dir / CATALOG_NAME) as catalog:
             run = anchor_head(CustodyLog(data_dir, catalog), anchoring, actor=actor)
     except CustodyError as exc:
-        print(f"osint-capture: {exc}", file=sys.stderr)
-        return ExitCode.FAILED
+        return complain(exc, ExitCode.FAILED)
     print_anchor_run(run, data_dir)
     if not run.anchors:
-        print("osint-capture: no TSA anchored the head; nothing was recorded", file=sys.stderr)
-        return ExitCode.FAILED
+        return complain("no TSA anchored the head; nothing was recorded", ExitCode.FAILED)
     return ExitCode.COMPLETE
 
 

@@ -1,0 +1,83 @@
+"""Analysis runs asked for by a person: refused early, run here and now, shown the same way.
+
+The command line and the API both refuse options this machine cannot honour before
+anything is queued (:func:`require_installed`) and show a run as the same dict
+(:func:`analysis_dict`). :func:`analyse_now` runs one in the caller's process (the
+``analyse`` and ``capture`` commands, and tests) rather than on the server's queue
+workers (:mod:`capture.analysis.worker`), telling its ``progress`` what happens.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from archive.catalog import Catalog
+from archive.catalog_analyses import AnalysisRow
+from archive.timeutil import now_rfc3339
+from capture import trustedtime
+from capture.analysis.engines import Engines
+from capture.analysis.ocr import OcrError, require_languages
+from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.runner import Progress, analyse
+from capture.trustedtime import TimestampConfig
+
+
+def require_installed(options: AnalysisOptions) -> None:
+    """OCR languages whose models are missing are refused (AnalysisOptionsError), naming
+    the package to install."""
+    if options.ocr:
+        try:
+            require_languages(options.languages)
+        except OcrError as exc:
+            raise AnalysisOptionsError(str(exc)) from None
+
+
+def analyse_now(
+    capture_id: str,
+    options: AnalysisOptions,
+    operator: str | None,
+    data_dir: Path,
+    catalog: Catalog,
+    engines: Engines,
+    tsa: TimestampConfig,
+    *,
+    progress: Progress | None = None,
+) -> AnalysisRow:
+    """Queue a run, run it here, stamp its addendum; what the catalog says of it after.
+
+    Queued in the catalog first, so a server sharing the data directory sees the run
+    and its number is never reused. ``progress`` hears ``run`` (number, capture, steps)
+    once claimed, the runner's own events, and ``trusted-time`` (problems) after stamping.
+    """
+    report = progress or (lambda kind, data: None)
+    queued, _ = catalog.queue_analysis(capture_id, request=options.to_request(), operator=operator)
+    row = catalog.claim_analysis(capture_id, queued.number, started_at=now_rfc3339())
+    report("run", {"number": row.number, "capture": capture_id, "steps": options.steps()})
+    done = analyse(row, data_dir=data_dir, catalog=catalog, engines=engines, progress=report)
+    if done.status == "done":
+        result = trustedtime.stamp_addendum(
+            capture_id, done.number, data_dir=data_dir, catalog=catalog, config=tsa, actor=operator
+        )
+        report("trusted-time", {"problems": list(result.problems)})
+    return catalog.get_analysis(capture_id, done.number) or done
+
+
+def analysis_dict(row: AnalysisRow) -> dict[str, Any]:
+    """A run as the CLI and the API show it."""
+    return {
+        "capture": row.capture_id,
+        "number": row.number,
+        "status": row.status,
+        "machine_draft": True,
+        "requested": row.request,
+        "operator": row.operator,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "addendum_sha256": row.addendum_sha256,
+        "steps": row.summary.get("steps", []),
+        "readings": row.summary.get("readings", 0),
+        "reasons": row.reasons,
+        "timestamp": row.timestamp,
+    }

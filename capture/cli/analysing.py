@@ -1,0 +1,123 @@
+"""``osint-capture analyse``: read sealed captures again, in this process.
+
+Each run is queued in the catalog (so a server sharing the data directory sees it),
+run at once and sealed as an addendum (:func:`capture.analysis.runs.analyse_now`); a
+re-run is a new addendum. Exit 0: every run sealed and read all it was asked to; 3:
+sealed, but some source could not be read (the reasons say which); 1: a run sealed
+nothing; 2: bad input (an unknown or unsealed capture). ``capture`` prints the run it
+reads after sealing with :func:`print_run` and :func:`print_progress` too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archive.catalog import Catalog, CatalogError
+from archive.catalog_analyses import AnalysisRow
+from capture.analysis.engines import AnalysisSettings, Engines
+from capture.analysis.options import AnalysisOptionsError
+from capture.analysis.runs import analyse_now, analysis_dict
+from capture.cli.exits import ExitCode, complain
+from capture.cli.options import (
+    add_reading_options,
+    data_option,
+    reading_options,
+    tsa_config,
+    tsa_options,
+)
+from capture.pipeline import CATALOG_NAME
+
+if TYPE_CHECKING:
+    from capture.cli.options import Commands
+
+
+def register(commands: Commands) -> None:
+    analyse_cmd = commands.add_parser(
+        "analyse",
+        help="read sealed captures again: OCR, transcripts, translation (a new addendum each run)",
+        description="Without --ocr, --transcribe or --translate, OCR is done. Exit 0 every run"
+        " sealed; 3 sealed with sources that could not be read; 1 a run sealed nothing;"
+        " 2 bad input.",
+    )
+    analyse_cmd.add_argument("ids", nargs="+", metavar="CAPTURE_ID", help="sealed captures")
+    analyse_cmd.add_argument("--operator", help="who asks for it (default: $USER)")
+    analyse_cmd.add_argument("--json", action="store_true", help="print each run as JSON")
+    add_reading_options(analyse_cmd)
+    data_option(analyse_cmd)
+    tsa_options(analyse_cmd)
+
+
+def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
+    try:
+        options = reading_options(args, default_ocr=True)
+    except AnalysisOptionsError as exc:
+        return complain(exc, ExitCode.BAD_INPUT)
+    operator = args.operator or os.environ.get("USER") or None
+    settings = AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model)
+    tsa = tsa_config(args)
+    engines = Engines(settings)
+    worst: int = ExitCode.COMPLETE
+    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+        for capture_id in args.ids:
+            try:
+                row = analyse_now(
+                    capture_id,
+                    options,
+                    operator,
+                    data_dir,
+                    catalog,
+                    engines,
+                    tsa,
+                    progress=print_progress,
+                )
+            except CatalogError as exc:
+                worst = max(worst, complain(exc, ExitCode.BAD_INPUT))
+                continue
+            print_run(row, as_json=args.json)
+            worst = max(worst, _exit_code(row))
+    engines.close()
+    return worst
+
+
+def _exit_code(row: AnalysisRow) -> ExitCode:
+    """One run's code: sealed nothing, sealed with unread sources, or sealed all it was asked."""
+    if row.status == "failed":
+        return ExitCode.FAILED
+    return ExitCode.PARTIAL if row.reasons else ExitCode.COMPLETE
+
+
+def print_run(row: AnalysisRow, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(analysis_dict(row), indent=2, ensure_ascii=False))
+        return
+    print(f"{row.status}: analysis {row.number} of {row.capture_id} (machine draft)")
+    for step in row.summary.get("steps", []):
+        print(
+            f"  {step['step']:<10} {step['status']}: {step['read']} read, {step['failed']} failed"
+        )
+        for note in step.get("notes", []):
+            print(f"  {'':<10} {note}")
+    for reason in row.reasons:
+        print(f"  reason:    {reason}")
+    if row.addendum_sha256:
+        print(f"  addendum   analysis-{row.number}.addendum.json sha256 {row.addendum_sha256}")
+        print(f"  trusted time: {row.timestamp}")
+
+
+def print_progress(kind: str, data: dict[str, Any]) -> None:
+    """A run's progress on stderr: stdout is left to the result (and to ``--json``)."""
+    if kind == "run":
+        steps = ", ".join(data["steps"])
+        print(f"[analysis {data['number']}] {data['capture']}: {steps}", file=sys.stderr)
+    elif kind == "stage":
+        print(f"  [{data['stage']}]", file=sys.stderr, flush=True)
+    elif kind == "reading":
+        print(f"    {data['step']}: {data['what']} {data['uri'][:80]}", file=sys.stderr, flush=True)
+    elif kind == "trusted-time":
+        for problem in data["problems"]:
+            print(f"  trusted time: {problem}", file=sys.stderr)

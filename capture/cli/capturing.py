@@ -1,0 +1,168 @@
+"""``osint-capture capture URL``: one page into a sealed WARC, then (if asked) read it.
+
+Exit 0 complete, 3 partial (sealed, with reasons), 1 failed, 2 bad input, 130
+interrupted. Reading the sealed capture (``--ocr`` and the others) is an addendum:
+whatever it finds never changes the capture's exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from archive.catalog import Catalog, CatalogError
+from archive.manifest import Manifest
+from capture.analysis.engines import AnalysisSettings, Engines
+from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.runs import analyse_now
+from capture.browser import BrowserError
+from capture.cli.analysing import print_progress, print_run
+from capture.cli.exits import ExitCode, complain
+from capture.cli.options import (
+    add_reading_options,
+    data_option,
+    media_limits,
+    media_options,
+    positive_seconds,
+    reading_options,
+    tsa_config,
+    tsa_options,
+)
+from capture.cli.progress import ProgressDisplay
+from capture.pipeline import (
+    CATALOG_NAME,
+    DEFAULT_TIMEOUT,
+    CaptureFailed,
+    CaptureRequest,
+    capture_page,
+)
+from capture.urls import BadURL, validate_url
+
+if TYPE_CHECKING:
+    from capture.cli.options import Commands
+
+
+def register(commands: Commands) -> None:
+    capture = commands.add_parser("capture", help="capture one page into a sealed WARC")
+    capture.add_argument("url", help="http or https URL of the page")
+    capture.add_argument("--case", help="case the capture belongs to (created if new)")
+    capture.add_argument("--note", help="free text kept with the capture")
+    capture.add_argument("--operator", help="who made the capture (default: $USER)")
+    data_option(capture)
+    capture.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"the whole capture's time budget in seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    capture.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    media_options(capture)
+    add_reading_options(capture)
+    tsa_options(capture)
+
+
+def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
+    try:
+        url = validate_url(args.url)
+    except BadURL as exc:
+        return complain(exc, ExitCode.BAD_INPUT)
+    try:
+        reading = reading_options(args)
+    except AnalysisOptionsError as exc:
+        return complain(exc, ExitCode.BAD_INPUT)
+    request = CaptureRequest(
+        url=url,
+        case=args.case,
+        note=args.note,
+        operator=args.operator or os.environ.get("USER") or None,
+        timeout=args.timeout,
+        media=media_limits(args),
+        tsa=tsa_config(args),
+    )
+    display = ProgressDisplay(sys.stderr, quiet=args.json)
+    try:
+        manifest = asyncio.run(capture_page(request, data_dir, progress=display))
+    except KeyboardInterrupt:
+        display.finish()
+        print(f"interrupted: {url} was not sealed (recorded as failed)", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except CaptureFailed as failure:
+        display.finish()
+        _print_failure(url, failure.manifest, as_json=args.json)
+        return ExitCode.FAILED
+    except (BrowserError, CatalogError, ValueError) as exc:
+        display.finish()
+        return complain(exc, ExitCode.FAILED)
+    display.finish()
+    _print_sealed(manifest, data_dir, as_json=args.json)
+    if reading.wanted:
+        _read_after_capture(args, data_dir, manifest.id, reading, request.operator)
+    return ExitCode.COMPLETE if manifest.status == "complete" else ExitCode.PARTIAL
+
+
+def _print_failure(url: str, manifest: Manifest, *, as_json: bool) -> None:
+    """A failed capture: its manifest with ``--json`` (stdout), else its reasons (stderr)."""
+    if as_json:
+        print(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print(f"failed: {url}", file=sys.stderr)
+    for reason in manifest.reasons:
+        print(f"  - {reason}", file=sys.stderr)
+
+
+def _print_sealed(manifest: Manifest, data_dir: Path, *, as_json: bool) -> None:
+    """The sealed capture: each file with its hash and size, and its trusted time so far."""
+    if as_json:
+        print(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
+        return
+    capture_dir = data_dir / "captures" / manifest.id
+    print(f"{manifest.status}: {manifest.url}")
+    if manifest.final_url and manifest.final_url != manifest.url:
+        print(f"  final URL: {manifest.final_url}")
+    print(f"  capture:   {manifest.id}")
+    for reason in manifest.reasons:
+        print(f"  reason:    {reason}")
+    for artifact in manifest.artifacts:
+        print(f"  {artifact.kind:<10} {capture_dir / artifact.path}")
+        print(f"  {'':<10} sha256 {artifact.sha256}  ({artifact.size} bytes)")
+    print(f"  manifest   {capture_dir / 'manifest.json'}")
+    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+        row = catalog.get_capture(manifest.id)
+    if row is not None and row.timestamp != "none":
+        print(f"  trusted time: {row.timestamp}")
+
+
+def _read_after_capture(
+    args: argparse.Namespace,
+    data_dir: Path,
+    capture_id: str,
+    options: AnalysisOptions,
+    operator: str | None,
+) -> None:
+    """The capture is sealed: read it now, as an addendum (its outcome never changes the
+    capture's exit code: the capture is sealed whatever the reading finds)."""
+    settings = AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model)
+    engines = Engines(settings)
+    try:
+        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+            row = analyse_now(
+                capture_id,
+                options,
+                operator,
+                data_dir,
+                catalog,
+                engines,
+                tsa_config(args),
+                progress=print_progress,
+            )
+        if not args.json:
+            print_run(row, as_json=False)
+    except (CatalogError, OSError) as exc:
+        print(f"osint-capture: the capture is sealed; its analysis failed: {exc}", file=sys.stderr)
+    finally:
+        engines.close()

@@ -1,0 +1,89 @@
+"""The parser of every command, and :func:`main`, which runs the one asked for.
+
+Each command group registers its own commands (:func:`build_parser`, in the order
+``--help`` lists them) and owns its runner; :data:`RUNNERS` says which runs which.
+Checks every command shares (a ``--tsa-trust`` file that cannot be read) happen
+here, once, before any runner starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from archive import __version__
+from capture.cli import (
+    analysing,
+    capturing,
+    custody,
+    export_command,
+    listing,
+    serving,
+    stamping,
+    verifying,
+    watching,
+)
+from capture.cli.exits import ExitCode, complain
+from capture.cli.options import default_data_dir, unreadable_trust
+
+Runner = Callable[[argparse.Namespace, Path], int]
+
+#: Each command's runner, given the parsed arguments and the data directory.
+RUNNERS: dict[str, Runner] = {
+    "capture": capturing.run_capture,
+    "list": listing.run_list,
+    "serve": serving.run_serve,
+    "token": serving.run_token,
+    "timestamp": stamping.run_timestamp,
+    "export": export_command.run_export,
+    "analyse": analysing.run_analyse,
+    "verify": verifying.run_verify,
+    "key": verifying.run_key,
+    "custody": custody.run_custody,
+    "watch": watching.run_watch,
+}
+
+#: The command groups, in the order ``--help`` lists their commands.
+_GROUPS = (
+    capturing,
+    listing,
+    serving,
+    stamping,
+    export_command,
+    analysing,
+    verifying,
+    custody,
+    watching,
+)
+
+#: Commands made of actions, and where their action is: given none, they print their help.
+_ACTIONS = {"watch": "watch_command", "custody": "custody_command"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="osint-capture",
+        description="Capture web pages as sealed, verifiable evidence (WARC + SHA-256).",
+    )
+    parser.add_argument("--version", action="version", version=f"osint-capture {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for group in _GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return ExitCode.BAD_INPUT
+    data_dir = getattr(args, "data", None) or default_data_dir()
+    unreadable = unreadable_trust(getattr(args, "tsa_trust", None))
+    if unreadable:
+        return complain(unreadable, ExitCode.BAD_INPUT)
+    action = _ACTIONS.get(args.command)
+    if action is not None and getattr(args, action) is None:
+        parser.parse_args([args.command, "--help"])  # prints the help and exits
+    return RUNNERS[args.command](args, data_dir)

@@ -1,0 +1,125 @@
+"""``osint-capture serve`` and ``token``: the capture server, and the token its clients present.
+
+``serve`` listens on loopback unless ``--allow-remote`` says the API is meant to face
+the network; ``token`` prints the API token (made on first use) and can forget the
+paired extension.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from archive import __version__
+from capture.analysis.engines import AnalysisSettings
+from capture.analysis.options import AnalysisOptionsError
+from capture.cli.exits import ExitCode, complain
+from capture.cli.options import (
+    add_reading_options,
+    anchor_interval,
+    data_option,
+    reading_options,
+    tsa_config,
+    tsa_options,
+    workers,
+)
+from capture.scheduler import format_interval
+from capture.trustedtime import ANCHOR_INTERVAL_SECONDS
+
+if TYPE_CHECKING:
+    from capture.cli.options import Commands
+
+
+def register(commands: Commands) -> None:
+    _serve_parser(commands)
+    token = commands.add_parser("token", help="print the API token (made on first use)")
+    data_option(token)
+    token.add_argument(
+        "--reset-pairing",
+        action="store_true",
+        help="forget the paired extension, so the next one that presents the token is paired",
+    )
+
+
+def _serve_parser(commands: Commands) -> None:
+    serve = commands.add_parser("serve", help="run the capture server (API for the extension)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8787, help="port to listen on (8787)")
+    data_option(serve)
+    serve.add_argument(
+        "--workers", type=workers, default=2, help="captures that run at once (default 2)"
+    )
+    tsa_options(serve)
+    add_reading_options(serve, server=True)
+    serve.add_argument(
+        "--anchor-every",
+        type=anchor_interval,
+        default=ANCHOR_INTERVAL_SECONDS,
+        metavar="INTERVAL",
+        help="how often the custody head is anchored with the TSAs when events were added"
+        f" (default {format_interval(int(ANCHOR_INTERVAL_SECONDS))})",
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow listening on a non-loopback address (the API then faces the network)",
+    )
+
+
+def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
+    """Serve until stopped; refused before anything starts when the address or options are."""
+    from aiohttp import web
+
+    from capture.server import ServerSettings, make_app
+    from capture.server.security import LOOPBACK_NAMES, allowed_hosts, load_or_create_token
+    from capture.service import CaptureService
+
+    loopback = args.host in (*LOOPBACK_NAMES, "::1")
+    if not loopback and not args.allow_remote:
+        return complain(
+            f"refusing to listen on {args.host}: the API would face the network. "
+            "Use --allow-remote if that is really meant.",
+            ExitCode.BAD_INPUT,
+        )
+    token = load_or_create_token(data_dir)
+    settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
+    try:
+        defaults = reading_options(args)
+    except AnalysisOptionsError as exc:
+        return complain(exc, ExitCode.BAD_INPUT)
+    service = CaptureService(
+        data_dir,
+        workers=args.workers,
+        tsa=tsa_config(args),
+        anchor_interval=args.anchor_every,
+        analysis=AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model),
+        analysis_defaults=defaults,
+        analysis_workers=args.analysis_workers,
+    )
+    app = make_app(service, settings)
+    print(
+        f"osint-capture {__version__} serving {data_dir.resolve()} on "
+        f"http://{args.host}:{args.port}/api/v1 ({args.workers} workers)\n"
+        f"  token: `osint-capture token --data {data_dir}`",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+    except OSError as exc:
+        return complain(f"cannot listen on {args.host}:{args.port}: {exc}", ExitCode.FAILED)
+    return ExitCode.COMPLETE
+
+
+def run_token(args: argparse.Namespace, data_dir: Path) -> int:
+    from capture.server.security import Pairing, load_or_create_token
+
+    print(load_or_create_token(data_dir))
+    if args.reset_pairing:
+        Pairing(data_dir).reset()
+        print(
+            "pairing reset: the next extension that presents the token is paired", file=sys.stderr
+        )
+    return ExitCode.COMPLETE
