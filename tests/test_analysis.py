@@ -322,7 +322,9 @@ async def test_the_command_line_reads_again_and_refuses_what_it_cannot(
     assert run_json["status"] == "done" and run_json["machine_draft"] is True
     assert [s["step"] for s in run_json["steps"]] == ["ocr"]  # OCR when no step is named
     assert "[ocr]" in done.stderr  # progress on the terminal
-    unknown = await run_cli("analyse", "no-such-capture", "--data", str(data), cwd=tmp_path)
+    unknown = await run_cli(
+        "analyse", poster, "no-such-capture", "--data", str(data), cwd=tmp_path
+    )  # one run sealed, one id unknown: the bad input is what the exit code says
     assert unknown.returncode == 2 and "no capture no-such-capture" in unknown.stderr
     bad = await run_cli(
         "analyse", poster, "--ocr-languages", "ara;rm -rf", "--data", str(data), cwd=tmp_path

@@ -61,7 +61,7 @@ def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
     settings = AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model)
     tsa = tsa_config(args)
     engines = Engines(settings)
-    worst: int = ExitCode.COMPLETE
+    codes: list[int] = []
     with Catalog.open(data_dir / CATALOG_NAME) as catalog:
         for capture_id in args.ids:
             try:
@@ -76,12 +76,21 @@ def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
                     progress=print_progress,
                 )
             except CatalogError as exc:
-                worst = max(worst, complain(exc, ExitCode.BAD_INPUT))
+                codes.append(complain(exc, ExitCode.BAD_INPUT))
                 continue
             print_run(row, as_json=args.json)
-            worst = max(worst, _exit_code(row))
+            codes.append(_exit_code(row))
     engines.close()
-    return worst
+    return _worst(codes)
+
+
+#: Which code of several runs the command exits with, the most serious first.
+_SEVERITY = (ExitCode.FAILED, ExitCode.BAD_INPUT, ExitCode.PARTIAL, ExitCode.COMPLETE)
+
+
+def _worst(codes: list[int]) -> int:
+    """A run that sealed nothing outranks a bad id, which outranks unread sources."""
+    return next((code for code in _SEVERITY if code in codes), ExitCode.COMPLETE)
 
 
 def _exit_code(row: AnalysisRow) -> ExitCode:
