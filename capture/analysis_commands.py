@@ -16,8 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from archive.catalog import Catalog, CatalogError
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import AnalysisRow, Catalog, CatalogError
 from archive.timeutil import now_rfc3339
 from capture import trustedtime
 from capture.analysis.engines import AnalysisSettings, Engines

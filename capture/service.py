@@ -20,8 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from archive.anchoring import anchor_if_due
-from archive.catalog import CaptureRow, Catalog, QueuedRequest, validate_case_name
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import (
+    AnalysisRow,
+    CaptureRow,
+    Catalog,
+    QueuedRequest,
+    validate_case_name,
+)
 from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
