@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from archive import __version__
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.timeutil import now_rfc3339
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
@@ -28,7 +28,6 @@ from capture.browser import BrowserError
 from capture.custody_commands import add_custody_parser, print_anchor_run, run_custody
 from capture.media import MediaLimits
 from capture.pipeline import (
-    CATALOG_NAME,
     DEFAULT_TIMEOUT,
     CaptureFailed,
     CaptureRequest,

@@ -19,11 +19,10 @@ from typing import Any
 
 from archive.anchoring import AnchorRun, anchor_head
 from archive.anchors import ANCHORS_DIR
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.checks import ExitStatus, exit_status
 from archive.custody import CustodyError, CustodyLog
 from archive.timestamps import TimestampError, TrustStore
-from capture.pipeline import CATALOG_NAME
 from capture.trustedtime import TimestampConfig
 
 Options = Callable[[argparse.ArgumentParser], None]

@@ -21,6 +21,7 @@ from typing import Any
 
 from archive.anchoring import anchor_if_due
 from archive.catalog import (
+    CATALOG_NAME,
     AnalysisRow,
     CaptureRow,
     Catalog,
@@ -39,7 +40,6 @@ from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.events import CaptureEvents
 from capture.pipeline import (
-    CATALOG_NAME,
     DEFAULT_TIMEOUT,
     CaptureFailed,
     CaptureRequest,

@@ -21,9 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.checks import ExitStatus
-from capture.pipeline import CATALOG_NAME
 from capture.trustedtime import TimestampConfig
 
 if TYPE_CHECKING:

@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.timeutil import rfc3339
 from capture.cli import ExitCode, main
-from capture.pipeline import CATALOG_NAME
 from capture.scheduler import (
     JITTER_CAP,
     IntervalError,

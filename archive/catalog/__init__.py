@@ -25,11 +25,15 @@ from archive.catalog.rows import (
 from archive.catalog.schema import MIGRATIONS, Migration
 from archive.catalog.shared import CatalogError
 
+#: The catalog's file in a data directory (``DATA/catalog.sqlite3``).
+CATALOG_NAME = "catalog.sqlite3"
+
 __all__ = [
     "ALERT_KINDS",
     "ANALYSIS_STATUSES",
     "BUSY_TIMEOUT_MS",
     "CASE_NAME_MAX",
+    "CATALOG_NAME",
     "FINISHED_STATUSES",
     "MIGRATIONS",
     "SNIPPET_END",
