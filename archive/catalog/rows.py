@@ -2,8 +2,9 @@
 converters from SQLite's rows.
 
 Callers never see a ``sqlite3.Row``: a PostgreSQL catalog returns these same types,
-so nothing outside the catalog changes with the database. The converters are the one
-place a column becomes a field (JSON columns decoded, the case's name joined in).
+so nothing outside the catalog changes with the database. The converters for the
+wide rows live here, beside their types, so a new column is added in one module
+(JSON columns decoded, the case's name joined in).
 """
 
 from __future__ import annotations
