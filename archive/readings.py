@@ -23,7 +23,7 @@ from typing import Any
 from warcio.recordloader import ArcWarcRecord
 
 from archive.addendum import MACHINE_DRAFT_NOTICE
-from archive.catalog_analyses import TextLine
+from archive.catalog import TextLine
 from archive.records import Payload, resource_record, warc_date, warcinfo_record
 
 READING_KINDS = ("ocr", "transcript", "translation")

@@ -31,13 +31,11 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.hashing import CHUNK_SIZE
 from archive.manifest import MANIFEST_NAME, Manifest
 from archive.store import Artifact, FileStore, StoreError
 
-#: The catalog's file name in a data directory (as the pipeline creates it).
-CATALOG_NAME = "catalog.sqlite3"
 #: Statuses of a capture with sealed files to read.
 SEALED_STATUSES = ("complete", "partial")
 #: Derived records (:mod:`capture.derived` names them so): the visible text and the

@@ -34,7 +34,7 @@ from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.manifest import Manifest
 from archive.records import warcinfo_record
 from archive.store import Artifact, ArtifactWriter, FileStore, storage_refusal
@@ -60,7 +60,6 @@ LOAD_CAP = 30.0
 MIN_RESERVE = 5.0
 #: ...and at most this, a quarter of the budget in between.
 MAX_RESERVE = 20.0
-CATALOG_NAME = "catalog.sqlite3"
 #: The page's title is asked for at most this long (a page stuck in a loop never answers).
 TITLE_CAP = 2.0
 

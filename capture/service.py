@@ -21,8 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from archive.anchoring import anchor_if_due
-from archive.catalog import CaptureRow, Catalog, QueuedRequest, validate_case_name
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import (
+    CATALOG_NAME,
+    AnalysisRow,
+    CaptureRow,
+    Catalog,
+    QueuedRequest,
+    validate_case_name,
+)
 from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.manifest import MANIFEST_NAME
 from archive.store import FileStore
@@ -36,7 +42,6 @@ from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.events import CaptureEvents
 from capture.pipeline import (
-    CATALOG_NAME,
     DEFAULT_TIMEOUT,
     CaptureFailed,
     CaptureRequest,

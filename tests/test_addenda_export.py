@@ -22,14 +22,14 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.signing import SigningKey, sign_file_bytes
 from archive.timestamps import TrustStore
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
-from capture.pipeline import CATALOG_NAME, CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
 from tests.exports import export_stamped
 from tests.forgery import Forgery

@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.custody import CustodyLog
 from capture.browser import Browser
-from capture.pipeline import CATALOG_NAME
 from tests.reading_site import POSTER_ENGLISH, ReadingSite
 from tests.server import RunningServer
 

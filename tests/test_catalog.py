@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from archive import catalog as catalog_module
 from archive import timeutil
 from archive.catalog import (
     MIGRATIONS,
@@ -20,6 +19,7 @@ from archive.catalog import (
     QueuedRequest,
     validate_case_name,
 )
+from archive.catalog import schema as catalog_schema
 from archive.hashing import sha256_bytes
 from archive.store import Artifact
 
@@ -138,7 +138,7 @@ def test_reopening_applies_only_the_missing_migrations(
         start(cat, "c1")
     step = Migration(NEXT, "tags", ("CREATE TABLE tags (name TEXT PRIMARY KEY)",))
     # Migration 1's CREATE TABLE would fail if it ran again.
-    monkeypatch.setattr(catalog_module, "MIGRATIONS", (*MIGRATIONS, step))
+    monkeypatch.setattr(catalog_schema, "MIGRATIONS", (*MIGRATIONS, step))
     with Catalog.open(path) as cat:
         assert cat.schema_version == NEXT
         assert cat.get_capture("c1") is not None
@@ -153,10 +153,10 @@ def test_a_failing_migration_rolls_back_whole(
     broken = Migration(
         NEXT, "broken", ("CREATE TABLE tags (name TEXT PRIMARY KEY)", "THIS IS NOT SQL")
     )
-    monkeypatch.setattr(catalog_module, "MIGRATIONS", (*MIGRATIONS, broken))
+    monkeypatch.setattr(catalog_schema, "MIGRATIONS", (*MIGRATIONS, broken))
     with pytest.raises(CatalogError, match=rf"migration {NEXT} \(broken\) failed"):
         Catalog.open(path)
-    monkeypatch.setattr(catalog_module, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(catalog_schema, "MIGRATIONS", MIGRATIONS)
     with Catalog.open(path) as cat:
         assert cat.schema_version == len(MIGRATIONS)
     assert ("table", "tags") not in schema_objects(path)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from archive import catalog as catalog_module
 from archive.catalog import MIGRATIONS, Catalog, CatalogError
+from archive.catalog import schema as catalog_schema
 from archive.custody import (
     GENESIS,
     LOG_NAME,
@@ -478,7 +478,7 @@ def test_migration_3_applies_on_an_existing_catalog(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "catalog.sqlite3"
-    monkeypatch.setattr(catalog_module, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(catalog_schema, "MIGRATIONS", MIGRATIONS[:2])
     with Catalog.open(path) as cat:
         assert cat.schema_version == 2
     with sqlite3.connect(path) as raw:  # a row as version 2 code wrote it
@@ -486,7 +486,7 @@ def test_migration_3_applies_on_an_existing_catalog(
             "INSERT INTO captures (id, url, status, created_at) VALUES ('c1', 'https://x.org/',"
             " 'running', 't')"
         )
-    monkeypatch.setattr(catalog_module, "MIGRATIONS", MIGRATIONS)
+    monkeypatch.setattr(catalog_schema, "MIGRATIONS", MIGRATIONS)
     with Catalog.open(path) as cat:
         assert cat.schema_version == len(MIGRATIONS) >= 3
         assert cat.get_capture("c1") is not None

@@ -22,12 +22,11 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Dialog, Page, expect
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.timestamps import TrustStore
 from archive.trust import TrustedKeys
 from archive.verify import verify_package
 from capture.browser import Browser
-from capture.pipeline import CATALOG_NAME
 from capture.server.replay import installed as replay_installed
 from tests.changing import ChangingPage
 from tests.server import RunningServer, free_port

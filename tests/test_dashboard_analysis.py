@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page, expect
 
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import AnalysisRow
 from capture.browser import Browser
 from capture.server.analysis_views import readings_view
 from capture.server.dashboard_analysis import RunView

@@ -23,13 +23,13 @@ import pytest
 import pytest_asyncio
 
 from archive.addendum import MACHINE_DRAFT_NOTICE
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.report_analysis import RunFacts, render_analyses
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
-from capture.pipeline import CATALOG_NAME, CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest, capture_page
 from capture.trustedtime import TimestampConfig
 from tests.exports import export_stamped
 from tests.reading_site import ReadingSite

@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.timeutil import rfc3339
 from capture.cli import main
 from capture.cli.exits import ExitCode
-from capture.pipeline import CATALOG_NAME
 from capture.scheduler import (
     JITTER_CAP,
     IntervalError,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib.metadata import version
 from typing import Any
 
-from archive.catalog_analyses import TextLine
+from archive.catalog import TextLine
 from archive.readings import Reading, Source
 from capture.analysis.ocr import OcrEngine, OcrResult
 from capture.analysis.speech import Transcript

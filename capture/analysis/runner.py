@@ -33,8 +33,7 @@ from archive.addendum import (
     signature_name,
     warc_name,
 )
-from archive.catalog import Catalog
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import AnalysisRow, Catalog
 from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.readings import analysis_warcinfo, results_document, text_lines
 from archive.signing import sign_file_bytes

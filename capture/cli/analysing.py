@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.catalog_analyses import AnalysisRow
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptionsError
@@ -30,7 +30,6 @@ from capture.cli.options import (
     tsa_config,
     tsa_options,
 )
-from capture.pipeline import CATALOG_NAME
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.manifest import Manifest
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
@@ -35,7 +35,6 @@ from capture.cli.options import (
 )
 from capture.cli.progress import ProgressDisplay
 from capture.pipeline import (
-    CATALOG_NAME,
     DEFAULT_TIMEOUT,
     CaptureFailed,
     CaptureRequest,

@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING
 
 from archive.anchoring import AnchorRun, anchor_head
 from archive.anchors import ANCHORS_DIR
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.checks import ExitStatus, exit_status
 from archive.custody import CustodyError, CustodyLog
 from archive.timestamps import TimestampError, TrustStore
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
-from capture.pipeline import CATALOG_NAME
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands

@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from capture.browser import BrowserError
 from capture.cli.custody import print_anchor_run
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
-from capture.pipeline import CATALOG_NAME
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands

@@ -10,10 +10,9 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from capture.cli.exits import ExitCode
 from capture.cli.options import data_option
-from capture.pipeline import CATALOG_NAME
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands

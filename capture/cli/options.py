@@ -11,10 +11,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from archive.catalog import CATALOG_NAME
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions
 from capture.analysis.runs import require_installed
 from capture.media import MediaLimits
-from capture.pipeline import CATALOG_NAME
 from capture.scheduler import IntervalError, parse_interval
 from capture.trustedtime import TimestampConfig
 

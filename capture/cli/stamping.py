@@ -11,10 +11,9 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, tsa_config, tsa_options
-from capture.pipeline import CATALOG_NAME
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands

@@ -21,11 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.checks import ExitStatus
 from capture.cli.exits import complain
 from capture.cli.options import data_option, tsa_config, tsa_options
-from capture.pipeline import CATALOG_NAME
 
 if TYPE_CHECKING:
     from archive.custody import CustodyLog

@@ -13,12 +13,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.timeutil import now_rfc3339
 from capture.cli.exits import ExitCode, complain
 from capture.cli.listing import capture_dict
 from capture.cli.options import data_option, missing_archive
-from capture.pipeline import CATALOG_NAME
 from capture.scheduler import (
     IntervalError,
     event_dict,

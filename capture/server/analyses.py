@@ -14,8 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from archive.addendum import results_name
-from archive.catalog import CaptureRow, CatalogError
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import AnalysisRow, CaptureRow, CatalogError
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
 from capture.analysis.runs import analysis_dict, require_installed
 from capture.analysis.worker import stream_id

@@ -237,4 +237,3 @@ def _summary(row: CaptureRow) -> dict[str, Any]:
         "manifest_sha256": row.manifest_sha256,
         "href": f"/api/v1/captures/{row.id}",
     }
-

@@ -37,7 +37,6 @@ NO_CASE = "(no case)"
 HIGHLIGHTED_KINDS = ("changed", "takedown", "restored", "failed")
 
 
-
 def _service(request: web.Request) -> CaptureService:
     return request.app[keys.SERVICE]
 
@@ -108,7 +107,6 @@ def _require(catalog: Catalog, capture_id: str) -> CaptureRow:
     if row is None:
         raise NotFound(f"no capture {capture_id}")
     return row
-
 
 
 def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:

@@ -21,8 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from archive.addendum import addendum_name, analysis_number, results_name
-from archive.catalog import CaptureRow, CatalogError
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import AnalysisRow, CaptureRow, CatalogError
 from archive.store import Artifact
 from archive.timestamps import TimestampError, TrustStore, verify_token
 from archive.timeutil import rfc3339

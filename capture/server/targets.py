@@ -33,7 +33,6 @@ ADD_FIELDS = {
 }
 
 
-
 def _service(request: web.Request) -> CaptureService:
     return request.app[keys.SERVICE]
 

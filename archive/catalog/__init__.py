@@ -1,0 +1,57 @@
+"""The catalog, all its SQL: cases, captures and their hashes, queue, targets, analyses, search."""
+
+from archive.catalog.cases import CASE_NAME_MAX, validate_case_name
+from archive.catalog.connection import BUSY_TIMEOUT_MS
+from archive.catalog.database import Catalog
+from archive.catalog.rows import (
+    ALERT_KINDS,
+    ANALYSIS_STATUSES,
+    FINISHED_STATUSES,
+    SNIPPET_END,
+    SNIPPET_START,
+    STATUSES,
+    TARGET_STATES,
+    TIMELINE_KINDS,
+    AnalysisHit,
+    AnalysisRow,
+    CaptureRow,
+    CaseRow,
+    QueuedRequest,
+    SearchHit,
+    TargetRow,
+    TextLine,
+    TimelineEvent,
+)
+from archive.catalog.schema import MIGRATIONS, Migration
+from archive.catalog.shared import CatalogError
+
+#: The catalog's file in a data directory (``DATA/catalog.sqlite3``).
+CATALOG_NAME = "catalog.sqlite3"
+
+__all__ = [
+    "ALERT_KINDS",
+    "ANALYSIS_STATUSES",
+    "BUSY_TIMEOUT_MS",
+    "CASE_NAME_MAX",
+    "CATALOG_NAME",
+    "FINISHED_STATUSES",
+    "MIGRATIONS",
+    "SNIPPET_END",
+    "SNIPPET_START",
+    "STATUSES",
+    "TARGET_STATES",
+    "TIMELINE_KINDS",
+    "AnalysisHit",
+    "AnalysisRow",
+    "CaptureRow",
+    "CaseRow",
+    "Catalog",
+    "CatalogError",
+    "Migration",
+    "QueuedRequest",
+    "SearchHit",
+    "TargetRow",
+    "TextLine",
+    "TimelineEvent",
+    "validate_case_name",
+]

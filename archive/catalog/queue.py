@@ -1,0 +1,113 @@
+"""The capture queue, kept in the catalog: enqueue, claim the oldest, put back after a crash.
+
+The queue is the ``captures`` table itself (status ``queued``), so a queued request
+survives a restart and is listed like any capture; a URL already queued or running
+is never queued twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+
+from archive.catalog.cases import validate_case_name
+from archive.catalog.connection import CatalogConnection
+from archive.catalog.rows import CaptureRow, QueuedRequest, capture_row
+from archive.catalog.shared import (
+    CAPTURE_SELECT,
+    CatalogError,
+    ensure_case_row,
+    reasons_json,
+    require_capture,
+)
+from archive.timeutil import now_rfc3339
+
+
+class QueueTables(CatalogConnection):
+    """The capture queue in the catalog. Part of :class:`archive.catalog.Catalog`."""
+
+    def enqueue_capture(
+        self,
+        capture_id: str,
+        url: str,
+        *,
+        case: str | None,
+        note: str | None,
+        operator: str | None,
+        request: dict[str, object],
+    ) -> tuple[CaptureRow, bool]:
+        """Queue a capture, unless one of the same URL is queued or running.
+
+        Returns the capture and whether it is new. Checking and inserting happen in
+        one transaction, so two requests racing for one URL still make one capture.
+        """
+        item = QueuedRequest(capture_id, url, case, note, operator, request)
+        return self.enqueue_captures([item])[0]
+
+    def enqueue_captures(self, items: Sequence[QueuedRequest]) -> list[tuple[CaptureRow, bool]]:
+        """:meth:`enqueue_capture` for several captures in one transaction, in order.
+
+        One commit (one fsync of the journal) for all of them: with many requests at
+        once, an fsync per capture in a row was what made enqueueing slow. A URL
+        queued earlier in the same batch counts as queued. Every case name is
+        checked before anything is written, so a bad one writes nothing.
+        """
+        cases = [validate_case_name(i.case) if i.case is not None else None for i in items]
+        with self._write() as conn:
+            return [_enqueue(conn, i, c) for i, c in zip(items, cases, strict=True)]
+
+    def claim_next_queued(self, *, started_at: str) -> CaptureRow | None:
+        """Take the oldest queued capture and mark it ``running`` (one attempt more)."""
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id FROM captures WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE captures SET status = 'running', started_at = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (started_at, row["id"]),
+            )
+            return require_capture(conn, row["id"])
+
+    def requeue_capture(self, capture_id: str, *, reason: str) -> CaptureRow:
+        """Put a ``running`` capture back in the queue (after a crash), saying why."""
+        with self._write() as conn:
+            current = require_capture(conn, capture_id)
+            if current.status != "running":
+                raise CatalogError(f"cannot requeue capture {capture_id}: it is {current.status}")
+            conn.execute(
+                "UPDATE captures SET status = 'queued', reasons = ? WHERE id = ?",
+                (reasons_json([*current.reasons, reason]), capture_id),
+            )
+            return require_capture(conn, capture_id)
+
+
+def _enqueue(
+    conn: sqlite3.Connection, item: QueuedRequest, case_name: str | None
+) -> tuple[CaptureRow, bool]:
+    """Queue one item inside the caller's transaction, or return the capture already active."""
+    active = conn.execute(
+        CAPTURE_SELECT + " WHERE captures.url = ? AND captures.status IN"
+        " ('queued', 'running') ORDER BY captures.created_at LIMIT 1",
+        (item.url,),
+    ).fetchone()
+    if active is not None:
+        return capture_row(active), False
+    case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
+    conn.execute(
+        "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
+        " created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+        (
+            item.capture_id,
+            item.url,
+            case_id,
+            item.note,
+            item.operator,
+            json.dumps(item.request, ensure_ascii=False),
+            now_rfc3339(),
+        ),
+    )
+    return require_capture(conn, item.capture_id), True

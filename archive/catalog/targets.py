@@ -1,0 +1,231 @@
+"""Watched targets: URLs re-captured on a schedule, the timeline of what each run found,
+and the alerts an investigator must see (changes, takedowns, restorations).
+
+A removed target keeps its row, its captures and its timeline: they stay evidence.
+Scheduling a run is one transaction with the checks that the target is still due and
+has no run in progress, so two schedulers (or a restart) never run a target twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from archive.catalog.cases import validate_case_name
+from archive.catalog.connection import CatalogConnection
+from archive.catalog.rows import (
+    ALERT_KINDS,
+    TARGET_STATES,
+    TIMELINE_KINDS,
+    CaptureRow,
+    TargetRow,
+    TimelineEvent,
+    target_row,
+    timeline_event,
+)
+from archive.catalog.shared import CatalogError, ensure_case_row, require_capture
+from archive.timeutil import now_rfc3339
+
+_TARGET_SELECT = (
+    "SELECT targets.*, cases.name AS case_name"
+    " FROM targets LEFT JOIN cases ON cases.id = targets.case_id"
+)
+
+
+class TargetTables(CatalogConnection):
+    """Watched targets and their timeline. Part of :class:`archive.catalog.Catalog`."""
+
+    def add_target(
+        self,
+        url: str,
+        *,
+        interval_seconds: int,
+        case: str | None,
+        operator: str | None,
+        note: str | None,
+        next_run_at: str,
+        request: dict[str, object] | None = None,
+    ) -> TargetRow:
+        """Start watching ``url``: its first run is due at ``next_run_at``."""
+        if interval_seconds <= 0:
+            raise ValueError(f"an interval is a positive number of seconds, not {interval_seconds}")
+        case_name = validate_case_name(case) if case is not None else None
+        with self._write() as conn:
+            case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
+            cursor = conn.execute(
+                "INSERT INTO targets (url, case_id, interval_seconds, state, next_run_at,"
+                " operator, note, request, created_at)"
+                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                (
+                    url,
+                    case_id,
+                    interval_seconds,
+                    next_run_at,
+                    operator,
+                    note,
+                    json.dumps(request or {}, ensure_ascii=False),
+                    now_rfc3339(),
+                ),
+            )
+            return _require_target(conn, int(cursor.lastrowid or 0))
+
+    def get_target(self, target_id: int) -> TargetRow | None:
+        """The target (removed ones too), or ``None`` when the catalog has no such id."""
+        with self._read() as conn:
+            return _get_target(conn, target_id)
+
+    def list_targets(self, *, include_removed: bool = False) -> list[TargetRow]:
+        """Targets in the order they were added; removed ones only when asked for."""
+        sql = _TARGET_SELECT
+        if not include_removed:
+            sql += " WHERE targets.state != 'removed'"
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY targets.id").fetchall()
+        return [target_row(row) for row in rows]
+
+    def set_target_state(
+        self, target_id: int, state: str, *, next_run_at: str | None = None
+    ) -> TargetRow:
+        """Pause, resume (due again at ``next_run_at``) or remove a target.
+
+        Removing is final: a removed target cannot be resumed, so a schedule an
+        investigator ended never starts again by mistake. Its captures are kept.
+        """
+        if state not in TARGET_STATES:
+            raise ValueError(f"target state must be one of {TARGET_STATES}, not {state!r}")
+        with self._write() as conn:
+            current = _require_target(conn, target_id)
+            if current.state == "removed":
+                raise CatalogError(f"target {target_id} was removed; add it again to watch it")
+            conn.execute(
+                "UPDATE targets SET state = ?, next_run_at = COALESCE(?, next_run_at) WHERE id = ?",
+                (state, next_run_at, target_id),
+            )
+            return _require_target(conn, target_id)
+
+    def due_targets(self, *, now: str) -> list[TargetRow]:
+        """Active targets whose next run is due by ``now``, most overdue first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                _TARGET_SELECT + " WHERE targets.state = 'active' AND targets.next_run_at <= ?"
+                " ORDER BY targets.next_run_at, targets.id",
+                (now,),
+            ).fetchall()
+        return [target_row(row) for row in rows]
+
+    def enqueue_target_run(
+        self,
+        target_id: int,
+        capture_id: str,
+        *,
+        now: str,
+        next_run_at: str,
+        request: dict[str, object],
+    ) -> CaptureRow | None:
+        """Queue one run of a due target and move its schedule to ``next_run_at``.
+
+        One transaction: the target is checked to be active and still due, and to
+        have no capture queued or running, so a target never has two captures at
+        once and two schedulers (or a restart) never run it twice. Returns the new
+        capture, or ``None`` when no run was queued (its schedule moves on anyway
+        if a run was still in progress).
+        """
+        with self._write() as conn:
+            target = _require_target(conn, target_id)
+            if target.state != "active" or (target.next_run_at or now) > now:
+                return None
+            busy = conn.execute(
+                "SELECT 1 FROM captures WHERE target_id = ? AND status IN ('queued', 'running')",
+                (target_id,),
+            ).fetchone()
+            conn.execute(
+                "UPDATE targets SET next_run_at = ? WHERE id = ?", (next_run_at, target_id)
+            )
+            if busy is not None:
+                return None
+            conn.execute(
+                "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
+                " target_id, created_at)"
+                " SELECT ?, url, case_id, note, operator, 'queued', ?, id, ? FROM targets"
+                " WHERE id = ?",
+                (capture_id, json.dumps(request, ensure_ascii=False), now, target_id),
+            )
+            conn.execute("UPDATE targets SET last_run_at = ? WHERE id = ?", (now, target_id))
+            return require_capture(conn, capture_id)
+
+    def add_timeline_event(
+        self,
+        target_id: int,
+        kind: str,
+        summary: str,
+        *,
+        capture_id: str | None,
+        previous_capture_id: str | None = None,
+        details: dict[str, object] | None = None,
+    ) -> TimelineEvent:
+        """Say what one run of a target found, compared with the run before it."""
+        if kind not in TIMELINE_KINDS:
+            raise ValueError(f"timeline kind must be one of {TIMELINE_KINDS}, not {kind!r}")
+        with self._write() as conn:
+            _require_target(conn, target_id)
+            cursor = conn.execute(
+                "INSERT INTO timeline (target_id, capture_id, previous_capture_id, kind,"
+                " summary, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    target_id,
+                    capture_id,
+                    previous_capture_id,
+                    kind,
+                    summary,
+                    json.dumps(details or {}, ensure_ascii=False),
+                    now_rfc3339(),
+                ),
+            )
+            row = conn.execute(
+                "SELECT * FROM timeline WHERE id = ?", (cursor.lastrowid,)
+            ).fetchone()
+            return timeline_event(row)
+
+    def timeline(self, target_id: int) -> list[TimelineEvent]:
+        """A target's timeline, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM timeline WHERE target_id = ? ORDER BY id", (target_id,)
+            ).fetchall()
+        return [timeline_event(row) for row in rows]
+
+    def timeline_for_capture(self, capture_id: str) -> TimelineEvent | None:
+        """What the timeline says of one capture, if it was a target's run."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT * FROM timeline WHERE capture_id = ? ORDER BY id DESC LIMIT 1",
+                (capture_id,),
+            ).fetchone()
+        return timeline_event(row) if row is not None else None
+
+    def alerts(self, *, after: int = 0) -> list[TimelineEvent]:
+        """Changes, takedowns and restorations after event ``after``, oldest first.
+
+        The extension keeps the id of the last alert it showed and asks for those
+        after it: its badge is the number returned.
+        """
+        placeholders = ", ".join("?" for _ in ALERT_KINDS)
+        with self._read() as conn:
+            rows = conn.execute(
+                f"SELECT * FROM timeline WHERE id > ? AND kind IN ({placeholders}) ORDER BY id",
+                (after, *ALERT_KINDS),
+            ).fetchall()
+        return [timeline_event(row) for row in rows]
+
+
+def _get_target(conn: sqlite3.Connection, target_id: int) -> TargetRow | None:
+    row = conn.execute(_TARGET_SELECT + " WHERE targets.id = ?", (target_id,)).fetchone()
+    return target_row(row) if row is not None else None
+
+
+def _require_target(conn: sqlite3.Connection, target_id: int) -> TargetRow:
+    """The target, or :class:`CatalogError`: a write about an unknown target is refused."""
+    row = _get_target(conn, target_id)
+    if row is None:
+        raise CatalogError(f"no target {target_id} in the catalog")
+    return row
