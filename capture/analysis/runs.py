@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archive.catalog import Catalog
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import AnalysisRow, Catalog
 from archive.timeutil import now_rfc3339
 from capture import trustedtime
 from capture.analysis.engines import Engines

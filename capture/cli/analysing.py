@@ -17,8 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import CATALOG_NAME, Catalog, CatalogError
-from archive.catalog_analyses import AnalysisRow
+from archive.catalog import CATALOG_NAME, AnalysisRow, Catalog, CatalogError
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptionsError
 from capture.analysis.runs import analyse_now, analysis_dict
