@@ -575,3 +575,13 @@ async def test_a_missing_tsa_trust_file_is_bad_input_for_every_command(tmp_path:
         assert f"cannot read trust file {missing}" in run.stderr, run
         assert "Traceback" not in run.stderr and run.seconds < FAST, run
     assert not data.exists()
+
+
+async def test_a_bad_case_name_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run = await run_cli(
+        "capture", "https://example.org/", "--case", "a/b", "--data", str(data), cwd=tmp_path
+    )
+    assert run.returncode == 2, run.stderr
+    assert "a case name is" in run.stderr and "'/'" in run.stderr
+    assert not data.exists()  # no browser started, no archive made for nothing

@@ -1,6 +1,6 @@
 """The catalog, all its SQL: cases, captures and their hashes, queue, targets, analyses, search."""
 
-from archive.catalog.cases import CASE_NAME_MAX, validate_case_name
+from archive.catalog.cases import CASE_NAME_MAX, BadCaseName, validate_case_name
 from archive.catalog.connection import BUSY_TIMEOUT_MS
 from archive.catalog.database import Catalog
 from archive.catalog.rows import (
@@ -43,6 +43,7 @@ __all__ = [
     "TIMELINE_KINDS",
     "AnalysisHit",
     "AnalysisRow",
+    "BadCaseName",
     "CaptureRow",
     "CaseRow",
     "Catalog",

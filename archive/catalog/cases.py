@@ -20,8 +20,16 @@ _CASE_NAME_RULE = (
 )
 
 
+class BadCaseName(ValueError):
+    """A case name the catalog refuses; the message names the rule it breaks.
+
+    Its own type, so callers catch exactly this and never an unrelated ``ValueError``
+    raised on the way (it stays a ``ValueError`` for code that validates any input).
+    """
+
+
 def validate_case_name(name: str) -> str:
-    """Return ``name`` in Unicode NFC, or raise :class:`ValueError` naming the rule.
+    """Return ``name`` in Unicode NFC, or raise :class:`BadCaseName` naming the rule.
 
     NFC so that the same name typed on two keyboards is one case. Letters and
     digits of any script are allowed, with their combining marks (Arabic vowel
@@ -29,16 +37,16 @@ def validate_case_name(name: str) -> str:
     overrides are not, since they make two different names look alike.
     """
     if not isinstance(name, str):
-        raise ValueError(f"{_CASE_NAME_RULE}; got {type(name).__name__}")
+        raise BadCaseName(f"{_CASE_NAME_RULE}; got {type(name).__name__}")
     name = unicodedata.normalize("NFC", name)
     if not 1 <= len(name) <= CASE_NAME_MAX:
-        raise ValueError(f"{_CASE_NAME_RULE}; got {len(name)} characters")
+        raise BadCaseName(f"{_CASE_NAME_RULE}; got {len(name)} characters")
     for char in name:
         category = unicodedata.category(char)
         if not (char in _CASE_NAME_PUNCTUATION or category[0] in ("L", "M") or category == "Nd"):
-            raise ValueError(f"{_CASE_NAME_RULE}; {char!r} (U+{ord(char):04X}) is not allowed")
+            raise BadCaseName(f"{_CASE_NAME_RULE}; {char!r} (U+{ord(char):04X}) is not allowed")
     if name[0] == " " or name[-1] == " ":
-        raise ValueError(f"{_CASE_NAME_RULE}; got {name!r}")
+        raise BadCaseName(f"{_CASE_NAME_RULE}; got {name!r}")
     return name
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, BadCaseName, Catalog, CatalogError, validate_case_name
 from archive.manifest import Manifest
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
@@ -68,7 +68,9 @@ def register(commands: Commands) -> None:
 def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
     try:
         url = validate_url(args.url)
-    except BadURL as exc:
+        if args.case is not None:
+            validate_case_name(args.case)  # before a browser starts for nothing
+    except (BadURL, BadCaseName) as exc:
         return complain(exc, ExitCode.BAD_INPUT)
     try:
         reading = reading_options(args)
@@ -94,7 +96,7 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
         display.finish()
         _print_failure(url, failure.manifest, as_json=args.json)
         return ExitCode.FAILED
-    except (BrowserError, CatalogError, ValueError) as exc:
+    except (BrowserError, CatalogError) as exc:
         display.finish()
         return complain(exc, ExitCode.FAILED)
     display.finish()

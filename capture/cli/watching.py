@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+from archive.catalog import CATALOG_NAME, BadCaseName, Catalog, CatalogError
 from archive.timeutil import now_rfc3339
 from capture.cli.exits import ExitCode, complain
 from capture.cli.listing import capture_dict
@@ -100,7 +100,7 @@ def run_watch(args: argparse.Namespace, data_dir: Path) -> int:
             else:
                 target = catalog.set_target_state(args.id, _STATES[command])
                 print(f"target {target.id} {target.state}: {target.url}")
-    except (CatalogError, ValueError) as exc:
+    except (CatalogError, BadCaseName) as exc:
         return complain(exc, ExitCode.BAD_INPUT)
     return ExitCode.COMPLETE
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import CaptureRow
+from archive.catalog import BadCaseName, CaptureRow
 from capture.server import keys
 from capture.server.analyses import analysis_options
 from capture.server.errors import BadRequest, NotFound, Unprocessable
@@ -80,7 +80,7 @@ async def submit(request: web.Request) -> web.Response:
         row, created = await _service(request).submit(submission)
     except BadURL as exc:
         raise Unprocessable(str(exc)) from None
-    except ValueError as exc:  # a case name the catalog refuses
+    except BadCaseName as exc:
         raise BadRequest(f"field body.case: {exc}") from None
     location = f"/api/v1/captures/{row.id}"
     payload = {"id": row.id, "status": row.status, "url": row.url, "created": created}

@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import CaptureRow, CatalogError, TargetRow, TimelineEvent
+from archive.catalog import BadCaseName, CaptureRow, CatalogError, TargetRow, TimelineEvent
 from archive.timeutil import now_rfc3339
 from capture.scheduler import IntervalError, event_dict, parse_interval, target_dict
 from capture.server import keys
@@ -80,7 +80,7 @@ async def add_target(request: web.Request) -> web.Response:
             next_run_at=now_rfc3339(),  # the first run is due at once
             request=extra,
         )
-    except ValueError as exc:  # a case name the catalog refuses
+    except BadCaseName as exc:
         raise BadRequest(f"field body.case: {exc}") from None
     service.schedule_changed()
     location = f"/api/v1/targets/{target.id}"
