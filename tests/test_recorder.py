@@ -227,7 +227,7 @@ async def test_the_limit_is_named_in_the_manifest(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("capture.recorder.BODY_LIMIT", LIMIT)
+    monkeypatch.setattr("capture.recorder.limits.BODY_LIMIT", LIMIT)
     manifest = await capture_page(
         CaptureRequest(media.url("/oversized"), timeout=20, media=None), tmp_path, browser=browser
     )
