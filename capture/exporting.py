@@ -16,10 +16,10 @@ from pathlib import Path
 
 from archive.catalog import Catalog
 from archive.export import ExportError, ExportResult, Stamper, export_wacz
+from archive.sealing import signing_key
 from archive.timestamps import TimestampError, request_token
+from archive.trustedtime import TimestampConfig
 from capture.browser import Browser
-from capture.sealing import signing_key
-from capture.trustedtime import TimestampConfig
 
 PDF_TIMEOUT_MS = 120_000
 

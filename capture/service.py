@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive import sealing, trustedtime
 from archive.anchoring import anchor_if_due
 from archive.catalog import (
     CATALOG_NAME,
@@ -33,7 +34,8 @@ from archive.custody import SYSTEM_ACTOR, CustodyLog
 from archive.manifest import MANIFEST_NAME
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
-from capture import asseen, scheduler, sealing, trustedtime
+from archive.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
+from capture import asseen, scheduler
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.worker import DEFAULT_ANALYSIS_WORKERS, AnalysisWorkers
@@ -48,7 +50,6 @@ from capture.pipeline import (
     capture_page,
 )
 from capture.scheduler import Scheduler
-from capture.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from capture.urls import validate_url
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ from pathlib import Path
 from archive.catalog import Catalog
 from archive.export import ExportResult, PdfRenderer, export_wacz
 from archive.signing import SigningKey
+from archive.trustedtime import TimestampConfig
 from capture.exporting import package_stamper
-from capture.trustedtime import TimestampConfig
 from tests.tsa import TestTSA
 
 

@@ -25,12 +25,12 @@ import pytest_asyncio
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.signing import SigningKey, sign_file_bytes
 from archive.timestamps import TrustStore
+from archive.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
-from capture.trustedtime import TimestampConfig
 from tests.exports import export_stamped
 from tests.forgery import Forgery
 from tests.reading_site import POSTER_ENGLISH, ReadingSite

@@ -20,12 +20,12 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.custody import CustodyLog
 from archive.signing import verify_signed
+from archive.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
-from capture.trustedtime import TimestampConfig
 from tests.reading_site import POSTER_ARABIC, POSTER_ENGLISH, SPOKEN, ReadingSite
 from tests.speech_audio import word_error_rate
 from tests.text_images import cer

@@ -37,9 +37,9 @@ from archive.export import ExportError, ExportResult, export_wacz
 from archive.hashing import sha256_file
 from archive.report import CaptureFacts, PackagedFile, read_warc_facts, render_report
 from archive.signing import SigningKey, signature_from_b64, verify_signature
+from archive.trustedtime import TimestampConfig
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
-from capture.trustedtime import TimestampConfig
 from tests.exports import export_stamped
 from tests.site import TestSite
 from tests.tsa import TestTSA

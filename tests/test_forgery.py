@@ -38,9 +38,9 @@ from archive.custody import canonical_json
 from archive.signing import P256_ORDER, SigningKey
 from archive.timestamps import TrustStore, request_token
 from archive.timeutil import rfc3339, set_clock
+from archive.trustedtime import TimestampConfig
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
-from capture.trustedtime import TimestampConfig
 from tests.exports import export_stamped
 from tests.forgery import Forgery, Record, block_digests, rechained
 from tests.site import TestSite

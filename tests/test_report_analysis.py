@@ -25,12 +25,12 @@ import pytest_asyncio
 from archive.addendum import MACHINE_DRAFT_NOTICE
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.report_analysis import RunFacts, render_analyses
+from archive.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
-from capture.trustedtime import TimestampConfig
 from tests.exports import export_stamped
 from tests.reading_site import ReadingSite
 from tests.test_export import run

@@ -12,9 +12,9 @@ import pytest_asyncio
 
 from archive.catalog import Catalog
 from archive.custody import CustodyLog
+from archive.trustedtime import TimestampConfig
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
-from capture.trustedtime import TimestampConfig
 from tests.site import TestSite
 from tests.tsa import TestTSA
 

@@ -26,10 +26,10 @@ from archive.checks import Outcome
 from archive.signing import SigningKey, sign_file_bytes
 from archive.timestamps import TrustStore, request_token
 from archive.trust import TrustedKeys
+from archive.trustedtime import TimestampConfig
 from archive.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
-from capture.trustedtime import TimestampConfig
 from tests.exports import export_stamped
 from tests.site import TestSite
 from tests.tsa import TestTSA

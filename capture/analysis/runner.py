@@ -25,6 +25,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from archive import sealing
 from archive.addendum import (
     ANALYSIS_WARC,
     Addendum,
@@ -40,7 +41,6 @@ from archive.signing import sign_file_bytes
 from archive.store import Artifact, FileStore, StoreError
 from archive.timeutil import now_rfc3339, utc_now
 from archive.warcfile import WarcFile
-from capture import sealing
 from capture.analysis.engines import Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.sources import CaptureSources, SourceError

@@ -12,14 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from archive import trustedtime
 from archive.catalog import AnalysisRow, Catalog
 from archive.timeutil import now_rfc3339
-from capture import trustedtime
+from archive.trustedtime import TimestampConfig
 from capture.analysis.engines import Engines
 from capture.analysis.ocr import OcrError, require_languages
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
 from capture.analysis.runner import Progress, analyse
-from capture.trustedtime import TimestampConfig
 
 
 def require_installed(options: AnalysisOptions) -> None:

@@ -22,13 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from archive import trustedtime
 from archive.catalog import AnalysisRow, Catalog
 from archive.timeutil import now_rfc3339
-from capture import trustedtime
+from archive.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.runner import analyse, fail
 from capture.events import CaptureEvents
-from capture.trustedtime import TimestampConfig
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from archive.catalog import CATALOG_NAME
+from archive.trustedtime import TimestampConfig
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions
 from capture.analysis.runs import require_installed
 from capture.media import MediaLimits
 from capture.scheduler import IntervalError, parse_interval
-from capture.trustedtime import TimestampConfig
 
 if TYPE_CHECKING:
     #: What ``add_subparsers`` returns: each command group adds its commands to it.

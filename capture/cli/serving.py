@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive import __version__
+from archive.trustedtime import ANCHOR_INTERVAL_SECONDS
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptionsError
 from capture.cli.exits import ExitCode, complain
@@ -26,7 +27,6 @@ from capture.cli.options import (
     workers,
 )
 from capture.scheduler import format_interval
-from capture.trustedtime import ANCHOR_INTERVAL_SECONDS
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands

@@ -155,8 +155,8 @@ def _append_verified(
 def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     """The public key that signs this installation's captures, and its key statement."""
     from archive.keystatement import stamp_statement, statement_for
+    from archive.sealing import signing_key
     from archive.signing import SigningError
-    from capture.sealing import signing_key
 
     config = tsa_config(args)
     operator = args.operator or os.environ.get("USER") or "operator"
