@@ -26,13 +26,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from archive.addendum import analysis_number, signature_name, token_names
-from archive.checks import Check, Outcome
+from archive.checks import Outcome
 from archive.members import Member, SmallReader
 from archive.signing import SignatureError, verify_signed
-from archive.timecheck import CAPTURE_WINDOW, authority_of, judge_time, verify_stamp
 from archive.timestamps import TrustStore
 from archive.timeutil import parse_rfc3339
-from archive.verify_captures import CaptureManifest
+from archive.verify_captures import CaptureManifest, check_tokens
 from archive.verify_report import VerifyReport
 
 _ADDENDUM = re.compile(r"(?P<id>[^/]+)\.analysis-(?P<n>[1-9][0-9]*)\.addendum\.json")
@@ -226,29 +225,21 @@ def _check_time(
     trust: TrustStore,
 ) -> None:
     subject = f"analysis {where.number} of capture {where.capture_id}"
-    proven = 0
+    tokens = []
     token = 1
     while (path := where.file(token_names(where.number, token)[0])) in members:
+        tokens.append((path, path))
         token += 1
-        data = small.get(path)
-        if data is None:
-            report.add("addendum time-stamp", False, f"{path}: too large to be a token")
-            continue
-        stamp = verify_stamp("addendum time-stamp", path, data, bytes.fromhex(sha), trust)
-        if isinstance(stamp, Check):
-            report.extend([stamp])
-            continue
-        check, time = judge_time(
-            "addendum trusted time",
-            subject,
-            ("finished at", content.get("finished_at")),
-            stamp,
-            authority_of(stamp, trust),
-            window=CAPTURE_WINDOW,
-        )
-        report.extend([Check(check.name, check.outcome, f"{path}: {check.reason}")])
-        report.times.append(time)
-        proven += 1
+    proven = check_tokens(
+        report,
+        small,
+        tokens,
+        sha,
+        subject,
+        content.get("finished_at"),
+        trust,
+        names=("addendum time-stamp", "addendum trusted time"),
+    )
     if not proven:
         report.add(
             "addendum trusted time",

@@ -23,7 +23,7 @@ from archive.manifest import MANIFEST_NAME
 from archive.members import Member, SmallReader
 from archive.signing import SignatureError, verify_signed
 from archive.timecheck import CAPTURE_WINDOW, authority_of, judge_time, verify_stamp
-from archive.timestamps import Timestamp, TrustStore
+from archive.timestamps import TrustStore
 from archive.timeutil import parse_rfc3339
 from archive.verify_report import VerifyReport
 
@@ -194,33 +194,22 @@ def _check_trusted_time(
 ) -> None:
     """Every token over the manifest verifies and agrees with ``finished_at``; one is needed."""
     subject = f"capture {capture_id} ({content.get('url', '?')})"
-    stamps: list[tuple[str, Timestamp]] = []
+    tokens = []
     for name in sorted(members):
         match = _TOKEN.fullmatch(name.removeprefix(f"{evidence_dir}/"))
-        if not name.startswith(f"{evidence_dir}/") or not match or match["id"] != capture_id:
-            continue
-        token = small.get(name)
-        where = f"{name} over {capture_id}{MANIFEST_SUFFIX}"
-        if token is None:
-            report.add("time-stamp", False, f"{where}: too large to be a time-stamp token")
-            continue
-        stamped = verify_stamp("time-stamp", where, token, bytes.fromhex(sha), trust)
-        if isinstance(stamped, Check):
-            report.extend([stamped])
-            continue
-        stamps.append((name, stamped))
-    for name, stamp in stamps:
-        check, proven = judge_time(
-            "trusted time",
-            subject,
-            ("finished at", content.get("finished_at")),
-            stamp,
-            authority_of(stamp, trust),
-            window=CAPTURE_WINDOW,
-        )
-        report.extend([Check(check.name, check.outcome, f"{name}: {check.reason}")])
-        report.times.append(proven)
-    if not stamps:
+        if name.startswith(f"{evidence_dir}/") and match and match["id"] == capture_id:
+            tokens.append((name, f"{name} over {capture_id}{MANIFEST_SUFFIX}"))
+    proven = check_tokens(
+        report,
+        small,
+        tokens,
+        sha,
+        subject,
+        content.get("finished_at"),
+        trust,
+        names=("time-stamp", "trusted time"),
+    )
+    if not proven:
         report.add(
             "trusted time",
             Outcome.UNPROVEN,
@@ -230,3 +219,41 @@ def _check_trusted_time(
             " if a token is there but its authority is not trusted, pass its root with"
             " --tsa-trust",
         )
+
+
+def check_tokens(
+    report: VerifyReport,
+    small: SmallReader,
+    tokens: list[tuple[str, str]],
+    sha: str,
+    subject: str,
+    finished_at: object,
+    trust: TrustStore,
+    *,
+    names: tuple[str, str],
+) -> int:
+    """Verify each ``(member, description)`` token over ``sha`` and judge its time against
+    the ``finished_at`` that ``subject`` claims (a capture's manifest, an addendum); return
+    how many verified. ``names`` are the checks' names: the token's, the time's."""
+    proven = 0
+    for name, where in tokens:
+        token = small.get(name)
+        if token is None:
+            report.add(names[0], False, f"{where}: too large to be a time-stamp token")
+            continue
+        stamped = verify_stamp(names[0], where, token, bytes.fromhex(sha), trust)
+        if isinstance(stamped, Check):
+            report.extend([stamped])
+            continue
+        check, time = judge_time(
+            names[1],
+            subject,
+            ("finished at", finished_at),
+            stamped,
+            authority_of(stamped, trust),
+            window=CAPTURE_WINDOW,
+        )
+        report.extend([Check(check.name, check.outcome, f"{name}: {check.reason}")])
+        report.times.append(time)
+        proven += 1
+    return proven
