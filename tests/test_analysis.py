@@ -326,6 +326,10 @@ async def test_the_command_line_reads_again_and_refuses_what_it_cannot(
         "analyse", poster, "no-such-capture", "--data", str(data), cwd=tmp_path
     )  # one run sealed, one id unknown: the bad input is what the exit code says
     assert unknown.returncode == 2 and "no capture no-such-capture" in unknown.stderr
+    nowhere = tmp_path / "not-an-archive"
+    mistyped = await run_cli("analyse", poster, "--data", str(nowhere), cwd=tmp_path)
+    assert mistyped.returncode == 2 and "no archive at" in mistyped.stderr
+    assert not nowhere.exists()  # a mistyped --data does not become a new, empty archive
     bad = await run_cli(
         "analyse", poster, "--ocr-languages", "ara;rm -rf", "--data", str(data), cwd=tmp_path
     )

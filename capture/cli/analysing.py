@@ -11,6 +11,7 @@ reads after sealing with :func:`print_run` and :func:`print_progress` too.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ from capture.cli.exits import ExitCode, complain
 from capture.cli.options import (
     add_reading_options,
     data_option,
+    missing_archive,
     reading_options,
     tsa_config,
     tsa_options,
@@ -55,12 +57,15 @@ def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
         options = reading_options(args, default_ocr=True)
     except AnalysisOptionsError as exc:
         return complain(exc, ExitCode.BAD_INPUT)
+    missing = missing_archive(data_dir)
+    if missing:  # a mistyped --data must not become a new, empty archive
+        return complain(missing, ExitCode.BAD_INPUT)
     operator = args.operator or os.environ.get("USER") or None
     settings = AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model)
     tsa = tsa_config(args)
     engines = Engines(settings)
     codes: list[int] = []
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+    with Catalog.open(data_dir / CATALOG_NAME) as catalog, contextlib.closing(engines):
         for capture_id in args.ids:
             try:
                 row = analyse_now(
@@ -78,7 +83,6 @@ def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
                 continue
             print_run(row, as_json=args.json)
             codes.append(_exit_code(row))
-    engines.close()
     return _worst(codes)
 
 
