@@ -358,3 +358,24 @@ async def test_capture_with_ocr_reads_the_page_once_it_is_sealed(
     assert done.returncode == 0, done.stderr
     assert "done: analysis 1 of" in done.stdout and "(machine draft)" in done.stdout
     assert "ocr        done" in done.stdout
+
+
+async def test_readings_that_cannot_be_sealed_fail_the_run_and_say_why(
+    data: Path, engines: Engines, poster: str
+) -> None:
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        next_number = max((r.number for r in catalog.analyses(poster)), default=0) + 1
+    # A file already in the way: the store refuses to overwrite it, as it would any
+    # sealed file, and the run must end failed, not stay running or crash the command.
+    squatter = data / "captures" / poster / f"analysis-{next_number}.warc.gz"
+    squatter.write_bytes(b"in the way")
+    try:
+        row = await run(data, engines, poster, AnalysisOptions(ocr=True))
+    finally:
+        squatter.unlink()
+    assert row.number == next_number and row.status == "failed"
+    assert "the readings could not be sealed" in row.reasons[0], row.reasons
+    with Catalog.open(data / CATALOG_NAME) as catalog:
+        actions = [e.action for e in CustodyLog(data, catalog).events(poster)]
+        assert catalog.get_analysis(poster, next_number).status == "failed"
+    assert actions[-1] == "analysis-failed"

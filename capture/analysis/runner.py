@@ -93,7 +93,11 @@ def analyse(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report("stage", {"stage": "seal"})
-    return _seal(row, sources, options, collected, started_at, store, data_dir, catalog)
+    try:
+        return _seal(row, sources, options, collected, started_at, store, data_dir, catalog)
+    except Exception as exc:  # a full disk, a refused custody write: the run says so
+        log.exception("analysis %s of capture %s could not be sealed", row.number, row.capture_id)
+        return fail(row, [f"the readings could not be sealed: {exc}"], data_dir, catalog)
 
 
 def fail(row: AnalysisRow, reasons: list[str], data_dir: Path, catalog: Catalog) -> AnalysisRow:

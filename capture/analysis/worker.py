@@ -112,13 +112,11 @@ class AnalysisWorkers:
             loop.call_soon_threadsafe(self.events.publish, key, kind, data)
 
         catalog = self._catalog()
-        try:
-            done = analyse(
-                row, data_dir=self.data_dir, catalog=catalog, engines=engines, progress=progress
-            )
-        except Exception as exc:
-            log.exception("analysis %s of capture %s failed", row.number, row.capture_id)
-            done = fail(row, [f"analysis failed: {exc}"], self.data_dir, catalog)
+        # analyse() ends every run sealed or failed; what it cannot record (the catalog
+        # itself refusing) reaches the loop in _work, which logs it and goes on.
+        done = analyse(
+            row, data_dir=self.data_dir, catalog=catalog, engines=engines, progress=progress
+        )
         if done.status == "done" and self.tsa is not None:
             progress("stage", {"stage": "timestamp"})
             try:
