@@ -22,8 +22,8 @@ from typing import Any
 
 from warcio.recordloader import ArcWarcRecord
 
-from archive.addendum import MACHINE_DRAFT_NOTICE
 from archive.catalog import TextLine
+from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
 from archive.records import Payload, resource_record, warc_date, warcinfo_record
 
 READING_KINDS = ("ocr", "transcript", "translation")

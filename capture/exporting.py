@@ -3,7 +3,7 @@
 The configured TSAs stamp the package signature (:func:`package_stamper`) and anchor
 the custody head the package is made at (``Anchoring``, from the same configuration).
 
-Packaging is :func:`archive.export.export_wacz`; this module adds what needs the
+Packaging is :func:`archive.wacz.export.export_wacz`; this module adds what needs the
 browser (printing the report to PDF with Chromium), which ``archive`` must not
 import.
 """
@@ -15,10 +15,10 @@ import base64
 from pathlib import Path
 
 from archive.catalog import Catalog
-from archive.export import ExportError, ExportResult, Stamper, export_wacz
-from archive.sealing import signing_key
-from archive.timestamps import TimestampError, request_token
-from archive.trustedtime import TimestampConfig
+from archive.evidence.sealing import signing_key
+from archive.evidence.timestamps import TimestampError, request_token
+from archive.evidence.trustedtime import TimestampConfig
+from archive.wacz.export import ExportError, ExportResult, Stamper, export_wacz
 from capture.browser import Browser
 
 PDF_TIMEOUT_MS = 120_000

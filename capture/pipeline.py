@@ -34,13 +34,13 @@ from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from archive import sealing, trustedtime
 from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+from archive.evidence import sealing, trustedtime
+from archive.evidence.trustedtime import TimestampConfig
 from archive.manifest import Manifest
 from archive.records import warcinfo_record
 from archive.store import Artifact, ArtifactWriter, FileStore, storage_refusal
 from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
-from archive.trustedtime import TimestampConfig
 from archive.warcfile import WarcFile
 from capture import asseen, derived, media
 from capture.asseen import AsSeen
@@ -531,7 +531,7 @@ def _seal_stage(run: _Run, given: _Sealing) -> Manifest:
     """The seal stage's file, signing, catalog and custody work, in evidence order.
 
     Blocking work, run in a worker thread. Every artifact is sealed (hashed,
-    fsynced, renamed) before the manifest lists it; :func:`archive.sealing.seal`
+    fsynced, renamed) before the manifest lists it; :func:`archive.evidence.sealing.seal`
     then seals the manifest and its signature before the catalog says the capture
     is finished, and appends the custody event last.
     """

@@ -9,7 +9,7 @@ that was down for ten intervals catches up with one run, not ten. The catalog
 refuses a run while the target still has one queued or running.
 
 When a target's capture ends, :func:`record_run` compares it with the target's
-previous sealed capture (``archive.compare``) and writes the result on the
+previous sealed capture (``archive.watch.compare``) and writes the result on the
 target's timeline: first, unchanged, changed, takedown, restored or failed.
 """
 
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog import FINISHED_STATUSES, CaptureRow, Catalog, TargetRow, TimelineEvent
-from archive.compare import compare
-from archive.snapshot import Snapshot
 from archive.timeutil import rfc3339, utc_now
+from archive.watch.compare import compare
+from archive.watch.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from archive import sealing, trustedtime
-from archive.anchoring import anchor_if_due
 from archive.catalog import (
     CATALOG_NAME,
     AnalysisRow,
@@ -30,11 +28,13 @@ from archive.catalog import (
     QueuedRequest,
     validate_case_name,
 )
-from archive.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence import sealing, trustedtime
+from archive.evidence.anchoring import anchor_if_due
+from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from archive.manifest import MANIFEST_NAME
 from archive.store import FileStore
 from archive.timeutil import now_rfc3339
-from archive.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from capture import asseen, scheduler
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptions

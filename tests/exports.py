@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from archive.catalog import Catalog
-from archive.export import ExportResult, PdfRenderer, export_wacz
-from archive.signing import SigningKey
-from archive.trustedtime import TimestampConfig
+from archive.evidence.signing import SigningKey
+from archive.evidence.trustedtime import TimestampConfig
+from archive.wacz.export import ExportResult, PdfRenderer, export_wacz
 from capture.exporting import package_stamper
 from tests.tsa import TestTSA
 

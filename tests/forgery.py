@@ -29,9 +29,12 @@ from typing import Any
 from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.anchors import PACKAGE_HEAD_PATH, package_path
-from archive.custody import canonical_json, event_hash
-from archive.export import (
+from archive.evidence.anchors import PACKAGE_HEAD_PATH, package_path
+from archive.evidence.custody import canonical_json, event_hash
+from archive.evidence.signing import SigningKey, sign_file_bytes, signature_to_b64
+from archive.evidence.timestamps import TrustStore, request_token
+from archive.timeutil import rfc3339
+from archive.wacz.export import (
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
     INDEX_FIELDS,
@@ -39,9 +42,6 @@ from archive.export import (
     INDEX_RECORDS,
     SUMS_PATH,
 )
-from archive.signing import SigningKey, sign_file_bytes, signature_to_b64
-from archive.timestamps import TrustStore, request_token
-from archive.timeutil import rfc3339
 
 CUSTODY = "evidence/custody.jsonl"
 

@@ -23,9 +23,9 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.signing import SigningKey, sign_file_bytes
-from archive.timestamps import TrustStore
-from archive.trustedtime import TimestampConfig
+from archive.evidence.signing import SigningKey, sign_file_bytes
+from archive.evidence.timestamps import TrustStore
+from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now

@@ -18,9 +18,9 @@ import pytest_asyncio
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.custody import CustodyLog
-from archive.signing import verify_signed
-from archive.trustedtime import TimestampConfig
+from archive.evidence.custody import CustodyLog
+from archive.evidence.signing import verify_signed
+from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.custody import CustodyLog
+from archive.evidence.custody import CustodyLog
 from capture.browser import Browser
 from tests.reading_site import POSTER_ENGLISH, ReadingSite
 from tests.server import RunningServer

@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from archive.catalog import Catalog
-from archive.custody import CustodyLog
+from archive.evidence.custody import CustodyLog
+from archive.evidence.signing import SigningKey, verify_signed
 from archive.hashing import sha256_file
-from archive.signing import SigningKey, verify_signed
 from capture.browser import Browser
 from capture.pipeline import CaptureFailed, CaptureRequest, capture_page
 from tests.site import ARABIC_TEXT, BIG_SIZE, GZIP_PAGE_BODY, TestSite, big_body_sha256

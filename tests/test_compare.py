@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from archive.catalog import Catalog
-from archive.compare import SCREENSHOT_THRESHOLD, Comparison, compare
 from archive.manifest import MANIFEST_NAME
-from archive.snapshot import Snapshot, SnapshotError
+from archive.watch.compare import SCREENSHOT_THRESHOLD, Comparison, compare
+from archive.watch.snapshot import Snapshot, SnapshotError
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
 from tests.changing import ChangingPage

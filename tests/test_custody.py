@@ -15,7 +15,7 @@ import pytest
 
 from archive.catalog import MIGRATIONS, Catalog, CatalogError
 from archive.catalog import schema as catalog_schema
-from archive.custody import (
+from archive.evidence.custody import (
     GENESIS,
     LOG_NAME,
     TORN_PREFIX,

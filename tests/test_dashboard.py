@@ -23,9 +23,9 @@ import pytest_asyncio
 from playwright.async_api import BrowserContext, Dialog, Page, expect
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.timestamps import TrustStore
-from archive.trust import TrustedKeys
-from archive.verify import verify_package
+from archive.evidence.timestamps import TrustStore
+from archive.evidence.trust import TrustedKeys
+from archive.wacz.verify import verify_package
 from capture.browser import Browser
 from capture.server.replay import installed as replay_installed
 from tests.changing import ChangingPage

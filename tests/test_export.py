@@ -32,12 +32,12 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.catalog import Catalog
-from archive.custody import CustodyLog, canonical_json
-from archive.export import ExportError, ExportResult, export_wacz
+from archive.evidence.custody import CustodyLog, canonical_json
+from archive.evidence.signing import SigningKey, signature_from_b64, verify_signature
+from archive.evidence.trustedtime import TimestampConfig
 from archive.hashing import sha256_file
-from archive.report import CaptureFacts, PackagedFile, read_warc_facts, render_report
-from archive.signing import SigningKey, signature_from_b64, verify_signature
-from archive.trustedtime import TimestampConfig
+from archive.wacz.export import ExportError, ExportResult, export_wacz
+from archive.wacz.report import CaptureFacts, PackagedFile, read_warc_facts, render_report
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
 from tests.exports import export_stamped

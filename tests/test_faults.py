@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from archive.catalog import Catalog
-from archive.checks import ExitStatus
+from archive.evidence.checks import ExitStatus
 from tests.server import CLI, RunningServer
 from tests.site import TestSite
 

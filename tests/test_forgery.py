@@ -33,12 +33,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.anchors import PACKAGE_HEAD_PATH
-from archive.custody import canonical_json
-from archive.signing import P256_ORDER, SigningKey
-from archive.timestamps import TrustStore, request_token
+from archive.evidence.anchors import PACKAGE_HEAD_PATH
+from archive.evidence.custody import canonical_json
+from archive.evidence.signing import P256_ORDER, SigningKey
+from archive.evidence.timestamps import TrustStore, request_token
+from archive.evidence.trustedtime import TimestampConfig
 from archive.timeutil import rfc3339, set_clock
-from archive.trustedtime import TimestampConfig
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
 from tests.exports import export_stamped

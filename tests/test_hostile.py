@@ -37,10 +37,10 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import Catalog
-from archive.export import export_wacz
-from archive.signing import SigningKey
-from archive.timestamps import TrustStore
-from archive.verify import verify_package
+from archive.evidence.signing import SigningKey
+from archive.evidence.timestamps import TrustStore
+from archive.wacz.export import export_wacz
+from archive.wacz.verify import verify_package
 from capture.browser import Browser
 from capture.cli.exits import ExitCode
 from capture.pipeline import CaptureFailed, CaptureRequest, capture_page
@@ -712,9 +712,9 @@ async def test_a_record_claiming_a_huge_length_and_a_gzip_bomb_are_named(
 async def test_verify_in_process_stops_at_its_expansion_limit(
     package: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archive.warc_check
+    import archive.wacz.warc_check
 
-    monkeypatch.setattr(archive.warc_check, "MAX_WARC_BYTES", 1024 * 1024)
+    monkeypatch.setattr(archive.wacz.warc_check, "MAX_WARC_BYTES", 1024 * 1024)
 
     def add(zin: zipfile.ZipFile, zout: zipfile.ZipFile) -> None:
         compressor = zlib.compressobj(9, zlib.DEFLATED, 31)

@@ -12,8 +12,8 @@ import stat
 import sys
 from pathlib import Path
 
-from archive.keystatement import SIGNATURE_NAME, STATEMENT_NAME
-from archive.signing import verify_signed
+from archive.evidence.keystatement import SIGNATURE_NAME, STATEMENT_NAME
+from archive.evidence.signing import verify_signed
 from tests.tsa import TestTSA
 
 CLI = Path(sys.executable).with_name("osint-capture")

@@ -20,20 +20,20 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from archive.anchoring import Anchoring, anchor_head
-from archive.anchors import (
+from archive.catalog import Catalog
+from archive.evidence.anchoring import Anchoring, anchor_head
+from archive.evidence.anchors import (
     ANCHORED_CHECK,
     PACKAGE_HEAD_PATH,
     check_package_anchors,
     is_package_token,
 )
-from archive.catalog import Catalog
-from archive.checks import Check, Outcome, overall
-from archive.custody import CustodyLog
-from archive.export import CUSTODY_PATH, ExportResult, export_wacz
-from archive.signing import SigningKey
-from archive.timestamps import TrustStore
-from archive.verify import verify_package
+from archive.evidence.checks import Check, Outcome, overall
+from archive.evidence.custody import CustodyLog
+from archive.evidence.signing import SigningKey
+from archive.evidence.timestamps import TrustStore
+from archive.wacz.export import CUSTODY_PATH, ExportResult, export_wacz
+from archive.wacz.verify import verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
 from tests.forgery import rechained

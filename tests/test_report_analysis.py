@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.addendum import MACHINE_DRAFT_NOTICE
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.report_analysis import RunFacts, render_analyses
-from archive.trustedtime import TimestampConfig
+from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
+from archive.evidence.trustedtime import TimestampConfig
+from archive.wacz.report_analysis import RunFacts, render_analyses
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
@@ -154,7 +154,7 @@ async def test_every_command_verify_md_gives_for_addenda_passes(
 
 
 def test_verify_md_says_nothing_of_addenda_without_them() -> None:
-    from archive.verify_md import PackagedCapture, verify_md
+    from archive.wacz.verify_md import PackagedCapture, verify_md
 
     text = verify_md(
         [PackagedCapture("c1", "https://example.org/", "ab" * 32, ())],

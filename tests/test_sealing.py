@@ -15,8 +15,8 @@ import zipfile
 from pathlib import Path
 
 from archive.catalog import Catalog
-from archive.checks import ExitStatus
-from archive.export import CUSTODY_PATH
+from archive.evidence.checks import ExitStatus
+from archive.wacz.export import CUSTODY_PATH
 from tests.server import CLI, RunningServer
 from tests.site import TestSite
 

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from archive.signing import (
+from archive.evidence.signing import (
     ALGORITHM,
     KEYS_DIR,
     P256_ORDER,

@@ -1,6 +1,6 @@
 """RFC 3161 time-stamps: requested from a local OpenSSL TSA, verified by us and by openssl.
 
-Every token is checked twice: with :func:`archive.timestamps.verify_token` and with
+Every token is checked twice: with :func:`archive.evidence.timestamps.verify_token` and with
 ``openssl ts -verify``, the tool an outside expert would reach for. The TSA runs in
 the test loop, so the blocking client runs in a thread (as the capture code does).
 """
@@ -20,7 +20,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder, decode_timestamp_response
 
-from archive.timestamps import (
+from archive.evidence.timestamps import (
     DEFAULT_TSA_ROOTS,
     DEFAULT_TSAS,
     Timestamp,

@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import Catalog
-from archive.custody import CustodyLog
-from archive.trustedtime import TimestampConfig
+from archive.evidence.custody import CustodyLog
+from archive.evidence.trustedtime import TimestampConfig
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
 from tests.site import TestSite
@@ -122,8 +122,8 @@ async def test_the_export_signature_gets_a_token_and_the_package_still_validates
     import sys
     import zipfile
 
-    from archive.signing import signature_from_b64
-    from archive.timestamps import TrustStore, verify_token
+    from archive.evidence.signing import signature_from_b64
+    from archive.evidence.timestamps import TrustStore, verify_token
 
     async with TestTSA(tmp_path / "tsa") as tsa:
         manifest = await capture_page(

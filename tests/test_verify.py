@@ -3,7 +3,7 @@
 One capture of the local test site (with a token from the local TSA, and the package
 stamped by it too) is exported once for the module; each test copies the package,
 changes one thing by rewriting the ZIP with :mod:`zipfile`, and checks that
-:func:`archive.verify.verify_package` fails and names the file. Forgeries made with
+:func:`archive.wacz.verify.verify_package` fails and names the file. Forgeries made with
 an attacker's own key and authority are in tests/test_forgery.py.
 """
 
@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.checks import Outcome
-from archive.signing import SigningKey, sign_file_bytes
-from archive.timestamps import TrustStore, request_token
-from archive.trust import TrustedKeys
-from archive.trustedtime import TimestampConfig
-from archive.verify import NotAPackage, VerifyReport, verify_package
+from archive.evidence.checks import Outcome
+from archive.evidence.signing import SigningKey, sign_file_bytes
+from archive.evidence.timestamps import TrustStore, request_token
+from archive.evidence.trust import TrustedKeys
+from archive.evidence.trustedtime import TimestampConfig
+from archive.wacz.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
 from tests.exports import export_stamped
@@ -365,9 +365,9 @@ async def test_a_climbing_entry_name_is_refused(package: Package, tmp_path: Path
 async def test_declared_sizes_over_the_limit_are_refused_unread(
     package: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import archive.verify
+    import archive.wacz.verify
 
-    monkeypatch.setattr(archive.verify, "MAX_ENTRIES", 5)
+    monkeypatch.setattr(archive.wacz.verify, "MAX_ENTRIES", 5)
     report = await verify(package, package.path)
     text = failing(report)
     assert [c.name for c in report.failures] == ["size limits"], text
@@ -434,9 +434,9 @@ async def test_a_slow_export_is_signed_at_its_signing_time(
 ) -> None:
     """``created`` is when the package was signed, not when packaging began: a long export
     (here a PDF that takes 3 s, against a window cut to 2 s) still agrees with its token."""
-    import archive.verify_signature
+    import archive.wacz.verify_signature
 
-    monkeypatch.setattr(archive.verify_signature, "PACKAGE_WINDOW", timedelta(seconds=2))
+    monkeypatch.setattr(archive.wacz.verify_signature, "PACKAGE_WINDOW", timedelta(seconds=2))
 
     def slow_pdf(html: Path, pdf: Path) -> None:
         time.sleep(3)

@@ -25,8 +25,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from archive import sealing
-from archive.addendum import (
+from archive.catalog import AnalysisRow, Catalog
+from archive.evidence import sealing
+from archive.evidence.addendum import (
     ANALYSIS_WARC,
     Addendum,
     addendum_name,
@@ -34,10 +35,9 @@ from archive.addendum import (
     signature_name,
     warc_name,
 )
-from archive.catalog import AnalysisRow, Catalog
-from archive.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.signing import sign_file_bytes
 from archive.readings import analysis_warcinfo, results_document, text_lines
-from archive.signing import sign_file_bytes
 from archive.store import Artifact, FileStore, StoreError
 from archive.timeutil import now_rfc3339, utc_now
 from archive.warcfile import WarcFile

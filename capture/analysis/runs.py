@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from archive import trustedtime
 from archive.catalog import AnalysisRow, Catalog
+from archive.evidence import trustedtime
+from archive.evidence.trustedtime import TimestampConfig
 from archive.timeutil import now_rfc3339
-from archive.trustedtime import TimestampConfig
 from capture.analysis.engines import Engines
 from capture.analysis.ocr import OcrError, require_languages
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError

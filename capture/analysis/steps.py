@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from archive.addendum import Step
+from archive.evidence.addendum import Step
 from archive.readings import Reading, Source
 from capture.analysis.engines import Engines
 from capture.analysis.frames import FrameError, keyframes

@@ -22,10 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from archive import trustedtime
 from archive.catalog import AnalysisRow, Catalog
+from archive.evidence import trustedtime
+from archive.evidence.trustedtime import TimestampConfig
 from archive.timeutil import now_rfc3339
-from archive.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.runner import analyse, fail
 from capture.events import CaptureEvents

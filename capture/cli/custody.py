@@ -1,10 +1,10 @@
 """``osint-capture custody verify|anchor``: check the chain of custody, anchor it.
 
 ``verify`` checks the log, its head and every anchor (:meth:`CustodyLog.verify`) and
-exits as every check of evidence does (:class:`archive.checks.ExitStatus`): 0 intact
+exits as every check of evidence does (:class:`archive.evidence.checks.ExitStatus`): 0 intact
 and anchored, 4 intact but proven by nothing outside this machine, 1 any problem, 2
 nothing to read. ``anchor`` time-stamps the head now with the configured TSAs
-(:func:`archive.anchoring.anchor_head`); ``export`` prints its own anchors with
+(:func:`archive.evidence.anchoring.anchor_head`); ``export`` prints its own anchors with
 :func:`print_anchor_run`.
 """
 
@@ -16,12 +16,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.anchoring import AnchorRun, anchor_head
-from archive.anchors import ANCHORS_DIR
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.checks import ExitStatus, exit_status
-from archive.custody import CustodyError, CustodyLog
-from archive.timestamps import TimestampError, TrustStore
+from archive.evidence.anchoring import AnchorRun, anchor_head
+from archive.evidence.anchors import ANCHORS_DIR
+from archive.evidence.checks import ExitStatus, exit_status
+from archive.evidence.custody import CustodyError, CustodyLog
+from archive.evidence.timestamps import TimestampError, TrustStore
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
 

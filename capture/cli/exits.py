@@ -1,7 +1,7 @@
 """The command's exit codes, and the one way a command says why it stops.
 
 Checks of evidence (``verify``, ``custody verify``) exit with their verdict instead
-(:class:`archive.checks.ExitStatus`: 0, 1, 2 and 4 mean the same there). Which error
+(:class:`archive.evidence.checks.ExitStatus`: 0, 1, 2 and 4 mean the same there). Which error
 gives which code stays with each command: the same error means different things to
 different commands (a catalog error is a failed capture but a bad ``watch`` request).
 """

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from archive.catalog import CATALOG_NAME
-from archive.trustedtime import TimestampConfig
+from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions
 from capture.analysis.runs import require_installed
 from capture.media import MediaLimits
@@ -71,7 +71,7 @@ def unreadable_trust(files: list[Path] | None) -> str | None:
     Found later, a missing root would leave every token unverifiable halfway through a
     capture or an export; every command that takes the option is checked here, once.
     """
-    from archive.timestamps import TimestampError, TrustStore
+    from archive.evidence.timestamps import TimestampError, TrustStore
 
     try:
         TrustStore.load(files or ())

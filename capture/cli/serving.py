@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive import __version__
-from archive.trustedtime import ANCHOR_INTERVAL_SECONDS
+from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptionsError
 from capture.cli.exits import ExitCode, complain

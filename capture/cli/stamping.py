@@ -32,7 +32,7 @@ def register(commands: Commands) -> None:
 
 def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:
     """Retry trusted time for every pending capture, now (not waiting for the backoff)."""
-    from archive.trustedtime import stamp_pending
+    from archive.evidence.trustedtime import stamp_pending
 
     config = tsa_config(args)
     if not config.tsas:

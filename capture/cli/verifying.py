@@ -1,6 +1,6 @@
 """``osint-capture verify`` and ``osint-capture key``: checking evidence, and the key it rests on.
 
-``verify`` checks a package offline and exits with its verdict (:mod:`archive.checks`):
+``verify`` checks a package offline and exits with its verdict (:mod:`archive.evidence.checks`):
 0 verified, 1 failed, 2 unreadable input (the package, a trust file, a keys file: the
 path is named), 4 intact but not authenticated. What the verdict rests on is what the
 verifier brings: ``--key-fingerprint`` (pinned, from the key's holder through another
@@ -8,7 +8,7 @@ channel), ``--trusted-keys FILE``, or ``--data DIR`` for this installation's own
 and ``--tsa-trust`` for the time-stamp authorities' roots.
 
 ``key`` prints the installation's public key and writes its key statement
-(:mod:`archive.keystatement`), time-stamped by the configured authorities.
+(:mod:`archive.evidence.keystatement`), time-stamped by the configured authorities.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.checks import ExitStatus
+from archive.evidence.checks import ExitStatus
 from capture.cli.exits import complain
 from capture.cli.options import data_option, tsa_config, tsa_options
 
 if TYPE_CHECKING:
-    from archive.custody import CustodyLog
-    from archive.verify_report import VerifyReport
+    from archive.evidence.custody import CustodyLog
+    from archive.wacz.verify_report import VerifyReport
     from capture.cli.options import Commands
 
 
@@ -89,9 +89,9 @@ def _key_parser(commands: Commands) -> None:
 
 def run_verify(args: argparse.Namespace, data_dir: Path) -> int:
     """Check a package; exit with its verdict. ``--data`` given: trust its key, log the check."""
-    from archive.timestamps import TimestampError, TrustStore
-    from archive.trust import TrustedKeys, TrustFileError
-    from archive.verify import NotAPackage, verify_package
+    from archive.evidence.timestamps import TimestampError, TrustStore
+    from archive.evidence.trust import TrustedKeys, TrustFileError
+    from archive.wacz.verify import NotAPackage, verify_package
 
     try:
         trust = TrustStore.load(args.tsa_trust or ())
@@ -115,7 +115,7 @@ def run_verify(args: argparse.Namespace, data_dir: Path) -> int:
 
 def _log_verification(package: Path, data_dir: Path, report: VerifyReport) -> None:
     """Verifying evidence is an action on it: logged when this machine holds the archive."""
-    from archive.custody import CustodyError, CustodyLog
+    from archive.evidence.custody import CustodyError, CustodyLog
 
     if not (data_dir / CATALOG_NAME).exists():
         return
@@ -154,9 +154,9 @@ def _append_verified(
 
 def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     """The public key that signs this installation's captures, and its key statement."""
-    from archive.keystatement import stamp_statement, statement_for
-    from archive.sealing import signing_key
-    from archive.signing import SigningError
+    from archive.evidence.keystatement import stamp_statement, statement_for
+    from archive.evidence.sealing import signing_key
+    from archive.evidence.signing import SigningError
 
     config = tsa_config(args)
     operator = args.operator or os.environ.get("USER") or "operator"
@@ -192,8 +192,8 @@ def run_key(args: argparse.Namespace, data_dir: Path) -> int:
 def _key_created(data_dir: Path, catalog: Catalog, fingerprint: str) -> tuple[str, str]:
     """When the key was made, and where that time comes from: its ``key-created``
     custody event, else (a key older than the log) its file's modification time."""
-    from archive.custody import CustodyLog
-    from archive.signing import KEYS_DIR, PRIVATE_KEY_NAME
+    from archive.evidence.custody import CustodyLog
+    from archive.evidence.signing import KEYS_DIR, PRIVATE_KEY_NAME
     from archive.timeutil import rfc3339
 
     for event in CustodyLog(data_dir, catalog).events():

@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.addendum import results_name
 from archive.catalog import AnalysisRow, CaptureRow, CatalogError
+from archive.evidence.addendum import results_name
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
 from capture.analysis.runs import analysis_dict, require_installed
 from capture.analysis.worker import stream_id

@@ -15,12 +15,12 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.addendum import MACHINE_DRAFT_NOTICE
 from archive.catalog import STATUSES, CaptureRow, Catalog, CatalogError
-from archive.custody import CustodyError, CustodyLog
-from archive.export import ExportError
-from archive.snapshot import Snapshot, SnapshotError
+from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
+from archive.evidence.custody import CustodyError, CustodyLog
 from archive.timeutil import utc_now
+from archive.wacz.export import ExportError
+from archive.watch.snapshot import Snapshot, SnapshotError
 from capture import exporting
 from capture.server import keys
 from capture.server.dashboard_analysis import analysis_runs, token_times

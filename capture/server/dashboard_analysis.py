@@ -20,10 +20,10 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.addendum import addendum_name, analysis_number, results_name
 from archive.catalog import AnalysisRow, CaptureRow, CatalogError
+from archive.evidence.addendum import addendum_name, analysis_number, results_name
+from archive.evidence.timestamps import TimestampError, TrustStore, verify_token
 from archive.store import Artifact
-from archive.timestamps import TimestampError, TrustStore, verify_token
 from archive.timeutil import rfc3339
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
 from capture.server import keys

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from archive.replay import ReplayError, ensure_replay_wacz
+from archive.wacz.replay import ReplayError, ensure_replay_wacz
 from capture.server import keys
 from capture.server.errors import NotFound
 from capture.server.pages import render

@@ -1,0 +1,262 @@
+"""Making custody anchors: an event of the log time-stamped by each configured TSA.
+
+What an anchor is and what it proves: :mod:`archive.evidence.anchors`. Three callers make them:
+``osint-capture custody anchor`` (the head, now), the server's schedule (the head,
+when events were added since the newest anchor: :func:`anchor_if_due`), and every
+export (the slice's last event, carried in the package: :func:`package_anchors`).
+
+Nothing is anchored from a log that does not verify (:meth:`CustodyLog.intact_events`):
+an anchor must never lend a damaged log a proof. Each TSA is asked outside any lock
+(one may take its whole timeout); its verified reply is then written, sealed, with its
+chain, and the ``anchored`` event appended, under ``DATA/anchors.lock``, so that two
+anchorings of one seq never pick the same file name. File first, event second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from archive.evidence.anchors import (
+    ANCHORS_DIR,
+    PACKAGE_HEAD_PATH,
+    Anchor,
+    chain_name,
+    package_path,
+    token_name,
+)
+from archive.evidence.custody import CustodyError, CustodyLog
+from archive.evidence.timestamps import (
+    DEFAULT_TIMEOUT,
+    Timestamp,
+    TimestampError,
+    TrustStore,
+    request_token,
+)
+from archive.store import PARTIAL_SUFFIX, FileStore, StoreError, locked
+from archive.timeutil import rfc3339
+
+ANCHORS_LOCK = "anchors.lock"
+#: The kinds of the sealed files an anchor is kept in.
+TOKEN_KIND = "custody-anchor"
+CHAIN_KIND = "tsa-chain"
+
+
+@dataclass(frozen=True)
+class Anchoring:
+    """Which TSAs anchor the custody log, and the roots their replies must chain to."""
+
+    tsas: tuple[str, ...]
+    trust: TrustStore
+    timeout: float = DEFAULT_TIMEOUT
+
+
+@dataclass
+class AnchorRun:
+    """What one anchoring of event ``seq`` did: each anchor kept, each TSA's error."""
+
+    seq: int
+    hash: str
+    anchors: list[Anchor] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def anchor_head(
+    log: CustodyLog, anchoring: Anchoring, *, actor: str, at: tuple[int, str] | None = None
+) -> AnchorRun:
+    """Time-stamp the event ``at`` (``(seq, hash)``; the log's head when ``None``) with
+    every TSA of ``anchoring``, and keep each verified reply as an anchor.
+
+    A TSA that cannot be reached, refuses, or whose reply does not verify is noted in
+    the run's errors and the others are asked all the same. Refuses
+    (:class:`CustodyError`) an empty log, one that does not verify, an ``at`` the log
+    does not hold, and a reply that cannot be written. Blocking.
+    """
+    events = log.intact_events("to anchor")
+    _refuse_contradicted(events)
+    seq, hash_ = _target(events, at)
+    run = AnchorRun(seq, hash_)
+    for tsa in anchoring.tsas:
+        try:
+            stamp = request_token(
+                bytes.fromhex(hash_), tsa, trust=anchoring.trust, timeout=anchoring.timeout
+            )
+        except TimestampError as exc:
+            run.errors.append(str(exc) if tsa in str(exc) else f"{tsa}: {exc}")
+            continue
+        run.anchors.append(_keep(log, stamp, seq, hash_, actor))
+    return run
+
+
+def _target(events: Sequence[Mapping[str, Any]], at: tuple[int, str] | None) -> tuple[int, str]:
+    if not events:
+        raise CustodyError("nothing to anchor: the custody log has no events yet")
+    if at is None:
+        return events[-1]["seq"], events[-1]["hash"]
+    seq, hash_ = at
+    if not 1 <= seq <= len(events) or events[seq - 1]["hash"] != hash_:
+        raise CustodyError(f"refusing to anchor seq {seq}: the custody log has no such event")
+    return seq, hash_
+
+
+def _keep(log: CustodyLog, stamp: Timestamp, seq: int, hash_: str, actor: str) -> Anchor:
+    """Seal the TSA's reply and its chain in ``DATA/anchors/``, then record the event."""
+    store = FileStore(log.data_dir)
+    with locked(log.data_dir / ANCHORS_LOCK, exclusive=True):
+        name = _free_name(log, seq)
+        try:
+            with store.create_file(ANCHORS_DIR, name, TOKEN_KIND) as token:
+                token.write(stamp.token_der)
+            with store.create_file(ANCHORS_DIR, chain_name(name), CHAIN_KIND) as chain:
+                chain.write(stamp.tsa_chain_pem.encode("ascii"))
+        except (OSError, StoreError) as exc:
+            raise CustodyError(
+                f"the anchor of seq {seq} from {stamp.tsa_url} could not be kept in"
+                f" {log.anchors_dir / name}: {exc}"
+            ) from exc
+        assert token.sealed is not None
+        anchor = Anchor(
+            seq, hash_, stamp.tsa_url, rfc3339(stamp.gen_time), name, token.sealed.sha256
+        )
+        log.append("anchored", actor=actor, details=anchor.details())
+    return anchor
+
+
+def _free_name(log: CustodyLog, seq: int) -> str:
+    """The first ``<seq>-<n>.tsr`` that no anchor (or crashed write of one) has taken."""
+    number = 1
+    while True:
+        name = token_name(seq, number)
+        taken = [name, chain_name(name)]
+        taken += [f".{n}{PARTIAL_SUFFIX}" for n in taken]
+        if not any((log.anchors_dir / n).exists() for n in taken):
+            return name
+        number += 1
+
+
+def anchor_due(log: CustodyLog) -> bool:
+    """Whether events were added since the newest anchor, other than anchors' own.
+
+    The ``anchored`` event of the last anchoring always follows it; anchoring for that
+    alone would anchor again every time, for ever.
+    """
+    events = list(log.events())
+    newest = 0
+    for event in events:
+        seq = event.details.get("anchored_seq") if event.action == "anchored" else None
+        if isinstance(seq, int):
+            newest = max(newest, seq)
+    return any(e.seq > newest and e.action != "anchored" for e in events)
+
+
+def anchor_if_due(log: CustodyLog, anchoring: Anchoring, *, actor: str) -> AnchorRun | None:
+    """:func:`anchor_head`, when :func:`anchor_due`; else ``None``."""
+    if not anchor_due(log):
+        return None
+    return anchor_head(log, anchoring, actor=actor)
+
+
+@dataclass(frozen=True)
+class PackageAnchors:
+    """What an export carries of its custody: the head it was made at, and the anchors."""
+
+    #: ``evidence/custody-head.json``.
+    head: bytes
+    #: ``(path in the package, the token's bytes)`` for each anchor carried.
+    tokens: tuple[tuple[str, bytes], ...]
+    #: The anchoring of the head done for this export (``None`` when no TSA is set).
+    run: AnchorRun | None
+
+    def entries(self) -> list[tuple[str, bytes]]:
+        """Every file to add to the package, with its path there."""
+        return [(PACKAGE_HEAD_PATH, self.head), *self.tokens]
+
+
+def package_anchors(
+    log: CustodyLog,
+    events: Sequence[Mapping[str, Any]],
+    anchoring: Anchoring | None,
+    *,
+    actor: str,
+) -> PackageAnchors | None:
+    """Anchor a slice's last event now, and gather every anchor of the slice's events.
+
+    ``events`` is the slice (:meth:`CustodyLog.slice_for`); ``None`` when it is empty.
+    Carried: each anchor an ``anchored`` event of the slice records of a seq within
+    the slice, and each made now. Refuses (:class:`CustodyError`) when a recorded
+    anchor's file is missing or changed: the package would hide what the log records.
+    """
+    if not events:
+        return None
+    _refuse_contradicted(events)
+    first, last = events[0], events[-1]
+    run = None
+    if anchoring is not None and anchoring.tsas:
+        run = anchor_head(log, anchoring, actor=actor, at=(last["seq"], last["hash"]))
+    recorded = [_recorded(e) for e in events if e["action"] == "anchored"]
+    carried = [a for a in recorded if first["seq"] <= a.seq <= last["seq"]]
+    carried += run.anchors if run is not None else []
+    tokens = tuple((package_path(a.token), _token_bytes(log, a)) for a in carried)
+    head = {
+        "seq": last["seq"],
+        "hash": last["hash"],
+        "anchors": [
+            {
+                "seq": a.seq,
+                "hash": a.hash,
+                "tsa": a.tsa,
+                "gen_time": a.gen_time,
+                "path": package_path(a.token),
+            }
+            for a in carried
+        ],
+    }
+    return PackageAnchors((json.dumps(head, indent=2) + "\n").encode("utf-8"), tokens, run)
+
+
+def _refuse_contradicted(events: Sequence[Mapping[str, Any]]) -> None:
+    """Refuse events whose own ``anchored`` events recorded another hash for a seq than
+    they hold now: they were rewritten after that anchor was made. Cheap (no token is
+    read); ``custody verify`` checks the tokens themselves."""
+    held = {event["seq"]: event["hash"] for event in events}
+    for event in events:
+        if event["action"] != "anchored":
+            continue
+        anchor = _recorded(event)
+        if held.get(anchor.seq, anchor.hash) != anchor.hash:
+            raise CustodyError(
+                f"refusing the custody log: seq {anchor.seq} is not what {anchor.tsa} anchored"
+                f" at {anchor.gen_time} (the 'anchored' event seq {event['seq']}): it was"
+                " rewritten after that time; `osint-capture custody verify` names every problem"
+            )
+
+
+def _recorded(event: Mapping[str, Any]) -> Anchor:
+    try:
+        return Anchor.from_details(event["details"])
+    except ValueError as exc:
+        raise CustodyError(
+            f"the 'anchored' event seq {event['seq']} does not describe an anchor ({exc});"
+            " `osint-capture custody verify` names every problem"
+        ) from exc
+
+
+def _token_bytes(log: CustodyLog, anchor: Anchor) -> bytes:
+    """A recorded anchor's token, as sealed: the SHA-256 its event recorded."""
+    path = log.anchors_dir / anchor.token
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CustodyError(
+            f"the anchor of seq {anchor.seq} ({path}) cannot be read: {exc.strerror};"
+            " `osint-capture custody verify` names every problem"
+        ) from exc
+    if hashlib.sha256(data).hexdigest() != anchor.token_sha256:
+        raise CustodyError(
+            f"the anchor of seq {anchor.seq} ({path}) is not the file its event recorded;"
+            " `osint-capture custody verify` names every problem"
+        )
+    return data

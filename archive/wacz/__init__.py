@@ -1,0 +1,1 @@
+"""The signed WACZ package: its layout, export, offline verification and the court report."""

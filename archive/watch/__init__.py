@@ -1,0 +1,1 @@
+"""Watched targets: what a sealed capture showed, and how it differs from the one before."""
