@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from archive.datadir import Archive
 from bench.runner import Row
 from bench.site import BenchSite
 from capture.browser import Browser
@@ -91,19 +92,24 @@ async def measure(pages: int) -> tuple[list[Row], dict[str, Any]]:
                 for concurrency in CONCURRENCY:
                     bare = await _in_parallel(urls, concurrency, lambda u: _bare(browser, u))
                     stages = _Stages()
-                    data = work / f"data-{concurrency}"
+                    archive = Archive.open(work / f"data-{concurrency}")
 
-                    async def full(url: str, stages: _Stages = stages, data: Path = data) -> None:
+                    async def full(
+                        url: str, stages: _Stages = stages, archive: Archive = archive
+                    ) -> None:
                         manifest = await capture_page(
                             CaptureRequest(url, timeout=TIMEOUT, media=None, tsa=None),
-                            data,
+                            archive,
                             browser=browser,
                             progress=stages.progress(),
                         )
                         if manifest.status != "complete":
                             failures.append(f"{url}: {manifest.status} {manifest.reasons}")
 
-                    wall = await _in_parallel(urls, concurrency, full)
+                    try:
+                        wall = await _in_parallel(urls, concurrency, full)
+                    finally:
+                        archive.close()
                     throughput[concurrency] = pages / wall
                     ratio = wall / bare
                     rows.append(

@@ -20,11 +20,11 @@ from typing import Any
 
 from warcio.recordloader import ArcWarcRecord
 
+from archive.datadir import Archive
 from archive.records import Payload, metadata_record, resource_record
 from archive.store import ArtifactWriter
 
 PROVIDED_BY = "the investigator's browser, through the osint-capture extension"
-INCOMING = "incoming"
 
 
 @dataclass(frozen=True)
@@ -69,13 +69,9 @@ class AsSeen:
         return cls(files.get("screenshot"), files.get("dom"), dict(data.get("info", {})), None)
 
 
-def incoming_dir(data_dir: Path, capture_id: str) -> Path:
-    return Path(data_dir) / INCOMING / capture_id
-
-
-def discard_incoming(data_dir: Path, capture_id: str) -> None:
+def discard_incoming(archive: Archive, capture_id: str) -> None:
     """Once sealed into the WARC (or quarantined with it), the waiting copies go."""
-    shutil.rmtree(incoming_dir(data_dir, capture_id), ignore_errors=True)
+    shutil.rmtree(archive.incoming_dir(capture_id), ignore_errors=True)
 
 
 def records(as_seen: AsSeen, page_url: str, problems: list[str]) -> list[ArcWarcRecord]:
@@ -141,10 +137,10 @@ def _load(path: Path) -> Payload | None:
 
 
 def stage_file(
-    data_dir: Path, capture_id: str, name: str, data: bytes, content_type: str
+    archive: Archive, capture_id: str, name: str, data: bytes, content_type: str
 ) -> ReceivedFile:
     """Write a received file at once, hashed as written and sealed like evidence."""
-    directory = incoming_dir(data_dir, capture_id)
+    directory = archive.incoming_dir(capture_id)
     directory.mkdir(parents=True, exist_ok=True)
     writer = ArtifactWriter(directory / name, kind=name)
     with writer:

@@ -15,7 +15,7 @@ import base64
 from pathlib import Path
 
 from archive.catalog import Catalog
-from archive.evidence.sealing import signing_key
+from archive.datadir import Archive
 from archive.evidence.timestamps import TimestampError, request_token
 from archive.evidence.trustedtime import TimestampConfig
 from archive.wacz.export import ExportError, ExportResult, Stamper, export_wacz
@@ -67,16 +67,15 @@ def package_stamper(config: TimestampConfig) -> Stamper | None:
 
 
 async def export(
-    data_dir: Path,
+    archive: Archive,
     capture_ids: list[str],
     out: Path,
     *,
     actor: str,
-    catalog: Catalog,
     tsa: TimestampConfig | None = None,
 ) -> ExportResult:
     """Build the package, printing the report to PDF in a headless Chromium."""
-    key = signing_key(data_dir, catalog)
+    archive.signing_key()  # made (and logged) before a browser starts, not in the thread
     loop = asyncio.get_running_loop()
     browser = await Browser.launch()
     try:
@@ -96,11 +95,9 @@ async def export(
 
         return await asyncio.to_thread(
             export_wacz,
-            data_dir,
+            archive,
             capture_ids,
             out,
-            key=key,
-            catalog=catalog,
             actor=actor,
             pdf_renderer=pdf_renderer,
             stamper=package_stamper(tsa) if tsa is not None else None,

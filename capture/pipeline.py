@@ -34,7 +34,8 @@ from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+from archive.catalog import Catalog, CatalogError
+from archive.datadir import Archive
 from archive.evidence import sealing, trustedtime
 from archive.evidence.trustedtime import TimestampConfig
 from archive.manifest import Manifest
@@ -118,6 +119,7 @@ class _Run:
 
     request: CaptureRequest
     capture_id: str
+    archive: Archive
     store: FileStore
     catalog: Catalog
     progress: Progress
@@ -150,7 +152,7 @@ class _Run:
 
 async def capture_page(
     request: CaptureRequest,
-    data_dir: Path,
+    archive: Archive,
     *,
     browser: Browser | None = None,
     progress: Progress | None = None,
@@ -165,26 +167,20 @@ async def capture_page(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + request.timeout
     reserve = min(MAX_RESERVE, max(MIN_RESERVE, request.timeout / 4))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    # In a thread: opening checks the schema under the write lock, so it waits behind
-    # any other connection's commit.
-    catalog = await asyncio.to_thread(Catalog.open, data_dir / CATALOG_NAME)
     run = _Run(
         request=request,
         capture_id=capture_id or str(uuid.uuid4()),
         claimed=capture_id is not None,
-        store=FileStore(data_dir),
-        catalog=catalog,
+        archive=archive,
+        store=archive.store,
+        catalog=archive.catalog,
         progress=progress or (lambda kind, data: None),
         started_at=utc_now(),
         deadline=deadline,
         page_deadline=deadline - reserve,
         reasons=list(request.notes),
     )
-    try:
-        return await _capture(run, browser)
-    finally:
-        run.catalog.close()
+    return await _capture(run, browser)
 
 
 async def _capture(run: _Run, browser: Browser | None) -> Manifest:
@@ -230,9 +226,8 @@ async def _capture(run: _Run, browser: Browser | None) -> Manifest:
         try:
             stamped = await asyncio.to_thread(
                 trustedtime.stamp,
+                run.archive,
                 run.capture_id,
-                data_dir=run.store.root,
-                catalog=run.catalog,
                 config=request.tsa,
                 actor=request.operator,
             )
@@ -578,11 +573,9 @@ def _seal(run: _Run, given: _Sealing, artifacts: list[Artifact]) -> Manifest:
         },
     )
     sealing.seal(
+        run.archive,
         manifest,
         artifacts,
-        store=run.store,
-        catalog=run.catalog,
-        data_dir=run.store.root,
         event="captured" if request.target_id is None else "re-captured",
         event_details={} if request.target_id is None else {"target_id": request.target_id},
     )
@@ -639,8 +632,7 @@ def _set_aside(
         reasons = [*reasons, f"unsealed files moved to {moved}"]
     manifest = _failed_manifest(run, reasons)
     sealing.record_failure(
-        run.catalog,
-        run.store.root,
+        run.archive,
         run.capture_id,
         reasons=reasons,
         finished_at=manifest.finished_at,

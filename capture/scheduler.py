@@ -24,10 +24,10 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from archive.catalog import FINISHED_STATUSES, CaptureRow, Catalog, TargetRow, TimelineEvent
+from archive.datadir import Archive
 from archive.timeutil import rfc3339, utc_now
 from archive.watch.compare import compare
 from archive.watch.snapshot import Snapshot
@@ -146,14 +146,13 @@ class Scheduler:
 
     def __init__(
         self,
-        catalog: Catalog,
-        data_dir: Path,
+        archive: Archive,
         *,
         on_queued: Callable[[], None],
         default_timeout: float,
     ) -> None:
-        self.catalog = catalog
-        self.data_dir = data_dir
+        self.archive = archive
+        self.catalog = archive.catalog
         self.on_queued = on_queued
         self.default_timeout = default_timeout
         self._wake = asyncio.Event()
@@ -206,7 +205,7 @@ class Scheduler:
         if not runs or runs[0].status not in FINISHED_STATUSES:
             return
         try:
-            record_run(self.catalog, self.data_dir, runs[0].id)
+            record_run(self.archive, runs[0].id)
         except Exception:
             log.exception("target %s: run %s is not on the timeline", target.id, runs[0].id)
 
@@ -229,7 +228,7 @@ class Scheduler:
 _RECORD_LOCK = threading.Lock()
 
 
-def record_run(catalog: Catalog, data_dir: Path, capture_id: str) -> TimelineEvent | None:
+def record_run(archive: Archive, capture_id: str) -> TimelineEvent | None:
     """Write on the target's timeline what its run ``capture_id`` found.
 
     A sealed run is compared with the target's previous sealed capture; a run that
@@ -237,17 +236,19 @@ def record_run(catalog: Catalog, data_dir: Path, capture_id: str) -> TimelineEve
     the capture is not a finished target run, or already has its event (so that
     recovery can call this again safely).
     """
+    catalog = archive.catalog
     with _RECORD_LOCK:
         row = catalog.get_capture(capture_id)
         if row is None or row.target_id is None or row.status not in FINISHED_STATUSES:
             return None
         if catalog.timeline_for_capture(capture_id) is not None:
             return None
-        return _record(catalog, data_dir, row)
+        return _record(archive, row)
 
 
-def _record(catalog: Catalog, data_dir: Path, row: CaptureRow) -> TimelineEvent:
+def _record(archive: Archive, row: CaptureRow) -> TimelineEvent:
     """Compare a finished run with the one before and write the event (see record_run)."""
+    catalog = archive.catalog
     assert row.target_id is not None
     capture_id = row.id
     previous = previous_sealed(catalog, row)
@@ -262,10 +263,10 @@ def _record(catalog: Catalog, data_dir: Path, row: CaptureRow) -> TimelineEvent:
             details={"reasons": row.reasons},
         )
     try:
-        current = Snapshot.load(data_dir, capture_id, catalog=catalog)
+        current = Snapshot.load(archive.root, capture_id, catalog=catalog)
         before = None
         if previous is not None:
-            before = Snapshot.load(data_dir, previous.id, catalog=catalog)
+            before = Snapshot.load(archive.root, previous.id, catalog=catalog)
         result = compare(before, current, previous_kind=previous_kind(catalog, row, previous))
     except Exception as exc:
         # The capture is sealed and stays evidence; only the comparison is missing.
@@ -316,20 +317,21 @@ def previous_kind(catalog: Catalog, row: CaptureRow, previous: CaptureRow | None
     return None
 
 
-def settle_timeline(catalog: Catalog, data_dir: Path) -> list[TimelineEvent]:
+def settle_timeline(archive: Archive) -> list[TimelineEvent]:
     """Timeline events for finished target runs that have none (after a crash).
 
     The server can stop between a run's sealing and its timeline event, and a run
     failed by crash recovery never reaches a worker; both get their event here, on
     start, oldest first.
     """
+    catalog = archive.catalog
     written = []
     for target in catalog.list_targets(include_removed=True):
         for row in reversed(catalog.list_captures(target_id=target.id)):
             if row.status not in FINISHED_STATUSES:
                 continue
             try:
-                event = record_run(catalog, data_dir, row.id)
+                event = record_run(archive, row.id)
             except Exception:
                 log.exception("target %s: no timeline event for run %s", target.id, row.id)
                 continue

@@ -15,22 +15,23 @@ import json
 import logging
 import shutil
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from archive.catalog import (
-    CATALOG_NAME,
     AnalysisRow,
     CaptureRow,
     Catalog,
     QueuedRequest,
     validate_case_name,
 )
+from archive.datadir import Archive
 from archive.evidence import sealing, trustedtime
 from archive.evidence.anchoring import anchor_if_due
-from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.custody import SYSTEM_ACTOR
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from archive.manifest import MANIFEST_NAME
 from archive.store import FileStore
@@ -102,14 +103,13 @@ class CaptureService:
         self.analysis_settings = analysis or AnalysisSettings.for_data_dir(self.data_dir)
         self.analysis_workers = analysis_workers
         self._analysis: AnalysisWorkers | None = None
-        self.store = FileStore(self.data_dir)
         self.events = CaptureEvents()
         self.workers = workers
         self.browser_args = browser_args
         self.tsa = tsa
         self.anchor_interval = anchor_interval
         self.recovered: list[str] = []
-        self._catalog: Catalog | None = None
+        self._archive: Archive | None = None
         self._browser: Browser | None = None
         self._browser_lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -117,35 +117,42 @@ class CaptureService:
         self._cookies: dict[str, list[dict[str, Any]]] = {}  # memory only, per capture
         self._running: set[str] = set()
         self._scheduler: Scheduler | None = None
-        self._enqueuer = _Enqueuer(self.data_dir / CATALOG_NAME)
+        self._enqueuer = _Enqueuer(lambda: self.catalog)
+
+    @property
+    def archive(self) -> Archive:
+        """The data directory's archive, opened by :meth:`start`."""
+        if self._archive is None:
+            raise RuntimeError("the capture service is not started")
+        return self._archive
 
     @property
     def catalog(self) -> Catalog:
-        if self._catalog is None:
-            raise RuntimeError("the capture service is not started")
-        return self._catalog
+        return self.archive.catalog
+
+    @property
+    def store(self) -> FileStore:
+        return self.archive.store
 
     async def start(self) -> None:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._catalog = Catalog.open(self.data_dir / CATALOG_NAME)
+        self._archive = Archive.open(self.data_dir)
         # A crash between a custody line's fsync and its head update is settled here.
-        CustodyLog(self.data_dir, self._catalog).reconcile_head()
-        sealing.signing_key(self.data_dir, self._catalog)
+        self.archive.custody.reconcile_head()
+        self.archive.signing_key()
         self.recovered = await asyncio.to_thread(self._recover)
         # Target runs that ended (or were failed above) without a timeline event get one.
-        await asyncio.to_thread(scheduler.settle_timeline, self._catalog, self.data_dir)
+        await asyncio.to_thread(scheduler.settle_timeline, self.archive)
         await self._ensure_browser()
         self._tasks = [
             asyncio.create_task(self._work(), name=f"capture-worker-{n}")
             for n in range(self.workers)
         ]
         self._scheduler = Scheduler(
-            self._catalog, self.data_dir, on_queued=self._wake.set, default_timeout=DEFAULT_TIMEOUT
+            self.archive, on_queued=self._wake.set, default_timeout=DEFAULT_TIMEOUT
         )
         self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
         self._analysis = AnalysisWorkers(
-            self.data_dir,
-            lambda: self.catalog,
+            self.archive,
             self.events,
             self.analysis_settings,
             workers=self.analysis_workers,
@@ -172,9 +179,9 @@ class CaptureService:
         if self._browser is not None:
             await self._browser.close()
             self._browser = None
-        if self._catalog is not None:
-            self._catalog.close()
-            self._catalog = None
+        if self._archive is not None:
+            self._archive.close()
+            self._archive = None
 
     # -- requests ---------------------------------------------------------------------
 
@@ -207,7 +214,7 @@ class CaptureService:
             )
         )
         if not created:
-            asseen.discard_incoming(self.data_dir, capture_id)
+            asseen.discard_incoming(self.archive, capture_id)
             return row, False
         if submission.cookies:
             self._cookies[capture_id] = submission.cookies
@@ -221,7 +228,7 @@ class CaptureService:
         as_seen = AsSeen(info=info)
         if submission.screenshot_png is not None:
             as_seen.screenshot = asseen.stage_file(
-                self.data_dir,
+                self.archive,
                 capture_id,
                 "as-seen-view.png",
                 submission.screenshot_png,
@@ -229,7 +236,7 @@ class CaptureService:
             )
         if submission.dom_html is not None:
             as_seen.dom = asseen.stage_file(
-                self.data_dir,
+                self.archive,
                 capture_id,
                 "as-seen-dom.html",
                 submission.dom_html.encode("utf-8"),
@@ -312,7 +319,7 @@ class CaptureService:
         try:
             browser = await self._ensure_browser()
             manifest = await capture_page(
-                request, self.data_dir, browser=browser, progress=progress, capture_id=capture_id
+                request, self.archive, browser=browser, progress=progress, capture_id=capture_id
             )
         except CaptureFailed as failure:
             await asyncio.to_thread(self._keep_incoming_with_quarantine, capture_id)
@@ -324,8 +331,7 @@ class CaptureService:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(
                     sealing.record_failure,
-                    self.catalog,
-                    self.data_dir,
+                    self.archive,
                     capture_id,
                     reasons=reasons,
                     finished_at=now_rfc3339(),
@@ -337,7 +343,7 @@ class CaptureService:
             await self._after_target_run(row)
             self.events.publish(capture_id, "failed", {"reasons": reasons})
         else:
-            await asyncio.to_thread(asseen.discard_incoming, self.data_dir, capture_id)
+            await asyncio.to_thread(asseen.discard_incoming, self.archive, capture_id)
             await self._after_target_run(row)
             sealed = await asyncio.to_thread(self.catalog.get_capture, capture_id)
             analysis = await self._queue_requested_analysis(row)
@@ -403,9 +409,7 @@ class CaptureService:
         if row.target_id is None:
             return
         try:
-            event = await asyncio.to_thread(
-                scheduler.record_run, self.catalog, self.data_dir, row.id
-            )
+            event = await asyncio.to_thread(scheduler.record_run, self.archive, row.id)
         except Exception:
             log.exception("capture %s: its target's timeline was not updated", row.id)
             return
@@ -422,8 +426,7 @@ class CaptureService:
             try:
                 await asyncio.to_thread(
                     trustedtime.stamp_pending,
-                    data_dir=self.data_dir,
-                    catalog=self.catalog,
+                    self.archive,
                     config=self.tsa,
                     due_only=True,
                 )
@@ -440,7 +443,7 @@ class CaptureService:
             await asyncio.sleep(self.anchor_interval)
             try:
                 anchoring = self.tsa.anchoring()
-                custody = CustodyLog(self.data_dir, self.catalog)
+                custody = self.archive.custody
                 run = await asyncio.to_thread(anchor_if_due, custody, anchoring, actor=SYSTEM_ACTOR)
             except Exception:
                 log.exception("anchoring the custody head failed; trying again later")
@@ -481,8 +484,7 @@ class CaptureService:
             where = f"; unsealed files moved to {moved}" if moved else ""
             if moved is not None:
                 sealing.record_quarantine(
-                    self.catalog,
-                    self.data_dir,
+                    self.archive,
                     row.id,
                     moved,
                     reason=f"the server stopped while this capture was running"
@@ -500,8 +502,7 @@ class CaptureService:
                     f"attempt {row.attempts} of {MAX_ATTEMPTS}{where}; not retried again"
                 )
                 sealing.record_failure(
-                    self.catalog,
-                    self.data_dir,
+                    self.archive,
                     row.id,
                     reasons=[*row.reasons, reason],
                     finished_at=now_rfc3339(),
@@ -515,7 +516,7 @@ class CaptureService:
 
     def _keep_incoming_with_quarantine(self, capture_id: str) -> None:
         """Received as-seen files of a capture that never sealed stay, set aside with it."""
-        incoming = asseen.incoming_dir(self.data_dir, capture_id)
+        incoming = self.archive.incoming_dir(capture_id)
         if not incoming.exists():
             return
         target = self.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
@@ -551,15 +552,14 @@ class _Enqueuer:
 
     The commits run on a thread of their own, not the shared default executor:
     there a batch waited up to ~460 ms to start, queued behind captures' blocking
-    work (sealing, fsyncs) and other requests' hops. And on a connection of their
-    own: the server's reads (``GET /captures/{id}``) run on the event loop, and
-    sharing one connection and its lock made the loop wait out every commit
-    (WAL lets readers on another connection go on while a commit is written).
+    work (sealing, fsyncs) and other requests' hops. They go through the archive's
+    one writer; the server's reads on the event loop (``GET /captures/{id}``) use
+    the archive's reader instead, since waiting on the writer's lock made the loop
+    wait out every commit (WAL lets the reader go on while a commit is written).
     """
 
-    def __init__(self, catalog_path: Path) -> None:
-        self._catalog_path = catalog_path
-        self._catalog: Catalog | None = None  # opened and used on the commit thread only
+    def __init__(self, catalog: Callable[[], Catalog]) -> None:
+        self._catalog = catalog
         self._waiting: list[tuple[QueuedRequest, asyncio.Future[tuple[CaptureRow, bool]]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -569,14 +569,9 @@ class _Enqueuer:
         if self._thread is not None:
             self._thread.shutdown(wait=True)
             self._thread = None
-        if self._catalog is not None:
-            self._catalog.close()
-            self._catalog = None
 
     def _commit(self, items: list[QueuedRequest]) -> list[tuple[CaptureRow, bool]]:
-        if self._catalog is None:
-            self._catalog = Catalog.open(self._catalog_path)
-        return self._catalog.enqueue_captures(items)
+        return self._catalog().enqueue_captures(items)
 
     async def enqueue(self, item: QueuedRequest) -> tuple[CaptureRow, bool]:
         future: asyncio.Future[tuple[CaptureRow, bool]] = asyncio.get_running_loop().create_future()

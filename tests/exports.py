@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from archive.catalog import Catalog
-from archive.evidence.signing import SigningKey
+from archive.datadir import Archive
 from archive.evidence.trustedtime import TimestampConfig
 from archive.wacz.export import ExportResult, PdfRenderer, export_wacz
 from capture.exporting import package_stamper
@@ -24,15 +23,12 @@ async def export_stamped(
 ) -> ExportResult:
     """The package signed by the data directory's key, stamped, its custody anchored."""
     config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
-    key, _ = SigningKey.load_or_create(data)
-    with Catalog.open(data / "catalog.sqlite3") as catalog:
+    with Archive.open(data) as archive:
         return await asyncio.to_thread(
             export_wacz,
-            data,
+            archive,
             list(capture_ids),
             out,
-            key=key,
-            catalog=catalog,
             actor="tester",
             pdf_renderer=pdf_renderer,
             stamper=package_stamper(config),

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from archive.evidence.signing import SigningKey, sign_file_bytes
 from archive.evidence.timestamps import TrustStore
 from archive.evidence.trustedtime import TimestampConfig
@@ -30,7 +30,8 @@ from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.forgery import Forgery
 from tests.reading_site import POSTER_ENGLISH, ReadingSite
@@ -70,7 +71,7 @@ async def package(
         TestTSA(work / "tsa") as tsa,
     ):
         config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
-        captured = await capture_page(
+        captured = await capture_into(
             CaptureRequest(site.url("/poster-page"), timeout=30, media=None, tsa=config),
             data,
             browser=browser,
@@ -82,8 +83,8 @@ async def package(
         options = AnalysisOptions(ocr=True, translate=True)
 
         def read() -> None:
-            with Catalog.open(data / CATALOG_NAME) as catalog:
-                analyse_now(captured.id, options, "tester", data, catalog, engines, config)
+            with Archive.open(data) as archive:
+                analyse_now(captured.id, options, "tester", archive, engines, config)
 
         await asyncio.to_thread(read)
         engines.close()

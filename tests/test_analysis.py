@@ -18,6 +18,7 @@ import pytest_asyncio
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from archive.evidence.custody import CustodyLog
 from archive.evidence.signing import verify_signed
 from archive.evidence.trustedtime import TimestampConfig
@@ -25,7 +26,8 @@ from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.reading_site import POSTER_ARABIC, POSTER_ENGLISH, SPOKEN, ReadingSite
 from tests.speech_audio import word_error_rate
 from tests.text_images import cer
@@ -56,7 +58,7 @@ def engines(data: Path) -> Engines:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def poster(reading_site: ReadingSite, browser: Browser, data: Path) -> str:
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(reading_site.url("/poster-page"), timeout=30), data, browser=browser
     )
     return manifest.id
@@ -64,7 +66,7 @@ async def poster(reading_site: ReadingSite, browser: Browser, data: Path) -> str
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def video(reading_site: ReadingSite, browser: Browser, data: Path) -> str:
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(reading_site.url("/video-page"), timeout=60), data, browser=browser
     )
     assert any(a.kind == "media" for a in manifest.artifacts), manifest.reasons
@@ -73,8 +75,8 @@ async def video(reading_site: ReadingSite, browser: Browser, data: Path) -> str:
 
 async def run(data: Path, engines: Engines, capture_id: str, options: AnalysisOptions):  # type: ignore[no-untyped-def]
     def go():  # type: ignore[no-untyped-def]
-        with Catalog.open(data / CATALOG_NAME) as catalog:
-            return analyse_now(capture_id, options, "tester", data, catalog, engines, NO_TSA)
+        with Archive.open(data) as archive:
+            return analyse_now(capture_id, options, "tester", archive, engines, NO_TSA)
 
     return await asyncio.to_thread(go)
 
@@ -294,7 +296,7 @@ async def test_a_capture_changed_since_sealing_is_not_read(
     reading_site: ReadingSite, browser: Browser, engines: Engines, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(reading_site.url("/poster-page"), timeout=30, media=None),
         data,
         browser=browser,

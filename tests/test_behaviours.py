@@ -30,8 +30,9 @@ from capture.behaviours import (
     WaitForNetworkIdle,
 )
 from capture.browser import Browser, target_id_of
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
 from capture.recorder import Recorder
+from tests.archives import capture_into
 from tests.loopback import LoopbackServer, html_page
 from tests.site import png_bytes
 from tests.warcs import Record, read_records
@@ -219,7 +220,7 @@ async def pages() -> AsyncIterator[BehaviourSite]:
 
 async def capture(site: BehaviourSite, browser: Browser, data: Path, path: str) -> tuple:
     """Capture ``path`` with the real pipeline; its manifest and the WARC's records."""
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(site.url(path), timeout=60, media=None, tsa=None), data, browser=browser
     )
     records = read_records(data / "captures" / manifest.id / manifest.warc)

@@ -16,7 +16,8 @@ from archive.evidence.custody import CustodyLog
 from archive.evidence.signing import SigningKey, verify_signed
 from archive.hashing import sha256_file
 from capture.browser import Browser
-from capture.pipeline import CaptureFailed, CaptureRequest, capture_page
+from capture.pipeline import CaptureFailed, CaptureRequest
+from tests.archives import capture_into
 from tests.site import ARABIC_TEXT, BIG_SIZE, GZIP_PAGE_BODY, TestSite, big_body_sha256
 from tests.warcs import Record, read_records, warcio_check
 
@@ -24,7 +25,7 @@ from tests.warcs import Record, read_records, warcio_check
 async def capture(
     site: TestSite, browser: Browser, data: Path, path: str, timeout: float = 60
 ) -> tuple[dict, list[Record]]:
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(
             site.url(path), case="test-case", note="a note", operator="tester", timeout=timeout
         ),
@@ -236,7 +237,7 @@ async def test_a_refused_connection_fails_with_nothing_sealed(
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(CaptureFailed) as failure:
-        await capture_page(
+        await capture_into(
             CaptureRequest(f"http://127.0.0.1:{port}/nothing", timeout=20),
             tmp_path,
             browser=browser,

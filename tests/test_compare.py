@@ -22,7 +22,8 @@ from archive.manifest import MANIFEST_NAME
 from archive.watch.compare import SCREENSHOT_THRESHOLD, Comparison, compare
 from archive.watch.snapshot import Snapshot, SnapshotError
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.changing import ChangingPage
 from tests.videos import BITEXACT, H264, SOURCES
 
@@ -36,7 +37,7 @@ BLUE, ORANGE = (0, 0, 255), (255, 140, 0)
 
 async def snapshot(page: ChangingPage, browser: Browser, data: Path) -> Snapshot:
     """Capture ``/watched`` as it is now and read the sealed capture back."""
-    manifest = await capture_page(CaptureRequest(page.url(), timeout=45), data, browser=browser)
+    manifest = await capture_into(CaptureRequest(page.url(), timeout=45), data, browser=browser)
     return Snapshot.load(data, manifest.id)
 
 

@@ -32,6 +32,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.catalog import Catalog
+from archive.datadir import Archive
 from archive.evidence.custody import CustodyLog, canonical_json
 from archive.evidence.signing import SigningKey, signature_from_b64, verify_signature
 from archive.evidence.trustedtime import TimestampConfig
@@ -39,7 +40,8 @@ from archive.hashing import sha256_file
 from archive.wacz.export import ExportError, ExportResult, export_wacz
 from archive.wacz.report import CaptureFacts, PackagedFile, read_warc_facts, render_report
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.site import TestSite
 from tests.tsa import TestTSA
@@ -103,7 +105,7 @@ async def exported(
 ) -> AsyncIterator[Exported]:
     data = tmp_path_factory.mktemp("export-data")
     async with TestTSA(tmp_path_factory.mktemp("tsa"), chain_in_token=True) as tsa:
-        rich = await capture_page(
+        rich = await capture_into(
             CaptureRequest(
                 site.url("/rich"),
                 case="test-case",
@@ -115,7 +117,7 @@ async def exported(
             data,
             browser=browser,
         )
-        gzip = await capture_page(
+        gzip = await capture_into(
             CaptureRequest(
                 site.url("/gzip"),
                 timeout=30,
@@ -383,12 +385,10 @@ async def test_every_command_in_verify_md_passes(exported: Exported, tmp_path: P
 
 
 async def test_refusals_are_clear_and_leave_nothing(exported: Exported, tmp_path: Path) -> None:
-    with Catalog.open(exported.data / "catalog.sqlite3") as catalog:
+    with Archive.open(exported.data) as archive:
 
         def export(ids: list[str], out: Path) -> ExportResult:
-            return export_wacz(
-                exported.data, ids, out, key=exported.key, catalog=catalog, actor="tester"
-            )
+            return export_wacz(archive, ids, out, actor="tester")
 
         with pytest.raises(ExportError, match="no capture 'no-such-id' in the catalog"):
             await asyncio.to_thread(
@@ -400,22 +400,20 @@ async def test_refusals_are_clear_and_leave_nothing(exported: Exported, tmp_path
             await asyncio.to_thread(export, [exported.rich["id"]], tmp_path / "a.zip")
         with pytest.raises(ExportError, match="listed twice"):
             await asyncio.to_thread(export, [exported.rich["id"]] * 2, tmp_path / "a.wacz")
-        catalog.enqueue_capture(
+        archive.catalog.enqueue_capture(
             "queued-capture", "http://127.0.0.1/", case=None, note=None, operator=None, request={}
         )
         with pytest.raises(ExportError, match="is queued: only sealed captures"):
             await asyncio.to_thread(export, ["queued-capture"], tmp_path / "a.wacz")
         assert list(tmp_path.iterdir()) == []
-        assert [e.action for e in CustodyLog(exported.data, catalog).events()].count(
-            "exported"
-        ) == 1
+        assert [e.action for e in archive.custody.events()].count("exported") == 1
 
 
 async def test_a_file_changed_since_sealing_stops_the_export(
     site: TestSite, browser: Browser, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(site.url("/gzip"), timeout=30, media=None), data, browser=browser
     )
     screenshot = data / "captures" / manifest.id / "screenshot.png"
@@ -424,19 +422,12 @@ async def test_a_file_changed_since_sealing_stops_the_export(
         fh.write(b"tampered")
     out = tmp_path / "out"
     out.mkdir()
-    key, _ = SigningKey.load_or_create(data)
-    with Catalog.open(data / "catalog.sqlite3") as catalog:
+    with Archive.open(data) as archive:
         with pytest.raises(ExportError, match="changed since it was sealed"):
             await asyncio.to_thread(
-                export_wacz,
-                data,
-                [manifest.id],
-                out / "x.wacz",
-                key=key,
-                catalog=catalog,
-                actor="tester",
+                export_wacz, archive, [manifest.id], out / "x.wacz", actor="tester"
             )
-        assert "exported" not in [e.action for e in CustodyLog(data, catalog).events()]
+        assert "exported" not in [e.action for e in archive.custody.events()]
     assert list(out.iterdir()) == []
 
 

@@ -40,7 +40,8 @@ from archive.evidence.timestamps import TrustStore, request_token
 from archive.evidence.trustedtime import TimestampConfig
 from archive.timeutil import rfc3339, set_clock
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.forgery import Forgery, Record, block_digests, rechained
 from tests.site import TestSite
@@ -95,7 +96,7 @@ async def export_capture(
     if clock_shift:
         set_clock(lambda: datetime.now(UTC) + clock_shift)
     try:
-        captured = await capture_page(
+        captured = await capture_into(
             CaptureRequest(site.url("/gzip"), timeout=30, media=None, tsa=config),
             data,
             browser=browser,

@@ -37,13 +37,14 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import Catalog
-from archive.evidence.signing import SigningKey
+from archive.datadir import Archive
 from archive.evidence.timestamps import TrustStore
 from archive.wacz.export import export_wacz
 from archive.wacz.verify import verify_package
 from capture.browser import Browser
 from capture.cli.exits import ExitCode
-from capture.pipeline import CaptureFailed, CaptureRequest, capture_page
+from capture.pipeline import CaptureFailed, CaptureRequest
+from tests.archives import capture_into
 from tests.hostile_site import (
     DOWNLOAD_MARKER,
     DOWNLOAD_NAME,
@@ -232,7 +233,7 @@ async def capture(
 ) -> Outcome:
     started = time.monotonic()
     try:
-        manifest = await capture_page(
+        manifest = await capture_into(
             CaptureRequest(hostile.url(path), timeout=timeout, media=None), data, browser=browser
         )
     except CaptureFailed as failure:
@@ -441,15 +442,12 @@ async def package(
 ) -> Path:
     """A real export of a real capture, to damage copies of."""
     data = tmp_path_factory.mktemp("hostile-data")
-    captured = await capture_page(
+    captured = await capture_into(
         CaptureRequest(site.url("/gzip"), timeout=30, media=None), data, browser=browser
     )
-    key, _ = SigningKey.load_or_create(data)
     out = tmp_path_factory.mktemp("hostile-out") / "case.wacz"
-    with Catalog.open(data / "catalog.sqlite3") as catalog:
-        await asyncio.to_thread(
-            export_wacz, data, [captured.id], out, key=key, catalog=catalog, actor="tester"
-        )
+    with Archive.open(data) as archive:
+        await asyncio.to_thread(export_wacz, archive, [captured.id], out, actor="tester")
     return out
 
 

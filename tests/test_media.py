@@ -14,7 +14,8 @@ from archive.hashing import sha256_file
 from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.media import MediaLimits
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.videos import MediaSite
 from tests.warcs import Record, read_records, warcio_check
 
@@ -37,7 +38,7 @@ async def capture(
     events: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> tuple[dict[str, Any], list[Record]]:
     as_seen = AsSeen(cookies=cookies) if cookies else None
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(url, timeout=30, media=limits, as_seen=as_seen),
         data,
         browser=browser,

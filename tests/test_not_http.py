@@ -20,7 +20,8 @@ from archive.timeutil import utc_now
 from capture.browser import Browser
 from capture.exchange import Exchange, to_records
 from capture.nonhttp import DATA_URL_KEPT, URL_KEPT, bounded_url
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.not_http_site import (
     BLOB_TEXT,
     HTTP10_FILES,
@@ -40,7 +41,7 @@ REPORTED_FILE_URL = "file:///C%7C/Users/witness/Pictures/photo.jpg"
 async def captured(browser: Browser, data: Path, url: str) -> tuple[Manifest, list[Record]]:
     """Capture ``url`` (no media stage) and read its WARC back, which must pass warcio check."""
     request = CaptureRequest(url, timeout=30, media=None)
-    manifest = await capture_page(request, data, browser=browser)
+    manifest = await capture_into(request, data, browser=browser)
     warc = data / "captures" / manifest.id / str(manifest.warc)
     check = warcio_check(warc)
     assert check.returncode == 0, check

@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import Catalog
+from archive.datadir import Archive
 from archive.evidence.anchoring import Anchoring, anchor_head
 from archive.evidence.anchors import (
     ANCHORED_CHECK,
@@ -30,12 +31,12 @@ from archive.evidence.anchors import (
 )
 from archive.evidence.checks import Check, Outcome, overall
 from archive.evidence.custody import CustodyLog
-from archive.evidence.signing import SigningKey
 from archive.evidence.timestamps import TrustStore
 from archive.wacz.export import CUSTODY_PATH, ExportResult, export_wacz
 from archive.wacz.verify import verify_package
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.forgery import rechained
 from tests.site import TestSite
 from tests.tsa import TestTSA
@@ -71,19 +72,18 @@ async def package(
     data = tmp_path_factory.mktemp("anchored-data")
     out = tmp_path_factory.mktemp("anchored-out") / "anchored.wacz"
     async with TestTSA(tmp_path_factory.mktemp("anchored-tsa")) as tsa:
-        captured = await capture_page(
+        captured = await capture_into(
             CaptureRequest(site.url("/gzip"), timeout=30, media=None), data, browser=browser
         )
         trust = TrustStore.load([tsa.ca_pem_path])
         anchoring = Anchoring((tsa.url,), trust)
-        key, _ = SigningKey.load_or_create(data)
-        with Catalog.open(data / "catalog.sqlite3") as catalog:
-            log = CustodyLog(data, catalog)
-            earlier = await asyncio.to_thread(anchor_head, log, anchoring, actor="tester")
+        with Archive.open(data) as archive:
+            earlier = await asyncio.to_thread(
+                anchor_head, archive.custody, anchoring, actor="tester"
+            )
             result = await asyncio.to_thread(
-                export_wacz, data, [captured.id], out, key=key, catalog=catalog,
-                actor="tester", anchoring=anchoring,
-            )  # fmt: skip
+                export_wacz, archive, [captured.id], out, actor="tester", anchoring=anchoring
+            )
     with zipfile.ZipFile(out) as wacz:
         events = [json.loads(line) for line in wacz.read(CUSTODY_PATH).splitlines()]
         head = json.loads(wacz.read(PACKAGE_HEAD_PATH))

@@ -22,8 +22,9 @@ import pytest_asyncio
 
 from archive.warcfile import WarcFile
 from capture.browser import Browser, target_id_of
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
 from capture.recorder import PASSBACK_LIMIT, Recorder
+from tests.archives import capture_into
 from tests.media_site import BLOB_SIZES, RecorderMediaSite, blob_bytes
 from tests.warcs import Record, read_records, warcio_check
 
@@ -137,7 +138,7 @@ async def test_the_played_video_through_the_pipeline_keeps_one_copy_and_plays(
 ) -> None:
     media.reset()
     video_url = media.url("/media/big.mp4")
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(media.url("/played"), timeout=30, media=None), tmp_path, browser=browser
     )
     warc = tmp_path / "captures" / manifest.id / str(manifest.warc)
@@ -228,7 +229,7 @@ async def test_the_limit_is_named_in_the_manifest(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("capture.recorder.limits.BODY_LIMIT", LIMIT)
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(media.url("/oversized"), timeout=20, media=None), tmp_path, browser=browser
     )
     assert manifest.status == "partial"

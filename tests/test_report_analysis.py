@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
 from archive.evidence.trustedtime import TimestampConfig
 from archive.wacz.report_analysis import RunFacts, render_analyses
@@ -30,7 +30,8 @@ from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.reading_site import ReadingSite
 from tests.test_export import run
@@ -58,20 +59,19 @@ async def exported(
         ReadingSite(work / "site", browser) as site,
     ):
         config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
-        manifest = await capture_page(
+        manifest = await capture_into(
             CaptureRequest(site.url("/poster-page"), timeout=30, tsa=config), data, browser=browser
         )
 
         def read() -> str:
             engines = Engines(AnalysisSettings.for_data_dir(data))
             try:
-                with Catalog.open(data / CATALOG_NAME) as catalog:
+                with Archive.open(data) as archive:
                     row = analyse_now(
                         manifest.id,
                         AnalysisOptions(ocr=True),
                         "tester",
-                        data,
-                        catalog,
+                        archive,
                         engines,
                         config,
                     )

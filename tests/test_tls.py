@@ -15,7 +15,8 @@ import pytest_asyncio
 from aiohttp import web
 
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.site import png_bytes
 from tests.warcs import read_records, warcio_check
 
@@ -95,7 +96,7 @@ async def test_https_capture_records_tls_protocol_and_the_certificate_chain(
     # Trust exactly this throwaway certificate, nothing else.
     browser = await Browser.launch(extra_args=(f"--ignore-certificate-errors-spki-list={spki}",))
     try:
-        manifest = await capture_page(
+        manifest = await capture_into(
             CaptureRequest(origin + "/", timeout=30), tmp_path, browser=browser
         )
     finally:

@@ -14,7 +14,8 @@ from archive.catalog import Catalog
 from archive.evidence.custody import CustodyLog
 from archive.evidence.trustedtime import TimestampConfig
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.site import TestSite
 from tests.tsa import TestTSA
 
@@ -47,7 +48,7 @@ async def test_a_sealed_capture_gets_a_token_that_openssl_verifies(
     tsa: TestTSA, site: TestSite, browser: Browser, tmp_path: Path
 ) -> None:
     config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
-    manifest = await capture_page(
+    manifest = await capture_into(
         CaptureRequest(site.url("/gzip"), timeout=30, media=None, tsa=config),
         tmp_path,
         browser=browser,
@@ -77,7 +78,7 @@ async def test_no_tsa_reachable_leaves_it_pending_and_the_retry_completes_it(
     async with TestTSA(tmp_path / "tsa") as tsa:
         tsa.down = True
         config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
-        manifest = await capture_page(
+        manifest = await capture_into(
             CaptureRequest(site.url("/arabic"), timeout=30, media=None, tsa=config),
             tmp_path,
             browser=browser,
@@ -126,7 +127,7 @@ async def test_the_export_signature_gets_a_token_and_the_package_still_validates
     from archive.evidence.timestamps import TrustStore, verify_token
 
     async with TestTSA(tmp_path / "tsa") as tsa:
-        manifest = await capture_page(
+        manifest = await capture_into(
             CaptureRequest(site.url("/gzip"), case="stamped", timeout=30, media=None),
             tmp_path / "data",
             browser=browser,

@@ -29,7 +29,8 @@ from archive.evidence.trust import TrustedKeys
 from archive.evidence.trustedtime import TimestampConfig
 from archive.wacz.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import CaptureRequest
+from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.site import TestSite
 from tests.tsa import TestTSA
@@ -65,7 +66,7 @@ async def package(
 ) -> AsyncIterator[Package]:
     data = tmp_path_factory.mktemp("verify-data")
     async with TestTSA(tmp_path_factory.mktemp("verify-tsa")) as tsa:
-        captured = await capture_page(
+        captured = await capture_into(
             CaptureRequest(
                 site.url("/gzip"),
                 timeout=30,
@@ -413,7 +414,7 @@ async def test_urls_the_browser_normalises_still_verify(
         config = TimestampConfig((tsa.url,), (tsa.ca_pem_path,))
         ids = [
             (
-                await capture_page(
+                await capture_into(
                     CaptureRequest(url, timeout=30, media=None, tsa=config), data, browser=browser
                 )
             ).id

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from archive.timeutil import rfc3339
 from capture.cli import main
 from capture.cli.exits import ExitCode
@@ -111,7 +112,9 @@ def test_a_long_missed_schedule_is_caught_up_once_and_counted_from_now(tmp_path:
             note=None,
             next_run_at=rfc3339(now + timedelta(minutes=1)),
         )
-        scheduler = Scheduler(catalog, tmp_path, on_queued=lambda: None, default_timeout=30)
+        scheduler = Scheduler(
+            Archive(tmp_path, catalog), on_queued=lambda: None, default_timeout=30
+        )
 
         queued = scheduler.tick(now)
         assert [row.target_id for row in queued] == [missed.id]
@@ -148,19 +151,22 @@ def test_a_run_that_ended_without_its_event_gets_it_once_on_start(tmp_path: Path
             note=None,
             next_run_at=rfc3339(now),
         )
-        scheduler = Scheduler(catalog, tmp_path, on_queued=lambda: None, default_timeout=30)
+        scheduler = Scheduler(
+            Archive(tmp_path, catalog), on_queued=lambda: None, default_timeout=30
+        )
         (run,) = scheduler.tick(now)
         assert catalog.claim_next_queued(started_at=rfc3339(now)).id == run.id
         # The server stopped for good in the middle of it: recovery failed the run.
         reason = "the server stopped while this capture was running; not retried again"
         catalog.fail_capture(run.id, reasons=[reason], finished_at=rfc3339(now))
 
-        (event,) = settle_timeline(catalog, tmp_path)
+        archive = Archive(tmp_path, catalog)
+        (event,) = settle_timeline(archive)
         assert (event.kind, event.capture_id, event.target_id) == ("failed", run.id, target.id)
         assert reason in event.summary and event.details["reasons"] == [reason]
         assert event.previous_capture_id is None
-        assert settle_timeline(catalog, tmp_path) == []
-        assert record_run(catalog, tmp_path, run.id) is None
+        assert settle_timeline(archive) == []
+        assert record_run(archive, run.id) is None
         assert [e.id for e in catalog.timeline(target.id)] == [event.id]
 
 

@@ -20,7 +20,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from archive.catalog.schema import latest_version, migrate, refuse_newer, user_version
+from archive.catalog.schema import (
+    latest_version,
+    migrate,
+    refuse_newer,
+    refuse_older,
+    user_version,
+)
 from archive.catalog.shared import CatalogError, immediate
 
 #: How long a write waits for another process's write to finish before giving up.
@@ -40,8 +46,13 @@ class CatalogConnection:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path) -> Self:
-        """Open (or create) the catalog at ``path`` and bring its schema up to date."""
+    def open(cls, path: Path, *, read_only: bool = False) -> Self:
+        """Open (or create) the catalog at ``path`` and bring its schema up to date.
+
+        ``read_only`` opens a reader beside the process's one writer: SQLite refuses
+        any write on it (``query_only``), and under WAL its reads never wait for the
+        writer's commits. It expects the writer to have brought the schema up to date.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: no implicit transactions; every BEGIN here is explicit.
@@ -59,7 +70,11 @@ class CatalogConnection:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn)
+            if read_only:
+                refuse_older(user_version(conn), latest_version(), path)
+                conn.execute("PRAGMA query_only = ON")
+            else:
+                migrate(conn)
         except sqlite3.Error as exc:
             conn.close()
             raise CatalogError(f"cannot open catalog {path}: {exc}") from exc

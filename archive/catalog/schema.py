@@ -230,6 +230,16 @@ def refuse_newer(version: int, latest: int) -> None:
         )
 
 
+def refuse_older(version: int, latest: int, path: object) -> None:
+    """Refuse to read a database the writer has not brought up to date (a reader never
+    migrates: only the one writer changes the file)."""
+    if version < latest:
+        raise CatalogError(
+            f"catalog {path} has schema version {version}, not {latest}: open it for"
+            " writing first (the writer applies the migrations)"
+        )
+
+
 def migrate(conn: sqlite3.Connection) -> None:
     """Apply the missing migrations, one transaction each.
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from archive.catalog import Catalog
-from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
-from archive.evidence.signing import SigningKey, sign_file_bytes
+from archive.evidence.custody import SYSTEM_ACTOR
+from archive.evidence.signing import sign_file_bytes
 from archive.manifest import MANIFEST_NAME, Manifest
-from archive.store import Artifact, FileStore
+from archive.store import Artifact
+
+if TYPE_CHECKING:
+    from archive.datadir import Archive
 
 SIGNATURE_NAME = "manifest.sig.json"
 
@@ -31,25 +34,11 @@ class Sealed:
     custody_seq: int
 
 
-def signing_key(data_dir: Path, catalog: Catalog) -> SigningKey:
-    """The installation's key; its creation is itself a custody event."""
-    key, created = SigningKey.load_or_create(data_dir)
-    if created:
-        CustodyLog(data_dir, catalog).append(
-            "key-created",
-            actor=SYSTEM_ACTOR,
-            details={"fingerprint": key.fingerprint, "algorithm": "ECDSA-P256-SHA256"},
-        )
-    return key
-
-
 def seal(
+    archive: Archive,
     manifest: Manifest,
     artifacts: list[Artifact],
     *,
-    store: FileStore,
-    catalog: Catalog,
-    data_dir: Path,
     event: str = "captured",
     event_details: dict[str, object] | None = None,
 ) -> Sealed:
@@ -58,11 +47,12 @@ def seal(
     ``event`` names the custody event: ``captured``, or ``re-captured`` for a
     watched target's scheduled run (``event_details`` then carries the target id).
     """
+    store, catalog = archive.store, archive.catalog
     data = manifest.to_bytes()
     with store.create(manifest.id, MANIFEST_NAME, "manifest") as out:
         out.write(data)
     assert out.sealed is not None
-    key = signing_key(data_dir, catalog)
+    key = archive.signing_key()
     signature = {
         **sign_file_bytes(key, data),
         "signs": MANIFEST_NAME,
@@ -83,7 +73,7 @@ def seal(
     )
     # Details stay free of URLs and case names: an export carries other captures'
     # events too, and their hashes can only be checked with their content.
-    custody_event = CustodyLog(data_dir, catalog).append(
+    custody_event = archive.custody.append(
         event,
         actor=manifest.operator or SYSTEM_ACTOR,
         captures=[manifest.id],
@@ -99,8 +89,7 @@ def seal(
 
 
 def record_failure(
-    catalog: Catalog,
-    data_dir: Path,
+    archive: Archive,
     capture_id: str,
     *,
     reasons: list[str],
@@ -110,8 +99,8 @@ def record_failure(
     quarantined: bool,
 ) -> None:
     """A capture that sealed nothing: the catalog says why; custody says it happened."""
-    catalog.fail_capture(capture_id, reasons=reasons, finished_at=finished_at)
-    CustodyLog(data_dir, catalog).append(
+    archive.catalog.fail_capture(capture_id, reasons=reasons, finished_at=finished_at)
+    archive.custody.append(
         "capture-failed",
         actor=actor or SYSTEM_ACTOR,
         captures=[capture_id],
@@ -119,9 +108,7 @@ def record_failure(
     )
 
 
-def record_quarantine(
-    catalog: Catalog, data_dir: Path, capture_id: str, moved: Path, *, reason: str
-) -> None:
+def record_quarantine(archive: Archive, capture_id: str, moved: Path, *, reason: str) -> None:
     """Unsealed leftovers of a capture were moved to quarantine: custody says so.
 
     Start-up recovery does this for a capture a crash left ``running``, before it is
@@ -130,13 +117,13 @@ def record_quarantine(
     relative to the data directory, so the event reads the same on a restored copy.
     """
     files = [path for path in moved.rglob("*") if path.is_file()]
-    CustodyLog(data_dir, catalog).append(
+    archive.custody.append(
         "quarantined",
         actor=SYSTEM_ACTOR,
         captures=[capture_id],
         details={
             "reason": reason,
-            "to": moved.relative_to(data_dir).as_posix(),
+            "to": moved.relative_to(archive.root).as_posix(),
             "files": len(files),
             "bytes": sum(path.stat().st_size for path in files),
         },

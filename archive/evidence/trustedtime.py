@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from archive.catalog import CaptureRow, Catalog
+from archive.catalog import CaptureRow
 from archive.evidence.addendum import addendum_name, token_names
 from archive.evidence.anchoring import Anchoring
-from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.custody import SYSTEM_ACTOR
 from archive.evidence.timestamps import (
     DEFAULT_TSAS,
     Timestamp,
@@ -36,6 +37,9 @@ from archive.evidence.timestamps import (
 from archive.manifest import MANIFEST_NAME
 from archive.store import Artifact, FileStore
 from archive.timeutil import rfc3339, utc_now
+
+if TYPE_CHECKING:
+    from archive.datadir import Archive
 
 log = logging.getLogger(__name__)
 
@@ -81,33 +85,32 @@ class StampResult:
 
 
 def stamp(
+    archive: Archive,
     capture_id: str,
     *,
-    data_dir: Path,
-    catalog: Catalog,
     config: TimestampConfig,
     actor: str | None = None,
 ) -> StampResult:
     """Ask every configured TSA for a token over the capture's manifest (blocking)."""
+    catalog = archive.catalog
     row = catalog.get_capture(capture_id)
     if row is None or row.manifest_sha256 is None:
         raise ValueError(f"capture {capture_id} is not sealed")
     if not config.tsas:
         catalog.set_timestamp_state(capture_id, "none")
         return StampResult("none")
-    digest = _manifest_digest(FileStore(data_dir), row)
+    digest = _manifest_digest(archive.store, row)
 
     def names(existing: set[str]) -> tuple[str, str]:
         number = _next_number(existing)
         return f"timestamp-{number}.tsr", f"timestamp-{number}.chain.pem"
 
     result = _seal_tokens(
+        archive,
         capture_id,
         digest,
         names,
         lambda token: {"seconds_after_sealing": _seconds_after(row, token.gen_time)},
-        data_dir=data_dir,
-        catalog=catalog,
         config=config,
         actor=actor,
     )
@@ -123,26 +126,25 @@ def stamp(
 
 
 def stamp_pending(
-    *, data_dir: Path, catalog: Catalog, config: TimestampConfig, due_only: bool
+    archive: Archive, *, config: TimestampConfig, due_only: bool
 ) -> dict[str, StampResult]:
     """Retry every pending capture (only those due, when ``due_only``)."""
     due_by = rfc3339(utc_now()) if due_only else None
     results = {}
-    for row in catalog.pending_timestamps(due_by=due_by):
-        results[row.id] = stamp(row.id, data_dir=data_dir, catalog=catalog, config=config)
-    for run in catalog.pending_analysis_timestamps(due_by=due_by):
+    for row in archive.catalog.pending_timestamps(due_by=due_by):
+        results[row.id] = stamp(archive, row.id, config=config)
+    for run in archive.catalog.pending_analysis_timestamps(due_by=due_by):
         results[f"{run.capture_id} analysis {run.number}"] = stamp_addendum(
-            run.capture_id, run.number, data_dir=data_dir, catalog=catalog, config=config
+            archive, run.capture_id, run.number, config=config
         )
     return results
 
 
 def stamp_addendum(
+    archive: Archive,
     capture_id: str,
     number: int,
     *,
-    data_dir: Path,
-    catalog: Catalog,
     config: TimestampConfig,
     actor: str | None = None,
 ) -> StampResult:
@@ -151,13 +153,14 @@ def stamp_addendum(
     Tokens are ``analysis-N.token-M.tsr`` (and ``.chain.pem``) beside the addendum;
     without an answer the run stays ``pending`` and is retried with the captures.
     """
+    catalog = archive.catalog
     row = catalog.get_analysis(capture_id, number)
     if row is None or row.addendum_sha256 is None:
         raise ValueError(f"analysis {number} of capture {capture_id} is not sealed")
     if not config.tsas:
         catalog.set_analysis_timestamp(capture_id, number, "none")
         return StampResult("none")
-    with FileStore(data_dir).open_sealed(capture_id, addendum_name(number)) as sealed:
+    with archive.store.open_sealed(capture_id, addendum_name(number)) as sealed:
         digest = hashlib.sha256(sealed.read()).digest()
     if digest.hex() != row.addendum_sha256:
         raise ValueError(
@@ -172,12 +175,11 @@ def stamp_addendum(
         return token_names(number, count)
 
     result = _seal_tokens(
+        archive,
         capture_id,
         digest,
         names,
         lambda token: {"analysis": number},
-        data_dir=data_dir,
-        catalog=catalog,
         config=config,
         actor=actor,
     )
@@ -193,20 +195,19 @@ def stamp_addendum(
 
 
 def _seal_tokens(
+    archive: Archive,
     capture_id: str,
     digest: bytes,
     names: Callable[[set[str]], tuple[str, str]],
     details: Callable[[Timestamp], dict[str, object]],
     *,
-    data_dir: Path,
-    catalog: Catalog,
     config: TimestampConfig,
     actor: str | None,
 ) -> StampResult:
     """Ask each TSA for a token over ``digest``; seal each token and its TSA's chain as
     files of the capture (named by ``names(existing names)``), list them in the catalog
     and log a ``timestamped`` event (with ``details(token)``). State is the caller's."""
-    store = FileStore(data_dir)
+    store, catalog = archive.store, archive.catalog
     trust = config.trust()
     result = StampResult("pending")
     existing = {a.path for a in catalog.artifacts(capture_id)}
@@ -228,7 +229,7 @@ def _seal_tokens(
             ),
         ]
         catalog.add_artifacts(capture_id, artifacts)
-        CustodyLog(data_dir, catalog).append(
+        archive.custody.append(
             "timestamped",
             actor=actor or SYSTEM_ACTOR,
             captures=[capture_id],

@@ -66,10 +66,11 @@ from typing import IO, Any
 from cdxj_indexer.main import CDXJIndexer
 
 from archive import __version__
-from archive.catalog import CaptureRow, Catalog
+from archive.catalog import CaptureRow
+from archive.datadir import Archive
 from archive.evidence.addendum import ANALYSIS_WARC, analysis_number
 from archive.evidence.anchoring import Anchoring, AnchorRun, PackageAnchors, package_anchors
-from archive.evidence.custody import CustodyError, CustodyLog, canonical_json
+from archive.evidence.custody import CustodyError, canonical_json
 from archive.evidence.signing import SignatureError, SigningKey, signature_to_b64
 from archive.hashing import CHUNK_SIZE, HashingWriter
 from archive.manifest import MANIFEST_NAME
@@ -192,12 +193,10 @@ class _Capture:
 
 
 def export_wacz(
-    data_dir: Path,
+    archive: Archive,
     capture_ids: list[str],
     out: Path,
     *,
-    key: SigningKey,
-    catalog: Catalog,
     actor: str,
     pdf_renderer: PdfRenderer | None = None,
     stamper: Stamper | None = None,
@@ -218,11 +217,11 @@ def export_wacz(
     unsealed capture, an existing ``out``, a custody log that does not verify, or a
     sealed file that no longer has its recorded hash.
     """
-    data_dir = Path(data_dir)
     out = Path(out)
     _check_output(out)
-    captures = [_load_capture(data_dir, catalog, capture_id) for capture_id in _ids(capture_ids)]
-    custody = CustodyLog(data_dir, catalog)
+    key = archive.signing_key()
+    captures = [_load_capture(archive, capture_id) for capture_id in _ids(capture_ids)]
+    custody = archive.custody
     try:
         events = custody.slice_for([c.id for c in captures])
         anchors = package_anchors(custody, events, anchoring, actor=actor)
@@ -299,10 +298,11 @@ def _ids(capture_ids: Sequence[str]) -> list[str]:
     return list(capture_ids)
 
 
-def _load_capture(data_dir: Path, catalog: Catalog, capture_id: str) -> _Capture:
+def _load_capture(archive: Archive, capture_id: str) -> _Capture:
+    catalog = archive.catalog
     row = catalog.get_capture(capture_id)
     if row is None:
-        raise ExportError(f"no capture {capture_id!r} in the catalog of {data_dir}")
+        raise ExportError(f"no capture {capture_id!r} in the catalog of {archive.root}")
     if row.status not in EXPORTABLE_STATUSES or row.manifest_sha256 is None:
         raise ExportError(
             f"capture {capture_id} is {row.status}: only sealed captures (complete or partial)"
@@ -310,7 +310,7 @@ def _load_capture(data_dir: Path, catalog: Catalog, capture_id: str) -> _Capture
         )
     if not _SAFE_NAME.fullmatch(capture_id):
         raise ExportError(f"capture id {capture_id!r} cannot be used as a file name")
-    directory = data_dir / "captures" / capture_id
+    directory = archive.store.capture_dir(capture_id)
     artifacts = catalog.artifacts(capture_id)
     for artifact in artifacts:
         if not _SAFE_NAME.fullmatch(artifact.path):

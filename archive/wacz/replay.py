@@ -30,13 +30,11 @@ from typing import BinaryIO
 
 from cdxj_indexer.main import CDXJIndexer
 
-from archive.catalog import Catalog
+from archive.datadir import Archive
 from archive.hashing import CHUNK_SIZE
-from archive.store import FileStore
 from archive.timeutil import now_rfc3339
 from archive.wacz.export import INDEX_FIELDS, INDEX_RECORDS, PAGES_HEADER, SOFTWARE, WACZ_VERSION
 
-REPLAY_DIR = "replay"
 #: Captures with a sealed WARC; failed ones have nothing to replay.
 REPLAYABLE_STATUSES = ("complete", "partial")
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -46,21 +44,22 @@ class ReplayError(Exception):
     """The capture cannot be replayed (unknown, unsealed, or its WARC changed)."""
 
 
-def replay_path(data_dir: Path, capture_id: str) -> Path:
+def replay_path(archive: Archive, capture_id: str) -> Path:
     """Where the replay package of ``capture_id`` is kept."""
     if not _SAFE_ID.fullmatch(capture_id):
         raise ReplayError(f"capture id {capture_id!r} cannot name a file")
-    return Path(data_dir) / REPLAY_DIR / f"{capture_id}.wacz"
+    return archive.replay_dir / f"{capture_id}.wacz"
 
 
-def ensure_replay_wacz(data_dir: Path, catalog: Catalog, capture_id: str) -> Path:
+def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
     """The replay package of a sealed capture, built first if it is not there yet.
 
     Blocking (reads the whole WARC once): run it in a thread from async code.
     """
-    out = replay_path(data_dir, capture_id)
+    out = replay_path(archive, capture_id)
     if out.is_file():
         return out
+    catalog, store = archive.catalog, archive.store
     row = catalog.get_capture(capture_id)
     if row is None:
         raise ReplayError(f"no capture {capture_id}")
@@ -69,7 +68,6 @@ def ensure_replay_wacz(data_dir: Path, catalog: Catalog, capture_id: str) -> Pat
     warc = next((a for a in catalog.artifacts(capture_id) if a.path == row.warc), None)
     if warc is None:
         raise ReplayError(f"capture {capture_id}: the catalog lists no sealed file {row.warc}")
-    store = FileStore(Path(data_dir))
     source = store.path(capture_id, warc.path)  # the indexer reads by path
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")

@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.datadir import MODELS_DIR
 from capture.analysis.frames import DEFAULT_EVERY, DEFAULT_MAX_FRAMES, DEFAULT_SCENE
 from capture.analysis.ocr import OcrEngine
 from capture.analysis.speech import Transcriber
 from capture.analysis.translate import Translator, load_translation_model
 from capture.analysis.whisper_model import pinned_whisper
 
-MODELS_DIR = "models"
 ENV_MODELS = "OSINT_CAPTURE_MODELS"
 #: Wall time a transcript may take per minute of audio before it is cut (and says so).
 SECONDS_PER_AUDIO_MINUTE = 60.0

@@ -22,11 +22,10 @@ import logging
 import shutil
 from collections.abc import Callable
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
-from archive.catalog import AnalysisRow, Catalog
-from archive.evidence import sealing
+from archive.catalog import AnalysisRow
+from archive.datadir import Archive
 from archive.evidence.addendum import (
     ANALYSIS_WARC,
     Addendum,
@@ -35,7 +34,7 @@ from archive.evidence.addendum import (
     signature_name,
     warc_name,
 )
-from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.custody import SYSTEM_ACTOR
 from archive.evidence.signing import sign_file_bytes
 from archive.readings import analysis_warcinfo, results_document, text_lines
 from archive.store import Artifact, FileStore, StoreError
@@ -54,8 +53,7 @@ Progress = Callable[[str, dict[str, Any]], None]
 def analyse(
     row: AnalysisRow,
     *,
-    data_dir: Path,
-    catalog: Catalog,
+    archive: Archive,
     engines: Engines,
     progress: Progress | None = None,
 ) -> AnalysisRow:
@@ -64,10 +62,10 @@ def analyse(
     Blocking (OCR and speech models run here): call it from a worker thread.
     """
     report = progress or (lambda kind, data: None)
-    store = FileStore(data_dir)
+    store = archive.store
     options = AnalysisOptions.from_request(row.request)
     started_at = now_rfc3339()
-    capture = catalog.get_capture(row.capture_id)
+    capture = archive.catalog.get_capture(row.capture_id)
     scratch = store.work_dir(f"analysis-{row.capture_id}-{row.number}")
     collected = Collected()
     try:
@@ -86,26 +84,26 @@ def analyse(
             report("stage", {"stage": "translate"})
             translate_step(engines, collected, report)
     except (SourceError, StoreError, OSError) as exc:
-        return fail(row, [f"analysis could not read the capture: {exc}"], data_dir, catalog)
+        return fail(row, [f"analysis could not read the capture: {exc}"], archive)
     except Exception as exc:  # a run never stays 'running' for a bug in one reader
         log.exception("analysis %s of capture %s failed", row.number, row.capture_id)
-        return fail(row, [f"analysis failed: {exc}"], data_dir, catalog)
+        return fail(row, [f"analysis failed: {exc}"], archive)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report("stage", {"stage": "seal"})
     try:
-        return _seal(row, sources, options, collected, started_at, store, data_dir, catalog)
+        return _seal(row, sources, options, collected, started_at, archive)
     except Exception as exc:  # a full disk, a refused custody write: the run says so
         log.exception("analysis %s of capture %s could not be sealed", row.number, row.capture_id)
-        return fail(row, [f"the readings could not be sealed: {exc}"], data_dir, catalog)
+        return fail(row, [f"the readings could not be sealed: {exc}"], archive)
 
 
-def fail(row: AnalysisRow, reasons: list[str], data_dir: Path, catalog: Catalog) -> AnalysisRow:
+def fail(row: AnalysisRow, reasons: list[str], archive: Archive) -> AnalysisRow:
     """A run that sealed nothing: the catalog row and the custody log say why."""
-    failed = catalog.fail_analysis(
+    failed = archive.catalog.fail_analysis(
         row.capture_id, row.number, reasons=reasons, finished_at=now_rfc3339()
     )
-    CustodyLog(data_dir, catalog).append(
+    archive.custody.append(
         "analysis-failed",
         actor=row.operator or SYSTEM_ACTOR,
         captures=[row.capture_id],
@@ -120,11 +118,10 @@ def _seal(
     options: AnalysisOptions,
     collected: Collected,
     started_at: str,
-    store: FileStore,
-    data_dir: Path,
-    catalog: Catalog,
+    archive: Archive,
 ) -> AnalysisRow:
     """Write the readings, then the addendum that lists them; sign, record, log, index."""
+    store, catalog = archive.store, archive.catalog
     cid, number = row.capture_id, row.number
     results = results_document(cid, number, collected.readings)
     files = [
@@ -147,7 +144,7 @@ def _seal(
     )
     data = addendum.to_bytes()
     sealed = _write(store, cid, addendum_name(number), "addendum", data)
-    key = sealing.signing_key(data_dir, catalog)
+    key = archive.signing_key()
     signature = {**sign_file_bytes(key, data), "signs": sealed.path, "sha256": sealed.sha256}
     signature_bytes = (json.dumps(signature, indent=2) + "\n").encode("utf-8")
     sig = _write(store, cid, signature_name(number), "addendum-signature", signature_bytes)
@@ -163,7 +160,7 @@ def _seal(
         reasons=addendum.reasons,
         artifacts=[*files, sealed, sig],
     )
-    _log_analysed(row, addendum, sealed, key.fingerprint, data_dir, catalog)
+    _log_analysed(row, addendum, sealed, key.fingerprint, archive)
     catalog.index_analysis_text(cid, number, text_lines(collected.readings))
     return done
 
@@ -173,11 +170,10 @@ def _log_analysed(
     addendum: Addendum,
     sealed: Artifact,
     fingerprint: str,
-    data_dir: Path,
-    catalog: Catalog,
+    archive: Archive,
 ) -> None:
     """The custody event of a sealed run: no text read, no URL (an export carries it)."""
-    CustodyLog(data_dir, catalog).append(
+    archive.custody.append(
         "analysed",
         actor=row.operator or SYSTEM_ACTOR,
         captures=[row.capture_id],

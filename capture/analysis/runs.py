@@ -9,10 +9,10 @@ workers (:mod:`capture.analysis.worker`), telling its ``progress`` what happens.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from archive.catalog import AnalysisRow, Catalog
+from archive.catalog import AnalysisRow
+from archive.datadir import Archive
 from archive.evidence import trustedtime
 from archive.evidence.trustedtime import TimestampConfig
 from archive.timeutil import now_rfc3339
@@ -36,8 +36,7 @@ def analyse_now(
     capture_id: str,
     options: AnalysisOptions,
     operator: str | None,
-    data_dir: Path,
-    catalog: Catalog,
+    archive: Archive,
     engines: Engines,
     tsa: TimestampConfig,
     *,
@@ -50,13 +49,14 @@ def analyse_now(
     once claimed, the runner's own events, and ``trusted-time`` (problems) after stamping.
     """
     report = progress or (lambda kind, data: None)
+    catalog = archive.catalog
     queued, _ = catalog.queue_analysis(capture_id, request=options.to_request(), operator=operator)
     row = catalog.claim_analysis(capture_id, queued.number, started_at=now_rfc3339())
     report("run", {"number": row.number, "capture": capture_id, "steps": options.steps()})
-    done = analyse(row, data_dir=data_dir, catalog=catalog, engines=engines, progress=report)
+    done = analyse(row, archive=archive, engines=engines, progress=report)
     if done.status == "done":
         result = trustedtime.stamp_addendum(
-            capture_id, done.number, data_dir=data_dir, catalog=catalog, config=tsa, actor=operator
+            archive, capture_id, done.number, config=tsa, actor=operator
         )
         report("trusted-time", {"problems": list(result.problems)})
     return catalog.get_analysis(capture_id, done.number) or done

@@ -17,12 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-from archive.catalog import AnalysisRow, Catalog
+from archive.catalog import AnalysisRow
+from archive.datadir import Archive
 from archive.evidence import trustedtime
 from archive.evidence.trustedtime import TimestampConfig
 from archive.timeutil import now_rfc3339
@@ -46,16 +45,14 @@ class AnalysisWorkers:
 
     def __init__(
         self,
-        data_dir: Path,
-        catalog: Callable[[], Catalog],
+        archive: Archive,
         events: CaptureEvents,
         settings: AnalysisSettings,
         *,
         workers: int = DEFAULT_ANALYSIS_WORKERS,
         tsa: TimestampConfig | None = None,
     ) -> None:
-        self.data_dir = Path(data_dir)
-        self._catalog = catalog
+        self.archive = archive
         self.events = events
         self.settings = settings
         self.workers = workers
@@ -89,7 +86,7 @@ class AnalysisWorkers:
         try:
             while True:
                 row = await asyncio.to_thread(
-                    self._catalog().claim_next_analysis, started_at=now_rfc3339()
+                    self.archive.catalog.claim_next_analysis, started_at=now_rfc3339()
                 )
                 if row is None:
                     self._wake.clear()
@@ -111,26 +108,22 @@ class AnalysisWorkers:
         def progress(kind: str, data: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(self.events.publish, key, kind, data)
 
-        catalog = self._catalog()
         # analyse() ends every run sealed or failed; what it cannot record (the catalog
         # itself refusing) reaches the loop in _work, which logs it and goes on.
-        done = analyse(
-            row, data_dir=self.data_dir, catalog=catalog, engines=engines, progress=progress
-        )
+        done = analyse(row, archive=self.archive, engines=engines, progress=progress)
         if done.status == "done" and self.tsa is not None:
             progress("stage", {"stage": "timestamp"})
             try:
                 trustedtime.stamp_addendum(
+                    self.archive,
                     row.capture_id,
                     row.number,
-                    data_dir=self.data_dir,
-                    catalog=catalog,
                     config=self.tsa,
                     actor=row.operator,
                 )
             except Exception:
                 log.exception("analysis %s of %s: time-stamping failed", row.number, row.capture_id)
-        final = catalog.get_analysis(row.capture_id, row.number) or done
+        final = self.archive.catalog.get_analysis(row.capture_id, row.number) or done
         progress(
             "done" if final.status == "done" else "failed",
             {
@@ -143,9 +136,9 @@ class AnalysisWorkers:
 
     def recover(self) -> None:
         """Runs a crash left ``running``: failed, and queued again once (blocking)."""
-        catalog = self._catalog()
+        catalog = self.archive.catalog
         for row in catalog.interrupted_analyses():
-            fail(row, ["interrupted: the server stopped during this run"], self.data_dir, catalog)
+            fail(row, ["interrupted: the server stopped during this run"], self.archive)
             if "retry_of" not in row.request:
                 catalog.queue_analysis(
                     row.capture_id,

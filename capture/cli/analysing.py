@@ -18,7 +18,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import CATALOG_NAME, AnalysisRow, Catalog, CatalogError
+from archive.catalog import AnalysisRow, CatalogError
+from archive.datadir import Archive
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptionsError
 from capture.analysis.runs import analyse_now, analysis_dict
@@ -65,15 +66,14 @@ def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
     tsa = tsa_config(args)
     engines = Engines(settings)
     codes: list[int] = []
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog, contextlib.closing(engines):
+    with Archive.open(data_dir) as archive, contextlib.closing(engines):
         for capture_id in args.ids:
             try:
                 row = analyse_now(
                     capture_id,
                     options,
                     operator,
-                    data_dir,
-                    catalog,
+                    archive,
                     engines,
                     tsa,
                     progress=print_progress,

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import CATALOG_NAME, BadCaseName, Catalog, CatalogError, validate_case_name
+from archive.catalog import BadCaseName, CatalogError, validate_case_name
+from archive.datadir import Archive
 from archive.manifest import Manifest
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
@@ -87,7 +88,7 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
     )
     display = ProgressDisplay(sys.stderr, quiet=args.json)
     try:
-        manifest = asyncio.run(capture_page(request, data_dir, progress=display))
+        manifest = asyncio.run(_capture(request, data_dir, display))
     except KeyboardInterrupt:
         display.finish()
         print(f"interrupted: {url} was not sealed (recorded as failed)", file=sys.stderr)
@@ -100,10 +101,16 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
         display.finish()
         return complain(exc, ExitCode.FAILED)
     display.finish()
-    _print_sealed(manifest, data_dir, as_json=args.json)
-    if reading.wanted:
-        _read_after_capture(args, data_dir, manifest.id, reading, request.operator)
+    with Archive.open(data_dir) as archive:
+        _print_sealed(manifest, archive, as_json=args.json)
+        if reading.wanted:
+            _read_after_capture(args, archive, manifest.id, reading, request.operator)
     return ExitCode.COMPLETE if manifest.status == "complete" else ExitCode.PARTIAL
+
+
+async def _capture(request: CaptureRequest, data_dir: Path, display: ProgressDisplay) -> Manifest:
+    with Archive.open(data_dir) as archive:
+        return await capture_page(request, archive, progress=display)
 
 
 def _print_failure(url: str, manifest: Manifest, *, as_json: bool) -> None:
@@ -116,12 +123,12 @@ def _print_failure(url: str, manifest: Manifest, *, as_json: bool) -> None:
         print(f"  - {reason}", file=sys.stderr)
 
 
-def _print_sealed(manifest: Manifest, data_dir: Path, *, as_json: bool) -> None:
+def _print_sealed(manifest: Manifest, archive: Archive, *, as_json: bool) -> None:
     """The sealed capture: each file with its hash and size, and its trusted time so far."""
     if as_json:
         print(json.dumps(manifest.to_dict(), indent=2, ensure_ascii=False))
         return
-    capture_dir = data_dir / "captures" / manifest.id
+    capture_dir = archive.store.capture_dir(manifest.id)
     print(f"{manifest.status}: {manifest.url}")
     if manifest.final_url and manifest.final_url != manifest.url:
         print(f"  final URL: {manifest.final_url}")
@@ -132,35 +139,32 @@ def _print_sealed(manifest: Manifest, data_dir: Path, *, as_json: bool) -> None:
         print(f"  {artifact.kind:<10} {capture_dir / artifact.path}")
         print(f"  {'':<10} sha256 {artifact.sha256}  ({artifact.size} bytes)")
     print(f"  manifest   {capture_dir / 'manifest.json'}")
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-        row = catalog.get_capture(manifest.id)
+    row = archive.catalog.get_capture(manifest.id)
     if row is not None and row.timestamp != "none":
         print(f"  trusted time: {row.timestamp}")
 
 
 def _read_after_capture(
     args: argparse.Namespace,
-    data_dir: Path,
+    archive: Archive,
     capture_id: str,
     options: AnalysisOptions,
     operator: str | None,
 ) -> None:
     """The capture is sealed: read it now, as an addendum (its outcome never changes the
     capture's exit code: the capture is sealed whatever the reading finds)."""
-    settings = AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model)
+    settings = AnalysisSettings.for_data_dir(archive.root, translation_model=args.translation_model)
     engines = Engines(settings)
     try:
-        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-            row = analyse_now(
-                capture_id,
-                options,
-                operator,
-                data_dir,
-                catalog,
-                engines,
-                tsa_config(args),
-                progress=print_progress,
-            )
+        row = analyse_now(
+            capture_id,
+            options,
+            operator,
+            archive,
+            engines,
+            tsa_config(args),
+            progress=print_progress,
+        )
         if not args.json:
             print_run(row, as_json=False)
     except (CatalogError, OSError) as exc:

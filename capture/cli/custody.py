@@ -16,11 +16,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from archive.evidence.anchoring import AnchorRun, anchor_head
-from archive.evidence.anchors import ANCHORS_DIR
 from archive.evidence.checks import ExitStatus, exit_status
-from archive.evidence.custody import CustodyError, CustodyLog
+from archive.evidence.custody import CustodyError
 from archive.evidence.timestamps import TimestampError, TrustStore
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
@@ -66,8 +65,8 @@ def _run_verify(args: argparse.Namespace, data_dir: Path) -> int:
     except TimestampError as exc:
         return complain(exc, ExitStatus.UNREADABLE)
     try:
-        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-            report = CustodyLog(data_dir, catalog).verify(trust)
+        with Archive.open(data_dir) as archive:
+            report = archive.custody.verify(trust)
     except CustodyError as exc:
         return complain(exc, ExitStatus.FAILED)
     if args.json:
@@ -93,20 +92,20 @@ def _run_anchor(args: argparse.Namespace, data_dir: Path) -> int:
         return complain(exc, ExitCode.BAD_INPUT)
     actor = os.environ.get("USER") or "operator"
     try:
-        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-            run = anchor_head(CustodyLog(data_dir, catalog), anchoring, actor=actor)
+        with Archive.open(data_dir) as archive:
+            run = anchor_head(archive.custody, anchoring, actor=actor)
     except CustodyError as exc:
         return complain(exc, ExitCode.FAILED)
-    print_anchor_run(run, data_dir)
+    print_anchor_run(run, archive)
     if not run.anchors:
         return complain("no TSA anchored the head; nothing was recorded", ExitCode.FAILED)
     return ExitCode.COMPLETE
 
 
-def print_anchor_run(run: AnchorRun, data_dir: Path) -> None:
+def print_anchor_run(run: AnchorRun, archive: Archive) -> None:
     """Each anchor made (TSA, time, file) and each TSA's error, for people."""
     print(f"custody seq {run.seq} ({run.hash}):")
-    anchors_dir = data_dir / ANCHORS_DIR
+    anchors_dir = archive.custody.anchors_dir
     for anchor in run.anchors:
         print(f"  anchored by {anchor.tsa} at {anchor.gen_time}: {anchors_dir / anchor.token}")
     for error in run.errors:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from capture.browser import BrowserError
 from capture.cli.custody import print_anchor_run
 from capture.cli.exits import ExitCode, complain
@@ -47,11 +47,9 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
         return complain(missing, ExitCode.BAD_INPUT)
     actor = args.operator or os.environ.get("USER") or "operator"
     try:
-        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-            ids = choose_captures(catalog, case=args.case, ids=args.ids)
-            result = asyncio.run(
-                export(data_dir, ids, args.out, actor=actor, catalog=catalog, tsa=tsa_config(args))
-            )
+        with Archive.open(data_dir) as archive:
+            ids = choose_captures(archive.catalog, case=args.case, ids=args.ids)
+            result = asyncio.run(export(archive, ids, args.out, actor=actor, tsa=tsa_config(args)))
     except (ExportError, BrowserError) as exc:
         return complain(exc, ExitCode.FAILED)
     print(f"exported {len(result.captures)} capture(s) to {result.path}")
@@ -59,5 +57,5 @@ def run_export(args: argparse.Namespace, data_dir: Path) -> int:
     for note in result.notes:
         print(f"osint-capture: warning: {note}", file=sys.stderr)
     if result.custody_anchors is not None:
-        print_anchor_run(result.custody_anchors, data_dir)
+        print_anchor_run(result.custody_anchors, archive)
     return ExitCode.COMPLETE

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from capture.cli.exits import ExitCode
 from capture.cli.options import data_option
 
@@ -27,12 +27,11 @@ def register(commands: Commands) -> None:
 
 def run_list(args: argparse.Namespace, data_dir: Path) -> int:
     """Every capture, or a case's; no archive yet is an empty list, not an error."""
-    catalog_path = data_dir / CATALOG_NAME
-    if not catalog_path.exists():
+    if not Archive.exists(data_dir):
         rows = []
     else:
-        with Catalog.open(catalog_path) as catalog:
-            rows = catalog.list_captures(case=args.case)
+        with Archive.open(data_dir) as archive:
+            rows = archive.catalog.list_captures(case=args.case)
     if args.json:
         print(json.dumps([capture_dict(row) for row in rows], indent=2, ensure_ascii=False))
         return ExitCode.COMPLETE

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
 from archive.catalog import CATALOG_NAME
+from archive.datadir import Archive
 from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions
 from capture.analysis.runs import require_installed
@@ -29,7 +30,7 @@ def default_data_dir() -> Path:
 
 def missing_archive(data_dir: Path) -> str | None:
     """Why ``data_dir`` is no archive (it has no catalog), for commands that only read one."""
-    if (data_dir / CATALOG_NAME).exists():
+    if Archive.exists(data_dir):
         return None
     return f"no archive at {data_dir} (no {CATALOG_NAME})"
 

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, tsa_config, tsa_options
 
@@ -37,8 +37,8 @@ def run_timestamp(args: argparse.Namespace, data_dir: Path) -> int:
     config = tsa_config(args)
     if not config.tsas:
         return complain("no time-stamp authority configured (--tsa URL)", ExitCode.BAD_INPUT)
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-        results = stamp_pending(data_dir=data_dir, catalog=catalog, config=config, due_only=False)
+    with Archive.open(data_dir) as archive:
+        results = stamp_pending(archive, config=config, due_only=False)
     if not results:
         print("no captures are waiting for trusted time")
     for capture_id, result in results.items():

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.datadir import Archive
 from archive.evidence.checks import ExitStatus
 from capture.cli.exits import complain
 from capture.cli.options import data_option, tsa_config, tsa_options
@@ -115,14 +115,14 @@ def run_verify(args: argparse.Namespace, data_dir: Path) -> int:
 
 def _log_verification(package: Path, data_dir: Path, report: VerifyReport) -> None:
     """Verifying evidence is an action on it: logged when this machine holds the archive."""
-    from archive.evidence.custody import CustodyError, CustodyLog
+    from archive.evidence.custody import CustodyError
 
-    if not (data_dir / CATALOG_NAME).exists():
+    if not Archive.exists(data_dir):
         return
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-        captures = [cid for cid in report.captures if catalog.get_capture(cid) is not None]
+    with Archive.open(data_dir) as archive:
+        known = [cid for cid in report.captures if archive.catalog.get_capture(cid) is not None]
         try:
-            _append_verified(CustodyLog(data_dir, catalog), captures, package, report)
+            _append_verified(archive.custody, known, package, report)
         except CustodyError as exc:
             # The verdict above stands (it is about the package); the exit code keeps it.
             print(
@@ -155,14 +155,13 @@ def _append_verified(
 def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     """The public key that signs this installation's captures, and its key statement."""
     from archive.evidence.keystatement import stamp_statement, statement_for
-    from archive.evidence.sealing import signing_key
     from archive.evidence.signing import SigningError
 
     config = tsa_config(args)
     operator = args.operator or os.environ.get("USER") or "operator"
-    with Catalog.open(data_dir / CATALOG_NAME) as catalog:
-        key = signing_key(data_dir, catalog)
-        created = _key_created(data_dir, catalog, key.fingerprint)
+    with Archive.open(data_dir) as archive:
+        key = archive.signing_key()
+        created = _key_created(archive, key.fingerprint)
     try:
         statement = statement_for(key, data_dir, created=created, operator=operator)
     except SigningError as exc:
@@ -189,15 +188,14 @@ def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     return ExitStatus.VERIFIED
 
 
-def _key_created(data_dir: Path, catalog: Catalog, fingerprint: str) -> tuple[str, str]:
+def _key_created(archive: Archive, fingerprint: str) -> tuple[str, str]:
     """When the key was made, and where that time comes from: its ``key-created``
     custody event, else (a key older than the log) its file's modification time."""
-    from archive.evidence.custody import CustodyLog
     from archive.evidence.signing import KEYS_DIR, PRIVATE_KEY_NAME
     from archive.timeutil import rfc3339
 
-    for event in CustodyLog(data_dir, catalog).events():
+    for event in archive.custody.events():
         if event.action == "key-created" and event.details.get("fingerprint") == fingerprint:
             return event.time, f"custody event seq {event.seq} (key-created)"
-    mtime = (data_dir / KEYS_DIR / PRIVATE_KEY_NAME).stat().st_mtime
+    mtime = (archive.root / KEYS_DIR / PRIVATE_KEY_NAME).stat().st_mtime
     return rfc3339(datetime.fromtimestamp(mtime, UTC)), "the key file's modification time"

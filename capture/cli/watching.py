@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import CATALOG_NAME, BadCaseName, Catalog, CatalogError
+from archive.catalog import BadCaseName, Catalog, CatalogError
+from archive.datadir import Archive
 from archive.timeutil import now_rfc3339
 from capture.cli.exits import ExitCode, complain
 from capture.cli.listing import capture_dict
@@ -89,7 +90,8 @@ def run_watch(args: argparse.Namespace, data_dir: Path) -> int:
     except (BadURL, IntervalError) as exc:
         return complain(exc, ExitCode.BAD_INPUT)
     try:
-        with Catalog.open(data_dir / CATALOG_NAME) as catalog:
+        with Archive.open(data_dir) as archive:
+            catalog = archive.catalog
             if command == "add":
                 _add_target(catalog, args, url, interval)
             elif command == "list":

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from archive.catalog import STATUSES, CaptureRow, Catalog, CatalogError
 from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
-from archive.evidence.custody import CustodyError, CustodyLog
+from archive.evidence.custody import CustodyError
 from archive.timeutil import utc_now
 from archive.wacz.export import ExportError
 from archive.watch.snapshot import Snapshot, SnapshotError
@@ -32,7 +32,6 @@ from capture.service import CaptureService
 routes = web.RouteTableDef()
 
 #: Where exports made from the dashboard are written (they are also downloaded).
-EXPORTS_DIR = "exports"
 NO_CASE = "(no case)"
 HIGHLIGHTED_KINDS = ("changed", "takedown", "restored", "failed")
 
@@ -116,7 +115,7 @@ def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
     artifacts = catalog.artifacts(row.id)
     custody_problem = None
     try:
-        events = list(CustodyLog(service.data_dir, catalog).events(row.id))
+        events = list(service.archive.custody.events(row.id))
     except CustodyError as exc:
         events, custody_problem = [], str(exc)
     timeline = catalog.timeline_for_capture(row.id)
@@ -158,13 +157,13 @@ async def export(request: web.Request) -> web.StreamResponse:
     row = await asyncio.to_thread(_require, service.catalog, request.match_info["id"])
     form = await request.post()
     actor = str(form.get("operator") or "").strip() or "dashboard"
-    folder = service.data_dir / EXPORTS_DIR
+    folder = service.archive.exports_dir
     folder.mkdir(parents=True, exist_ok=True)
     stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
     out = _free_name(folder, f"{row.id}-{stamp}")
     try:
         result = await exporting.export(
-            service.data_dir, [row.id], out, actor=actor, catalog=service.catalog, tsa=service.tsa
+            service.archive, [row.id], out, actor=actor, tsa=service.tsa
         )
     except ExportError as exc:
         facts = await asyncio.to_thread(_capture_facts, service, row.id)
@@ -304,7 +303,7 @@ def _index_missing(service: CaptureService) -> list[str]:
     problems = []
     for row in catalog.unindexed_captures():
         try:
-            snapshot = Snapshot.load(service.data_dir, row.id, catalog=catalog)
+            snapshot = Snapshot.load(service.archive.root, row.id, catalog=catalog)
             catalog.index_text(
                 row.id,
                 url=snapshot.final_url or snapshot.url,

@@ -134,9 +134,7 @@ async def replay_wacz(request: web.Request) -> web.FileResponse:
         )
     service = request.app[keys.SERVICE]
     try:
-        path = await asyncio.to_thread(
-            ensure_replay_wacz, service.data_dir, service.catalog, capture_id
-        )
+        path = await asyncio.to_thread(ensure_replay_wacz, service.archive, capture_id)
     except ReplayError as exc:
         raise NotFound(str(exc)) from None
     return web.FileResponse(

@@ -24,12 +24,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from archive.datadir import PAIRING_FILE, TOKEN_FILE
 from capture.server import keys
 from capture.server.errors import Forbidden, Handler, MisdirectedRequest, Unauthorized
 from capture.server.sessions import check_same_origin, dashboard_gate, has_session, own_origin
 
-TOKEN_FILE = "api-token"
-PAIRING_FILE = "paired-extensions.json"
 EXTENSION_SCHEMES = ("chrome-extension://", "moz-extension://")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 

@@ -1,0 +1,153 @@
+"""The data directory: one :class:`Archive` object owns it and knows every name in it.
+
+Everything that keeps evidence receives the archive instead of a ``(data_dir,
+catalog)`` pair and builds nothing of its own: the catalog is opened once per
+process (one connection, one writer: every write goes through it, in order; a
+server's event loop reads through a second, read-only connection), the
+file store, the custody log and the signing key hang off it. A team installation
+replaces what the archive holds (a PostgreSQL catalog, an object store), not the
+code that uses it.
+
+``DATA/`` holds::
+
+    catalog.sqlite3      the catalog (and its WAL files)
+    custody.jsonl        the chain of custody (its lock, anchors/ and anchors.lock beside it)
+    keys/                the installation's signing key
+    captures/ID/         each capture's sealed files
+    quarantine/          unsealed leftovers of interrupted captures, set aside
+    work/ID/             scratch of a running capture (never evidence)
+    incoming/ID/         what the investigator's browser sent, before it is sealed
+    replay/              plain WACZ views for the dashboard's replay (never evidence)
+    exports/             packages exported from the dashboard
+    models/              speech models rejoined for analysis
+    api-token, paired-extensions.json   the server's secrets
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from archive.catalog import CATALOG_NAME, Catalog
+from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.signing import SigningKey
+from archive.store import FileStore
+
+REPLAY_DIR = "replay"
+EXPORTS_DIR = "exports"
+MODELS_DIR = "models"
+INCOMING_DIR = "incoming"
+TOKEN_FILE = "api-token"
+PAIRING_FILE = "paired-extensions.json"
+
+
+class NoArchive(Exception):
+    """The directory holds no archive, and the caller asked not to make one there."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(
+            f"no archive at {root} (no {CATALOG_NAME}): check --data, "
+            "or capture something first to create one"
+        )
+        self.root = root
+
+
+class Archive:
+    """One data directory and what keeps it: catalog, file store, custody, signing key.
+
+    Open it once per process (:meth:`open`) and hand it to whoever needs it; it is
+    safe to share between threads (the catalog serialises its writes).
+    """
+
+    def __init__(self, root: Path, catalog: Catalog) -> None:
+        self.root = Path(root)
+        self.catalog = catalog
+        self.store = FileStore(self.root)
+        self.custody = CustodyLog(self.root, catalog)
+        self._key: SigningKey | None = None
+        self._reader: Catalog | None = None
+        self._reader_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, root: Path, *, create: bool = True) -> Self:
+        """Open the archive at ``root``; make it when ``create`` (else :class:`NoArchive`)."""
+        root = Path(root)
+        if not create and not cls.exists(root):
+            raise NoArchive(root)
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(root, Catalog.open(root / CATALOG_NAME))
+
+    @staticmethod
+    def exists(root: Path) -> bool:
+        """Whether ``root`` holds an archive (its catalog), without creating anything."""
+        return (Path(root) / CATALOG_NAME).exists()
+
+    @property
+    def reader(self) -> Catalog:
+        """A second, read-only connection for reads that must not wait behind a commit
+        (a server's event loop): SQLite refuses writes on it, so the writer stays one."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = Catalog.open(self.catalog_path, read_only=True)
+            return self._reader
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+        self.catalog.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def signing_key(self) -> SigningKey:
+        """The installation's key, made on first use; its making is a custody event."""
+        if self._key is None:
+            key, created = SigningKey.load_or_create(self.root)
+            if created:
+                self.custody.append(
+                    "key-created",
+                    actor=SYSTEM_ACTOR,
+                    details={"fingerprint": key.fingerprint, "algorithm": "ECDSA-P256-SHA256"},
+                )
+            self._key = key
+        return self._key
+
+    # -- names under DATA/ --------------------------------------------------------------
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / CATALOG_NAME
+
+    @property
+    def replay_dir(self) -> Path:
+        return self.root / REPLAY_DIR
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / EXPORTS_DIR
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / MODELS_DIR
+
+    def incoming_dir(self, capture_id: str) -> Path:
+        """Where what the investigator's browser sent waits until the capture seals it."""
+        return self.root / INCOMING_DIR / capture_id
+
+    @property
+    def token_path(self) -> Path:
+        return self.root / TOKEN_FILE
+
+    @property
+    def pairing_path(self) -> Path:
+        return self.root / PAIRING_FILE
