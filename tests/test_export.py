@@ -38,7 +38,8 @@ from archive.evidence.signing import SigningKey, signature_from_b64, verify_sign
 from archive.evidence.trustedtime import TimestampConfig
 from archive.hashing import sha256_file
 from archive.wacz.export import ExportError, ExportResult, export_wacz
-from archive.wacz.report import CaptureFacts, PackagedFile, read_warc_facts, render_report
+from archive.wacz.report import CaptureFacts, PackagedFile, read_warc_facts
+from archive.wacz.report_view import render_report
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest
 from tests.archives import capture_into
@@ -294,7 +295,7 @@ def test_the_report_names_each_capture_its_hashes_and_the_declaration(exported: 
     assert exported.key.fingerprint in report
     # What the capture recorded about itself is shown escaped, never as markup.
     assert "<script>" not in report
-    assert "&lt;script&gt;alert(&#x27;note&#x27;)&lt;/script&gt; &amp; more" in report
+    assert "&lt;script&gt;alert(&#39;note&#39;)&lt;/script&gt; &amp; more" in report
 
 
 def test_the_report_shows_the_tsa_time_from_the_token(exported: Exported) -> None:

@@ -76,7 +76,8 @@ from archive.hashing import CHUNK_SIZE, HashingWriter
 from archive.manifest import MANIFEST_NAME
 from archive.store import Artifact, fsync_dir
 from archive.timeutil import now_rfc3339
-from archive.wacz.report import PackagedFile, collect_capture, render_report
+from archive.wacz.report import PackagedFile, collect_capture
+from archive.wacz.report_view import render_report
 from archive.wacz.verify_md import PackagedCapture, verify_md
 
 WACZ_VERSION = "1.1.1"

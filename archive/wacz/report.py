@@ -1,20 +1,16 @@
-"""The export's report: one plain, printable HTML page a lawyer or a judge can read.
+"""The export's report, first half: the facts it states about each capture.
 
 A WACZ file is proof for machines; people need to see, per capture, what was asked
 for, what came back, from which server, when, by whom, with which tools, and which
 files carry which hashes. :func:`collect_capture` gathers those facts from a sealed
 capture (its manifest, its catalog files, its WARC read as a stream, its custody
-events) and :func:`render_report` writes them out, followed by a draft declaration
-for the operator and a plain statement of what the signatures prove and what they
-cannot.
+events, its analysis addenda). :func:`archive.wacz.report_view.render_report` then
+lays them out with the templates in ``archive/wacz/templates/`` as one plain,
+printable HTML page a lawyer or a judge can read.
 
-Everything that came from a captured page (URLs, titles, errors, certificate
-names, even the operator's note) is treated as hostile: every string goes through
-:func:`html.escape`, nothing captured becomes a link, and the page forbids scripts
-and network fetches (Content-Security-Policy), so opening the report never
-contacts anyone. The page is self-contained apart from the screenshots, which
-are files of the package referenced beside it (``evidence/``), not copies in the
-HTML: a full-page screenshot can be tens of megabytes.
+Nothing here is markup: every fact stays the text it was (URLs, titles, errors,
+certificate names, even the operator's note, all of which anyone could have
+written), and the autoescaped templates alone decide how it is shown.
 """
 
 from __future__ import annotations
@@ -33,9 +29,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.evidence.addendum import analysis_number
 from archive.evidence.signing import SignatureError, verify_signed
-from archive.wacz.report_analysis import RunFacts, collect_analyses, recheck_token, render_analyses
-from archive.wacz.report_text import declaration, what_it_proves
-from archive.wacz.report_text import escape as _e
+from archive.wacz.report_analysis import RunFacts, collect_analyses, recheck_token
 
 #: Page info and TLS metadata are JSON written by osint-capture: small. Anything far
 #: larger is not read into memory for a report.
@@ -45,39 +39,6 @@ PAGE_INFO_PREFIX = "urn:pageinfo:"
 TLS_METADATA = "tls-certificate-chain"
 #: The manifest's signature file in a capture directory (named by capture/sealing.py).
 SIGNATURE_NAME = "manifest.sig.json"
-
-#: Scripts, frames, fonts and fetches are all refused; images only from files beside
-#: the report. A hostile string that slipped through escaping still could not act.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' file: data:; "
-    "base-uri 'none'; form-action 'none'"
-)
-
-REPORT_CSS = """
-body { font: 10.5pt/1.45 Georgia, "Times New Roman", serif; color: #000; background: #fff;
-       max-width: 60em; margin: 2em auto; padding: 0 1.5em; }
-h1 { font-size: 18pt; margin-bottom: .2em; }
-h2 { font-size: 14pt; border-bottom: 1px solid #000; margin-top: 2em; }
-h3 { font-size: 11.5pt; margin: 1.4em 0 .4em; }
-table { border-collapse: collapse; width: 100%; margin: .4em 0 1em; }
-th, td { border: 1px solid #999; padding: .25em .45em; text-align: left; vertical-align: top; }
-th { background: #eee; width: 14em; font-weight: normal; }
-thead th { width: auto; font-weight: bold; }
-code, .hash, .mono { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 8.5pt;
-                     overflow-wrap: anywhere; }
-.url { overflow-wrap: anywhere; }
-.note { color: #333; font-style: italic; }
-.warning { border: 2px solid #000; padding: .5em .8em; }
-figure { margin: 1em 0; page-break-inside: auto; }
-figure img { max-width: 100%; border: 1px solid #999; }
-figcaption { font-size: 9pt; margin-bottom: .4em; }
-section.capture { page-break-before: always; }
-section.declaration { page-break-before: always; }
-.blank { display: inline-block; min-width: 16em; border-bottom: 1px solid #000; }
-.signature-line { margin-top: 3em; }
-.reading { border-left: 3px dashed #666; padding-left: .6em; margin: .6em 0; }
-@media print { body { margin: 0; max-width: none; } a { color: #000; text-decoration: none; } }
-"""
 
 
 # -- facts gathered for each capture ----------------------------------------------------------
@@ -242,340 +203,7 @@ def read_warc_facts(path: Path) -> WarcFacts:
     return facts
 
 
-# -- rendering ----------------------------------------------------------------------------------
-
-
-def render_report(
-    captures: Sequence[CaptureFacts],
-    *,
-    package_name: str,
-    created: str,
-    software: str,
-    key_fingerprint: str,
-) -> str:
-    """The whole report as one HTML document (UTF-8 text)."""
-    parts = [
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(CONTENT_SECURITY_POLICY)}">',
-        '<meta name="referrer" content="no-referrer">',
-        f"<title>Capture report: {_e(package_name)}</title>",
-        f"<style>{REPORT_CSS}</style>",
-        "</head><body>",
-        f"<h1>Capture report: <span class='mono'>{_e(package_name)}</span></h1>",
-        _summary(captures, package_name, created, software, key_fingerprint),
-        what_it_proves(key_fingerprint, created, package_name),
-    ]
-    parts += [_capture_section(number, c) for number, c in enumerate(captures, start=1)]
-    parts.append(declaration(captures, package_name, created, software, key_fingerprint))
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
-def _summary(
-    captures: Sequence[CaptureFacts],
-    package_name: str,
-    created: str,
-    software: str,
-    key_fingerprint: str,
-) -> str:
-    rows = "".join(
-        "<tr>"
-        f"<td>{number}</td>"
-        f"<td class='url'>{_e(c.manifest.get('url'))}</td>"
-        f"<td>{_e(c.manifest.get('started_at'))}</td>"
-        f"<td>{_e(c.manifest.get('status'))}</td>"
-        f"<td class='mono'>{_e(c.capture_id)}</td>"
-        "</tr>"
-        for number, c in enumerate(captures, start=1)
-    )
-    return (
-        "<table>"
-        f"<tr><th>Package</th><td class='mono'>{_e(package_name)}</td></tr>"
-        f"<tr><th>Packaging started</th><td>{_e(created)} (system clock of the packaging machine,"
-        " UTC)</td></tr>"
-        f"<tr><th>Packaged with</th><td>{_e(software)}</td></tr>"
-        f"<tr><th>Signing key</th><td class='hash'>{_e(key_fingerprint)}</td></tr>"
-        f"<tr><th>Captures</th><td>{len(captures)}</td></tr>"
-        "</table>"
-        "<table><thead><tr><th>#</th><th>Requested URL</th><th>Capture started (UTC)</th>"
-        f"<th>Status</th><th>Capture id</th></tr></thead><tbody>{rows}</tbody></table>"
-        "<p class='note'>Each file named in this report is in the package; "
-        "<code>evidence/VERIFY.md</code> explains how to check every hash and signature by"
-        " hand.</p>"
-    )
-
-
-def _capture_section(number: int, c: CaptureFacts) -> str:
-    m = c.manifest
-    info = c.warc.page_info or {}
-    software = m.get("software") or {}
-    reasons = m.get("reasons") or []
-    rows = [
-        ("Capture id", f"<span class='mono'>{_e(c.capture_id)}</span>"),
-        ("Requested URL", f"<span class='url'>{_e(m.get('url'))}</span>"),
-        ("Final URL", f"<span class='url'>{_e(m.get('final_url'))}</span>"),
-        ("Page title", _e(m.get("title"))),
-        ("HTTP status", _e(m.get("http_status"))),
-        ("Status", _e(m.get("status"))),
-        ("Capture started", f"{_e(m.get('started_at'))} UTC (capturing machine's clock)"),
-        ("Capture finished", f"{_e(m.get('finished_at'))} UTC (capturing machine's clock)"),
-        ("Clock", _e(m.get("clock"))),
-        ("Trusted time", _trusted_time(c.tokens, m.get("finished_at"))),
-        ("Operator", _e(m.get("operator"))),
-        ("Case", _e(m.get("case"))),
-        ("Note", _e(m.get("note"))),
-        ("Manifest SHA-256", f"<span class='hash'>{_e(c.manifest_sha256)}</span>"),
-        (
-            "Manifest signed by",
-            f"<span class='hash'>{_e(c.manifest_signed_by)}</span> (signature checked when"
-            " this package was made)"
-            if c.manifest_signed_by
-            else "not signed: the capture was sealed before osint-capture signed manifests",
-        ),
-    ]
-    if reasons:
-        rows.insert(6, ("Why partial", _list(reasons)))
-    parts = [
-        f"<section class='capture' id='capture-{_e(c.capture_id)}'>",
-        f"<h2>Capture {number}: <span class='url'>{_e(m.get('url'))}</span></h2>",
-        _table(rows),
-        "<h3>Tools</h3>",
-        _table([(name, _e(version)) for name, version in software.items()])
-        if software
-        else "<p>The manifest names no software.</p>",
-        "<h3>Servers</h3>",
-        _servers(info, c.warc),
-        "<h3>TLS certificate of the page's origin</h3>",
-        _certificate(m.get("final_url") or m.get("url"), c.warc),
-        "<h3>Full-page screenshot</h3>",
-        _screenshot(c),
-        "<h3>Files</h3>",
-        _files(c.files),
-        "<h3>Resources that failed to load</h3>",
-        _failed(info, c.warc),
-        "<h3>Media downloaded, and conversions</h3>",
-        _media(m),
-        render_analyses(c.analyses),
-        "<h3>Chain of custody</h3>",
-        _custody(c.custody),
-        "</section>",
-    ]
-    return "\n".join(parts)
-
-
-def _trusted_time(tokens: Sequence[TokenFacts], finished_at: object) -> str:
-    """Each token's time as what is proven: the manifest existed no later than that."""
-    if not tokens:
-        return (
-            "none: no time-stamp token was obtained for this capture, so nothing independent"
-            " of the capturing machine's clock proves when it was made; a verification"
-            " reports it as not authenticated"
-        )
-    items = []
-    for token in tokens:
-        when = _e(token.gen_time) if token.gen_time else "a time not recorded in custody"
-        tsa = f" by {_e(token.tsa)}" if token.tsa else ""
-        seq = f" (custody seq {token.custody_seq})" if token.custody_seq is not None else ""
-        chain = f", chain <code>{_e(token.chain_path)}</code>" if token.chain_path else ""
-        items.append(
-            f"<strong>Proven no later than {when}</strong>{tsa}{seq}; the capturing machine's"
-            f" clock says it finished at {_e(finished_at)}. Token"
-            f" <code>{_e(token.package_path)}</code>{chain}. {_e(token.check)}"
-        )
-    return _list(items, escaped=True)
-
-
-def _servers(info: Mapping[str, Any], warc: WarcFacts) -> str:
-    parts = []
-    chain = info.get("redirect_chain") or []
-    if chain:
-        parts.append(
-            "<table><thead><tr><th>Page request (redirects in order)</th><th>HTTP status</th>"
-            "<th>Server address</th></tr></thead><tbody>"
-            + "".join(
-                f"<tr><td class='url'>{_e(hop.get('url'))}</td><td>{_e(hop.get('status'))}</td>"
-                f"<td class='mono'>{_e(hop.get('ip'))}</td></tr>"
-                for hop in chain
-                if isinstance(hop, Mapping)
-            )
-            + "</tbody></table>"
-        )
-    if warc.servers:
-        parts.append(
-            "<table><thead><tr><th>Every host that answered</th><th>Addresses connected to"
-            " (WARC-IP-Address)</th></tr></thead><tbody>"
-            + "".join(
-                f"<tr><td class='url'>{_e(host)}</td>"
-                f"<td class='mono'>{_e(', '.join(sorted(ips)) or 'not reported')}</td></tr>"
-                for host, ips in sorted(warc.servers.items())
-            )
-            + "</tbody></table>"
-        )
-    if not parts:
-        return "<p>No server addresses were recorded.</p>"
-    return "".join(parts)
-
-
-def _certificate(url: str | None, warc: WarcFacts) -> str:
-    origin = _origin(url or "")
-    if not origin.startswith("https://"):
-        return "<p>Not applicable: the page was not loaded over HTTPS.</p>"
-    cert = warc.certificates.get(origin)
-    if cert is None:
-        return f"<p>No certificate was recorded for {_e(origin)}.</p>"
-    if cert.problem:
-        return f"<p>Certificate of {_e(origin)}: {_e(cert.problem)}.</p>"
-    rows = [
-        ("Origin", _e(origin)),
-        ("Subject", f"<span class='mono'>{_e(cert.subject)}</span>"),
-        ("Issuer", f"<span class='mono'>{_e(cert.issuer)}</span>"),
-        ("Valid from", f"{_e(cert.not_before)} UTC"),
-        ("Valid until", f"{_e(cert.not_after)} UTC"),
-        ("Names (SAN)", _e(", ".join(cert.names)) if cert.names else "none"),
-        ("TLS", _e(cert.protocol)),
-    ]
-    others = len(warc.certificates) - 1
-    note = (
-        f"<p class='note'>The WARC holds the certificate chains of {others} other HTTPS"
-        " origin(s) the page loaded from, in metadata records.</p>"
-        if others > 0
-        else ""
-    )
-    return _table(rows) + note
-
-
-def _screenshot(c: CaptureFacts) -> str:
-    if c.screenshot is None:
-        return "<p>This capture has no full-page screenshot.</p>"
-    m = c.manifest
-    return (
-        "<figure><figcaption>"
-        f"<span class='url'>{_e(m.get('final_url') or m.get('url'))}</span><br>"
-        f"captured {_e(m.get('started_at'))} to {_e(m.get('finished_at'))} UTC;"
-        f" file <code>{_e(c.screenshot)}</code>"
-        "</figcaption>"
-        f"<img src='{_e(c.screenshot)}' alt='full-page screenshot of capture {_e(c.capture_id)}'>"
-        "</figure>"
-    )
-
-
-def _files(files: Sequence[PackagedFile]) -> str:
-    rows = "".join(
-        f"<tr><td class='mono'>{_e(f.name)}</td><td class='mono'>{_e(f.package_path)}</td>"
-        f"<td>{_e(f.kind)}</td><td>{f.size:,}</td><td class='hash'>{_e(f.sha256)}</td></tr>"
-        for f in files
-    )
-    return (
-        "<table><thead><tr><th>File (as sealed)</th><th>In this package</th><th>Kind</th>"
-        f"<th>Bytes</th><th>SHA-256</th></tr></thead><tbody>{rows}</tbody></table>"
-    )
-
-
-def _failed(info: Mapping[str, Any], warc: WarcFacts) -> str:
-    notes = "".join(f"<p class='note'>{_e(p)}</p>" for p in warc.problems)
-    if not info:
-        return notes + "<p>No page info record was found in the WARC.</p>"
-    failed = [f for f in info.get("failed_requests") or [] if isinstance(f, Mapping)]
-    if not failed:
-        return notes + "<p>None: every request the page made got a response.</p>"
-    rows = "".join(
-        f"<tr><td class='url'>{_e(f.get('url'))}</td><td>{_e(f.get('type'))}</td>"
-        f"<td class='mono'>{_e(f.get('error'))}</td></tr>"
-        for f in failed
-    )
-    return (
-        notes + "<table><thead><tr><th>URL</th><th>Type</th><th>Error</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-    )
-
-
-def _media(m: Mapping[str, Any]) -> str:
-    items = [
-        i
-        for i in m.get("items") or []
-        if isinstance(i, Mapping) and i.get("kind") in ("media", "subtitles", "thumbnail")
-    ]
-    facts = [f for f in (m.get("extra") or {}).get("media") or [] if isinstance(f, Mapping)]
-    images = sum(
-        1 for i in m.get("items") or [] if isinstance(i, Mapping) and i.get("kind") == "image"
-    )
-    image_note = (
-        f"<p class='note'>The manifest also lists {images} image(s) the page loaded, each"
-        " with its URL and SHA-256 (<code>items</code>).</p>"
-        if images
-        else ""
-    )
-    if not items and not facts:
-        return "<p>None: no video or audio was downloaded for this capture.</p>" + image_note
-    parts = []
-    if items:
-        parts.append(
-            "<table><thead><tr><th>File</th><th>Kind</th><th>Source URL</th><th>Bytes</th>"
-            "<th>SHA-256</th></tr></thead><tbody>"
-            + "".join(
-                f"<tr><td class='mono'>{_e(i.get('path'))}</td><td>{_e(i.get('kind'))}</td>"
-                f"<td class='url'>{_e(i.get('url'))}</td><td>{_e(i.get('size'))}</td>"
-                f"<td class='hash'>{_e(i.get('sha256'))}</td></tr>"
-                for i in items
-            )
-            + "</tbody></table>"
-        )
-    if facts:
-        parts.append(
-            "<table><thead><tr><th>Requested</th><th>Extractor / format</th>"
-            "<th>Conversion</th><th>Outcome</th></tr></thead><tbody>"
-            + "".join(_media_row(f) for f in facts)
-            + "</tbody></table>"
-        )
-    return "".join(parts) + image_note
-
-
-def _media_row(f: Mapping[str, Any]) -> str:
-    if f.get("remuxed"):
-        conversion = f"remuxed (streams copied, not re-encoded): {f.get('conversion') or ''}"
-        conversion += f" [{', '.join(map(str, f.get('postprocessors') or []))}]"
-    else:
-        conversion = "none: the bytes are the server's"
-    outcome = f.get("error") or f.get("cut") or "downloaded whole"
-    tools = f"yt-dlp {f.get('yt_dlp') or '?'}, ffmpeg {f.get('ffmpeg') or 'n/a'}"
-    return (
-        f"<tr><td class='url'>{_e(f.get('requested_url'))} ({_e(f.get('found_as'))})</td>"
-        f"<td>{_e(f.get('extractor'))} / {_e(f.get('format'))}<br><span class='note'>"
-        f"{_e(tools)}</span></td><td>{_e(conversion)}</td><td>{_e(outcome)}</td></tr>"
-    )
-
-
-def _custody(events: Sequence[Mapping[str, Any]]) -> str:
-    if not events:
-        return "<p>No custody events name this capture.</p>"
-    rows = "".join(
-        f"<tr><td>{_e(e.get('seq'))}</td><td>{_e(e.get('time'))}</td>"
-        f"<td>{_e(e.get('action'))}</td><td>{_e(e.get('actor'))}</td>"
-        f"<td class='mono'>{_e(json.dumps(e.get('details'), ensure_ascii=False, sort_keys=True))}"
-        f"</td><td class='hash'>{_e(e.get('hash'))}</td></tr>"
-        for e in events
-    )
-    return (
-        "<table><thead><tr><th>Seq</th><th>Time (UTC, system clock)</th><th>Action</th>"
-        "<th>Actor</th><th>Details</th><th>Event hash</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table>"
-        "<p class='note'>The whole chain, from the first event about these captures to the"
-        " log's head when the package was made, is <code>evidence/custody.jsonl</code>.</p>"
-    )
-
-
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def _table(rows: Sequence[tuple[str, str]]) -> str:
-    """Rows of (label, already-escaped value); labels are escaped here."""
-    body = "".join(f"<tr><th>{_e(label)}</th><td>{value}</td></tr>" for label, value in rows)
-    return f"<table>{body}</table>"
-
-
-def _list(items: Sequence[str], *, escaped: bool = False) -> str:
-    return "<ul>" + "".join(f"<li>{i if escaped else _e(i)}</li>" for i in items) + "</ul>"
 
 
 def _relative_to(package_path: str, report_dir: str) -> str:
@@ -591,7 +219,7 @@ def _host(url: str) -> str | None:
         return None
 
 
-def _origin(url: str) -> str:
+def url_origin(url: str) -> str:
     """``scheme://netloc`` of a URL, or ``""`` when it cannot be parsed."""
     try:
         split = urlsplit(url)
@@ -606,7 +234,7 @@ def _read_capped(record: Any, limit: int) -> bytes | None:
 
 
 def _certificate_facts(uri: str, data: bytes | None) -> CertificateFacts:
-    origin = _origin(uri)
+    origin = url_origin(uri)
     if data is None:
         return CertificateFacts(origin, problem="the TLS metadata record is too large to read")
     try:

@@ -11,7 +11,8 @@ The section is built from the packaged files only: the addendum and results byte
 are read from the capture's directory for the names the package lists, and must
 have the SHA-256 the package records. The addendum's signature is checked here; its
 tokens are verified against the addendum's hash with the public roots, as the
-capture's are. Everything read is escaped (:func:`archive.wacz.report_text.escape`).
+capture's are. What is read stays text: ``templates/_analyses.html.j2`` lays it out,
+autoescaped (:mod:`archive.wacz.templating`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archive.evidence.addendum import (
     MACHINE_DRAFT_NOTICE,
@@ -33,14 +34,15 @@ from archive.evidence.addendum import (
 from archive.evidence.signing import SignatureError, verify_signed
 from archive.evidence.timestamps import TimestampError, TrustStore, verify_token
 from archive.readings import tool_label
-from archive.wacz.report_text import escape as _e
+from archive.wacz.templating import render
 
 if TYPE_CHECKING:
     from archive.wacz.report import PackagedFile
 
 #: Addenda and results are JSON written by osint-capture; far larger is not read.
 MAX_JSON_BYTES = 64 * 1024 * 1024
-HEADING = "Machine readings (drafts, not evidence)"
+ANALYSES_TEMPLATE = "_analyses.html.j2"
+READING_LABELS = {"ocr": "OCR", "transcript": "draft transcript", "translation": "translation"}
 
 
 @dataclass
@@ -152,69 +154,107 @@ def recheck_token(path: Path, digest_hex: str) -> str:
     )
 
 
-# -- rendering ----------------------------------------------------------------------------------
+# -- what the report shows of a run ------------------------------------------------------------
+
+
+class ToolUsed(NamedTuple):
+    """A tool a run used, as people name it, and the model file it ran if any."""
+
+    label: str
+    via: object
+    model_sha256: object
+
+
+class Step(NamedTuple):
+    """What one step of a run (ocr, transcribe, translate) read, and its notes."""
+
+    step: object
+    status: object
+    read: object
+    failed: object
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReadingView:
+    """One reading's text beside where it was read; every part of it a machine draft."""
+
+    #: ``transcript``, ``translation``, or anything else (shown as OCR lines).
+    kind: str
+    #: "OCR", "draft transcript", "translation", or the kind as recorded.
+    label: str
+    source_what: object
+    #: Where in the media it was read (``mm:ss.ss``), if it was.
+    at: str | None
+    tool: str
+    uri: object
+    file: object
+    sha256: object
+    #: (time, text), (read, translation) or (box, text), by kind.
+    rows: tuple[tuple[object, object], ...]
+
+
+@dataclass(frozen=True)
+class RunView:
+    """One analysis run as the report shows it."""
+
+    number: int
+    addendum_path: str
+    addendum_sha256: str
+    signed_by: str | None
+    started_at: object
+    finished_at: object
+    #: Each token: (package path, time from custody, TSA, what a check says now).
+    tokens: tuple[tuple[str, str | None, str | None, str], ...]
+    operator: object
+    requested: str
+    tools: tuple[ToolUsed, ...]
+    steps: tuple[Step, ...]
+    readings_count: object
+    reasons: tuple[str, ...]
+    problems: tuple[str, ...]
+    readings: tuple[ReadingView, ...]
 
 
 def render_analyses(runs: Sequence[RunFacts]) -> str:
-    """The section of one capture; empty when the capture has no addendum in the package."""
-    if not runs:
-        return ""
-    parts = [
-        f"<h3>{_e(HEADING)}</h3>",
-        "<p class='warning'><strong>Machine draft, not evidence.</strong>"
-        f" {_e(MACHINE_DRAFT_NOTICE)}"
-        " Each run below was sealed after the capture, as an addendum of its own; the"
-        " capture's manifest and files are as they were.</p>",
-    ]
-    for run in runs:
-        parts.append(_run(run))
-    return "\n".join(parts)
+    """The section of one capture on its own; empty when it has no addendum in the package.
 
-
-def _run(run: RunFacts) -> str:
-    a = run.addendum
-    rows = [
-        ("Addendum", f"<code>{_e(run.addendum_path)}</code>"),
-        ("Addendum SHA-256", f"<span class='hash'>{_e(run.addendum_sha256)}</span>"),
-        (
-            "Signed by",
-            f"<span class='hash'>{_e(run.signed_by)}</span> (signature checked when this"
-            " package was made)"
-            if run.signed_by
-            else "not verified: see the problems below",
-        ),
-        (
-            "Claimed time",
-            f"{_e(a.get('started_at'))} to {_e(a.get('finished_at'))} UTC"
-            " (the analysing machine's clock)",
-        ),
-        ("Trusted time", _trusted(run)),
-        ("Asked by", _e(a.get("operator"))),
-        ("Asked for", _e(_requested(a.get("requested")))),
-        ("Tools", _items(_tool(t) for t in _dicts(a.get("tools")))),
-        ("What was read", _items(_step(s) for s in _dicts(a.get("outcomes")))),
-        ("Readings", _e(a.get("readings"))),
-    ]
-    reasons = [str(r) for r in a.get("reasons") or []]
-    if reasons:
-        rows.append(("Not read, and why", _items(_e(r) for r in reasons)))
-    if run.problems:
-        rows.append(("Problems", _items(_e(p) for p in run.problems)))
-    body = "".join(f"<tr><th>{_e(label)}</th><td>{value}</td></tr>" for label, value in rows)
-    readings = "".join(_reading(r) for r in run.readings)
-    return (
-        f"<h4>Analysis {run.number}: machine draft, not evidence</h4>"
-        f"<table>{body}</table>{readings or '<p>No text was read in this run.</p>'}"
+    The report includes the same template for each capture (:mod:`archive.wacz.report_view`).
+    """
+    return render(
+        ANALYSES_TEMPLATE, analyses=[run_view(r) for r in runs], draft_notice=MACHINE_DRAFT_NOTICE
     )
 
 
-def _trusted(run: RunFacts) -> str:
-    if not run.tokens:
-        return "none: nothing independent of the analysing machine's clock dates this addendum"
-    return _items(
-        f"<strong>The addendum existed no later than {_e(when or 'a time not recorded')}</strong>"
-        f"{' by ' + _e(tsa) if tsa else ''}. Token <code>{_e(path)}</code>. {_e(check)}"
-        for path, when, tsa, check in run.tokens
+def run_view(run: RunFacts) -> RunView:
+    """What the report shows of one run; the addendum's fields as recorded."""
+    a = run.addendum
+    return RunView(
+        number=run.number,
+        addendum_path=run.addendum_path,
+        addendum_sha256=run.addendum_sha256,
+        signed_by=run.signed_by,
+        started_at=a.get("started_at"),
+        finished_at=a.get("finished_at"),
+        tokens=tuple(run.tokens),
+        operator=a.get("operator"),
+        requested=_requested(a.get("requested")),
+        tools=tuple(
+            ToolUsed(tool_label(t), t.get("via"), t.get("model_sha256"))
+            for t in _dicts(a.get("tools"))
+        ),
+        steps=tuple(_step(s) for s in _dicts(a.get("outcomes"))),
+        readings_count=a.get("readings"),
+        reasons=tuple(str(r) for r in a.get("reasons") or []),
+        problems=tuple(run.problems),
+        readings=tuple(_reading(r) for r in run.readings),
+    )
+
+
+def _step(step: dict[str, Any]) -> Step:
+    notes = tuple(str(n) for n in step.get("notes") or [])
+    return Step(
+        step.get("step"), step.get("status"), step.get("read", 0), step.get("failed"), notes
     )
 
 
@@ -226,65 +266,36 @@ def _requested(value: object) -> str:
     return ", ".join(steps) + (f" ({'; '.join(extra)})" if extra else "")
 
 
-def _tool(tool: dict[str, Any]) -> str:
-    text = _e(tool_label(tool))
-    if tool.get("via"):
-        text += f" via {_e(tool['via'])}"
-    if tool.get("model_sha256"):
-        text += f"; model SHA-256 <span class='hash'>{_e(tool['model_sha256'])}</span>"
-    return text
-
-
-def _step(step: dict[str, Any]) -> str:
-    text = f"{_e(step.get('step'))}: {_e(step.get('status'))}, {_e(step.get('read', 0))} read"
-    if step.get("failed"):
-        text += f", {_e(step['failed'])} failed"
-    notes = [str(n) for n in step.get("notes") or []]
-    return text + "".join(f"<br><span class='note'>{_e(n)}</span>" for n in notes)
-
-
-def _reading(reading: dict[str, Any]) -> str:
-    """One reading's text beside where it was read; every part of it a machine draft."""
-    source = reading.get("source") if isinstance(reading.get("source"), dict) else {}
+def _reading(reading: dict[str, Any]) -> ReadingView:
+    source = _dict(reading.get("source"))
     kind = str(reading.get("kind"))
-    what = {"ocr": "OCR", "transcript": "draft transcript", "translation": "translation"}
-    where = f" at {_seconds(source.get('offset'))}" if source.get("offset") is not None else ""
-    head = (
-        f"<p><strong>Machine draft:</strong> {_e(what.get(kind, kind))} of the"
-        f" {_e(source.get('what'))}{where}, by {_e(tool_label(_dict(reading.get('tool'))))}<br>"
-        f"source <span class='url'>{_e(source.get('uri'))}</span>"
-        f"{'; file <code>' + _e(source.get('file')) + '</code>' if source.get('file') else ''}"
-        f"{'; SHA-256 <span class=hash>' + _e(source.get('sha256')) + '</span>' if source.get('sha256') else ''}"  # noqa: E501
-        "</p>"
-    )
     result = _dict(reading.get("result"))
+    rows: tuple[tuple[object, object], ...]
     if kind == "transcript":
-        rows = "".join(
-            f"<tr><td class='mono'>{_seconds(s.get('start'))}–{_seconds(s.get('end'))}</td>"
-            f"<td dir='auto'>{_e(s.get('text'))}</td></tr>"
+        rows = tuple(
+            (f"{_seconds(s.get('start'))}–{_seconds(s.get('end'))}", s.get("text"))
             for s in _dicts(result.get("segments"))
         )
-        text = f"<table><thead><tr><th>Time</th><th>Text (draft)</th></tr></thead>{rows}</table>"
     elif kind == "translation":
-        rows = "".join(
-            f"<tr><td dir='auto'>{_e(line.get('source'))}</td>"
-            f"<td dir='auto'>{_e(line.get('translation'))}</td></tr>"
-            for line in _dicts(result.get("lines"))
+        rows = tuple(
+            (line.get("source"), line.get("translation")) for line in _dicts(result.get("lines"))
         )
-        text = f"<table><thead><tr><th>Read</th><th>Translation (draft)</th></tr></thead>{rows}</table>"  # noqa: E501
     else:
-        rows = "".join(
-            f"<tr><td class='mono'>{_e(_box(line.get('box')))}</td>"
-            f"<td dir='auto'>{_e(line.get('text'))}</td></tr>"
-            for line in _dicts(result.get("lines"))
+        rows = tuple(
+            (_box(line.get("box")), line.get("text")) for line in _dicts(result.get("lines"))
         )
-        text = (
-            "<table><thead><tr><th>Box (x, y, width, height in px)</th><th>Text (draft)</th>"
-            f"</tr></thead>{rows}</table>"
-            if rows
-            else "<p>No text found.</p>"
-        )
-    return f"<div class='reading'>{head}{text}</div>"
+    offset = source.get("offset")
+    return ReadingView(
+        kind=kind,
+        label=READING_LABELS.get(kind, kind),
+        source_what=source.get("what"),
+        at=_seconds(offset) if offset is not None else None,
+        tool=tool_label(_dict(reading.get("tool"))),
+        uri=source.get("uri"),
+        file=source.get("file"),
+        sha256=source.get("sha256"),
+        rows=rows,
+    )
 
 
 def _seconds(value: object) -> str:
@@ -298,12 +309,6 @@ def _box(value: object) -> str:
     if isinstance(value, list) and len(value) == 4:
         return ", ".join(str(v) for v in value)
     return ""
-
-
-def _items(items: Any) -> str:
-    """Already-escaped items as a list."""
-    listed = list(items)
-    return "<ul>" + "".join(f"<li>{i}</li>" for i in listed) + "</ul>" if listed else "—"
 
 
 def _dict(value: object) -> dict[str, Any]:
