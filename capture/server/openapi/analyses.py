@@ -1,70 +1,68 @@
-"""The analysis part of the OpenAPI document (:mod:`capture.server.openapi` includes it)."""
+"""Analysis runs of a sealed capture in the OpenAPI document: read again, runs, readings."""
 
 from __future__ import annotations
 
 from typing import Any
 
-_ERROR = {"$ref": "#/components/responses/Error"}
-_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+from capture.server.openapi.common import (
+    ERROR,
+    ERRORS,
+    ID,
+    event_stream,
+    json_body,
+    json_response,
+    ref,
+)
+
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
-_RUN = {"$ref": "#/components/schemas/AnalysisRun"}
+_RUN = ref("AnalysisRun")
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def analysis_paths(errors: dict[str, Any]) -> dict[str, Any]:
+def analysis_paths() -> dict[str, Any]:
     base = "/api/v1/captures/{id}/analyses"
     return {
         base: {
             "post": {
                 "summary": "Read a sealed capture again (OCR by default; a new addendum each "
                 "run, never changing the capture). A run already queued is returned.",
-                "parameters": [_ID],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": "#/components/schemas/AnalysisRequest"}
-                        }
-                    },
-                },
+                "parameters": [ID],
+                "requestBody": json_body(ref("AnalysisRequest")),
                 "responses": {
-                    "202": _json(_RUN, "queued"),
-                    "404": _ERROR,
-                    **errors,
+                    "202": json_response(_RUN, "queued"),
+                    "404": ERROR,
+                    **ERRORS,
                 },
             },
             "get": {
                 "summary": "The capture's analysis runs, oldest first",
-                "parameters": [_ID],
-                "responses": {"200": _json({"type": "object"}, "runs"), "404": _ERROR, **errors},
+                "parameters": [ID],
+                "responses": {
+                    "200": json_response({"type": "object"}, "runs"),
+                    "404": ERROR,
+                    **ERRORS,
+                },
             },
         },
         base + "/{number}": {
             "get": {
                 "summary": "One run, with its readings (machine drafts) once sealed",
-                "parameters": [_ID, _NUMBER],
+                "parameters": [ID, _NUMBER],
                 "responses": {
-                    "200": _json(_RUN, "the run"),
-                    "404": _ERROR,
-                    "409": _ERROR,
-                    **errors,
+                    "200": json_response(_RUN, "the run"),
+                    "404": ERROR,
+                    "409": ERROR,
+                    **ERRORS,
                 },
             }
         },
         base + "/{number}/events": {
             "get": {
                 "summary": "Server-sent events of the run: state, reading, then done or failed",
-                "parameters": [_ID, _NUMBER],
+                "parameters": [ID, _NUMBER],
                 "responses": {
-                    "200": {
-                        "description": "event stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-                    },
-                    "404": _ERROR,
-                    **errors,
+                    "200": event_stream(),
+                    "404": ERROR,
+                    **ERRORS,
                 },
             }
         },
