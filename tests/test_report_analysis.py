@@ -176,7 +176,7 @@ def test_everything_an_addendum_says_is_escaped() -> None:
         addendum={
             "operator": hostile,
             "tools": [{"name": hostile, "model_sha256": hostile}],
-            "steps": [{"step": "ocr", "status": hostile, "read": 1, "notes": [hostile]}],
+            "outcomes": [{"step": "ocr", "status": hostile, "read": 1, "notes": [hostile]}],
             "reasons": [hostile],
             "requested": {"ocr": True, "languages": hostile},
         },
@@ -199,6 +199,6 @@ def test_everything_an_addendum_says_is_escaped() -> None:
     )
     section = render_analyses([run_facts])
     assert "<script" not in section
-    assert section.count("&lt;script&gt;") >= 15
+    assert section.count("&lt;script&gt;") >= 17  # the step's status and note among them
     assert "01:23.50–?" in section  # times as numbers, whatever the file says
     assert render_analyses([]) == ""
