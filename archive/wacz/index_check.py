@@ -24,7 +24,7 @@ from archive.wacz.warc_check import RecordFacts
 
 INDEX_CHECK = "index"
 PAGES_CHECK = "pages"
-#: The record types an index of ours lists (as :data:`archive.wacz.export.INDEX_RECORDS`).
+#: The record types an index of ours lists (as :data:`archive.wacz.layout.INDEX_RECORDS`).
 INDEXED_TYPES = ("response", "revisit", "resource")
 #: Failures reported one by one; the rest are counted.
 MAX_REPORTED = 20

@@ -33,7 +33,7 @@ from cdxj_indexer.main import CDXJIndexer
 from archive.datadir import Archive
 from archive.hashing import CHUNK_SIZE
 from archive.timeutil import now_rfc3339
-from archive.wacz.export import INDEX_FIELDS, INDEX_RECORDS, PAGES_HEADER, SOFTWARE, WACZ_VERSION
+from archive.wacz.layout import INDEX_FIELDS, INDEX_RECORDS, PAGES_HEADER, SOFTWARE, WACZ_VERSION
 
 #: Captures with a sealed WARC; failed ones have nothing to replay.
 REPLAYABLE_STATUSES = ("complete", "partial")
