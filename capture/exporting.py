@@ -18,7 +18,8 @@ from archive.catalog import Catalog
 from archive.datadir import Archive
 from archive.evidence.timestamps import TimestampError, request_token
 from archive.evidence.trustedtime import TimestampConfig
-from archive.wacz.export import ExportError, ExportResult, Stamper, export_wacz
+from archive.wacz.export import export_wacz
+from archive.wacz.export_types import ExportError, ExportResult, Stamper
 from capture.browser import Browser
 
 PDF_TIMEOUT_MS = 120_000

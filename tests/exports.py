@@ -8,7 +8,8 @@ from pathlib import Path
 
 from archive.datadir import Archive
 from archive.evidence.trustedtime import TimestampConfig
-from archive.wacz.export import ExportResult, PdfRenderer, export_wacz
+from archive.wacz.export import export_wacz
+from archive.wacz.export_types import ExportResult, PdfRenderer
 from capture.exporting import package_stamper
 from tests.tsa import TestTSA
 

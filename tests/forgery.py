@@ -34,7 +34,7 @@ from archive.evidence.custody import canonical_json, event_hash
 from archive.evidence.signing import SigningKey, sign_file_bytes, signature_to_b64
 from archive.evidence.timestamps import TrustStore, request_token
 from archive.timeutil import rfc3339
-from archive.wacz.export import (
+from archive.wacz.layout import (
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
     INDEX_FIELDS,

@@ -37,7 +37,8 @@ from archive.evidence.custody import CustodyLog, canonical_json
 from archive.evidence.signing import SigningKey, signature_from_b64, verify_signature
 from archive.evidence.trustedtime import TimestampConfig
 from archive.hashing import sha256_file
-from archive.wacz.export import ExportError, ExportResult, export_wacz
+from archive.wacz.export import export_wacz
+from archive.wacz.export_types import ExportError, ExportResult
 from archive.wacz.report import CaptureFacts, PackagedFile, read_warc_facts
 from archive.wacz.report_view import render_report
 from capture.browser import Browser

@@ -32,7 +32,9 @@ from archive.evidence.anchors import (
 from archive.evidence.checks import Check, Outcome, overall
 from archive.evidence.custody import CustodyLog
 from archive.evidence.timestamps import TrustStore
-from archive.wacz.export import CUSTODY_PATH, ExportResult, export_wacz
+from archive.wacz.export import export_wacz
+from archive.wacz.export_types import ExportResult
+from archive.wacz.layout import CUSTODY_PATH
 from archive.wacz.verify import verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from archive.catalog import Catalog
 from archive.evidence.checks import ExitStatus
-from archive.wacz.export import CUSTODY_PATH
+from archive.wacz.layout import CUSTODY_PATH
 from tests.server import CLI, RunningServer
 from tests.site import TestSite
 

@@ -20,12 +20,13 @@ from typing import Any
 from surt import surt
 
 from archive.evidence.checks import Check, Outcome
+from archive.wacz.layout import INDEX_RECORDS
 from archive.wacz.warc_check import RecordFacts
 
 INDEX_CHECK = "index"
 PAGES_CHECK = "pages"
-#: The record types an index of ours lists (as :data:`archive.wacz.export.INDEX_RECORDS`).
-INDEXED_TYPES = ("response", "revisit", "resource")
+#: The record types an index of ours lists.
+INDEXED_TYPES = tuple(INDEX_RECORDS.split(","))
 #: Failures reported one by one; the rest are counted.
 MAX_REPORTED = 20
 

@@ -28,12 +28,19 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
-from cdxj_indexer.main import CDXJIndexer
-
 from archive.datadir import Archive
 from archive.hashing import CHUNK_SIZE
 from archive.timeutil import now_rfc3339
-from archive.wacz.export import INDEX_FIELDS, INDEX_RECORDS, PAGES_HEADER, SOFTWARE, WACZ_VERSION
+from archive.wacz.indexing import write_index
+from archive.wacz.layout import (
+    ARCHIVE_DIR,
+    DATAPACKAGE,
+    INDEX_PATH,
+    PAGES_HEADER,
+    PAGES_PATH,
+    SOFTWARE,
+    WACZ_VERSION,
+)
 
 #: Captures with a sealed WARC; failed ones have nothing to replay.
 REPLAYABLE_STATUSES = ("complete", "partial")
@@ -74,7 +81,7 @@ def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
     try:
         with tempfile.TemporaryDirectory(prefix="osint-capture-replay-") as work:
             index = Path(work) / "index.cdxj"
-            _write_index(source, index)
+            write_index([source], index)  # as the export builds it
             page = {
                 "id": capture_id,
                 "url": row.final_url or row.url,
@@ -83,7 +90,7 @@ def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
             }
             pages = json.dumps(PAGES_HEADER) + "\n" + json.dumps(page, ensure_ascii=False) + "\n"
             with zipfile.ZipFile(partial, "x", allowZip64=True) as package:
-                warc_path = f"archive/{warc.path}"
+                warc_path = f"{ARCHIVE_DIR}/{warc.path}"
                 with store.open_sealed(capture_id, warc.path) as sealed:
                     digest = _copy_warc(package, sealed, warc_path, warc.size)
                 if digest != warc.sha256:
@@ -93,32 +100,19 @@ def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
                     )
                 listed = [(warc_path, digest, warc.size)]
                 for name, data in (
-                    ("indexes/index.cdxj", index.read_bytes()),
-                    ("pages/pages.jsonl", pages.encode("utf-8")),
+                    (INDEX_PATH, index.read_bytes()),
+                    (PAGES_PATH, pages.encode("utf-8")),
                 ):
                     package.writestr(name, data, zipfile.ZIP_DEFLATED)
                     listed.append((name, hashlib.sha256(data).hexdigest(), len(data)))
                 package.writestr(
-                    "datapackage.json", _datapackage(capture_id, listed), zipfile.ZIP_DEFLATED
+                    DATAPACKAGE, _datapackage(capture_id, listed), zipfile.ZIP_DEFLATED
                 )
         os.replace(partial, out)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(partial)
     return out
-
-
-def _write_index(warc: Path, target: Path) -> None:
-    """The CDXJ index replay needs, built as the export builds it."""
-    CDXJIndexer(
-        str(target),
-        [str(warc)],
-        sort=True,
-        post_append=True,
-        digest_records=True,
-        fields=INDEX_FIELDS,
-        records=INDEX_RECORDS,
-    ).process_all()
 
 
 def _copy_warc(package: zipfile.ZipFile, source: BinaryIO, name: str, size: int) -> str:

@@ -35,7 +35,8 @@ from typing import Any
 
 from archive.evidence.timestamps import TrustStore
 from archive.evidence.trust import TrustedKeys, judge_signers
-from archive.wacz.export import (
+from archive.wacz.index_check import check_index, check_pages, parse_index
+from archive.wacz.layout import (
     ARCHIVE_DIR,
     CUSTODY_PATH,
     DATAPACKAGE,
@@ -45,7 +46,6 @@ from archive.wacz.export import (
     PAGES_PATH,
     SUMS_PATH,
 )
-from archive.wacz.index_check import check_index, check_pages, parse_index
 from archive.wacz.members import HashingReader, Member, SmallReader
 from archive.wacz.verify_addenda import check_addenda
 from archive.wacz.verify_captures import check_captures

@@ -36,7 +36,7 @@ def register(commands: Commands) -> None:
 
 
 def run_export(args: argparse.Namespace, data_dir: Path) -> int:
-    from archive.wacz.export import ExportError
+    from archive.wacz.export_types import ExportError
     from capture.exporting import choose_captures, export
 
     if bool(args.ids) == bool(args.case):

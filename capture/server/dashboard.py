@@ -19,7 +19,7 @@ from archive.catalog import STATUSES, CaptureRow, Catalog, CatalogError
 from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
 from archive.evidence.custody import CustodyError
 from archive.timeutil import utc_now
-from archive.wacz.export import ExportError
+from archive.wacz.export_types import ExportError
 from archive.watch.snapshot import Snapshot, SnapshotError
 from capture import exporting
 from capture.server import keys
