@@ -28,6 +28,7 @@ from cryptography.x509.oid import ExtensionOID
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.evidence.addendum import analysis_number
+from archive.evidence.sealing import SIGNATURE_NAME
 from archive.evidence.signing import SignatureError, verify_signed
 from archive.wacz.report_analysis import RunFacts, collect_analyses, recheck_token
 
@@ -38,7 +39,6 @@ MAX_TLS_METADATA_BYTES = 4 * 1024 * 1024
 PAGE_INFO_PREFIX = "urn:pageinfo:"
 TLS_METADATA = "tls-certificate-chain"
 #: The manifest's signature file in a capture directory (named by capture/sealing.py).
-SIGNATURE_NAME = "manifest.sig.json"
 
 
 # -- facts gathered for each capture ----------------------------------------------------------

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.evidence.checks import Check, Outcome
+from archive.evidence.sealing import SIGNATURE_NAME
 from archive.evidence.signing import SignatureError, verify_signed
 from archive.evidence.timecheck import CAPTURE_WINDOW, authority_of, judge_time, verify_stamp
 from archive.evidence.timestamps import TrustStore
@@ -27,7 +28,7 @@ from archive.timeutil import parse_rfc3339
 from archive.wacz.members import Member, SmallReader
 from archive.wacz.verify_report import VerifyReport
 
-SIGNATURE_SUFFIX = ".manifest.sig.json"
+SIGNATURE_SUFFIX = "." + SIGNATURE_NAME
 MANIFEST_SUFFIX = "." + MANIFEST_NAME
 _TOKEN = re.compile(r"(?P<id>.+)\.timestamp-(?P<n>\d+)\.tsr")
 
