@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import shutil
 import uuid
@@ -33,8 +32,6 @@ from archive.evidence import sealing, trustedtime
 from archive.evidence.anchoring import anchor_if_due
 from archive.evidence.custody import SYSTEM_ACTOR
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
-from archive.manifest import MANIFEST_NAME
-from archive.store import FileStore
 from archive.timeutil import now_rfc3339
 from capture import asseen, scheduler
 from capture.analysis.engines import AnalysisSettings
@@ -50,6 +47,7 @@ from capture.pipeline import (
     CaptureRequest,
     capture_page,
 )
+from capture.queries import ArchiveQueries
 from capture.scheduler import Scheduler
 from capture.urls import validate_url
 
@@ -82,8 +80,9 @@ class Submission:
     analysis: AnalysisOptions | None = None
 
 
-class CaptureService:
-    """Queue, workers and browser of one data directory."""
+class CaptureService(ArchiveQueries):
+    """Queue, workers and browser of one data directory; what the server reads and
+    changes in its archive is asked here too (:class:`~capture.queries.ArchiveQueries`)."""
 
     def __init__(
         self,
@@ -117,7 +116,7 @@ class CaptureService:
         self._cookies: dict[str, list[dict[str, Any]]] = {}  # memory only, per capture
         self._running: set[str] = set()
         self._scheduler: Scheduler | None = None
-        self._enqueuer = _Enqueuer(lambda: self.catalog)
+        self._enqueuer = _Enqueuer(lambda: self.archive.catalog)
 
     @property
     def archive(self) -> Archive:
@@ -125,14 +124,6 @@ class CaptureService:
         if self._archive is None:
             raise RuntimeError("the capture service is not started")
         return self._archive
-
-    @property
-    def catalog(self) -> Catalog:
-        return self.archive.catalog
-
-    @property
-    def store(self) -> FileStore:
-        return self.archive.store
 
     async def start(self) -> None:
         self._archive = Archive.open(self.data_dir)
@@ -244,17 +235,6 @@ class CaptureService:
             )
         return as_seen
 
-    def manifest(self, row: CaptureRow) -> dict[str, Any] | None:
-        """A sealed capture's manifest as JSON, or ``None`` when it has none to read
-        (unsealed, or the file is gone or unreadable: the pages then say so)."""
-        if row.manifest_sha256 is None:
-            return None
-        try:
-            with self.store.open_sealed(row.id, MANIFEST_NAME) as fh:
-                return dict(json.loads(fh.read()))
-        except (OSError, ValueError):
-            return None
-
     def schedule_changed(self) -> None:
         """A target was added or resumed: let the scheduler look at the catalog now."""
         if self._scheduler is not None:
@@ -264,7 +244,7 @@ class CaptureService:
         return self.events.state(capture_id)
 
     def health(self) -> dict[str, Any]:
-        counts = self.catalog.count_captures()
+        counts = self.archive.reader.count_captures()  # on the loop: never behind a commit
         alive = self._browser is not None and self._browser.alive
         return {
             "queued": counts["queued"],
@@ -276,7 +256,9 @@ class CaptureService:
 
     async def _work(self) -> None:
         while True:
-            row = await asyncio.to_thread(self.catalog.claim_next_queued, started_at=now_rfc3339())
+            row = await asyncio.to_thread(
+                self.archive.catalog.claim_next_queued, started_at=now_rfc3339()
+            )
             if row is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
@@ -345,7 +327,7 @@ class CaptureService:
         else:
             await asyncio.to_thread(asseen.discard_incoming, self.archive, capture_id)
             await self._after_target_run(row)
-            sealed = await asyncio.to_thread(self.catalog.get_capture, capture_id)
+            sealed = await asyncio.to_thread(self.archive.catalog.get_capture, capture_id)
             analysis = await self._queue_requested_analysis(row)
             self.events.publish(
                 capture_id,
@@ -365,7 +347,7 @@ class CaptureService:
     ) -> tuple[AnalysisRow, bool]:
         """Queue an analysis run of a sealed capture (a run already queued is returned)."""
         row, created = await asyncio.to_thread(
-            self.catalog.queue_analysis,
+            self.archive.catalog.queue_analysis,
             capture_id,
             request=options.to_request(),
             operator=operator,
@@ -478,9 +460,9 @@ class CaptureService:
         capture is queued again or failed, so the chain shows it whatever comes next.
         """
         messages = []
-        for row in self.catalog.list_captures(status="running"):
-            moved = self.store.quarantine(row.id)
-            self.store.clear_work(row.id)  # scratch (spooled bodies, cut downloads)
+        for row in self.archive.catalog.list_captures(status="running"):
+            moved = self.archive.store.quarantine(row.id)
+            self.archive.store.clear_work(row.id)  # scratch (spooled bodies, cut downloads)
             where = f"; unsealed files moved to {moved}" if moved else ""
             if moved is not None:
                 sealing.record_quarantine(
@@ -495,7 +477,7 @@ class CaptureService:
                     f"the server stopped while this capture was running "
                     f"(attempt {row.attempts}){where}; retried"
                 )
-                self.catalog.requeue_capture(row.id, reason=reason)
+                self.archive.catalog.requeue_capture(row.id, reason=reason)
             else:
                 reason = (
                     f"the server stopped while this capture was running, "
@@ -519,7 +501,7 @@ class CaptureService:
         incoming = self.archive.incoming_dir(capture_id)
         if not incoming.exists():
             return
-        target = self.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
+        target = self.archive.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(incoming), str(target))
 

@@ -279,3 +279,89 @@ def test_archive_never_imports_capture() -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] != "capture", f"{path} imports {name}"
+
+
+#: What capture/server may import from the modules that hold the archive's state: the
+#: types its handlers name (rows, errors) and the constants they show. Never what holds
+#: a connection, a directory or a log (Catalog, FileStore, Archive, CustodyLog), nor the
+#: functions that use them: the server asks the capture service (capture/queries.py).
+SERVER_MAY_IMPORT = {
+    "archive.catalog": {
+        "ALERT_KINDS",
+        "ANALYSIS_STATUSES",
+        "CASE_NAME_MAX",
+        "FINISHED_STATUSES",
+        "SNIPPET_END",
+        "SNIPPET_START",
+        "STATUSES",
+        "TARGET_STATES",
+        "TIMELINE_KINDS",
+        "AnalysisHit",
+        "AnalysisRow",
+        "BadCaseName",
+        "CaptureRow",
+        "CaseRow",
+        "CatalogError",
+        "SearchHit",
+        "TargetRow",
+        "TextLine",
+        "TimelineEvent",
+    },
+    "archive.store": {"Artifact"},
+    "archive.evidence.custody": {"CustodyError"},
+    "archive.datadir": set(),
+    "sqlite3": set(),
+}
+#: The service's attributes that would hand a handler the archive itself.
+SERVICE_INTERNALS = {"catalog", "store", "archive", "data_dir"}
+
+
+def _server_imports_outside_the_rule(path: Path, tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                for module in SERVER_MAY_IMPORT:
+                    if alias.name == module or alias.name.startswith(module + "."):
+                        found.append(f"{path}:{node.lineno} imports {alias.name}")
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            module = node.module
+            if module.startswith("archive.catalog."):  # its submodules: the SQL itself
+                found.append(f"{path}:{node.lineno} imports {module}")
+            elif module in SERVER_MAY_IMPORT:
+                found.extend(
+                    f"{path}:{node.lineno} imports {alias.name} from {module}"
+                    for alias in node.names
+                    if alias.name not in SERVER_MAY_IMPORT[module]
+                )
+        elif isinstance(node, ast.Attribute) and node.attr in SERVICE_INTERNALS:
+            found.append(f"{path}:{node.lineno} reaches .{node.attr}")
+    return found
+
+
+def test_the_server_talks_to_the_service_not_to_the_catalog() -> None:
+    root = Path(__file__).resolve().parent.parent / "capture" / "server"
+    modules = sorted(root.rglob("*.py"))
+    # As above: a rule over no files passes for nothing.
+    assert len(modules) > 10, f"only {len(modules)} modules under {root}"
+    found = []
+    for path in modules:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        found.extend(_server_imports_outside_the_rule(path, tree))
+    assert not found, "\n".join(found)
+
+
+def test_the_server_rule_catches_what_it_forbids() -> None:
+    source = (
+        "import sqlite3\n"
+        "from archive.catalog import Catalog, CaptureRow\n"
+        "from archive.catalog.captures import CaptureTables\n"
+        "from archive.store import FileStore\n"
+        "from archive.datadir import TOKEN_FILE\n"
+        "from archive.evidence.custody import CustodyLog, CustodyError\n"
+        "row = request.app[keys.SERVICE].catalog.get_capture(capture_id)\n"
+        "path = service.store.path(capture_id, name)\n"
+    )
+    found = _server_imports_outside_the_rule(Path("x.py"), ast.parse(source))
+    assert len(found) == 8, found
+    assert not any("CaptureRow" in f or "CustodyError" in f for f in found)

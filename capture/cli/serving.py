@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive import __version__
+from archive.datadir import PAIRING_FILE, TOKEN_FILE
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptionsError
@@ -83,7 +84,7 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
             "Use --allow-remote if that is really meant.",
             ExitCode.BAD_INPUT,
         )
-    token = load_or_create_token(data_dir)
+    token = load_or_create_token(data_dir / TOKEN_FILE)
     settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
     try:
         defaults = reading_options(args)
@@ -116,9 +117,9 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
 def run_token(args: argparse.Namespace, data_dir: Path) -> int:
     from capture.server.security import Pairing, load_or_create_token
 
-    print(load_or_create_token(data_dir))
+    print(load_or_create_token(data_dir / TOKEN_FILE))
     if args.reset_pairing:
-        Pairing(data_dir).reset()
+        Pairing(data_dir / PAIRING_FILE).reset()
         print(
             "pairing reset: the next extension that presents the token is paired", file=sys.stderr
         )

@@ -9,12 +9,11 @@ other each keep their own place.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import Catalog, TimelineEvent
+from archive.catalog import TimelineEvent
 from capture.server import keys
 from capture.server.errors import BadRequest
 
@@ -24,24 +23,14 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/alerts")
 async def list_alerts(request: web.Request) -> web.Response:
     after = _after(request.query)
-    catalog: Catalog = request.app[keys.SERVICE].catalog
-    body = await asyncio.to_thread(alerts_body, catalog, after)
-    return web.json_response(body)
-
-
-def alerts_body(catalog: Catalog, after: int) -> dict[str, Any]:
-    """Alerts after event ``after``, oldest first, each with its target's URL."""
-    events = catalog.alerts(after=after)
-    urls: dict[int, str | None] = {}
-    for event in events:
-        if event.target_id not in urls:
-            target = catalog.get_target(event.target_id)
-            urls[event.target_id] = target.url if target is not None else None
-    return {
-        "alerts": [_alert(event, urls[event.target_id]) for event in events],
-        "count": len(events),
-        "latest": events[-1].id if events else None,
-    }
+    alerts = await request.app[keys.SERVICE].alerts(after)
+    return web.json_response(
+        {
+            "alerts": [_alert(event, url) for event, url in alerts],
+            "count": len(alerts),
+            "latest": alerts[-1][0].id if alerts else None,
+        }
+    )
 
 
 def _after(query: Any) -> int:

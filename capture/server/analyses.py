@@ -59,7 +59,7 @@ def analysis_options(
 @routes.post("/api/v1/captures/{id}/analyses")
 async def queue(request: web.Request) -> web.Response:
     service = _service(request)
-    row = _sealed(service, request.match_info["id"])
+    row = await _sealed(service, request.match_info["id"])
     body = await read_json(request, REQUEST_FIELDS)
     operator = body.pop("operator", None)
     if not any(body.get(step) for step in ("ocr", "transcribe", "translate")):
@@ -76,8 +76,8 @@ async def queue(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}/analyses")
 async def list_runs(request: web.Request) -> web.Response:
     service = _service(request)
-    row = _capture(service, request.match_info["id"])
-    runs = service.catalog.analyses(row.id)
+    row = await _capture(service, request.match_info["id"])
+    runs = await service.analyses(row.id)
     return web.json_response(
         {"analyses": [{**analysis_dict(run), "href": _href(run)} for run in runs]}
     )
@@ -86,17 +86,17 @@ async def list_runs(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}/analyses/{number}")
 async def get_run(request: web.Request) -> web.Response:
     service = _service(request)
-    run = _run(service, request)
+    run = await _run(service, request)
     body = {**analysis_dict(run), "href": _href(run), "readings": None}
     if run.status == "done":
-        body["readings"] = _readings(service, run)
+        body["readings"] = await _readings(service, run)
     return web.json_response(body)
 
 
 @routes.get("/api/v1/captures/{id}/analyses/{number}/events")
 async def run_events(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    run = _run(service, request)
+    run = await _run(service, request)
     key = stream_id(run.capture_id, run.number)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
@@ -113,13 +113,13 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _readings(service: CaptureService, run: AnalysisRow) -> list[dict[str, Any]]:
+async def _readings(service: CaptureService, run: AnalysisRow) -> list[dict[str, Any]]:
     """The sealed results file's readings, if it still has the hash it was sealed with."""
     name = results_name(run.number)
-    sealed = {a.path: a for a in service.catalog.artifacts(run.capture_id)}
+    sealed = {a.path: a for a in await service.artifacts(run.capture_id)}
     if name not in sealed:
         raise NotFound(f"analysis {run.number} of capture {run.capture_id} has no {name}")
-    data = service.store.path(run.capture_id, name).read_bytes()
+    data = await service.sealed_bytes(run.capture_id, name)
     if hashlib.sha256(data).hexdigest() != sealed[name].sha256:
         raise Conflict(f"{name} of capture {run.capture_id} no longer has its sealed SHA-256")
     return list(json.loads(data)["readings"])
@@ -134,24 +134,24 @@ def _service(request: web.Request) -> CaptureService:
     return request.app[keys.SERVICE]
 
 
-def _capture(service: CaptureService, capture_id: str) -> CaptureRow:
-    row = service.catalog.get_capture(capture_id)
+async def _capture(service: CaptureService, capture_id: str) -> CaptureRow:
+    row = await service.capture(capture_id)
     if row is None:
         raise NotFound(f"no capture {capture_id}")
     return row
 
 
-def _sealed(service: CaptureService, capture_id: str) -> CaptureRow:
-    row = _capture(service, capture_id)
+async def _sealed(service: CaptureService, capture_id: str) -> CaptureRow:
+    row = await _capture(service, capture_id)
     if row.status not in ("complete", "partial"):
         raise BadRequest(f"capture {capture_id} is {row.status}: only sealed captures are read")
     return row
 
 
-def _run(service: CaptureService, request: web.Request) -> AnalysisRow:
-    row = _capture(service, request.match_info["id"])
+async def _run(service: CaptureService, request: web.Request) -> AnalysisRow:
+    row = await _capture(service, request.match_info["id"])
     text = request.match_info["number"]
-    run = service.catalog.get_analysis(row.id, int(text)) if text.isdigit() else None
+    run = await service.analysis(row.id, int(text)) if text.isdigit() else None
     if run is None:
         raise NotFound(f"capture {row.id} has no analysis {text}")
     return run

@@ -66,7 +66,7 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     )
     app[keys.SERVICE] = service
     app[keys.SETTINGS] = settings
-    app[keys.PAIRING] = Pairing(service.data_dir)
+    app[keys.PAIRING] = Pairing(service.pairing_path)
     app.add_routes(routes)
     app.add_routes(captures.routes)
     app.add_routes(analyses.routes)

@@ -128,7 +128,7 @@ async def list_captures(request: web.Request) -> web.Response:
             f"unknown query parameter {sorted(unknown)[0]}; allowed: case, status, url"
         )
     try:
-        rows = _service(request).catalog.list_captures(
+        rows = await _service(request).captures(
             case=query.get("case"), status=query.get("status"), url=query.get("url")
         )
     except ValueError as exc:
@@ -139,7 +139,7 @@ async def list_captures(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}")
 async def get_capture(request: web.Request) -> web.Response:
     service = _service(request)
-    row = _require(service, request.match_info["id"])
+    row = await _require(service, request.match_info["id"])
     body = _summary(row)
     body["stage"] = (
         (service.live_state(row.id) or {}).get("stage")
@@ -151,7 +151,7 @@ async def get_capture(request: web.Request) -> web.Response:
         else row.status
     )
     body["progress"] = service.live_state(row.id) or {}
-    body["manifest"] = service.manifest(row)
+    body["manifest"] = await service.manifest(row)
     body["files"] = [
         {
             "name": a.path,
@@ -160,7 +160,7 @@ async def get_capture(request: web.Request) -> web.Response:
             "size": a.size,
             "href": f"/api/v1/captures/{row.id}/files/{a.path}",
         }
-        for a in service.catalog.artifacts(row.id)
+        for a in await service.artifacts(row.id)
     ]
     return web.json_response(body)
 
@@ -168,7 +168,7 @@ async def get_capture(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}/events")
 async def capture_events(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    row = _require(service, request.match_info["id"])
+    row = await _require(service, request.match_info["id"])
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
@@ -199,12 +199,12 @@ async def _send(response: web.StreamResponse, seq: int, kind: str, data: dict[st
 @routes.get("/api/v1/captures/{id}/files/{name}")
 async def download(request: web.Request) -> web.FileResponse:
     service = _service(request)
-    row = _require(service, request.match_info["id"])
+    row = await _require(service, request.match_info["id"])
     name = request.match_info["name"]
-    sealed = {a.path: a for a in service.catalog.artifacts(row.id)}
+    sealed = {a.path: a for a in await service.artifacts(row.id)}
     if name not in sealed:
         raise NotFound(f"capture {row.id} has no sealed file {name!r}")
-    path = service.store.path(row.id, name)
+    path = service.sealed_path(row.id, name)
     return web.FileResponse(
         path,
         headers={
@@ -214,8 +214,8 @@ async def download(request: web.Request) -> web.FileResponse:
     )
 
 
-def _require(service: CaptureService, capture_id: str) -> CaptureRow:
-    row = service.catalog.get_capture(capture_id)
+async def _require(service: CaptureService, capture_id: str) -> CaptureRow:
+    row = await service.capture(capture_id)
     if row is None:
         raise NotFound(f"no capture {capture_id}")
     return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from archive.catalog import BadCaseName, validate_case_name
+from archive.catalog import BadCaseName
 from capture.server import keys
 from capture.server.errors import BadRequest
 from capture.server.validation import Field, read_json
@@ -14,7 +14,7 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/cases")
 async def list_cases(request: web.Request) -> web.Response:
-    cases = request.app[keys.SERVICE].catalog.list_cases()
+    cases = await request.app[keys.SERVICE].cases()
     return web.json_response(
         {"cases": [{"name": c.name, "created_at": c.created_at} for c in cases]}
     )
@@ -24,8 +24,7 @@ async def list_cases(request: web.Request) -> web.Response:
 async def create_case(request: web.Request) -> web.Response:
     body = await read_json(request, {"name": Field(str, required=True)})
     try:
-        name = validate_case_name(body["name"])
+        case = await request.app[keys.SERVICE].ensure_case(body["name"])
     except BadCaseName as exc:
         raise BadRequest(f"field body.name: {exc}") from None
-    case = request.app[keys.SERVICE].catalog.ensure_case(name)
     return web.json_response({"name": case.name, "created_at": case.created_at}, status=201)

@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import STATUSES, CaptureRow, Catalog, CatalogError
+from archive.catalog import STATUSES, AnalysisRow, CaptureRow, CatalogError
 from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
 from archive.evidence.custody import CustodyError
+from archive.evidence.trustedtime import TimestampConfig
+from archive.store import Artifact
 from archive.timeutil import utc_now
 from archive.wacz.export_types import ExportError
-from archive.watch.snapshot import Snapshot, SnapshotError
-from capture import exporting
+from capture.queries import SealedRead, Watched
 from capture.server import keys
-from capture.server.dashboard_analysis import analysis_runs, token_times
+from capture.server.dashboard_analysis import (
+    RunView,
+    TrustedTime,
+    analysis_runs,
+    sealed_names,
+    token_times,
+)
 from capture.server.errors import Conflict, NotFound
 from capture.server.login import see_other
 from capture.server.pages import STATUS_ORDER, render
@@ -31,7 +37,6 @@ from capture.service import CaptureService
 
 routes = web.RouteTableDef()
 
-#: Where exports made from the dashboard are written (they are also downloaded).
 NO_CASE = "(no case)"
 HIGHLIGHTED_KINDS = ("changed", "takedown", "restored", "failed")
 
@@ -72,9 +77,9 @@ def _counts(rows: list[CaptureRow]) -> dict[str, int]:
 
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
-    catalog = _service(request).catalog
-    rows = await asyncio.to_thread(catalog.list_captures)
-    cases = [c.name for c in await asyncio.to_thread(catalog.list_cases)]
+    service = _service(request)
+    rows = await service.captures()
+    cases = [c.name for c in await service.cases()]
     return _page(
         request,
         "index.html",
@@ -86,67 +91,82 @@ async def index(request: web.Request) -> web.Response:
 
 @routes.get("/cases/{name}")
 async def case(request: web.Request) -> web.Response:
-    catalog = _service(request).catalog
+    service = _service(request)
     name = request.match_info["name"]
-    known = {c.name for c in await asyncio.to_thread(catalog.list_cases)}
+    known = {c.name for c in await service.cases()}
     if name not in known and name != NO_CASE:
         raise NotFound(f"no case named {name!r}")
     if name == NO_CASE:
-        rows = [r for r in await asyncio.to_thread(catalog.list_captures) if r.case is None]
+        rows = [r for r in await service.captures() if r.case is None]
     else:
-        rows = await asyncio.to_thread(catalog.list_captures, case=name)
+        rows = await service.captures(case=name)
     return _page(request, "case.html", name=name, captures=rows, counts=_counts(rows))
 
 
 # -- one capture --------------------------------------------------------------------------
 
 
-def _require(catalog: Catalog, capture_id: str) -> CaptureRow:
-    row = catalog.get_capture(capture_id)
+async def _require(service: CaptureService, capture_id: str) -> CaptureRow:
+    row = await service.capture(capture_id)
     if row is None:
         raise NotFound(f"no capture {capture_id}")
     return row
 
 
-def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
-    """Everything the capture page shows, read in one go (blocking: run in a thread)."""
-    catalog = service.catalog
-    row = _require(catalog, capture_id)
-    artifacts = catalog.artifacts(row.id)
+async def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
+    """Everything the capture page shows: the rows and files first, then the checks of
+    its time-stamps and analysis runs in a thread (tokens are verified, files hashed)."""
+    row = await _require(service, capture_id)
+    artifacts = await service.artifacts(row.id)
     custody_problem = None
     try:
-        events = list(service.archive.custody.events(row.id))
+        events = await service.custody_events(row.id)
     except CustodyError as exc:
         events, custody_problem = [], str(exc)
-    timeline = catalog.timeline_for_capture(row.id)
-    target = catalog.get_target(row.target_id) if row.target_id is not None else None
+    runs = await service.analyses(row.id)
+    files = await service.sealed_files(row.id, sealed_names(artifacts, runs))
+    trusted_times, analyses = await asyncio.to_thread(
+        _checked, service.tsa, row, runs, artifacts, events, files
+    )
     screenshots = [a for a in artifacts if a.kind == "screenshot"]
-    media = [a.path for a in artifacts if a.kind == "media"]
     return {
         "capture": row,
-        "manifest": service.manifest(row),
+        "manifest": await service.manifest(row),
         "artifacts": artifacts,
         "screenshot": screenshots[0] if screenshots else None,
-        "media_files": media,
+        "media_files": [a.path for a in artifacts if a.kind == "media"],
         "draft_notice": MACHINE_DRAFT_NOTICE,
         "events": events,
         "custody_problem": custody_problem,
-        "trusted_times": token_times(
-            service, row.id, artifacts, events, digest_hex=row.manifest_sha256, number=None
-        )
-        if row.manifest_sha256
-        else [],
-        "analyses": analysis_runs(service, row, artifacts, events),
-        "timeline_event": timeline,
-        "target": target,
+        "trusted_times": trusted_times,
+        "analyses": analyses,
+        "timeline_event": await service.capture_timeline_event(row.id),
+        "target": await service.target(row.target_id) if row.target_id is not None else None,
         "live": service.live_state(row.id) or {},
     }
+
+
+def _checked(
+    tsa: TimestampConfig | None,
+    row: CaptureRow,
+    runs: list[AnalysisRow],
+    artifacts: list[Artifact],
+    events: list[Any],
+    files: dict[str, SealedRead],
+) -> tuple[list[TrustedTime], list[RunView]]:
+    """The capture's own time-stamps and its analysis runs, checked (blocking)."""
+    trusted_times = (
+        token_times(tsa, artifacts, events, files, digest_hex=row.manifest_sha256, number=None)
+        if row.manifest_sha256
+        else []
+    )
+    return trusted_times, analysis_runs(tsa, runs, artifacts, events, files)
 
 
 @routes.get("/captures/{id}")
 async def capture(request: web.Request) -> web.Response:
     service = _service(request)
-    facts = await asyncio.to_thread(_capture_facts, service, request.match_info["id"])
+    facts = await _capture_facts(service, request.match_info["id"])
     return _page(request, "capture.html", export_error=None, **facts)
 
 
@@ -154,19 +174,14 @@ async def capture(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     """Package this capture as a signed WACZ (custody event ``exported``), then download it."""
     service = _service(request)
-    row = await asyncio.to_thread(_require, service.catalog, request.match_info["id"])
+    row = await _require(service, request.match_info["id"])
     form = await request.post()
     actor = str(form.get("operator") or "").strip() or "dashboard"
-    folder = service.archive.exports_dir
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
-    out = _free_name(folder, f"{row.id}-{stamp}")
     try:
-        result = await exporting.export(
-            service.archive, [row.id], out, actor=actor, tsa=service.tsa
-        )
+        result = await service.export([row.id], actor=actor, stem=f"{row.id}-{stamp}")
     except ExportError as exc:
-        facts = await asyncio.to_thread(_capture_facts, service, row.id)
+        facts = await _capture_facts(service, row.id)
         return render(
             request, "capture.html", status=422, logged_in=True, export_error=str(exc), **facts
         )
@@ -177,16 +192,6 @@ async def export(request: web.Request) -> web.StreamResponse:
             "X-Content-SHA256": result.sha256,
         },
     )
-
-
-def _free_name(folder: Path, stem: str) -> Path:
-    """A file name in ``folder`` nothing has yet (two exports in one second differ)."""
-    candidate = folder / f"{stem}.wacz"
-    number = 2
-    while candidate.exists():
-        candidate = folder / f"{stem}-{number}.wacz"
-        number += 1
-    return candidate
 
 
 # -- targets --------------------------------------------------------------------------------
@@ -200,27 +205,22 @@ class TargetSummary:
     takedowns: int
 
 
-def _target_summaries(catalog: Catalog) -> list[TargetSummary]:
-    summaries = []
-    for target in catalog.list_targets(include_removed=True):
-        timeline = catalog.timeline(target.id)
-        summaries.append(
-            TargetSummary(
-                target,
-                timeline[-1].kind if timeline else None,
-                sum(1 for e in timeline if e.kind == "changed"),
-                sum(1 for e in timeline if e.kind == "takedown"),
-            )
+def _target_summaries(watched: list[Watched]) -> list[TargetSummary]:
+    return [
+        TargetSummary(
+            target,
+            timeline[-1].kind if timeline else None,
+            sum(1 for e in timeline if e.kind == "changed"),
+            sum(1 for e in timeline if e.kind == "takedown"),
         )
-    return summaries
+        for target, timeline in watched
+    ]
 
 
 @routes.get("/targets")
 async def targets(request: web.Request) -> web.Response:
-    catalog = _service(request).catalog
-    return _page(
-        request, "targets.html", targets=await asyncio.to_thread(_target_summaries, catalog)
-    )
+    watched = await _service(request).target_timelines(include_removed=True)
+    return _page(request, "targets.html", targets=_target_summaries(watched))
 
 
 def _diff_texts(details: dict[str, object], path: str = "") -> list[tuple[str, str]]:
@@ -241,15 +241,15 @@ def _diff_texts(details: dict[str, object], path: str = "") -> list[tuple[str, s
 
 @routes.get("/targets/{id}")
 async def target(request: web.Request) -> web.Response:
-    catalog = _service(request).catalog
+    service = _service(request)
     try:
         target_id = int(request.match_info["id"])
     except ValueError:
         raise NotFound(f"no target {request.match_info['id']!r}") from None
-    row = await asyncio.to_thread(catalog.get_target, target_id)
+    row = await service.target(target_id)
     if row is None:
         raise NotFound(f"no target {target_id}")
-    timeline = await asyncio.to_thread(catalog.timeline, target_id)
+    timeline = await service.timeline(target_id)
     entries = [
         {
             "event": e,
@@ -277,11 +277,11 @@ async def change_target(request: web.Request) -> web.Response:
         target_id = int(request.match_info["id"])
     except ValueError:
         raise NotFound(f"no target {request.match_info['id']!r}") from None
-    if await asyncio.to_thread(service.catalog.get_target, target_id) is None:
+    if await service.target(target_id) is None:
         raise NotFound(f"no target {target_id}")
     state = TARGET_ACTIONS[action]
     try:
-        await asyncio.to_thread(service.catalog.set_target_state, target_id, state)
+        await service.set_target_state(target_id, state)
     except CatalogError as exc:
         raise Conflict(str(exc)) from None
     if state == "active":
@@ -292,37 +292,14 @@ async def change_target(request: web.Request) -> web.Response:
 # -- search ---------------------------------------------------------------------------------
 
 
-def _index_missing(service: CaptureService) -> list[str]:
-    """Index sealed captures the search index lacks, from their sealed files.
-
-    Captures sealed before search existed, or whose indexing failed when they were
-    sealed, are searchable from the next search on. A capture that cannot be read
-    back is named (and tried again next time), so a search never silently skips it.
-    """
-    catalog = service.catalog
-    problems = []
-    for row in catalog.unindexed_captures():
-        try:
-            snapshot = Snapshot.load(service.archive.root, row.id, catalog=catalog)
-            catalog.index_text(
-                row.id,
-                url=snapshot.final_url or snapshot.url,
-                title=snapshot.title or "",
-                text=snapshot.text,
-            )
-        except (SnapshotError, CatalogError) as exc:
-            problems.append(f"capture {row.id} is not searchable: {exc}")
-    return problems
-
-
 @routes.get("/search")
 async def search(request: web.Request) -> web.Response:
     service = _service(request)
-    catalog = service.catalog
     query = request.query.get("q", "").strip()
-    problems = await asyncio.to_thread(_index_missing, service)
-    hits = await asyncio.to_thread(catalog.search_text, query) if query else []
-    rows = {h.capture_id: await asyncio.to_thread(catalog.get_capture, h.capture_id) for h in hits}
+    problems = await service.index_unindexed()
+    found = await service.search(query) if query else []
+    hits = [hit for hit, _ in found]
+    rows = {hit.capture_id: row for hit, row in found}
     return _page(
         request,
         "search.html",

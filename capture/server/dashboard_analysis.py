@@ -20,12 +20,14 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import AnalysisRow, CaptureRow, CatalogError
+from archive.catalog import AnalysisRow, CatalogError
 from archive.evidence.addendum import addendum_name, analysis_number, results_name
 from archive.evidence.timestamps import TimestampError, TrustStore, verify_token
+from archive.evidence.trustedtime import TimestampConfig
 from archive.store import Artifact
 from archive.timeutil import rfc3339
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.queries import SealedRead
 from capture.server import keys
 from capture.server.analysis_views import ReadingsView, readings_view
 from capture.server.errors import BadRequest, NotFound
@@ -77,11 +79,24 @@ class RunView:
         return [step for step in STEPS if self.run.request.get(step)]
 
 
+def sealed_names(artifacts: list[Artifact], runs: list[AnalysisRow]) -> list[str]:
+    """The sealed files the page reads back: every time-stamp token, and each finished
+    run's addendum and results file."""
+    listed = {a.path for a in artifacts}
+    names = [a.path for a in artifacts if a.kind == "timestamp"]
+    for run in runs:
+        if run.status == "done" and run.addendum_sha256:
+            names.append(addendum_name(run.number))
+            if results_name(run.number) in listed:
+                names.append(results_name(run.number))
+    return names
+
+
 def token_times(
-    service: CaptureService,
-    capture_id: str,
+    tsa: TimestampConfig | None,
     artifacts: list[Artifact],
     events: list[Any],
+    files: dict[str, SealedRead],
     *,
     digest_hex: str,
     number: int | None,
@@ -90,63 +105,70 @@ def token_times(
 
     The TSA's name comes from the custody event that recorded the token (a token
     does not say where it came from); genTime is read from the token itself.
+    ``files`` holds the tokens as read (:func:`sealed_names`). Blocking: run in a thread.
     """
     recorded = {e.details.get("token"): e.details for e in events if e.action == "timestamped"}
-    trust = TrustStore.load(service.tsa.trust_files if service.tsa else ())
+    trust = TrustStore.load(tsa.trust_files if tsa else ())
     digest = bytes.fromhex(digest_hex)
     times = []
     for artifact in artifacts:
         if artifact.kind != "timestamp" or analysis_number(artifact.path) != number:
             continue
         details = recorded.get(artifact.path) or {}
-        tsa = str(details.get("tsa") or "unknown TSA")
+        tsa_url = str(details.get("tsa") or "unknown TSA")
         try:
-            data = service.store.path(capture_id, artifact.path).read_bytes()
+            data = _as_read(files, artifact.path)
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
                 raise TimestampError("the file no longer has the hash it was sealed with")
-            token = verify_token(data, digest, trust=trust, tsa_url=tsa)
-            times.append(TrustedTime(artifact.path, tsa, rfc3339(token.gen_time), None))
+            token = verify_token(data, digest, trust=trust, tsa_url=tsa_url)
+            times.append(TrustedTime(artifact.path, tsa_url, rfc3339(token.gen_time), None))
         except (OSError, TimestampError) as exc:
             gen_time = details.get("gen_time")
-            times.append(TrustedTime(artifact.path, tsa, str(gen_time or ""), str(exc)))
+            times.append(TrustedTime(artifact.path, tsa_url, str(gen_time or ""), str(exc)))
     return times
 
 
 def analysis_runs(
-    service: CaptureService, row: CaptureRow, artifacts: list[Artifact], events: list[Any]
+    tsa: TimestampConfig | None,
+    runs: list[AnalysisRow],
+    artifacts: list[Artifact],
+    events: list[Any],
+    files: dict[str, SealedRead],
 ) -> list[RunView]:
     """Every analysis run of the capture, latest first (blocking: run in a thread)."""
     sealed = {a.path: a for a in artifacts}
     views = []
-    for run in reversed(service.catalog.analyses(row.id)):
+    for run in reversed(runs):
         view = RunView(run, None, None, [])
         if run.status == "done" and run.addendum_sha256:
             try:
-                view.addendum = _sealed_json(
-                    service, row.id, addendum_name(run.number), run.addendum_sha256
-                )
+                view.addendum = _sealed_json(files, addendum_name(run.number), run.addendum_sha256)
                 results = sealed.get(results_name(run.number))
                 if results is None:
                     raise ValueError(f"{results_name(run.number)} is not among the sealed files")
-                document = _sealed_json(service, row.id, results.path, results.sha256)
+                document = _sealed_json(files, results.path, results.sha256)
                 view.readings = readings_view(run.number, list(document.get("readings", [])))
             except (OSError, ValueError) as exc:
                 view.problem = str(exc)
             view.times = token_times(
-                service,
-                row.id,
-                artifacts,
-                events,
-                digest_hex=run.addendum_sha256,
-                number=run.number,
+                tsa, artifacts, events, files, digest_hex=run.addendum_sha256, number=run.number
             )
         views.append(view)
     return views
 
 
-def _sealed_json(service: CaptureService, capture_id: str, name: str, sha256: str) -> dict:
+def _as_read(files: dict[str, SealedRead], name: str) -> bytes:
+    """A file's bytes from :meth:`~capture.queries.ArchiveQueries.sealed_files`, or the
+    error that reading it raised."""
+    data = files[name]
+    if isinstance(data, OSError):
+        raise data
+    return data
+
+
+def _sealed_json(files: dict[str, SealedRead], name: str, sha256: str) -> dict:
     """A sealed JSON file of the capture, if it still has the SHA-256 it was sealed with."""
-    data = service.store.path(capture_id, name).read_bytes()
+    data = _as_read(files, name)
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
         raise ValueError(f"{name} has SHA-256 {actual}, not the {sha256} it was sealed with")
@@ -161,7 +183,7 @@ async def run_again(request: web.Request) -> web.Response:
     """Queue an analysis run from the capture page's form, then show the page at that run."""
     service: CaptureService = request.app[keys.SERVICE]
     capture_id = request.match_info["id"]
-    row = service.catalog.get_capture(capture_id)
+    row = await service.capture(capture_id)
     if row is None:
         raise NotFound(f"no capture {capture_id}")
     form = await request.post()

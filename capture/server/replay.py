@@ -20,7 +20,6 @@ process.
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import os
 import secrets
@@ -28,7 +27,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from archive.wacz.replay import ReplayError, ensure_replay_wacz
+from archive.wacz.replay import ReplayError
 from capture.server import keys
 from capture.server.errors import NotFound
 from capture.server.pages import render
@@ -84,7 +83,7 @@ def replay_origin(request: web.Request) -> str | None:
 async def replay_page(request: web.Request) -> web.Response:
     service = request.app[keys.SERVICE]
     capture_id = request.match_info["id"]
-    row = await asyncio.to_thread(service.catalog.get_capture, capture_id)
+    row = await service.capture(capture_id)
     if row is None:
         raise NotFound(f"no capture {capture_id}")
     origin = replay_origin(request)
@@ -134,7 +133,7 @@ async def replay_wacz(request: web.Request) -> web.FileResponse:
         )
     service = request.app[keys.SERVICE]
     try:
-        path = await asyncio.to_thread(ensure_replay_wacz, service.archive, capture_id)
+        path = await service.replay_wacz(capture_id)
     except ReplayError as exc:
         raise NotFound(str(exc)) from None
     return web.FileResponse(

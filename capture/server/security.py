@@ -24,7 +24,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from archive.datadir import PAIRING_FILE, TOKEN_FILE
 from capture.server import keys
 from capture.server.errors import Forbidden, Handler, MisdirectedRequest, Unauthorized
 from capture.server.sessions import check_same_origin, dashboard_gate, has_session, own_origin
@@ -33,17 +32,17 @@ EXTENSION_SCHEMES = ("chrome-extension://", "moz-extension://")
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
-def load_or_create_token(data_dir: Path) -> str:
-    """The API token of a data directory, made on first use, readable by its owner only.
+def load_or_create_token(path: Path) -> str:
+    """The API token kept at ``path`` (``DATA/api-token``), made on first use, readable
+    by its owner only.
 
     The new token is written to a private temporary file and linked into place, so
     a server starting and ``osint-capture token`` running at the same moment agree.
     """
-    directory = Path(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / TOKEN_FILE
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        tmp = directory / f".{TOKEN_FILE}.{secrets.token_hex(8)}"
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(32) + "\n")
@@ -64,8 +63,8 @@ def load_or_create_token(data_dir: Path) -> str:
 class Pairing:
     """The extension origins allowed to call the API, kept in ``DATA/paired-extensions.json``."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / PAIRING_FILE
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
 
     def origins(self) -> list[str]:
         try:

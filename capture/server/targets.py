@@ -6,13 +6,11 @@ target added here (or with ``osint-capture watch add``) is picked up at once.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
 
 from archive.catalog import BadCaseName, CaptureRow, CatalogError, TargetRow, TimelineEvent
-from archive.timeutil import now_rfc3339
 from capture.scheduler import IntervalError, event_dict, parse_interval, target_dict
 from capture.server import keys
 from capture.server.errors import BadRequest, Conflict, NotFound, Unprocessable
@@ -43,12 +41,11 @@ async def list_targets(request: web.Request) -> web.Response:
     if unknown:
         raise BadRequest(f"unknown query parameter {sorted(unknown)[0]}; allowed: all")
     everything = _flag(request.query.get("all", "false"), "all")
-    catalog = _service(request).catalog
-    targets = await asyncio.to_thread(catalog.list_targets, include_removed=everything)
-    body = []
-    for target in targets:
-        timeline = await asyncio.to_thread(catalog.timeline, target.id)
-        body.append(_target(target, last_kind=timeline[-1].kind if timeline else None))
+    watched = await _service(request).target_timelines(include_removed=everything)
+    body = [
+        _target(target, last_kind=timeline[-1].kind if timeline else None)
+        for target, timeline in watched
+    ]
     return web.json_response({"targets": body})
 
 
@@ -70,14 +67,12 @@ async def add_target(request: web.Request) -> web.Response:
         extra["timeout"] = float(body["timeout"])
     service = _service(request)
     try:
-        target = await asyncio.to_thread(
-            service.catalog.add_target,
+        target = await service.add_target(
             url,
             interval_seconds=interval,
             case=body.get("case"),
             operator=body.get("operator"),
             note=body.get("note"),
-            next_run_at=now_rfc3339(),  # the first run is due at once
             request=extra,
         )
     except BadCaseName as exc:
@@ -89,10 +84,10 @@ async def add_target(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/targets/{id}")
 async def get_target(request: web.Request) -> web.Response:
-    catalog = _service(request).catalog
+    service = _service(request)
     target = await _require(request)
-    timeline = await asyncio.to_thread(catalog.timeline, target.id)
-    captures = await asyncio.to_thread(catalog.list_captures, target_id=target.id)
+    timeline = await service.timeline(target.id)
+    captures = await service.captures(target_id=target.id)
     body = _target(target, last_kind=timeline[-1].kind if timeline else None)
     body["timeline"] = [_event(event) for event in timeline]
     body["captures"] = [_capture(row) for row in captures]
@@ -119,7 +114,7 @@ async def _change_state(request: web.Request, state: str) -> web.Response:
     service = _service(request)
     target = await _require(request)
     try:
-        changed = await asyncio.to_thread(service.catalog.set_target_state, target.id, state)
+        changed = await service.set_target_state(target.id, state)
     except CatalogError as exc:
         raise Conflict(str(exc)) from None
     if state == "active":
@@ -133,7 +128,7 @@ async def _require(request: web.Request) -> TargetRow:
         target_id = int(text)
     except ValueError:
         raise NotFound(f"no target {text!r}: target ids are numbers") from None
-    target = await asyncio.to_thread(_service(request).catalog.get_target, target_id)
+    target = await _service(request).target(target_id)
     if target is None:
         raise NotFound(f"no target {target_id}")
     return target
