@@ -16,8 +16,9 @@ from pathlib import Path
 
 from archive.catalog import Catalog
 from archive.evidence.sealing import signing_key
-from archive.evidence.timestamps import TimestampError, request_token
+from archive.evidence.timestamps import TimestampError
 from archive.evidence.trustedtime import TimestampConfig
+from archive.evidence.tsa_client import request_token
 from archive.wacz.export import ExportError, ExportResult, Stamper, export_wacz
 from capture.browser import Browser
 

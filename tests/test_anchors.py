@@ -25,7 +25,7 @@ from archive.evidence.anchoring import Anchoring, anchor_due, anchor_head
 from archive.evidence.anchors import ANCHORS_DIR, Anchor
 from archive.evidence.checks import Outcome
 from archive.evidence.custody import CustodyError, CustodyLog, canonical_json
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from tests.forgery import rechained
 from tests.server import CLI, RunningServer
 from tests.tsa import TestTSA

@@ -31,7 +31,7 @@ from archive.evidence.anchors import (
 from archive.evidence.checks import Check, Outcome, overall
 from archive.evidence.custody import CustodyLog
 from archive.evidence.signing import SigningKey
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.export import CUSTODY_PATH, ExportResult, export_wacz
 from archive.wacz.verify import verify_package
 from capture.browser import Browser

@@ -24,9 +24,10 @@ import pytest_asyncio
 
 from archive.evidence.checks import Outcome
 from archive.evidence.signing import SigningKey, sign_file_bytes
-from archive.evidence.timestamps import TrustStore, request_token
 from archive.evidence.trust import TrustedKeys
 from archive.evidence.trustedtime import TimestampConfig
+from archive.evidence.tsa_client import request_token
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
