@@ -16,8 +16,9 @@ from pathlib import Path
 
 from archive.catalog import Catalog
 from archive.datadir import Archive
-from archive.evidence.timestamps import TimestampError, request_token
+from archive.evidence.timestamps import TimestampError
 from archive.evidence.trustedtime import TimestampConfig
+from archive.evidence.tsa_client import request_token
 from archive.wacz.export import export_wacz
 from archive.wacz.export_types import ExportError, ExportResult, Stamper
 from capture.browser import Browser

@@ -32,7 +32,8 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.evidence.anchors import PACKAGE_HEAD_PATH, package_path
 from archive.evidence.custody import canonical_json, event_hash
 from archive.evidence.signing import SigningKey, sign_file_bytes, signature_to_b64
-from archive.evidence.timestamps import TrustStore, request_token
+from archive.evidence.tsa_client import request_token
+from archive.evidence.tsa_roots import TrustStore
 from archive.timeutil import rfc3339
 from archive.wacz.layout import (
     DATAPACKAGE,

@@ -24,8 +24,8 @@ import pytest_asyncio
 
 from archive.datadir import Archive
 from archive.evidence.signing import SigningKey, sign_file_bytes
-from archive.evidence.timestamps import TrustStore
 from archive.evidence.trustedtime import TimestampConfig
+from archive.evidence.tsa_roots import TrustStore
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now

@@ -19,7 +19,8 @@ import pytest
 
 from archive.catalog import Catalog
 from archive.manifest import MANIFEST_NAME
-from archive.watch.compare import SCREENSHOT_THRESHOLD, Comparison, compare
+from archive.watch.compare import Comparison, compare
+from archive.watch.screenshots import SCREENSHOT_THRESHOLD
 from archive.watch.snapshot import Snapshot, SnapshotError
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest

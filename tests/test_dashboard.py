@@ -23,8 +23,8 @@ import pytest_asyncio
 from playwright.async_api import BrowserContext, Dialog, Page, expect
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.evidence.timestamps import TrustStore
 from archive.evidence.trust import TrustedKeys
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.verify import verify_package
 from capture.browser import Browser
 from capture.server.replay import installed as replay_installed

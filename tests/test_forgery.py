@@ -36,8 +36,9 @@ import pytest_asyncio
 from archive.evidence.anchors import PACKAGE_HEAD_PATH
 from archive.evidence.custody import canonical_json
 from archive.evidence.signing import P256_ORDER, SigningKey
-from archive.evidence.timestamps import TrustStore, request_token
 from archive.evidence.trustedtime import TimestampConfig
+from archive.evidence.tsa_client import request_token
+from archive.evidence.tsa_roots import TrustStore
 from archive.timeutil import rfc3339, set_clock
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest

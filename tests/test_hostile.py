@@ -38,7 +38,7 @@ import pytest_asyncio
 
 from archive.catalog import Catalog
 from archive.datadir import Archive
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.export import export_wacz
 from archive.wacz.verify import verify_package
 from capture.browser import Browser

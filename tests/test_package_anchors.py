@@ -31,7 +31,7 @@ from archive.evidence.anchors import (
 )
 from archive.evidence.checks import Check, Outcome, overall
 from archive.evidence.custody import CustodyLog
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.export import export_wacz
 from archive.wacz.export_types import ExportResult
 from archive.wacz.layout import CUSTODY_PATH

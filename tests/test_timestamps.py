@@ -1,6 +1,6 @@
 """RFC 3161 time-stamps: requested from a local OpenSSL TSA, verified by us and by openssl.
 
-Every token is checked twice: with :func:`archive.evidence.timestamps.verify_token` and with
+Every token is checked twice: with :func:`archive.evidence.tsa_verify.verify_token` and with
 ``openssl ts -verify``, the tool an outside expert would reach for. The TSA runs in
 the test loop, so the blocking client runs in a thread (as the capture code does).
 """
@@ -20,19 +20,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from rfc3161_client import HashAlgorithm, TimestampRequestBuilder, decode_timestamp_response
 
-from archive.evidence.timestamps import (
+from archive.evidence.timestamps import Timestamp, TimestampError, TSAUnavailable
+from archive.evidence.tsa_client import (
     DEFAULT_TSA_ROOTS,
     DEFAULT_TSAS,
-    Timestamp,
-    TimestampError,
-    TrustStore,
-    TSAUnavailable,
-    _signed_attributes,
     build_request,
-    read_claim,
     request_token,
-    verify_token,
 )
+from archive.evidence.tsa_roots import TrustStore
+from archive.evidence.tsa_token import read_claim, signed_attributes
+from archive.evidence.tsa_verify import verify_token
 from tests.tsa import TEST_POLICY, TestTSA
 
 MANIFEST = b'{"capture": "test", "files": []}\n'
@@ -148,7 +145,7 @@ async def test_chain_token_is_out_of_der_order_and_still_verifies(chain_tsa: Tes
 async def test_both_ess_attribute_versions_are_checked(tsa: TestTSA) -> None:
     """The signer-only TSA names its certificate by SHA-1 (ESS v1), the other by SHA-256 (v2)."""
     stamped = await stamp(tsa)
-    oids = {oid for oid, _ in _signed_attributes(stamped.token_der)}
+    oids = {oid for oid, _ in signed_attributes(stamped.token_der)}
     v1, v2 = "1.2.840.113549.1.9.16.2.12", "1.2.840.113549.1.9.16.2.47"
     assert oids & {v1, v2} == ({v2} if tsa.chain_in_token else {v1})
 

@@ -124,7 +124,8 @@ async def test_the_export_signature_gets_a_token_and_the_package_still_validates
     import zipfile
 
     from archive.evidence.signing import signature_from_b64
-    from archive.evidence.timestamps import TrustStore, verify_token
+    from archive.evidence.tsa_roots import TrustStore
+    from archive.evidence.tsa_verify import verify_token
 
     async with TestTSA(tmp_path / "tsa") as tsa:
         manifest = await capture_into(

@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 import zipfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,9 +23,12 @@ import pytest_asyncio
 
 from archive.evidence.checks import Outcome
 from archive.evidence.signing import SigningKey, sign_file_bytes
-from archive.evidence.timestamps import TrustStore, request_token
+from archive.evidence.timecheck import PACKAGE_WINDOW
 from archive.evidence.trust import TrustedKeys
 from archive.evidence.trustedtime import TimestampConfig
+from archive.evidence.tsa_client import request_token
+from archive.evidence.tsa_roots import TrustStore
+from archive.timeutil import set_clock
 from archive.wacz.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest
@@ -431,22 +433,28 @@ async def test_urls_the_browser_normalises_still_verify(
 
 
 async def test_a_slow_export_is_signed_at_its_signing_time(
-    package: Package, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    package: Package, tmp_path: Path
 ) -> None:
     """``created`` is when the package was signed, not when packaging began: a long export
-    (here a PDF that takes 3 s, against a window cut to 2 s) still agrees with its token."""
-    import archive.wacz.verify_signature
-
-    monkeypatch.setattr(archive.wacz.verify_signature, "PACKAGE_WINDOW", timedelta(seconds=2))
+    (here a PDF that takes a minute longer than the package window, by the machine's
+    clock: the one clock the export reads) still agrees with its token."""
+    behind = [PACKAGE_WINDOW + timedelta(minutes=1)]
+    set_clock(lambda: datetime.now(UTC) - behind[0])
 
     def slow_pdf(html: Path, pdf: Path) -> None:
-        time.sleep(3)
+        behind[0] = timedelta(0)  # the clock moves on past the window while the PDF is made
         pdf.write_bytes(b"%PDF-1.4 placeholder for timing\n")
 
-    async with TestTSA(tmp_path / "tsa") as tsa:
-        out = tmp_path / "slow.wacz"
-        await export_stamped(package.data, [package.capture_id], out, tsa, pdf_renderer=slow_pdf)
-        trust = await asyncio.to_thread(TrustStore.load, [tsa.ca_pem_path])
+    try:
+        async with TestTSA(tmp_path / "tsa") as tsa:
+            out = tmp_path / "slow.wacz"
+            await export_stamped(
+                package.data, [package.capture_id], out, tsa, pdf_renderer=slow_pdf
+            )
+            trust = await asyncio.to_thread(TrustStore.load, [tsa.ca_pem_path])
+    finally:
+        set_clock(None)
+    assert behind[0] == timedelta(0), "the PDF was made"
     report = await asyncio.to_thread(
         verify_package, out, trust=trust, keys=TrustedKeys.pinned(package.key.fingerprint)
     )

@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.catalog import CATALOG_NAME, CaptureRow, Catalog
 from archive.datadir import Archive
 from archive.timeutil import rfc3339
 from capture.cli import main
 from capture.cli.exits import ExitCode
 from capture.scheduler import (
     JITTER_CAP,
+    JITTER_SHARE,
     IntervalError,
     Scheduler,
     format_interval,
@@ -170,6 +171,49 @@ def test_a_run_that_ended_without_its_event_gets_it_once_on_start(tmp_path: Path
         assert [e.id for e in catalog.timeline(target.id)] == [event.id]
 
 
+def _end_run(catalog: Catalog, run: CaptureRow, at: datetime) -> None:
+    """A worker claims ``run`` and it ends (failed: the schedule does not care how)."""
+    assert catalog.claim_next_queued(started_at=rfc3339(at)).id == run.id
+    catalog.fail_capture(run.id, reasons=["ended by the test"], finished_at=rfc3339(at))
+
+
+def test_a_restarted_scheduler_catches_up_once_then_keeps_the_interval(tmp_path: Path) -> None:
+    """A server down for three and a half intervals, restarted: its decisions, at given times."""
+    every = 4
+    start = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    path = tmp_path / CATALOG_NAME
+    with Catalog.open(path) as catalog:
+        target = catalog.add_target(
+            "https://example.org/a",
+            interval_seconds=every,
+            case=None,
+            operator="t",
+            note=None,
+            next_run_at=rfc3339(start),
+        )
+        before = Scheduler(Archive(tmp_path, catalog), on_queued=lambda: None, default_timeout=30)
+        (first,) = before.tick(start)
+        _end_run(catalog, first, start + timedelta(seconds=1))
+
+    # Down for more than three intervals: three runs are missed.
+    restart = start + timedelta(seconds=every * 3.5)
+    with Catalog.open(path) as catalog:
+        after = Scheduler(Archive(tmp_path, catalog), on_queued=lambda: None, default_timeout=30)
+        (catch_up,) = after.tick(restart)
+        assert after.tick(restart) == [], "one catch-up run, not one per missed interval"
+        _end_run(catalog, catch_up, restart + timedelta(seconds=1))
+        # The next run is counted from the catch-up, a whole interval later.
+        due = catalog.get_target(target.id).next_run_at
+        assert rfc3339(restart + timedelta(seconds=every)) <= due
+        assert due <= rfc3339(restart + timedelta(seconds=every * (1 + JITTER_SHARE)))
+        assert after.tick(restart + timedelta(seconds=every - 0.5)) == []
+        (following,) = after.tick(restart + timedelta(seconds=every * (1 + JITTER_SHARE)))
+        runs = catalog.list_captures(target_id=target.id)
+    assert [r.id for r in runs] == [following.id, catch_up.id, first.id]
+    assert following.created_at == rfc3339(restart + timedelta(seconds=every * (1 + JITTER_SHARE)))
+    assert catch_up.created_at == rfc3339(restart)
+
+
 # -- the CLI ------------------------------------------------------------------------------
 
 
@@ -249,7 +293,7 @@ def test_bad_watch_input_is_one_clear_line(
 
 # -- on the real server -----------------------------------------------------------------
 
-EVERY = 3  # seconds between runs in the server tests (allow_fast)
+EVERY = 1  # seconds between runs in the server tests (allow_fast): the shortest
 
 
 async def _poll(
@@ -392,11 +436,16 @@ async def test_a_restart_keeps_the_schedule_and_catches_up_once(tmp_path: Path) 
         finally:
             await first.stop()
 
+        # Down for more than three intervals: three runs are missed. The schedule is
+        # all a restarted server reads of the time it was down, so the outage is given
+        # there (its next run three and a half intervals ago) instead of waited out;
+        # test_a_restarted_scheduler_catches_up_once_then_keeps_the_interval makes the
+        # same decisions at given times.
         with Catalog.open(data / CATALOG_NAME) as catalog:
-            schedule = catalog.get_target(target_id)
+            missed = rfc3339(datetime.now(UTC) - timedelta(seconds=every * 3.5))
+            schedule = catalog.set_target_state(target_id, "active", next_run_at=missed)
         hits = page.hits["/watched"]
-        # Down for more than three intervals: three runs are missed.
-        await asyncio.sleep(every * 3.5)
+        assert schedule.next_run_at == missed
         assert page.hits["/watched"] == hits, "nothing runs while the server is down"
 
         second = RunningServer(data, workers=2, port=first.port)
@@ -479,6 +528,13 @@ async def _all_finished(server: RunningServer, target_id: int) -> bool:
     return all(c["status"] not in ("queued", "running") for c in captures)
 
 
+def _queued_at(data: Path, moment: datetime) -> list[CaptureRow]:
+    """The runs the scheduler queues at ``moment``, deciding on the catalog in ``data``."""
+    with Archive.open(data) as archive:
+        scheduler = Scheduler(archive, on_queued=lambda: None, default_timeout=30)
+        return scheduler.tick(moment)
+
+
 def _seconds_between(earlier: str, later: str) -> float:
     def parse(text: str) -> datetime:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
@@ -524,7 +580,10 @@ async def test_pause_resume_and_remove_through_the_api(tmp_path: Path) -> None:
             assert status == 200 and paused["state"] == "paused"
             await _poll(lambda: _all_finished(server, target_id), what="the last run to end")
             count = len((await _target(server, target_id))["captures"])
-            await asyncio.sleep(2 * 2 + 1)  # two intervals pass while paused
+            # Two intervals pass while paused: what the scheduler decides then, on the
+            # server's catalog, at that time (not waited for).
+            two_intervals_on = datetime.now(UTC) + timedelta(seconds=2 * 2 + 1)
+            assert await asyncio.to_thread(_queued_at, server.data, two_intervals_on) == []
             assert len((await _target(server, target_id))["captures"]) == count
 
             status, _, resumed = await server.request("POST", path + "/resume")
@@ -545,7 +604,9 @@ async def test_pause_resume_and_remove_through_the_api(tmp_path: Path) -> None:
             assert target_id not in [t["id"] for t in listing["targets"]]
             status, _, listing = await server.request("GET", "/api/v1/targets?all=true")
             assert [t["state"] for t in listing["targets"] if t["id"] == target_id] == ["removed"]
-            await asyncio.sleep(2 * 2 + 1)  # no run of a removed target
+            # No run of a removed target, two intervals on (decided at that time).
+            two_intervals_on = datetime.now(UTC) + timedelta(seconds=2 * 2 + 1)
+            assert await asyncio.to_thread(_queued_at, server.data, two_intervals_on) == []
             after = (await _target(server, target_id))["captures"]
             assert [c["id"] for c in after] == [c["id"] for c in kept]
             for capture in kept:

@@ -11,7 +11,7 @@ certificate it issues (extended key usage timeStamping, critical, as RFC 3161
 certificates, written the way OpenSSL writes them: signer first. The root is an
 EC key and the TSA an RSA key with more extensions, so the root's encoding is
 always the shorter and DER order would put it first: every such token has its
-certificate set out of DER order (the trap ``archive.evidence.timestamps`` works around).
+certificate set out of DER order (the trap ``archive.evidence.tsa_token`` works around).
 The two configurations also differ in what else real TSAs vary: ESS attribute v1
 (SHA-1) against v2 (SHA-256, whole chain), whole seconds against milliseconds.
 """

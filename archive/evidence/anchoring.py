@@ -29,13 +29,9 @@ from archive.evidence.anchors import (
     token_name,
 )
 from archive.evidence.custody import CustodyError, CustodyLog
-from archive.evidence.timestamps import (
-    DEFAULT_TIMEOUT,
-    Timestamp,
-    TimestampError,
-    TrustStore,
-    request_token,
-)
+from archive.evidence.timestamps import Timestamp, TimestampError
+from archive.evidence.tsa_client import DEFAULT_TIMEOUT, request_token
+from archive.evidence.tsa_roots import TrustStore
 from archive.store import PARTIAL_SUFFIX, FileStore, StoreError, locked
 from archive.timeutil import rfc3339
 

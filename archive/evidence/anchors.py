@@ -41,13 +41,10 @@ from typing import Any
 from archive.evidence.checks import Check, Outcome
 from archive.evidence.custody_events import CustodyError, is_hash
 from archive.evidence.custody_lines import verify_slice
-from archive.evidence.timestamps import (
-    TimestampError,
-    TrustStore,
-    UntrustedChain,
-    read_claim,
-    verify_token,
-)
+from archive.evidence.timestamps import TimestampError, UntrustedChain
+from archive.evidence.tsa_roots import TrustStore
+from archive.evidence.tsa_token import read_claim
+from archive.evidence.tsa_verify import verify_token
 from archive.timeutil import rfc3339
 
 #: Where anchors live, under the data directory.

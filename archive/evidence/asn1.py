@@ -3,7 +3,8 @@
 Definite lengths, one-byte tags, nothing more. ``rfc3161_client`` parses tokens, but
 not everything that must be checked in them (the order of a certificate set, the
 ESS attribute, the fractions of ``genTime``), nor a request over a digest we already
-have: :mod:`archive.evidence.timestamps` walks those parts with these helpers. Anything
+have: :mod:`archive.evidence.tsa_token`, :mod:`archive.evidence.tsa_verify` and
+:mod:`archive.evidence.tsa_client` walk and write those parts with these helpers. Anything
 outside the subset (indefinite lengths, multi-byte tags, a length past its
 container) is refused with :class:`DerError`.
 """

@@ -75,7 +75,7 @@ from archive.evidence.custody_lines import (
     verify_slice,
 )
 from archive.evidence.custody_report import CustodyReport, check_log_anchors
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.store import fsync_dir, locked, write_all_and_sync
 from archive.timeutil import utc_now
 

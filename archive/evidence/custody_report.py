@@ -32,7 +32,9 @@ from archive.evidence.anchors import (
 from archive.evidence.checks import Check, Outcome, overall
 from archive.evidence.custody_events import Event
 from archive.evidence.custody_lines import CustodyProblem, LogCheck
-from archive.evidence.timestamps import TimestampError, TrustStore, read_claim
+from archive.evidence.timestamps import TimestampError
+from archive.evidence.tsa_roots import TrustStore
+from archive.evidence.tsa_token import read_claim
 
 LOG_CHECK = "custody log"
 

@@ -34,7 +34,9 @@ from archive.evidence.signing import (
     sign_file_bytes,
     write_key_file,
 )
-from archive.evidence.timestamps import Timestamp, TimestampError, TrustStore, request_token
+from archive.evidence.timestamps import Timestamp, TimestampError
+from archive.evidence.tsa_client import request_token
+from archive.evidence.tsa_roots import TrustStore
 from archive.hashing import sha256_file
 from archive.store import fsync_dir
 from archive.timeutil import CLOCK_SOURCE, now_rfc3339

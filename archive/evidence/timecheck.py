@@ -26,13 +26,9 @@ from datetime import datetime, timedelta
 from cryptography import x509
 
 from archive.evidence.checks import Check, Outcome
-from archive.evidence.timestamps import (
-    Timestamp,
-    TimestampError,
-    TrustStore,
-    UntrustedChain,
-    verify_token,
-)
+from archive.evidence.timestamps import Timestamp, TimestampError, UntrustedChain
+from archive.evidence.tsa_roots import TrustStore
+from archive.evidence.tsa_verify import verify_token
 from archive.timeutil import parse_rfc3339
 
 #: Clocks of well-kept machines agree within seconds; this allows for one that drifted.

@@ -26,14 +26,9 @@ from archive.catalog import CaptureRow
 from archive.evidence.addendum import addendum_name, token_names
 from archive.evidence.anchoring import Anchoring
 from archive.evidence.custody import SYSTEM_ACTOR
-from archive.evidence.timestamps import (
-    DEFAULT_TSAS,
-    Timestamp,
-    TimestampError,
-    TrustStore,
-    TSAUnavailable,
-    request_token,
-)
+from archive.evidence.timestamps import Timestamp, TimestampError, TSAUnavailable
+from archive.evidence.tsa_client import DEFAULT_TSAS, request_token
+from archive.evidence.tsa_roots import TrustStore
 from archive.manifest import MANIFEST_NAME
 from archive.store import Artifact, FileStore
 from archive.timeutil import rfc3339, utc_now

@@ -32,7 +32,9 @@ from archive.evidence.addendum import (
     signature_name,
 )
 from archive.evidence.signing import SignatureError, verify_signed
-from archive.evidence.timestamps import TimestampError, TrustStore, verify_token
+from archive.evidence.timestamps import TimestampError
+from archive.evidence.tsa_roots import TrustStore
+from archive.evidence.tsa_verify import verify_token
 from archive.readings import tool_label
 from archive.wacz.templating import render
 

@@ -33,8 +33,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from archive.evidence.timestamps import TrustStore
 from archive.evidence.trust import TrustedKeys, judge_signers
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.index_check import check_index, check_pages, parse_index
 from archive.wacz.layout import (
     ARCHIVE_DIR,

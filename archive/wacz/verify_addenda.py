@@ -28,7 +28,7 @@ from typing import Any
 from archive.evidence.addendum import analysis_number, signature_name, token_names
 from archive.evidence.checks import Outcome
 from archive.evidence.signing import SignatureError, verify_signed
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.timeutil import parse_rfc3339
 from archive.wacz.members import Member, SmallReader
 from archive.wacz.verify_captures import CaptureManifest, check_tokens

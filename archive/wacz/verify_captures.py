@@ -22,7 +22,7 @@ from archive.evidence.checks import Check, Outcome
 from archive.evidence.sealing import SIGNATURE_NAME
 from archive.evidence.signing import SignatureError, verify_signed
 from archive.evidence.timecheck import CAPTURE_WINDOW, authority_of, judge_time, verify_stamp
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.manifest import MANIFEST_NAME
 from archive.timeutil import parse_rfc3339
 from archive.wacz.members import Member, SmallReader

@@ -23,7 +23,7 @@ from archive.evidence.anchors import (
 )
 from archive.evidence.checks import Outcome
 from archive.evidence.custody import SEALING_ACTIONS, CustodyError, verify_slice
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.members import SmallReader
 from archive.wacz.verify_captures import MANIFEST_SUFFIX, SIGNATURE_SUFFIX, CaptureManifest
 from archive.wacz.verify_report import VerifyReport

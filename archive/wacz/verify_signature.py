@@ -24,7 +24,7 @@ from archive.evidence.signing import (
     verify_signature,
 )
 from archive.evidence.timecheck import PACKAGE_WINDOW, authority_of, judge_time, verify_stamp
-from archive.evidence.timestamps import TrustStore
+from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.layout import DATAPACKAGE, DATAPACKAGE_DIGEST
 from archive.wacz.members import SmallReader
 from archive.wacz.verify_report import VerifyReport

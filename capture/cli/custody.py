@@ -20,7 +20,8 @@ from archive.datadir import Archive
 from archive.evidence.anchoring import AnchorRun, anchor_head
 from archive.evidence.checks import ExitStatus, exit_status
 from archive.evidence.custody import CustodyError
-from archive.evidence.timestamps import TimestampError, TrustStore
+from archive.evidence.timestamps import TimestampError
+from archive.evidence.tsa_roots import TrustStore
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
 

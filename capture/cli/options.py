@@ -72,7 +72,8 @@ def unreadable_trust(files: list[Path] | None) -> str | None:
     Found later, a missing root would leave every token unverifiable halfway through a
     capture or an export; every command that takes the option is checked here, once.
     """
-    from archive.evidence.timestamps import TimestampError, TrustStore
+    from archive.evidence.timestamps import TimestampError
+    from archive.evidence.tsa_roots import TrustStore
 
     try:
         TrustStore.load(files or ())

@@ -89,8 +89,9 @@ def _key_parser(commands: Commands) -> None:
 
 def run_verify(args: argparse.Namespace, data_dir: Path) -> int:
     """Check a package; exit with its verdict. ``--data`` given: trust its key, log the check."""
-    from archive.evidence.timestamps import TimestampError, TrustStore
+    from archive.evidence.timestamps import TimestampError
     from archive.evidence.trust import TrustedKeys, TrustFileError
+    from archive.evidence.tsa_roots import TrustStore
     from archive.wacz.verify import NotAPackage, verify_package
 
     try:

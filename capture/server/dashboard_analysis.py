@@ -22,8 +22,10 @@ from aiohttp import web
 
 from archive.catalog import AnalysisRow, CatalogError
 from archive.evidence.addendum import addendum_name, analysis_number, results_name
-from archive.evidence.timestamps import TimestampError, TrustStore, verify_token
+from archive.evidence.timestamps import TimestampError
 from archive.evidence.trustedtime import TimestampConfig
+from archive.evidence.tsa_roots import TrustStore
+from archive.evidence.tsa_verify import verify_token
 from archive.store import Artifact
 from archive.timeutil import rfc3339
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
