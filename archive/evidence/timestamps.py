@@ -72,6 +72,7 @@ from rfc3161_client import (
     decode_timestamp_response,
 )
 
+from archive.errors import BadInput, Failed, Unavailable
 from archive.evidence import asn1
 
 #: Public TSAs whose certificates chain to a root in certifi's (Mozilla's) store,
@@ -125,12 +126,17 @@ _FAILURE_NAMES = {
 _MAX_CHAIN = 8
 
 
-class TimestampError(Exception):
+class TimestampError(Failed):
     """A time-stamp could not be obtained or does not verify; the message says what failed."""
 
 
-class TSAUnavailable(TimestampError):
+class TSAUnavailable(TimestampError, Unavailable):
     """The TSA could not be reached or did not answer usefully: mark pending, retry later."""
+
+
+class BadTrustFile(TimestampError, BadInput):
+    """A ``--tsa-trust`` file cannot be read, or holds no PEM certificate: every command
+    refuses it before any work starts (exit 2)."""
 
 
 class UntrustedChain(TimestampError):
@@ -213,13 +219,13 @@ def _load_pem_file(path: Path) -> list[x509.Certificate]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TimestampError(f"cannot read trust file {path}: {exc.strerror}") from exc
+        raise BadTrustFile(f"cannot read trust file {path}: {exc.strerror}") from exc
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
-        raise TimestampError(f"trust file {path} holds no PEM certificate: {exc}") from exc
+        raise BadTrustFile(f"trust file {path} holds no PEM certificate: {exc}") from exc
 
 
 # --- requesting ----------------------------------------------------------------------

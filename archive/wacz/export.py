@@ -68,6 +68,7 @@ from cdxj_indexer.main import CDXJIndexer
 from archive import __version__
 from archive.catalog import CaptureRow
 from archive.datadir import Archive
+from archive.errors import Failed, Tampered
 from archive.evidence.addendum import ANALYSIS_WARC, analysis_number
 from archive.evidence.anchoring import Anchoring, AnchorRun, PackageAnchors, package_anchors
 from archive.evidence.custody import CustodyError, canonical_json
@@ -138,8 +139,13 @@ PdfRenderer = Callable[[Path, Path], None]
 Stamper = Callable[[bytes], list[dict[str, str]]]
 
 
-class ExportError(Exception):
+class ExportError(Failed):
     """The export was refused or could not be completed; nothing was left under its name."""
+
+
+class ExportTampered(ExportError, Tampered):
+    """A file to export (or its manifest's signature) is not what was sealed: the export
+    is abandoned rather than package it."""
 
 
 @dataclass(frozen=True)
@@ -331,7 +337,7 @@ def _load_capture(archive: Archive, capture_id: str) -> _Capture:
         raise ExportError(f"capture {capture_id}: cannot read its manifest: {exc}") from exc
     actual = hashlib.sha256(manifest_bytes).hexdigest()
     if actual != row.manifest_sha256:
-        raise ExportError(
+        raise ExportTampered(
             f"capture {capture_id}: manifest.json has SHA-256 {actual} but the catalog recorded"
             f" {row.manifest_sha256} when it was sealed; it changed since and will not be"
             " exported"
@@ -369,7 +375,7 @@ class _Package:
             expected.sha256,
             expected.size,
         ):
-            raise ExportError(
+            raise ExportTampered(
                 f"{source} has SHA-256 {resource.sha256} ({resource.size} bytes) but was sealed"
                 f" with {expected.sha256} ({expected.size} bytes): it changed since it was"
                 " sealed; the export is abandoned"
@@ -635,7 +641,9 @@ def _report(
                 )
             )
         except SignatureError as exc:
-            raise ExportError(f"capture {capture.id}: its manifest signature fails: {exc}") from exc
+            raise ExportTampered(
+                f"capture {capture.id}: its manifest signature fails: {exc}"
+            ) from exc
     text = render_report(
         facts,
         package_name=package_name,

@@ -20,15 +20,15 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import AnalysisRow, CaptureRow, CatalogError
+from archive.catalog import AnalysisRow, CaptureRow
+from archive.errors import NotFound, OsintCaptureError, Tampered
 from archive.evidence.addendum import addendum_name, analysis_number, results_name
 from archive.evidence.timestamps import TimestampError, TrustStore, verify_token
 from archive.store import Artifact
 from archive.timeutil import rfc3339
-from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.options import AnalysisOptions
 from capture.server import keys
 from capture.server.analysis_views import ReadingsView, readings_view
-from capture.server.errors import BadRequest, NotFound
 from capture.server.login import see_other
 from capture.service import CaptureService
 
@@ -103,10 +103,10 @@ def token_times(
         try:
             data = service.store.path(capture_id, artifact.path).read_bytes()
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
-                raise TimestampError("the file no longer has the hash it was sealed with")
+                raise Tampered("the file no longer has the hash it was sealed with")
             token = verify_token(data, digest, trust=trust, tsa_url=tsa)
             times.append(TrustedTime(artifact.path, tsa, rfc3339(token.gen_time), None))
-        except (OSError, TimestampError) as exc:
+        except (OSError, TimestampError, Tampered) as exc:
             gen_time = details.get("gen_time")
             times.append(TrustedTime(artifact.path, tsa, str(gen_time or ""), str(exc)))
     return times
@@ -127,10 +127,10 @@ def analysis_runs(
                 )
                 results = sealed.get(results_name(run.number))
                 if results is None:
-                    raise ValueError(f"{results_name(run.number)} is not among the sealed files")
+                    raise NotFound(f"{results_name(run.number)} is not among the sealed files")
                 document = _sealed_json(service, row.id, results.path, results.sha256)
                 view.readings = readings_view(run.number, list(document.get("readings", [])))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, OsintCaptureError) as exc:  # ValueError: not JSON
                 view.problem = str(exc)
             view.times = token_times(
                 service,
@@ -149,7 +149,7 @@ def _sealed_json(service: CaptureService, capture_id: str, name: str, sha256: st
     data = service.store.path(capture_id, name).read_bytes()
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
-        raise ValueError(f"{name} has SHA-256 {actual}, not the {sha256} it was sealed with")
+        raise Tampered(f"{name} has SHA-256 {actual}, not the {sha256} it was sealed with")
     document = json.loads(data)
     if not isinstance(document, dict):
         raise ValueError(f"{name} is not a JSON object")
@@ -168,16 +168,10 @@ async def run_again(request: web.Request) -> web.Response:
     wanted = {step: form.get(step) == "on" for step in STEPS}
     if not any(wanted.values()):
         wanted["ocr"] = True  # as the API: a run with nothing asked for reads text
-    try:
-        options = AnalysisOptions(
-            **wanted,
-            language=str(form.get("language") or "").strip().lower() or None,
-        )
-    except AnalysisOptionsError as exc:
-        raise BadRequest(str(exc)) from None
+    options = AnalysisOptions(
+        **wanted,
+        language=str(form.get("language") or "").strip().lower() or None,
+    )
     operator = str(form.get("operator") or "").strip() or "dashboard"
-    try:
-        run, _ = await service.queue_analysis(row.id, options, operator=operator)
-    except CatalogError as exc:
-        raise BadRequest(str(exc)) from None
+    run, _ = await service.queue_analysis(row.id, options, operator=operator)
     return see_other(f"/captures/{row.id}#analysis-{run.number}")

@@ -17,7 +17,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def document() -> dict[str, Any]:
     capture_summary = {"$ref": "#/components/schemas/CaptureSummary"}
-    errors = {"400": _ERROR, "401": _ERROR, "403": _ERROR, "421": _ERROR}
+    errors = {"400": _ERROR, "401": _ERROR, "403": _ERROR, "421": _ERROR, "503": _ERROR}
     return {
         "openapi": "3.1.0",
         "info": {
