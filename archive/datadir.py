@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Self
 
 from archive.catalog import CATALOG_NAME, Catalog
+from archive.errors import NotFound
 from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
 from archive.evidence.signing import SigningKey
 from archive.store import FileStore
@@ -43,7 +44,7 @@ TOKEN_FILE = "api-token"
 PAIRING_FILE = "paired-extensions.json"
 
 
-class NoArchive(Exception):
+class NoArchive(NotFound):
     """The directory holds no archive, and the caller asked not to make one there."""
 
     def __init__(self, root: Path) -> None:

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from archive.errors import Conflict, Failed
 from archive.hashing import CHUNK_SIZE, HashingWriter, sha256_file
 from archive.timeutil import utc_now
 
@@ -52,8 +53,13 @@ class Artifact:
         return asdict(self)
 
 
-class StoreError(Exception):
+class StoreError(Failed):
     """A file of a capture could not be written, sealed or moved."""
+
+
+class AlreadySealed(StoreError, Conflict):
+    """The sealed file (or capture directory) is already there: evidence is never
+    overwritten."""
 
 
 class ArtifactWriter:
@@ -64,7 +70,7 @@ class ArtifactWriter:
         self.kind = kind
         self.partial_path = final_path.with_name("." + final_path.name + PARTIAL_SUFFIX)
         if final_path.exists():
-            raise StoreError(f"refusing to overwrite sealed file {final_path}")
+            raise AlreadySealed(f"refusing to overwrite sealed file {final_path}")
         # A large buffer (the WARC writer hands over 16 KiB at a time).
         self._fh = open(self.partial_path, "xb", buffering=CHUNK_SIZE)  # noqa: SIM115 - closed by seal()/close()
         self._hashing = HashingWriter(self._fh)
@@ -168,7 +174,7 @@ class FileStore:
         try:
             path.mkdir(parents=True, exist_ok=False)
         except FileExistsError as exc:
-            raise StoreError(f"capture directory {path} already exists") from exc
+            raise AlreadySealed(f"capture directory {path} already exists") from exc
         fsync_dir(path.parent)
         return path
 
@@ -206,7 +212,7 @@ class FileStore:
         _check_name(name)
         final = self.path(capture_id, name)
         if final.exists():
-            raise StoreError(f"refusing to overwrite sealed file {final}")
+            raise AlreadySealed(f"refusing to overwrite sealed file {final}")
         partial = final.with_name("." + final.name + PARTIAL_SUFFIX)
         try:
             os.rename(source, partial)

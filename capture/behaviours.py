@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
+from archive.errors import Unavailable
 from capture.cdp import CDPError
 from capture.exchange import Exchange
 from capture.recorder import Recorder
@@ -81,7 +82,7 @@ class Behaviour(Protocol):
     async def run(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult: ...
 
 
-class BrowserGone(Exception):
+class BrowserGone(Unavailable):
     """The page crashed or closed, or the browser went away, while a behaviour ran."""
 
     def __init__(self, what: str) -> None:

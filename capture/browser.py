@@ -24,6 +24,7 @@ from typing import Any
 from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 
+from archive.errors import Unavailable
 from capture.cdp import CDPConnection
 
 #: Flags that make Chromium quiet and usable headless on a machine with no network
@@ -50,7 +51,7 @@ DEFAULT_VIEWPORT = {"width": 1280, "height": 800}
 PR_SET_PDEATHSIG = 1
 
 
-class BrowserError(Exception):
+class BrowserError(Unavailable):
     """Chromium could not be found, started, or kept running."""
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import aiohttp
 
+from archive.errors import Failed
+
 log = logging.getLogger(__name__)
 
 #: Seconds a command may take before the recorder gives up on it.
@@ -27,7 +29,7 @@ COMMAND_TIMEOUT = 30.0
 Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
-class CDPError(Exception):
+class CDPError(Failed):
     """The browser answered a command with an error, or went away."""
 
     def __init__(self, method: str, message: str, code: int | None = None) -> None:

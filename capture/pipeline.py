@@ -36,6 +36,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from archive.catalog import Catalog, CatalogError
 from archive.datadir import Archive
+from archive.errors import Failed
 from archive.evidence import sealing, trustedtime
 from archive.evidence.trustedtime import TimestampConfig
 from archive.manifest import Manifest
@@ -102,7 +103,7 @@ class CaptureRequest:
     target_interval: int | None = None
 
 
-class CaptureFailed(Exception):
+class CaptureFailed(Failed):
     """Nothing could be sealed; ``manifest`` says why (status ``failed``)."""
 
     def __init__(self, manifest: Manifest) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from archive.catalog import FINISHED_STATUSES, CaptureRow, Catalog, TargetRow, TimelineEvent
 from archive.datadir import Archive
+from archive.errors import BadInput
 from archive.timeutil import rfc3339, utc_now
 from archive.watch.compare import compare
 from archive.watch.snapshot import Snapshot
@@ -51,7 +52,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$", re.IGNORECASE)
 
 
-class IntervalError(ValueError):
+class IntervalError(BadInput):
     """An interval that cannot be used; the message names it and says what to write."""
 
 

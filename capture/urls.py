@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from archive.errors import BadInput
+
 ALLOWED_SCHEMES = ("http", "https")
 
 
-class BadURL(ValueError):
-    """The URL cannot be captured; the message says why and what to do."""
+class BadURL(BadInput):
+    """The URL cannot be captured; the message says why and what to do.
+
+    Bad input (exit 2); on the API ``422``: the request is well-formed, the URL in it
+    is one this tool does not capture.
+    """
+
+    http_status = 422
+    error = "unprocessable"
 
 
 def validate_url(url: str) -> str:

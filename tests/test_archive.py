@@ -299,6 +299,7 @@ SERVER_MAY_IMPORT = {
         "AnalysisHit",
         "AnalysisRow",
         "BadCaseName",
+        "BadFilter",
         "CaptureRow",
         "CaseRow",
         "CatalogError",

@@ -13,6 +13,8 @@ import pytest
 from archive import timeutil
 from archive.catalog import (
     MIGRATIONS,
+    BadCaseName,
+    BadFilter,
     Catalog,
     CatalogError,
     Migration,
@@ -279,7 +281,7 @@ def test_list_captures_by_case_and_status_newest_first(cat: Catalog, ticking_clo
     assert [row.id for row in cat.list_captures(status="running")] == ["d"]
     assert [row.id for row in cat.list_captures(case="Harbour", status="complete")] == ["a"]
     assert cat.list_captures(case="Nowhere") == []
-    with pytest.raises(ValueError, match="status must be one of"):
+    with pytest.raises(BadFilter, match="status must be one of"):
         cat.list_captures(status="done")
 
 
@@ -332,12 +334,12 @@ def test_valid_case_names(cat: Catalog, name: str) -> None:
     ],
 )
 def test_invalid_case_names_name_the_rule(cat: Catalog, name: str, detail: str) -> None:
-    with pytest.raises(ValueError) as raised:
+    with pytest.raises(BadCaseName) as raised:
         cat.ensure_case(name)
     message = str(raised.value)
     assert "letters, digits, '-', '_', '.' or space" in message and "1-100" in message
     assert detail in message
-    with pytest.raises(ValueError):
+    with pytest.raises(BadCaseName):
         start(cat, "c1", case=name)
     assert cat.list_cases() == [] and cat.list_captures() == []
 
@@ -454,7 +456,7 @@ def test_a_batch_is_queued_in_one_transaction_once_per_url(tmp_path: Path) -> No
         ]
         assert results[0][0].case == "Batch" and results[2][0].operator == "amal"
         # A case name the catalog refuses: nothing of the batch is written.
-        with pytest.raises(ValueError):
+        with pytest.raises(BadCaseName):
             cat.enqueue_captures(
                 [
                     QueuedRequest("b4", "https://example.org/c", None, None, None, {}),

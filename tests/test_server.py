@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from archive.catalog import Catalog
+from archive.catalog import CATALOG_NAME, Catalog
 from archive.hashing import sha256_file
 from capture.server.openapi import document
 from tests.server import RunningServer
@@ -164,6 +165,25 @@ async def test_unknown_captures_and_files_are_404(server: RunningServer) -> None
     assert status == 404 and body["error"] == "not found"
     status, _, body = await server.request("GET", "/api/v1/nothing-here")
     assert status == 404 and "openapi" in body["detail"]
+
+
+async def test_a_busy_catalog_answers_503_with_retry_after(server: RunningServer) -> None:
+    """Another process holding the catalog's write lock longer than the server waits (its
+    busy timeout, 5 s): the write is refused as busy, never a bare 500."""
+    other = sqlite3.connect(server.data / CATALOG_NAME, timeout=2, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        status, headers, body = await server.request(
+            "POST", "/api/v1/cases", json={"name": "while-locked"}
+        )
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert status == 503 and body["error"] == "busy", body
+    assert headers["Retry-After"].isdigit()
+    assert "locked by another process" in body["detail"] and "try again" in body["detail"]
+    status, _, body = await server.request("POST", "/api/v1/cases", json={"name": "after"})
+    assert status == 201, body
 
 
 async def test_the_openapi_document_matches_the_routes(server: RunningServer) -> None:

@@ -23,7 +23,16 @@ from archive.catalog.rows import (
     TimelineEvent,
 )
 from archive.catalog.schema import MIGRATIONS, Migration
-from archive.catalog.shared import CatalogError
+from archive.catalog.shared import (
+    BadFilter,
+    CatalogBusy,
+    CatalogError,
+    CatalogFull,
+    NotInCatalog,
+    NotSealed,
+    StateConflict,
+    TargetRemoved,
+)
 
 #: The catalog's file in a data directory (``DATA/catalog.sqlite3``).
 CATALOG_NAME = "catalog.sqlite3"
@@ -44,13 +53,20 @@ __all__ = [
     "AnalysisHit",
     "AnalysisRow",
     "BadCaseName",
+    "BadFilter",
     "CaptureRow",
     "CaseRow",
     "Catalog",
+    "CatalogBusy",
     "CatalogError",
+    "CatalogFull",
     "Migration",
+    "NotInCatalog",
+    "NotSealed",
     "QueuedRequest",
     "SearchHit",
+    "StateConflict",
+    "TargetRemoved",
     "TargetRow",
     "TextLine",
     "TimelineEvent",

@@ -16,7 +16,13 @@ from typing import Any
 
 from archive.catalog.connection import CatalogConnection
 from archive.catalog.rows import AnalysisRow, analysis_row
-from archive.catalog.shared import CatalogError, find_analysis, require_analysis, require_capture
+from archive.catalog.shared import (
+    NotSealed,
+    StateConflict,
+    find_analysis,
+    require_analysis,
+    require_capture,
+)
 from archive.store import Artifact
 from archive.timeutil import now_rfc3339
 
@@ -31,7 +37,7 @@ class AnalysisTables(CatalogConnection):
         with self._write() as conn:
             capture = require_capture(conn, capture_id)
             if capture.status not in ("complete", "partial"):
-                raise CatalogError(
+                raise NotSealed(
                     f"capture {capture_id} is {capture.status}: only sealed captures are analysed"
                 )
             queued = conn.execute(
@@ -71,7 +77,7 @@ class AnalysisTables(CatalogConnection):
         with self._write() as conn:
             status = require_analysis(conn, capture_id, number).status
             if status != "queued":
-                raise CatalogError(f"analysis {number} of capture {capture_id} is {status}")
+                raise StateConflict(f"analysis {number} of capture {capture_id} is {status}")
             conn.execute(
                 "UPDATE analyses SET status = 'running', started_at = ?, attempts = attempts + 1"
                 " WHERE capture_id = ? AND number = ?",
@@ -187,4 +193,4 @@ def _require_running(conn: sqlite3.Connection, capture_id: str, number: int) -> 
     """Refuse to finish or requeue a run that is not ``running``."""
     status = require_analysis(conn, capture_id, number).status
     if status != "running":
-        raise CatalogError(f"analysis {number} of capture {capture_id} is {status}, not running")
+        raise StateConflict(f"analysis {number} of capture {capture_id} is {status}, not running")

@@ -14,7 +14,9 @@ from archive.catalog.connection import CatalogConnection
 from archive.catalog.rows import FINISHED_STATUSES, STATUSES, CaptureRow, capture_row
 from archive.catalog.shared import (
     CAPTURE_SELECT,
-    CatalogError,
+    BadFilter,
+    NotSealed,
+    StateConflict,
     ensure_case_row,
     find_capture,
     reasons_json,
@@ -42,7 +44,7 @@ class CaptureTables(CatalogConnection):
         case_name = validate_case_name(case) if case is not None else None
         with self._write() as conn:
             if find_capture(conn, capture_id) is not None:
-                raise CatalogError(f"capture {capture_id} already exists")
+                raise StateConflict(f"capture {capture_id} already exists")
             case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
             conn.execute(
                 "INSERT INTO captures"
@@ -109,7 +111,7 @@ class CaptureTables(CatalogConnection):
     ) -> list[CaptureRow]:
         """Captures, newest first; optionally only one case's, status's, URL's or target's."""
         if status is not None and status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, not {status!r}")
+            raise BadFilter(f"status must be one of {STATUSES}, not {status!r}")
         where: list[str] = []
         params: list[object] = []
         if case is not None:
@@ -156,7 +158,7 @@ class CaptureTables(CatalogConnection):
         recorded_at = now_rfc3339()
         with self._write() as conn:
             if require_capture(conn, capture_id).status not in ("complete", "partial"):
-                raise CatalogError(f"capture {capture_id} is not sealed")
+                raise NotSealed(f"capture {capture_id} is not sealed")
             conn.executemany(
                 "INSERT INTO artifacts (capture_id, path, kind, sha256, size, recorded_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)",

@@ -11,6 +11,7 @@ import unicodedata
 from archive.catalog.connection import CatalogConnection
 from archive.catalog.rows import CaseRow
 from archive.catalog.shared import ensure_case_row
+from archive.errors import BadInput
 
 CASE_NAME_MAX = 100
 _CASE_NAME_PUNCTUATION = frozenset("-_. ")
@@ -20,11 +21,11 @@ _CASE_NAME_RULE = (
 )
 
 
-class BadCaseName(ValueError):
+class BadCaseName(BadInput):
     """A case name the catalog refuses; the message names the rule it breaks.
 
-    Its own type, so callers catch exactly this and never an unrelated ``ValueError``
-    raised on the way (it stays a ``ValueError`` for code that validates any input).
+    Its own type (not a ``ValueError``), so callers catch exactly this and never an
+    unrelated ``ValueError`` raised on the way.
     """
 
 

@@ -27,9 +27,10 @@ from archive.catalog.schema import (
     refuse_older,
     user_version,
 )
-from archive.catalog.shared import CatalogError, immediate
+from archive.catalog.shared import CatalogError, immediate, sqlite_failure
 
-#: How long a write waits for another process's write to finish before giving up.
+#: How long a write waits for another process's write to finish before giving up
+#: (then :class:`archive.catalog.CatalogBusy`).
 BUSY_TIMEOUT_MS = 5000
 
 
@@ -40,31 +41,38 @@ class CatalogConnection:
     they reach the database only through :meth:`_read` and :meth:`_write`.
     """
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self._conn: sqlite3.Connection | None = conn
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, path: Path, *, read_only: bool = False) -> Self:
+    def open(
+        cls, path: Path, *, read_only: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> Self:
         """Open (or create) the catalog at ``path`` and bring its schema up to date.
 
         ``read_only`` opens a reader beside the process's one writer: SQLite refuses
         any write on it (``query_only``), and under WAL its reads never wait for the
         writer's commits. It expects the writer to have brought the schema up to date.
+        ``busy_timeout_ms``: how long a write waits for another process's lock before
+        :class:`archive.catalog.CatalogBusy` (tests make it short).
         """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: no implicit transactions; every BEGIN here is explicit.
         conn = sqlite3.connect(
             path,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=busy_timeout_ms / 1000,
             isolation_level=None,
             check_same_thread=False,
         )
         try:
             conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             # Refuse a newer schema before changing anything in the file (even its journal mode).
             refuse_newer(user_version(conn), latest_version())
             conn.execute("PRAGMA journal_mode = WAL")
@@ -77,11 +85,12 @@ class CatalogConnection:
                 migrate(conn)
         except sqlite3.Error as exc:
             conn.close()
-            raise CatalogError(f"cannot open catalog {path}: {exc}") from exc
+            waited = busy_timeout_ms / 1000
+            raise sqlite_failure(exc, f"cannot open catalog {path}", path, waited) from exc
         except BaseException:
             conn.close()
             raise
-        return cls(conn, path)
+        return cls(conn, path, busy_timeout_ms=busy_timeout_ms)
 
     def close(self) -> None:
         """Close the connection; any later call raises :class:`CatalogError`."""
@@ -121,7 +130,7 @@ class CatalogConnection:
             try:
                 yield conn
             except sqlite3.Error as exc:
-                raise CatalogError(f"catalog read failed: {exc}") from exc
+                raise self._failure(exc, "catalog read failed") from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -132,7 +141,12 @@ class CatalogConnection:
                 with immediate(conn):
                     yield conn
             except sqlite3.Error as exc:
-                raise CatalogError(f"catalog write failed: {exc}") from exc
+                raise self._failure(exc, "catalog write failed") from exc
+
+    def _failure(self, exc: sqlite3.Error, what: str) -> CatalogError:
+        """A SQLite error as the catalog's: busy (locked by another process), full, or
+        failed."""
+        return sqlite_failure(exc, what, self.path, self.busy_timeout_ms / 1000)
 
     def _open_conn(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -8,7 +8,7 @@ only moves forward.
 from __future__ import annotations
 
 from archive.catalog.connection import CatalogConnection
-from archive.catalog.shared import CatalogError
+from archive.catalog.shared import StateConflict
 from archive.timeutil import now_rfc3339
 
 
@@ -30,7 +30,7 @@ class CustodyHeadTables(CatalogConnection):
         with self._write() as conn:
             row = conn.execute("SELECT seq, hash FROM custody_head WHERE id = 1").fetchone()
             if row is not None and seq <= row["seq"]:
-                raise CatalogError(
+                raise StateConflict(
                     f"refusing to move the custody head from seq {row['seq']} to seq {seq}:"
                     " the head only moves forward"
                 )

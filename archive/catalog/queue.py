@@ -16,7 +16,7 @@ from archive.catalog.connection import CatalogConnection
 from archive.catalog.rows import CaptureRow, QueuedRequest, capture_row
 from archive.catalog.shared import (
     CAPTURE_SELECT,
-    CatalogError,
+    StateConflict,
     ensure_case_row,
     reasons_json,
     require_capture,
@@ -77,7 +77,7 @@ class QueueTables(CatalogConnection):
         with self._write() as conn:
             current = require_capture(conn, capture_id)
             if current.status != "running":
-                raise CatalogError(f"cannot requeue capture {capture_id}: it is {current.status}")
+                raise StateConflict(f"cannot requeue capture {capture_id}: it is {current.status}")
             conn.execute(
                 "UPDATE captures SET status = 'queued', reasons = ? WHERE id = ?",
                 (reasons_json([*current.reasons, reason]), capture_id),

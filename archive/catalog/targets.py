@@ -23,7 +23,12 @@ from archive.catalog.rows import (
     target_row,
     timeline_event,
 )
-from archive.catalog.shared import CatalogError, ensure_case_row, require_capture
+from archive.catalog.shared import (
+    NotInCatalog,
+    TargetRemoved,
+    ensure_case_row,
+    require_capture,
+)
 from archive.timeutil import now_rfc3339
 
 _TARGET_SELECT = (
@@ -96,7 +101,7 @@ class TargetTables(CatalogConnection):
         with self._write() as conn:
             current = _require_target(conn, target_id)
             if current.state == "removed":
-                raise CatalogError(f"target {target_id} was removed; add it again to watch it")
+                raise TargetRemoved(f"target {target_id} was removed; add it again to watch it")
             conn.execute(
                 "UPDATE targets SET state = ?, next_run_at = COALESCE(?, next_run_at) WHERE id = ?",
                 (state, next_run_at, target_id),
@@ -224,8 +229,8 @@ def _get_target(conn: sqlite3.Connection, target_id: int) -> TargetRow | None:
 
 
 def _require_target(conn: sqlite3.Connection, target_id: int) -> TargetRow:
-    """The target, or :class:`CatalogError`: a write about an unknown target is refused."""
+    """The target, or :class:`NotInCatalog`: a write about an unknown target is refused."""
     row = _get_target(conn, target_id)
     if row is None:
-        raise CatalogError(f"no target {target_id} in the catalog")
+        raise NotInCatalog(f"no target {target_id} in the catalog")
     return row

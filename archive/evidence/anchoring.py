@@ -28,7 +28,7 @@ from archive.evidence.anchors import (
     package_path,
     token_name,
 )
-from archive.evidence.custody import CustodyError, CustodyLog
+from archive.evidence.custody import CustodyError, CustodyLog, CustodyTampered
 from archive.evidence.timestamps import Timestamp, TimestampError
 from archive.evidence.tsa_client import DEFAULT_TIMEOUT, request_token
 from archive.evidence.tsa_roots import TrustStore
@@ -223,7 +223,7 @@ def _refuse_contradicted(events: Sequence[Mapping[str, Any]]) -> None:
             continue
         anchor = _recorded(event)
         if held.get(anchor.seq, anchor.hash) != anchor.hash:
-            raise CustodyError(
+            raise CustodyTampered(
                 f"refusing the custody log: seq {anchor.seq} is not what {anchor.tsa} anchored"
                 f" at {anchor.gen_time} (the 'anchored' event seq {event['seq']}): it was"
                 " rewritten after that time; `osint-capture custody verify` names every problem"
@@ -251,7 +251,7 @@ def _token_bytes(log: CustodyLog, anchor: Anchor) -> bytes:
             " `osint-capture custody verify` names every problem"
         ) from exc
     if hashlib.sha256(data).hexdigest() != anchor.token_sha256:
-        raise CustodyError(
+        raise CustodyTampered(
             f"the anchor of seq {anchor.seq} ({path}) is not the file its event recorded;"
             " `osint-capture custody verify` names every problem"
         )

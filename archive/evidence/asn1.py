@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 
 class DerError(ValueError):
-    pass
+    """Bytes outside the DER subset read here.
+
+    A parsing internal, deliberately not an :class:`archive.errors.OsintCaptureError`:
+    only :mod:`archive.evidence.timestamps` uses this module, and it turns every
+    ``DerError`` into a ``TimestampError`` naming the token (a test keeps it so)."""
 
 
 @dataclass(frozen=True)

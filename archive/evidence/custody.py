@@ -55,6 +55,7 @@ from archive.evidence.custody_events import (
     SEALING_ACTIONS,
     SYSTEM_ACTOR,
     CustodyError,
+    CustodyTampered,
     Event,
     TornLogError,
     build_event,
@@ -89,6 +90,7 @@ __all__ = [
     "CustodyError",
     "CustodyLog",
     "CustodyReport",
+    "CustodyTampered",
     "TornLogError",
     "canonical_json",
     "verify_slice",
@@ -165,7 +167,7 @@ class CustodyLog:
             checked = check_lines(list(enumerate(sound, start=1)), first_seq=1, first_prev=GENESIS)
             problems = [problem for line in checked for problem in line.problems]
             if problems:
-                raise CustodyError(
+                raise CustodyTampered(
                     f"cannot repair {self.path}: besides the torn line {torn_line}, "
                     + "; ".join(str(problem) for problem in problems)
                 )
@@ -256,7 +258,7 @@ class CustodyLog:
         log = check_log(data, catalog_head)
         if log.problems:
             report = CustodyReport.of(self.path, log, catalog_head)
-            raise CustodyError(
+            raise CustodyTampered(
                 f"refusing {purpose} a custody log that does not verify:\n" + report.summary()
             )
         lines, _tail = split_lines(data)
@@ -316,7 +318,7 @@ class CustodyLog:
                 damage = f"seq {event.seq} is not in canonical form (it was rewritten)"
             else:
                 return event
-        raise CustodyError(
+        raise CustodyTampered(
             f"the last line of custody log {self.path} is damaged: {damage}. Nothing is"
             " appended after it; CustodyLog.verify() names every problem"
         )
@@ -332,7 +334,7 @@ class CustodyLog:
         if last is not None and one_past(last, catalog_head):
             self._record_head(last)
             return last
-        raise CustodyError(
+        raise CustodyTampered(
             f"custody log {self.path} does not end at the catalog's head: "
             + head_mismatch(last, catalog_head)
             + ". Nothing is appended until this is resolved; CustodyLog.verify() names"

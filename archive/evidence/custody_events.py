@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from archive.errors import Failed, Tampered
 from archive.timeutil import CLOCK_SOURCE, now_rfc3339
 
 #: ``prev`` of the first event.
@@ -66,12 +67,19 @@ FIELDS = ("seq", "time", "clock", "action", "actor", "captures", "details", "pre
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
-class CustodyError(Exception):
+class CustodyError(Failed):
     """The custody log cannot be written or read as it stands; the message says why."""
 
 
+class CustodyTampered(CustodyError, Tampered):
+    """The log, or an anchor of it, is not what was recorded: an event does not match
+    its hash or its link, the log does not end at the catalog's head, an anchored event
+    was rewritten. Nothing is appended to it or exported from it."""
+
+
 class TornLogError(CustodyError):
-    """The log ends in a torn line; ``CustodyLog.repair`` is the way on."""
+    """The log ends in a torn line (an append was interrupted: damage, not tampering);
+    ``CustodyLog.repair`` is the way on."""
 
 
 def canonical_json(obj: object) -> bytes:

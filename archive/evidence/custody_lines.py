@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.evidence.custody_events import GENESIS, CustodyError, Event, canonical_json, event_hash
+from archive.evidence.custody_events import (
+    GENESIS,
+    CustodyTampered,
+    Event,
+    canonical_json,
+    event_hash,
+)
 
 LOG_NAME = "custody.jsonl"
 _READ_CHUNK = 64 * 1024
@@ -255,7 +261,7 @@ def verify_slice(
     Every hash is recomputed and every ``prev`` checked against the event before; the
     first event's ``prev`` is taken on trust (it is 64 zeros when the slice starts at
     seq 1). ``head``, when given, is the ``(seq, hash)`` the slice must end at (the one
-    the export signed). Raises :class:`CustodyError` naming each problem.
+    the export signed). Raises :class:`CustodyTampered` naming each problem.
     """
     lines = [(index, canonical_json(dict(event)) + b"\n") for index, event in enumerate(events, 1)]
     checked = check_lines(lines, first_seq=None, first_prev=None)
@@ -264,7 +270,7 @@ def verify_slice(
     if head is not None and (last is None or (last.seq, last.hash) != tuple(head)):
         problems.append(f"the slice does not end at the expected head: {head_mismatch(last, head)}")
     if problems:
-        raise CustodyError("custody slice does not verify: " + "; ".join(problems))
+        raise CustodyTampered("custody slice does not verify: " + "; ".join(problems))
 
 
 def end_of(last: Event | None) -> tuple[int, str] | None:

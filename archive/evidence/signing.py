@@ -47,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from archive.errors import BadInput, Failed, Tampered
 from archive.store import fsync_dir, write_all_and_sync
 
 #: What a signature record says it is; checked on verification.
@@ -71,12 +72,17 @@ _KEY_MODE = 0o600
 _DIR_MODE = 0o700
 
 
-class SigningError(Exception):
+class SigningError(Failed):
     """The signing key cannot be made, read or trusted."""
 
 
-class SignatureError(Exception):
-    """A signature does not verify, or is not in the form this module writes."""
+class SignatureError(Tampered):
+    """A signature does not verify, or is not in the form this module writes: what it
+    signs, or the record itself, is not what was signed."""
+
+
+class BadFingerprint(BadInput):
+    """Text given as a key fingerprint is not one (the message says the form expected)."""
 
 
 class NonCanonicalSignature(SignatureError):
@@ -263,12 +269,13 @@ def parse_fingerprint(text: str) -> str:
     """A fingerprint as people type it, in its one canonical form: ``sha256:`` + 64 hex.
 
     Accepts it with or without ``sha256:``, in any case, with spaces or colons between
-    the digits (as some tools print them). Raises ``ValueError`` saying what it expects.
+    the digits (as some tools print them). Raises :class:`BadFingerprint` saying what
+    it expects.
     """
     cleaned = "".join(str(text).split()).lower()
     cleaned = cleaned.removeprefix(FINGERPRINT_PREFIX).replace(":", "")
     if len(cleaned) != 64 or any(ch not in "0123456789abcdef" for ch in cleaned):
-        raise ValueError(
+        raise BadFingerprint(
             f"{text!r} is not a key fingerprint: expected 64 hexadecimal digits, optionally"
             f" after {FINGERPRINT_PREFIX} (as `osint-capture key` prints it)"
         )

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from archive.errors import BadInput, Failed, Unavailable
+
 SHA256_OID = "2.16.840.1.101.3.4.2.1"
 #: Hash names by OID: imprints and ESS attributes name their hash by OID.
 HASH_BY_OID = {
@@ -29,12 +31,17 @@ HASH_BY_OID = {
 }
 
 
-class TimestampError(Exception):
+class TimestampError(Failed):
     """A time-stamp could not be obtained or does not verify; the message says what failed."""
 
 
-class TSAUnavailable(TimestampError):
+class TSAUnavailable(TimestampError, Unavailable):
     """The TSA could not be reached or did not answer usefully: mark pending, retry later."""
+
+
+class BadTrustFile(TimestampError, BadInput):
+    """A ``--tsa-trust`` file cannot be read, or holds no PEM certificate: every command
+    refuses it before any work starts (exit 2)."""
 
 
 class UntrustedChain(TimestampError):

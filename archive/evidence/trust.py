@@ -24,8 +24,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.errors import BadInput
 from archive.evidence.checks import Check, Outcome
-from archive.evidence.signing import KEYS_DIR, PUBLIC_KEY_NAME, SignatureError, parse_fingerprint
+from archive.evidence.signing import (
+    KEYS_DIR,
+    PUBLIC_KEY_NAME,
+    BadFingerprint,
+    SignatureError,
+    parse_fingerprint,
+)
 from archive.evidence.signing import fingerprint_of as _fingerprint_of_b64
 
 CHECK = "signer"
@@ -33,8 +40,8 @@ CHECK = "signer"
 MAX_KEYS_FILE = 1024 * 1024
 
 
-class TrustFileError(Exception):
-    """A file the verifier named cannot be used as it stands (the CLI exits 2)."""
+class TrustFileError(BadInput):
+    """A file (or pinned fingerprint) the verifier named cannot be used as it stands."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +67,7 @@ class TrustedKeys:
 
     @classmethod
     def pinned(cls, *fingerprints: str) -> TrustedKeys:
-        """Keys pinned by fingerprint (``ValueError`` for text that is not one)."""
+        """Keys pinned by fingerprint (:class:`BadFingerprint` for text that is not one)."""
         return cls(
             TrustedKey(
                 parse_fingerprint(fp), "the key you pinned", "pinned with --key-fingerprint", True
@@ -79,7 +86,7 @@ class TrustedKeys:
         """What the command line asked for; :class:`TrustFileError` names a bad file."""
         try:
             keys = list(cls.pinned(*pins))
-        except ValueError as exc:
+        except BadFingerprint as exc:
             raise TrustFileError(f"--key-fingerprint: {exc}") from None
         for path in files:
             keys.extend(load_keys_file(Path(path)))
@@ -127,7 +134,7 @@ def load_keys_file(path: Path) -> list[TrustedKey]:
         fingerprint, _, holder = line.partition(" ")
         try:
             canonical = parse_fingerprint(fingerprint)
-        except ValueError as exc:
+        except BadFingerprint as exc:
             raise TrustFileError(f"{path} line {number}: {exc}") from None
         holder = holder.strip() or "(no name given)"
         keys.append(TrustedKey(canonical, holder, f"listed in {path} (line {number})"))

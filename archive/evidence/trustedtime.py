@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from archive.catalog import CaptureRow
+from archive.catalog import CaptureRow, NotSealed
+from archive.errors import Tampered
 from archive.evidence.addendum import addendum_name, token_names
 from archive.evidence.anchoring import Anchoring
 from archive.evidence.custody import SYSTEM_ACTOR
@@ -90,7 +91,7 @@ def stamp(
     catalog = archive.catalog
     row = catalog.get_capture(capture_id)
     if row is None or row.manifest_sha256 is None:
-        raise ValueError(f"capture {capture_id} is not sealed")
+        raise NotSealed(f"capture {capture_id} is not sealed")
     if not config.tsas:
         catalog.set_timestamp_state(capture_id, "none")
         return StampResult("none")
@@ -151,14 +152,14 @@ def stamp_addendum(
     catalog = archive.catalog
     row = catalog.get_analysis(capture_id, number)
     if row is None or row.addendum_sha256 is None:
-        raise ValueError(f"analysis {number} of capture {capture_id} is not sealed")
+        raise NotSealed(f"analysis {number} of capture {capture_id} is not sealed")
     if not config.tsas:
         catalog.set_analysis_timestamp(capture_id, number, "none")
         return StampResult("none")
     with archive.store.open_sealed(capture_id, addendum_name(number)) as sealed:
         digest = hashlib.sha256(sealed.read()).digest()
     if digest.hex() != row.addendum_sha256:
-        raise ValueError(
+        raise Tampered(
             f"addendum {number} of capture {capture_id} no longer has the hash the catalog"
             " recorded; it will not be time-stamped"
         )
@@ -253,7 +254,7 @@ def _manifest_digest(store: FileStore, row: CaptureRow) -> bytes:
     data = store.path(row.id, MANIFEST_NAME).read_bytes()
     digest = hashlib.sha256(data).digest()
     if digest.hex() != row.manifest_sha256:
-        raise ValueError(
+        raise Tampered(
             f"manifest of capture {row.id} no longer has the hash the catalog recorded; "
             "it will not be time-stamped"
         )

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 
-from archive.evidence.timestamps import TimestampError, UntrustedChain
+from archive.evidence.timestamps import BadTrustFile, UntrustedChain
 
 #: Longest certificate path tried from the TSA's certificate to a root.
 MAX_CHAIN = 8
@@ -82,13 +82,13 @@ def _load_pem_file(path: Path) -> list[x509.Certificate]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise TimestampError(f"cannot read trust file {path}: {exc.strerror}") from exc
+        raise BadTrustFile(f"cannot read trust file {path}: {exc.strerror}") from exc
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", CryptographyDeprecationWarning)
             return x509.load_pem_x509_certificates(data)
     except ValueError as exc:
-        raise TimestampError(f"trust file {path} holds no PEM certificate: {exc}") from exc
+        raise BadTrustFile(f"trust file {path} holds no PEM certificate: {exc}") from exc
 
 
 def build_chain(

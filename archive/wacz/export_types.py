@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.errors import Failed, Tampered
 from archive.evidence.anchoring import AnchorRun
 
 #: ``renderer(html_path, pdf_path)`` prints the report as a PDF (the caller has a
@@ -23,8 +24,13 @@ PdfRenderer = Callable[[Path, Path], None]
 Stamper = Callable[[bytes], list[dict[str, str]]]
 
 
-class ExportError(Exception):
+class ExportError(Failed):
     """The export was refused or could not be completed; nothing was left under its name."""
+
+
+class ExportTampered(ExportError, Tampered):
+    """A file to export (or its manifest's signature) is not what was sealed: the export
+    is abandoned rather than package it."""
 
 
 @dataclass(frozen=True)

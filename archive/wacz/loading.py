@@ -22,7 +22,7 @@ from archive.datadir import Archive
 from archive.evidence.addendum import ANALYSIS_WARC
 from archive.manifest import MANIFEST_NAME
 from archive.store import Artifact
-from archive.wacz.export_types import ExportError
+from archive.wacz.export_types import ExportError, ExportTampered
 from archive.wacz.layout import package_path
 from archive.wacz.report import PackagedFile
 
@@ -137,7 +137,7 @@ def _read_manifest(capture_id: str, row: CaptureRow, directory: Path) -> bytes:
         raise ExportError(f"capture {capture_id}: cannot read its manifest: {exc}") from exc
     actual = hashlib.sha256(manifest_bytes).hexdigest()
     if actual != row.manifest_sha256:
-        raise ExportError(
+        raise ExportTampered(
             f"capture {capture_id}: manifest.json has SHA-256 {actual} but the catalog recorded"
             f" {row.manifest_sha256} when it was sealed; it changed since and will not be"
             " exported"

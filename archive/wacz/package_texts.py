@@ -14,7 +14,7 @@ from typing import Any
 
 from archive.evidence.addendum import analysis_number
 from archive.evidence.signing import SignatureError, SigningKey
-from archive.wacz.export_types import ExportError, PdfRenderer
+from archive.wacz.export_types import ExportError, ExportTampered, PdfRenderer
 from archive.wacz.layout import EVIDENCE_DIR, SOFTWARE, SUMS_PATH
 from archive.wacz.loading import SealedCapture
 from archive.wacz.package_writer import Resource
@@ -46,7 +46,9 @@ def report_html(
                 )
             )
         except SignatureError as exc:
-            raise ExportError(f"capture {capture.id}: its manifest signature fails: {exc}") from exc
+            raise ExportTampered(
+                f"capture {capture.id}: its manifest signature fails: {exc}"
+            ) from exc
     text = render_report(
         facts,
         package_name=package_name,

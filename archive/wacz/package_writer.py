@@ -21,7 +21,7 @@ from typing import IO
 
 from archive.hashing import CHUNK_SIZE, HashingWriter
 from archive.store import Artifact
-from archive.wacz.export_types import ExportError
+from archive.wacz.export_types import ExportError, ExportTampered
 from archive.wacz.layout import EXPORT_MODE
 
 #: Text is deflated; everything else (WARCs are gzip already, images, PDFs, tokens) stored.
@@ -56,7 +56,7 @@ class PackageWriter:
             expected.sha256,
             expected.size,
         ):
-            raise ExportError(
+            raise ExportTampered(
                 f"{source} has SHA-256 {resource.sha256} ({resource.size} bytes) but was sealed"
                 f" with {expected.sha256} ({expected.size} bytes): it changed since it was"
                 " sealed; the export is abandoned"

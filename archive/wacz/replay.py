@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from archive.datadir import Archive
+from archive.errors import Failed, NotFound, Tampered
 from archive.hashing import CHUNK_SIZE
 from archive.timeutil import now_rfc3339
 from archive.wacz.indexing import write_index
@@ -47,14 +48,22 @@ REPLAYABLE_STATUSES = ("complete", "partial")
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class ReplayError(Exception):
+class ReplayError(Failed):
     """The capture cannot be replayed (unknown, unsealed, or its WARC changed)."""
+
+
+class NoReplay(ReplayError, NotFound):
+    """There is nothing to replay under that id: unknown, unsealed, or no sealed WARC."""
+
+
+class ReplayTampered(ReplayError, Tampered):
+    """The capture's WARC no longer has the hash it was sealed with: never replayed."""
 
 
 def replay_path(archive: Archive, capture_id: str) -> Path:
     """Where the replay package of ``capture_id`` is kept."""
     if not _SAFE_ID.fullmatch(capture_id):
-        raise ReplayError(f"capture id {capture_id!r} cannot name a file")
+        raise NoReplay(f"capture id {capture_id!r} cannot name a file")
     return archive.replay_dir / f"{capture_id}.wacz"
 
 
@@ -69,12 +78,12 @@ def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
     catalog, store = archive.catalog, archive.store
     row = catalog.get_capture(capture_id)
     if row is None:
-        raise ReplayError(f"no capture {capture_id}")
+        raise NoReplay(f"no capture {capture_id}")
     if row.status not in REPLAYABLE_STATUSES or not row.warc:
-        raise ReplayError(f"capture {capture_id} is {row.status}: it has no sealed WARC to replay")
+        raise NoReplay(f"capture {capture_id} is {row.status}: it has no sealed WARC to replay")
     warc = next((a for a in catalog.artifacts(capture_id) if a.path == row.warc), None)
     if warc is None:
-        raise ReplayError(f"capture {capture_id}: the catalog lists no sealed file {row.warc}")
+        raise NoReplay(f"capture {capture_id}: the catalog lists no sealed file {row.warc}")
     source = store.path(capture_id, warc.path)  # the indexer reads by path
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
@@ -94,7 +103,7 @@ def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
                 with store.open_sealed(capture_id, warc.path) as sealed:
                     digest = _copy_warc(package, sealed, warc_path, warc.size)
                 if digest != warc.sha256:
-                    raise ReplayError(
+                    raise ReplayTampered(
                         f"capture {capture_id}: {warc.path} has SHA-256 {digest}, not the"
                         f" {warc.sha256} recorded when it was sealed; it will not be replayed"
                     )

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from archive.errors import BadInput
 from archive.evidence.trust import TrustedKeys, judge_signers
 from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.index_check import check_index, check_pages, parse_index
@@ -66,8 +67,8 @@ _UNLISTED = (DATAPACKAGE, DATAPACKAGE_DIGEST)
 __all__ = ["NotAPackage", "VerifyReport", "verify_package"]
 
 
-class NotAPackage(Exception):
-    """The file is not a readable ZIP, so not a package at all (the CLI exits 2)."""
+class NotAPackage(BadInput):
+    """The file is not a readable ZIP, so not a package at all (unreadable input: exit 2)."""
 
 
 def verify_package(

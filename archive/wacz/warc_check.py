@@ -29,6 +29,7 @@ from typing import IO, Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import DecompressingBufferedReader
 
+from archive.errors import Failed
 from archive.hashing import CHUNK_SIZE
 
 #: WARC content read in all, once decompressed, across every WARC of a package.
@@ -46,8 +47,11 @@ _DIGEST = re.compile(r"sha256:(?P<hex>[0-9a-f]{64})")
 _STATUS = re.compile(rb"HTTP/\d(?:\.\d)? (\d{3})")
 
 
-class OverBudget(Exception):
-    pass
+class OverBudget(Failed):
+    """The package's WARCs expand past :data:`MAX_WARC_BYTES` in all: reading stops.
+
+    Raised by :class:`Budget` and caught in this module, where it becomes the check's
+    problem (a gzip bomb?); it never reaches a caller."""
 
 
 @dataclass

@@ -32,6 +32,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import CATALOG_NAME, Catalog, CatalogError
+from archive.errors import Failed, Tampered
 from archive.hashing import CHUNK_SIZE
 from archive.manifest import MANIFEST_NAME, Manifest
 from archive.store import Artifact, FileStore, StoreError
@@ -45,8 +46,12 @@ PAGEINFO_PREFIX = "urn:pageinfo:"
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class SnapshotError(Exception):
+class SnapshotError(Failed):
     """A capture cannot be read back: the message names the capture and the file."""
+
+
+class SnapshotTampered(SnapshotError, Tampered):
+    """A file of the capture no longer has the hash it was sealed with."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +156,7 @@ def _check_against_catalog(
         )
     actual = hashlib.sha256(manifest_bytes).hexdigest()
     if row.manifest_sha256 and row.manifest_sha256 != actual:
-        raise SnapshotError(
+        raise SnapshotTampered(
             f"capture {capture_id}: {MANIFEST_NAME} has SHA-256 {actual}, but the catalog"
             f" recorded {row.manifest_sha256} when it was sealed; the file changed since"
             " and must not be used as this capture"
@@ -212,7 +217,7 @@ def _text_payload(capture_id: str, name: str, record: Any) -> str:
     if declared.startswith("sha256:"):
         actual = hashlib.sha256(payload).hexdigest()
         if declared.removeprefix("sha256:") != actual:
-            raise SnapshotError(
+            raise SnapshotTampered(
                 f"capture {capture_id}: the visible-text record in {name} does not match"
                 f" its WARC-Payload-Digest ({declared}, read sha256:{actual})"
             )
@@ -252,7 +257,7 @@ def _checked_screenshot(store: FileStore, capture_id: str, manifest: Manifest) -
             f"capture {capture_id}: cannot read its screenshot {artifact.path}: {exc}"
         ) from exc
     if digest.hexdigest() != artifact.sha256:
-        raise SnapshotError(
+        raise SnapshotTampered(
             f"capture {capture_id}: {artifact.path} has SHA-256 {digest.hexdigest()}, but"
             f" {MANIFEST_NAME} sealed it as {artifact.sha256}; the file changed since"
         )

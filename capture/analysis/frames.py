@@ -35,6 +35,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from archive.errors import Failed
 from capture.media import ffmpeg_version
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class FrameSelection:
     settings: dict[str, object]
 
 
-class FrameError(Exception):
+class FrameError(Failed):
     """The file is not a video ffmpeg can read, or ffmpeg failed or took too long."""
 
 

@@ -39,6 +39,7 @@ from types import TracebackType
 import tesserocr
 from PIL import Image
 
+from archive.errors import Failed
 from capture.analysis import imaging
 from capture.analysis.imaging import Box
 
@@ -78,7 +79,7 @@ _ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
 _LATIN = re.compile("[A-Za-z\u00c0-\u024f]")
 
 
-class OcrError(Exception):
+class OcrError(Failed):
     """OCR cannot run: a missing language model or tesseract data directory."""
 
 

@@ -15,12 +15,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from archive.errors import BadInput
+
 DEFAULT_OCR_LANGUAGES = "ara+eng"
 _OCR_LANGUAGES = re.compile(r"[a-z]{3}(_[a-z]+)?(\+[a-z]{3}(_[a-z]+)?)*")
 _SPOKEN = re.compile(r"[a-z]{2,3}")
 
 
-class AnalysisOptionsError(ValueError):
+class AnalysisOptionsError(BadInput):
     """An option of an analysis request is not one this tool understands: says which."""
 
 

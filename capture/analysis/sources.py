@@ -24,6 +24,7 @@ from PIL import Image, UnidentifiedImageError
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import CaptureRow
+from archive.errors import Failed
 from archive.hashing import CHUNK_SIZE
 from archive.manifest import MANIFEST_NAME, Manifest
 from archive.readings import Source
@@ -38,7 +39,7 @@ FULL_PAGE_PREFIX = "urn:fullPage:"
 SCREENSHOT_FILE = "screenshot.png"
 
 
-class SourceError(Exception):
+class SourceError(Failed):
     """The capture cannot be read as sealed: the message names the file and why."""
 
 

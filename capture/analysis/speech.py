@@ -42,6 +42,7 @@ import faster_whisper
 import numpy as np
 from faster_whisper.audio import decode_audio
 
+from archive.errors import Failed
 from capture.analysis.whisper_model import PinnedModel
 
 #: Whisper's own default; see the module docstring.
@@ -111,7 +112,7 @@ class Transcript:
         }
 
 
-class TranscriptionError(Exception):
+class TranscriptionError(Failed):
     """A file could not be transcribed: the message names it and says what went wrong."""
 
 

@@ -37,6 +37,8 @@ from typing import Protocol
 
 import ctranslate2
 
+from archive.errors import Failed
+
 #: Beam 4: what OPUS-MT's Hugging Face configurations and Argos use; wider beams cost time
 #: and, on short transcript lines, rarely change the result.
 BEAM_SIZE = 4
@@ -57,7 +59,7 @@ def skipped_note() -> str:
     return SKIPPED
 
 
-class TranslationError(Exception):
+class TranslationError(Failed):
     """A model directory that cannot be used, or a translation that failed; says which."""
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from archive.errors import Failed
 from archive.store import fsync_dir
 
 MODEL_NAME = "whisper-base (Systran/faster-whisper-base, CTranslate2)"
@@ -76,7 +77,7 @@ _SOURCES: dict[str, list[tuple[str, str]]] = {
 _CHUNK = 1 << 20
 
 
-class ModelMismatch(Exception):
+class ModelMismatch(Failed):
     """A model file (or a package carrying one) is not the pinned one.
 
     ``file`` names what differs, ``expected`` and ``found`` say how (a hash, a size, a

@@ -18,22 +18,22 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import AnalysisRow, CatalogError
+from archive.catalog import AnalysisRow
 from archive.datadir import Archive
+from archive.errors import OsintCaptureError
 from capture.analysis.engines import AnalysisSettings, Engines
-from capture.analysis.options import AnalysisOptionsError
 from capture.analysis.runs import analyse_now, analysis_dict
-from capture.cli.exits import ExitCode, complain
+from capture.cli.exits import ExitCode, fail_with
 from capture.cli.options import (
     add_reading_options,
     data_option,
-    missing_archive,
     reading_options,
     tsa_config,
     tsa_options,
 )
 
 if TYPE_CHECKING:
+    from capture.analysis.options import AnalysisOptions
     from capture.cli.options import Commands
 
 
@@ -54,19 +54,20 @@ def register(commands: Commands) -> None:
 
 
 def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
-    try:
-        options = reading_options(args, default_ocr=True)
-    except AnalysisOptionsError as exc:
-        return complain(exc, ExitCode.BAD_INPUT)
-    missing = missing_archive(data_dir)
-    if missing:  # a mistyped --data must not become a new, empty archive
-        return complain(missing, ExitCode.BAD_INPUT)
+    options = reading_options(args, default_ocr=True)
+    # create=False: a mistyped --data must not become a new, empty archive
+    with Archive.open(data_dir, create=False) as archive:
+        return _analyse_each(args, archive, options)
+
+
+def _analyse_each(args: argparse.Namespace, archive: Archive, options: AnalysisOptions) -> int:
+    """Each capture in turn; one that cannot be read is said and the next one tried."""
     operator = args.operator or os.environ.get("USER") or None
-    settings = AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model)
+    settings = AnalysisSettings.for_data_dir(archive.root, translation_model=args.translation_model)
     tsa = tsa_config(args)
     engines = Engines(settings)
     codes: list[int] = []
-    with Archive.open(data_dir) as archive, contextlib.closing(engines):
+    with contextlib.closing(engines):
         for capture_id in args.ids:
             try:
                 row = analyse_now(
@@ -78,8 +79,8 @@ def run_analyse(args: argparse.Namespace, data_dir: Path) -> int:
                     tsa,
                     progress=print_progress,
                 )
-            except CatalogError as exc:
-                codes.append(complain(exc, ExitCode.BAD_INPUT))
+            except OsintCaptureError as exc:  # an unknown or unsealed id: its own code (2)
+                codes.append(fail_with(exc))
                 continue
             print_run(row, as_json=args.json)
             codes.append(_exit_code(row))

@@ -1,8 +1,9 @@
 """``osint-capture capture URL``: one page into a sealed WARC, then (if asked) read it.
 
 Exit 0 complete, 3 partial (sealed, with reasons), 1 failed, 2 bad input, 130
-interrupted. Reading the sealed capture (``--ocr`` and the others) is an addendum:
-whatever it finds never changes the capture's exit code.
+interrupted; an error that stops it before a capture exists exits with its own code
+(:mod:`archive.errors`). Reading the sealed capture (``--ocr`` and the others) is an
+addendum: whatever it finds never changes the capture's exit code.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from archive.catalog import BadCaseName, CatalogError, validate_case_name
+from archive.catalog import validate_case_name
 from archive.datadir import Archive
+from archive.errors import OsintCaptureError
 from archive.manifest import Manifest
 from capture.analysis.engines import AnalysisSettings, Engines
-from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
-from capture.browser import BrowserError
 from capture.cli.analysing import print_progress, print_run
-from capture.cli.exits import ExitCode, complain
+from capture.cli.exits import ExitCode
 from capture.cli.options import (
     add_reading_options,
     data_option,
@@ -41,7 +42,7 @@ from capture.pipeline import (
     CaptureRequest,
     capture_page,
 )
-from capture.urls import BadURL, validate_url
+from capture.urls import validate_url
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -67,16 +68,10 @@ def register(commands: Commands) -> None:
 
 
 def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
-    try:
-        url = validate_url(args.url)
-        if args.case is not None:
-            validate_case_name(args.case)  # before a browser starts for nothing
-    except (BadURL, BadCaseName) as exc:
-        return complain(exc, ExitCode.BAD_INPUT)
-    try:
-        reading = reading_options(args)
-    except AnalysisOptionsError as exc:
-        return complain(exc, ExitCode.BAD_INPUT)
+    url = validate_url(args.url)
+    if args.case is not None:
+        validate_case_name(args.case)  # before a browser starts for nothing
+    reading = reading_options(args)
     request = CaptureRequest(
         url=url,
         case=args.case,
@@ -97,9 +92,9 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
         display.finish()
         _print_failure(url, failure.manifest, as_json=args.json)
         return ExitCode.FAILED
-    except (BrowserError, CatalogError) as exc:
-        display.finish()
-        return complain(exc, ExitCode.FAILED)
+    except OsintCaptureError:
+        display.finish()  # the progress line ends before main() says why
+        raise
     display.finish()
     with Archive.open(data_dir) as archive:
         _print_sealed(manifest, archive, as_json=args.json)
@@ -167,7 +162,7 @@ def _read_after_capture(
         )
         if not args.json:
             print_run(row, as_json=False)
-    except (CatalogError, OSError) as exc:
+    except (OsintCaptureError, OSError) as exc:
         print(f"osint-capture: the capture is sealed; its analysis failed: {exc}", file=sys.stderr)
     finally:
         engines.close()

@@ -3,7 +3,8 @@
 ``verify`` checks the log, its head and every anchor (:meth:`CustodyLog.verify`) and
 exits as every check of evidence does (:class:`archive.evidence.checks.ExitStatus`): 0 intact
 and anchored, 4 intact but proven by nothing outside this machine, 1 any problem, 2
-nothing to read. ``anchor`` time-stamps the head now with the configured TSAs
+nothing to read (no archive, an unreadable trust file: their errors' own code).
+``anchor`` time-stamps the head now with the configured TSAs
 (:func:`archive.evidence.anchoring.anchor_head`); ``export`` prints its own anchors with
 :func:`print_anchor_run`.
 """
@@ -18,12 +19,10 @@ from typing import TYPE_CHECKING
 
 from archive.datadir import Archive
 from archive.evidence.anchoring import AnchorRun, anchor_head
-from archive.evidence.checks import ExitStatus, exit_status
-from archive.evidence.custody import CustodyError
-from archive.evidence.timestamps import TimestampError
+from archive.evidence.checks import exit_status
 from archive.evidence.tsa_roots import TrustStore
 from capture.cli.exits import ExitCode, complain
-from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
+from capture.cli.options import data_option, tsa_config, tsa_options
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -59,17 +58,9 @@ def run_custody(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _run_verify(args: argparse.Namespace, data_dir: Path) -> int:
-    if missing := missing_archive(data_dir):
-        return complain(missing, ExitStatus.UNREADABLE)
-    try:
-        trust = TrustStore.load(args.tsa_trust or ())
-    except TimestampError as exc:
-        return complain(exc, ExitStatus.UNREADABLE)
-    try:
-        with Archive.open(data_dir) as archive:
-            report = archive.custody.verify(trust)
-    except CustodyError as exc:
-        return complain(exc, ExitStatus.FAILED)
+    trust = TrustStore.load(args.tsa_trust or ())
+    with Archive.open(data_dir, create=False) as archive:
+        report = archive.custody.verify(trust)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -85,18 +76,9 @@ def _run_anchor(args: argparse.Namespace, data_dir: Path) -> int:
             " (or set $OSINT_CAPTURE_TSA)",
             ExitCode.BAD_INPUT,
         )
-    if missing := missing_archive(data_dir):
-        return complain(missing, ExitCode.BAD_INPUT)
-    try:
-        anchoring = config.anchoring()
-    except TimestampError as exc:
-        return complain(exc, ExitCode.BAD_INPUT)
     actor = os.environ.get("USER") or "operator"
-    try:
-        with Archive.open(data_dir) as archive:
-            run = anchor_head(archive.custody, anchoring, actor=actor)
-    except CustodyError as exc:
-        return complain(exc, ExitCode.FAILED)
+    with Archive.open(data_dir, create=False) as archive:
+        run = anchor_head(archive.custody, config.anchoring(), actor=actor)
     print_anchor_run(run, archive)
     if not run.anchors:
         return complain("no TSA anchored the head; nothing was recorded", ExitCode.FAILED)

@@ -3,7 +3,9 @@
 Each command group registers its own commands (:func:`build_parser`, in the order
 ``--help`` lists them) and owns its runner; :data:`RUNNERS` says which runs which.
 Checks every command shares (a ``--tsa-trust`` file that cannot be read) happen
-here, once, before any runner starts.
+here, once, before any runner starts. Any :class:`archive.errors.OsintCaptureError`
+a command lets through ends here too, as one line on stderr and the error's own exit
+code (:func:`capture.cli.exits.fail_with`): the one place errors become exit codes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from archive import __version__
+from archive.errors import OsintCaptureError
 from capture.cli import (
     analysing,
     capturing,
@@ -24,8 +27,8 @@ from capture.cli import (
     verifying,
     watching,
 )
-from capture.cli.exits import ExitCode, complain
-from capture.cli.options import default_data_dir, unreadable_trust
+from capture.cli.exits import ExitCode, fail_with
+from capture.cli.options import check_trust_files, default_data_dir
 
 Runner = Callable[[argparse.Namespace, Path], int]
 
@@ -80,10 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return ExitCode.BAD_INPUT
     data_dir = getattr(args, "data", None) or default_data_dir()
-    unreadable = unreadable_trust(getattr(args, "tsa_trust", None))
-    if unreadable:
-        return complain(unreadable, ExitCode.BAD_INPUT)
     action = _ACTIONS.get(args.command)
     if action is not None and getattr(args, action) is None:
         parser.parse_args([args.command, "--help"])  # prints the help and exits
-    return RUNNERS[args.command](args, data_dir)
+    try:
+        check_trust_files(getattr(args, "tsa_trust", None))
+        return RUNNERS[args.command](args, data_dir)
+    except OsintCaptureError as exc:
+        return fail_with(exc)

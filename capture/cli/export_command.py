@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.datadir import Archive
-from capture.browser import BrowserError
 from capture.cli.custody import print_anchor_run
 from capture.cli.exits import ExitCode, complain
-from capture.cli.options import data_option, missing_archive, tsa_config, tsa_options
+from capture.cli.options import data_option, tsa_config, tsa_options
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -36,22 +35,16 @@ def register(commands: Commands) -> None:
 
 
 def run_export(args: argparse.Namespace, data_dir: Path) -> int:
-    from archive.wacz.export_types import ExportError
     from capture.exporting import choose_captures, export
 
     if bool(args.ids) == bool(args.case):
         return complain("give capture ids or --case NAME (one of the two)", ExitCode.BAD_INPUT)
     if args.out.suffix != ".wacz":
         return complain(f"{args.out} should end in .wacz", ExitCode.BAD_INPUT)
-    if missing := missing_archive(data_dir):
-        return complain(missing, ExitCode.BAD_INPUT)
     actor = args.operator or os.environ.get("USER") or "operator"
-    try:
-        with Archive.open(data_dir) as archive:
-            ids = choose_captures(archive.catalog, case=args.case, ids=args.ids)
-            result = asyncio.run(export(archive, ids, args.out, actor=actor, tsa=tsa_config(args)))
-    except (ExportError, BrowserError) as exc:
-        return complain(exc, ExitCode.FAILED)
+    with Archive.open(data_dir, create=False) as archive:
+        ids = choose_captures(archive.catalog, case=args.case, ids=args.ids)
+        result = asyncio.run(export(archive, ids, args.out, actor=actor, tsa=tsa_config(args)))
     print(f"exported {len(result.captures)} capture(s) to {result.path}")
     print(f"sha256 {result.sha256}  ({result.size} bytes)")
     for note in result.notes:

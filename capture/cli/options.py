@@ -11,8 +11,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
-from archive.catalog import CATALOG_NAME
-from archive.datadir import Archive
 from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions
 from capture.analysis.runs import require_installed
@@ -26,13 +24,6 @@ if TYPE_CHECKING:
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("OSINT_CAPTURE_DATA") or "./data")
-
-
-def missing_archive(data_dir: Path) -> str | None:
-    """Why ``data_dir`` is no archive (it has no catalog), for commands that only read one."""
-    if Archive.exists(data_dir):
-        return None
-    return f"no archive at {data_dir} (no {CATALOG_NAME})"
 
 
 def data_option(parser: argparse.ArgumentParser) -> None:
@@ -66,20 +57,16 @@ def tsa_config(args: argparse.Namespace) -> TimestampConfig:
     return TimestampConfig.resolve(args.tsa, args.tsa_trust)
 
 
-def unreadable_trust(files: list[Path] | None) -> str | None:
-    """Why a ``--tsa-trust`` file cannot be used, before any work starts (else ``None``).
+def check_trust_files(files: list[Path] | None) -> None:
+    """Refuse a ``--tsa-trust`` file that cannot be used before any work starts
+    (:class:`archive.evidence.timestamps.BadTrustFile`, exit 2).
 
     Found later, a missing root would leave every token unverifiable halfway through a
     capture or an export; every command that takes the option is checked here, once.
     """
-    from archive.evidence.timestamps import TimestampError
     from archive.evidence.tsa_roots import TrustStore
 
-    try:
-        TrustStore.load(files or ())
-    except TimestampError as exc:
-        return str(exc)
-    return None
+    TrustStore.load(files or ())
 
 
 def media_options(parser: argparse.ArgumentParser) -> None:

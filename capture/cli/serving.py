@@ -16,7 +16,6 @@ from archive import __version__
 from archive.datadir import PAIRING_FILE, TOKEN_FILE
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS
 from capture.analysis.engines import AnalysisSettings
-from capture.analysis.options import AnalysisOptionsError
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import (
     add_reading_options,
@@ -86,10 +85,7 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
         )
     token = load_or_create_token(data_dir / TOKEN_FILE)
     settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
-    try:
-        defaults = reading_options(args)
-    except AnalysisOptionsError as exc:
-        return complain(exc, ExitCode.BAD_INPUT)
+    defaults = reading_options(args)
     service = CaptureService(
         data_dir,
         workers=args.workers,

@@ -89,21 +89,20 @@ def _key_parser(commands: Commands) -> None:
 
 def run_verify(args: argparse.Namespace, data_dir: Path) -> int:
     """Check a package; exit with its verdict. ``--data`` given: trust its key, log the check."""
-    from archive.evidence.timestamps import TimestampError
-    from archive.evidence.trust import TrustedKeys, TrustFileError
+    from archive.evidence.trust import TrustedKeys
     from archive.evidence.tsa_roots import TrustStore
-    from archive.wacz.verify import NotAPackage, verify_package
+    from archive.wacz.verify import verify_package
 
+    # What cannot be read at all (the package, a trust or keys file) raises bad input,
+    # exit 2: ExitStatus.UNREADABLE, said by main() like any other error.
+    trust = TrustStore.load(args.tsa_trust or ())
+    keys = TrustedKeys.from_options(
+        pins=args.key_fingerprint or (),
+        files=args.trusted_keys or (),
+        data_dir=args.data,
+    )
     try:
-        trust = TrustStore.load(args.tsa_trust or ())
-        keys = TrustedKeys.from_options(
-            pins=args.key_fingerprint or (),
-            files=args.trusted_keys or (),
-            data_dir=args.data,
-        )
         report = verify_package(args.package, trust=trust, keys=keys)
-    except (NotAPackage, TimestampError, TrustFileError) as exc:
-        return complain(exc, ExitStatus.UNREADABLE)
     except OSError as exc:
         return complain(f"cannot read {args.package}: {exc}", ExitStatus.UNREADABLE)
     if args.json:
@@ -156,17 +155,13 @@ def _append_verified(
 def run_key(args: argparse.Namespace, data_dir: Path) -> int:
     """The public key that signs this installation's captures, and its key statement."""
     from archive.evidence.keystatement import stamp_statement, statement_for
-    from archive.evidence.signing import SigningError
 
     config = tsa_config(args)
     operator = args.operator or os.environ.get("USER") or "operator"
     with Archive.open(data_dir) as archive:
         key = archive.signing_key()
         created = _key_created(archive, key.fingerprint)
-    try:
-        statement = statement_for(key, data_dir, created=created, operator=operator)
-    except SigningError as exc:
-        return complain(exc, ExitStatus.FAILED)
+    statement = statement_for(key, data_dir, created=created, operator=operator)
     print(key.public_key_pem.strip())
     print(f"fingerprint: {key.fingerprint}")
     print(f"statement: {statement.path} (signed by the key: {statement.signature.name})")

@@ -2,7 +2,9 @@
 
 Targets are rows of the catalog; this command only writes and reads them. The
 running server's scheduler (:mod:`capture.scheduler`) picks changes up and makes the
-captures, so ``add`` works without a server and its first run waits for one.
+captures, so ``add`` works without a server and its first run waits for one. Bad input
+(a URL, an interval, a case name, an unknown or removed target) exits 2, each refused
+by its own error (:mod:`archive.errors`).
 """
 
 from __future__ import annotations
@@ -13,20 +15,19 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archive.catalog import BadCaseName, Catalog, CatalogError
+from archive.catalog import Catalog
 from archive.datadir import Archive
 from archive.timeutil import now_rfc3339
 from capture.cli.exits import ExitCode, complain
 from capture.cli.listing import capture_dict
-from capture.cli.options import data_option, missing_archive
+from capture.cli.options import data_option
 from capture.scheduler import (
-    IntervalError,
     event_dict,
     format_interval,
     parse_interval,
     target_dict,
 )
-from capture.urls import BadURL, validate_url
+from capture.urls import validate_url
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -81,29 +82,21 @@ def _add_parser(actions: Commands) -> None:
 def run_watch(args: argparse.Namespace, data_dir: Path) -> int:
     """Targets are rows of the catalog; a running server's scheduler picks changes up."""
     command = args.watch_command
-    if command != "add" and (missing := missing_archive(data_dir)):
-        return complain(missing, ExitCode.BAD_INPUT)
-    try:
+    if command == "add":
+        url = validate_url(args.url)
+        interval = parse_interval(args.every, allow_fast=args.allow_fast)
+    with Archive.open(data_dir, create=command == "add") as archive:
+        catalog = archive.catalog
         if command == "add":
-            url = validate_url(args.url)
-            interval = parse_interval(args.every, allow_fast=args.allow_fast)
-    except (BadURL, IntervalError) as exc:
-        return complain(exc, ExitCode.BAD_INPUT)
-    try:
-        with Archive.open(data_dir) as archive:
-            catalog = archive.catalog
-            if command == "add":
-                _add_target(catalog, args, url, interval)
-            elif command == "list":
-                targets = catalog.list_targets(include_removed=args.all)
-                _print_targets(catalog, targets, args.json)
-            elif command == "show":
-                return _show_target(catalog, args.id, args.json)
-            else:
-                target = catalog.set_target_state(args.id, _STATES[command])
-                print(f"target {target.id} {target.state}: {target.url}")
-    except (CatalogError, BadCaseName) as exc:
-        return complain(exc, ExitCode.BAD_INPUT)
+            _add_target(catalog, args, url, interval)
+        elif command == "list":
+            targets = catalog.list_targets(include_removed=args.all)
+            _print_targets(catalog, targets, args.json)
+        elif command == "show":
+            return _show_target(catalog, args.id, args.json)
+        else:
+            target = catalog.set_target_state(args.id, _STATES[command])
+            print(f"target {target.id} {target.state}: {target.url}")
     return ExitCode.COMPLETE
 
 

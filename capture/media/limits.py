@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from archive.errors import Failed
+
 GiB = 1024**3
 
 
@@ -24,7 +26,7 @@ class MediaLimits:
     budget: float = 1800.0  # seconds for all downloads of a capture
 
 
-class MediaCut(Exception):
+class MediaCut(Failed):
     """Raised from yt-dlp's progress hook to stop a download at a limit."""
 
 

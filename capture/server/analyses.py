@@ -13,13 +13,14 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import AnalysisRow, CaptureRow, CatalogError
+from archive.catalog import AnalysisRow, CaptureRow
+from archive.errors import NotFound, Tampered
 from archive.evidence.addendum import results_name
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
 from capture.analysis.runs import analysis_dict, require_installed
 from capture.analysis.worker import stream_id
 from capture.server import keys
-from capture.server.errors import BadRequest, Conflict, NotFound
+from capture.server.errors import BadRequest
 from capture.server.validation import Field, check_object, read_json
 from capture.service import CaptureService
 
@@ -51,8 +52,8 @@ def analysis_options(
     try:
         options = AnalysisOptions.from_request(merged)
         require_installed(options)
-    except AnalysisOptionsError as exc:
-        raise BadRequest(f"{where}: {exc}") from None
+    except AnalysisOptionsError as exc:  # said with where in the request it is
+        raise AnalysisOptionsError(f"{where}: {exc}") from None
     return options
 
 
@@ -65,10 +66,7 @@ async def queue(request: web.Request) -> web.Response:
     if not any(body.get(step) for step in ("ocr", "transcribe", "translate")):
         body["ocr"] = True  # OCR when no step is named, as `osint-capture analyse`
     options = analysis_options(body, "body") or AnalysisOptions()
-    try:
-        run, created = await service.queue_analysis(row.id, options, operator=operator)
-    except CatalogError as exc:
-        raise BadRequest(str(exc)) from None
+    run, created = await service.queue_analysis(row.id, options, operator=operator)
     body = {**analysis_dict(run), "created": created, "href": _href(run)}
     return web.json_response(body, status=202, headers={"Location": _href(run)})
 
@@ -121,7 +119,7 @@ async def _readings(service: CaptureService, run: AnalysisRow) -> list[dict[str,
         raise NotFound(f"analysis {run.number} of capture {run.capture_id} has no {name}")
     data = await service.sealed_bytes(run.capture_id, name)
     if hashlib.sha256(data).hexdigest() != sealed[name].sha256:
-        raise Conflict(f"{name} of capture {run.capture_id} no longer has its sealed SHA-256")
+        raise Tampered(f"{name} of capture {run.capture_id} no longer has its sealed SHA-256")
     return list(json.loads(data)["readings"])
 
 

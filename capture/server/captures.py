@@ -8,13 +8,13 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import BadCaseName, CaptureRow
+from archive.catalog import BadCaseName, BadFilter, CaptureRow
+from archive.errors import NotFound
 from capture.server import keys
 from capture.server.analyses import analysis_options
-from capture.server.errors import BadRequest, NotFound, Unprocessable
+from capture.server.errors import BadRequest
 from capture.server.validation import Field, check_object, read_json
 from capture.service import CaptureService, Submission
-from capture.urls import BadURL
 
 routes = web.RouteTableDef()
 
@@ -78,10 +78,8 @@ async def submit(request: web.Request) -> web.Response:
     )
     try:
         row, created = await _service(request).submit(submission)
-    except BadURL as exc:
-        raise Unprocessable(str(exc)) from None
-    except BadCaseName as exc:
-        raise BadRequest(f"field body.case: {exc}") from None
+    except BadCaseName as exc:  # said with the field it came in
+        raise BadCaseName(f"field body.case: {exc}") from None
     location = f"/api/v1/captures/{row.id}"
     payload = {"id": row.id, "status": row.status, "url": row.url, "created": created}
     return web.json_response(payload, status=202, headers={"Location": location})
@@ -131,8 +129,8 @@ async def list_captures(request: web.Request) -> web.Response:
         rows = await _service(request).captures(
             case=query.get("case"), status=query.get("status"), url=query.get("url")
         )
-    except ValueError as exc:
-        raise BadRequest(f"query parameter status: {exc}") from None
+    except BadFilter as exc:
+        raise BadFilter(f"query parameter status: {exc}") from None
     return web.json_response({"captures": [_summary(row) for row in rows]})
 
 

@@ -6,7 +6,6 @@ from aiohttp import web
 
 from archive.catalog import BadCaseName
 from capture.server import keys
-from capture.server.errors import BadRequest
 from capture.server.validation import Field, read_json
 
 routes = web.RouteTableDef()
@@ -25,6 +24,6 @@ async def create_case(request: web.Request) -> web.Response:
     body = await read_json(request, {"name": Field(str, required=True)})
     try:
         case = await request.app[keys.SERVICE].ensure_case(body["name"])
-    except BadCaseName as exc:
-        raise BadRequest(f"field body.name: {exc}") from None
+    except BadCaseName as exc:  # said with the field it came in
+        raise BadCaseName(f"field body.name: {exc}") from None
     return web.json_response({"name": case.name, "created_at": case.created_at}, status=201)

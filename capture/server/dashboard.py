@@ -14,7 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import STATUSES, AnalysisRow, CaptureRow, CatalogError
+from archive.catalog import STATUSES, AnalysisRow, CaptureRow
+from archive.errors import NotFound
 from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
 from archive.evidence.custody import CustodyError
 from archive.evidence.trustedtime import TimestampConfig
@@ -30,7 +31,6 @@ from capture.server.dashboard_analysis import (
     sealed_names,
     token_times,
 )
-from capture.server.errors import Conflict, NotFound
 from capture.server.login import see_other
 from capture.server.pages import STATUS_ORDER, render
 from capture.service import CaptureService
@@ -280,10 +280,7 @@ async def change_target(request: web.Request) -> web.Response:
     if await service.target(target_id) is None:
         raise NotFound(f"no target {target_id}")
     state = TARGET_ACTIONS[action]
-    try:
-        await service.set_target_state(target_id, state)
-    except CatalogError as exc:
-        raise Conflict(str(exc)) from None
+    await service.set_target_state(target_id, state)
     if state == "active":
         service.schedule_changed()  # a run missed while paused is made at once
     return see_other(f"/targets/{target_id}")

@@ -20,7 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import AnalysisRow, CatalogError
+from archive.catalog import AnalysisRow
+from archive.errors import NotFound, OsintCaptureError, Tampered
 from archive.evidence.addendum import addendum_name, analysis_number, results_name
 from archive.evidence.timestamps import TimestampError
 from archive.evidence.trustedtime import TimestampConfig
@@ -28,11 +29,10 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.evidence.tsa_verify import verify_token
 from archive.store import Artifact
 from archive.timeutil import rfc3339
-from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
+from capture.analysis.options import AnalysisOptions
 from capture.queries import SealedRead
 from capture.server import keys
 from capture.server.analysis_views import ReadingsView, readings_view
-from capture.server.errors import BadRequest, NotFound
 from capture.server.login import see_other
 from capture.service import CaptureService
 
@@ -121,10 +121,10 @@ def token_times(
         try:
             data = _as_read(files, artifact.path)
             if hashlib.sha256(data).hexdigest() != artifact.sha256:
-                raise TimestampError("the file no longer has the hash it was sealed with")
+                raise Tampered("the file no longer has the hash it was sealed with")
             token = verify_token(data, digest, trust=trust, tsa_url=tsa_url)
             times.append(TrustedTime(artifact.path, tsa_url, rfc3339(token.gen_time), None))
-        except (OSError, TimestampError) as exc:
+        except (OSError, TimestampError, Tampered) as exc:
             gen_time = details.get("gen_time")
             times.append(TrustedTime(artifact.path, tsa_url, str(gen_time or ""), str(exc)))
     return times
@@ -147,10 +147,10 @@ def analysis_runs(
                 view.addendum = _sealed_json(files, addendum_name(run.number), run.addendum_sha256)
                 results = sealed.get(results_name(run.number))
                 if results is None:
-                    raise ValueError(f"{results_name(run.number)} is not among the sealed files")
+                    raise NotFound(f"{results_name(run.number)} is not among the sealed files")
                 document = _sealed_json(files, results.path, results.sha256)
                 view.readings = readings_view(run.number, list(document.get("readings", [])))
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, OsintCaptureError) as exc:  # ValueError: not JSON
                 view.problem = str(exc)
             view.times = token_times(
                 tsa, artifacts, events, files, digest_hex=run.addendum_sha256, number=run.number
@@ -173,7 +173,7 @@ def _sealed_json(files: dict[str, SealedRead], name: str, sha256: str) -> dict:
     data = _as_read(files, name)
     actual = hashlib.sha256(data).hexdigest()
     if actual != sha256:
-        raise ValueError(f"{name} has SHA-256 {actual}, not the {sha256} it was sealed with")
+        raise Tampered(f"{name} has SHA-256 {actual}, not the {sha256} it was sealed with")
     document = json.loads(data)
     if not isinstance(document, dict):
         raise ValueError(f"{name} is not a JSON object")
@@ -192,16 +192,10 @@ async def run_again(request: web.Request) -> web.Response:
     wanted = {step: form.get(step) == "on" for step in STEPS}
     if not any(wanted.values()):
         wanted["ocr"] = True  # as the API: a run with nothing asked for reads text
-    try:
-        options = AnalysisOptions(
-            **wanted,
-            language=str(form.get("language") or "").strip().lower() or None,
-        )
-    except AnalysisOptionsError as exc:
-        raise BadRequest(str(exc)) from None
+    options = AnalysisOptions(
+        **wanted,
+        language=str(form.get("language") or "").strip().lower() or None,
+    )
     operator = str(form.get("operator") or "").strip() or "dashboard"
-    try:
-        run, _ = await service.queue_analysis(row.id, options, operator=operator)
-    except CatalogError as exc:
-        raise BadRequest(str(exc)) from None
+    run, _ = await service.queue_analysis(row.id, options, operator=operator)
     return see_other(f"/captures/{row.id}#analysis-{run.number}")

@@ -1,7 +1,13 @@
-"""API errors: each carries its HTTP status; one middleware renders them as JSON.
+"""API errors: one middleware renders every error as JSON with the error's own status.
 
 Every error body is ``{"error": <short name>, "detail": <what went wrong and what to
-do>}``, including aiohttp's own (404, 405, 413), so clients parse one shape.
+do>}``, including aiohttp's own (404, 405, 413), so clients parse one shape. Any
+:class:`archive.errors.OsintCaptureError` a handler raises or lets through (a bad
+case name, an unknown capture, a busy catalog) is answered with its ``http_status``
+and ``error`` (a busy catalog: 503 with ``Retry-After``): handlers do not translate
+them. Anything else is the server's fault: logged, and a 500 that says only that.
+
+The errors only the HTTP layer raises are kinds of the same hierarchy, defined here.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from archive.errors import BadInput, OsintCaptureError
 from capture.server import keys
 
 log = logging.getLogger(__name__)
@@ -18,54 +25,52 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class APIError(Exception):
-    status = 500
-    error = "internal error"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
+class BadRequest(BadInput):
+    """A request the API refuses as given: not JSON, an unknown field, a wrong type, a
+    value out of range (a handler names the field)."""
 
 
-class BadRequest(APIError):
-    status = 400
-    error = "bad request"
+class Unauthorized(OsintCaptureError):
+    """No token, or the wrong one (the detail says how to get the right one)."""
 
-
-class Unauthorized(APIError):
-    status = 401
+    http_status = 401
     error = "unauthorized"
 
 
-class Forbidden(APIError):
-    status = 403
+class Forbidden(OsintCaptureError):
+    """A web page's origin, an unpaired extension, a form from elsewhere."""
+
+    http_status = 403
     error = "forbidden"
 
 
-class NotFound(APIError):
-    status = 404
-    error = "not found"
+class MisdirectedRequest(OsintCaptureError):
+    """A ``Host`` this server does not answer to (DNS rebinding)."""
 
-
-class Conflict(APIError):
-    """The resource's state does not allow the request (say which state, and why)."""
-
-    status = 409
-    error = "conflict"
-
-
-class MisdirectedRequest(APIError):
-    status = 421
+    http_status = 421
     error = "misdirected request"
 
 
-class Unprocessable(APIError):
-    status = 422
-    error = "unprocessable"
+def error_response(
+    status: int, error: str, detail: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
 
 
-def error_response(status: int, error: str, detail: str) -> web.Response:
-    return web.json_response({"error": error, "detail": detail}, status=status)
+def error_headers(exc: OsintCaptureError) -> dict[str, str]:
+    """``Retry-After`` when asking again later may succeed (a busy catalog)."""
+    return {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+
+
+def log_error(request: web.Request, exc: OsintCaptureError) -> None:
+    """A 5xx is the server's to look at: a busy catalog as a warning, others with their
+    trace. A 4xx is the client's, said in the response only."""
+    if exc.http_status < 500:
+        return
+    if exc.retry_after is not None:
+        log.warning("%s %s: %s", request.method, request.path, exc)
+    else:
+        log.error("%s %s failed: %s", request.method, request.path, exc, exc_info=exc)
 
 
 _AIOHTTP_DETAILS = {
@@ -79,8 +84,9 @@ _AIOHTTP_DETAILS = {
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
-    except APIError as exc:
-        return error_response(exc.status, exc.error, exc.detail)
+    except OsintCaptureError as exc:
+        log_error(request, exc)
+        return error_response(exc.http_status, exc.error, str(exc), error_headers(exc))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -27,9 +27,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from archive.wacz.replay import ReplayError
+from archive.errors import NotFound
 from capture.server import keys
-from capture.server.errors import NotFound
 from capture.server.pages import render
 from capture.server.sessions import DASHBOARD_HOSTNAME, REPLAY_HOSTNAME, hostname
 
@@ -132,10 +131,7 @@ async def replay_wacz(request: web.Request) -> web.FileResponse:
             f"no replay of capture {capture_id} for this key; open it from the dashboard"
         )
     service = request.app[keys.SERVICE]
-    try:
-        path = await service.replay_wacz(capture_id)
-    except ReplayError as exc:
-        raise NotFound(str(exc)) from None
+    path = await service.replay_wacz(capture_id)
     return web.FileResponse(
         path, headers={"Content-Type": "application/wacz", "Cache-Control": "no-store"}
     )

@@ -20,8 +20,9 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from archive.errors import OsintCaptureError
 from capture.server import keys
-from capture.server.errors import APIError, Forbidden, Handler
+from capture.server.errors import Forbidden, Handler, error_headers, log_error
 from capture.server.pages import render
 
 COOKIE = "osint_capture_session"
@@ -112,8 +113,11 @@ async def dashboard_gate(request: web.Request, handler: Handler) -> web.StreamRe
     check_same_origin(request)
     try:
         return await handler(request)
-    except APIError as exc:  # a person reads this: a page, not JSON
-        return error_page(request, exc.status, exc.error, exc.detail)
+    except OsintCaptureError as exc:  # a person reads this: a page, not JSON
+        log_error(request, exc)
+        page = error_page(request, exc.http_status, exc.error, str(exc))
+        page.headers.update(error_headers(exc))
+        return page
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

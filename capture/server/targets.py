@@ -10,13 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from archive.catalog import BadCaseName, CaptureRow, CatalogError, TargetRow, TimelineEvent
+from archive.catalog import BadCaseName, CaptureRow, TargetRow, TimelineEvent
+from archive.errors import NotFound
 from capture.scheduler import IntervalError, event_dict, parse_interval, target_dict
 from capture.server import keys
-from capture.server.errors import BadRequest, Conflict, NotFound, Unprocessable
+from capture.server.errors import BadRequest
 from capture.server.validation import Field, read_json
 from capture.service import CaptureService
-from capture.urls import BadURL, validate_url
+from capture.urls import validate_url
 
 routes = web.RouteTableDef()
 
@@ -52,14 +53,11 @@ async def list_targets(request: web.Request) -> web.Response:
 @routes.post("/api/v1/targets")
 async def add_target(request: web.Request) -> web.Response:
     body = await read_json(request, ADD_FIELDS)
-    try:
-        url = validate_url(body["url"])
-    except BadURL as exc:
-        raise Unprocessable(str(exc)) from None
+    url = validate_url(body["url"])
     try:
         interval = parse_interval(body["every"], allow_fast=bool(body.get("allow_fast")))
-    except IntervalError as exc:
-        raise BadRequest(f"field body.every: {exc}") from None
+    except IntervalError as exc:  # said with the field it came in
+        raise IntervalError(f"field body.every: {exc}") from None
     extra: dict[str, object] = {}
     if "timeout" in body:
         if not 5 <= float(body["timeout"]) <= 3600:
@@ -75,8 +73,8 @@ async def add_target(request: web.Request) -> web.Response:
             note=body.get("note"),
             request=extra,
         )
-    except BadCaseName as exc:
-        raise BadRequest(f"field body.case: {exc}") from None
+    except BadCaseName as exc:  # said with the field it came in
+        raise BadCaseName(f"field body.case: {exc}") from None
     service.schedule_changed()
     location = f"/api/v1/targets/{target.id}"
     return web.json_response(_target(target), status=201, headers={"Location": location})
@@ -113,10 +111,7 @@ async def _change_state(request: web.Request, state: str) -> web.Response:
     """Pause, resume or remove; a resumed target whose run was missed runs once, now."""
     service = _service(request)
     target = await _require(request)
-    try:
-        changed = await service.set_target_state(target.id, state)
-    except CatalogError as exc:
-        raise Conflict(str(exc)) from None
+    changed = await service.set_target_state(target.id, state)
     if state == "active":
         service.schedule_changed()
     return web.json_response(_target(changed))

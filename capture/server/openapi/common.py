@@ -9,7 +9,7 @@ ERROR = {"$ref": "#/components/responses/Error"}
 #: A capture id in the path.
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 #: The errors any authenticated route can answer with.
-ERRORS: dict[str, Any] = {"400": ERROR, "401": ERROR, "403": ERROR, "421": ERROR}
+ERRORS: dict[str, Any] = {"400": ERROR, "401": ERROR, "403": ERROR, "421": ERROR, "503": ERROR}
 
 
 def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:
