@@ -9,11 +9,12 @@ from typing import Any
 from aiohttp import web
 
 from archive.catalog import BadCaseName, CaptureRow
+from capture.requests import Submission
 from capture.server import keys
 from capture.server.analyses import analysis_options
 from capture.server.errors import BadRequest, NotFound, Unprocessable
 from capture.server.validation import Field, check_object, read_json
-from capture.service import CaptureService, Submission
+from capture.service import CaptureService
 from capture.urls import BadURL
 
 routes = web.RouteTableDef()
