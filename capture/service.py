@@ -12,72 +12,43 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import shutil
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from archive.catalog import (
     AnalysisRow,
     CaptureRow,
-    Catalog,
-    QueuedRequest,
     validate_case_name,
 )
 from archive.datadir import Archive
-from archive.evidence import sealing, trustedtime
-from archive.evidence.anchoring import anchor_if_due
-from archive.evidence.custody import SYSTEM_ACTOR
+from archive.evidence import sealing
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
+from archive.manifest import Manifest
 from archive.timeutil import now_rfc3339
-from capture import asseen, scheduler
+from capture import asseen, scheduler, upkeep
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.worker import DEFAULT_ANALYSIS_WORKERS, AnalysisWorkers
 from capture.analysis.worker import stream_id as analysis_stream
-from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.events import CaptureEvents
+from capture.jobs import CaptureQueue, CatalogQueue
 from capture.pipeline import (
     DEFAULT_TIMEOUT,
     CaptureFailed,
-    CaptureRequest,
     capture_page,
 )
 from capture.queries import ArchiveQueries
+from capture.recovery import keep_incoming_with_quarantine, recover_interrupted
+from capture.requests import LentCookies, Submission, queued_request, request_for, stage_as_seen
 from capture.scheduler import Scheduler
 from capture.urls import validate_url
 
 log = logging.getLogger(__name__)
 
-#: A capture interrupted by a crash is tried this many times in all.
-MAX_ATTEMPTS = 2
-#: Workers look at the queue at least this often, even without a wake-up.
-POLL_SECONDS = 2.0
 #: Captures read nothing after sealing unless asked (the server's --ocr etc. change that).
 NO_ANALYSIS = AnalysisOptions()
-#: How often pending time-stamps are looked at (each has its own backoff).
-TIMESTAMP_RETRY_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class Submission:
-    """A capture request as the API received it (URL not yet checked)."""
-
-    url: str
-    case: str | None = None
-    note: str | None = None
-    operator: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    screenshot_png: bytes | None = None
-    dom_html: str | None = None
-    as_seen_info: dict[str, Any] | None = None
-    cookies: list[dict[str, Any]] | None = None
-    #: What to read once the capture is sealed; ``None``: the server's defaults.
-    analysis: AnalysisOptions | None = None
 
 
 class CaptureService(ArchiveQueries):
@@ -111,12 +82,11 @@ class CaptureService(ArchiveQueries):
         self._archive: Archive | None = None
         self._browser: Browser | None = None
         self._browser_lock = asyncio.Lock()
-        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._cookies: dict[str, list[dict[str, Any]]] = {}  # memory only, per capture
+        self.cookies = LentCookies()
         self._running: set[str] = set()
         self._scheduler: Scheduler | None = None
-        self._enqueuer = _Enqueuer(lambda: self.archive.catalog)
+        self.queue: CaptureQueue = CatalogQueue(lambda: self.archive.catalog)
 
     @property
     def archive(self) -> Archive:
@@ -130,7 +100,7 @@ class CaptureService(ArchiveQueries):
         # A crash between a custody line's fsync and its head update is settled here.
         self.archive.custody.reconcile_head()
         self.archive.signing_key()
-        self.recovered = await asyncio.to_thread(self._recover)
+        self.recovered = await asyncio.to_thread(recover_interrupted, self.archive)
         # Target runs that ended (or were failed above) without a timeline event get one.
         await asyncio.to_thread(scheduler.settle_timeline, self.archive)
         await self._ensure_browser()
@@ -139,7 +109,7 @@ class CaptureService(ArchiveQueries):
             for n in range(self.workers)
         ]
         self._scheduler = Scheduler(
-            self.archive, on_queued=self._wake.set, default_timeout=DEFAULT_TIMEOUT
+            self.archive, on_queued=self.queue.wake, default_timeout=DEFAULT_TIMEOUT
         )
         self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
         self._analysis = AnalysisWorkers(
@@ -152,8 +122,10 @@ class CaptureService(ArchiveQueries):
         await asyncio.to_thread(self._analysis.recover)
         self._analysis.start()
         if self.tsa is not None and self.tsa.tsas:
-            self._tasks.append(asyncio.create_task(self._retry_timestamps(), name="timestamps"))
-            self._tasks.append(asyncio.create_task(self._anchor_custody(), name="anchors"))
+            retry = upkeep.retry_timestamps(self.archive, self.tsa)
+            anchor = upkeep.anchor_custody(self.archive, self.tsa, self.anchor_interval)
+            self._tasks.append(asyncio.create_task(retry, name="timestamps"))
+            self._tasks.append(asyncio.create_task(anchor, name="anchors"))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -166,7 +138,7 @@ class CaptureService(ArchiveQueries):
         if self._analysis is not None:
             await self._analysis.stop()
             self._analysis = None
-        await asyncio.to_thread(self._enqueuer.close)
+        await asyncio.to_thread(self.queue.close)
         if self._browser is not None:
             await self._browser.close()
             self._browser = None
@@ -187,53 +159,24 @@ class CaptureService(ArchiveQueries):
             validate_case_name(submission.case)  # here, so a bad name fails only its request
         capture_id = str(uuid.uuid4())
         as_seen = None
-        if _sends_as_seen(submission):
+        if submission.sends_as_seen:
             # In a thread: the files are written and fsynced before the request is accepted.
             # Only then: 200 plain requests at once each took a hop through the shared
             # thread pool for nothing, ahead of their own commit (make bench ONLY=api).
-            as_seen = await asyncio.to_thread(self._stage_as_seen, capture_id, submission)
-        request: dict[str, Any] = {"timeout": submission.timeout}
+            as_seen = await asyncio.to_thread(stage_as_seen, self.archive, capture_id, submission)
         analysis = submission.analysis or self.analysis_defaults
-        if analysis.wanted:
-            request["analysis"] = analysis.to_request()
-        if as_seen is not None:
-            as_seen.cookies = submission.cookies  # so the catalog row says they were sent
-            request["as_seen"] = as_seen.to_request()
-        row, created = await self._enqueuer.enqueue(
-            QueuedRequest(
-                capture_id, url, submission.case, submission.note, submission.operator, request
-            )
+        # Before the commit: a worker may claim the capture as soon as it is committed.
+        self.cookies.lend(capture_id, submission.cookies)
+        row, created = await self.queue.put(
+            queued_request(capture_id, url, submission, as_seen, analysis)
         )
         if not created:
+            self.cookies.take(capture_id)
             asseen.discard_incoming(self.archive, capture_id)
             return row, False
-        if submission.cookies:
-            self._cookies[capture_id] = submission.cookies
         self.events.publish(capture_id, "state", {"stage": "queued"})
-        self._wake.set()
+        self.queue.wake()
         return row, True
-
-    def _stage_as_seen(self, capture_id: str, submission: Submission) -> AsSeen:
-        info = dict(submission.as_seen_info or {})
-        info["received_at"] = now_rfc3339()
-        as_seen = AsSeen(info=info)
-        if submission.screenshot_png is not None:
-            as_seen.screenshot = asseen.stage_file(
-                self.archive,
-                capture_id,
-                "as-seen-view.png",
-                submission.screenshot_png,
-                "image/png",
-            )
-        if submission.dom_html is not None:
-            as_seen.dom = asseen.stage_file(
-                self.archive,
-                capture_id,
-                "as-seen-dom.html",
-                submission.dom_html.encode("utf-8"),
-                "text/html; charset=utf-8",
-            )
-        return as_seen
 
     def schedule_changed(self) -> None:
         """A target was added or resumed: let the scheduler look at the catalog now."""
@@ -256,44 +199,12 @@ class CaptureService(ArchiveQueries):
 
     async def _work(self) -> None:
         while True:
-            row = await asyncio.to_thread(
-                self.archive.catalog.claim_next_queued, started_at=now_rfc3339()
-            )
-            if row is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-                continue
-            self._wake.set()  # another worker may take the next one
-            await self._run(row)
+            await self._run(await self.queue.take())
 
     async def _run(self, row: CaptureRow) -> None:
         capture_id = row.id
         self._running.add(capture_id)
-        cookies = self._cookies.pop(capture_id, None)
-        as_seen_request = row.request.get("as_seen")
-        as_seen = AsSeen.from_request(as_seen_request) if as_seen_request else None
-        notes: list[str] = []
-        if as_seen is not None:
-            as_seen.cookies = cookies
-            if as_seen_request.get("cookies_sent") and not cookies:
-                notes.append(
-                    "the cookies lent for this capture were lost when the server restarted "
-                    "(they are never stored); captured without them"
-                )
-        request = CaptureRequest(
-            url=row.url,
-            case=row.case,
-            note=row.note,
-            operator=row.operator,
-            timeout=float(row.request.get("timeout", DEFAULT_TIMEOUT)),
-            as_seen=as_seen,
-            tsa=self.tsa,
-            notes=tuple(notes),
-            history=tuple(row.reasons) if row.attempts > 1 else (),
-            target_id=row.target_id,
-            target_interval=_target_interval(row),
-        )
+        request = request_for(row, self.cookies.take(capture_id), self.tsa)
 
         def progress(kind: str, data: dict[str, Any]) -> None:
             self.events.publish(capture_id, "state" if kind == "stage" else kind, data)
@@ -304,9 +215,7 @@ class CaptureService(ArchiveQueries):
                 request, self.archive, browser=browser, progress=progress, capture_id=capture_id
             )
         except CaptureFailed as failure:
-            await asyncio.to_thread(self._keep_incoming_with_quarantine, capture_id)
-            await self._after_target_run(row)
-            self.events.publish(capture_id, "failed", {"reasons": failure.manifest.reasons})
+            await self._ended_unsealed(row, failure.manifest.reasons)
         except Exception as exc:  # the browser could not even start
             log.exception("capture %s could not run", capture_id)
             reasons = [f"capture could not run: {exc}"]
@@ -321,26 +230,35 @@ class CaptureService(ArchiveQueries):
                     stage="start",
                     quarantined=False,
                 )
-            await asyncio.to_thread(self._keep_incoming_with_quarantine, capture_id)
-            await self._after_target_run(row)
-            self.events.publish(capture_id, "failed", {"reasons": reasons})
+            await self._ended_unsealed(row, reasons)
         else:
-            await asyncio.to_thread(asseen.discard_incoming, self.archive, capture_id)
-            await self._after_target_run(row)
-            sealed = await asyncio.to_thread(self.archive.catalog.get_capture, capture_id)
-            analysis = await self._queue_requested_analysis(row)
-            self.events.publish(
-                capture_id,
-                "done",
-                {
-                    "status": manifest.status,
-                    "reasons": manifest.reasons,
-                    "manifest_sha256": sealed.manifest_sha256 if sealed else None,
-                    "analysis": analysis,
-                },
-            )
+            await self._sealed(row, manifest)
         finally:
             self._running.discard(capture_id)
+
+    async def _ended_unsealed(self, row: CaptureRow, reasons: list[str]) -> None:
+        """Nothing was sealed: what the browser sent stays set aside; followers hear why."""
+        await asyncio.to_thread(keep_incoming_with_quarantine, self.archive, row.id)
+        await self._after_target_run(row)
+        self.events.publish(row.id, "failed", {"reasons": reasons})
+
+    async def _sealed(self, row: CaptureRow, manifest: Manifest) -> None:
+        """Sealed: the received copies go, the timeline and any analysis follow, then
+        followers hear ``done`` (so whoever sees it finds both already there)."""
+        await asyncio.to_thread(asseen.discard_incoming, self.archive, row.id)
+        await self._after_target_run(row)
+        sealed = await asyncio.to_thread(self.archive.catalog.get_capture, row.id)
+        analysis = await self._queue_requested_analysis(row)
+        self.events.publish(
+            row.id,
+            "done",
+            {
+                "status": manifest.status,
+                "reasons": manifest.reasons,
+                "manifest_sha256": sealed.manifest_sha256 if sealed else None,
+                "analysis": analysis,
+            },
+        )
 
     async def queue_analysis(
         self, capture_id: str, options: AnalysisOptions, *, operator: str | None
@@ -400,45 +318,6 @@ class CaptureService(ArchiveQueries):
                 row.id, "timeline", {"target_id": row.target_id, "kind": event.kind}
             )
 
-    async def _retry_timestamps(self) -> None:
-        """Captures sealed while no TSA answered get their tokens later, with backoff."""
-        assert self.tsa is not None
-        while True:
-            await asyncio.sleep(TIMESTAMP_RETRY_SECONDS)
-            try:
-                await asyncio.to_thread(
-                    trustedtime.stamp_pending,
-                    self.archive,
-                    config=self.tsa,
-                    due_only=True,
-                )
-            except Exception:
-                log.exception("retrying pending time-stamps failed; trying again later")
-
-    async def _anchor_custody(self) -> None:
-        """Every ``anchor_interval``, the custody head time-stamped by the TSAs, when
-        events were added since the newest anchor: what the log holds is then proven
-        outside this machine within the hour. A failure is logged and retried next time.
-        """
-        assert self.tsa is not None
-        while True:
-            await asyncio.sleep(self.anchor_interval)
-            try:
-                anchoring = self.tsa.anchoring()
-                custody = self.archive.custody
-                run = await asyncio.to_thread(anchor_if_due, custody, anchoring, actor=SYSTEM_ACTOR)
-            except Exception:
-                log.exception("anchoring the custody head failed; trying again later")
-                continue
-            if run is None:
-                continue
-            for anchor in run.anchors:
-                log.info(
-                    "custody seq %d anchored by %s at %s", run.seq, anchor.tsa, anchor.gen_time
-                )
-            for error in run.errors:
-                log.warning("custody seq %d not anchored: %s", run.seq, error)
-
     async def _ensure_browser(self) -> Browser:
         """The shared browser, started again if it died."""
         async with self._browser_lock:
@@ -450,132 +329,3 @@ class CaptureService(ArchiveQueries):
             if self._browser is None:
                 self._browser = await Browser.launch(extra_args=self.browser_args)
             return self._browser
-
-    # -- recovery ---------------------------------------------------------------------
-
-    def _recover(self) -> list[str]:
-        """Captures a crash left ``running``: quarantine their files, retry once or fail.
-
-        Each move to quarantine is a custody event (``quarantined``) before the
-        capture is queued again or failed, so the chain shows it whatever comes next.
-        """
-        messages = []
-        for row in self.archive.catalog.list_captures(status="running"):
-            moved = self.archive.store.quarantine(row.id)
-            self.archive.store.clear_work(row.id)  # scratch (spooled bodies, cut downloads)
-            where = f"; unsealed files moved to {moved}" if moved else ""
-            if moved is not None:
-                sealing.record_quarantine(
-                    self.archive,
-                    row.id,
-                    moved,
-                    reason=f"the server stopped while this capture was running"
-                    f" (attempt {row.attempts})",
-                )
-            if row.attempts < MAX_ATTEMPTS:
-                reason = (
-                    f"the server stopped while this capture was running "
-                    f"(attempt {row.attempts}){where}; retried"
-                )
-                self.archive.catalog.requeue_capture(row.id, reason=reason)
-            else:
-                reason = (
-                    f"the server stopped while this capture was running, "
-                    f"attempt {row.attempts} of {MAX_ATTEMPTS}{where}; not retried again"
-                )
-                sealing.record_failure(
-                    self.archive,
-                    row.id,
-                    reasons=[*row.reasons, reason],
-                    finished_at=now_rfc3339(),
-                    actor=row.operator,
-                    stage="interrupted by a server crash",
-                    quarantined=moved is not None,
-                )
-                self._keep_incoming_with_quarantine(row.id)
-            messages.append(f"{row.id}: {reason}")
-        return messages
-
-    def _keep_incoming_with_quarantine(self, capture_id: str) -> None:
-        """Received as-seen files of a capture that never sealed stay, set aside with it."""
-        incoming = self.archive.incoming_dir(capture_id)
-        if not incoming.exists():
-            return
-        target = self.archive.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(incoming), str(target))
-
-
-def _sends_as_seen(submission: Submission) -> bool:
-    """Whether the request carries anything of the investigator's own view."""
-    return not (
-        submission.screenshot_png is None
-        and submission.dom_html is None
-        and not submission.cookies
-        and not submission.as_seen_info
-    )
-
-
-def _target_interval(row: CaptureRow) -> int | None:
-    """The interval a target's run was scheduled with, as the scheduler queued it."""
-    target = row.request.get("target")
-    if isinstance(target, dict) and isinstance(target.get("interval_seconds"), int):
-        return target["interval_seconds"]
-    return None
-
-
-class _Enqueuer:
-    """Group commit for the queue: requests that arrive while one commit is being
-    written are queued together by the next, in one transaction.
-
-    Each request is still answered only once its capture is committed. Without
-    this, 200 requests at once waited for 200 fsyncs in a row (p99 771 ms with
-    captures running, ``make bench ONLY=api``).
-
-    The commits run on a thread of their own, not the shared default executor:
-    there a batch waited up to ~460 ms to start, queued behind captures' blocking
-    work (sealing, fsyncs) and other requests' hops. They go through the archive's
-    one writer; the server's reads on the event loop (``GET /captures/{id}``) use
-    the archive's reader instead, since waiting on the writer's lock made the loop
-    wait out every commit (WAL lets the reader go on while a commit is written).
-    """
-
-    def __init__(self, catalog: Callable[[], Catalog]) -> None:
-        self._catalog = catalog
-        self._waiting: list[tuple[QueuedRequest, asyncio.Future[tuple[CaptureRow, bool]]]] = []
-        self._writer: asyncio.Task[None] | None = None
-        self._thread: ThreadPoolExecutor | None = None
-
-    def close(self) -> None:
-        """Let the commit being written finish; a later enqueue starts a new thread."""
-        if self._thread is not None:
-            self._thread.shutdown(wait=True)
-            self._thread = None
-
-    def _commit(self, items: list[QueuedRequest]) -> list[tuple[CaptureRow, bool]]:
-        return self._catalog().enqueue_captures(items)
-
-    async def enqueue(self, item: QueuedRequest) -> tuple[CaptureRow, bool]:
-        future: asyncio.Future[tuple[CaptureRow, bool]] = asyncio.get_running_loop().create_future()
-        self._waiting.append((item, future))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        return await future
-
-    async def _write(self) -> None:
-        while self._waiting:
-            batch, self._waiting = self._waiting, []
-            if self._thread is None:
-                self._thread = ThreadPoolExecutor(1, thread_name_prefix="catalog-enqueue")
-            try:
-                results = await asyncio.get_running_loop().run_in_executor(
-                    self._thread, self._commit, [item for item, _ in batch]
-                )
-            except Exception as exc:  # the catalog refused: every request of the batch says so
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)

@@ -10,11 +10,12 @@ from aiohttp import web
 
 from archive.catalog import BadCaseName, BadFilter, CaptureRow
 from archive.errors import NotFound
+from capture.requests import Submission
 from capture.server import keys
 from capture.server.analyses import analysis_options
 from capture.server.errors import BadRequest
 from capture.server.validation import Field, check_object, read_json
-from capture.service import CaptureService, Submission
+from capture.service import CaptureService
 
 routes = web.RouteTableDef()
 

@@ -1,0 +1,70 @@
+"""After a crash: captures left ``running`` are set aside, then retried once or failed.
+
+Recovery runs at the service's start, before any worker, on the archive alone (no
+browser). Each move to quarantine is a custody event (``quarantined``) before the
+capture is queued again or failed, so the chain shows it whatever comes next.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+
+from archive.catalog import CaptureRow
+from archive.datadir import Archive
+from archive.evidence import sealing
+from archive.timeutil import now_rfc3339
+
+#: A capture interrupted by a crash is tried this many times in all.
+MAX_ATTEMPTS = 2
+
+
+def recover_interrupted(archive: Archive) -> list[str]:
+    """Every capture a crash left ``running``, set aside and retried or failed (blocking);
+    one line per capture saying what became of it."""
+    return [_recover(archive, row) for row in archive.catalog.list_captures(status="running")]
+
+
+def _recover(archive: Archive, row: CaptureRow) -> str:
+    moved = archive.store.quarantine(row.id)
+    archive.store.clear_work(row.id)  # scratch (spooled bodies, cut downloads)
+    where = f"; unsealed files moved to {moved}" if moved else ""
+    if moved is not None:
+        sealing.record_quarantine(
+            archive,
+            row.id,
+            moved,
+            reason=f"the server stopped while this capture was running (attempt {row.attempts})",
+        )
+    if row.attempts < MAX_ATTEMPTS:
+        reason = (
+            f"the server stopped while this capture was running "
+            f"(attempt {row.attempts}){where}; retried"
+        )
+        archive.catalog.requeue_capture(row.id, reason=reason)
+    else:
+        reason = (
+            f"the server stopped while this capture was running, "
+            f"attempt {row.attempts} of {MAX_ATTEMPTS}{where}; not retried again"
+        )
+        sealing.record_failure(
+            archive,
+            row.id,
+            reasons=[*row.reasons, reason],
+            finished_at=now_rfc3339(),
+            actor=row.operator,
+            stage="interrupted by a server crash",
+            quarantined=moved is not None,
+        )
+        keep_incoming_with_quarantine(archive, row.id)
+    return f"{row.id}: {reason}"
+
+
+def keep_incoming_with_quarantine(archive: Archive, capture_id: str) -> None:
+    """Received as-seen files of a capture that never sealed stay, set aside with it."""
+    incoming = archive.incoming_dir(capture_id)
+    if not incoming.exists():
+        return
+    target = archive.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(incoming), str(target))
