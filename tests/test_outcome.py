@@ -44,7 +44,7 @@ def _derived(*failures: str) -> DerivedRecords:
 
 
 def _swept(*losses: str) -> Swept:
-    return Swept(stragglers=(), losses=losses, notes=(), items=())
+    return Swept(stragglers=(), losses=losses, notes=())
 
 
 def test_reasons_come_in_the_order_of_the_stages_that_found_them() -> None:

@@ -24,7 +24,7 @@ from archive.warcfile import WarcFile
 from capture import derived, media
 from capture.asseen import AsSeen
 from capture.stages.opening import Opened
-from capture.stages.outcome import reasons_of
+from capture.stages.outcome import items_of, reasons_of
 from capture.stages.results import DerivedRecords, MediaResult, Prepared, Sealed, Stamped, Swept
 from capture.stages.run import Run, to_thread_to_the_end
 from capture.sysinfo import software_versions
@@ -84,12 +84,14 @@ async def seal(
     media_result: MediaResult,
     swept: Swept,
 ) -> Sealed:
-    """The reasons, made once from every stage's result; then the WARC, the screenshot,
-    the media and the manifest sealed, in a worker thread."""
-    if swept.spool_error is not None:
+    """The recorder closed; the reasons made once, from every stage's result; then the
+    WARC, the screenshot, the media and the manifest sealed, in a worker thread."""
+    recorder = opened.recorder
+    await recorder.close()
+    if recorder.spool_errors:
         # A body could not be stored (a full disk): the capture cannot be complete,
         # and the failure path names the disk and what to do.
-        raise swept.spool_error
+        raise recorder.spool_errors[0]
     page_url = opened.page.url
     last = derived_records.main[-1] if derived_records.main else None
     given = _Sealing(
@@ -98,7 +100,7 @@ async def seal(
         preserved=media_result.preserved,
         reasons=reasons_of(run.request.notes, run.found),
         notes=list(swept.notes),
-        items=list(swept.items),
+        items=items_of(recorder.exchanges, media_result.preserved),
         final_url=page_url if page_url != "about:blank" else (last.url if last else None),
         http_status=last.status if last else None,
         browser_version=opened.browser.info.version,

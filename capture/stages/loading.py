@@ -1,5 +1,5 @@
 """The page's stages until recording stops: load, behaviours, cut; and the seal stage's
-sweep, which cuts what started since and closes the recorder.
+sweep, which cuts what started since and says what the capture does not hold.
 
 Each is bounded by the capture's page deadline (the deadline minus the reserve kept
 for derived records and sealing), so that a page that never finishes is cut early
@@ -16,7 +16,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 from capture.behaviours import DEFAULT_BEHAVIOURS
 from capture.browser import Browser
 from capture.stages.opening import Opened
-from capture.stages.outcome import items_of, losses_at_sealing, main_document, reasons_of
+from capture.stages.outcome import losses_at_sealing, main_document, reasons_of
 from capture.stages.results import BehavioursDone, Cut, Loaded, MediaResult, Swept
 from capture.stages.run import Run, StageFailed
 
@@ -69,28 +69,20 @@ async def cut_loading(run: Run, opened: Opened, loaded: Loaded, behaved: Behavio
 
 
 async def sweep(opened: Opened, cut: Cut, media_result: MediaResult) -> Swept:
-    """Cut what started while derived records were taken, say what the capture does not
-    hold (before the recorder closes, as it stands), close the recorder."""
+    """Cut what started while derived records were taken; say what the capture does not
+    hold, as the recorder has it now (the seal stage closes it next)."""
     recorder = opened.recorder
     stragglers = await recorder.cut("the capture was being sealed")
-    whole = media_result.preserved.whole_urls
     losses = losses_at_sealing(
         cut,
         stragglers,
-        whole,
+        media_result.preserved.whole_urls,
         recorder.exchanges,
         recorder.non_http.reasons(),
         opened.log.downloads,
     )
     notes = (*recorder.repeats_not_recorded(), *recorder.non_http.notes())
-    await recorder.close()
-    return Swept(
-        stragglers=tuple(stragglers),
-        losses=tuple(losses),
-        notes=notes,
-        items=tuple(items_of(recorder.exchanges, media_result.preserved)),
-        spool_error=recorder.spool_errors[0] if recorder.spool_errors else None,
-    )
+    return Swept(tuple(stragglers), tuple(losses), notes)
 
 
 def browser_lost(run: Run, browser: Browser) -> str:

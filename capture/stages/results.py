@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from archive.manifest import Manifest
 from archive.store import ArtifactWriter
@@ -92,21 +91,14 @@ class MediaResult:
 
 @dataclass(frozen=True)
 class Swept:
-    """seal, on the event loop: the last requests cut and the recorder closed.
-
-    ``losses`` and ``notes`` are taken when the last requests are cut, before the
-    recorder closes; ``items`` after, as the WARC holds them.
-    """
+    """seal, first: the last requests cut, and what the capture does not hold, found as
+    the recorder has it before it closes."""
 
     stragglers: tuple[Exchange, ...]
     #: What the capture does not hold, found at sealing (see ``outcome.losses_at_sealing``).
     losses: tuple[str, ...]
     #: What a reader should know that is not a loss (the manifest's ``extra.notes``).
     notes: tuple[str, ...]
-    #: The manifest's items: every image, and each preserved media file.
-    items: tuple[dict[str, Any], ...]
-    #: The first spool write that failed (a full disk): the capture cannot be sealed.
-    spool_error: OSError | None = None
 
 
 @dataclass(frozen=True)
