@@ -23,13 +23,13 @@ from playwright.async_api import Page
 
 from archive.warcfile import WarcFile
 from capture.behaviours import (
-    QUIET_SECONDS,
     Behaviour,
     ReturnToTop,
     ScrollPage,
     WaitForNetworkIdle,
 )
 from capture.browser import Browser, target_id_of
+from capture.page_waits import QUIET_SECONDS
 from capture.pipeline import CaptureRequest
 from capture.recorder import Recorder
 from tests.archives import capture_into

@@ -1,0 +1,1 @@
+"""The stages of one capture, each a function returning a frozen, typed result."""
