@@ -1,4 +1,5 @@
-"""Keeping captured bytes: WARC writing, hashing, the file store and the catalog.
+"""Keeping captured bytes: the data directory (``datadir.Archive``), WARC writing, hashing,
+the file store, the catalog, evidence, the WACZ package and watched targets' comparisons.
 
 This package never imports :mod:`capture`; it knows nothing about browsers.
 """
