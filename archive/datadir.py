@@ -34,6 +34,7 @@ from archive.catalog import CATALOG_NAME, Catalog
 from archive.errors import NotFound
 from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
 from archive.evidence.signing import SigningKey
+from archive.sealed_store import SealedStore
 from archive.store import FileStore
 
 REPLAY_DIR = "replay"
@@ -65,7 +66,7 @@ class Archive:
     def __init__(self, root: Path, catalog: Catalog) -> None:
         self.root = Path(root)
         self.catalog = catalog
-        self.store = FileStore(self.root)
+        self.store: SealedStore = FileStore(self.root)
         self.custody = CustodyLog(self.root, catalog)
         self._key: SigningKey | None = None
         self._reader: Catalog | None = None

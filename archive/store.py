@@ -210,7 +210,7 @@ class FileStore:
         on different filesystems (a rename cannot cross them), it is copied instead.
         """
         _check_name(name)
-        final = self.path(capture_id, name)
+        final = self.local_path(capture_id, name)
         if final.exists():
             raise AlreadySealed(f"refusing to overwrite sealed file {final}")
         partial = final.with_name("." + final.name + PARTIAL_SUFFIX)
@@ -236,7 +236,11 @@ class FileStore:
         assert out.sealed is not None
         return out.sealed
 
-    def path(self, capture_id: str, name: str) -> Path:
+    def local_path(self, capture_id: str, name: str) -> Path:
+        """Where a sealed file can be read by path, for the tools that take nothing else
+        (the CDXJ indexer, ffmpeg, the report's PDF printer). Everything that can read a
+        stream uses :meth:`open_sealed`; a store that keeps files elsewhere (an object
+        store) answers here with a local copy it has checked against the file's hash."""
         return self.capture_dir(capture_id) / name
 
     def open_sealed(self, capture_id: str, name: str) -> BinaryIO:
@@ -249,7 +253,7 @@ class FileStore:
         """
         if "/" in name or name.startswith(".") or name.endswith(PARTIAL_SUFFIX):
             raise StoreError(f"capture {capture_id}: {name!r} cannot name a sealed file")
-        return open(self.path(capture_id, name), "rb")
+        return open(self.local_path(capture_id, name), "rb")
 
     def partial_files(self, capture_id: str) -> list[Path]:
         """Files of a capture that were never sealed."""

@@ -231,7 +231,7 @@ async def _set_aside_on_failure(run: Run, prepared: Prepared) -> AsyncIterator[N
             *reasons_of(run.request.notes, run.found),
             f"capture failed during {run.stage.value}: {exc}",
         ]
-        refusal = storage_refusal(exc, run.store.root)
+        refusal = storage_refusal(exc, run.archive.root)
         if refusal is not None:
             # Freed first, so that the failure below can still be written down.
             run.store.release_reserve()

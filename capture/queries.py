@@ -106,7 +106,7 @@ class ArchiveQueries:
 
     def sealed_path(self, capture_id: str, name: str) -> Path:
         """Where a sealed file lies, for a response that streams it (no I/O here)."""
-        return self.archive.store.path(capture_id, name)
+        return self.archive.store.local_path(capture_id, name)
 
     async def sealed_bytes(self, capture_id: str, name: str) -> bytes:
         """A sealed file's bytes, unchecked (the caller holds the hash to check them by)."""

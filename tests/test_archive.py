@@ -32,7 +32,7 @@ def test_sealed_file_is_hashed_while_written_renamed_and_read_only(tmp_path: Pat
     assert writer.partial_path.exists() and not writer.final_path.exists()
     writer.write(b"second")
     artifact = writer.seal()
-    path = store.path("c1", "notes.txt")
+    path = store.local_path("c1", "notes.txt")
     assert artifact.sha256 == sha256_bytes(b"first second") == sha256_file(path)[0]
     assert artifact.size == 12 and artifact.path == "notes.txt" and artifact.kind == "text"
     assert not writer.partial_path.exists()
@@ -58,7 +58,7 @@ def test_store_adopts_a_finished_download_without_copying_it(tmp_path: Path) -> 
     download.write_bytes(b"video bytes" * 1000)
     inode = download.stat().st_ino
     artifact = store.adopt("c1", "media-1.mp4", "media", download)
-    path = store.path("c1", "media-1.mp4")
+    path = store.local_path("c1", "media-1.mp4")
     assert artifact.sha256 == sha256_bytes(b"video bytes" * 1000) == sha256_file(path)[0]
     assert artifact.size == 11000 and artifact.kind == "media"
     assert path.stat().st_ino == inode, "moved, not copied"
@@ -86,7 +86,7 @@ def test_store_copies_a_download_from_another_filesystem(tmp_path: Path) -> None
     finally:
         elsewhere.unlink()
     assert artifact.sha256 == sha256_bytes(b"x" * 5000)
-    assert store.path("c1", "media-1.bin").read_bytes() == b"x" * 5000
+    assert store.local_path("c1", "media-1.bin").read_bytes() == b"x" * 5000
 
 
 def test_failed_write_leaves_only_a_partial_file_which_quarantine_moves(tmp_path: Path) -> None:
@@ -136,7 +136,7 @@ def test_warc_records_use_sha256_and_each_is_its_own_gzip_member(tmp_path: Path)
     )
     warc.close()
     artifact = sink.seal()
-    path = store.path("c3", "c3.warc.gz")
+    path = store.local_path("c3", "c3.warc.gz")
     assert artifact.sha256 == sha256_file(path)[0]
     assert warcio_check(path).returncode == 0
 
@@ -213,7 +213,7 @@ def test_video_is_stored_in_its_gzip_member_and_text_is_deflated(tmp_path: Path)
     ]
     warc.close()
     sink.seal()
-    path = store.path("c4", "c4.warc.gz")
+    path = store.local_path("c4", "c4.warc.gz")
     assert warcio_check(path).returncode == 0
     parsed = read_records(path)
     assert [r.payload for r in parsed] == [video, text]

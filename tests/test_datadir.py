@@ -9,6 +9,7 @@ import pytest
 
 from archive.catalog import Catalog, CatalogError
 from archive.datadir import Archive, NoArchive
+from archive.sealed_store import SealedStore
 
 
 def test_opening_nothing_is_refused_unless_asked_to_create(tmp_path: Path) -> None:
@@ -52,3 +53,19 @@ def test_a_reader_never_migrates_an_old_catalog(tmp_path: Path) -> None:
         Catalog.open(path, read_only=True)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+
+
+def test_the_archive_holds_a_sealed_store_and_capture_sees_only_its_interface(
+    tmp_path: Path,
+) -> None:
+    """A second store (an object store) replaces the file store only if nothing outside
+    archive/ depends on more than the interface."""
+    with Archive.open(tmp_path) as archive:
+        assert isinstance(archive.store, SealedStore)
+    members = [name for name in vars(SealedStore) if not name.startswith("_")]
+    assert len(members) >= 12, members
+    root = Path(__file__).resolve().parent.parent / "capture"
+    modules = list(root.rglob("*.py"))
+    assert len(modules) > 40, "is the checkout complete?"
+    naming = [str(m.relative_to(root)) for m in modules if "FileStore" in m.read_text()]
+    assert naming == []

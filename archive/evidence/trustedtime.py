@@ -31,7 +31,8 @@ from archive.evidence.timestamps import Timestamp, TimestampError, TSAUnavailabl
 from archive.evidence.tsa_client import DEFAULT_TSAS, request_token
 from archive.evidence.tsa_roots import TrustStore
 from archive.manifest import MANIFEST_NAME
-from archive.store import Artifact, FileStore
+from archive.sealed_store import SealedStore
+from archive.store import Artifact
 from archive.timeutil import rfc3339, utc_now
 
 if TYPE_CHECKING:
@@ -242,16 +243,17 @@ def _seal_tokens(
     return result
 
 
-def _seal_bytes(store: FileStore, capture_id: str, name: str, data: bytes, kind: str) -> Artifact:
+def _seal_bytes(store: SealedStore, capture_id: str, name: str, data: bytes, kind: str) -> Artifact:
     with store.create(capture_id, name, kind) as out:
         out.write(data)
     assert out.sealed is not None
     return out.sealed
 
 
-def _manifest_digest(store: FileStore, row: CaptureRow) -> bytes:
+def _manifest_digest(store: SealedStore, row: CaptureRow) -> bytes:
     """The manifest's SHA-256, from the sealed file, checked against the catalog."""
-    data = store.path(row.id, MANIFEST_NAME).read_bytes()
+    with store.open_sealed(row.id, MANIFEST_NAME) as fh:
+        data = fh.read()
     digest = hashlib.sha256(data).digest()
     if digest.hex() != row.manifest_sha256:
         raise Tampered(

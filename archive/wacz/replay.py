@@ -84,7 +84,7 @@ def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
     warc = next((a for a in catalog.artifacts(capture_id) if a.path == row.warc), None)
     if warc is None:
         raise NoReplay(f"capture {capture_id}: the catalog lists no sealed file {row.warc}")
-    source = store.path(capture_id, warc.path)  # the indexer reads by path
+    source = store.local_path(capture_id, warc.path)  # the indexer reads by path
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
     try:

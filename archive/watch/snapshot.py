@@ -261,7 +261,7 @@ def _checked_screenshot(store: FileStore, capture_id: str, manifest: Manifest) -
             f"capture {capture_id}: {artifact.path} has SHA-256 {digest.hexdigest()}, but"
             f" {MANIFEST_NAME} sealed it as {artifact.sha256}; the file changed since"
         )
-    return store.path(capture_id, artifact.path)
+    return store.local_path(capture_id, artifact.path)
 
 
 def _items(manifest: Manifest, kind: str) -> dict[str, str]:

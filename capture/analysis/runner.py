@@ -37,7 +37,8 @@ from archive.evidence.addendum import (
 from archive.evidence.custody import SYSTEM_ACTOR
 from archive.evidence.signing import sign_file_bytes
 from archive.readings import analysis_warcinfo, results_document, text_lines
-from archive.store import Artifact, FileStore, StoreError
+from archive.sealed_store import SealedStore
+from archive.store import Artifact, StoreError
 from archive.timeutil import now_rfc3339, utc_now
 from archive.warcfile import WarcFile
 from capture.analysis.engines import Engines
@@ -189,7 +190,7 @@ def _log_analysed(
 
 
 def _write_warc(
-    store: FileStore, row: AnalysisRow, manifest_sha256: str, collected: Collected
+    store: SealedStore, row: AnalysisRow, manifest_sha256: str, collected: Collected
 ) -> Artifact:
     name = warc_name(row.number)
     with store.create(row.capture_id, name, ANALYSIS_WARC) as out:
@@ -211,7 +212,7 @@ def _write_warc(
     return out.sealed
 
 
-def _write(store: FileStore, capture_id: str, name: str, kind: str, data: bytes) -> Artifact:
+def _write(store: SealedStore, capture_id: str, name: str, kind: str, data: bytes) -> Artifact:
     with store.create(capture_id, name, kind) as out:
         out.write(data)
     assert out.sealed is not None

@@ -28,7 +28,7 @@ from archive.errors import Failed
 from archive.hashing import CHUNK_SIZE
 from archive.manifest import MANIFEST_NAME, Manifest
 from archive.readings import Source
-from archive.store import FileStore
+from archive.sealed_store import SealedStore
 from capture.analysis.ocr import worth_reading
 
 #: The largest image body decoded for OCR; a bigger "image" is skipped and said so.
@@ -50,7 +50,7 @@ class CaptureSources:
     row: CaptureRow
     manifest: Manifest
     manifest_sha256: str
-    store: FileStore
+    store: SealedStore
     #: ``sha256 -> (record id, target URI)`` of resource records (screenshot, media).
     resources: dict[str, tuple[str, str]] = field(default_factory=dict)
     #: Sources seen in the WARC and not read, each with why.
@@ -59,7 +59,7 @@ class CaptureSources:
     scanned: bool = False
 
     @classmethod
-    def open(cls, store: FileStore, row: CaptureRow) -> CaptureSources:
+    def open(cls, store: SealedStore, row: CaptureRow) -> CaptureSources:
         if row.status not in ("complete", "partial") or not row.manifest_sha256:
             raise SourceError(f"capture {row.id} is {row.status}: only sealed captures are read")
         with store.open_sealed(row.id, MANIFEST_NAME) as fh:
@@ -104,7 +104,7 @@ class CaptureSources:
         sha256 = self._checked_file(SCREENSHOT_FILE)
         record_id, uri = self.resources.get(sha256, (None, f"{FULL_PAGE_PREFIX}{self.row.url}"))
         source = Source("screenshot", uri, sha256, record_id, file=SCREENSHOT_FILE)
-        return source, self.store.path(self.row.id, SCREENSHOT_FILE)
+        return source, self.store.local_path(self.row.id, SCREENSHOT_FILE)
 
     def media(self) -> list[tuple[Source, Path]]:
         """Every downloaded audio or video file, checked against the manifest."""
@@ -120,7 +120,7 @@ class CaptureSources:
             found.append(
                 (
                     Source("media", uri, sha256, record_id, file=artifact.path),
-                    self.store.path(self.row.id, artifact.path),
+                    self.store.local_path(self.row.id, artifact.path),
                 )
             )
         return found

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from archive.records import Payload, metadata_record, resource_record
-from archive.store import Artifact, FileStore
+from archive.sealed_store import SealedStore
+from archive.store import Artifact
 from archive.warcfile import WarcFile
 from capture.media.download import MediaDownload, MediaFile
 
@@ -55,7 +56,7 @@ class Preserved:
 class _Into:
     """Where the media go: the capture in the store, its WARC, the page they belong to."""
 
-    store: FileStore
+    store: SealedStore
     capture_id: str
     warc: WarcFile
     page_url: str
@@ -65,7 +66,7 @@ class _Into:
 async def preserve(
     downloads: list[MediaDownload],
     *,
-    store: FileStore,
+    store: SealedStore,
     capture_id: str,
     warc: WarcFile,
     page_url: str,
@@ -112,7 +113,7 @@ async def _preserve_file(
     store = into.store
     artifact = await asyncio.to_thread(store.adopt, into.capture_id, name, file.kind, file.path)
     payload = Payload.of_sealed_file(
-        store.path(into.capture_id, name), artifact.sha256, artifact.size
+        store.local_path(into.capture_id, name), artifact.sha256, artifact.size
     )
     uri = (
         _record_uri(download, file)

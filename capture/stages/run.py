@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from archive.catalog import Catalog
 from archive.datadir import Archive
 from archive.errors import Failed
-from archive.store import FileStore
+from archive.sealed_store import SealedStore
 from capture.stages.results import StageResult
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ class Run:
     #: The data directory's archive; ``store`` and ``catalog`` are its own, named here
     #: because nearly every stage writes through one of them.
     archive: Archive
-    store: FileStore
+    store: SealedStore
     catalog: Catalog
     progress: Progress
     started_at: datetime

@@ -1,0 +1,83 @@
+"""The sealed-file store's interface: everything the rest of the code may ask of it.
+
+:class:`~archive.store.FileStore` (a local directory) is today's only store. A store
+that keeps sealed files elsewhere (an S3 bucket with Object Lock) implements the
+same calls; the pipeline, sealing, export and analysis see only these. Scratch
+space (``work_dir``, the spool, the space reserve) stays on the local disk in every
+store: browsers and downloaders write there before anything is sealed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from archive.store import Artifact, ArtifactWriter
+
+
+@runtime_checkable
+class SealedStore(Protocol):
+    """Where a capture's files are written, sealed (hashed, made immutable) and read."""
+
+    # -- writing: every file is hashed as written and sealed when closed --------------------
+
+    def create_capture_dir(self, capture_id: str) -> Path:
+        """A new capture's place; refuses one that exists (:class:`AlreadySealed`)."""
+        ...
+
+    def create(self, capture_id: str, name: str, kind: str) -> ArtifactWriter:
+        """A new file of a capture, hashed as written; ``seal()`` makes it evidence."""
+        ...
+
+    def create_file(self, folder: str, name: str, kind: str) -> ArtifactWriter:
+        """A new sealed file that belongs to no capture (custody anchors)."""
+        ...
+
+    def adopt(self, capture_id: str, name: str, kind: str, source: Path) -> Artifact:
+        """A finished scratch file (a download) sealed into the capture, hashed on the way."""
+        ...
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def open_sealed(self, capture_id: str, name: str) -> BinaryIO:
+        """A sealed file as a stream; never a ``.partial`` one."""
+        ...
+
+    def local_path(self, capture_id: str, name: str) -> Path:
+        """A sealed file readable by path, for tools that take nothing else."""
+        ...
+
+    def capture_dir(self, capture_id: str) -> Path:
+        """Where a capture's files can be read by path (export, the report's PDF)."""
+        ...
+
+    # -- failure and scratch --------------------------------------------------------------------
+
+    def quarantine(self, capture_id: str) -> Path | None:
+        """Unsealed leftovers of a capture set aside; where they went, if anywhere."""
+        ...
+
+    @property
+    def quarantine_root(self) -> Path:
+        """Where set-aside files go (local disk), with what came in for a failed capture."""
+        ...
+
+    def work_dir(self, capture_id: str) -> Path:
+        """Scratch of a running capture (local disk); never evidence."""
+        ...
+
+    def make_spool_dir(self, capture_id: str) -> Path:
+        """An empty place in the scratch for bodies too large for memory."""
+        ...
+
+    def clear_work(self, capture_id: str) -> None:
+        """The scratch of a capture removed."""
+        ...
+
+    def keep_reserve(self) -> bool:
+        """Space held back so that a full disk's failure can still be written down."""
+        ...
+
+    def release_reserve(self) -> bool:
+        """The reserve freed, when a write found the disk full."""
+        ...
