@@ -24,6 +24,7 @@ from bench.runner import Row
 from bench.site import BenchSite
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest, capture_page
+from capture.progress_events import Event, Progress, StageEntered
 
 NAME = "capture"
 CONCURRENCY = (1, 2, 4)
@@ -48,16 +49,16 @@ class _Stages:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = collections.defaultdict(float)
 
-    def progress(self) -> Callable[[str, dict[str, Any]], None]:
+    def progress(self) -> Progress:
         state: dict[str, Any] = {"stage": None, "since": time.perf_counter()}
 
-        def on(kind: str, data: dict[str, Any]) -> None:
-            if kind != "stage":
+        def on(event: Event) -> None:
+            if not isinstance(event, StageEntered):
                 return
             now = time.perf_counter()
             if state["stage"] is not None:
                 self.seconds[state["stage"]] += now - state["since"]
-            state["stage"], state["since"] = data["stage"], now
+            state["stage"], state["since"] = event.stage, now
 
         return on
 

@@ -1,8 +1,10 @@
 """Progress of each capture, for anyone following it (the API's event stream, the CLI).
 
 Events are kept per capture (a bounded history) so a follower that arrives late
-still sees how far the capture got; ``resource`` counts are coalesced so a page
-with thousands of requests does not flood a slow follower.
+still sees how far the capture got; :class:`ResourceRecorded` counts are coalesced
+so a page with thousands of requests does not flood a slow follower. What ends a
+stream, and what is coalesced, is decided by the event's type
+(:mod:`capture.progress_events`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,18 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Events after which a capture's stream ends.
-TERMINAL = ("done", "failed")
+from capture.progress_events import (
+    CaptureDone,
+    CaptureFailedEvent,
+    Event,
+    Queued,
+    ResourceRecorded,
+    RunEnded,
+    StageEntered,
+)
+
+#: Events after which a stream ends (a capture's or an analysis run's).
+TERMINAL: tuple[type[Event], ...] = (CaptureDone, CaptureFailedEvent, RunEnded)
 #: ``resource`` events closer together than this are merged into the latest.
 RESOURCE_INTERVAL = 0.25
 #: Captures whose history is remembered (oldest forgotten first).
@@ -25,18 +37,19 @@ HISTORY = 500
 
 
 @dataclass(frozen=True)
-class Event:
+class Published:
+    """An event as a stream published it: ``seq`` is its SSE ``id``."""
+
     seq: int
-    kind: str
-    data: dict[str, Any]
+    event: Event
 
 
 @dataclass
 class _Stream:
-    history: list[Event] = field(default_factory=list)
-    followers: set[asyncio.Queue[Event]] = field(default_factory=set)
+    history: list[Published] = field(default_factory=list)
+    followers: set[asyncio.Queue[Published]] = field(default_factory=set)
     last_resource: float = 0.0
-    pending_resource: dict[str, Any] | None = None
+    pending_resource: ResourceRecorded | None = None
     ended: bool = False
 
 
@@ -47,21 +60,23 @@ class CaptureEvents:
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._seq = itertools.count(1)
 
-    def publish(self, capture_id: str, kind: str, data: dict[str, Any]) -> None:
-        stream = self._stream(capture_id)
+    def publish(self, stream_id: str, event: Event) -> None:
+        """``event`` on the stream ``stream_id`` (a capture's id, or an analysis run's
+        :func:`~capture.analysis.worker.stream_id`); nothing after its last event."""
+        stream = self._stream(stream_id)
         if stream.ended:
             return
-        if kind == "resource":
+        if isinstance(event, ResourceRecorded):
             now = asyncio.get_running_loop().time()
             if now - stream.last_resource < RESOURCE_INTERVAL:
-                stream.pending_resource = data
+                stream.pending_resource = event
                 return
             stream.last_resource = now
         elif stream.pending_resource is not None:
-            self._emit(stream, "resource", stream.pending_resource)
+            self._emit(stream, stream.pending_resource)
         stream.pending_resource = None
-        self._emit(stream, kind, data)
-        if kind in TERMINAL:
+        self._emit(stream, event)
+        if isinstance(event, TERMINAL):
             stream.ended = True
 
     def state(self, capture_id: str) -> dict[str, Any] | None:
@@ -70,49 +85,50 @@ class CaptureEvents:
         if stream is None:
             return None
         state: dict[str, Any] = {}
-        for event in stream.history:
-            if event.kind == "state":
-                state["stage"] = event.data.get("stage")
-            elif event.kind == "resource":
-                state["recorded"] = event.data.get("recorded")
-                state["bytes"] = event.data.get("bytes")
+        for published in stream.history:
+            event = published.event
+            if isinstance(event, StageEntered | Queued):
+                state["stage"] = event.stage
+            elif isinstance(event, ResourceRecorded):
+                state["recorded"] = event.recorded
+                state["bytes"] = event.bytes
         if stream.pending_resource:
-            state["recorded"] = stream.pending_resource.get("recorded")
-            state["bytes"] = stream.pending_resource.get("bytes")
+            state["recorded"] = stream.pending_resource.recorded
+            state["bytes"] = stream.pending_resource.bytes
         return state
 
     def known(self, capture_id: str) -> bool:
         return capture_id in self._streams
 
-    async def follow(self, capture_id: str) -> AsyncIterator[Event]:
-        """Every event of a capture so far, then new ones until it is done or failed."""
-        stream = self._stream(capture_id)
-        queue: asyncio.Queue[Event] = asyncio.Queue()
+    async def follow(self, stream_id: str) -> AsyncIterator[Published]:
+        """Every event of a stream so far, then new ones until it is done or failed."""
+        stream = self._stream(stream_id)
+        queue: asyncio.Queue[Published] = asyncio.Queue()
         stream.followers.add(queue)
         try:
-            for event in list(stream.history):
-                yield event
-                if event.kind in TERMINAL:
+            for published in list(stream.history):
+                yield published
+                if isinstance(published.event, TERMINAL):
                     return
             seen = stream.history[-1].seq if stream.history else 0
             while True:
-                event = await queue.get()
-                if event.seq <= seen:
+                published = await queue.get()
+                if published.seq <= seen:
                     continue
-                yield event
-                if event.kind in TERMINAL:
+                yield published
+                if isinstance(published.event, TERMINAL):
                     return
         finally:
             stream.followers.discard(queue)
 
-    def _emit(self, stream: _Stream, kind: str, data: dict[str, Any]) -> None:
-        event = Event(next(self._seq), kind, data)
-        stream.history.append(event)
+    def _emit(self, stream: _Stream, event: Event) -> None:
+        published = Published(next(self._seq), event)
+        stream.history.append(published)
         if len(stream.history) > HISTORY:
             # Keep the first events (queued, stages) and the latest ones.
             del stream.history[10 : len(stream.history) - HISTORY + 10]
         for queue in stream.followers:
-            queue.put_nowait(event)
+            queue.put_nowait(published)
 
     def _stream(self, capture_id: str) -> _Stream:
         stream = self._streams.get(capture_id)

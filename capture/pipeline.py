@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -45,6 +45,7 @@ from archive.timeutil import utc_now
 from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.media import MediaLimits
+from capture.progress_events import Progress, ignore
 from capture.stages.deriving import derive, preserve_media, write_as_seen
 from capture.stages.keeping import prepare, seal, set_aside, time_stamp
 from capture.stages.loading import behave, cut_loading, load, sweep
@@ -108,9 +109,6 @@ class CaptureFailed(Failed):
         self.manifest = manifest
 
 
-Progress = Callable[[str, dict[str, Any]], None]
-
-
 async def capture_page(
     request: CaptureRequest,
     archive: Archive,
@@ -135,7 +133,7 @@ async def capture_page(
         archive=archive,
         store=archive.store,
         catalog=archive.catalog,
-        progress=progress or (lambda kind, data: None),
+        progress=progress or ignore,
         started_at=utc_now(),
         deadline=deadline,
         page_deadline=deadline - reserve,
@@ -184,8 +182,8 @@ async def _capture(run: Run, browser: Browser | None) -> Manifest:
 
 @contextlib.asynccontextmanager
 async def stage(run: Run, name: Stage, **data: Any) -> AsyncIterator[None]:
-    """Enter a stage: the progress callback hears ``("stage", {"stage": name, **data})``,
-    and a failure from here on names it.
+    """Enter a stage: the progress callback hears :class:`StageEntered` (``name``, and any
+    of its fields in ``data``), and a failure from here on names it.
 
     No stage is bounded as a whole: each bounds its own calls into the page by the
     page deadline or what is left of the budget (``run.left()``), so that a stage cut
@@ -242,5 +240,5 @@ async def _set_aside_on_failure(run: Run, prepared: Prepared) -> AsyncIterator[N
 async def _fail(run: Run, prepared: Prepared, reasons: list[str]) -> Manifest:
     """Nothing is sealed: move the unsealed files aside and record why in the catalog."""
     failed_during = run.stage.value
-    run.enter(Stage.FAILED, reasons=reasons)
+    run.enter(Stage.FAILED, reasons=tuple(reasons))
     return await to_thread_to_the_end(set_aside, run, prepared, reasons, failed_during)

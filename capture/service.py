@@ -39,6 +39,14 @@ from capture.pipeline import (
     CaptureFailed,
     capture_page,
 )
+from capture.progress_events import (
+    AnalysisLink,
+    CaptureDone,
+    CaptureFailedEvent,
+    Event,
+    Queued,
+    TimelineWritten,
+)
 from capture.queries import ArchiveQueries
 from capture.recovery import keep_incoming_with_quarantine, recover_interrupted
 from capture.requests import LentCookies, Submission, queued_request, request_for, stage_as_seen
@@ -174,7 +182,7 @@ class CaptureService(ArchiveQueries):
             self.cookies.take(capture_id)
             asseen.discard_incoming(self.archive, capture_id)
             return row, False
-        self.events.publish(capture_id, "state", {"stage": "queued"})
+        self.events.publish(capture_id, Queued())
         self.queue.wake()
         return row, True
 
@@ -206,8 +214,8 @@ class CaptureService(ArchiveQueries):
         self._running.add(capture_id)
         request = request_for(row, self.cookies.take(capture_id), self.tsa)
 
-        def progress(kind: str, data: dict[str, Any]) -> None:
-            self.events.publish(capture_id, "state" if kind == "stage" else kind, data)
+        def progress(event: Event) -> None:
+            self.events.publish(capture_id, event)
 
         try:
             browser = await self._ensure_browser()
@@ -240,7 +248,7 @@ class CaptureService(ArchiveQueries):
         """Nothing was sealed: what the browser sent stays set aside; followers hear why."""
         await asyncio.to_thread(keep_incoming_with_quarantine, self.archive, row.id)
         await self._after_target_run(row)
-        self.events.publish(row.id, "failed", {"reasons": reasons})
+        self.events.publish(row.id, CaptureFailedEvent(tuple(reasons)))
 
     async def _sealed(self, row: CaptureRow, manifest: Manifest) -> None:
         """Sealed: the received copies go, the timeline and any analysis follow, then
@@ -251,13 +259,12 @@ class CaptureService(ArchiveQueries):
         analysis = await self._queue_requested_analysis(row)
         self.events.publish(
             row.id,
-            "done",
-            {
-                "status": manifest.status,
-                "reasons": manifest.reasons,
-                "manifest_sha256": sealed.manifest_sha256 if sealed else None,
-                "analysis": analysis,
-            },
+            CaptureDone(
+                status=manifest.status,
+                reasons=tuple(manifest.reasons),
+                manifest_sha256=sealed.manifest_sha256 if sealed else None,
+                analysis=analysis,
+            ),
         )
 
     async def queue_analysis(
@@ -272,12 +279,12 @@ class CaptureService(ArchiveQueries):
         )
         key = analysis_stream(row.capture_id, row.number)
         if created:
-            self.events.publish(key, "state", {"stage": "queued"})
+            self.events.publish(key, Queued())
         if self._analysis is not None:
             self._analysis.queued()
         return row, created
 
-    async def _queue_requested_analysis(self, row: CaptureRow) -> dict[str, Any] | None:
+    async def _queue_requested_analysis(self, row: CaptureRow) -> AnalysisLink | None:
         """The analysis the capture's request asked for, queued now that it is sealed.
 
         A watched target's scheduled run (queued by the scheduler, not through
@@ -294,10 +301,7 @@ class CaptureService(ArchiveQueries):
         except Exception:
             log.exception("capture %s: its analysis could not be queued", row.id)
             return None
-        return {
-            "number": queued.number,
-            "href": f"/api/v1/captures/{row.id}/analyses/{queued.number}",
-        }
+        return AnalysisLink(queued.number, f"/api/v1/captures/{row.id}/analyses/{queued.number}")
 
     async def _after_target_run(self, row: CaptureRow) -> None:
         """A target's run ended: its timeline says how it compares with the run before.
@@ -314,9 +318,7 @@ class CaptureService(ArchiveQueries):
             log.exception("capture %s: its target's timeline was not updated", row.id)
             return
         if event is not None:
-            self.events.publish(
-                row.id, "timeline", {"target_id": row.target_id, "kind": event.kind}
-            )
+            self.events.publish(row.id, TimelineWritten(row.target_id, event.kind))
 
     async def _ensure_browser(self) -> Browser:
         """The shared browser, started again if it died."""

@@ -57,8 +57,13 @@ async def test_the_server_reads_every_capture_after_sealing_by_default(
 ) -> None:
     capture_id, done = await capture(server, reading_site.url("/poster-page"))
     assert done["analysis"]["number"] == 1
-    events = [kind async for kind, _ in server.events(capture_id, analysis=1)]
+    streamed = [(kind, data) async for kind, data in server.events(capture_id, analysis=1)]
+    events = [kind for kind, _ in streamed]
     assert events[-1] == "done" and "reading" in events, events
+    # As docs/api.md says: the run's stages arrive as `state`, as a capture's do.
+    stages = [data["stage"] for kind, data in streamed if kind == "state"]
+    assert "stage" not in events and stages.index("open") < stages.index("ocr"), streamed
+    assert stages.index("ocr") < stages.index("seal"), streamed
     status, _, run = await server.request("GET", done["analysis"]["href"])
     assert status == 200 and run["status"] == "done" and run["machine_draft"] is True
     assert {step["step"]: step["status"] for step in run["steps"]} == {"ocr": "done"}

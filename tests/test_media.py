@@ -15,6 +15,7 @@ from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.media import MediaLimits
 from capture.pipeline import CaptureRequest
+from capture.progress_events import Event, MediaDownloading
 from tests.archives import capture_into
 from tests.videos import MediaSite
 from tests.warcs import Record, read_records, warcio_check
@@ -35,14 +36,14 @@ async def capture(
     *,
     limits: MediaLimits = FAST,
     cookies: list[dict[str, Any]] | None = None,
-    events: list[tuple[str, dict[str, Any]]] | None = None,
+    events: list[Event] | None = None,
 ) -> tuple[dict[str, Any], list[Record]]:
     as_seen = AsSeen(cookies=cookies) if cookies else None
     manifest = await capture_into(
         CaptureRequest(url, timeout=30, media=limits, as_seen=as_seen),
         data,
         browser=browser,
-        progress=(lambda kind, info: events.append((kind, info))) if events is not None else None,
+        progress=events.append if events is not None else None,
     )
     capture_dir = data / "captures" / manifest.id
     for artifact in manifest.artifacts:
@@ -65,7 +66,7 @@ def media_records(records: list[Record]) -> list[Record]:
 async def test_a_direct_mp4_is_archived_byte_for_byte(
     media_site: MediaSite, browser: Browser, tmp_path: Path
 ) -> None:
-    events: list[tuple[str, dict[str, Any]]] = []
+    events: list[Event] = []
     manifest, records = await capture(
         browser, tmp_path, media_site.url("/media/clip.mp4"), events=events
     )
@@ -92,7 +93,7 @@ async def test_a_direct_mp4_is_archived_byte_for_byte(
         for r in info
         if r.header("X-Osint-Metadata").startswith("media-info")
     )
-    assert any(kind == "media" and data.get("downloaded") for kind, data in events)
+    assert any(isinstance(e, MediaDownloading) and e.downloaded for e in events)
 
 
 async def test_a_video_element_brings_its_subtitles_and_poster(

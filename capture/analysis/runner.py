@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
@@ -45,10 +44,9 @@ from capture.analysis.engines import Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.sources import CaptureSources, SourceError
 from capture.analysis.steps import Collected, ocr_step, transcribe_step, translate_step
+from capture.progress_events import Progress, StageEntered, ignore
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, dict[str, Any]], None]
 
 
 def analyse(
@@ -62,7 +60,7 @@ def analyse(
 
     Blocking (OCR and speech models run here): call it from a worker thread.
     """
-    report = progress or (lambda kind, data: None)
+    report = progress or ignore
     store = archive.store
     options = AnalysisOptions.from_request(row.request)
     started_at = now_rfc3339()
@@ -72,17 +70,17 @@ def analyse(
     try:
         if capture is None:
             raise SourceError(f"no capture {row.capture_id} in the catalog")
-        report("stage", {"stage": "open"})
+        report(StageEntered("open"))
         sources = CaptureSources.open(store, capture)
         scratch.mkdir(parents=True, exist_ok=True)
         if options.ocr:
-            report("stage", {"stage": "ocr"})
+            report(StageEntered("ocr"))
             ocr_step(sources, options, engines, collected, scratch, report)
         if options.transcribe:
-            report("stage", {"stage": "transcribe"})
+            report(StageEntered("transcribe"))
             transcribe_step(sources, options, engines, collected, report)
         if options.translate:
-            report("stage", {"stage": "translate"})
+            report(StageEntered("translate"))
             translate_step(engines, collected, report)
     except (SourceError, StoreError, OSError) as exc:
         return fail(row, [f"analysis could not read the capture: {exc}"], archive)
@@ -91,7 +89,7 @@ def analyse(
         return fail(row, [f"analysis failed: {exc}"], archive)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    report("stage", {"stage": "seal"})
+    report(StageEntered("seal"))
     try:
         return _seal(row, sources, options, collected, started_at, archive)
     except Exception as exc:  # a full disk, a refused custody write: the run says so

@@ -19,7 +19,8 @@ from archive.timeutil import now_rfc3339
 from capture.analysis.engines import Engines
 from capture.analysis.ocr import OcrError, require_languages
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
-from capture.analysis.runner import Progress, analyse
+from capture.analysis.runner import analyse
+from capture.progress_events import Progress, RunStarted, TrustedTimeResult, ignore
 
 
 def require_installed(options: AnalysisOptions) -> None:
@@ -45,20 +46,20 @@ def analyse_now(
     """Queue a run, run it here, stamp its addendum; what the catalog says of it after.
 
     Queued in the catalog first, so a server sharing the data directory sees the run
-    and its number is never reused. ``progress`` hears ``run`` (number, capture, steps)
-    once claimed, the runner's own events, and ``trusted-time`` (problems) after stamping.
+    and its number is never reused. ``progress`` hears :class:`RunStarted` once claimed,
+    the runner's own events, and :class:`TrustedTimeResult` after stamping.
     """
-    report = progress or (lambda kind, data: None)
+    report = progress or ignore
     catalog = archive.catalog
     queued, _ = catalog.queue_analysis(capture_id, request=options.to_request(), operator=operator)
     row = catalog.claim_analysis(capture_id, queued.number, started_at=now_rfc3339())
-    report("run", {"number": row.number, "capture": capture_id, "steps": options.steps()})
+    report(RunStarted(row.number, capture_id, tuple(options.steps())))
     done = analyse(row, archive=archive, engines=engines, progress=report)
     if done.status == "done":
         result = trustedtime.stamp_addendum(
             archive, capture_id, done.number, config=tsa, actor=operator
         )
-        report("trusted-time", {"problems": list(result.problems)})
+        report(TrustedTimeResult(result.state, tuple(result.problems)))
     return catalog.get_analysis(capture_id, done.number) or done
 
 

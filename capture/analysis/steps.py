@@ -12,7 +12,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
@@ -24,10 +23,9 @@ from capture.analysis.ocr import OcrError
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.readers import ocr_reading, transcript_reading, translation_reading
 from capture.analysis.sources import CaptureSources
+from capture.progress_events import Progress, ReadingTaken
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[str, dict[str, Any]], None]
 
 
 @dataclass
@@ -76,7 +74,7 @@ def ocr_step(
         return
 
     def read(source: Source, image: Image.Image) -> None:
-        progress("reading", {"step": "ocr", "what": source.what, "uri": source.uri})
+        progress(ReadingTaken("ocr", source.what, source.uri))
         try:
             result = engine.read(image)
         except Exception as exc:  # one unreadable image must not end the run
@@ -153,7 +151,7 @@ def transcribe_step(
     if not media:
         tally.notes.append("the capture holds no downloaded audio or video")
     for source, path in media:
-        progress("reading", {"step": "transcribe", "what": "media", "uri": source.uri})
+        progress(ReadingTaken("transcribe", "media", source.uri))
         try:
             transcript = engines.transcriber().transcribe(
                 path,
@@ -191,7 +189,7 @@ def translate_step(engines: Engines, collected: Collected, progress: Progress) -
     for reading in [r for r in collected.readings if r.kind in ("ocr", "transcript")]:
         if not reading.text.strip():
             continue
-        progress("reading", {"step": "translate", "what": reading.id, "uri": reading.source.uri})
+        progress(ReadingTaken("translate", reading.id, reading.source.uri))
         try:
             translated = translation_reading(collected.next_id("translation"), reading, translator)
         except Exception as exc:

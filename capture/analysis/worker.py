@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from archive.catalog import AnalysisRow
 from archive.datadir import Archive
@@ -28,6 +27,7 @@ from archive.timeutil import now_rfc3339
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.runner import analyse, fail
 from capture.events import CaptureEvents
+from capture.progress_events import Event, RunEnded, StageEntered
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +105,14 @@ class AnalysisWorkers:
     def _run(self, row: AnalysisRow, engines: Engines, loop: asyncio.AbstractEventLoop) -> None:
         key = stream_id(row.capture_id, row.number)
 
-        def progress(kind: str, data: dict[str, Any]) -> None:
-            loop.call_soon_threadsafe(self.events.publish, key, kind, data)
+        def progress(event: Event) -> None:
+            loop.call_soon_threadsafe(self.events.publish, key, event)
 
         # analyse() ends every run sealed or failed; what it cannot record (the catalog
         # itself refusing) reaches the loop in _work, which logs it and goes on.
         done = analyse(row, archive=self.archive, engines=engines, progress=progress)
         if done.status == "done" and self.tsa is not None:
-            progress("stage", {"stage": "timestamp"})
+            progress(StageEntered("timestamp"))
             try:
                 trustedtime.stamp_addendum(
                     self.archive,
@@ -124,15 +124,7 @@ class AnalysisWorkers:
             except Exception:
                 log.exception("analysis %s of %s: time-stamping failed", row.number, row.capture_id)
         final = self.archive.catalog.get_analysis(row.capture_id, row.number) or done
-        progress(
-            "done" if final.status == "done" else "failed",
-            {
-                "status": final.status,
-                "reasons": final.reasons,
-                "summary": final.summary,
-                "timestamp": final.timestamp,
-            },
-        )
+        progress(RunEnded.of(final))
 
     def recover(self) -> None:
         """Runs a crash left ``running``: failed, and queued again once (blocking)."""

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from archive.catalog import AnalysisRow
 from archive.datadir import Archive
@@ -30,6 +30,13 @@ from capture.cli.options import (
     reading_options,
     tsa_config,
     tsa_options,
+)
+from capture.progress_events import (
+    Event,
+    ReadingTaken,
+    RunStarted,
+    StageEntered,
+    TrustedTimeResult,
 )
 
 if TYPE_CHECKING:
@@ -121,15 +128,15 @@ def print_run(row: AnalysisRow, *, as_json: bool) -> None:
         print(f"  trusted time: {row.timestamp}")
 
 
-def print_progress(kind: str, data: dict[str, Any]) -> None:
+def print_progress(event: Event) -> None:
     """A run's progress on stderr: stdout is left to the result (and to ``--json``)."""
-    if kind == "run":
-        steps = ", ".join(data["steps"])
-        print(f"[analysis {data['number']}] {data['capture']}: {steps}", file=sys.stderr)
-    elif kind == "stage":
-        print(f"  [{data['stage']}]", file=sys.stderr, flush=True)
-    elif kind == "reading":
-        print(f"    {data['step']}: {data['what']} {data['uri'][:80]}", file=sys.stderr, flush=True)
-    elif kind == "trusted-time":
-        for problem in data["problems"]:
-            print(f"  trusted time: {problem}", file=sys.stderr)
+    match event:
+        case RunStarted(number=number, capture=capture, steps=steps):
+            print(f"[analysis {number}] {capture}: {', '.join(steps)}", file=sys.stderr)
+        case StageEntered(stage=stage):
+            print(f"  [{stage}]", file=sys.stderr, flush=True)
+        case ReadingTaken(step=step, what=what, uri=uri):
+            print(f"    {step}: {what} {uri[:80]}", file=sys.stderr, flush=True)
+        case TrustedTimeResult(problems=problems):
+            for problem in problems:
+                print(f"  trusted time: {problem}", file=sys.stderr)

@@ -6,7 +6,17 @@ running counts rewrite their line only on a terminal, never in a log file.
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+from typing import TextIO
+
+from capture.progress_events import (
+    BehaviourEnded,
+    Event,
+    MediaDownloading,
+    MediaFound,
+    ResourceRecorded,
+    StageEntered,
+    TrustedTimeResult,
+)
 
 
 class ProgressDisplay:
@@ -18,27 +28,25 @@ class ProgressDisplay:
         self.live = out.isatty()
         self._line_open = False
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
+    def __call__(self, event: Event) -> None:
         if self.quiet:
             return
-        if kind == "stage":
-            self._write_line(f"[{data['stage']}]" + (f" {data['url']}" if "url" in data else ""))
-        elif kind == "resource" and self.live:
-            text = f"  {data['recorded']} records, {data['bytes'] / 1e6:.1f} MB streamed"
-            self._rewrite(text.ljust(60))
-        elif kind == "media" and "downloaded" in data and self.live:
-            total = f"/{data['total'] / 1e6:.1f}" if data.get("total") else ""
-            text = f"  media {data['downloaded'] / 1e6:.1f}{total} MB  {data['url'][-40:]}"
-            self._rewrite(text.ljust(70))
-        elif kind == "timestamp":
-            self._write_line(f"  trusted time: {data['state']}")
-            for problem in data.get("problems", []):
-                self._write_line(f"    {problem}")
-        elif kind == "media" and "found" in data:
-            self._write_line(f"  media found: {len(data['found'])}")
-        elif kind == "behaviour":
-            state = "done" if data["finished"] else "stopped"
-            self._write_line(f"  {data['name']}: {state}")
+        match event:
+            case StageEntered(stage=stage, url=url):
+                self._write_line(f"[{stage}]" + (f" {url}" if url is not None else ""))
+            case ResourceRecorded(recorded=recorded, bytes=size) if self.live:
+                self._rewrite(f"  {recorded} records, {size / 1e6:.1f} MB streamed".ljust(60))
+            case MediaDownloading(url=url, downloaded=downloaded, total=total) if self.live:
+                of = f"/{total / 1e6:.1f}" if total else ""
+                self._rewrite(f"  media {downloaded / 1e6:.1f}{of} MB  {url[-40:]}".ljust(70))
+            case TrustedTimeResult(state=state, problems=problems):
+                self._write_line(f"  trusted time: {state}")
+                for problem in problems:
+                    self._write_line(f"    {problem}")
+            case MediaFound(urls=urls):
+                self._write_line(f"  media found: {len(urls)}")
+            case BehaviourEnded(name=name, finished=finished):
+                self._write_line(f"  {name}: {'done' if finished else 'stopped'}")
 
     def _rewrite(self, text: str) -> None:
         """Replace the running count's line with ``text`` (left open for the next one)."""

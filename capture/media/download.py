@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,7 @@ import yt_dlp
 from capture.media import ytdlp
 from capture.media.finding import Candidate
 from capture.media.limits import MediaCut, MediaLimits, check_progress, duration_cut, used_up
-
-Progress = Callable[[str, dict[str, Any]], None]
+from capture.progress_events import Event, MediaDownloading, Progress
 
 
 @dataclass(frozen=True)
@@ -113,8 +111,8 @@ async def download_all(
 
 
 def _threadsafe(progress: Progress, loop: asyncio.AbstractEventLoop) -> Progress:
-    def call(kind: str, data: dict[str, Any]) -> None:
-        loop.call_soon_threadsafe(progress, kind, data)
+    def call(event: Event) -> None:
+        loop.call_soon_threadsafe(progress, event)
 
     return call
 
@@ -145,13 +143,12 @@ class _Hooks:
         if now - self.last_report > 0.25 or status.get("status") == "finished":
             self.last_report = now
             self.progress(
-                "media",
-                {
-                    "url": self.download.candidate.url,
-                    "downloaded": status.get("downloaded_bytes") or 0,
-                    "total": status.get("total_bytes") or status.get("total_bytes_estimate"),
-                    "status": status.get("status"),
-                },
+                MediaDownloading(
+                    url=self.download.candidate.url,
+                    downloaded=status.get("downloaded_bytes") or 0,
+                    total=status.get("total_bytes") or status.get("total_bytes_estimate"),
+                    status=status.get("status"),
+                )
             )
 
     def on_postprocess(self, status: dict[str, Any]) -> None:

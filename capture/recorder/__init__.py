@@ -3,14 +3,12 @@
 from capture.recorder.bodies import BodyPlan, plan_body
 from capture.recorder.limits import BODY_LIMIT, BUFFER_LIMIT, PASSBACK_LIMIT
 from capture.recorder.recorder import Recorder
-from capture.recorder.writing import ProgressCallback
 
 __all__ = [
     "BODY_LIMIT",
     "BUFFER_LIMIT",
     "PASSBACK_LIMIT",
     "BodyPlan",
-    "ProgressCallback",
     "Recorder",
     "plan_body",
 ]

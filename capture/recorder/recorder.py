@@ -38,6 +38,7 @@ from archive.warcfile import WarcFile
 from capture.cdp import CDPConnection, CDPSession
 from capture.exchange import BodyState, Exchange
 from capture.nonhttp import NonHttpLog
+from capture.progress_events import Progress, ignore
 from capture.recorder import limits
 from capture.recorder.attaching import Targets
 from capture.recorder.bodies import Bodies
@@ -46,7 +47,7 @@ from capture.recorder.ledger import Ledger
 from capture.recorder.network import NetworkEvents
 from capture.recorder.repeats import Repeats, repeats_not_recorded
 from capture.recorder.tls import TlsOrigins
-from capture.recorder.writing import ProgressCallback, RecordWriter
+from capture.recorder.writing import RecordWriter
 
 
 class Recorder:
@@ -58,7 +59,7 @@ class Recorder:
         warc: WarcFile,
         *,
         deadline: float,
-        on_progress: ProgressCallback | None = None,
+        on_progress: Progress | None = None,
         redact_cookies: bool = False,
         body_limit: int | None = None,
         spool_dir: Path | None = None,
@@ -79,7 +80,7 @@ class Recorder:
             self.ledger,
             self.bodies,
             redact_cookies=redact_cookies,
-            on_progress=on_progress or (lambda kind, data: None),
+            on_progress=on_progress or ignore,
         )
         self.tls = TlsOrigins(self.targets, self.writer)
         self.repeats = Repeats()

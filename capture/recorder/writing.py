@@ -9,17 +9,14 @@ its spooled body, and reports progress.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any
 
 from warcio.recordloader import ArcWarcRecord
 
 from archive.warcfile import WarcFile
 from capture.exchange import Exchange, to_records
+from capture.progress_events import Progress, ResourceRecorded
 from capture.recorder.bodies import Bodies
 from capture.recorder.ledger import Ledger
-
-ProgressCallback = Callable[[str, dict[str, Any]], None]
 
 
 class RecordWriter:
@@ -32,7 +29,7 @@ class RecordWriter:
         bodies: Bodies,
         *,
         redact_cookies: bool,
-        on_progress: ProgressCallback,
+        on_progress: Progress,
     ) -> None:
         self.warc = warc
         self.redact_cookies = redact_cookies
@@ -56,13 +53,12 @@ class RecordWriter:
             exchange.body.close()
         self.records_written += 1
         self.on_progress(
-            "resource",
-            {
-                "url": exchange.url,
-                "status": exchange.status,
-                "recorded": self.records_written,
-                "bytes": self._bodies.bytes_recorded,
-            },
+            ResourceRecorded(
+                url=exchange.url,
+                status=exchange.status,
+                recorded=self.records_written,
+                bytes=self._bodies.bytes_recorded,
+            )
         )
 
     async def write_record(self, record: ArcWarcRecord) -> None:

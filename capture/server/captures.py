@@ -10,6 +10,7 @@ from aiohttp import web
 
 from archive.catalog import BadCaseName, BadFilter, CaptureRow
 from archive.errors import NotFound
+from capture.progress_events import CaptureDone, CaptureFailedEvent, Event
 from capture.requests import Submission
 from capture.server import keys
 from capture.server.analyses import analysis_options
@@ -173,26 +174,27 @@ async def capture_events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     if not service.events.known(row.id) and row.status in ("complete", "partial", "failed"):
-        # Finished before this server started: the catalog has the outcome.
-        kind = "failed" if row.status == "failed" else "done"
-        data = {
-            "status": row.status,
-            "reasons": row.reasons,
-            "manifest_sha256": row.manifest_sha256,
-        }
-        await _send(response, 0, kind, data)
+        # Finished before this server started: the catalog has the outcome (no analysis
+        # run named: the capture's runs are listed at .../analyses).
+        reasons = tuple(row.reasons)
+        ended: Event = (
+            CaptureFailedEvent(reasons)
+            if row.status == "failed"
+            else CaptureDone(row.status, reasons, row.manifest_sha256, analysis=None)
+        )
+        await _send(response, 0, ended)
         return response
     try:
-        async for event in service.events.follow(row.id):
-            await _send(response, event.seq, event.kind, event.data)
+        async for published in service.events.follow(row.id):
+            await _send(response, published.seq, published.event)
     except ConnectionResetError:
         pass  # the follower went away; the capture goes on
     return response
 
 
-async def _send(response: web.StreamResponse, seq: int, kind: str, data: dict[str, Any]) -> None:
-    text = json.dumps(data, ensure_ascii=False, default=str)
-    await response.write(f"id: {seq}\nevent: {kind}\ndata: {text}\n\n".encode())
+async def _send(response: web.StreamResponse, seq: int, event: Event) -> None:
+    text = json.dumps(event.to_json(), ensure_ascii=False, default=str)
+    await response.write(f"id: {seq}\nevent: {event.event_name}\ndata: {text}\n\n".encode())
 
 
 @routes.get("/api/v1/captures/{id}/files/{name}")

@@ -17,6 +17,7 @@ from archive.timeutil import rfc3339, utc_now
 from capture import asseen, derived, media
 from capture.asseen import AsSeen
 from capture.exchange import Exchange
+from capture.progress_events import MediaFound
 from capture.stages.loading import browser_lost
 from capture.stages.opening import Opened
 from capture.stages.outcome import main_document, page_info_of
@@ -129,7 +130,7 @@ async def _media(
     )
     if not candidates:
         return media.Preserved()
-    run.progress("media", {"found": [c.url for c in candidates]})
+    run.progress(MediaFound(tuple(c.url for c in candidates)))
     downloads = await media.download_all(
         candidates,
         run.store.work_dir(run.capture_id),

@@ -23,6 +23,7 @@ from archive.timeutil import CLOCK_SOURCE, rfc3339, utc_now
 from archive.warcfile import WarcFile
 from capture import derived, media
 from capture.asseen import AsSeen
+from capture.progress_events import TrustedTimeResult
 from capture.stages.opening import Opened
 from capture.stages.outcome import items_of, reasons_of
 from capture.stages.results import DerivedRecords, MediaResult, Prepared, Sealed, Stamped, Swept
@@ -300,7 +301,7 @@ async def time_stamp(run: Run, config: TimestampConfig) -> Stamped:
         await asyncio.to_thread(
             run.catalog.set_timestamp_state, run.capture_id, "pending", attempted=True
         )
-        run.progress("timestamp", {"state": "pending", "problems": [str(exc)]})
+        run.progress(TrustedTimeResult("pending", (str(exc),)))
         return Stamped("pending", (str(exc),))
-    run.progress("timestamp", {"state": stamped.state, "problems": stamped.problems})
+    run.progress(TrustedTimeResult(stamped.state, tuple(stamped.problems)))
     return Stamped(stamped.state, tuple(stamped.problems))

@@ -15,6 +15,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from capture.behaviours import DEFAULT_BEHAVIOURS
 from capture.browser import Browser
+from capture.progress_events import BehaviourEnded
 from capture.stages.opening import Opened
 from capture.stages.outcome import losses_at_sealing, main_document, reasons_of
 from capture.stages.results import BehavioursDone, Cut, Loaded, MediaResult, Swept
@@ -53,7 +54,7 @@ async def behave(run: Run, opened: Opened) -> BehavioursDone:
     for behaviour in DEFAULT_BEHAVIOURS:
         result = await behaviour.run(opened.page, opened.recorder, run.page_deadline)
         results.append(result)
-        run.progress("behaviour", {"name": result.name, "finished": result.finished})
+        run.progress(BehaviourEnded(result.name, result.finished))
     return BehavioursDone(tuple(results), browser_lost=browser_lost(run, opened.browser))
 
 

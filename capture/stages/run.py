@@ -19,10 +19,11 @@ from archive.catalog import Catalog
 from archive.datadir import Archive
 from archive.errors import Failed
 from archive.sealed_store import SealedStore
+from capture.progress_events import Progress, StageEntered
 from capture.stages.results import StageResult
 
 if TYPE_CHECKING:
-    from capture.pipeline import CaptureRequest, Progress, Stage
+    from capture.pipeline import CaptureRequest, Stage
 
 _T = TypeVar("_T")
 _R = TypeVar("_R", bound=StageResult)
@@ -53,11 +54,12 @@ class Run:
     #: The results of the stages that finished, in order.
     found: list[StageResult] = field(default_factory=list)
 
-    def enter(self, stage: Stage, **data: Any) -> None:
+    def enter(self, stage: Stage, **details: Any) -> None:
         """The capture is in ``stage`` now: failures name it, and the progress callback
-        hears of it (kind ``stage``, the stage's value under ``stage``)."""
+        hears :class:`StageEntered` (the stage's value, and ``details``: the ``id`` and
+        ``url`` of ``prepare``, the ``status`` of ``done``, the ``reasons`` of ``failed``)."""
         self.stage = stage
-        self.progress("stage", {"stage": stage.value, **data})
+        self.progress(StageEntered(stage.value, **details))
 
     def keep(self, result: _R) -> _R:
         """Keep a stage's result for the reasons, and hand it back."""

@@ -288,7 +288,7 @@ async function onEvent(job, { event, data }) {
       );
       return null;
     case "behaviour":
-      await update(job, { status: "running", behaviour: payload.name || payload.behaviour || null }, { progress: true });
+      await update(job, { status: "running", behaviour: payload.name || null }, { progress: true });
       return null;
     case "done":
       if (analysisFrom(payload)) await update(job, { analysis: analysisFrom(payload) });
