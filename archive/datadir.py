@@ -67,7 +67,7 @@ class Archive:
         self.root = Path(root)
         self.catalog = catalog
         self.store: SealedStore = FileStore(self.root)
-        self.custody = CustodyLog(self.root, catalog)
+        self.custody = CustodyLog(self.root, catalog, self.store)
         self._key: SigningKey | None = None
         self._reader: Catalog | None = None
         self._reader_lock = threading.Lock()

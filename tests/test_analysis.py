@@ -19,7 +19,6 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog import CATALOG_NAME, Catalog
 from archive.datadir import Archive
-from archive.evidence.custody import CustodyLog
 from archive.evidence.signing import verify_signed
 from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
@@ -156,7 +155,9 @@ async def test_each_reading_is_a_record_that_names_its_source_and_the_addendum_i
         assert hashlib.sha256(on_disk).hexdigest() == listed["sha256"]
         assert (folder / listed["path"]).stat().st_mode & 0o222 == 0  # sealed read-only
     with Catalog.open(data / CATALOG_NAME) as catalog:
-        events = [e for e in CustodyLog(data, catalog).events(poster) if e.action == "analysed"]
+        events = [
+            e for e in Archive(data, catalog).custody.events(poster) if e.action == "analysed"
+        ]
         assert events[-1].captures == (poster,)
         assert events[-1].details["addendum_sha256"] == row.addendum_sha256
         assert events[-1].details["analysis"] == row.number
@@ -309,7 +310,7 @@ async def test_a_capture_changed_since_sealing_is_not_read(
     assert "screenshot.png no longer has the SHA-256 its manifest lists" in row.reasons[0]
     assert not list((data / "captures" / manifest.id).glob("analysis-*"))
     with Catalog.open(data / CATALOG_NAME) as catalog:
-        actions = [e.action for e in CustodyLog(data, catalog).events(manifest.id)]
+        actions = [e.action for e in Archive(data, catalog).custody.events(manifest.id)]
     assert actions[-1] == "analysis-failed"
 
 
@@ -378,6 +379,6 @@ async def test_readings_that_cannot_be_sealed_fail_the_run_and_say_why(
     assert row.number == next_number and row.status == "failed"
     assert "the readings could not be sealed" in row.reasons[0], row.reasons
     with Catalog.open(data / CATALOG_NAME) as catalog:
-        actions = [e.action for e in CustodyLog(data, catalog).events(poster)]
+        actions = [e.action for e in Archive(data, catalog).custody.events(poster)]
         assert catalog.get_analysis(poster, next_number).status == "failed"
     assert actions[-1] == "analysis-failed"

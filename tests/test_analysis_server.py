@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import CATALOG_NAME, Catalog
-from archive.evidence.custody import CustodyLog
+from archive.datadir import Archive
 from capture.browser import Browser
 from tests.reading_site import POSTER_ENGLISH, ReadingSite
 from tests.server import RunningServer
@@ -140,7 +140,7 @@ async def test_a_run_a_crash_left_running_is_failed_and_queued_again_as_the_next
         await server.stop()
     with Catalog.open(server.data / CATALOG_NAME) as catalog:
         runs = {run.number: run for run in catalog.analyses(capture_id)}
-        actions = [e.action for e in CustodyLog(server.data, catalog).events(capture_id)]
+        actions = [e.action for e in Archive(server.data, catalog).custody.events(capture_id)]
     assert runs[1].status == "failed" and "interrupted" in runs[1].reasons[0]
     assert runs[2].status == "done" and runs[2].request["retry_of"] == 1
     assert actions[-2:] == ["analysis-failed", "analysed"], actions

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from archive.catalog import Catalog
+from archive.datadir import Archive
 from archive.evidence.anchoring import Anchoring, anchor_due, anchor_head
 from archive.evidence.anchors import ANCHORS_DIR, Anchor
 from archive.evidence.checks import Outcome
@@ -45,7 +46,7 @@ def data(tmp_path: Path) -> Path:
 @pytest.fixture
 def log(data: Path) -> Iterator[CustodyLog]:
     with Catalog.open(data / "catalog.sqlite3") as catalog:
-        yield CustodyLog(data, catalog)
+        yield Archive(data, catalog).custody
 
 
 def fill(log: CustodyLog, first: int, last: int) -> None:
@@ -267,7 +268,7 @@ async def test_the_server_anchors_the_head_on_its_schedule(tsa: TestTSA, tmp_pat
         await asyncio.sleep(1.5)
         assert anchored_seqs(data) == [first[0]]
         with Catalog.open(data / "catalog.sqlite3") as catalog:
-            event = CustodyLog(data, catalog).append("verified", actor="amal")
+            event = Archive(data, catalog).custody.append("verified", actor="amal")
         seqs = await wait_for_anchors(data, 2)
         assert seqs[1] == event.seq
     finally:

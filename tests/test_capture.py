@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from archive.catalog import Catalog
-from archive.evidence.custody import CustodyLog
+from archive.datadir import Archive
 from archive.evidence.signing import SigningKey, verify_signed
 from archive.hashing import sha256_file
 from capture.browser import Browser
@@ -146,7 +146,7 @@ async def test_rich_page_records_every_resource_and_the_derived_records(
         assert not created
         verify_signed(signature, manifest_path.read_bytes(), expected_fingerprint=key.fingerprint)
         # ...and the capture is an event in the chain of custody, which verifies.
-        custody = CustodyLog(tmp_path, catalog)
+        custody = Archive(tmp_path, catalog).custody
         assert custody.verify().ok
         events = list(custody.events(manifest["id"]))
         assert [e.action for e in events] == ["captured"]
@@ -250,7 +250,7 @@ async def test_a_refused_connection_fails_with_nothing_sealed(
     with Catalog.open(tmp_path / "catalog.sqlite3") as catalog:
         row = catalog.get_capture(manifest.id)
         assert row is not None and row.status == "failed" and row.reasons
-        events = list(CustodyLog(tmp_path, catalog).events(manifest.id))
+        events = list(Archive(tmp_path, catalog).custody.events(manifest.id))
         assert [e.action for e in events] == ["capture-failed"]
         assert events[0].details["stage"] == "load" and events[0].details["quarantined"]
 

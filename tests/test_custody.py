@@ -15,6 +15,7 @@ import pytest
 
 from archive.catalog import MIGRATIONS, Catalog, CatalogError
 from archive.catalog import schema as catalog_schema
+from archive.datadir import Archive
 from archive.evidence.custody import (
     GENESIS,
     LOG_NAME,
@@ -42,7 +43,7 @@ def cat(data: Path) -> Iterator[Catalog]:
 
 @pytest.fixture
 def log(data: Path, cat: Catalog) -> CustodyLog:
-    return CustodyLog(data, cat)
+    return Archive(data, cat).custody
 
 
 def fill(log: CustodyLog, count: int = 4) -> None:
@@ -274,7 +275,7 @@ def test_a_crash_between_log_fsync_and_head_update_is_accepted_and_repaired(
     data: Path, monkeypatch: pytest.MonkeyPatch, before: int
 ) -> None:
     with Catalog.open(data / "catalog.sqlite3") as cat:
-        log = CustodyLog(data, cat)
+        log = Archive(data, cat).custody
         fill(log, before)
         crash_before_head_update(cat, monkeypatch)
         with pytest.raises(Crash):
@@ -286,7 +287,7 @@ def test_a_crash_between_log_fsync_and_head_update_is_accepted_and_repaired(
         # The head is still the event before the crash (none, when the log was empty).
         expected = (before, json.loads(lines(log)[-2])["hash"]) if before else None
         assert cat.custody_head() == expected
-        log = CustodyLog(data, cat)
+        log = Archive(data, cat).custody
         report = log.verify()
         assert report.ok, report.summary()
         assert "one event behind" in report.summary()
@@ -387,7 +388,7 @@ def test_a_damaged_last_event_is_not_mistaken_for_a_torn_one(log: CustodyLog) ->
 def append_from_process(data: str, worker: int, count: int) -> None:
     """One process appending ``count`` events (module level, so ``spawn`` can import it)."""
     with Catalog.open(Path(data) / "catalog.sqlite3") as cat:
-        log = CustodyLog(Path(data), cat)
+        log = Archive(Path(data), cat).custody
         for n in range(count):
             log.append("verified", actor=f"w{worker}", captures=[f"w{worker}"], details={"n": n})
 

@@ -33,7 +33,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive.catalog import Catalog
 from archive.datadir import Archive
-from archive.evidence.custody import CustodyLog, canonical_json
+from archive.evidence.custody import canonical_json
 from archive.evidence.signing import SigningKey, signature_from_b64, verify_signature
 from archive.evidence.trustedtime import TimestampConfig
 from archive.hashing import sha256_file
@@ -304,7 +304,7 @@ def test_the_report_shows_the_tsa_time_from_the_token(exported: Exported) -> Non
     with Catalog.open(exported.data / "catalog.sqlite3") as catalog:
         stamped = next(
             e
-            for e in CustodyLog(exported.data, catalog).events(exported.gzip["id"])
+            for e in Archive(exported.data, catalog).custody.events(exported.gzip["id"])
             if e.action == "timestamped"
         )
     assert stamped.details["gen_time"] in report
@@ -334,7 +334,7 @@ def test_the_export_is_a_custody_event_with_the_file_hash(exported: Exported) ->
     assert stat.S_IMODE(path.stat().st_mode) == 0o444
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
     with Catalog.open(exported.data / "catalog.sqlite3") as catalog:
-        custody = CustodyLog(exported.data, catalog)
+        custody = Archive(exported.data, catalog).custody
         assert custody.verify().ok
         events = list(custody.events())
     exported_events = [e for e in events if e.action == "exported"]

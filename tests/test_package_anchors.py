@@ -30,7 +30,6 @@ from archive.evidence.anchors import (
     is_package_token,
 )
 from archive.evidence.checks import Check, Outcome, overall
-from archive.evidence.custody import CustodyLog
 from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.export import export_wacz
 from archive.wacz.export_types import ExportResult
@@ -217,7 +216,7 @@ def test_a_package_without_a_head_is_unproven(package: Package) -> None:
 
 async def test_the_machine_verifies_after_the_export(package: Package) -> None:
     with Catalog.open(package.data / "catalog.sqlite3") as catalog:
-        log = CustodyLog(package.data, catalog)
+        log = Archive(package.data, catalog).custody
         report = await asyncio.to_thread(log.verify, package.trust)
         actions = [event.action for event in log.events()]
     assert report.outcome is Outcome.OK, report.summary()

@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 
 from archive.catalog import Catalog
-from archive.evidence.custody import CustodyLog
+from archive.datadir import Archive
 from archive.evidence.trustedtime import TimestampConfig
 from capture.browser import Browser
 from capture.pipeline import CaptureRequest
@@ -64,7 +64,7 @@ async def test_a_sealed_capture_gets_a_token_that_openssl_verifies(
         assert row.timestamp == "stamped"
         kinds = {a.kind for a in catalog.artifacts(manifest.id)}
         assert {"timestamp", "tsa-chain"} <= kinds
-        events = [e for e in CustodyLog(tmp_path, catalog).events(manifest.id)]
+        events = [e for e in Archive(tmp_path, catalog).custody.events(manifest.id)]
         assert [e.action for e in events] == ["captured", "timestamped"]
         # TSA clocks give whole seconds: a token can read up to a second "before" sealing.
         assert -1.5 < events[1].details["seconds_after_sealing"] < 30
@@ -107,7 +107,7 @@ async def test_no_tsa_reachable_leaves_it_pending_and_the_retry_completes_it(
         assert f"{manifest.id}  stamped" in out.decode()
     with Catalog.open(tmp_path / "catalog.sqlite3") as catalog:
         assert catalog.get_capture(manifest.id).timestamp == "stamped"
-        assert CustodyLog(tmp_path, catalog).verify().ok
+        assert Archive(tmp_path, catalog).custody.verify().ok
     capture_dir = tmp_path / "captures" / manifest.id
     code, output = await openssl_verify(
         capture_dir / "timestamp-1.tsr", capture_dir / "manifest.json", tsa.ca_pem_path

@@ -32,7 +32,7 @@ from archive.evidence.custody import CustodyError, CustodyLog, CustodyTampered
 from archive.evidence.timestamps import Timestamp, TimestampError
 from archive.evidence.tsa_client import DEFAULT_TIMEOUT, request_token
 from archive.evidence.tsa_roots import TrustStore
-from archive.store import PARTIAL_SUFFIX, FileStore, StoreError, locked
+from archive.store import PARTIAL_SUFFIX, StoreError, locked
 from archive.timeutil import rfc3339
 
 ANCHORS_LOCK = "anchors.lock"
@@ -100,7 +100,7 @@ def _target(events: Sequence[Mapping[str, Any]], at: tuple[int, str] | None) -> 
 
 def _keep(log: CustodyLog, stamp: Timestamp, seq: int, hash_: str, actor: str) -> Anchor:
     """Seal the TSA's reply and its chain in ``DATA/anchors/``, then record the event."""
-    store = FileStore(log.data_dir)
+    store = log.store
     with locked(log.data_dir / ANCHORS_LOCK, exclusive=True):
         name = _free_name(log, seq)
         try:

@@ -77,6 +77,7 @@ from archive.evidence.custody_lines import (
 )
 from archive.evidence.custody_report import CustodyReport, check_log_anchors
 from archive.evidence.tsa_roots import TrustStore
+from archive.sealed_store import SealedStore
 from archive.store import fsync_dir, locked, write_all_and_sync
 from archive.timeutil import utc_now
 
@@ -102,9 +103,11 @@ LOCK_NAME = LOG_NAME + ".lock"
 class CustodyLog:
     """``DATA/custody.jsonl`` and its head in the catalog."""
 
-    def __init__(self, data_dir: Path, catalog: Catalog) -> None:
+    def __init__(self, data_dir: Path, catalog: Catalog, store: SealedStore) -> None:
         self.data_dir = Path(data_dir)
         self.catalog = catalog
+        #: Where the anchors' tokens are sealed (``DATA/anchors/``), as every sealed file is.
+        self.store = store
         self.path = self.data_dir / LOG_NAME
         self.lock_path = self.data_dir / LOCK_NAME
         self.anchors_dir = self.data_dir / ANCHORS_DIR
