@@ -120,7 +120,8 @@ def test_rows_in_todays_format_are_read() -> None:
         "a note",
         "ana",
     )
-    assert request.timeout == 30.0 and request.analysis == AnalysisOptions(ocr=True)
+    assert request.timeout == 30.0
+    assert request.analysis == AnalysisOptions(ocr=True, languages="eng")
     assert request.as_seen is not None and request.as_seen.dom is not None
     assert request.as_seen.dom.sha256 == "cd" * 32 and request.as_seen.screenshot is None
     assert request.notes == (LOST_COOKIES,)
