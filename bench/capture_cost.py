@@ -23,8 +23,9 @@ from archive.datadir import Archive
 from bench.runner import Row
 from bench.site import BenchSite
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import capture_page
 from capture.progress_events import Event, Progress, StageEntered
+from capture.requests import CaptureRequest
 
 NAME = "capture"
 CONCURRENCY = (1, 2, 4)

@@ -45,6 +45,8 @@ class AsSeen:
     dom: ReceivedFile | None = None
     info: dict[str, Any] = field(default_factory=dict)  # tab URL, title, UA, viewport, times
     cookies: list[dict[str, Any]] | None = None  # memory only, never stored
+    #: Whether cookies were sent with the request (what the catalog keeps of them).
+    cookies_sent: bool = False
 
     def to_request(self) -> dict[str, Any]:
         """What the catalog keeps of it (so a queued capture survives a restart): no cookies."""
@@ -58,7 +60,8 @@ class AsSeen:
             for name, item in (("screenshot", self.screenshot), ("dom", self.dom))
             if item is not None
         }
-        return {"files": files, "info": self.info, "cookies_sent": bool(self.cookies)}
+        cookies_sent = self.cookies_sent or bool(self.cookies)
+        return {"files": files, "info": self.info, "cookies_sent": cookies_sent}
 
     @classmethod
     def from_request(cls, data: dict[str, Any]) -> AsSeen:
@@ -66,7 +69,13 @@ class AsSeen:
             name: ReceivedFile(Path(f["path"]), f["sha256"], f["size"], f["content_type"])
             for name, f in data.get("files", {}).items()
         }
-        return cls(files.get("screenshot"), files.get("dom"), dict(data.get("info", {})), None)
+        return cls(
+            files.get("screenshot"),
+            files.get("dom"),
+            dict(data.get("info", {})),
+            cookies=None,
+            cookies_sent=bool(data.get("cookies_sent")),
+        )
 
 
 def discard_incoming(archive: Archive, capture_id: str) -> None:

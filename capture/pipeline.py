@@ -32,20 +32,18 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
 from archive.datadir import Archive
 from archive.errors import Failed
-from archive.evidence.trustedtime import TimestampConfig
 from archive.manifest import Manifest
 from archive.store import storage_refusal
 from archive.timeutil import utc_now
-from capture.asseen import AsSeen
 from capture.browser import Browser
-from capture.media import MediaLimits
 from capture.progress_events import Progress, ignore
+from capture.requests import CaptureRequest
 from capture.stages.deriving import derive, preserve_media, write_as_seen
 from capture.stages.keeping import prepare, seal, set_aside, time_stamp
 from capture.stages.loading import behave, cut_loading, load, sweep
@@ -57,7 +55,6 @@ from capture.urls import validate_url
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 90.0
 #: Part of the budget kept for derived records and sealing: at least this...
 MIN_RESERVE = 5.0
 #: ...and at most this, a quarter of the budget in between.
@@ -77,28 +74,6 @@ class Stage(StrEnum):
     TIMESTAMP = "timestamp"
     DONE = "done"
     FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class CaptureRequest:
-    url: str
-    case: str | None = None
-    note: str | None = None
-    operator: str | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    as_seen: AsSeen | None = None
-    #: Facts known before the capture starts that make it partial (e.g. lost cookies).
-    notes: tuple[str, ...] = ()
-    #: What happened to earlier attempts of this capture (a crash, a retry).
-    history: tuple[str, ...] = ()
-    #: Limits of the media stage; ``None`` skips it (no video downloads).
-    media: MediaLimits | None = field(default_factory=MediaLimits)
-    #: Time-stamp authorities to ask once sealed; ``None`` (or no TSAs) asks none.
-    tsa: TimestampConfig | None = None
-    #: The watched target this capture is a scheduled run of (``None``: a one-off).
-    target_id: int | None = None
-    #: That target's interval in seconds, named in the manifest.
-    target_interval: int | None = None
 
 
 class CaptureFailed(Failed):

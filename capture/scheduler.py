@@ -32,6 +32,7 @@ from archive.errors import BadInput
 from archive.timeutil import rfc3339, utc_now
 from archive.watch.compare import compare
 from archive.watch.snapshot import Snapshot
+from capture.requests import CaptureRequest, TargetRun
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class Scheduler:
                 str(uuid.uuid4()),
                 now=stamp,
                 next_run_at=next_run_at(target, now),
-                request=self._run_request(target),
+                request=self._run_request(target).to_json(),
             )
             if row is not None:
                 log.info("target %s: run %s queued", target.id, row.id)
@@ -210,17 +211,21 @@ class Scheduler:
         except Exception:
             log.exception("target %s: run %s is not on the timeline", target.id, runs[0].id)
 
-    def _run_request(self, target: TargetRow) -> dict[str, Any]:
-        """What the worker needs beyond the capture row: budget and the schedule it ran on."""
-        timeout = target.request.get("timeout", self.default_timeout)
-        return {
-            "timeout": timeout,
-            "target": {
-                "id": target.id,
-                "url": target.url,
-                "interval_seconds": target.interval_seconds,
-            },
-        }
+    def _run_request(self, target: TargetRow) -> CaptureRequest:
+        """What the worker needs beyond the capture row: budget and the schedule it ran on.
+
+        The catalog copies the target's URL, case, note and operator into the row; the
+        request column keeps the rest (:meth:`CaptureRequest.to_json`).
+        """
+        timeout = target.request.get("timeout", self.default_timeout)  # the target's own
+        return CaptureRequest(
+            url=target.url,
+            case=target.case,
+            note=target.note,
+            operator=target.operator,
+            timeout=float(timeout),  # type: ignore[arg-type]
+            target=TargetRun(target.id, target.url, target.interval_seconds),
+        )
 
 
 # -- after a run ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +35,7 @@ from capture.analysis.worker import stream_id as analysis_stream
 from capture.browser import Browser
 from capture.events import CaptureEvents
 from capture.jobs import CaptureQueue, CatalogQueue
-from capture.pipeline import (
-    DEFAULT_TIMEOUT,
-    CaptureFailed,
-    capture_page,
-)
+from capture.pipeline import CaptureFailed, capture_page
 from capture.progress_events import (
     AnalysisLink,
     CaptureDone,
@@ -49,7 +46,14 @@ from capture.progress_events import (
 )
 from capture.queries import ArchiveQueries
 from capture.recovery import keep_incoming_with_quarantine, recover_interrupted
-from capture.requests import LentCookies, Submission, queued_request, request_for, stage_as_seen
+from capture.requests import (
+    DEFAULT_TIMEOUT,
+    AsSeenUpload,
+    CaptureRequest,
+    LentCookies,
+    claimed,
+    stage_as_seen,
+)
 from capture.scheduler import Scheduler
 from capture.urls import validate_url
 
@@ -156,28 +160,32 @@ class CaptureService(ArchiveQueries):
 
     # -- requests ---------------------------------------------------------------------
 
-    async def submit(self, submission: Submission) -> tuple[CaptureRow, bool]:
+    async def submit(
+        self, request: CaptureRequest, upload: AsSeenUpload | None = None
+    ) -> tuple[CaptureRow, bool]:
         """Queue a capture; an identical URL already queued or running is returned instead.
 
         As-seen files are written (and hashed) before the capture is queued, so what
         the investigator's browser sent is on disk the moment the request is accepted.
+        An ``analysis`` the request does not give is the server's defaults.
         """
-        url = validate_url(submission.url)
-        if submission.case is not None:
-            validate_case_name(submission.case)  # here, so a bad name fails only its request
+        url = validate_url(request.url)
+        if request.case is not None:
+            validate_case_name(request.case)  # here, so a bad name fails only its request
         capture_id = str(uuid.uuid4())
         as_seen = None
-        if submission.sends_as_seen:
+        if upload is not None and upload.sends_anything:
             # In a thread: the files are written and fsynced before the request is accepted.
             # Only then: 200 plain requests at once each took a hop through the shared
             # thread pool for nothing, ahead of their own commit (make bench ONLY=api).
-            as_seen = await asyncio.to_thread(stage_as_seen, self.archive, capture_id, submission)
-        analysis = submission.analysis or self.analysis_defaults
-        # Before the commit: a worker may claim the capture as soon as it is committed.
-        self.cookies.lend(capture_id, submission.cookies)
-        row, created = await self.queue.put(
-            queued_request(capture_id, url, submission, as_seen, analysis)
+            as_seen = await asyncio.to_thread(stage_as_seen, self.archive, capture_id, upload)
+        analysis = request.analysis or self.analysis_defaults
+        request = replace(
+            request, url=url, as_seen=as_seen, analysis=analysis if analysis.wanted else None
         )
+        # Before the commit: a worker may claim the capture as soon as it is committed.
+        self.cookies.lend(capture_id, upload.cookies if upload is not None else None)
+        row, created = await self.queue.put(request.to_queue(capture_id))
         if not created:
             self.cookies.take(capture_id)
             asseen.discard_incoming(self.archive, capture_id)
@@ -212,19 +220,22 @@ class CaptureService(ArchiveQueries):
     async def _run(self, row: CaptureRow) -> None:
         capture_id = row.id
         self._running.add(capture_id)
-        request = request_for(row, self.cookies.take(capture_id), self.tsa)
+        cookies = self.cookies.take(capture_id)
 
         def progress(event: Event) -> None:
             self.events.publish(capture_id, event)
 
         try:
+            # In the try: a row whose request cannot be read fails with why, like a
+            # browser that cannot start, and the worker goes on to the next.
+            request = claimed(row, cookies, self.tsa)
             browser = await self._ensure_browser()
             manifest = await capture_page(
                 request, self.archive, browser=browser, progress=progress, capture_id=capture_id
             )
         except CaptureFailed as failure:
             await self._ended_unsealed(row, failure.manifest.reasons)
-        except Exception as exc:  # the browser could not even start
+        except Exception as exc:  # the browser could not even start, or the request is unreadable
             log.exception("capture %s could not run", capture_id)
             reasons = [f"capture could not run: {exc}"]
             with contextlib.suppress(Exception):
@@ -240,7 +251,7 @@ class CaptureService(ArchiveQueries):
                 )
             await self._ended_unsealed(row, reasons)
         else:
-            await self._sealed(row, manifest)
+            await self._sealed(row, request, manifest)
         finally:
             self._running.discard(capture_id)
 
@@ -250,13 +261,13 @@ class CaptureService(ArchiveQueries):
         await self._after_target_run(row)
         self.events.publish(row.id, CaptureFailedEvent(tuple(reasons)))
 
-    async def _sealed(self, row: CaptureRow, manifest: Manifest) -> None:
+    async def _sealed(self, row: CaptureRow, request: CaptureRequest, manifest: Manifest) -> None:
         """Sealed: the received copies go, the timeline and any analysis follow, then
         followers hear ``done`` (so whoever sees it finds both already there)."""
         await asyncio.to_thread(asseen.discard_incoming, self.archive, row.id)
         await self._after_target_run(row)
         sealed = await asyncio.to_thread(self.archive.catalog.get_capture, row.id)
-        analysis = await self._queue_requested_analysis(row)
+        analysis = await self._queue_requested_analysis(row, request)
         self.events.publish(
             row.id,
             CaptureDone(
@@ -284,20 +295,21 @@ class CaptureService(ArchiveQueries):
             self._analysis.queued()
         return row, created
 
-    async def _queue_requested_analysis(self, row: CaptureRow) -> AnalysisLink | None:
+    async def _queue_requested_analysis(
+        self, row: CaptureRow, request: CaptureRequest
+    ) -> AnalysisLink | None:
         """The analysis the capture's request asked for, queued now that it is sealed.
 
         A watched target's scheduled run (queued by the scheduler, not through
         :meth:`submit`) is read as the server's defaults say.
         """
-        wanted = row.request.get("analysis")
-        if wanted is None and row.target_id is not None and self.analysis_defaults.wanted:
-            wanted = self.analysis_defaults.to_request()
-        if not wanted:
+        wanted = request.analysis
+        if wanted is None and request.target is not None and self.analysis_defaults.wanted:
+            wanted = self.analysis_defaults
+        if wanted is None or not wanted.wanted:
             return None
         try:
-            options = AnalysisOptions.from_request(dict(wanted))
-            queued, _ = await self.queue_analysis(row.id, options, operator=row.operator)
+            queued, _ = await self.queue_analysis(row.id, wanted, operator=row.operator)
         except Exception:
             log.exception("capture %s: its analysis could not be queued", row.id)
             return None

@@ -7,7 +7,8 @@ from typing import Any
 
 from archive.datadir import Archive
 from archive.manifest import Manifest
-from capture.pipeline import CaptureRequest, capture_page
+from capture.pipeline import capture_page
+from capture.requests import CaptureRequest
 
 
 async def capture_into(request: CaptureRequest, data_dir: Path, **kwargs: Any) -> Manifest:

@@ -30,8 +30,8 @@ from capture.behaviours import (
 )
 from capture.browser import Browser, target_id_of
 from capture.page_waits import QUIET_SECONDS
-from capture.pipeline import CaptureRequest
 from capture.recorder import Recorder
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.loopback import LoopbackServer, html_page
 from tests.site import png_bytes

@@ -16,7 +16,8 @@ from archive.datadir import Archive
 from archive.evidence.signing import SigningKey, verify_signed
 from archive.hashing import sha256_file
 from capture.browser import Browser
-from capture.pipeline import CaptureFailed, CaptureRequest
+from capture.pipeline import CaptureFailed
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.site import ARABIC_TEXT, BIG_SIZE, GZIP_PAGE_BODY, TestSite, big_body_sha256
 from tests.warcs import Record, read_records, warcio_check

@@ -23,7 +23,7 @@ from archive.watch.compare import Comparison, compare
 from archive.watch.screenshots import SCREENSHOT_THRESHOLD
 from archive.watch.snapshot import Snapshot, SnapshotError
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.changing import ChangingPage
 from tests.videos import BITEXACT, H264, SOURCES

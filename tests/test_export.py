@@ -42,7 +42,7 @@ from archive.wacz.export_types import ExportError, ExportResult
 from archive.wacz.report import CaptureFacts, PackagedFile, read_warc_facts
 from archive.wacz.report_view import render_report
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.site import TestSite

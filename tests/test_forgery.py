@@ -41,7 +41,7 @@ from archive.evidence.tsa_client import request_token
 from archive.evidence.tsa_roots import TrustStore
 from archive.timeutil import rfc3339, set_clock
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.forgery import Forgery, Record, block_digests, rechained

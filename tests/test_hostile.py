@@ -43,7 +43,8 @@ from archive.wacz.export import export_wacz
 from archive.wacz.verify import verify_package
 from capture.browser import Browser
 from capture.cli.exits import ExitCode
-from capture.pipeline import CaptureFailed, CaptureRequest
+from capture.pipeline import CaptureFailed
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.hostile_site import (
     DOWNLOAD_MARKER,

@@ -14,8 +14,8 @@ from archive.hashing import sha256_file
 from capture.asseen import AsSeen
 from capture.browser import Browser
 from capture.media import MediaLimits
-from capture.pipeline import CaptureRequest
 from capture.progress_events import Event, MediaDownloading
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.videos import MediaSite
 from tests.warcs import Record, read_records, warcio_check

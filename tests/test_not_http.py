@@ -20,7 +20,7 @@ from archive.timeutil import utc_now
 from capture.browser import Browser
 from capture.exchange import Exchange, to_records
 from capture.nonhttp import DATA_URL_KEPT, URL_KEPT, bounded_url
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.not_http_site import (
     BLOB_TEXT,

@@ -36,7 +36,7 @@ from archive.wacz.export_types import ExportResult
 from archive.wacz.layout import CUSTODY_PATH
 from archive.wacz.verify import verify_package
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.forgery import rechained
 from tests.site import TestSite

@@ -22,8 +22,8 @@ import pytest_asyncio
 
 from archive.warcfile import WarcFile
 from capture.browser import Browser, target_id_of
-from capture.pipeline import CaptureRequest
 from capture.recorder import PASSBACK_LIMIT, Recorder
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.media_site import BLOB_SIZES, RecorderMediaSite, blob_bytes
 from tests.warcs import Record, read_records, warcio_check

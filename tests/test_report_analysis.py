@@ -30,7 +30,7 @@ from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.reading_site import ReadingSite

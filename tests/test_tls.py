@@ -15,7 +15,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.site import png_bytes
 from tests.warcs import read_records, warcio_check

@@ -14,7 +14,7 @@ from archive.catalog import Catalog
 from archive.datadir import Archive
 from archive.evidence.trustedtime import TimestampConfig
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.site import TestSite
 from tests.tsa import TestTSA

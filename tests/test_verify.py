@@ -31,7 +31,7 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.timeutil import set_clock
 from archive.wacz.verify import NotAPackage, VerifyReport, verify_package
 from capture.browser import Browser
-from capture.pipeline import CaptureRequest
+from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.exports import export_stamped
 from tests.site import TestSite

@@ -36,12 +36,8 @@ from capture.cli.options import (
     tsa_options,
 )
 from capture.cli.progress import ProgressDisplay
-from capture.pipeline import (
-    DEFAULT_TIMEOUT,
-    CaptureFailed,
-    CaptureRequest,
-    capture_page,
-)
+from capture.pipeline import CaptureFailed, capture_page
+from capture.requests import DEFAULT_TIMEOUT, CaptureRequest
 from capture.urls import validate_url
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from archive import __version__
-from capture.pipeline import DEFAULT_TIMEOUT
+from capture.requests import DEFAULT_TIMEOUT
 from capture.server import (
     alerts,
     analyses,

@@ -11,7 +11,7 @@ from aiohttp import web
 from archive.catalog import BadCaseName, BadFilter, CaptureRow
 from archive.errors import NotFound
 from capture.progress_events import CaptureDone, CaptureFailedEvent, Event
-from capture.requests import Submission
+from capture.requests import AsSeenUpload, CaptureRequest
 from capture.server import keys
 from capture.server.analyses import analysis_options
 from capture.server.errors import BadRequest
@@ -67,7 +67,7 @@ async def submit(request: web.Request) -> web.Response:
     timeout = body.get("timeout", request.app[keys.SETTINGS].capture_timeout)
     if not 5 <= float(timeout) <= 3600:
         raise BadRequest("field body.timeout must be between 5 and 3600 seconds")
-    submission = Submission(
+    asked = CaptureRequest(
         url=body["url"],
         case=body.get("case"),
         note=body.get("note"),
@@ -76,10 +76,9 @@ async def submit(request: web.Request) -> web.Response:
         analysis=analysis_options(
             body.get("analysis"), "body.analysis", defaults=_service(request).analysis_defaults
         ),
-        **_as_seen(body.get("as_seen")),
     )
     try:
-        row, created = await _service(request).submit(submission)
+        row, created = await _service(request).submit(asked, _as_seen(body.get("as_seen")))
     except BadCaseName as exc:  # said with the field it came in
         raise BadCaseName(f"field body.case: {exc}") from None
     location = f"/api/v1/captures/{row.id}"
@@ -87,9 +86,10 @@ async def submit(request: web.Request) -> web.Response:
     return web.json_response(payload, status=202, headers={"Location": location})
 
 
-def _as_seen(data: dict[str, Any] | None) -> dict[str, Any]:
+def _as_seen(data: dict[str, Any] | None) -> AsSeenUpload | None:
+    """The ``as_seen`` object's uploads, checked; staged by the service before queueing."""
     if data is None:
-        return {}
+        return None
     data = check_object(data, AS_SEEN_FIELDS, "body.as_seen")
     screenshot = None
     if data.get("screenshot") is not None:
@@ -111,12 +111,9 @@ def _as_seen(data: dict[str, Any] | None) -> dict[str, Any]:
     info = {
         k: data[k] for k in ("url", "title", "user_agent", "viewport", "captured_at") if k in data
     }
-    return {
-        "screenshot_png": screenshot,
-        "dom_html": data.get("dom"),
-        "as_seen_info": info,
-        "cookies": cookies,
-    }
+    return AsSeenUpload(
+        screenshot_png=screenshot, dom_html=data.get("dom"), info=info, cookies=cookies
+    )
 
 
 @routes.get("/api/v1/captures")

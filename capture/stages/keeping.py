@@ -168,8 +168,8 @@ def _seal(run: Run, given: _Sealing, artifacts: list[Artifact]) -> Manifest:
         run.archive,
         manifest,
         artifacts,
-        event="captured" if request.target_id is None else "re-captured",
-        event_details={} if request.target_id is None else {"target_id": request.target_id},
+        event="captured" if request.target is None else "re-captured",
+        event_details={} if request.target is None else {"target_id": request.target.id},
     )
     return manifest
 
@@ -205,13 +205,13 @@ def _as_seen_summary(as_seen: AsSeen | None) -> dict[str, Any]:
 def _scheduled_run(run: Run) -> dict[str, Any]:
     """What the manifest says when this capture is a watched target's scheduled run."""
     request = run.request
-    if request.target_id is None:
+    if request.target is None:
         return {}
     return {
         "scheduled_run": {
-            "target_id": request.target_id,
+            "target_id": request.target.id,
             "url": request.url,
-            "interval_seconds": request.target_interval,
+            "interval_seconds": request.target.interval_seconds,
         }
     }
 

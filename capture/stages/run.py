@@ -23,7 +23,8 @@ from capture.progress_events import Progress, StageEntered
 from capture.stages.results import StageResult
 
 if TYPE_CHECKING:
-    from capture.pipeline import CaptureRequest, Stage
+    from capture.pipeline import Stage
+    from capture.requests import CaptureRequest
 
 _T = TypeVar("_T")
 _R = TypeVar("_R", bound=StageResult)
