@@ -14,6 +14,7 @@ that name.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,6 +33,11 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         """The SSE ``data``: every field under its own name (tuples as lists)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    def server_sent(self, seq: int) -> bytes:
+        """The event as one server-sent event of a stream: ``id``, ``event``, ``data``."""
+        text = json.dumps(self.to_json(), ensure_ascii=False, default=str)
+        return f"id: {seq}\nevent: {self.event_name}\ndata: {text}\n\n".encode()
 
 
 #: Where progress flows: a callable that hears each event as it happens.

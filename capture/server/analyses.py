@@ -19,7 +19,7 @@ from archive.evidence.addendum import results_name
 from capture.analysis.options import AnalysisOptions, AnalysisOptionsError
 from capture.analysis.runs import analysis_dict, require_installed
 from capture.analysis.worker import stream_id
-from capture.progress_events import Event, RunEnded
+from capture.progress_events import RunEnded
 from capture.server import keys
 from capture.server.errors import BadRequest
 from capture.server.validation import Field, check_object, read_json
@@ -102,11 +102,11 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     if not service.events.known(key) and run.status in ("done", "failed"):
-        await _send(response, 0, RunEnded.of(run))
+        await response.write(RunEnded.of(run).server_sent(0))
         return response
     try:
         async for published in service.events.follow(key):
-            await _send(response, published.seq, published.event)
+            await response.write(published.event.server_sent(published.seq))
     except ConnectionResetError:
         pass
     return response
@@ -122,11 +122,6 @@ async def _readings(service: CaptureService, run: AnalysisRow) -> list[dict[str,
     if hashlib.sha256(data).hexdigest() != sealed[name].sha256:
         raise Tampered(f"{name} of capture {run.capture_id} no longer has its sealed SHA-256")
     return list(json.loads(data)["readings"])
-
-
-async def _send(response: web.StreamResponse, seq: int, event: Event) -> None:
-    text = json.dumps(event.to_json(), ensure_ascii=False, default=str)
-    await response.write(f"id: {seq}\nevent: {event.event_name}\ndata: {text}\n\n".encode())
 
 
 def _service(request: web.Request) -> CaptureService:

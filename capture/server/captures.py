@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from aiohttp import web
@@ -179,19 +178,14 @@ async def capture_events(request: web.Request) -> web.StreamResponse:
             if row.status == "failed"
             else CaptureDone(row.status, reasons, row.manifest_sha256, analysis=None)
         )
-        await _send(response, 0, ended)
+        await response.write(ended.server_sent(0))
         return response
     try:
         async for published in service.events.follow(row.id):
-            await _send(response, published.seq, published.event)
+            await response.write(published.event.server_sent(published.seq))
     except ConnectionResetError:
         pass  # the follower went away; the capture goes on
     return response
-
-
-async def _send(response: web.StreamResponse, seq: int, event: Event) -> None:
-    text = json.dumps(event.to_json(), ensure_ascii=False, default=str)
-    await response.write(f"id: {seq}\nevent: {event.event_name}\ndata: {text}\n\n".encode())
 
 
 @routes.get("/api/v1/captures/{id}/files/{name}")
