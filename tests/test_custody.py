@@ -27,6 +27,7 @@ from archive.evidence.custody import (
     canonical_json,
     verify_slice,
 )
+from archive.store import locked
 from archive.timeutil import CLOCK_SOURCE
 
 
@@ -113,6 +114,32 @@ def test_append_writes_linked_canonical_lines_and_records_the_head(
         (2, second.hash),
     )
     assert "2 events, intact" in report.summary()
+
+
+def test_the_change_an_event_records_and_the_event_are_one_step_under_the_lock(
+    log: CustodyLog, cat: Catalog
+) -> None:
+    """A live backup copies the catalog and the log while it holds the log's lock: it
+    must find a capture sealed with its event, or neither (never the row alone)."""
+    with locked(log.lock_path, exclusive=True):  # the backup holds the lock
+        appending = threading.Thread(
+            target=log.append,
+            args=("captured",),
+            kwargs={
+                "actor": "amal",
+                "captures": ["c1"],
+                "together_with": lambda: cat.ensure_case("sealed-while-copying"),
+            },
+        )
+        appending.start()
+        appending.join(timeout=0.5)
+        assert appending.is_alive(), "the append must wait for the lock"
+        assert [c.name for c in cat.list_cases()] == [], "the catalog changed before the lock"
+        # Read past the lock (events() would wait for it): nothing written yet.
+        assert not log.path.exists() or log.path.read_bytes() == b""
+    appending.join(timeout=10)
+    assert [c.name for c in cat.list_cases()] == ["sealed-while-copying"]
+    assert [e.action for e in log.events()] == ["captured"]
 
 
 def test_an_empty_log_verifies_and_events_filter_by_capture(log: CustodyLog) -> None:

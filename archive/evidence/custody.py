@@ -42,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -121,8 +121,14 @@ class CustodyLog:
         actor: str,
         captures: Sequence[str] = (),
         details: Mapping[str, Any] | None = None,
+        together_with: Callable[[], object] | None = None,
     ) -> Event:
         """Record one event, durably, after the current head; return it.
+
+        ``together_with`` is the catalog change the event records (a capture sealed, a
+        token kept): it runs first, under the log's lock. A live backup copies the
+        catalog and the log under that lock (docs/operations.md), so the copy holds
+        both or neither, never a sealed capture without its event.
 
         Refuses (:class:`TornLogError`) after a torn line, and (:class:`CustodyError`)
         when the log does not end at the catalog's head, except one event past it (see
@@ -134,6 +140,8 @@ class CustodyLog:
             raise ValueError("log-repaired events are written by CustodyLog.repair only")
         captures, details = check_content(actor, captures, details)
         with self._locked(exclusive=True):
+            if together_with is not None:
+                together_with()
             head = self._settle_head(self._last_event(), self.catalog.custody_head())
             event = build_event(head, action, actor, captures, details)
             self._write_line(event.line())

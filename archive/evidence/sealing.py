@@ -61,16 +61,23 @@ def seal(
     with store.create(manifest.id, SIGNATURE_NAME, "signature") as sig:
         sig.write((json.dumps(signature, indent=2) + "\n").encode("utf-8"))
     assert sig.sealed is not None
-    catalog.finish_capture(
-        manifest.id,
-        status=manifest.status,
-        reasons=manifest.reasons,
-        final_url=manifest.final_url,
-        finished_at=manifest.finished_at,
-        warc=manifest.warc,
-        manifest_sha256=out.sealed.sha256,
-        artifacts=[*artifacts, out.sealed, sig.sealed],
-    )
+    recorded = [*artifacts, out.sealed, sig.sealed]
+    manifest_sha256 = out.sealed.sha256
+
+    def finish() -> None:
+        catalog.finish_capture(
+            manifest.id,
+            status=manifest.status,
+            reasons=manifest.reasons,
+            final_url=manifest.final_url,
+            finished_at=manifest.finished_at,
+            warc=manifest.warc,
+            manifest_sha256=manifest_sha256,
+            artifacts=recorded,
+        )
+
+    # The catalog row and its custody event in one step under the log's lock: a live
+    # backup (which copies both under it) never holds one without the other.
     # Details stay free of URLs and case names: an export carries other captures'
     # events too, and their hashes can only be checked with their content.
     custody_event = archive.custody.append(
@@ -84,6 +91,7 @@ def seal(
             "signed_by": key.fingerprint,
             **(event_details or {}),
         },
+        together_with=finish,
     )
     return Sealed(out.sealed, sig.sealed, custody_event.seq)
 
@@ -99,12 +107,14 @@ def record_failure(
     quarantined: bool,
 ) -> None:
     """A capture that sealed nothing: the catalog says why; custody says it happened."""
-    archive.catalog.fail_capture(capture_id, reasons=reasons, finished_at=finished_at)
     archive.custody.append(
         "capture-failed",
         actor=actor or SYSTEM_ACTOR,
         captures=[capture_id],
         details={"stage": stage, "reasons": len(reasons), "quarantined": quarantined},
+        together_with=lambda: archive.catalog.fail_capture(
+            capture_id, reasons=reasons, finished_at=finished_at
+        ),
     )
 
 

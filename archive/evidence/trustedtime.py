@@ -225,7 +225,6 @@ def _seal_tokens(
                 store, capture_id, chain_name, token.tsa_chain_pem.encode("ascii"), "tsa-chain"
             ),
         ]
-        catalog.add_artifacts(capture_id, artifacts)
         archive.custody.append(
             "timestamped",
             actor=actor or SYSTEM_ACTOR,
@@ -238,6 +237,8 @@ def _seal_tokens(
                 "serial_number": str(token.serial_number),
                 **details(token),
             },
+            # The files listed and the event in one step under the log's lock.
+            together_with=lambda artifacts=artifacts: catalog.add_artifacts(capture_id, artifacts),
         )
         result.tokens.append(token)
     return result

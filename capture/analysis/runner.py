@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
@@ -147,21 +148,28 @@ def _seal(
     signature = {**sign_file_bytes(key, data), "signs": sealed.path, "sha256": sealed.sha256}
     signature_bytes = (json.dumps(signature, indent=2) + "\n").encode("utf-8")
     sig = _write(store, cid, signature_name(number), "addendum-signature", signature_bytes)
-    done = catalog.finish_analysis(
-        cid,
-        number,
-        addendum_sha256=sealed.sha256,
-        finished_at=addendum.finished_at,
-        summary={
+    finished: list[AnalysisRow] = []
+
+    def finish() -> None:
+        summary = {
             "steps": [step.__dict__ | {"notes": list(step.notes)} for step in addendum.outcomes],
             "readings": addendum.readings,
-        },
-        reasons=addendum.reasons,
-        artifacts=[*files, sealed, sig],
-    )
-    _log_analysed(row, addendum, sealed, key.fingerprint, archive)
+        }
+        finished.append(
+            catalog.finish_analysis(
+                cid,
+                number,
+                addendum_sha256=sealed.sha256,
+                finished_at=addendum.finished_at,
+                summary=summary,
+                reasons=addendum.reasons,
+                artifacts=[*files, sealed, sig],
+            )
+        )
+
+    _log_analysed(row, addendum, sealed, key.fingerprint, archive, finish)
     catalog.index_analysis_text(cid, number, text_lines(collected.readings))
-    return done
+    return finished[0]
 
 
 def _log_analysed(
@@ -170,8 +178,10 @@ def _log_analysed(
     sealed: Artifact,
     fingerprint: str,
     archive: Archive,
+    finish: Callable[[], None],
 ) -> None:
-    """The custody event of a sealed run: no text read, no URL (an export carries it)."""
+    """The custody event of a sealed run: no text read, no URL (an export carries it).
+    ``finish`` records the run in the catalog in the same step, under the log's lock."""
     archive.custody.append(
         "analysed",
         actor=row.operator or SYSTEM_ACTOR,
@@ -184,6 +194,7 @@ def _log_analysed(
             "steps": {step.step: step.status for step in addendum.outcomes},
             "signed_by": fingerprint,
         },
+        together_with=finish,
     )
 
 
