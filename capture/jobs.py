@@ -1,10 +1,11 @@
-"""The capture queue: where requests wait and where workers take them from.
+"""The job queues: where work waits and where workers take it from.
 
-One interface (:class:`CaptureQueue`), so the workers do not care where the queue
-lives. Today it is the catalog (:class:`CatalogQueue`): a request is a ``queued``
-capture row, committed before the request is answered, so it survives a restart;
-a worker claims the oldest. A team installation puts a job queue on its PostgreSQL
-behind the same three calls.
+One interface per kind of work (:class:`CaptureQueue` for captures,
+:class:`AnalysisQueue` for analysis runs), so the workers do not care where a queue
+lives. Today both are the catalog: a job is a ``queued`` row, committed before the
+request is answered, so it survives a restart; a worker claims the oldest
+(:class:`Claims`: a claim in a thread, then a wait for a wake-up or the next poll).
+A team installation puts a job queue on its PostgreSQL behind the same calls.
 """
 
 from __future__ import annotations
@@ -13,13 +14,38 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
-from archive.catalog import CaptureRow, Catalog, QueuedRequest
+from archive.catalog import AnalysisRow, CaptureRow, Catalog, QueuedRequest
 from archive.timeutil import now_rfc3339
 
 #: Workers look at the queue at least this often, even without a wake-up.
 POLL_SECONDS = 2.0
+
+_Job = TypeVar("_Job")
+
+
+class Claims(Generic[_Job]):
+    """Workers taking jobs: ``claim()`` (blocking, in a thread) returns the next job or
+    ``None``; with none, a worker waits for :meth:`wake` or the next poll."""
+
+    def __init__(self, claim: Callable[[], _Job | None], *, poll: float = POLL_SECONDS) -> None:
+        self._claim = claim
+        self._poll = poll
+        self._wake = asyncio.Event()
+
+    async def take(self) -> _Job:
+        while True:
+            job = await asyncio.to_thread(self._claim)
+            if job is not None:
+                self._wake.set()  # another worker may take the next one
+                return job
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    def wake(self) -> None:
+        self._wake.set()
 
 
 class CaptureQueue(Protocol):
@@ -59,8 +85,9 @@ class CatalogQueue:
 
     def __init__(self, catalog: Callable[[], Catalog], *, poll: float = POLL_SECONDS) -> None:
         self._catalog = catalog
-        self._poll = poll
-        self._wake = asyncio.Event()
+        self._claims = Claims(
+            lambda: catalog().claim_next_queued(started_at=now_rfc3339()), poll=poll
+        )
         self._waiting: list[tuple[QueuedRequest, asyncio.Future[tuple[CaptureRow, bool]]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -73,19 +100,10 @@ class CatalogQueue:
         return await future
 
     async def take(self) -> CaptureRow:
-        while True:
-            row = await asyncio.to_thread(
-                self._catalog().claim_next_queued, started_at=now_rfc3339()
-            )
-            if row is not None:
-                self._wake.set()  # another worker may take the next one
-                return row
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+        return await self._claims.take()
 
     def wake(self) -> None:
-        self._wake.set()
+        self._claims.wake()
 
     def close(self) -> None:
         """Let the commit being written finish; a later put starts a new thread."""
@@ -113,3 +131,29 @@ class CatalogQueue:
             for (_, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     future.set_result(result)
+
+
+class AnalysisQueue:
+    """Analysis runs of sealed captures, as rows of the catalog's ``analyses`` table."""
+
+    def __init__(self, catalog: Callable[[], Catalog], *, poll: float = POLL_SECONDS) -> None:
+        self._catalog = catalog
+        self._claims = Claims(
+            lambda: catalog().claim_next_analysis(started_at=now_rfc3339()), poll=poll
+        )
+
+    async def put(
+        self, capture_id: str, request: dict[str, object], *, operator: str | None
+    ) -> tuple[AnalysisRow, bool]:
+        """Queue a run of a sealed capture; a run of it already queued is returned instead
+        (``created`` false). Workers are woken by :meth:`wake`."""
+        return await asyncio.to_thread(
+            self._catalog().queue_analysis, capture_id, request=request, operator=operator
+        )
+
+    async def take(self) -> AnalysisRow:
+        """The oldest queued run, claimed (``running``); waits until there is one."""
+        return await self._claims.take()
+
+    def wake(self) -> None:
+        self._claims.wake()

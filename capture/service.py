@@ -282,17 +282,13 @@ class CaptureService(ArchiveQueries):
         self, capture_id: str, options: AnalysisOptions, *, operator: str | None
     ) -> tuple[AnalysisRow, bool]:
         """Queue an analysis run of a sealed capture (a run already queued is returned)."""
-        row, created = await asyncio.to_thread(
-            self.archive.catalog.queue_analysis,
-            capture_id,
-            request=options.to_request(),
-            operator=operator,
-        )
-        key = analysis_stream(row.capture_id, row.number)
+        queue = self._analysis.queue if self._analysis is not None else None
+        if queue is None:
+            raise RuntimeError("the capture service is not started")
+        row, created = await queue.put(capture_id, options.to_request(), operator=operator)
         if created:
-            self.events.publish(key, Queued())
-        if self._analysis is not None:
-            self._analysis.queued()
+            self.events.publish(analysis_stream(row.capture_id, row.number), Queued())
+        queue.wake()
         return row, created
 
     async def _queue_requested_analysis(

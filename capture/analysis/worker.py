@@ -23,15 +23,14 @@ from archive.catalog import AnalysisRow
 from archive.datadir import Archive
 from archive.evidence import trustedtime
 from archive.evidence.trustedtime import TimestampConfig
-from archive.timeutil import now_rfc3339
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.runner import analyse, fail
 from capture.events import CaptureEvents
+from capture.jobs import AnalysisQueue
 from capture.progress_events import Event, RunEnded, StageEntered
 
 log = logging.getLogger(__name__)
 
-POLL_SECONDS = 2.0
 DEFAULT_ANALYSIS_WORKERS = 1
 
 
@@ -53,11 +52,11 @@ class AnalysisWorkers:
         tsa: TimestampConfig | None = None,
     ) -> None:
         self.archive = archive
+        self.queue = AnalysisQueue(lambda: archive.catalog)
         self.events = events
         self.settings = settings
         self.workers = workers
         self.tsa = tsa
-        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -75,25 +74,13 @@ class AnalysisWorkers:
                 await task
         self._tasks = []
 
-    def queued(self) -> None:
-        """A run was queued: wake an idle worker."""
-        self._wake.set()
-
     async def _work(self, number: int) -> None:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"analysis-{number}")
         engines = Engines(self.settings)
         loop = asyncio.get_running_loop()
         try:
             while True:
-                row = await asyncio.to_thread(
-                    self.archive.catalog.claim_next_analysis, started_at=now_rfc3339()
-                )
-                if row is None:
-                    self._wake.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-                    continue
-                self._wake.set()
+                row = await self.queue.take()
                 try:
                     await loop.run_in_executor(thread, self._run, row, engines, loop)
                 except Exception:  # the catalog or custody log refused: the next run may not
