@@ -37,6 +37,9 @@ from archive.evidence.signing import SigningKey
 from archive.sealed_store import SealedStore
 from archive.store import FileStore
 
+#: Names that are needed before an archive is opened (the server's secrets, read by
+#: ``serve`` and ``token``; the speech models, found before the engines load) are
+#: joined to the data directory by their users; every other name is the archive's.
 REPLAY_DIR = "replay"
 EXPORTS_DIR = "exports"
 MODELS_DIR = "models"
@@ -138,18 +141,6 @@ class Archive:
     def exports_dir(self) -> Path:
         return self.root / EXPORTS_DIR
 
-    @property
-    def models_dir(self) -> Path:
-        return self.root / MODELS_DIR
-
     def incoming_dir(self, capture_id: str) -> Path:
         """Where what the investigator's browser sent waits until the capture seals it."""
         return self.root / INCOMING_DIR / capture_id
-
-    @property
-    def token_path(self) -> Path:
-        return self.root / TOKEN_FILE
-
-    @property
-    def pairing_path(self) -> Path:
-        return self.root / PAIRING_FILE

@@ -77,7 +77,7 @@ class ArchiveQueries:
         url: str | None = None,
         target_id: int | None = None,
     ) -> list[CaptureRow]:
-        """Captures, newest first; a ``status`` that is none raises ``ValueError``."""
+        """Captures, newest first; an unknown ``status`` raises :class:`BadFilter`."""
         return await asyncio.to_thread(
             self.archive.reader.list_captures,
             case=case,
