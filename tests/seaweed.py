@@ -8,7 +8,8 @@ signed one; its ``security.toml`` (read from ``-config_dir``; ``HOME`` points in
 temporary directory so no ``~/.seaweedfs`` is read) sets the JWT signing keys that make
 the filer and volume ports refuse unsigned writes and deletes, as docs/team.md says.
 
-Test modules use it with ``pytest_plugins = ["tests.seaweed"]``.
+Test modules use it with ``pytest_plugins = ["tests.seaweed"]`` (and import its names: it
+holds no assertions, so PYTEST_DONT_REWRITE spares the warning that it was imported first).
 """
 
 from __future__ import annotations
