@@ -37,7 +37,7 @@ from archive.objectstore import Credentials, StoreLocation, parse_location
 
 #: How long weed mini may take to answer S3 (it takes about a second here).
 START_TIMEOUT = 60
-STOP_TIMEOUT = 15
+STOP_TIMEOUT = 10
 #: weed mini's admin worker dials the admin port plus this for gRPC, whatever
 #: -admin.port.grpc says: that port must be free too, and is given as the gRPC port.
 ADMIN_GRPC_OFFSET = 10000
