@@ -15,11 +15,12 @@ import hashlib
 import json
 import logging
 import os
+import socket
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from archive.objectstore import (
     RetentionMode,
     SqliteVersionBook,
     StoreClosed,
+    StoreUnreachable,
     WrongThread,
     load_credentials,
     parse_location,
@@ -322,7 +324,7 @@ def test_the_filer_port_refuses_to_delete_a_locked_object(
 # -- large files: multipart, streamed, memory flat ------------------------------------------
 
 
-def _peak_rss_while(work: callable) -> tuple[int, int]:  # type: ignore[valid-type]
+def _peak_rss_while(work: Callable[[], object]) -> tuple[int, int]:
     """(RSS before, peak RSS) of this process while ``work()`` runs, sampled every 10 ms."""
     process = psutil.Process()
     before = process.memory_info().rss
@@ -414,6 +416,17 @@ def test_a_call_on_the_stores_own_loop_is_refused_not_deadlocked(store: ObjectSt
 
     with pytest.raises(WrongThread, match="own event loop"):
         asyncio.run_coroutine_threadsafe(inside(), loop).result(timeout=10)
+
+
+def test_an_endpoint_that_does_not_answer_is_unavailable(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    location = parse_location(f"s3://evidence?endpoint=http://127.0.0.1:{port}&days=1")
+    book = SqliteVersionBook(tmp_path / "v.sqlite")
+    credentials = load_credentials({"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})
+    with pytest.raises(StoreUnreachable, match="could not be reached"):
+        ObjectStore(tmp_path, location, credentials, book)
 
 
 def test_a_closed_store_refuses_calls(seaweed: Seaweed, tmp_path: Path) -> None:

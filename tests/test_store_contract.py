@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
+from archive import records
 from archive.hashing import sha256_bytes, sha256_file
 from archive.objectstore import ObjectStore, SqliteVersionBook
 from archive.sealed_store import SealedStore
 from archive.store import AlreadySealed, FileStore, StoreError
+from archive.warcfile import WarcFile
 from tests.seaweed import Seaweed
 
 pytest_plugins = ["tests.seaweed"]
@@ -142,3 +145,41 @@ def test_scratch_is_local_and_cleared(store: SealedStore) -> None:
     store.clear_work("c4")
     assert not store.work_dir("c4").exists()
     assert store.keep_reserve() and store.release_reserve() and not store.release_reserve()
+
+
+def test_a_warc_written_through_the_store_is_read_back_record_by_record(
+    store: SealedStore,
+) -> None:
+    """The WARC writer writes to the store's writer, warcio reads the sealed stream: the
+    pipeline's own path, with the stream's hash checked at its end."""
+    store.create_capture_dir("c5")
+    sink = store.create("c5", "c5.warc.gz", "warc")
+    warc = WarcFile(sink)
+    warc.write(records.warcinfo_record("c5.warc.gz", [("software", "test")]))
+    for n in range(3):
+        warc.write(
+            records.response_record(
+                f"https://example.org/{n}",
+                status=200,
+                reason="OK",
+                headers=[("Content-Type", "text/plain")],
+                body=records.Payload(f"body {n}".encode() * 5000),
+                record_id=records.new_record_id(),
+                date=None,
+                version="HTTP/1.1",
+            )
+        )
+    artifact = sink.seal()
+    with store.open_sealed("c5", "c5.warc.gz") as fh:
+        found = [
+            (
+                r.rec_type,
+                r.rec_headers.get_header("WARC-Target-URI"),
+                len(r.content_stream().read()),
+            )
+            for r in ArchiveIterator(fh)
+        ]
+    assert found == [("warcinfo", None, found[0][2])] + [
+        ("response", f"https://example.org/{n}", len(f"body {n}") * 5000) for n in range(3)
+    ]
+    assert sha256_file(store.local_path("c5", "c5.warc.gz"))[0] == artifact.sha256

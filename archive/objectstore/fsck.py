@@ -68,7 +68,7 @@ class FsckReport:
         return [f for f in self.findings if f.problem is problem]
 
 
-def fsck(
+def check_store(
     client: S3Client,
     location: StoreLocation,
     book: VersionBook,

@@ -29,10 +29,11 @@ from types import TracebackType
 from typing import BinaryIO
 
 from archive.hashing import sha256_file
-from archive.objectstore import bucket, fsck, holds
+from archive.objectstore import bucket, holds
 from archive.objectstore.client import S3Client
 from archive.objectstore.credentials import Credentials
 from archive.objectstore.errors import ObjectMissing
+from archive.objectstore.fsck import FsckReport, check_store
 from archive.objectstore.listing import anything_under
 from archive.objectstore.location import StoreLocation
 from archive.objectstore.reading import download_verified, open_verified
@@ -253,9 +254,9 @@ class ObjectStore:
 
     def fsck(
         self, catalog_files: Iterable[tuple[str, str, str]] = (), *, deep: bool = False
-    ) -> fsck.FsckReport:
+    ) -> FsckReport:
         """The bucket against the version book (and the catalog's files); never deletes."""
-        return fsck.fsck(self._client, self.location, self.versions, catalog_files, deep=deep)
+        return check_store(self._client, self.location, self.versions, catalog_files, deep=deep)
 
     def close(self) -> None:
         self._client.close()
