@@ -54,7 +54,9 @@ class VerifiedObjectReader(io.RawIOBase):
         view[:count] = data
         self._sha256.update(data)
         self._size += count
-        if self._size > self.recorded.size or count == 0:
+        # Checked as soon as the sealed size is reached (a reader that takes exactly
+        # that many bytes is checked too), and at end of stream.
+        if self._size >= self.recorded.size or count == 0:
             self._check()
         return count
 

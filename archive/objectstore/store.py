@@ -117,14 +117,9 @@ class ObjectStore:
 
     def create_file(self, folder: str, name: str, kind: str) -> ObjectWriter:
         """A sealed file of no capture (custody anchors), at ``PREFIX/FOLDER/NAME``."""
-        local = self._staging.create_file(folder, name, kind)
         key = self.location.key(folder, name)
-        try:
-            self._refuse_recorded(key)
-        except AlreadySealed:
-            local.close()
-            local.partial_path.unlink(missing_ok=True)
-            raise
+        self._refuse_recorded(key)
+        local = self._staging.create_file(folder, name, kind)
         return ObjectWriter(local, lambda staged, path: self._send(key, staged, path))
 
     def adopt(self, capture_id: str, name: str, kind: str, source: Path) -> Artifact:
