@@ -268,6 +268,12 @@ def test_a_bucket_without_object_lock_is_refused_unless_allowed(
     book = SqliteVersionBook(tmp_path / "v.sqlite")
     with pytest.raises(BucketNotLocked, match="allow-unlocked"):
         ObjectStore(tmp_path, location, seaweed.credentials, book)
+    with ObjectStore(tmp_path, location, seaweed.credentials, book, allow_unlocked=True) as st:
+        st.create_capture_dir("c0")
+        writer = st.create("c0", "a.bin", "x")
+        writer.write(b"no versions")
+        with pytest.raises(BucketNotLocked, match="without a version id"):
+            writer.seal()  # reads go by version id: an unversioned bucket is never usable
     s3 = seaweed.client()
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     with ObjectStore(tmp_path, location, seaweed.credentials, book, allow_unlocked=True) as st:

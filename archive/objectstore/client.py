@@ -123,12 +123,12 @@ class S3Client:
 
     def close(self) -> None:
         """Close the client's connections, then stop the loop and its thread. Idempotent."""
+        if self.on_own_thread():
+            raise WrongThread("the object store cannot be closed from its own loop thread")
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-        if self.on_own_thread():
-            raise WrongThread("the object store cannot be closed from its own loop thread")
         try:
             self._submit(self._context.__aexit__(None, None, None)).result(timeout=30)
         finally:

@@ -109,10 +109,13 @@ class ObjectStore:
         return self._staging.create_capture_dir(capture_id)
 
     def create(self, capture_id: str, name: str, kind: str) -> ObjectWriter:
-        self._refuse_recorded(self.location.capture_key(capture_id, name))
+        """A new file of the capture, written on scratch; ``seal()`` uploads it. Its
+        scratch place is made if missing (files added after the capture: addenda,
+        analysis runs)."""
+        key = self.location.capture_key(capture_id, name)
+        self._refuse_recorded(key)
         self._staging.capture_dir(capture_id).mkdir(parents=True, exist_ok=True)
         local = self._staging.create(capture_id, name, kind)
-        key = self.location.capture_key(capture_id, name)
         return ObjectWriter(local, lambda staged, path: self._send(key, staged, path))
 
     def create_file(self, folder: str, name: str, kind: str) -> ObjectWriter:
