@@ -2,9 +2,9 @@
 
 Object Lock as the bucket enforces it (no delete, even with bypass; no overwrite of a
 sealed version; legal hold), reads by the recorded version id, tampering detected,
-fsck's findings, the filer port's refusal with the documented JWT keys, memory kept
-flat on a large upload, the private event loop's rules, and the URL and credentials
-that configure it.
+fsck's findings, the filer port's refusal with the documented JWT keys, the bucket's
+configuration and the private event loop's rules. A large file's memory is in
+test_objectstore_large.py, the URL and credentials in test_objectstore_config.py.
 """
 
 from __future__ import annotations
