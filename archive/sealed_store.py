@@ -1,10 +1,16 @@
 """The sealed-file store's interface: everything the rest of the code may ask of it.
 
-:class:`~archive.store.FileStore` (a local directory) is today's only store. A store
-that keeps sealed files elsewhere (an S3 bucket with Object Lock) implements the
-same calls; the pipeline, sealing, export and analysis see only these. Scratch
-space (``work_dir``, the spool, the space reserve) stays on the local disk in every
-store: browsers and downloaders write there before anything is sealed.
+:class:`~archive.store.FileStore` keeps sealed files in a local directory (embedded
+mode); :class:`~archive.objectstore.ObjectStore` keeps them in an S3 bucket with Object
+Lock (team mode, docs/team.md). The pipeline, sealing, export and analysis see only
+these calls. Scratch space (``work_dir``, the spool, the space reserve, quarantine)
+stays on the local disk in every store: browsers and downloaders write there before
+anything is sealed. tests/test_store_contract.py runs the same tests on both stores.
+
+The calls are synchronous and may block on the network (an object store's ``seal()``
+uploads and verifies): call them from a worker thread (``asyncio.to_thread``) where an
+event loop must not stall. A writer's ``seal()`` returns only once the file is
+evidence: for the object store, uploaded, verified and its version recorded.
 """
 
 from __future__ import annotations
@@ -40,11 +46,13 @@ class SealedStore(Protocol):
     # -- reading ------------------------------------------------------------------------------
 
     def open_sealed(self, capture_id: str, name: str) -> BinaryIO:
-        """A sealed file as a stream; never a ``.partial`` one."""
+        """A sealed file as a stream; never a ``.partial`` one. :class:`FileNotFoundError`
+        when there is no such sealed file (an object store checks the hash at its end)."""
         ...
 
     def local_path(self, capture_id: str, name: str) -> Path:
-        """A sealed file readable by path, for tools that take nothing else."""
+        """A sealed file readable by path, for tools that take nothing else (an object
+        store answers with a copy in its read cache, checked against the sealed hash)."""
         ...
 
     def capture_dir(self, capture_id: str) -> Path:
