@@ -22,15 +22,14 @@ keys, the server's token.
 
 Secrets are never settings. A password in a catalog URL is refused (libpq reads
 ``PGPASSWORD`` or a ``.pgpass`` file of mode 0600); S3 keys come from
-``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or the file named by ``credentials``,
-which must be readable by its owner only. So settings can be printed, logged and
+``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` or ``AWS_SHARED_CREDENTIALS_FILE``
+(:mod:`archive.objectstore.credentials`). So settings can be printed, logged and
 recorded in custody as they are.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archive.errors import BadInput
+from archive.objectstore.errors import BadLocation
+from archive.objectstore.location import parse_location
 
 #: The config file's name in a data directory.
 CONFIG_NAME = "osint-capture.toml"
@@ -46,7 +47,6 @@ ENVIRONMENT = {
     "catalog": "OSINT_CAPTURE_CATALOG",
     "store": "OSINT_CAPTURE_STORE",
     "queue": "OSINT_CAPTURE_QUEUE",
-    "credentials": "OSINT_CAPTURE_CREDENTIALS",
 }
 CATALOG_SCHEMES = ("sqlite", "postgresql")
 STORE_SCHEMES = ("file", "s3")
@@ -66,8 +66,6 @@ class Settings:
     catalog: str
     store: str
     queue: str
-    #: A file of S3 credentials (mode 0600), when not in the environment.
-    credentials: Path | None
     #: Each setting's origin: ``default``, ``$OSINT_CAPTURE_...`` or the config file's path.
     origins: Mapping[str, str]
 
@@ -124,15 +122,14 @@ def load_settings(
     from_file = _read_file(path) if path.is_file() else {}
     values: dict[str, str] = {}
     origins: dict[str, str] = {}
-    for name, default in (*embedded_defaults(data_dir).items(), ("credentials", "")):
+    for name, default in embedded_defaults(data_dir).items():
         if env.get(ENVIRONMENT[name]):
             values[name], origins[name] = env[ENVIRONMENT[name]], f"${ENVIRONMENT[name]}"
         elif name in from_file:
             values[name], origins[name] = from_file[name], str(path)
         else:
             values[name], origins[name] = default, "default"
-    credentials = Path(values["credentials"]) if values["credentials"] else None
-    settings = Settings(values["catalog"], values["store"], values["queue"], credentials, origins)
+    settings = Settings(values["catalog"], values["store"], values["queue"], origins)
     check_settings(settings)
     return settings
 
@@ -181,8 +178,6 @@ def check_settings(settings: Settings) -> None:
         raise SettingsError(
             "queue postgresql runs on the catalog's database: it needs a postgresql:// catalog"
         )
-    if settings.credentials is not None:
-        check_private_file(settings.credentials, "credentials file")
 
 
 def _check_store(settings: Settings) -> None:
@@ -193,25 +188,10 @@ def _check_store(settings: Settings) -> None:
             f"store {settings.store!r} (from {origin}): expected file:///PATH"
             " or s3://BUCKET?endpoint=URL&region=NAME"
         )
-    if store.username is not None or store.password is not None:
-        raise SettingsError(
-            f"store URL (from {origin}) holds credentials: use AWS_ACCESS_KEY_ID and"
-            " AWS_SECRET_ACCESS_KEY, or a credentials file of mode 0600"
-        )
     if store.scheme == "file" and not store.path.startswith("/"):
         raise SettingsError(f"store {settings.store!r}: a file store's path must be absolute")
-    if store.scheme == "s3" and not store.hostname:
-        raise SettingsError(f"store {settings.store!r} (from {origin}): no bucket named")
-
-
-def check_private_file(path: Path, what: str) -> None:
-    """Refuse a secret's file that others could read (it must be mode 0600 or stricter)."""
-    try:
-        mode = Path(path).stat().st_mode
-    except OSError as exc:
-        raise SettingsError(f"{what} {path}: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SettingsError(
-            f"{what} {path} is readable by others (mode {stat.S_IMODE(mode):o}):"
-            f" run chmod 600 {path}"
-        )
+    if store.scheme == "s3":
+        try:
+            parse_location(settings.store)
+        except BadLocation as exc:
+            raise SettingsError(f"store (from {origin}): {exc}") from exc

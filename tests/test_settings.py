@@ -10,7 +10,7 @@ from archive.settings import CONFIG_NAME, SettingsError, load_settings
 
 TEAM = {
     "OSINT_CAPTURE_CATALOG": "postgresql://capture@127.0.0.1:5432/osint",
-    "OSINT_CAPTURE_STORE": "s3://evidence/unit-a?endpoint=http://127.0.0.1:8333&region=us-east-1",
+    "OSINT_CAPTURE_STORE": "s3://evidence/unit-a?endpoint=http://127.0.0.1:8333&region=us-east-1&days=3650",
     "OSINT_CAPTURE_QUEUE": "postgresql",
 }
 
@@ -58,7 +58,7 @@ def test_a_named_config_file_that_is_missing_is_refused(tmp_path: Path) -> None:
         ("queue = \n", "cannot read config file"),
         ('catalog = "mysql://db/x"\n', "expected sqlite"),
         ('catalog = "postgresql://u:secret@db/x"\n', "holds a password"),
-        ('store = "s3://key:secret@bucket"\n', "holds credentials"),
+        ('store = "s3://key:secret@bucket"\n', "carr|credentials"),
         ('store = "ftp://host/x"\n', "expected file"),
         ('queue = "redis"\n', "expected embedded or postgresql"),
         ('queue = "postgresql"\n', "needs a postgresql:// catalog"),
@@ -71,14 +71,3 @@ def test_settings_that_cannot_work_are_refused_with_the_reason(
     with pytest.raises(SettingsError, match=expected) as caught:
         load_settings(tmp_path, environ={})
     assert "secret" not in str(caught.value)
-
-
-def test_a_credentials_file_readable_by_others_is_refused(tmp_path: Path) -> None:
-    secret = tmp_path / "aws"
-    secret.write_text("[default]\n")
-    secret.chmod(0o644)
-    env = {"OSINT_CAPTURE_CREDENTIALS": str(secret)}
-    with pytest.raises(SettingsError, match="chmod 600"):
-        load_settings(tmp_path, environ=env)
-    secret.chmod(0o600)
-    assert load_settings(tmp_path, environ=env).credentials == secret
