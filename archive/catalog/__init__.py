@@ -1,8 +1,11 @@
-"""The catalog, all its SQL: cases, captures and their hashes, queue, targets, analyses, search."""
+"""The catalog, all its SQL: cases, captures and their hashes, queue, targets, analyses,
+search, object versions and legal holds; on SQLite (the embedded default) or PostgreSQL
+(team mode), behind one interface (:class:`Catalog`, opened by :func:`open_catalog`)."""
 
 from archive.catalog.cases import CASE_NAME_MAX, BadCaseName, validate_case_name
 from archive.catalog.connection import BUSY_TIMEOUT_MS
 from archive.catalog.database import Catalog
+from archive.catalog.opening import BadCatalogURL, open_catalog
 from archive.catalog.rows import (
     ALERT_KINDS,
     ANALYSIS_STATUSES,
@@ -15,8 +18,11 @@ from archive.catalog.rows import (
     AnalysisHit,
     AnalysisRow,
     CaptureRow,
+    CaseHold,
     CaseRow,
+    ObjectVersion,
     QueuedRequest,
+    RunPlan,
     SearchHit,
     TargetRow,
     TextLine,
@@ -28,6 +34,7 @@ from archive.catalog.shared import (
     CatalogBusy,
     CatalogError,
     CatalogFull,
+    CatalogUnavailable,
     NotInCatalog,
     NotSealed,
     StateConflict,
@@ -53,22 +60,28 @@ __all__ = [
     "AnalysisHit",
     "AnalysisRow",
     "BadCaseName",
+    "BadCatalogURL",
     "BadFilter",
     "CaptureRow",
+    "CaseHold",
     "CaseRow",
     "Catalog",
     "CatalogBusy",
     "CatalogError",
     "CatalogFull",
+    "CatalogUnavailable",
     "Migration",
     "NotInCatalog",
     "NotSealed",
+    "ObjectVersion",
     "QueuedRequest",
+    "RunPlan",
     "SearchHit",
     "StateConflict",
     "TargetRemoved",
     "TargetRow",
     "TextLine",
     "TimelineEvent",
+    "open_catalog",
     "validate_case_name",
 ]
