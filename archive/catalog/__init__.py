@@ -40,6 +40,7 @@ from archive.catalog.shared import (
     StateConflict,
     TargetRemoved,
 )
+from archive.catalog.targets import MAX_CLAIM
 
 #: The catalog's file in a data directory (``DATA/catalog.sqlite3``).
 CATALOG_NAME = "catalog.sqlite3"
@@ -51,6 +52,7 @@ __all__ = [
     "CASE_NAME_MAX",
     "CATALOG_NAME",
     "FINISHED_STATUSES",
+    "MAX_CLAIM",
     "MIGRATIONS",
     "SNIPPET_END",
     "SNIPPET_START",

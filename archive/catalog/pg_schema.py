@@ -19,6 +19,7 @@ step 8.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 
 import psycopg
@@ -244,32 +245,46 @@ def check_version(conn: psycopg.Connection, *, read_only: bool, where: str) -> N
 def pg_migrate(conn: psycopg.Connection) -> None:
     """Apply the missing steps, one transaction each, under the schema's advisory lock.
 
-    The version is read again under the lock, so two processes opening an old catalog at
-    once apply each step exactly once. A step may take long on a big catalog: no
-    statement timeout inside it (the lock wait still has the session's lock timeout).
-    ``conn`` is in autocommit mode; each step is its own transaction.
+    The lock is the session's, taken before any step's transaction begins: a
+    transaction that began before another process committed a step would still see
+    the old schema in PostgreSQL's catalog caches, and apply that step again. The
+    version is read again in each step's transaction, so two processes opening an old
+    catalog at once apply each step exactly once. A step may take long on a big
+    catalog: no statement timeout inside it (waiting for the lock still has the
+    session's lock timeout). ``conn`` is in autocommit mode.
     """
     latest = latest_pg_version()
-    while True:
-        with conn.transaction():
-            conn.execute("SET LOCAL statement_timeout = 0")
-            conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", lock_ids("schema"))
-            version = pg_version(conn)
-            refuse_newer(version, latest)
-            if version == latest:
-                return
-            step = PG_MIGRATIONS[version]
-            try:
-                with conn.transaction():  # a savepoint: the failure is reported, then rolled back
-                    conn.execute(MIGRATIONS_TABLE)
-                    for statement in step.statements:
-                        conn.execute(statement)
-            except psycopg.Error as exc:
-                raise CatalogError(
-                    f"catalog migration {step.version} ({step.description}) failed: {exc}"
-                ) from exc
-            conn.execute(
-                "INSERT INTO schema_migrations (version, description, applied_at)"
-                " VALUES (%s, %s, %s)",
-                (step.version, step.description, now_rfc3339()),
-            )
+    conn.execute("SELECT pg_advisory_lock(%s, %s)", lock_ids("schema"))
+    try:
+        while _apply_next_step(conn, latest):
+            pass
+    finally:
+        # A connection that failed cannot unlock, and needs not: its lock ends with it.
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_ids("schema"))
+
+
+def _apply_next_step(conn: psycopg.Connection, latest: int) -> bool:
+    """Apply the step after this database's version, in one transaction; ``False`` when
+    there is none left."""
+    with conn.transaction():
+        conn.execute("SET LOCAL statement_timeout = 0")
+        version = pg_version(conn)
+        refuse_newer(version, latest)
+        if version == latest:
+            return False
+        step = PG_MIGRATIONS[version]
+        try:
+            with conn.transaction():  # a savepoint: the failure is reported, then rolled back
+                conn.execute(MIGRATIONS_TABLE)
+                for statement in step.statements:
+                    conn.execute(statement)
+        except psycopg.Error as exc:
+            raise CatalogError(
+                f"catalog migration {step.version} ({step.description}) failed: {exc}"
+            ) from exc
+        conn.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES (%s, %s, %s)",
+            (step.version, step.description, now_rfc3339()),
+        )
+    return True

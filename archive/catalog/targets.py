@@ -12,7 +12,7 @@ and a scheduler claiming due targets passes over rows another one holds
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Mapping
 
 from archive.catalog.cases import validate_case_name
 from archive.catalog.connection import CatalogConnection
@@ -149,39 +149,34 @@ class TargetTables(CatalogConnection):
                 return None
             return _queue_run(conn, target, RunPlan(capture_id, next_run_at, request), now)
 
-    def claim_due_targets(
-        self,
-        *,
-        now: str,
-        plan: Callable[[TargetRow], RunPlan],
-        only: Collection[int] | None = None,
-    ) -> list[CaptureRow]:
-        """Queue one run of every active target due by ``now``, in one transaction.
+    def claim_due_targets(self, *, now: str, plans: Mapping[int, RunPlan]) -> list[CaptureRow]:
+        """Queue the planned run of each target in ``plans`` still due by ``now``, in one
+        transaction; return the captures queued, most overdue first.
 
-        ``plan`` says, for each target claimed, the new capture's id, the target's next
-        run and the run's request. ``only`` limits the claim to those targets (at most
-        :data:`MAX_CLAIM`): the scheduler claims the ones whose last run it has just
-        put on the timeline. Each target is checked and moved as by
-        :meth:`enqueue_target_run`; on PostgreSQL a target another scheduler is
-        claiming at the same moment is passed over (``SKIP LOCKED``), so two schedulers
-        on two machines never queue the same run. Returns the captures queued, most
-        overdue first.
+        ``plans`` (at most :data:`MAX_CLAIM`) maps a target's id to its run: the new
+        capture's id, the target's next run and the run's request, which the scheduler
+        worked out from :meth:`due_targets` after putting each target's last run on its
+        timeline. Each target is checked and moved as by :meth:`enqueue_target_run`
+        (active, still due, no run in progress); on PostgreSQL a target another
+        scheduler is claiming at the same moment is passed over (``SKIP LOCKED``), and
+        is no longer due once that one commits, so two schedulers on two machines never
+        queue the same run.
         """
-        sql = _TARGET_SELECT + " WHERE targets.state = 'active' AND targets.next_run_at <= ?"
-        params: list[object] = [now]
-        if only is not None:
-            if len(only) > MAX_CLAIM:
-                raise ValueError(f"claim at most {MAX_CLAIM} targets at once, not {len(only)}")
-            if not only:
-                return []
-            sql += f" AND targets.id IN ({', '.join('?' for _ in only)})"
-            params.extend(only)
+        if len(plans) > MAX_CLAIM:
+            raise ValueError(f"claim at most {MAX_CLAIM} targets at once, not {len(plans)}")
+        if not plans:
+            return []
         queued = []
         with self._write() as conn:
-            sql += " ORDER BY targets.next_run_at, targets.id" + conn.skip_locked("targets")
-            for row in conn.execute(sql, params).fetchall():
+            rows = conn.execute(
+                _TARGET_SELECT + " WHERE targets.state = 'active' AND targets.next_run_at <= ?"
+                f" AND targets.id IN ({', '.join('?' for _ in plans)})"
+                " ORDER BY targets.next_run_at, targets.id" + conn.skip_locked("targets"),
+                (now, *plans),
+            ).fetchall()
+            for row in rows:
                 target = target_row(row)
-                run = _queue_run(conn, target, plan(target), now)
+                run = _queue_run(conn, target, plans[target.id], now)
                 if run is not None:
                     queued.append(run)
         return queued
