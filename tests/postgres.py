@@ -68,7 +68,8 @@ def _as_postgres(command: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port free now (the caller binds it soon, or tries again)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -108,7 +109,7 @@ class PostgresCluster:
     def start(self) -> str:
         """Start on a free loopback port; the URL of the ``postgres`` database."""
         for _ in range(PORT_TRIES):
-            self.port = _free_port()
+            self.port = free_port()
             options = (
                 f"-c listen_addresses=127.0.0.1 -c port={self.port}"
                 f" -c unix_socket_directories={self.root} -c fsync=off"

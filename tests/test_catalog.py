@@ -15,6 +15,7 @@ import pytest
 
 from archive import timeutil
 from archive.catalog import (
+    MAX_CLAIM,
     MIGRATIONS,
     BadCaseName,
     BadFilter,
@@ -22,6 +23,7 @@ from archive.catalog import (
     CatalogError,
     Migration,
     QueuedRequest,
+    RunPlan,
     open_catalog,
     validate_case_name,
 )
@@ -586,6 +588,32 @@ def test_paused_and_removed_targets_are_not_run_and_removal_is_final(cat: Catalo
         cat.set_target_state(99, "paused")
     with pytest.raises(ValueError, match="positive number of seconds"):
         add_target(cat, interval_seconds=0)
+
+
+def test_due_targets_are_claimed_together_each_once(cat: Catalog) -> None:
+    due = add_target(cat, "https://example.org/a")
+    later = add_target(cat, "https://example.org/b", next_run_at=T2)
+    paused = add_target(cat, "https://example.org/c")
+    cat.set_target_state(paused, "paused")
+    plans = {t: RunPlan(f"run-{t}", T3, {"timeout": 5}) for t in (due, later, paused)}
+    runs = cat.claim_due_targets(now=T1, plans=plans)
+    assert [(r.id, r.target_id, r.status, r.request) for r in runs] == [
+        (f"run-{due}", due, "queued", {"timeout": 5})
+    ]
+    assert runs[0].url == "https://example.org/a" and runs[0].case == "Watch"
+    claimed = cat.get_target(due)
+    assert claimed is not None and (claimed.next_run_at, claimed.last_run_at) == (T3, T1)
+    assert cat.get_target(later).next_run_at == T2  # type: ignore[union-attr]
+    assert cat.claim_due_targets(now=T1, plans=plans) == []  # no longer due
+    # Due again while its run is still queued: no second run; the schedule moves on.
+    moved_to = "2026-11-26T12:03:00.000000Z"
+    assert cat.claim_due_targets(now=T3, plans={due: RunPlan("again", moved_to, {})}) == []
+    assert cat.get_target(due).next_run_at == moved_to  # type: ignore[union-attr]
+    assert [c.id for c in cat.list_captures(target_id=due)] == [f"run-{due}"]
+    assert cat.claim_due_targets(now=T3, plans={}) == []
+    too_many = {n: RunPlan(f"x{n}", T3, {}) for n in range(MAX_CLAIM + 1)}
+    with pytest.raises(ValueError, match="at most"):
+        cat.claim_due_targets(now=T3, plans=too_many)
 
 
 def test_the_timeline_and_the_alerts_after_a_given_event(cat: Catalog) -> None:
