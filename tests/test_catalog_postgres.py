@@ -28,6 +28,7 @@ from archive.catalog import (
     open_catalog,
     pg_schema,
 )
+from archive.catalog.pg_engine import pg_sql
 from archive.catalog.pg_schema import PG_MIGRATIONS
 from tests.postgres import free_port
 
@@ -329,3 +330,25 @@ def test_a_catalog_url_that_names_no_catalog_is_refused(url: str) -> None:
     with pytest.raises(BadCatalogURL) as raised:
         open_catalog(url)
     assert raised.value.exit_code == 2
+
+
+def test_a_database_not_in_utf8_is_refused(postgres_server: str) -> None:
+    url = postgres_server.rsplit("/", 1)[0] + "/latin"
+    with psycopg.connect(postgres_server, autocommit=True) as admin:
+        admin.execute(
+            "CREATE DATABASE latin ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+    try:
+        with pytest.raises(CatalogError, match="encoded LATIN1, not UTF8"):
+            open_catalog(url)
+        assert tables(url) == set()
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as admin:
+            admin.execute("DROP DATABASE latin WITH (FORCE)")
+
+
+def test_placeholders_become_psycopgs_outside_quotes_only() -> None:
+    assert pg_sql("SELECT '?', \"a?\" FROM t WHERE x = ? AND y LIKE 'a%' AND z = ?") == (
+        "SELECT '?', \"a?\" FROM t WHERE x = %s AND y LIKE 'a%%' AND z = %s"
+    )
+    assert pg_sql("SELECT 'it''s ?', ?") == "SELECT 'it''s ?', %s"

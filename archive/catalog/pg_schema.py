@@ -235,7 +235,17 @@ def pg_version(conn: psycopg.Connection) -> int:
 
 
 def check_version(conn: psycopg.Connection, *, read_only: bool, where: str) -> None:
-    """Refuse a newer schema (before anything changes), and, for a reader, an older one."""
+    """Refuse a database that cannot hold every script's text, a newer schema (before
+    anything changes), and, for a reader, an older one."""
+    encoding = conn.execute(
+        "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()"
+    ).fetchone()
+    if encoding is None or encoding[0] != "UTF8":
+        raise CatalogError(
+            f"catalog database {where} is encoded {encoding[0] if encoding else 'unknown'},"
+            " not UTF8, so it cannot hold text in every script: create it with"
+            " CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0"
+        )
     version, latest = pg_version(conn), latest_pg_version()
     refuse_newer(version, latest)
     if read_only:
