@@ -324,12 +324,18 @@ def test_integrity_check_names_an_invalid_index(postgres_url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["sqlite://relative/catalog.sqlite3", "sqlite:catalog.sqlite3", "mysql://x/y", "catalog.db"],
+    [
+        "sqlite://relative/catalog.sqlite3",
+        "sqlite:catalog.sqlite3",
+        "mysql://amal:secret@x/y",
+        "catalog.db",
+        "postgresql://amal:secret@127.0.0.1:5432/db?sslmode",
+    ],
 )
 def test_a_catalog_url_that_names_no_catalog_is_refused(url: str) -> None:
     with pytest.raises(BadCatalogURL) as raised:
         open_catalog(url)
-    assert raised.value.exit_code == 2
+    assert raised.value.exit_code == 2 and "secret" not in str(raised.value)
 
 
 def test_a_database_not_in_utf8_is_refused(postgres_server: str) -> None:

@@ -5,7 +5,7 @@ search, object versions and legal holds; on SQLite (the embedded default) or Pos
 from archive.catalog.cases import CASE_NAME_MAX, BadCaseName, validate_case_name
 from archive.catalog.connection import BUSY_TIMEOUT_MS
 from archive.catalog.database import Catalog
-from archive.catalog.opening import BadCatalogURL, open_catalog
+from archive.catalog.opening import open_catalog
 from archive.catalog.rows import (
     ALERT_KINDS,
     ANALYSIS_STATUSES,
@@ -30,6 +30,7 @@ from archive.catalog.rows import (
 )
 from archive.catalog.schema import MIGRATIONS, Migration
 from archive.catalog.shared import (
+    BadCatalogURL,
     BadFilter,
     CatalogBusy,
     CatalogError,

@@ -13,14 +13,10 @@ from urllib.parse import urlsplit
 
 from archive.catalog.connection import BUSY_TIMEOUT_MS
 from archive.catalog.database import Catalog
-from archive.errors import BadInput
+from archive.catalog.shared import BadCatalogURL
 
 #: The schemes of a PostgreSQL catalog URL (libpq's own).
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")
-
-
-class BadCatalogURL(BadInput):
-    """A catalog URL this code cannot open; the message says what a good one looks like."""
 
 
 def open_catalog(

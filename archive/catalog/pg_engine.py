@@ -27,7 +27,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from archive.catalog.pg_schema import check_version, lock_ids, pg_migrate, pg_version
 from archive.catalog.pg_search import PgTextIndex
-from archive.catalog.shared import CatalogBusy, CatalogError, CatalogFull, CatalogUnavailable
+from archive.catalog.shared import (
+    BadCatalogURL,
+    CatalogBusy,
+    CatalogError,
+    CatalogFull,
+    CatalogUnavailable,
+)
 
 #: Connections one open catalog keeps at most (a process has a writer and a reader).
 POOL_SIZE = 4
@@ -132,6 +138,14 @@ class PgEngine:
     ) -> PgEngine:
         """Connect to the catalog at ``url``, refuse a newer schema, and bring an older one
         up to date (a reader refuses an older one: only writers migrate)."""
+        try:
+            given = conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            # Not the parser's words: they may quote the URL, password and all.
+            raise BadCatalogURL(
+                "the PostgreSQL catalog URL cannot be read: write"
+                " postgresql://USER@HOST:PORT/DATABASE (the password in PGPASSWORD or ~/.pgpass)"
+            ) from None
         where = display_url(url)
         settings = {
             "lock_timeout": f"{int(busy_timeout_ms)}ms",
@@ -143,7 +157,7 @@ class PgEngine:
         kwargs: dict[str, Any] = {
             "autocommit": True,
             "row_factory": _rows,
-            "options": (conninfo_to_dict(url).get("options", "") + " " + options).strip(),
+            "options": (given.get("options", "") + " " + options).strip(),
             "application_name": "osint-capture",
             "connect_timeout": CONNECT_TIMEOUT_S,
         }

@@ -76,6 +76,11 @@ class CatalogBusy(CatalogError, Busy):
         self.path = path
 
 
+class BadCatalogURL(BadInput):
+    """A catalog URL that names no catalog this code can open; the message says what a
+    good one looks like (never with its password)."""
+
+
 class CatalogFull(CatalogError, StorageFull):
     """The database could not write: the disk holding the catalog is full (SQLite's
     SQLITE_FULL, PostgreSQL's disk_full)."""
