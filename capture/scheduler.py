@@ -26,7 +26,15 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from archive.catalog import FINISHED_STATUSES, CaptureRow, Catalog, TargetRow, TimelineEvent
+from archive.catalog import (
+    FINISHED_STATUSES,
+    MAX_CLAIM,
+    CaptureRow,
+    Catalog,
+    RunPlan,
+    TargetRow,
+    TimelineEvent,
+)
 from archive.datadir import Archive
 from archive.errors import BadInput
 from archive.timeutil import rfc3339, utc_now
@@ -178,22 +186,34 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
 
     def tick(self, now: datetime | None = None) -> list[CaptureRow]:
-        """Queue one run of every target due by ``now``; return the captures queued."""
+        """Queue one run of every target due by ``now``; return the captures queued.
+
+        Each due target's last run is put on its timeline first; then the runs are
+        claimed in one transaction per :data:`MAX_CLAIM` targets
+        (:meth:`Catalog.claim_due_targets`), which checks each target again under its
+        lock, so two schedulers on one catalog never queue the same run. A target whose
+        run cannot be planned is logged and left for the next tick, not the others.
+        """
         now = now or utc_now()
         stamp = rfc3339(now)
-        queued = []
+        plans: dict[int, RunPlan] = {}
         for target in self.catalog.due_targets(now=stamp):
             self._settle_last_run(target)
-            row = self.catalog.enqueue_target_run(
-                target.id,
-                str(uuid.uuid4()),
-                now=stamp,
-                next_run_at=next_run_at(target, now),
-                request=self._run_request(target).to_json(),
-            )
-            if row is not None:
-                log.info("target %s: run %s queued", target.id, row.id)
-                queued.append(row)
+            try:
+                plans[target.id] = RunPlan(
+                    str(uuid.uuid4()),
+                    next_run_at(target, now),
+                    self._run_request(target).to_json(),
+                )
+            except Exception:
+                log.exception("target %s: its run could not be planned", target.id)
+        ids = list(plans)
+        queued = []
+        for start in range(0, len(ids), MAX_CLAIM):
+            batch = {target_id: plans[target_id] for target_id in ids[start : start + MAX_CLAIM]}
+            queued += self.catalog.claim_due_targets(now=stamp, plans=batch)
+        for row in queued:
+            log.info("target %s: run %s queued", row.target_id, row.id)
         return queued
 
     def _settle_last_run(self, target: TargetRow) -> None:

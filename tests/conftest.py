@@ -1,4 +1,5 @@
-"""Shared fixtures: the local test site, one real Chromium for the session, and the
+"""Shared fixtures: the local test site, one real Chromium for the session, a throwaway
+PostgreSQL (tests/postgres.py: started only by a test that asks for it), and the
 check of every WARC the run wrote."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from capture.browser import Browser
+from tests.postgres import catalog_url, postgres_server, postgres_url
 from tests.site import TestSite
 from tests.warcs import check_every_warc
 
@@ -16,6 +18,9 @@ from tests.warcs import check_every_warc
 # default. Tests that want trusted time start a local TSA and name it; the CLI and
 # server processes the tests start inherit this.
 os.environ["OSINT_CAPTURE_TSA"] = ""
+
+#: The PostgreSQL fixtures, for every test module (see tests/postgres.py).
+__all__ = ["catalog_url", "postgres_server", "postgres_url"]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,7 @@
-"""The catalog on real SQLite files: migrations, transactions, rows and their rules."""
+"""The catalog's contract, on a real SQLite file and a real PostgreSQL database (the
+``cat`` fixture runs each test on both): transactions, rows and their rules. SQLite's
+own file, pragmas and migrations are tested on SQLite alone, PostgreSQL's own in
+tests/test_catalog_postgres.py."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 
 from archive import timeutil
 from archive.catalog import (
+    MAX_CLAIM,
     MIGRATIONS,
     BadCaseName,
     BadFilter,
@@ -19,6 +23,8 @@ from archive.catalog import (
     CatalogError,
     Migration,
     QueuedRequest,
+    RunPlan,
+    open_catalog,
     validate_case_name,
 )
 from archive.catalog import schema as catalog_schema
@@ -50,8 +56,9 @@ def ticking_clock() -> Iterator[None]:
 
 
 @pytest.fixture
-def cat(tmp_path: Path) -> Iterator[Catalog]:
-    with Catalog.open(tmp_path / "data" / "catalog.sqlite3") as opened:
+def cat(catalog_url: str) -> Iterator[Catalog]:
+    """A new catalog: a SQLite file, then a PostgreSQL database."""
+    with open_catalog(catalog_url) as opened:
         yield opened
 
 
@@ -94,12 +101,14 @@ def test_open_migrates_an_empty_file_and_sets_the_pragmas(tmp_path: Path) -> Non
     path.touch()
     with Catalog.open(path) as cat:
         assert cat.schema_version == len(MIGRATIONS)
-        conn = cat._conn
-        assert conn is not None
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-        assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+        with cat._read() as conn:
+            pragmas = {
+                name: conn.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
+            }
+    assert pragmas["journal_mode"] == "wal" and pragmas["foreign_keys"] == 1
+    assert pragmas["synchronous"] == 2  # FULL
+    assert pragmas["busy_timeout"] >= 1000
     assert {
         ("table", "cases"),
         ("table", "captures"),
@@ -190,8 +199,8 @@ def test_a_file_that_is_not_a_database_is_a_catalog_error(tmp_path: Path) -> Non
         Catalog.open(path)
 
 
-def test_a_closed_catalog_says_so(tmp_path: Path) -> None:
-    cat = Catalog.open(tmp_path / "catalog.sqlite3")
+def test_a_closed_catalog_says_so(catalog_url: str) -> None:
+    cat = open_catalog(catalog_url)
     cat.close()
     cat.close()  # twice is fine
     with pytest.raises(CatalogError, match="closed"):
@@ -372,7 +381,7 @@ def test_finish_with_a_bad_status_changes_nothing(cat: Catalog) -> None:
 def test_a_write_that_fails_half_way_rolls_back_whole(cat: Catalog) -> None:
     start(cat, "c1")
     # The row is updated, then the second artifact breaks the primary key.
-    with pytest.raises(CatalogError, match="UNIQUE constraint failed"):
+    with pytest.raises(CatalogError, match=r"UNIQUE constraint failed|duplicate key value"):
         finish(cat, "c1", warc="c1.warc.gz", artifacts=[WARC, WARC])
     row = cat.get_capture("c1")
     assert row is not None and row.status == "running"
@@ -382,27 +391,28 @@ def test_a_write_that_fails_half_way_rolls_back_whole(cat: Catalog) -> None:
     assert cat.artifacts("c1") == [WARC]
 
 
-def test_foreign_keys_are_enforced(cat: Catalog) -> None:
-    conn = cat._conn
-    assert conn is not None
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+def test_foreign_keys_and_checks_are_enforced(cat: Catalog) -> None:
+    """By the database itself, below the catalog's methods."""
+    foreign_key = r"FOREIGN KEY|foreign key constraint"
+    with pytest.raises(CatalogError, match=foreign_key), cat._write() as conn:
         conn.execute(
             "INSERT INTO artifacts (capture_id, path, kind, sha256, size, recorded_at)"
             " VALUES ('ghost', 'x', 'warc', 'ab', 1, ?)",
             (STARTED,),
         )
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+    with pytest.raises(CatalogError, match=foreign_key), cat._write() as conn:
         conn.execute(
             "INSERT INTO captures (id, url, case_id, status, created_at)"
             " VALUES ('c9', 'https://example.org', 999, 'running', ?)",
             (STARTED,),
         )
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+    with pytest.raises(CatalogError, match=r"CHECK|check constraint"), cat._write() as conn:
         conn.execute(
             "INSERT INTO captures (id, url, status, created_at)"
             " VALUES ('c9', 'https://example.org', 'done', ?)",
             (STARTED,),
         )
+    assert cat.list_captures() == []
 
 
 def test_integrity_check_is_ok(cat: Catalog) -> None:
@@ -411,8 +421,7 @@ def test_integrity_check_is_ok(cat: Catalog) -> None:
     assert cat.integrity_check() == "ok"
 
 
-def test_one_catalog_shared_by_threads_and_a_second_connection(tmp_path: Path) -> None:
-    path = tmp_path / "catalog.sqlite3"
+def test_one_catalog_shared_by_threads_and_a_second_connection(catalog_url: str) -> None:
     errors: list[BaseException] = []
 
     def work(cat: Catalog, prefix: str) -> None:
@@ -424,7 +433,7 @@ def test_one_catalog_shared_by_threads_and_a_second_connection(tmp_path: Path) -
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
-    with Catalog.open(path) as first, Catalog.open(path) as second:
+    with open_catalog(catalog_url) as first, open_catalog(catalog_url) as second:
         threads = [
             threading.Thread(target=work, args=(first if i % 2 else second, f"t{i}"))
             for i in range(4)
@@ -439,73 +448,70 @@ def test_one_catalog_shared_by_threads_and_a_second_connection(tmp_path: Path) -
         assert first.integrity_check() == "ok"
 
 
-def test_a_batch_is_queued_in_one_transaction_once_per_url(tmp_path: Path) -> None:
-    with Catalog.open(tmp_path / "catalog.sqlite3") as cat:
-        a, b = "https://example.org/a", "https://example.org/b"
-        results = cat.enqueue_captures(
+def test_a_batch_is_queued_in_one_transaction_once_per_url(cat: Catalog) -> None:
+    a, b = "https://example.org/a", "https://example.org/b"
+    results = cat.enqueue_captures(
+        [
+            QueuedRequest("b1", a, "Batch", None, None, {"timeout": 30}),
+            QueuedRequest("b2", a, None, None, None, {}),  # same URL, same batch
+            QueuedRequest("b3", b, None, "note", "amal", {}),
+        ]
+    )
+    assert [(row.id, created) for row, created in results] == [
+        ("b1", True),
+        ("b1", False),
+        ("b3", True),
+    ]
+    assert results[0][0].case == "Batch" and results[2][0].operator == "amal"
+    # A case name the catalog refuses: nothing of the batch is written.
+    with pytest.raises(BadCaseName):
+        cat.enqueue_captures(
             [
-                QueuedRequest("b1", a, "Batch", None, None, {"timeout": 30}),
-                QueuedRequest("b2", a, None, None, None, {}),  # same URL, same batch
-                QueuedRequest("b3", b, None, "note", "amal", {}),
+                QueuedRequest("b4", "https://example.org/c", None, None, None, {}),
+                QueuedRequest("b5", "https://example.org/d", " ", None, None, {}),
             ]
         )
-        assert [(row.id, created) for row, created in results] == [
-            ("b1", True),
-            ("b1", False),
-            ("b3", True),
-        ]
-        assert results[0][0].case == "Batch" and results[2][0].operator == "amal"
-        # A case name the catalog refuses: nothing of the batch is written.
-        with pytest.raises(BadCaseName):
-            cat.enqueue_captures(
-                [
-                    QueuedRequest("b4", "https://example.org/c", None, None, None, {}),
-                    QueuedRequest("b5", "https://example.org/d", " ", None, None, {}),
-                ]
-            )
-        assert cat.get_capture("b4") is None and cat.get_capture("b2") is None
+    assert cat.get_capture("b4") is None and cat.get_capture("b2") is None
 
 
-def test_the_queue_enqueues_once_per_active_url_and_claims_oldest_first(tmp_path: Path) -> None:
-    with Catalog.open(tmp_path / "catalog.sqlite3") as cat:
-        first, created = cat.enqueue_capture(
-            "q1",
-            "https://example.org/a",
-            case="Q",
-            note=None,
-            operator=None,
-            request={"timeout": 30},
-        )
-        assert created and first.status == "queued" and first.request == {"timeout": 30}
-        again, created = cat.enqueue_capture(
-            "q2", "https://example.org/a", case="Q", note=None, operator=None, request={}
-        )
-        assert not created and again.id == "q1"
-        cat.enqueue_capture(
-            "q3", "https://example.org/b", case=None, note=None, operator=None, request={}
-        )
-        claimed = cat.claim_next_queued(started_at="2026-01-01T00:00:00.000000Z")
-        assert claimed is not None and claimed.id == "q1" and claimed.status == "running"
-        assert claimed.attempts == 1
-        # Running still counts as active for the same URL.
-        assert not cat.enqueue_capture(
-            "q4", "https://example.org/a", case=None, note=None, operator=None, request={}
-        )[1]
-        requeued = cat.requeue_capture("q1", reason="server stopped while running")
-        assert requeued.status == "queued" and requeued.reasons == ["server stopped while running"]
-        assert [c.id for c in cat.list_captures(url="https://example.org/b")] == ["q3"]
-        assert cat.claim_next_queued(started_at="t").id == "q1"
-        assert cat.claim_next_queued(started_at="t").id == "q3"
-        assert cat.claim_next_queued(started_at="t") is None
+def test_the_queue_enqueues_once_per_active_url_and_claims_oldest_first(cat: Catalog) -> None:
+    first, created = cat.enqueue_capture(
+        "q1",
+        "https://example.org/a",
+        case="Q",
+        note=None,
+        operator=None,
+        request={"timeout": 30},
+    )
+    assert created and first.status == "queued" and first.request == {"timeout": 30}
+    again, created = cat.enqueue_capture(
+        "q2", "https://example.org/a", case="Q", note=None, operator=None, request={}
+    )
+    assert not created and again.id == "q1"
+    cat.enqueue_capture(
+        "q3", "https://example.org/b", case=None, note=None, operator=None, request={}
+    )
+    claimed = cat.claim_next_queued(started_at="2026-01-01T00:00:00.000000Z")
+    assert claimed is not None and claimed.id == "q1" and claimed.status == "running"
+    assert claimed.attempts == 1
+    # Running still counts as active for the same URL.
+    assert not cat.enqueue_capture(
+        "q4", "https://example.org/a", case=None, note=None, operator=None, request={}
+    )[1]
+    requeued = cat.requeue_capture("q1", reason="server stopped while running")
+    assert requeued.status == "queued" and requeued.reasons == ["server stopped while running"]
+    assert [c.id for c in cat.list_captures(url="https://example.org/b")] == ["q3"]
+    assert cat.claim_next_queued(started_at="t").id == "q1"
+    assert cat.claim_next_queued(started_at="t").id == "q3"
+    assert cat.claim_next_queued(started_at="t") is None
 
 
-def test_counts_by_status_include_the_empty_ones(tmp_path: Path) -> None:
-    with Catalog.open(tmp_path / "catalog.sqlite3") as cat:
-        cat.enqueue_capture(
-            "a", "https://example.org/1", case=None, note=None, operator=None, request={}
-        )
-        counts = cat.count_captures()
-        assert counts["queued"] == 1 and counts["running"] == 0 and set(counts) >= {"failed"}
+def test_counts_by_status_include_the_empty_ones(cat: Catalog) -> None:
+    cat.enqueue_capture(
+        "a", "https://example.org/1", case=None, note=None, operator=None, request={}
+    )
+    counts = cat.count_captures()
+    assert counts["queued"] == 1 and counts["running"] == 0 and set(counts) >= {"failed"}
 
 
 # -- watched targets and their timeline ---------------------------------------------------
@@ -582,6 +588,32 @@ def test_paused_and_removed_targets_are_not_run_and_removal_is_final(cat: Catalo
         cat.set_target_state(99, "paused")
     with pytest.raises(ValueError, match="positive number of seconds"):
         add_target(cat, interval_seconds=0)
+
+
+def test_due_targets_are_claimed_together_each_once(cat: Catalog) -> None:
+    due = add_target(cat, "https://example.org/a")
+    later = add_target(cat, "https://example.org/b", next_run_at=T2)
+    paused = add_target(cat, "https://example.org/c")
+    cat.set_target_state(paused, "paused")
+    plans = {t: RunPlan(f"run-{t}", T3, {"timeout": 5}) for t in (due, later, paused)}
+    runs = cat.claim_due_targets(now=T1, plans=plans)
+    assert [(r.id, r.target_id, r.status, r.request) for r in runs] == [
+        (f"run-{due}", due, "queued", {"timeout": 5})
+    ]
+    assert runs[0].url == "https://example.org/a" and runs[0].case == "Watch"
+    claimed = cat.get_target(due)
+    assert claimed is not None and (claimed.next_run_at, claimed.last_run_at) == (T3, T1)
+    assert cat.get_target(later).next_run_at == T2  # type: ignore[union-attr]
+    assert cat.claim_due_targets(now=T1, plans=plans) == []  # no longer due
+    # Due again while its run is still queued: no second run; the schedule moves on.
+    moved_to = "2026-11-26T12:03:00.000000Z"
+    assert cat.claim_due_targets(now=T3, plans={due: RunPlan("again", moved_to, {})}) == []
+    assert cat.get_target(due).next_run_at == moved_to  # type: ignore[union-attr]
+    assert [c.id for c in cat.list_captures(target_id=due)] == [f"run-{due}"]
+    assert cat.claim_due_targets(now=T3, plans={}) == []
+    too_many = {n: RunPlan(f"x{n}", T3, {}) for n in range(MAX_CLAIM + 1)}
+    with pytest.raises(ValueError, match="at most"):
+        cat.claim_due_targets(now=T3, plans=too_many)
 
 
 def test_the_timeline_and_the_alerts_after_a_given_event(cat: Catalog) -> None:

@@ -24,11 +24,13 @@ import capture
 from archive.catalog import (
     CATALOG_NAME,
     BadCaseName,
+    BadCatalogURL,
     BadFilter,
     Catalog,
     CatalogBusy,
     CatalogError,
     CatalogFull,
+    CatalogUnavailable,
     NotInCatalog,
     NotSealed,
     StateConflict,
@@ -164,6 +166,8 @@ TABLE: list[tuple[type[OsintCaptureError], int, int]] = [
     (TargetRemoved, 2, 409),  # `watch resume` of a removed target: exit 2, as documented
     (CatalogBusy, 1, 503),
     (CatalogFull, 1, 507),
+    (CatalogUnavailable, 1, 503),
+    (BadCatalogURL, 2, 400),
     (StoreError, 1, 500),
     (AlreadySealed, 1, 409),
     (CustodyError, 1, 500),

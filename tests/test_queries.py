@@ -24,11 +24,11 @@ class Queries(ArchiveQueries):
 
 @contextmanager
 def writer_busy(archive: Archive) -> Iterator[None]:
-    """The writer's lock held by another thread, as while a commit is written."""
+    """A write transaction held open by another thread, as while a commit is written."""
     held, release = threading.Event(), threading.Event()
 
     def commit() -> None:
-        with archive.catalog._lock:
+        with archive.catalog._write():
             held.set()
             release.wait(10)
 

@@ -1,8 +1,11 @@
-"""The catalog, all its SQL: cases, captures and their hashes, queue, targets, analyses, search."""
+"""The catalog, all its SQL: cases, captures and their hashes, queue, targets, analyses,
+search, object versions and legal holds; on SQLite (the embedded default) or PostgreSQL
+(team mode), behind one interface (:class:`Catalog`, opened by :func:`open_catalog`)."""
 
 from archive.catalog.cases import CASE_NAME_MAX, BadCaseName, validate_case_name
 from archive.catalog.connection import BUSY_TIMEOUT_MS
 from archive.catalog.database import Catalog
+from archive.catalog.opening import open_catalog
 from archive.catalog.rows import (
     ALERT_KINDS,
     ANALYSIS_STATUSES,
@@ -15,8 +18,11 @@ from archive.catalog.rows import (
     AnalysisHit,
     AnalysisRow,
     CaptureRow,
+    CaseHold,
     CaseRow,
+    ObjectVersion,
     QueuedRequest,
+    RunPlan,
     SearchHit,
     TargetRow,
     TextLine,
@@ -24,15 +30,18 @@ from archive.catalog.rows import (
 )
 from archive.catalog.schema import MIGRATIONS, Migration
 from archive.catalog.shared import (
+    BadCatalogURL,
     BadFilter,
     CatalogBusy,
     CatalogError,
     CatalogFull,
+    CatalogUnavailable,
     NotInCatalog,
     NotSealed,
     StateConflict,
     TargetRemoved,
 )
+from archive.catalog.targets import MAX_CLAIM
 
 #: The catalog's file in a data directory (``DATA/catalog.sqlite3``).
 CATALOG_NAME = "catalog.sqlite3"
@@ -44,6 +53,7 @@ __all__ = [
     "CASE_NAME_MAX",
     "CATALOG_NAME",
     "FINISHED_STATUSES",
+    "MAX_CLAIM",
     "MIGRATIONS",
     "SNIPPET_END",
     "SNIPPET_START",
@@ -53,22 +63,28 @@ __all__ = [
     "AnalysisHit",
     "AnalysisRow",
     "BadCaseName",
+    "BadCatalogURL",
     "BadFilter",
     "CaptureRow",
+    "CaseHold",
     "CaseRow",
     "Catalog",
     "CatalogBusy",
     "CatalogError",
     "CatalogFull",
+    "CatalogUnavailable",
     "Migration",
     "NotInCatalog",
     "NotSealed",
+    "ObjectVersion",
     "QueuedRequest",
+    "RunPlan",
     "SearchHit",
     "StateConflict",
     "TargetRemoved",
     "TargetRow",
     "TextLine",
     "TimelineEvent",
+    "open_catalog",
     "validate_case_name",
 ]

@@ -10,12 +10,12 @@ line by line in :mod:`archive.catalog.search`.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from archive.catalog.connection import CatalogConnection
 from archive.catalog.rows import AnalysisRow, analysis_row
+from archive.catalog.session import Session
 from archive.catalog.shared import (
     NotSealed,
     StateConflict,
@@ -35,7 +35,8 @@ class AnalysisTables(CatalogConnection):
     ) -> tuple[AnalysisRow, bool]:
         """Queue a run of a sealed capture; a run already queued for it is returned instead."""
         with self._write() as conn:
-            capture = require_capture(conn, capture_id)
+            # The capture's row held: two requests at once make one queued run, numbered once.
+            capture = require_capture(conn, capture_id, lock=True)
             if capture.status not in ("complete", "partial"):
                 raise NotSealed(
                     f"capture {capture_id} is {capture.status}: only sealed captures are analysed"
@@ -61,7 +62,7 @@ class AnalysisTables(CatalogConnection):
         with self._write() as conn:
             row = conn.execute(
                 "SELECT capture_id, number FROM analyses WHERE status = 'queued'"
-                " ORDER BY created_at, capture_id, number LIMIT 1"
+                " ORDER BY created_at, capture_id, number LIMIT 1" + conn.skip_locked("analyses")
             ).fetchone()
             if row is None:
                 return None
@@ -75,7 +76,7 @@ class AnalysisTables(CatalogConnection):
     def claim_analysis(self, capture_id: str, number: int, *, started_at: str) -> AnalysisRow:
         """This queued run, now ``running`` (the CLI runs the run it queued, no other)."""
         with self._write() as conn:
-            status = require_analysis(conn, capture_id, number).status
+            status = require_analysis(conn, capture_id, number, lock=True).status
             if status != "queued":
                 raise StateConflict(f"analysis {number} of capture {capture_id} is {status}")
             conn.execute(
@@ -124,7 +125,7 @@ class AnalysisTables(CatalogConnection):
     ) -> AnalysisRow:
         """A run that sealed nothing: the row says why."""
         with self._write() as conn:
-            require_analysis(conn, capture_id, number)
+            require_analysis(conn, capture_id, number, lock=True)
             conn.execute(
                 "UPDATE analyses SET status = 'failed', finished_at = ?, reasons = ?"
                 " WHERE capture_id = ? AND number = ?",
@@ -189,8 +190,8 @@ class AnalysisTables(CatalogConnection):
         return [analysis_row(row) for row in rows]
 
 
-def _require_running(conn: sqlite3.Connection, capture_id: str, number: int) -> None:
-    """Refuse to finish or requeue a run that is not ``running``."""
-    status = require_analysis(conn, capture_id, number).status
+def _require_running(conn: Session, capture_id: str, number: int) -> None:
+    """Lock the run's row; refuse to finish or requeue a run that is not ``running``."""
+    status = require_analysis(conn, capture_id, number, lock=True).status
     if status != "running":
         raise StateConflict(f"analysis {number} of capture {capture_id} is {status}, not running")

@@ -43,15 +43,17 @@ class CaptureTables(CatalogConnection):
         """Record a capture as ``running`` (creating its case if needed)."""
         case_name = validate_case_name(case) if case is not None else None
         with self._write() as conn:
-            if find_capture(conn, capture_id) is not None:
-                raise StateConflict(f"capture {capture_id} already exists")
             case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
-            conn.execute(
+            # ON CONFLICT rather than a look first: two writers racing for one id on
+            # PostgreSQL both get here, and the second must still be told, not crash.
+            inserted = conn.execute(
                 "INSERT INTO captures"
                 " (id, url, case_id, note, operator, status, started_at, created_at)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?) ON CONFLICT (id) DO NOTHING",
                 (capture_id, url, case_id, note, operator, started_at, now_rfc3339()),
-            )
+            ).rowcount
+            if inserted != 1:
+                raise StateConflict(f"capture {capture_id} already exists")
             return require_capture(conn, capture_id)
 
     def finish_capture(

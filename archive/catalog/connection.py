@@ -1,59 +1,82 @@
-"""The catalog's connection: opening the database, its evidence settings, and the read
-and write transactions every concern's methods run in.
+"""The catalog's connection: the one base every concern's methods stand on, whichever the
+database, and the read and write transactions they run in.
 
-The catalog is one SQLite database (``DATA/catalog.sqlite3``). Evidence settings:
-WAL (readers never block the writer), ``synchronous=FULL`` (a committed row survives
-a power cut), foreign keys on, and every write in a ``BEGIN IMMEDIATE`` transaction
-that rolls back whole if any part fails.
-
-One connection is shared between threads behind one lock: SQLite serialises writes
-anyway, and one connection means one view of the database for every thread.
+A concern reaches its database only through :meth:`CatalogConnection._read` and
+:meth:`CatalogConnection._write`, which hand it a :class:`archive.catalog.session.
+Session`. What stands behind them is an *engine*: :class:`archive.catalog.
+sqlite_engine.SqliteEngine` (one file, one connection behind a lock, ``BEGIN
+IMMEDIATE`` writes) or :class:`archive.catalog.pg_engine.PgEngine` (a pool of
+PostgreSQL connections, row locks). :meth:`CatalogConnection.open` opens a SQLite file;
+:func:`archive.catalog.opening.open_catalog` opens either from a catalog URL.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
-from archive.catalog.schema import (
-    latest_version,
-    migrate,
-    refuse_newer,
-    refuse_older,
-    user_version,
-)
-from archive.catalog.shared import CatalogError, immediate, sqlite_failure
+from archive.catalog.rows import AnalysisHit, SearchHit
+from archive.catalog.session import Session
+from archive.catalog.sqlite_engine import SqliteEngine
 
-#: How long a write waits for another process's write to finish before giving up
+#: How long a write waits for another process's write (or lock) to end before giving up
 #: (then :class:`archive.catalog.CatalogBusy`).
 BUSY_TIMEOUT_MS = 5000
 
 
+class TextIndex(Protocol):
+    """How an engine stores and searches text (see :mod:`archive.catalog.search`)."""
+
+    def insert_page(
+        self, conn: Session, capture_id: str, url: str, title: str, body: str
+    ) -> None: ...
+
+    def insert_lines(
+        self, conn: Session, capture_id: str, number: int, lines: Sequence[tuple[str, str, str]]
+    ) -> None: ...
+
+    def page_hits(self, conn: Session, query: str, limit: int) -> list[SearchHit]: ...
+
+    def line_hits(self, conn: Session, query: str, limit: int) -> list[AnalysisHit]: ...
+
+
+class Engine(Protocol):
+    """One open database behind a catalog."""
+
+    #: The file, or the PostgreSQL URL without its password: what messages name.
+    where: Path | str
+    busy_timeout_ms: int
+    text: TextIndex
+
+    def read(self) -> AbstractContextManager[Session]: ...
+
+    def write(self) -> AbstractContextManager[Session]: ...
+
+    def close(self) -> None: ...
+
+    def schema_version(self) -> int: ...
+
+    def integrity_check(self) -> str: ...
+
+
 class CatalogConnection:
-    """One connection to the catalog, safe to share between threads (one lock).
+    """One open catalog, safe to share between threads.
 
     The base of every concern's methods (see :class:`archive.catalog.Catalog`):
     they reach the database only through :meth:`_read` and :meth:`_write`.
     """
 
-    def __init__(
-        self, conn: sqlite3.Connection, path: Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS
-    ) -> None:
-        self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
-        self._conn: sqlite3.Connection | None = conn
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     @classmethod
     def open(
         cls, path: Path, *, read_only: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS
     ) -> Self:
-        """Open (or create) the catalog at ``path`` and bring its schema up to date.
+        """Open (or create) the SQLite catalog at ``path`` and bring its schema up to date.
 
         ``read_only`` opens a reader beside the process's one writer: SQLite refuses
         any write on it (``query_only``), and under WAL its reads never wait for the
@@ -61,43 +84,21 @@ class CatalogConnection:
         ``busy_timeout_ms``: how long a write waits for another process's lock before
         :class:`archive.catalog.CatalogBusy` (tests make it short).
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions; every BEGIN here is explicit.
-        conn = sqlite3.connect(
-            path,
-            timeout=busy_timeout_ms / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            # Refuse a newer schema before changing anything in the file (even its journal mode).
-            refuse_newer(user_version(conn), latest_version())
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            if read_only:
-                refuse_older(user_version(conn), latest_version(), path)
-                conn.execute("PRAGMA query_only = ON")
-            else:
-                migrate(conn)
-        except sqlite3.Error as exc:
-            conn.close()
-            waited = busy_timeout_ms / 1000
-            raise sqlite_failure(exc, f"cannot open catalog {path}", path, waited) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return cls(conn, path, busy_timeout_ms=busy_timeout_ms)
+        engine = SqliteEngine.open(Path(path), read_only=read_only, busy_timeout_ms=busy_timeout_ms)
+        return cls(engine)
+
+    @property
+    def path(self) -> Path | str:
+        """Where the catalog is: its file, or its PostgreSQL URL (never with a password)."""
+        return self._engine.where
+
+    @property
+    def busy_timeout_ms(self) -> int:
+        return self._engine.busy_timeout_ms
 
     def close(self) -> None:
-        """Close the connection; any later call raises :class:`CatalogError`."""
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        """Close the catalog; any later call raises :class:`CatalogError`."""
+        self._engine.close()
 
     def __enter__(self) -> Self:
         return self
@@ -113,42 +114,16 @@ class CatalogConnection:
     @property
     def schema_version(self) -> int:
         """How many migrations this database has had (the latest, once open)."""
-        with self._read() as conn:
-            return user_version(conn)
+        return self._engine.schema_version()
 
     def integrity_check(self) -> str:
-        """SQLite's own check of the database file: ``'ok'`` when sound."""
-        with self._read() as conn:
-            rows = conn.execute("PRAGMA integrity_check").fetchall()
-        return "\n".join(str(row[0]) for row in rows)
+        """The database's own check of itself: ``'ok'`` when sound, else what is wrong."""
+        return self._engine.integrity_check()
 
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """The connection under the lock; a SQLite error surfaces as :class:`CatalogError`."""
-        with self._lock:
-            conn = self._open_conn()
-            try:
-                yield conn
-            except sqlite3.Error as exc:
-                raise self._failure(exc, "catalog read failed") from exc
+    def _read(self) -> AbstractContextManager[Session]:
+        """A session for reads; a database error surfaces as :class:`CatalogError`."""
+        return self._engine.read()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed whole, or rolled back whole."""
-        with self._lock:
-            conn = self._open_conn()
-            try:
-                with immediate(conn):
-                    yield conn
-            except sqlite3.Error as exc:
-                raise self._failure(exc, "catalog write failed") from exc
-
-    def _failure(self, exc: sqlite3.Error, what: str) -> CatalogError:
-        """A SQLite error as the catalog's: busy (locked by another process), full, or
-        failed."""
-        return sqlite_failure(exc, what, self.path, self.busy_timeout_ms / 1000)
-
-    def _open_conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise CatalogError(f"catalog {self.path} is closed")
-        return self._conn
+    def _write(self) -> AbstractContextManager[Session]:
+        """One write transaction: committed whole, or rolled back whole."""
+        return self._engine.write()

@@ -28,15 +28,26 @@ class CustodyHeadTables(CatalogConnection):
         the log, which must be looked at, not overwritten.
         """
         with self._write() as conn:
-            row = conn.execute("SELECT seq, hash FROM custody_head WHERE id = 1").fetchone()
+            row = conn.execute(
+                "SELECT seq, hash FROM custody_head WHERE id = 1" + conn.lock_rows("custody_head")
+            ).fetchone()
             if row is not None and seq <= row["seq"]:
-                raise StateConflict(
-                    f"refusing to move the custody head from seq {row['seq']} to seq {seq}:"
-                    " the head only moves forward"
-                )
-            conn.execute(
+                raise _backwards(row["seq"], seq)
+            # The WHERE holds the rule even for two first heads written at once (no row
+            # to lock yet): the second one's update is refused, not applied.
+            moved = conn.execute(
                 "INSERT INTO custody_head (id, seq, hash, updated_at) VALUES (1, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash,"
-                " updated_at = excluded.updated_at",
+                " updated_at = excluded.updated_at WHERE custody_head.seq < excluded.seq",
                 (seq, hash, now_rfc3339()),
-            )
+            ).rowcount
+            if moved != 1:
+                current = conn.execute("SELECT seq FROM custody_head WHERE id = 1").fetchone()
+                raise _backwards(current["seq"], seq)
+
+
+def _backwards(current: int, seq: int) -> StateConflict:
+    return StateConflict(
+        f"refusing to move the custody head from seq {current} to seq {seq}:"
+        " the head only moves forward"
+    )

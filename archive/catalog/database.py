@@ -1,16 +1,17 @@
-"""The :class:`Catalog`: one object, one connection, every concern's tables.
+"""The :class:`Catalog`: one object, one database, every concern's tables.
 
 Why mixins: callers (the pipeline, the service, the scheduler, the dashboard, the
 CLI) hold one catalog and call one interface, and every method must share one
-connection and one lock so each write stays one ``BEGIN IMMEDIATE`` transaction.
+engine so each write stays one transaction (``BEGIN IMMEDIATE`` on SQLite).
 Composition (``catalog.targets.add(...)``) would change every caller and still need
 that shared connection; mixins keep the interface and let each concern's SQL live in
 its own module. Each mixin derives from :class:`CatalogConnection`, so it reaches the
 database only through ``_read``/``_write``, and no mixin calls another's methods.
 
-The catalog package is the only code that speaks SQL, so a PostgreSQL catalog
-replaces this package; its SQL sticks to what both understand where it can
-(``ON CONFLICT``, plain types).
+The catalog package is the only code that speaks SQL. The concerns' SQL is written
+once and runs on SQLite and on PostgreSQL alike (``?`` placeholders, ``ON CONFLICT``,
+``RETURNING``, plain types); what only one database says (its schema, its text search,
+its row locks, its errors) lives in that database's modules (``sqlite_*``, ``pg_*``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from archive.catalog.custody_head import CustodyHeadTables
 from archive.catalog.queue import QueueTables
 from archive.catalog.search import SearchTables
 from archive.catalog.targets import TargetTables
+from archive.catalog.versions import ObjectVersionTables
 
 
 class Catalog(
@@ -32,9 +34,12 @@ class Catalog(
     CustodyHeadTables,
     AnalysisTables,
     SearchTables,
+    ObjectVersionTables,
 ):
     """The catalog: which cases and captures exist, and the hashes of every sealed file.
 
-    Open it with :meth:`Catalog.open` (which applies any missing migration) and close
-    it, or use it as a context manager. Safe to share between threads.
+    Open it with :meth:`Catalog.open` (a SQLite file) or
+    :func:`archive.catalog.open_catalog` (a catalog URL: SQLite or PostgreSQL), which
+    apply any missing migration, and close it, or use it as a context manager. Safe to
+    share between threads.
     """

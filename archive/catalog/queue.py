@@ -2,18 +2,20 @@
 
 The queue is the ``captures`` table itself (status ``queued``), so a queued request
 survives a restart and is listed like any capture; a URL already queued or running
-is never queued twice.
+is never queued twice. On PostgreSQL, where writers run side by side, a batch first
+locks the URLs it queues, and a claim passes over a capture another worker is taking
+(``FOR UPDATE SKIP LOCKED``), so no two workers ever take the same one.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 
 from archive.catalog.cases import validate_case_name
 from archive.catalog.connection import CatalogConnection
 from archive.catalog.rows import CaptureRow, QueuedRequest, capture_row
+from archive.catalog.session import Session
 from archive.catalog.shared import (
     CAPTURE_SELECT,
     StateConflict,
@@ -55,6 +57,7 @@ class QueueTables(CatalogConnection):
         """
         cases = [validate_case_name(i.case) if i.case is not None else None for i in items]
         with self._write() as conn:
+            conn.lock_key(*(f"queued url {item.url}" for item in items))
             return [_enqueue(conn, i, c) for i, c in zip(items, cases, strict=True)]
 
     def claim_next_queued(self, *, started_at: str) -> CaptureRow | None:
@@ -62,6 +65,7 @@ class QueueTables(CatalogConnection):
         with self._write() as conn:
             row = conn.execute(
                 "SELECT id FROM captures WHERE status = 'queued' ORDER BY created_at, id LIMIT 1"
+                + conn.skip_locked("captures")
             ).fetchone()
             if row is None:
                 return None
@@ -75,7 +79,7 @@ class QueueTables(CatalogConnection):
     def requeue_capture(self, capture_id: str, *, reason: str) -> CaptureRow:
         """Put a ``running`` capture back in the queue (after a crash), saying why."""
         with self._write() as conn:
-            current = require_capture(conn, capture_id)
+            current = require_capture(conn, capture_id, lock=True)
             if current.status != "running":
                 raise StateConflict(f"cannot requeue capture {capture_id}: it is {current.status}")
             conn.execute(
@@ -85,9 +89,7 @@ class QueueTables(CatalogConnection):
             return require_capture(conn, capture_id)
 
 
-def _enqueue(
-    conn: sqlite3.Connection, item: QueuedRequest, case_name: str | None
-) -> tuple[CaptureRow, bool]:
+def _enqueue(conn: Session, item: QueuedRequest, case_name: str | None) -> tuple[CaptureRow, bool]:
     """Queue one item inside the caller's transaction, or return the capture already active."""
     active = conn.execute(
         CAPTURE_SELECT + " WHERE captures.url = ? AND captures.status IN"

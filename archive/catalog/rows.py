@@ -1,18 +1,19 @@
 """What the catalog hands back: frozen rows, the values their fields may take, and the
-converters from SQLite's rows.
+converters from the database's rows.
 
-Callers never see a ``sqlite3.Row``: a PostgreSQL catalog returns these same types,
-so nothing outside the catalog changes with the database. The converters for the
-wide rows live here, beside their types, so a new column is added in one module
-(JSON columns decoded, the case's name joined in).
+Callers never see a database's own row type: the SQLite and the PostgreSQL catalog
+return these same types, so nothing outside the catalog changes with the database.
+The converters for the wide rows live here, beside their types, so a new column is
+added in one module (JSON columns decoded, the case's name joined in).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
+
+from archive.catalog.session import Row
 
 STATUSES = ("queued", "running", "complete", "partial", "failed")
 #: The statuses a capture may end in.
@@ -36,6 +37,27 @@ class CaseRow:
     id: int
     name: str
     created_at: str
+
+
+@dataclass(frozen=True)
+class CaseHold:
+    """A case on legal hold: nothing of it may be deleted, whatever its retention."""
+
+    case: str
+    held_by: str | None
+    reason: str | None
+    held_at: str
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """The one version of a stored object that the catalog vouches for (object stores)."""
+
+    key: str
+    version_id: str
+    sha256: str
+    size: int
+    stored_at: str
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,15 @@ class TargetRow:
     note: str | None
     request: dict[str, object]
     created_at: str
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a scheduler decides for one run of a due target (see ``claim_due_targets``)."""
+
+    capture_id: str
+    next_run_at: str
+    request: dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -156,7 +187,7 @@ class AnalysisHit:
     snippet: str
 
 
-def capture_row(row: sqlite3.Row) -> CaptureRow:
+def capture_row(row: Row) -> CaptureRow:
     """A ``captures`` row joined with its case's name (``case_name``)."""
     return CaptureRow(
         id=row["id"],
@@ -181,7 +212,7 @@ def capture_row(row: sqlite3.Row) -> CaptureRow:
     )
 
 
-def target_row(row: sqlite3.Row) -> TargetRow:
+def target_row(row: Row) -> TargetRow:
     """A ``targets`` row joined with its case's name (``case_name``)."""
     return TargetRow(
         id=row["id"],
@@ -198,7 +229,7 @@ def target_row(row: sqlite3.Row) -> TargetRow:
     )
 
 
-def timeline_event(row: sqlite3.Row) -> TimelineEvent:
+def timeline_event(row: Row) -> TimelineEvent:
     return TimelineEvent(
         id=row["id"],
         target_id=row["target_id"],
@@ -211,7 +242,7 @@ def timeline_event(row: sqlite3.Row) -> TimelineEvent:
     )
 
 
-def analysis_row(row: sqlite3.Row) -> AnalysisRow:
+def analysis_row(row: Row) -> AnalysisRow:
     return AnalysisRow(
         capture_id=row["capture_id"],
         number=int(row["number"]),

@@ -1,4 +1,4 @@
-"""The catalog's schema: every table, grown only by numbered migrations, in order.
+"""The SQLite catalog's schema: every table, grown only by numbered migrations, in order.
 
 Each migration is applied in its own transaction with ``PRAGMA user_version``
 recording how far a database has come, so an old catalog on disk catches up step by
@@ -9,14 +9,19 @@ newer steps meant.
 The SQL of a released step is evidence of what every existing catalog holds: never
 edit it (not even its whitespace, which SQLite keeps in ``sqlite_master``); add the
 next step instead.
+
+PostgreSQL's schema reaches the same tables by migrations of its own
+(:mod:`archive.catalog.pg_schema`); a step added here is added there too.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from archive.catalog.shared import CatalogError, immediate
+from archive.catalog.shared import CatalogError
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,45 @@ MIGRATIONS: tuple[Migration, ...] = (
         "analysis runs (OCR, transcripts, translations) and their text, searchable line by line",
         _ANALYSIS_STATEMENTS,
     ),
+    Migration(
+        8,
+        "object versions of sealed files in an object store, and legal holds on cases",
+        (
+            # One row per stored object: the version every read of it must name.
+            """
+            CREATE TABLE object_versions (
+                key TEXT NOT NULL PRIMARY KEY,
+                version_id TEXT NOT NULL,
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                stored_at TEXT NOT NULL
+            )
+            """,
+            # A row while a case is on hold: nothing of it may be deleted, whatever retention.
+            """
+            CREATE TABLE case_holds (
+                case_id INTEGER NOT NULL PRIMARY KEY REFERENCES cases(id),
+                held_by TEXT,
+                reason TEXT,
+                held_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """Take the write lock up front, so a transaction never fails half-way for a lock."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def latest_version() -> int:

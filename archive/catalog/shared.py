@@ -1,21 +1,20 @@
-"""What more than one of the catalog's concerns needs: its errors, the write transaction,
-and the lookups made inside a transaction that is already open.
+"""What more than one of the catalog's concerns needs: its errors and the lookups made
+inside a transaction that is already open.
 
 Kept in one module that every concern imports (and that imports none of them), so
 the concerns never import each other's internals and no import has to be made late
 to dodge a cycle. Internal to :mod:`archive.catalog`: callers use the package.
+Nothing here names a database: the lookups run on a :class:`Session` of either one.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from archive.catalog.rows import AnalysisRow, CaptureRow, CaseRow, analysis_row, capture_row
-from archive.errors import BadInput, Busy, Conflict, Failed, NotFound, StorageFull
+from archive.catalog.session import Row, Session
+from archive.errors import BadInput, Busy, Conflict, Failed, NotFound, StorageFull, Unavailable
 from archive.timeutil import now_rfc3339
 
 
@@ -52,35 +51,44 @@ class BadFilter(CatalogError, BadInput):
 
 
 class CatalogBusy(CatalogError, Busy):
-    """Another process held the catalog's write lock for longer than we wait."""
+    """Another process held what a write needs (SQLite's write lock, a PostgreSQL row
+    lock) for longer than we wait.
 
-    def __init__(self, path: Path, waited: float) -> None:
-        super().__init__(
-            f"the catalog {path} is locked by another process (SQLite: database is locked),"
-            f" which held its write lock for more than {waited:g} s: wait until that"
-            " process's work is done (another osint-capture command, or `osint-capture"
-            " serve`, on the same data directory), then try again"
-        )
+    ``detail`` is PostgreSQL's word for it; without it the message is SQLite's.
+    """
+
+    def __init__(self, path: Path | str, waited: float, *, detail: str | None = None) -> None:
+        if detail is None:
+            message = (
+                f"the catalog {path} is locked by another process (SQLite: database is"
+                f" locked), which held its write lock for more than {waited:g} s: wait until"
+                " that process's work is done (another osint-capture command, or"
+                " `osint-capture serve`, on the same data directory), then try again"
+            )
+        else:
+            message = (
+                f"the catalog {path} is locked by another transaction (PostgreSQL: {detail}),"
+                f" which held what this one needs for more than {waited:g} s: wait until"
+                " that work is done (a server, worker or command on the same catalog),"
+                " then try again"
+            )
+        super().__init__(message)
         self.path = path
 
 
+class BadCatalogURL(BadInput):
+    """A catalog URL that names no catalog this code can open; the message says what a
+    good one looks like (never with its password)."""
+
+
 class CatalogFull(CatalogError, StorageFull):
-    """SQLite could not write: the disk holding the catalog is full (SQLITE_FULL)."""
+    """The database could not write: the disk holding the catalog is full (SQLite's
+    SQLITE_FULL, PostgreSQL's disk_full)."""
 
 
-def sqlite_failure(exc: sqlite3.Error, what: str, path: Path, waited: float) -> CatalogError:
-    """The catalog's error for a SQLite error: busy and full have kinds of their own.
-
-    By SQLite's result code (``SQLITE_BUSY``, ``SQLITE_LOCKED``, ``SQLITE_FULL``),
-    not by its message, so the kind holds whatever the wording.
-    """
-    code = getattr(exc, "sqlite_errorcode", None)
-    primary = code & 0xFF if isinstance(code, int) else None
-    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-        return CatalogBusy(path, waited)
-    if primary == sqlite3.SQLITE_FULL:
-        return CatalogFull(f"{what}: {exc}; free space on the disk holding {path}")
-    return CatalogError(f"{what}: {exc}")
+class CatalogUnavailable(CatalogError, Unavailable):
+    """The catalog's database server cannot be reached (exit 1, 503): PostgreSQL is
+    down, refuses the connection, or has no connection free in time. Try again later."""
 
 
 #: Every capture query starts here, so each row carries its case's name.
@@ -90,20 +98,7 @@ CAPTURE_SELECT = (
 )
 
 
-@contextmanager
-def immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """Take the write lock up front, so a transaction never fails half-way for a lock."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-
-
-def ensure_case_row(conn: sqlite3.Connection, name: str) -> CaseRow:
+def ensure_case_row(conn: Session, name: str) -> CaseRow:
     """The case called ``name`` (already validated), inserted if it is new."""
     conn.execute(
         "INSERT INTO cases (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
@@ -113,26 +108,31 @@ def ensure_case_row(conn: sqlite3.Connection, name: str) -> CaseRow:
     return CaseRow(row["id"], row["name"], row["created_at"])
 
 
-def find_capture(conn: sqlite3.Connection, capture_id: str) -> CaptureRow | None:
-    row = conn.execute(CAPTURE_SELECT + " WHERE captures.id = ?", (capture_id,)).fetchone()
+def find_capture(conn: Session, capture_id: str, *, lock: bool = False) -> CaptureRow | None:
+    """The capture, or ``None``; ``lock``: its row is held until the transaction ends."""
+    sql = CAPTURE_SELECT + " WHERE captures.id = ?"
+    if lock:
+        sql += conn.lock_rows("captures")
+    row = conn.execute(sql, (capture_id,)).fetchone()
     return capture_row(row) if row is not None else None
 
 
-def require_capture(conn: sqlite3.Connection, capture_id: str) -> CaptureRow:
+def require_capture(conn: Session, capture_id: str, *, lock: bool = False) -> CaptureRow:
     """The capture, or :class:`NotInCatalog`: a write about an unknown capture is refused."""
-    row = find_capture(conn, capture_id)
+    row = find_capture(conn, capture_id, lock=lock)
     if row is None:
         raise NotInCatalog(f"no capture {capture_id} in the catalog")
     return row
 
 
 def require_status(
-    conn: sqlite3.Connection, capture_id: str, allowed: tuple[str, ...], action: str
-) -> None:
-    """Refuse ``action`` unless the capture is in one of the ``allowed`` statuses."""
-    status = require_capture(conn, capture_id).status
-    if status not in allowed:
-        raise StateConflict(f"cannot {action} capture {capture_id}: it is {status}")
+    conn: Session, capture_id: str, allowed: tuple[str, ...], action: str
+) -> CaptureRow:
+    """Lock the capture's row and refuse ``action`` unless it is in an ``allowed`` status."""
+    current = require_capture(conn, capture_id, lock=True)
+    if current.status not in allowed:
+        raise StateConflict(f"cannot {action} capture {capture_id}: it is {current.status}")
+    return current
 
 
 def reasons_json(reasons: list[str]) -> str:
@@ -142,15 +142,18 @@ def reasons_json(reasons: list[str]) -> str:
     return json.dumps(reasons, ensure_ascii=False)
 
 
-def find_analysis(conn: sqlite3.Connection, capture_id: str, number: int) -> sqlite3.Row | None:
-    return conn.execute(
-        "SELECT * FROM analyses WHERE capture_id = ? AND number = ?", (capture_id, number)
-    ).fetchone()
+def find_analysis(conn: Session, capture_id: str, number: int, *, lock: bool = False) -> Row | None:
+    sql = "SELECT * FROM analyses WHERE capture_id = ? AND number = ?"
+    if lock:
+        sql += conn.lock_rows("analyses")
+    return conn.execute(sql, (capture_id, number)).fetchone()
 
 
-def require_analysis(conn: sqlite3.Connection, capture_id: str, number: int) -> AnalysisRow:
+def require_analysis(
+    conn: Session, capture_id: str, number: int, *, lock: bool = False
+) -> AnalysisRow:
     """The analysis run, or :class:`NotInCatalog` (its runs and its text index both ask)."""
-    row = find_analysis(conn, capture_id, number)
+    row = find_analysis(conn, capture_id, number, lock=lock)
     if row is None:
         raise NotInCatalog(f"no analysis {number} of capture {capture_id} in the catalog")
     return analysis_row(row)

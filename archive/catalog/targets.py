@@ -3,13 +3,16 @@ and the alerts an investigator must see (changes, takedowns, restorations).
 
 A removed target keeps its row, its captures and its timeline: they stay evidence.
 Scheduling a run is one transaction with the checks that the target is still due and
-has no run in progress, so two schedulers (or a restart) never run a target twice.
+has no run in progress, so two schedulers (or a restart) never run a target twice: on
+SQLite the transaction is the only writer; on PostgreSQL it holds the target's row,
+and a scheduler claiming due targets passes over rows another one holds
+(:meth:`TargetTables.claim_due_targets`, ``SKIP LOCKED``).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Mapping
 
 from archive.catalog.cases import validate_case_name
 from archive.catalog.connection import CatalogConnection
@@ -18,11 +21,13 @@ from archive.catalog.rows import (
     TARGET_STATES,
     TIMELINE_KINDS,
     CaptureRow,
+    RunPlan,
     TargetRow,
     TimelineEvent,
     target_row,
     timeline_event,
 )
+from archive.catalog.session import Session
 from archive.catalog.shared import (
     NotInCatalog,
     TargetRemoved,
@@ -35,6 +40,9 @@ _TARGET_SELECT = (
     "SELECT targets.*, cases.name AS case_name"
     " FROM targets LEFT JOIN cases ON cases.id = targets.case_id"
 )
+
+#: The most targets one claim may name (each is a bound parameter of one statement).
+MAX_CLAIM = 500
 
 
 class TargetTables(CatalogConnection):
@@ -57,10 +65,10 @@ class TargetTables(CatalogConnection):
         case_name = validate_case_name(case) if case is not None else None
         with self._write() as conn:
             case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
-            cursor = conn.execute(
+            row = conn.execute(
                 "INSERT INTO targets (url, case_id, interval_seconds, state, next_run_at,"
                 " operator, note, request, created_at)"
-                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id",
                 (
                     url,
                     case_id,
@@ -71,8 +79,8 @@ class TargetTables(CatalogConnection):
                     json.dumps(request or {}, ensure_ascii=False),
                     now_rfc3339(),
                 ),
-            )
-            return _require_target(conn, int(cursor.lastrowid or 0))
+            ).fetchone()
+            return _require_target(conn, int(row["id"]))
 
     def get_target(self, target_id: int) -> TargetRow | None:
         """The target (removed ones too), or ``None`` when the catalog has no such id."""
@@ -99,7 +107,7 @@ class TargetTables(CatalogConnection):
         if state not in TARGET_STATES:
             raise ValueError(f"target state must be one of {TARGET_STATES}, not {state!r}")
         with self._write() as conn:
-            current = _require_target(conn, target_id)
+            current = _require_target(conn, target_id, lock=True)
             if current.state == "removed":
                 raise TargetRemoved(f"target {target_id} was removed; add it again to watch it")
             conn.execute(
@@ -136,27 +144,42 @@ class TargetTables(CatalogConnection):
         if a run was still in progress).
         """
         with self._write() as conn:
-            target = _require_target(conn, target_id)
+            target = _require_target(conn, target_id, lock=True)
             if target.state != "active" or (target.next_run_at or now) > now:
                 return None
-            busy = conn.execute(
-                "SELECT 1 FROM captures WHERE target_id = ? AND status IN ('queued', 'running')",
-                (target_id,),
-            ).fetchone()
-            conn.execute(
-                "UPDATE targets SET next_run_at = ? WHERE id = ?", (next_run_at, target_id)
-            )
-            if busy is not None:
-                return None
-            conn.execute(
-                "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
-                " target_id, created_at)"
-                " SELECT ?, url, case_id, note, operator, 'queued', ?, id, ? FROM targets"
-                " WHERE id = ?",
-                (capture_id, json.dumps(request, ensure_ascii=False), now, target_id),
-            )
-            conn.execute("UPDATE targets SET last_run_at = ? WHERE id = ?", (now, target_id))
-            return require_capture(conn, capture_id)
+            return _queue_run(conn, target, RunPlan(capture_id, next_run_at, request), now)
+
+    def claim_due_targets(self, *, now: str, plans: Mapping[int, RunPlan]) -> list[CaptureRow]:
+        """Queue the planned run of each target in ``plans`` still due by ``now``, in one
+        transaction; return the captures queued, most overdue first.
+
+        ``plans`` (at most :data:`MAX_CLAIM`) maps a target's id to its run: the new
+        capture's id, the target's next run and the run's request, which the scheduler
+        worked out from :meth:`due_targets` after putting each target's last run on its
+        timeline. Each target is checked and moved as by :meth:`enqueue_target_run`
+        (active, still due, no run in progress); on PostgreSQL a target another
+        scheduler is claiming at the same moment is passed over (``SKIP LOCKED``), and
+        is no longer due once that one commits, so two schedulers on two machines never
+        queue the same run.
+        """
+        if len(plans) > MAX_CLAIM:
+            raise ValueError(f"claim at most {MAX_CLAIM} targets at once, not {len(plans)}")
+        if not plans:
+            return []
+        queued = []
+        with self._write() as conn:
+            rows = conn.execute(
+                _TARGET_SELECT + " WHERE targets.state = 'active' AND targets.next_run_at <= ?"
+                f" AND targets.id IN ({', '.join('?' for _ in plans)})"
+                " ORDER BY targets.next_run_at, targets.id" + conn.skip_locked("targets"),
+                (now, *plans),
+            ).fetchall()
+            for row in rows:
+                target = target_row(row)
+                run = _queue_run(conn, target, plans[target.id], now)
+                if run is not None:
+                    queued.append(run)
+        return queued
 
     def add_timeline_event(
         self,
@@ -173,9 +196,9 @@ class TargetTables(CatalogConnection):
             raise ValueError(f"timeline kind must be one of {TIMELINE_KINDS}, not {kind!r}")
         with self._write() as conn:
             _require_target(conn, target_id)
-            cursor = conn.execute(
+            inserted = conn.execute(
                 "INSERT INTO timeline (target_id, capture_id, previous_capture_id, kind,"
-                " summary, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " summary, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     target_id,
                     capture_id,
@@ -185,10 +208,8 @@ class TargetTables(CatalogConnection):
                     json.dumps(details or {}, ensure_ascii=False),
                     now_rfc3339(),
                 ),
-            )
-            row = conn.execute(
-                "SELECT * FROM timeline WHERE id = ?", (cursor.lastrowid,)
             ).fetchone()
+            row = conn.execute("SELECT * FROM timeline WHERE id = ?", (inserted["id"],)).fetchone()
             return timeline_event(row)
 
     def timeline(self, target_id: int) -> list[TimelineEvent]:
@@ -223,14 +244,41 @@ class TargetTables(CatalogConnection):
         return [timeline_event(row) for row in rows]
 
 
-def _get_target(conn: sqlite3.Connection, target_id: int) -> TargetRow | None:
-    row = conn.execute(_TARGET_SELECT + " WHERE targets.id = ?", (target_id,)).fetchone()
+def _get_target(conn: Session, target_id: int, *, lock: bool = False) -> TargetRow | None:
+    sql = _TARGET_SELECT + " WHERE targets.id = ?"
+    if lock:
+        sql += conn.lock_rows("targets")
+    row = conn.execute(sql, (target_id,)).fetchone()
     return target_row(row) if row is not None else None
 
 
-def _require_target(conn: sqlite3.Connection, target_id: int) -> TargetRow:
+def _require_target(conn: Session, target_id: int, *, lock: bool = False) -> TargetRow:
     """The target, or :class:`NotInCatalog`: a write about an unknown target is refused."""
-    row = _get_target(conn, target_id)
+    row = _get_target(conn, target_id, lock=lock)
     if row is None:
         raise NotInCatalog(f"no target {target_id} in the catalog")
     return row
+
+
+def _queue_run(conn: Session, target: TargetRow, plan: RunPlan, now: str) -> CaptureRow | None:
+    """Queue ``plan``'s run of ``target`` (due, active, its row held) and move its schedule.
+
+    No run while one of the target's captures is still queued or running: the
+    schedule moves on all the same, and ``None`` says nothing was queued.
+    """
+    busy = conn.execute(
+        "SELECT 1 FROM captures WHERE target_id = ? AND status IN ('queued', 'running')",
+        (target.id,),
+    ).fetchone()
+    conn.execute("UPDATE targets SET next_run_at = ? WHERE id = ?", (plan.next_run_at, target.id))
+    if busy is not None:
+        return None
+    conn.execute(
+        "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
+        " target_id, created_at)"
+        " SELECT ?, url, case_id, note, operator, 'queued', ?, id, ? FROM targets"
+        " WHERE id = ?",
+        (plan.capture_id, json.dumps(plan.request, ensure_ascii=False), now, target.id),
+    )
+    conn.execute("UPDATE targets SET last_run_at = ? WHERE id = ?", (now, target.id))
+    return require_capture(conn, plan.capture_id)

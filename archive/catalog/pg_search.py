@@ -1,0 +1,102 @@
+"""The PostgreSQL catalog's text indexes: ``capture_text`` and ``analysis_text``, each row
+with its words as a ``tsvector`` (GIN-indexed), written and searched here.
+
+The words are FTS5's (:mod:`archive.catalog.pg_words`), so a search finds the same
+rows as on SQLite. PostgreSQL picks the candidates with its index and ranks them
+(``ts_rank``: the order of hits may differ from SQLite's bm25); FTS5, in memory, then
+makes each snippet as the SQLite catalog does and, where PostgreSQL could only
+approximate the query, drops a candidate FTS5 does not match.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from archive.catalog import pg_words
+from archive.catalog.rows import AnalysisHit, SearchHit
+from archive.catalog.session import Row, Session
+
+Hit = TypeVar("Hit")
+
+
+class PgTextIndex:
+    """Writes and searches ``capture_text`` and ``analysis_text`` (``tsvector``)."""
+
+    def insert_page(self, conn: Session, capture_id: str, url: str, title: str, body: str) -> None:
+        conn.execute(
+            "INSERT INTO capture_text (capture_id, url, title, body, words)"
+            " VALUES (?, ?, ?, ?, ?::tsvector)",
+            (capture_id, url, title, body, pg_words.document(url, title, body)),
+        )
+
+    def insert_lines(
+        self, conn: Session, capture_id: str, number: int, lines: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """``lines``: (kind, place as JSON, folded text) of each line, in order."""
+        conn.executemany(
+            "INSERT INTO analysis_text (capture_id, number, line, kind, place, body, words)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?::tsvector)",
+            [
+                (capture_id, number, line, kind, place, body, pg_words.document(body))
+                for line, (kind, place, body) in enumerate(lines, start=1)
+            ],
+        )
+
+    def page_hits(self, conn: Session, query: str, limit: int) -> list[SearchHit]:
+        def hit(row: Row, snippet: str) -> SearchHit:
+            return SearchHit(row["capture_id"], row["url"], row["title"], snippet)
+
+        return _hits(
+            conn,
+            query,
+            limit,
+            "SELECT capture_id, url, title, body FROM capture_text WHERE words @@ ?::tsquery"
+            " ORDER BY ts_rank(words, ?::tsquery) DESC, capture_id",
+            lambda row: (row["url"], row["title"], row["body"]),
+            hit,
+        )
+
+    def line_hits(self, conn: Session, query: str, limit: int) -> list[AnalysisHit]:
+        def hit(row: Row, snippet: str) -> AnalysisHit:
+            place = dict(json.loads(row["place"]))
+            return AnalysisHit(row["capture_id"], int(row["number"]), row["kind"], place, snippet)
+
+        return _hits(
+            conn,
+            query,
+            limit,
+            "SELECT capture_id, number, kind, place, body FROM analysis_text"
+            " WHERE words @@ ?::tsquery"
+            " ORDER BY ts_rank(words, ?::tsquery) DESC, capture_id, number, line",
+            lambda row: (row["body"],),
+            hit,
+        )
+
+
+def _hits(
+    conn: Session,
+    query: str,
+    limit: int,
+    sql: str,
+    columns: Callable[[Row], tuple[str, ...]],
+    hit: Callable[[Row, str], Hit],
+) -> list[Hit]:
+    """Up to ``limit`` hits, best first: candidates a page at a time from PostgreSQL,
+    each kept with its FTS5 snippet if FTS5 matches it too."""
+    compiled = pg_words.compile_query(query)
+    if compiled is None or limit <= 0:
+        return []
+    hits: list[Hit] = []
+    offset = 0
+    while len(hits) < limit:
+        rows = conn.execute(
+            sql + " LIMIT ? OFFSET ?", (compiled.tsquery, compiled.tsquery, limit, offset)
+        ).fetchall()
+        snippets = pg_words.snippets(query, [columns(row) for row in rows])
+        hits.extend(hit(row, s) for row, s in zip(rows, snippets, strict=True) if s is not None)
+        if compiled.exact or len(rows) < limit:
+            break  # exact: FTS5 agreed with every candidate; or no more candidates
+        offset += limit
+    return hits[:limit]
