@@ -30,11 +30,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from archive.catalog import CATALOG_NAME, Catalog
+from archive.catalog import CATALOG_NAME, Catalog, open_catalog
 from archive.errors import NotFound
 from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
 from archive.evidence.signing import SigningKey
-from archive.sealed_store import SealedStore
+from archive.sealed_store import SealedStore, open_store
+from archive.settings import Settings, load_settings
 from archive.store import FileStore
 
 #: Names that are needed before an archive is opened (the server's secrets, read by
@@ -66,42 +67,71 @@ class Archive:
     safe to share between threads (the catalog serialises its writes).
     """
 
-    def __init__(self, root: Path, catalog: Catalog) -> None:
+    def __init__(
+        self,
+        root: Path,
+        catalog: Catalog,
+        *,
+        store: SealedStore | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.root = Path(root)
         self.catalog = catalog
-        self.store: SealedStore = FileStore(self.root)
+        #: The engines this archive runs on (the embedded defaults when not given).
+        self.settings = settings or load_settings(self.root, environ={})
+        self.store: SealedStore = store if store is not None else FileStore(self.root)
         self.custody = CustodyLog(self.root, catalog, self.store)
         self._key: SigningKey | None = None
         self._reader: Catalog | None = None
         self._reader_lock = threading.Lock()
 
     @classmethod
-    def open(cls, root: Path, *, create: bool = True) -> Self:
-        """Open the archive at ``root``; make it when ``create`` (else :class:`NoArchive`)."""
+    def open(cls, root: Path, *, create: bool = True, settings: Settings | None = None) -> Self:
+        """Open the archive at ``root``; make it when ``create`` (else :class:`NoArchive`).
+
+        ``settings`` say which catalog and store (:func:`archive.settings.load_settings`
+        for ``root`` when not given: the environment, ``DATA/osint-capture.toml``, else
+        everything in ``root``). A team catalog is a database that is always there, so
+        ``create`` only matters for a SQLite one.
+        """
         root = Path(root)
-        if not create and not cls.exists(root):
+        settings = settings or load_settings(root)
+        if not create and not cls.exists(root, settings):
             raise NoArchive(root)
         root.mkdir(parents=True, exist_ok=True)
-        return cls(root, Catalog.open(root / CATALOG_NAME))
+        catalog = open_catalog(settings.catalog)
+        try:
+            store = open_store(root, settings.store, catalog)
+        except BaseException:
+            catalog.close()
+            raise
+        return cls(root, catalog, store=store, settings=settings)
 
     @staticmethod
-    def exists(root: Path) -> bool:
-        """Whether ``root`` holds an archive (its catalog), without creating anything."""
-        return (Path(root) / CATALOG_NAME).exists()
+    def exists(root: Path, settings: Settings | None = None) -> bool:
+        """Whether ``root`` holds an archive (its catalog), without creating anything;
+        a PostgreSQL catalog always counts as there (it is made by its administrator)."""
+        settings = settings or load_settings(root)
+        if settings.catalog_scheme != "sqlite":
+            return True
+        return settings.sqlite_path().exists()
 
     @property
     def reader(self) -> Catalog:
         """A second, read-only connection for reads that must not wait behind a commit
-        (a server's event loop): SQLite refuses writes on it, so the writer stays one."""
+        (a server's event loop): the database refuses writes on it, so the writer stays one."""
         with self._reader_lock:
             if self._reader is None:
-                self._reader = Catalog.open(self.catalog_path, read_only=True)
+                self._reader = open_catalog(self.settings.catalog, read_only=True)
             return self._reader
 
     def close(self) -> None:
         if self._reader is not None:
             self._reader.close()
         self.catalog.close()
+        close_store = getattr(self.store, "close", None)
+        if close_store is not None:
+            close_store()
 
     def __enter__(self) -> Self:
         return self
@@ -128,10 +158,6 @@ class Archive:
         return self._key
 
     # -- names under DATA/ --------------------------------------------------------------
-
-    @property
-    def catalog_path(self) -> Path:
-        return self.root / CATALOG_NAME
 
     @property
     def replay_dir(self) -> Path:

@@ -16,9 +16,14 @@ evidence: for the object store, uploaded, verified and its version recorded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
-from archive.store import Artifact, ArtifactWriter
+from archive.errors import BadInput
+from archive.store import Artifact, ArtifactWriter, FileStore
+
+if TYPE_CHECKING:
+    from archive.objectstore.versionbook import VersionBook
 
 
 @runtime_checkable
@@ -89,3 +94,26 @@ class SealedStore(Protocol):
     def release_reserve(self) -> bool:
         """The reserve freed, when a write found the disk full."""
         ...
+
+
+def open_store(data_dir: Path, url: str, versions: VersionBook) -> SealedStore:
+    """The store a setting names: ``file://`` (the data directory) or ``s3://...``.
+
+    ``versions`` is where an object store records each sealed object's version (the
+    catalog). A file store keeps sealed files beside the catalog, custody anchors and
+    scratch, so it can only be the data directory itself; aiobotocore is imported only
+    for an S3 store.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if Path(parts.path).resolve() != Path(data_dir).resolve():
+            raise BadInput(
+                f"store {url!r}: a file store is the data directory itself"
+                f" (file://{Path(data_dir).resolve()}); move the archive with --data instead"
+            )
+        return FileStore(Path(data_dir))
+    if parts.scheme == "s3":
+        from archive.objectstore import ObjectStore, load_credentials, parse_location
+
+        return ObjectStore(data_dir, parse_location(url), load_credentials(), versions)
+    raise BadInput(f"store {url!r}: expected file:// (the data directory) or s3://BUCKET?...")

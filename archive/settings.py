@@ -14,8 +14,9 @@ PostgreSQL). The code is the same; these settings say which engine each concern 
     ``embedded`` (in the server's process) or ``postgresql`` (on the catalog's database)
 
 They come, first found wins, from ``OSINT_CAPTURE_CATALOG`` / ``_STORE`` / ``_QUEUE``
-in the environment, then the config file (``--config FILE``, else
-``DATA/osint-capture.toml`` when it exists), then the embedded defaults, which put
+in the environment, then the config file (``OSINT_CAPTURE_CONFIG``, which the CLI's
+``--config FILE`` sets, else ``DATA/osint-capture.toml`` when it exists), then the
+embedded defaults, which put
 everything in the data directory exactly as an installation without settings has it.
 The data directory keeps what is local to each machine in every mode: scratch,
 keys, the server's token.
@@ -36,19 +37,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from archive.catalog.opening import POSTGRESQL_SCHEMES, sqlite_path
+from archive.catalog.shared import BadCatalogURL
 from archive.errors import BadInput
 from archive.objectstore.errors import BadLocation
 from archive.objectstore.location import parse_location
 
 #: The config file's name in a data directory.
 CONFIG_NAME = "osint-capture.toml"
+#: The environment variable naming a config file (the CLI's ``--config`` sets it).
+CONFIG_ENV = "OSINT_CAPTURE_CONFIG"
 #: The environment variable of each setting.
 ENVIRONMENT = {
     "catalog": "OSINT_CAPTURE_CATALOG",
     "store": "OSINT_CAPTURE_STORE",
     "queue": "OSINT_CAPTURE_QUEUE",
 }
-CATALOG_SCHEMES = ("sqlite", "postgresql")
 STORE_SCHEMES = ("file", "s3")
 QUEUES = ("embedded", "postgresql")
 #: The catalog's file in a data directory, for the embedded default.
@@ -88,11 +92,7 @@ class Settings:
 
     def sqlite_path(self) -> Path:
         """The SQLite catalog's file (only for a ``sqlite:`` catalog)."""
-        return Path(urlsplit(self.catalog).path)
-
-    def file_root(self) -> Path:
-        """The local store's root (only for a ``file:`` store)."""
-        return Path(urlsplit(self.store).path)
+        return sqlite_path(self.catalog)
 
 
 def embedded_defaults(data_dir: Path) -> dict[str, str]:
@@ -112,10 +112,13 @@ def load_settings(
 ) -> Settings:
     """The settings for ``data_dir``: environment, then config file, then defaults.
 
-    ``config_file`` given must exist (a typo must not silently fall back to embedded
-    mode); without it, ``DATA/osint-capture.toml`` is read when present.
+    ``config_file`` (else ``$OSINT_CAPTURE_CONFIG``) given must exist: a typo must not
+    silently fall back to embedded mode. Without either, ``DATA/osint-capture.toml``
+    is read when present.
     """
     env = os.environ if environ is None else environ
+    if config_file is None and env.get(CONFIG_ENV):
+        config_file = Path(env[CONFIG_ENV])
     if config_file is not None and not Path(config_file).is_file():
         raise SettingsError(f"config file {config_file} does not exist (--config)")
     path = Path(config_file) if config_file is not None else Path(data_dir) / CONFIG_NAME
@@ -157,7 +160,7 @@ def check_settings(settings: Settings) -> None:
     """Refuse settings that cannot work together or would put a secret in a URL."""
     where = settings.origins
     catalog = urlsplit(settings.catalog)
-    if catalog.scheme not in CATALOG_SCHEMES:
+    if catalog.scheme not in ("sqlite", *POSTGRESQL_SCHEMES):
         raise SettingsError(
             f"catalog {settings.catalog!r} (from {where['catalog']}): expected"
             " sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
@@ -167,8 +170,11 @@ def check_settings(settings: Settings) -> None:
             f"catalog URL (from {where['catalog']}) holds a password: passwords are never"
             " settings; put it in PGPASSWORD or a .pgpass file of mode 0600"
         )
-    if catalog.scheme == "sqlite" and not catalog.path.startswith("/"):
-        raise SettingsError(f"catalog {settings.catalog!r}: a sqlite path must be absolute")
+    if catalog.scheme == "sqlite":
+        try:
+            sqlite_path(settings.catalog)
+        except BadCatalogURL as exc:
+            raise SettingsError(f"catalog (from {where['catalog']}): {exc}") from exc
     _check_store(settings)
     if settings.queue not in QUEUES:
         raise SettingsError(

@@ -19,7 +19,7 @@ def test_without_settings_everything_is_in_the_data_directory(tmp_path: Path) ->
     settings = load_settings(tmp_path, environ={})
     assert settings.catalog == f"sqlite://{tmp_path}/catalog.sqlite3"
     assert settings.sqlite_path() == tmp_path / "catalog.sqlite3"
-    assert settings.file_root() == tmp_path
+    assert settings.store == f"file://{tmp_path}"
     assert settings.queue == "embedded"
     assert not settings.team
     assert set(settings.origins.values()) == {"default"}

@@ -11,11 +11,14 @@ code (:func:`capture.cli.exits.fail_with`): the one place errors become exit cod
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from archive import __version__
 from archive.errors import OsintCaptureError
+from archive.settings import CONFIG_ENV, load_settings
 from capture.cli import (
     analysing,
     capturing,
@@ -87,7 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     if action is not None and getattr(args, action) is None:
         parser.parse_args([args.command, "--help"])  # prints the help and exits
     try:
-        check_trust_files(getattr(args, "tsa_trust", None))
-        return RUNNERS[args.command](args, data_dir)
+        with settings_file(getattr(args, "config", None)):
+            load_settings(data_dir)  # bad settings are refused before any work starts
+            check_trust_files(getattr(args, "tsa_trust", None))
+            return RUNNERS[args.command](args, data_dir)
     except OsintCaptureError as exc:
         return fail_with(exc)
+
+
+@contextmanager
+def settings_file(path: Path | None) -> Iterator[None]:
+    """``--config FILE`` as ``$OSINT_CAPTURE_CONFIG`` while the command runs: every
+    archive the command opens (and every process it starts) reads the same settings."""
+    if path is None:
+        yield
+        return
+    before = os.environ.get(CONFIG_ENV)
+    os.environ[CONFIG_ENV] = str(path.absolute())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(CONFIG_ENV, None)
+        else:
+            os.environ[CONFIG_ENV] = before

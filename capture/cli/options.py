@@ -33,6 +33,14 @@ def data_option(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="data directory (default: $OSINT_CAPTURE_DATA or ./data)",
     )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="settings file naming the catalog, store and queue (docs/team.md; default:"
+        " $OSINT_CAPTURE_CONFIG, else DATA/osint-capture.toml if present, else all in DATA)",
+    )
 
 
 def tsa_options(parser: argparse.ArgumentParser) -> None:
