@@ -17,7 +17,7 @@ def test_opening_nothing_is_refused_unless_asked_to_create(tmp_path: Path) -> No
     with pytest.raises(NoArchive, match=r"no archive at .*typo"):
         Archive.open(missing, create=False)
     assert not missing.exists(), "a refused open must not leave a directory behind"
-    with Archive.open(missing) as archive:
+    with Archive.open(missing):
         assert (missing / "catalog.sqlite3").is_file()
     assert Archive.exists(missing)
 
