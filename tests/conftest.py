@@ -1,6 +1,6 @@
 """Shared fixtures: the local test site, one real Chromium for the session, a throwaway
-PostgreSQL (tests/postgres.py: started only by a test that asks for it), and the
-check of every WARC the run wrote."""
+PostgreSQL and a throwaway S3 server (tests/postgres.py, tests/seaweed.py: started only
+by a test that asks for them), and the check of every WARC the run wrote."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from capture.browser import Browser
 from tests.postgres import catalog_url, postgres_server, postgres_url
+from tests.seaweed import seaweed
 from tests.site import TestSite
 from tests.warcs import check_every_warc
 
@@ -19,8 +20,9 @@ from tests.warcs import check_every_warc
 # server processes the tests start inherit this.
 os.environ["OSINT_CAPTURE_TSA"] = ""
 
-#: The PostgreSQL fixtures, for every test module (see tests/postgres.py).
-__all__ = ["catalog_url", "postgres_server", "postgres_url"]
+#: The PostgreSQL and SeaweedFS (S3) fixtures, for every test module (tests/postgres.py,
+#: tests/seaweed.py); each starts its server only for a test that asks for it.
+__all__ = ["catalog_url", "postgres_server", "postgres_url", "seaweed"]
 
 
 @pytest.fixture(scope="session")

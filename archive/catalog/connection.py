@@ -61,6 +61,8 @@ class Engine(Protocol):
 
     def integrity_check(self) -> str: ...
 
+    def describe(self) -> dict[str, str]: ...
+
 
 class CatalogConnection:
     """One open catalog, safe to share between threads.
@@ -119,6 +121,11 @@ class CatalogConnection:
     def integrity_check(self) -> str:
         """The database's own check of itself: ``'ok'`` when sound, else what is wrong."""
         return self._engine.integrity_check()
+
+    def describe(self) -> dict[str, str]:
+        """What the database is (engine, its version, where, schema version), for
+        ``osint-capture config check``; nothing secret."""
+        return self._engine.describe()
 
     def _read(self) -> AbstractContextManager[Session]:
         """A session for reads; a database error surfaces as :class:`CatalogError`."""

@@ -190,6 +190,25 @@ class PgEngine:
         with self._connection("catalog read failed") as conn:
             return pg_version(conn)
 
+    def describe(self) -> dict[str, str]:
+        """The server's version, the database, who we are in it and its encoding; and
+        whether the job queue's tables (procrastinate's) are there yet."""
+        with self.read() as session:
+            row = session.execute(
+                "SELECT current_setting('server_version') AS version, current_user AS role,"
+                " current_database() AS db, pg_encoding_to_char(encoding) AS encoding,"
+                " to_regclass('procrastinate_jobs') IS NOT NULL AS queue"
+                " FROM pg_database WHERE datname = current_database()"
+            ).fetchone()
+        return {
+            "engine": f"PostgreSQL {row['version']}",
+            "where": str(self.where),
+            "role": str(row["role"]),
+            "encoding": str(row["encoding"]),
+            "schema": str(self.schema_version()),
+            "queue tables": "present" if row["queue"] else "absent",
+        }
+
     def integrity_check(self) -> str:
         """What PostgreSQL can say of the catalog's own soundness: every constraint
         validated and every index valid and ready (a failed ``CREATE INDEX

@@ -116,6 +116,13 @@ class SqliteEngine:
             rows = session.execute("PRAGMA integrity_check").fetchall()
         return "\n".join(str(row[0]) for row in rows)
 
+    def describe(self) -> dict[str, str]:
+        return {
+            "engine": f"SQLite {sqlite3.sqlite_version}",
+            "where": str(self.where),
+            "schema": str(self.schema_version()),
+        }
+
     @contextmanager
     def read(self) -> Iterator[SqliteSession]:
         """The connection under the lock; a SQLite error surfaces as :class:`CatalogError`."""

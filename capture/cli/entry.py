@@ -22,6 +22,7 @@ from archive.settings import CONFIG_ENV, load_settings
 from capture.cli import (
     analysing,
     capturing,
+    config_command,
     custody,
     export_command,
     listing,
@@ -48,6 +49,7 @@ RUNNERS: dict[str, Runner] = {
     "key": verifying.run_key,
     "custody": custody.run_custody,
     "watch": watching.run_watch,
+    "config": config_command.run_config,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -61,10 +63,15 @@ _GROUPS = (
     verifying,
     custody,
     watching,
+    config_command,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.
-_ACTIONS = {"watch": "watch_command", "custody": "custody_command"}
+_ACTIONS = {
+    "watch": "watch_command",
+    "custody": "custody_command",
+    "config": "config_command",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
