@@ -57,6 +57,9 @@ ACTIONS = (
     # Machine readings of a sealed capture (OCR, transcripts) sealed as an addendum.
     "analysed",
     "analysis-failed",
+    # A case put on legal hold, and released (archive.holds): nothing of it may be deleted.
+    "held",
+    "released",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.

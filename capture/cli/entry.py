@@ -22,6 +22,7 @@ from archive.settings import CONFIG_ENV, load_settings
 from capture.cli import (
     analysing,
     capturing,
+    cases,
     config_command,
     custody,
     export_command,
@@ -50,6 +51,7 @@ RUNNERS: dict[str, Runner] = {
     "custody": custody.run_custody,
     "watch": watching.run_watch,
     "config": config_command.run_config,
+    "case": cases.run_case,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -64,6 +66,7 @@ _GROUPS = (
     custody,
     watching,
     config_command,
+    cases,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.
@@ -71,6 +74,7 @@ _ACTIONS = {
     "watch": "watch_command",
     "custody": "custody_command",
     "config": "config_command",
+    "case": "case_command",
 }
 
 
