@@ -57,6 +57,8 @@ ACTIONS = (
     # Machine readings of a sealed capture (OCR, transcripts) sealed as an addendum.
     "analysed",
     "analysis-failed",
+    # Seq 1 of a team-mode chain: names the chain (archive.evidence.chain_names).
+    "chain-opened",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.
