@@ -136,8 +136,10 @@ class CustodyLog:
         """
         if action not in ACTIONS:
             raise ValueError(f"custody action must be one of {ACTIONS}, not {action!r}")
-        if action in ("log-repaired", "chain-opened"):
-            raise ValueError(f"{action} events are written by the custody log itself only")
+        if action == "log-repaired":
+            raise ValueError("log-repaired events are written by CustodyLog.repair only")
+        if action == "chain-opened":
+            raise ValueError("chain-opened events open a team-mode chain only (custody_db)")
         captures, details = check_content(actor, captures, details)
         with self._locked(exclusive=True):
             if together_with is not None:
