@@ -11,7 +11,8 @@ code that uses it.
 ``DATA/`` holds::
 
     catalog.sqlite3      the catalog (and its WAL files)
-    custody.jsonl        the chain of custody (its lock, anchors/ and anchors.lock beside it)
+    custody.jsonl        the chain of custody (its lock, anchors/ and anchors.lock beside it);
+                         in team mode the chains are in the catalog's database instead
     keys/                the installation's signing key
     captures/ID/         each capture's sealed files
     quarantine/          unsealed leftovers of interrupted captures, set aside
@@ -33,6 +34,8 @@ from typing import Self
 from archive.catalog import CATALOG_NAME, Catalog, open_catalog
 from archive.errors import NotFound
 from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
+from archive.evidence.custody_db import DbCustodyLog
+from archive.evidence.custody_interface import Custody
 from archive.evidence.signing import SigningKey
 from archive.sealed_store import SealedStore, open_store
 from archive.settings import Settings, load_settings
@@ -80,7 +83,13 @@ class Archive:
         #: The engines this archive runs on (the embedded defaults when not given).
         self.settings = settings or load_settings(self.root, environ={})
         self.store: SealedStore = store if store is not None else FileStore(self.root)
-        self.custody = CustodyLog(self.root, catalog, self.store)
+        #: The chain of custody: ``DATA/custody.jsonl`` beside a SQLite catalog (embedded),
+        #: chains per case in the catalog's database beside a PostgreSQL one (team mode).
+        self.custody: Custody = (
+            CustodyLog(self.root, catalog, self.store)
+            if self.settings.catalog_scheme == "sqlite"
+            else DbCustodyLog(catalog, self.store)
+        )
         self._key: SigningKey | None = None
         self._reader: Catalog | None = None
         self._reader_lock = threading.Lock()

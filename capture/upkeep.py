@@ -12,7 +12,7 @@ import logging
 
 from archive.datadir import Archive
 from archive.evidence import trustedtime
-from archive.evidence.anchoring import anchor_if_due
+from archive.evidence.anchoring import anchor_all_due
 from archive.evidence.custody import SYSTEM_ACTOR
 from archive.evidence.trustedtime import TimestampConfig
 
@@ -41,15 +41,21 @@ async def anchor_custody(archive: Archive, tsa: TimestampConfig, interval: float
         await asyncio.sleep(interval)
         try:
             anchoring = tsa.anchoring()
-            run = await asyncio.to_thread(
-                anchor_if_due, archive.custody, anchoring, actor=SYSTEM_ACTOR
+            runs = await asyncio.to_thread(
+                anchor_all_due, archive.custody, anchoring, actor=SYSTEM_ACTOR
             )
         except Exception:
             log.exception("anchoring the custody head failed; trying again later")
             continue
-        if run is None:
-            continue
-        for anchor in run.anchors:
-            log.info("custody seq %d anchored by %s at %s", run.seq, anchor.tsa, anchor.gen_time)
-        for error in run.errors:
-            log.warning("custody seq %d not anchored: %s", run.seq, error)
+        for run in runs:
+            chain = f" (chain {run.chain})" if run.chain else ""
+            for anchor in run.anchors:
+                log.info(
+                    "custody seq %d%s anchored by %s at %s",
+                    run.seq,
+                    chain,
+                    anchor.tsa,
+                    anchor.gen_time,
+                )
+            for error in run.errors:
+                log.warning("custody seq %d%s not anchored: %s", run.seq, chain, error)

@@ -8,12 +8,18 @@ sqlite_engine.SqliteEngine` (one file, one connection behind a lock, ``BEGIN
 IMMEDIATE`` writes) or :class:`archive.catalog.pg_engine.PgEngine` (a pool of
 PostgreSQL connections, row locks). :meth:`CatalogConnection.open` opens a SQLite file;
 :func:`archive.catalog.opening.open_catalog` opens either from a catalog URL.
+
+:meth:`CatalogConnection.transaction` lets a caller outside the catalog join several
+concerns' writes into one transaction (a capture sealed and its custody event, in team
+mode: both committed, or neither): while it is open, every ``_write`` and ``_read`` of
+the same thread runs in it instead of opening its own, so no caller changes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
@@ -73,6 +79,8 @@ class CatalogConnection:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        #: The write session this thread opened with :meth:`transaction`, while it is open.
+        self._joined = threading.local()
 
     @classmethod
     def open(
@@ -127,10 +135,37 @@ class CatalogConnection:
         ``osint-capture config check``; nothing secret."""
         return self._engine.describe()
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction that every catalog call of this thread joins until it ends.
+
+        Committed when the block ends, rolled back whole if anything in it raises. Inside
+        it, reads see the transaction's own changes, and a row locked by one call stays
+        locked until the end (a custody chain's head, in team mode). Re-entrant: a
+        ``transaction()`` inside another joins it. Other threads are not joined; on
+        SQLite they wait for it, as for any write.
+        """
+        if getattr(self._joined, "session", None) is not None:
+            yield
+            return
+        with self._engine.write() as session:
+            self._joined.session = session
+            try:
+                yield
+            finally:
+                self._joined.session = None
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`transaction`."""
+        return getattr(self._joined, "session", None) is not None
+
     def _read(self) -> AbstractContextManager[Session]:
         """A session for reads; a database error surfaces as :class:`CatalogError`."""
-        return self._engine.read()
+        joined = getattr(self._joined, "session", None)
+        return nullcontext(joined) if joined is not None else self._engine.read()
 
     def _write(self) -> AbstractContextManager[Session]:
-        """One write transaction: committed whole, or rolled back whole."""
-        return self._engine.write()
+        """One write transaction: committed whole, or rolled back whole (or, inside
+        :meth:`transaction`, part of that one)."""
+        joined = getattr(self._joined, "session", None)
+        return nullcontext(joined) if joined is not None else self._engine.write()

@@ -19,6 +19,7 @@ from __future__ import annotations
 from archive.catalog.analyses import AnalysisTables
 from archive.catalog.captures import CaptureTables
 from archive.catalog.cases import CaseTables
+from archive.catalog.custody_chains import CustodyChainTables
 from archive.catalog.custody_head import CustodyHeadTables
 from archive.catalog.queue import QueueTables
 from archive.catalog.search import SearchTables
@@ -32,6 +33,7 @@ class Catalog(
     QueueTables,
     TargetTables,
     CustodyHeadTables,
+    CustodyChainTables,
     AnalysisTables,
     SearchTables,
     ObjectVersionTables,

@@ -14,7 +14,7 @@ by code point (``COLLATE "C"``), as SQLite's do, so listings come out in the sam
 whatever the database's locale.
 
 Step 1 is SQLite's steps 1 to 7 (the catalog when PostgreSQL came); step 2 is SQLite's
-step 8.
+step 8; step 3 is SQLite's step 9.
 """
 
 from __future__ import annotations
@@ -189,6 +189,39 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
                 held_by TEXT COLLATE "C",
                 reason TEXT COLLATE "C",
                 held_at TEXT COLLATE "C" NOT NULL
+            )
+            """,
+        ),
+    ),
+    Migration(
+        3,
+        "custody chains in the catalog (team mode): one hash chain per case, events as bytes",
+        (
+            """
+            CREATE TABLE custody_chains (
+                chain TEXT COLLATE "C" PRIMARY KEY,
+                seq BIGINT NOT NULL CHECK (seq >= 0),
+                hash TEXT COLLATE "C" NOT NULL,
+                updated_at TEXT COLLATE "C" NOT NULL
+            )
+            """,
+            # BYTEA, not jsonb: jsonb reorders keys, and the hash is over these exact bytes.
+            """
+            CREATE TABLE custody_events (
+                chain TEXT COLLATE "C" NOT NULL REFERENCES custody_chains(chain),
+                seq BIGINT NOT NULL CHECK (seq > 0),
+                hash TEXT COLLATE "C" NOT NULL,
+                line BYTEA NOT NULL,
+                PRIMARY KEY (chain, seq)
+            )
+            """,
+            """
+            CREATE TABLE custody_anchors (
+                name TEXT COLLATE "C" PRIMARY KEY,
+                chain TEXT COLLATE "C" NOT NULL REFERENCES custody_chains(chain),
+                seq BIGINT NOT NULL,
+                token_sha256 TEXT COLLATE "C" NOT NULL,
+                recorded_at TEXT COLLATE "C" NOT NULL
             )
             """,
         ),

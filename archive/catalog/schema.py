@@ -233,6 +233,41 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        9,
+        "custody chains in the catalog (team mode): one hash chain per case, events as bytes",
+        (
+            # One row per chain: its head, locked by every append to that chain.
+            """
+            CREATE TABLE custody_chains (
+                chain TEXT NOT NULL PRIMARY KEY,
+                seq INTEGER NOT NULL CHECK (seq >= 0),
+                hash TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )
+            """,
+            # Each event as its exact canonical bytes (what its hash is over), never re-encoded.
+            """
+            CREATE TABLE custody_events (
+                chain TEXT NOT NULL REFERENCES custody_chains(chain),
+                seq INTEGER NOT NULL CHECK (seq > 0),
+                hash TEXT NOT NULL,
+                line BLOB NOT NULL,
+                PRIMARY KEY (chain, seq)
+            )
+            """,
+            # The anchors' token files, sealed in the store: listed here, not from a folder.
+            """
+            CREATE TABLE custody_anchors (
+                name TEXT NOT NULL PRIMARY KEY,
+                chain TEXT NOT NULL REFERENCES custody_chains(chain),
+                seq INTEGER NOT NULL,
+                token_sha256 TEXT NOT NULL,
+                recorded_at TEXT NOT NULL
+            )
+            """,
+        ),
+    ),
 )
 
 

@@ -28,7 +28,9 @@ from archive.evidence.anchors import (
     package_path,
     token_name,
 )
+from archive.evidence.chain_anchors import chain_token, keep_chain_anchor
 from archive.evidence.custody import CustodyError, CustodyLog, CustodyTampered
+from archive.evidence.custody_db import ChainLog, DbCustodyLog
 from archive.evidence.timestamps import Timestamp, TimestampError
 from archive.evidence.tsa_client import DEFAULT_TIMEOUT, request_token
 from archive.evidence.tsa_roots import TrustStore
@@ -58,10 +60,16 @@ class AnchorRun:
     hash: str
     anchors: list[Anchor] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: The chain anchored (team mode); ``None`` for the file log's one chain.
+    chain: str | None = None
+
+
+#: A log that can be anchored: the file log, or one chain of the catalog's.
+AnchoredLog = CustodyLog | ChainLog
 
 
 def anchor_head(
-    log: CustodyLog, anchoring: Anchoring, *, actor: str, at: tuple[int, str] | None = None
+    log: AnchoredLog, anchoring: Anchoring, *, actor: str, at: tuple[int, str] | None = None
 ) -> AnchorRun:
     """Time-stamp the event ``at`` (``(seq, hash)``; the log's head when ``None``) with
     every TSA of ``anchoring``, and keep each verified reply as an anchor.
@@ -74,7 +82,7 @@ def anchor_head(
     events = log.intact_events("to anchor")
     _refuse_contradicted(events)
     seq, hash_ = _target(events, at)
-    run = AnchorRun(seq, hash_)
+    run = AnchorRun(seq, hash_, chain=log.name if isinstance(log, ChainLog) else None)
     for tsa in anchoring.tsas:
         try:
             stamp = request_token(
@@ -98,8 +106,10 @@ def _target(events: Sequence[Mapping[str, Any]], at: tuple[int, str] | None) -> 
     return seq, hash_
 
 
-def _keep(log: CustodyLog, stamp: Timestamp, seq: int, hash_: str, actor: str) -> Anchor:
+def _keep(log: AnchoredLog, stamp: Timestamp, seq: int, hash_: str, actor: str) -> Anchor:
     """Seal the TSA's reply and its chain in ``DATA/anchors/``, then record the event."""
+    if isinstance(log, ChainLog):
+        return keep_chain_anchor(log, stamp, seq, hash_, actor)
     store = log.store
     with locked(log.data_dir / ANCHORS_LOCK, exclusive=True):
         name = _free_name(log, seq)
@@ -133,7 +143,7 @@ def _free_name(log: CustodyLog, seq: int) -> str:
         number += 1
 
 
-def anchor_due(log: CustodyLog) -> bool:
+def anchor_due(log: AnchoredLog) -> bool:
     """Whether events were added since the newest anchor, other than anchors' own.
 
     The ``anchored`` event of the last anchoring always follows it; anchoring for that
@@ -148,11 +158,25 @@ def anchor_due(log: CustodyLog) -> bool:
     return any(e.seq > newest and e.action != "anchored" for e in events)
 
 
-def anchor_if_due(log: CustodyLog, anchoring: Anchoring, *, actor: str) -> AnchorRun | None:
+def anchor_if_due(log: AnchoredLog, anchoring: Anchoring, *, actor: str) -> AnchorRun | None:
     """:func:`anchor_head`, when :func:`anchor_due`; else ``None``."""
     if not anchor_due(log):
         return None
     return anchor_head(log, anchoring, actor=actor)
+
+
+def anchor_all_due(
+    custody: CustodyLog | DbCustodyLog, anchoring: Anchoring, *, actor: str
+) -> list[AnchorRun]:
+    """Every log or chain whose head moved since its newest anchor, anchored: the file
+    log's one chain, or (team mode) each chain of the catalog on its own."""
+    logs: list[AnchoredLog] = (
+        [custody.chain(name) for name in custody.chains()]
+        if isinstance(custody, DbCustodyLog)
+        else [custody]
+    )
+    runs = [anchor_if_due(log, anchoring, actor=actor) for log in logs]
+    return [run for run in runs if run is not None]
 
 
 @dataclass(frozen=True)
@@ -172,7 +196,7 @@ class PackageAnchors:
 
 
 def package_anchors(
-    log: CustodyLog,
+    log: CustodyLog | DbCustodyLog,
     events: Sequence[Mapping[str, Any]],
     anchoring: Anchoring | None,
     *,
@@ -190,12 +214,13 @@ def package_anchors(
     _refuse_contradicted(events)
     first, last = events[0], events[-1]
     run = None
+    target = _slice_log(log, first)
     if anchoring is not None and anchoring.tsas:
-        run = anchor_head(log, anchoring, actor=actor, at=(last["seq"], last["hash"]))
+        run = anchor_head(target, anchoring, actor=actor, at=(last["seq"], last["hash"]))
     recorded = [_recorded(e) for e in events if e["action"] == "anchored"]
     carried = [a for a in recorded if first["seq"] <= a.seq <= last["seq"]]
     carried += run.anchors if run is not None else []
-    tokens = tuple((package_path(a.token), _token_bytes(log, a)) for a in carried)
+    tokens = tuple((package_path(a.token), _token_bytes(target, a)) for a in carried)
     head = {
         "seq": last["seq"],
         "hash": last["hash"],
@@ -240,14 +265,28 @@ def _recorded(event: Mapping[str, Any]) -> Anchor:
         ) from exc
 
 
-def _token_bytes(log: CustodyLog, anchor: Anchor) -> bytes:
+def _slice_log(log: CustodyLog | DbCustodyLog, first: Mapping[str, Any]) -> AnchoredLog:
+    """The log a slice was cut from: the file log, or the chain its seq 1 names."""
+    if not isinstance(log, DbCustodyLog):
+        return log
+    chain = first["details"].get("chain") if first["action"] == "chain-opened" else None
+    if not isinstance(chain, str):
+        raise CustodyError("a team-mode custody slice must start with the event naming its chain")
+    return log.chain(chain)
+
+
+def _token_bytes(log: AnchoredLog, anchor: Anchor) -> bytes:
     """A recorded anchor's token, as sealed: the SHA-256 its event recorded."""
-    path = log.anchors_dir / anchor.token
+    if isinstance(log, ChainLog):
+        path, read = f"{log.where}: {anchor.token}", lambda: chain_token(log, anchor)
+    else:
+        file = log.anchors_dir / anchor.token
+        path, read = str(file), file.read_bytes
     try:
-        data = path.read_bytes()
+        data = read()
     except OSError as exc:
         raise CustodyError(
-            f"the anchor of seq {anchor.seq} ({path}) cannot be read: {exc.strerror};"
+            f"the anchor of seq {anchor.seq} ({path}) cannot be read: {exc};"
             " `osint-capture custody verify` names every problem"
         ) from exc
     if hashlib.sha256(data).hexdigest() != anchor.token_sha256:

@@ -53,7 +53,9 @@ CHAIN_SUFFIX = ".chain.pem"
 #: The export's statement of its custody head and the anchors it carries.
 PACKAGE_HEAD_PATH = "evidence/custody-head.json"
 PACKAGE_TOKEN_PREFIX = "evidence/custody-anchor-"
-_TOKEN_NAME = re.compile(r"(?P<seq>[1-9][0-9]*)-(?P<n>[1-9][0-9]*)\.tsr")
+#: ``<seq>-<n>.tsr``; in team mode the chain's tag comes first (``c<12 hex>.<seq>-<n>.tsr``,
+#: :func:`archive.evidence.chain_names.chain_tag`): one store folder holds every chain's.
+_TOKEN_NAME = re.compile(r"(?:c[0-9a-f]{12}\.)?(?P<seq>[1-9][0-9]*)-(?P<n>[1-9][0-9]*)\.tsr")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: Names of the checks this module adds to a verdict.
 HEAD_CHECK = "custody head"
@@ -78,8 +80,9 @@ def anchored_seq(name: str) -> int | None:
 
 
 def package_path(token: str) -> str:
-    """Where the token file ``token`` goes in an export."""
-    return PACKAGE_TOKEN_PREFIX + token
+    """Where the token file ``token`` goes in an export (without a chain's tag: a package
+    carries one chain, so ``<seq>-<n>.tsr`` names it there)."""
+    return PACKAGE_TOKEN_PREFIX + token.rsplit(".", 2)[-2] + ".tsr"
 
 
 def is_package_token(path: str) -> bool:

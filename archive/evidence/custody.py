@@ -75,7 +75,7 @@ from archive.evidence.custody_lines import (
     split_lines,
     verify_slice,
 )
-from archive.evidence.custody_report import CustodyReport, check_log_anchors
+from archive.evidence.custody_report import CustodyReport, FolderTokens, check_log_anchors
 from archive.evidence.tsa_roots import TrustStore
 from archive.sealed_store import SealedStore
 from archive.store import fsync_dir, locked, write_all_and_sync
@@ -138,6 +138,8 @@ class CustodyLog:
             raise ValueError(f"custody action must be one of {ACTIONS}, not {action!r}")
         if action == "log-repaired":
             raise ValueError("log-repaired events are written by CustodyLog.repair only")
+        if action == "chain-opened":
+            raise ValueError("chain-opened events open a team-mode chain only (custody_db)")
         captures, details = check_content(actor, captures, details)
         with self._locked(exclusive=True):
             if together_with is not None:
@@ -204,8 +206,11 @@ class CustodyLog:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def verify(self, trust: TrustStore | None = None) -> CustodyReport:
+    def verify(self, trust: TrustStore | None = None, *, case: str | None = None) -> CustodyReport:
         """Check every line, every link, the end against the catalog's head, every anchor.
+
+        ``case`` changes nothing: this log is one chain for every case, so a case's
+        events are checked by checking all of it.
 
         ``trust`` is the roots the anchors' TSAs must chain to (certifi's bundle when
         ``None``). The anchors' names are listed under the same lock as the log is read,
@@ -217,7 +222,7 @@ class CustodyLog:
             listed = self._anchor_names()
         log = check_log(data, catalog_head)
         anchors, notes = check_log_anchors(
-            log.events, self.anchors_dir, listed, trust or TrustStore.load()
+            log.events, FolderTokens(self.anchors_dir), listed, trust or TrustStore.load()
         )
         return CustodyReport.of(self.path, log, catalog_head, anchors, notes)
 

@@ -60,6 +60,8 @@ ACTIONS = (
     # A case put on legal hold, and released (archive.holds): nothing of it may be deleted.
     "held",
     "released",
+    # Seq 1 of a team-mode chain: names the chain (archive.evidence.chain_names).
+    "chain-opened",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.

@@ -53,6 +53,7 @@ PROBLEM_KINDS = (
     "prev-mismatch",  # prev is not the hash of the line before
     "head-mismatch",  # the log's end is not the catalog's head
     "anchor",  # an anchor contradicts the log, is missing or does not verify
+    "chain",  # a team-mode chain's seq 1 does not name it: events of another chain
 )
 
 

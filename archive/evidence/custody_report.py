@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from archive.evidence.anchors import (
     ANCHORED_CHECK,
@@ -39,12 +39,39 @@ from archive.evidence.tsa_token import read_claim
 LOG_CHECK = "custody log"
 
 
+class TokenSource(Protocol):
+    """Where a log's anchor tokens are read from: ``DATA/anchors/`` for the file log,
+    the sealed store for a chain in the catalog (team mode)."""
+
+    def read(self, name: str) -> bytes:
+        """The token file ``name`` as sealed; :class:`FileNotFoundError` when it is gone."""
+        ...
+
+    def where(self, name: str) -> str:
+        """How messages name the token file ``name``."""
+        ...
+
+
+@dataclass(frozen=True)
+class FolderTokens:
+    """Anchor tokens in a folder (``DATA/anchors/``)."""
+
+    folder: Path
+
+    def read(self, name: str) -> bytes:
+        return (self.folder / name).read_bytes()
+
+    def where(self, name: str) -> str:
+        return f"{ANCHORS_DIR}/{name}"
+
+
 @dataclass(frozen=True)
 class CustodyReport:
     """What :meth:`CustodyLog.verify` found. ``ok`` (intact) when there are no problems;
     :attr:`outcome` also says whether anything outside this machine vouches for it."""
 
-    path: Path
+    #: The log's file, or (team mode) which chain in which catalog.
+    path: Path | str
     events: int
     last: tuple[int, str] | None
     catalog_head: tuple[int, str] | None
@@ -56,7 +83,7 @@ class CustodyReport:
     @classmethod
     def of(
         cls,
-        path: Path,
+        path: Path | str,
         log: LogCheck,
         catalog_head: tuple[int, str] | None,
         anchors: Sequence[AnchorCheck] = (),
@@ -145,13 +172,13 @@ def _head_dict(head: tuple[int, str] | None) -> dict[str, Any] | None:
 
 
 def check_log_anchors(
-    events: Sequence[Event], folder: Path, listed: Sequence[str], trust: TrustStore
+    events: Sequence[Event], tokens: TokenSource, listed: Sequence[str], trust: TrustStore
 ) -> tuple[list[AnchorCheck], list[str]]:
     """Every anchor of a log: each ``anchored`` event's, and each token file without one.
 
-    ``listed`` is the ``.tsr`` names found in ``folder`` (``DATA/anchors/``), read
-    together with the log so that every event read has its file. Returns the checks
-    and notes (files without events, names that are not anchors').
+    ``listed`` is the token names ``tokens`` holds (``DATA/anchors/``, or the catalog's
+    list in team mode), read together with the log so that every event read has its
+    file. Returns the checks and notes (files without events, names that are not anchors').
     """
     logged = {event.seq: event.hash for event in events}
     checks: list[AnchorCheck] = []
@@ -160,22 +187,22 @@ def check_log_anchors(
         if event.action == "anchored":
             if isinstance(event.details.get("token"), str):
                 recorded.add(event.details["token"])
-            checks.append(_check_anchored_event(event, folder, logged, trust))
+            checks.append(_check_anchored_event(event, tokens, logged, trust))
     notes: list[str] = []
     for name in sorted(set(listed) - recorded):
-        where = f"{ANCHORS_DIR}/{name}"
+        where = tokens.where(name)
         if anchored_seq(name) is None:
             notes.append(f"{where} is not named as an anchor (<seq>-<n>.tsr); not checked")
             continue
         notes.append(
             f"{where} has no 'anchored' event (written just before a crash?); checked on its own"
         )
-        checks.append(_check_unrecorded(folder / name, where, logged, trust))
+        checks.append(_check_unrecorded(tokens, name, logged, trust))
     return checks, notes
 
 
 def _check_anchored_event(
-    event: Event, folder: Path, logged: Mapping[int, str], trust: TrustStore
+    event: Event, tokens: TokenSource, logged: Mapping[int, str], trust: TrustStore
 ) -> AnchorCheck:
     """An ``anchored`` event: its file as recorded, then its token (:func:`check_token`)."""
     label = f"the 'anchored' event seq {event.seq}"
@@ -185,13 +212,13 @@ def _check_anchored_event(
         return AnchorCheck(
             None, "", "?", "?", label, Outcome.FAILED, f"it does not describe an anchor: {exc}"
         )
-    where = f"{ANCHORS_DIR}/{anchor.token}"
+    where = tokens.where(anchor.token)
     claim = Claim(anchor.seq, anchor.hash, anchor.tsa, anchor.gen_time, where)
     problem = None
     if anchor.seq >= event.seq:
         problem = f"{label} records an anchor of seq {anchor.seq}, which came after it"
     try:
-        token = (folder / anchor.token).read_bytes()
+        token = tokens.read(anchor.token)
     except FileNotFoundError:
         token = None
         problem = f"the file is gone, but {label} records it: the anchor was deleted"
@@ -207,13 +234,14 @@ def _check_anchored_event(
 
 
 def _check_unrecorded(
-    path: Path, where: str, logged: Mapping[int, str], trust: TrustStore
+    tokens: TokenSource, name: str, logged: Mapping[int, str], trust: TrustStore
 ) -> AnchorCheck:
     """A token file with no event: it claims what it claims, held against the log."""
-    seq = anchored_seq(path.name) or 0
+    seq = anchored_seq(name) or 0
+    where = tokens.where(name)
     tsa = "an unrecorded TSA"
     try:
-        token = path.read_bytes()
+        token = tokens.read(name)
         digest, _time = read_claim(token)
     except (OSError, TimestampError) as exc:
         return AnchorCheck(seq, "", tsa, "?", where, Outcome.FAILED, f"unreadable: {exc}")

@@ -36,7 +36,8 @@ from typing import Any
 
 from archive.datadir import Archive
 from archive.evidence.anchoring import Anchoring, PackageAnchors, package_anchors
-from archive.evidence.custody import CustodyError, CustodyLog
+from archive.evidence.custody import CustodyError
+from archive.evidence.custody_interface import Custody
 from archive.evidence.signing import SigningKey
 from archive.timeutil import now_rfc3339
 from archive.wacz.export_types import ExportError, ExportResult, PdfRenderer, Stamper
@@ -95,7 +96,7 @@ def export_wacz(
 
 
 def _custody_slice(
-    custody: CustodyLog,
+    custody: Custody,
     captures: list[SealedCapture],
     anchoring: Anchoring | None,
     actor: str,
@@ -109,7 +110,7 @@ def _custody_slice(
     return events, anchors
 
 
-def _record_export(custody: CustodyLog, result: ExportResult, key: SigningKey, actor: str) -> None:
+def _record_export(custody: Custody, result: ExportResult, key: SigningKey, actor: str) -> None:
     """The ``exported`` event: the package's hash, size, format and signer."""
     try:
         custody.append(

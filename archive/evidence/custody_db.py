@@ -1,0 +1,308 @@
+"""The chain of custody in the catalog's database (team mode): many writers, many machines.
+
+The same events as ``DATA/custody.jsonl`` (:mod:`archive.evidence.custody_events`: same
+fields, same canonical bytes, same hashes), kept as rows of the catalog, one hash chain
+per case (:mod:`archive.evidence.chain_names`). An append runs in one
+:meth:`~archive.catalog.Catalog.transaction`: the catalog change the event records
+(``together_with``: a capture sealed, a token kept), then for each chain the event
+concerns, its head row locked, its last event read and checked, the new event inserted
+and the head moved. Committed together, or not at all: there is no crash between a
+capture's row and its event, and no head one event behind to reconcile or torn line to
+repair. Two writers of one chain queue on its head row; writers of different cases never
+wait for each other.
+
+Checking a chain is :mod:`archive.evidence.chain_check`; an export carries its case's
+chain from seq 1 (the ``chain-opened`` event that names it), which
+:func:`~archive.evidence.custody_lines.verify_slice` checks offline exactly as a slice of
+the file log. Anchors are sealed through the archive's store and listed in the catalog
+(:mod:`archive.evidence.chain_anchors`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from archive.catalog import Catalog, CatalogError
+from archive.catalog.custody_chains import ChainHead, StoredEvent
+from archive.evidence.chain_check import ChainsReport, check_chain, parsed
+from archive.evidence.chain_names import (
+    INSTALLATION_CHAIN,
+    OPENING_ACTION,
+    case_chain,
+    opening_details,
+)
+from archive.evidence.custody_events import (
+    ACTIONS,
+    GENESIS,
+    SYSTEM_ACTOR,
+    CustodyError,
+    CustodyTampered,
+    Event,
+    build_event,
+    canonical_json,
+    check_content,
+    event_hash,
+)
+from archive.evidence.custody_report import CustodyReport, check_log_anchors
+from archive.evidence.tsa_roots import TrustStore
+from archive.sealed_store import SealedStore
+
+
+class DbCustodyLog:
+    """Every custody chain of a catalog; :meth:`chain` is one of them on its own."""
+
+    def __init__(self, catalog: Catalog, store: SealedStore) -> None:
+        self.catalog = catalog
+        #: Where the anchors' tokens are sealed (folder ``anchors``), as every sealed file is.
+        self.store = store
+
+    @property
+    def where(self) -> str:
+        return f"the catalog {self.catalog.path}"
+
+    def chain(self, name: str) -> ChainLog:
+        """One chain, with the calls anchoring needs (appends go to it)."""
+        return ChainLog(self, name)
+
+    def chains(self) -> list[str]:
+        """Every chain that holds events (or a head row), by name."""
+        return self.catalog.custody_event_chains()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def append(
+        self,
+        action: str,
+        *,
+        actor: str,
+        captures: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+        together_with: Callable[[], object] | None = None,
+    ) -> Event:
+        """Record one event, with ``together_with``'s catalog change, in one transaction.
+
+        The event goes to the chain of its captures' case (the installation chain for
+        none); captures of several cases put it on each of their chains, and the first
+        chain's event (by name) is returned. Refuses (:class:`CustodyTampered`) a chain
+        whose last event does not match its head or its own hash.
+        """
+        captures, details = _checked(action, actor, captures, details)
+        with self._transaction():
+            if together_with is not None:
+                together_with()
+            chains = self._chains_of(captures)
+            events = [self._append_to(c, action, actor, captures, details) for c in chains]
+        return events[0]
+
+    def append_to(
+        self, chain: str, action: str, *, actor: str, details: Mapping[str, Any] | None = None
+    ) -> Event:
+        """Record an event about no capture on ``chain`` (an anchor of that chain)."""
+        _captures, details = _checked(action, actor, (), details)
+        with self._transaction():
+            return self._append_to(chain, action, actor, (), details)
+
+    def reconcile_head(self) -> tuple[int, str] | None:
+        """Nothing to reconcile (an event and its head commit together); the
+        installation chain's head, for the caller's log line."""
+        head = self.catalog.custody_chain_heads().get(INSTALLATION_CHAIN)
+        return head if head is not None and head[0] > 0 else None
+
+    def repair(self, *, actor: str = SYSTEM_ACTOR) -> Event | None:
+        """Nothing to repair: a transaction is never torn. Always ``None``."""
+        check_content(actor, (), None)
+        return None
+
+    def _transaction(self) -> Any:
+        try:
+            return self.catalog.transaction()
+        except CatalogError as exc:  # pragma: no cover - raised on entering, below
+            raise CustodyError(f"custody: {exc}") from exc
+
+    def _chains_of(self, captures: Sequence[str]) -> list[str]:
+        if not captures:
+            return [INSTALLATION_CHAIN]
+        cases = self.catalog.capture_cases(list(captures))
+        return sorted({case_chain(cases.get(capture)) for capture in captures})
+
+    def _append_to(
+        self,
+        chain: str,
+        action: str,
+        actor: str,
+        captures: Sequence[str],
+        details: dict[str, Any],
+    ) -> Event:
+        """Inside the transaction: lock the head, check the last event, add the next."""
+        last = _settled(self.catalog.lock_custody_chain(chain, GENESIS))
+        if last is None:
+            last = self._insert(
+                chain, build_event(None, OPENING_ACTION, SYSTEM_ACTOR, (), opening_details(chain))
+            )
+        return self._insert(chain, build_event(last, action, actor, captures, details))
+
+    def _insert(self, chain: str, event: Event) -> Event:
+        stored = StoredEvent(chain, event.seq, event.hash, event.line())
+        self.catalog.add_custody_event(stored, after_seq=event.seq - 1)
+        return event
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def verify(self, trust: TrustStore | None = None, *, case: str | None = None) -> Any:
+        """Check one case's chain (a :class:`CustodyReport`), or every chain (a
+        :class:`ChainsReport`)."""
+        trust = trust or TrustStore.load()
+        if case is not None:
+            return self.chain(case_chain(case)).verify(trust)
+        reports = tuple((name, self.chain(name).verify(trust)) for name in self.chains())
+        return ChainsReport(self.where, reports)
+
+    def events(self, capture_id: str | None = None) -> Iterator[Event]:
+        """Every chain's events (chain by chain, each in seq order), or ``capture_id``'s
+        (from its case's chain); as stored, not verified."""
+        names = self.chains() if capture_id is None else self._chains_of([capture_id])
+        for name in names:
+            for event in self.chain(name).events():
+                if capture_id is None or capture_id in event.captures:
+                    yield event
+
+    def slice_for(self, capture_ids: Iterable[str]) -> list[dict[str, Any]]:
+        """An export's custody: the captures' case chain from its seq 1 (which names it)
+        to its head, once it verifies; ``[]`` when no event concerns the captures.
+
+        Refuses captures of several cases: an export carries one chain.
+        """
+        wanted = list(dict.fromkeys(capture_ids))
+        chains = self._chains_of(wanted) if wanted else []
+        if len(chains) > 1:
+            raise CustodyError(
+                f"refusing to export captures of {len(chains)} custody chains"
+                f" ({', '.join(chains)}) in one package: team mode keeps one chain per case;"
+                " export each case's captures on their own"
+            )
+        if not chains:
+            return []
+        events = self.chain(chains[0]).intact_events("to export")
+        if not any(set(wanted).intersection(event["captures"]) for event in events):
+            return []
+        return events
+
+    def intact_events(self, purpose: str) -> list[dict[str, Any]]:
+        """Every chain's events (chain by chain), once every chain verifies (anchors aside)."""
+        return [e for name in self.chains() for e in self.chain(name).intact_events(purpose)]
+
+
+class ChainLog:
+    """One chain of a :class:`DbCustodyLog`: what anchoring and ``verify --case`` use."""
+
+    def __init__(self, log: DbCustodyLog, name: str) -> None:
+        self.log = log
+        self.name = name
+        self.store = log.store
+
+    @property
+    def where(self) -> str:
+        return f"chain {self.name} in {self.log.where}"
+
+    def append(
+        self,
+        action: str,
+        *,
+        actor: str,
+        captures: Sequence[str] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> Event:
+        """An event about no capture, on this chain (its anchors)."""
+        if captures:
+            raise ValueError("a chain's own events are about no capture; use DbCustodyLog.append")
+        return self.log.append_to(self.name, action, actor=actor, details=details)
+
+    def _read(self) -> tuple[list[bytes], tuple[int, str] | None]:
+        """The stored lines and the head, read so that appends committing meanwhile
+        are left out rather than seen as events past the head."""
+        catalog = self.log.catalog
+        head = _head(catalog.custody_chain_heads().get(self.name))
+        rows = catalog.custody_chain_events(self.name)
+        if rows and rows[-1].seq > (head[0] if head else 0):
+            later = _head(catalog.custody_chain_heads().get(self.name))
+            if head is not None and later is not None and later[0] >= rows[-1].seq:
+                rows = [row for row in rows if row.seq <= head[0]]
+        return [row.line for row in rows], head
+
+    def verify(self, trust: TrustStore | None = None) -> CustodyReport:
+        """Every line, link and the head of this chain, its opening, and its anchors."""
+        from archive.evidence.chain_anchors import StoreTokens
+
+        lines, head = self._read()
+        listed = [a.name for a in self.log.catalog.custody_anchor_files(self.name)]
+        log = check_chain(self.name, lines, head)
+        tokens = StoreTokens(self.store)
+        anchors, notes = check_log_anchors(log.events, tokens, listed, trust or TrustStore.load())
+        return CustodyReport.of(self.where, log, head, anchors, notes)
+
+    def events(self) -> Iterator[Event]:
+        lines, _head_row = self._read()
+        for number, line in enumerate(lines, start=1):
+            try:
+                yield Event.from_dict(json.loads(line))
+            except ValueError as exc:
+                raise CustodyError(f"{self.where}: line {number} is not an event: {exc}") from exc
+
+    def intact_events(self, purpose: str) -> list[dict[str, Any]]:
+        """This chain's events as stored, once every line, link and its head verify."""
+        lines, head = self._read()
+        log = check_chain(self.name, lines, head)
+        if log.problems:
+            report = CustodyReport.of(self.where, log, head)
+            raise CustodyTampered(
+                f"refusing {purpose} a custody chain that does not verify:\n" + report.summary()
+            )
+        return parsed(lines)
+
+
+def _checked(
+    action: str, actor: str, captures: Sequence[str], details: Mapping[str, Any] | None
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    if action not in ACTIONS:
+        raise ValueError(f"custody action must be one of {ACTIONS}, not {action!r}")
+    if action in ("log-repaired", OPENING_ACTION):
+        raise ValueError(f"{action} events are written by the custody log itself only")
+    return check_content(actor, captures, details)
+
+
+def _head(row: tuple[int, str] | None) -> tuple[int, str] | None:
+    """A head row as the checks take it: ``None`` for a chain with no event yet."""
+    return row if row is not None and row[0] > 0 else None
+
+
+def _settled(head: ChainHead) -> Event | None:
+    """The event to append after, once the chain's last stored event and its head agree."""
+    last = head.last
+    if last is None and head.seq == 0:
+        return None
+    damage = None
+    event = None
+    if last is None:
+        damage = f"its head row says seq {head.seq} but it holds no event: deleted"
+    else:
+        try:
+            obj = json.loads(last.line)
+            event = Event.from_dict(obj)
+        except ValueError as exc:
+            damage = f"its last stored event is not an event ({exc})"
+        else:
+            if event_hash(obj) != event.hash or last.line != canonical_json(obj) + b"\n":
+                damage = f"seq {event.seq} does not match its hash or its canonical bytes"
+            elif (event.seq, event.hash) != (head.seq, head.hash):
+                damage = (
+                    f"it ends at seq {event.seq} but its head row says seq {head.seq}"
+                    " (moved back, or events removed from the end)"
+                )
+    if damage is not None or event is None:
+        raise CustodyTampered(
+            f"custody chain {head.chain!r} is damaged: {damage}. Nothing is appended to it;"
+            " `osint-capture custody verify` names every problem"
+        )
+    return event
