@@ -16,8 +16,17 @@ from tests.archives import capture_into
 from tests.site import TestSite
 
 
+@pytest.fixture(params=["embedded", "postgresql"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both modes: the file custody log, or per-case chains in a PostgreSQL catalog."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_url")
+        monkeypatch.setenv("OSINT_CAPTURE_CATALOG", url)
+    return str(request.param)
+
+
 async def test_a_case_is_held_and_released_through_the_cli_and_custody_says_so(
-    tmp_path: Path, site: TestSite, browser: Browser, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, site: TestSite, browser: Browser, capsys: pytest.CaptureFixture[str], mode: str
 ) -> None:
     data = tmp_path / "data"
     sealed = await capture_into(
