@@ -4,9 +4,10 @@ real catalog as its version book (a SQLite file; PostgreSQL too where ``catalog_
 Object Lock as the bucket enforces it (no delete, even with bypass; no overwrite of a
 sealed version; legal hold), reads by the recorded version id, tampering detected,
 fsck's findings, the filer port's refusal with the documented JWT keys, the bucket's
-configuration and the private event loop's rules. A capture interrupted and retried
-under its id is in test_objectstore_retry.py, a large file's memory in
-test_objectstore_large.py, the URL and credentials in test_objectstore_config.py.
+configuration and the private event loop's rules. The store over a catalog of either
+database (a refused row, a capture interrupted and retried under its id) is in
+test_objectstore_catalog.py, a large file's memory in test_objectstore_large.py, the URL
+and credentials in test_objectstore_config.py.
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from archive.catalog import Catalog, ObjectVersion, StateConflict, open_catalog
-from archive.errors import Conflict
+from archive.catalog import Catalog, ObjectVersion
 from archive.hashing import sha256_bytes
 from archive.objectstore import (
     BucketNotLocked,
@@ -166,40 +166,6 @@ def test_the_store_itself_refuses_to_put_over_an_existing_key(
             writer.seal()
         assert writer.sealed is None
         assert two.quarantine("c1") is not None, "the refused file is kept, set aside"
-
-
-def test_a_version_the_book_refuses_is_already_sealed(
-    seaweed: Seaweed, tmp_path: Path, catalog_url: str
-) -> None:
-    """Another machine recorded a version for the key between this store's create() and
-    its seal(): the upload is made and verified, the catalog refuses its row (its own
-    StateConflict), and the store says AlreadySealed, as for a key the bucket refuses.
-    The recorded row stays; fsck names the new version; the file waits on scratch."""
-    location = seaweed.location(seaweed.make_bucket(), prefix="team")
-    key = location.capture_key("c1", "a.bin")
-    with (
-        open_catalog(catalog_url) as book,
-        ObjectStore(tmp_path, location, seaweed.credentials, book) as store,
-    ):
-        store.create_capture_dir("c1")
-        writer = store.create("c1", "a.bin", "x")
-        writer.write(b"this machine's bytes")
-        book.record_version(key, "v-elsewhere", sha256_bytes(b"other"), 5)
-        kept = book.object_version(key)
-        with pytest.raises(AlreadySealed, match="version book refused it") as refused:
-            writer.seal()
-        assert isinstance(refused.value, Conflict)
-        assert isinstance(refused.value.__cause__, StateConflict)
-        assert writer.sealed is None and book.object_version(key) == kept
-        [uploaded] = seaweed.client().list_object_versions(Bucket=location.bucket, Prefix=key)[
-            "Versions"
-        ]
-        foreign = store.fsck().of(Problem.FOREIGN_VERSION)
-        assert [(f.key, f.version_id) for f in foreign] == [(key, uploaded["VersionId"])]
-        with pytest.raises(ObjectMissing):  # read by the recorded version, never the latest
-            store.local_path("c1", "a.bin")
-        moved = store.quarantine("c1")
-        assert moved is not None and (moved / "a.bin").read_bytes() == b"this machine's bytes"
 
 
 def test_a_tampered_record_or_object_is_detected_on_read(

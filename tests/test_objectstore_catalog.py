@@ -1,11 +1,13 @@
-"""A capture interrupted and retried under its id, in a bucket where nothing can be moved
-or deleted (capture/recovery.py's path: quarantine, then ``create_capture_dir`` again).
+"""The object store over the catalog, its version book, on SQLite and on PostgreSQL
+(``catalog_url``), against a real SeaweedFS.
 
-The first attempt's objects stay uploaded, locked and recorded; quarantine seals a
-listing of them and the retry writes under new keys; reads by ``(capture_id, name)`` are
-the retry's; fsck lists the earlier objects as set aside, never as orphans, and still
-names what the listing does not explain. Against a real SeaweedFS, with the catalog as
-the version book on SQLite and on PostgreSQL (``catalog_url``).
+A row the catalog refuses is the store's AlreadySealed. A capture interrupted and
+retried under its id, in a bucket where nothing can be moved or deleted
+(capture/recovery.py's path: quarantine, then ``create_capture_dir`` again): the first
+attempt's objects stay uploaded, locked and recorded; quarantine seals a listing of them
+and the retry writes under new keys; reads by ``(capture_id, name)`` are the retry's;
+fsck lists the earlier objects as set aside, never as orphans, and still names what the
+listing does not explain.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from archive.catalog import ObjectVersion, open_catalog
-from archive.hashing import sha256_file
-from archive.objectstore import ObjectStore, Problem, StoreLocation
+from archive.catalog import ObjectVersion, StateConflict, open_catalog
+from archive.errors import Conflict
+from archive.hashing import sha256_bytes, sha256_file
+from archive.objectstore import ObjectMissing, ObjectStore, Problem, StoreLocation
 from archive.store import AlreadySealed
 from tests.seaweed import Seaweed
 
@@ -55,18 +58,62 @@ def _read(store: ObjectStore, capture_id: str, name: str) -> bytes:
         return fh.read()
 
 
-def test_a_retry_seals_anew_and_the_first_attempt_is_set_aside_not_orphaned(
-    store: ObjectStore, seaweed: Seaweed
-) -> None:
+# -- a row the catalog refuses ------------------------------------------------------------
+
+
+def test_a_version_the_book_refuses_is_already_sealed(store: ObjectStore, seaweed: Seaweed) -> None:
+    """Another machine recorded a version for the key between this store's create() and
+    its seal(): the upload is made and verified, the catalog refuses its row (its own
+    StateConflict), and the store says AlreadySealed, as for a key the bucket refuses.
+    The recorded row stays; fsck names the new version; the file waits on scratch."""
+    key = store.location.capture_key("c1", "a.bin")
+    store.create_capture_dir("c1")
+    writer = store.create("c1", "a.bin", "x")
+    writer.write(b"this machine's bytes")
+    store.versions.record_version(key, "v-elsewhere", sha256_bytes(b"other"), 5)
+    kept = store.versions.object_version(key)
+    with pytest.raises(AlreadySealed, match="version book refused it") as refused:
+        writer.seal()
+    assert isinstance(refused.value, Conflict)
+    assert isinstance(refused.value.__cause__, StateConflict)
+    assert writer.sealed is None and store.versions.object_version(key) == kept
+    listed = seaweed.client().list_object_versions(Bucket=store.location.bucket, Prefix=key)
+    [uploaded] = listed["Versions"]
+    foreign = store.fsck().of(Problem.FOREIGN_VERSION)
+    assert [(f.key, f.version_id) for f in foreign] == [(key, uploaded["VersionId"])]
+    with pytest.raises(ObjectMissing):  # read by the recorded version, never the latest
+        store.local_path("c1", "a.bin")
+    moved = store.quarantine("c1")
+    assert moved is not None and (moved / "a.bin").read_bytes() == b"this machine's bytes"
+
+
+# -- a capture interrupted and retried -----------------------------------------------------
+
+
+def _interrupted_then_retried(store: ObjectStore) -> tuple[list[ObjectVersion], Path]:
+    """Attempt 1 seals two files and is cut while writing a third; quarantine; the same
+    id again, and the retry seals its own. The first attempt's rows, and where its
+    leftovers went."""
     store.create_capture_dir("c1")
     # .warc.bin: these bytes are no WARC, and the run checks every .warc.gz it wrote.
     first = [_seal(store, "c1", "c1.warc.bin", b"first warc"), _seal(store, "c1", "shot.png", b"p")]
     cut = store.create("c1", "manifest.json", "manifest")
     cut.write(b'{"half')
     cut.close()  # the server stopped here
-
     moved = store.quarantine("c1")
     assert moved is not None and moved.parent == store.quarantine_root
+    assert store.attempt("c1") == 2
+    assert store.quarantine("c1") is None and store.attempt("c1") == 2, "nothing more to set aside"
+    store.create_capture_dir("c1")  # the retry, same id
+    _seal(store, "c1", "c1.warc.bin", b"second warc")
+    _seal(store, "c1", "manifest.json", b"{}")
+    return first, moved
+
+
+def test_a_retry_reads_back_its_own_files_and_overwrites_nothing(
+    store: ObjectStore, seaweed: Seaweed
+) -> None:
+    first, moved = _interrupted_then_retried(store)
     assert (moved / ".manifest.json.partial").read_bytes() == b'{"half'
     copy = moved / "set-aside-attempt-1.json"
     listing = json.loads(copy.read_text())
@@ -78,18 +125,8 @@ def test_a_retry_seals_anew_and_the_first_attempt_is_set_aside_not_orphaned(
     sealed_listing = store.versions.object_version(LISTING_1)
     assert sealed_listing is not None
     assert sha256_file(copy) == (sealed_listing.sha256, sealed_listing.size)
-    assert store.attempt("c1") == 2
-    for row in first:
-        with pytest.raises(FileNotFoundError):
-            _read(store, "c1", row.key.rsplit("/", 1)[1])
-    assert store.quarantine("c1") is None and store.attempt("c1") == 2, "nothing more to set aside"
 
-    store.create_capture_dir("c1")  # the retry, same id
-    second = [
-        _seal(store, "c1", "c1.warc.bin", b"second warc"),
-        _seal(store, "c1", "manifest.json", b"{}"),
-    ]
-    assert [r.key for r in second] == [
+    assert [store.sealed_version("c1", n).key for n in ("c1.warc.bin", "manifest.json")] == [
         "team/captures/c1/attempt-2/c1.warc.bin",
         "team/captures/c1/attempt-2/manifest.json",
     ]
@@ -103,9 +140,7 @@ def test_a_retry_seals_anew_and_the_first_attempt_is_set_aside_not_orphaned(
         _read(store, "c1", "shot.png")  # the first attempt's, set aside
     with pytest.raises(AlreadySealed, match="attempt 2"):
         store.create_capture_dir("c1")
-
-    # Nothing deleted or overwritten: each first-attempt version is there, locked, and its
-    # row is the row it always was.
+    # Each first-attempt version is still there, locked, its row the row it always was.
     s3 = seaweed.client()
     for row in first:
         assert store.versions.object_version(row.key) == row
@@ -114,6 +149,12 @@ def test_a_retry_seals_anew_and_the_first_attempt_is_set_aside_not_orphaned(
         head = s3.head_object(Bucket=store.location.bucket, Key=row.key, VersionId=row.version_id)
         assert head["ObjectLockMode"] == "COMPLIANCE"
 
+
+def test_fsck_lists_the_set_aside_attempt_without_calling_it_orphaned(
+    store: ObjectStore,
+) -> None:
+    first, _moved = _interrupted_then_retried(store)
+    second = [store.sealed_version("c1", n) for n in ("c1.warc.bin", "manifest.json")]
     catalog = [("c1", "c1.warc.bin", second[0].sha256), ("c1", "manifest.json", second[1].sha256)]
     report = store.fsck(catalog, deep=True)
     assert report.ok, report.findings
@@ -124,7 +165,6 @@ def test_a_retry_seals_anew_and_the_first_attempt_is_set_aside_not_orphaned(
     assert {a.listing for a in report.set_aside} == {LISTING_1}
     stale = store.fsck([("c1", "c1.warc.bin", first[0].sha256)])
     assert [f.key for f in stale.of(Problem.CATALOG_MISMATCH)] == [second[0].key]
-
     held = store.set_legal_hold(["c1"], on=True)  # a case's hold covers every attempt
     assert {h.key for h in held} == {r.key for r in first + second} | {LISTING_1}
 
