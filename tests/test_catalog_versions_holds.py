@@ -1,19 +1,23 @@
 """Object versions and legal holds in the catalog, on SQLite and on PostgreSQL (``cat``).
 
-An object store calls ``record_version`` after it checked an upload and
-``object_version`` before every read; a consistency check lists the rows under a
-prefix. A case on hold keeps its files from deletion; setting or releasing it twice
-is refused, so one request never makes two custody events.
+The catalog is the object store's version book (``archive.objectstore.VersionBook``): the
+store calls ``record_version`` after it checked an upload and ``object_version`` before
+every read; a consistency check lists the rows under a prefix (``recorded_versions``).
+A case on hold keeps its files from deletion; setting or releasing it twice is refused,
+so one request never makes two custody events.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 
 import pytest
 
 from archive.catalog import Catalog, NotInCatalog, ObjectVersion, StateConflict, open_catalog
+from archive.errors import Conflict
 from archive.hashing import sha256_bytes
+from archive.objectstore import VersionBook
 
 SHA = sha256_bytes(b"sealed bytes")
 OTHER = sha256_bytes(b"other bytes")
@@ -25,15 +29,29 @@ def cat(catalog_url: str) -> Iterator[Catalog]:
         yield opened
 
 
-def test_a_version_is_recorded_once_and_read_back(cat: Catalog) -> None:
+def test_the_catalog_is_the_object_stores_version_book() -> None:
+    """The same three methods, the same parameters and types, as the Protocol says."""
+    assert issubclass(Catalog, VersionBook)
+    for name in ("record_version", "object_version", "recorded_versions"):
+        assert inspect.signature(getattr(Catalog, name)) == inspect.signature(
+            getattr(VersionBook, name)
+        ), name
+
+
+def test_a_version_is_recorded_once_and_read_back(cat: Catalog, catalog_url: str) -> None:
     key = "captures/c1/c1.warc.gz"
+    assert isinstance(cat, VersionBook)
     assert cat.object_version(key) is None
     cat.record_version(key, "v-1", SHA, 12)
-    assert cat.object_version(key) == "v-1"
+    found = cat.object_version(key)
+    assert isinstance(found, ObjectVersion)
+    assert (found.key, found.version_id, found.sha256, found.size) == (key, "v-1", SHA, 12)
+    assert found.stored_at.endswith("Z")
     cat.record_version(key, "v-1", SHA, 12)  # a retried upload: the same row, no error
-    [row] = cat.object_versions("captures/c1/")
-    assert (row.key, row.version_id, row.sha256, row.size) == (key, "v-1", SHA, 12)
-    assert row.stored_at.endswith("Z")
+    assert cat.recorded_versions("captures/c1/") == [found]
+    with open_catalog(catalog_url) as reopened:  # kept: another process reads the same row
+        assert reopened.object_version(key) == found
+        assert reopened.recorded_versions() == [found]
 
 
 @pytest.mark.parametrize(
@@ -46,11 +64,13 @@ def test_a_recorded_version_never_changes(
 ) -> None:
     key = "captures/c1/manifest.json"
     cat.record_version(key, "v-1", SHA, 12)
+    kept = cat.object_version(key)
     with pytest.raises(StateConflict, match="never changes") as raised:
         cat.record_version(key, version_id, sha256, size)
+    assert isinstance(raised.value, Conflict), "the kind the object store reports as its own"
     assert "v-1" in str(raised.value) and key in str(raised.value)
-    assert cat.object_version(key) == "v-1"
-    assert [(v.version_id, v.sha256, v.size) for v in cat.object_versions(key)] == [
+    assert kept is not None and cat.object_version(key) == kept
+    assert [(v.version_id, v.sha256, v.size) for v in cat.recorded_versions(key)] == [
         ("v-1", SHA, 12)
     ]
 
@@ -59,20 +79,20 @@ def test_bad_version_rows_are_refused_before_anything_is_written(cat: Catalog) -
     for args in [("", "v", SHA, 1), ("k", "", SHA, 1), ("k", "v", "ABC", 1), ("k", "v", SHA, -1)]:
         with pytest.raises(ValueError):
             cat.record_version(*args)  # type: ignore[arg-type]
-    assert cat.object_versions() == []
+    assert cat.recorded_versions() == []
 
 
 def test_versions_are_listed_by_prefix_in_code_point_order(cat: Catalog) -> None:
     keys = ["a/1", "a/2", "a%/x", "a_/y", "A/3", "ab", "a/é", "a/z", "b/1", "a"]
     for n, key in enumerate(keys):
         cat.record_version(key, f"v{n}", SHA, n)
-    listed = cat.object_versions("a/")
+    listed = cat.recorded_versions("a/")
     assert all(isinstance(v, ObjectVersion) for v in listed)
     # Not LIKE: '%' and '_' are plain characters, and upper case is another key.
     assert [v.key for v in listed] == ["a/1", "a/2", "a/z", "a/é"]
-    assert [v.key for v in cat.object_versions("a%")] == ["a%/x"]
-    assert [v.key for v in cat.object_versions()] == sorted(keys)
-    assert cat.object_versions("c") == []
+    assert [v.key for v in cat.recorded_versions("a%")] == ["a%/x"]
+    assert [v.key for v in cat.recorded_versions()] == sorted(keys)
+    assert cat.recorded_versions("c") == []
 
 
 def test_a_case_is_held_and_released_once_each(cat: Catalog) -> None:

@@ -1,10 +1,13 @@
-"""The object store's own promises, against a real SeaweedFS (``tests.seaweed``).
+"""The object store's own promises, against a real SeaweedFS (``tests.seaweed``) with a
+real catalog as its version book (a SQLite file; PostgreSQL too where ``catalog_url``).
 
 Object Lock as the bucket enforces it (no delete, even with bypass; no overwrite of a
 sealed version; legal hold), reads by the recorded version id, tampering detected,
 fsck's findings, the filer port's refusal with the documented JWT keys, the bucket's
-configuration and the private event loop's rules. A large file's memory is in
-test_objectstore_large.py, the URL and credentials in test_objectstore_config.py.
+configuration and the private event loop's rules. The store over a catalog of either
+database (a refused row, a capture interrupted and retried under its id) is in
+test_objectstore_catalog.py, a large file's memory in test_objectstore_large.py, the URL
+and credentials in test_objectstore_config.py.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
 
+from archive.catalog import Catalog, ObjectVersion
 from archive.hashing import sha256_bytes
 from archive.objectstore import (
     BucketNotLocked,
@@ -31,9 +36,7 @@ from archive.objectstore import (
     ObjectStore,
     ObjectTampered,
     Problem,
-    RecordedVersion,
     RetentionMode,
-    SqliteVersionBook,
     StoreClosed,
     StoreUnreachable,
     WrongThread,
@@ -46,9 +49,24 @@ from tests.seaweed import Seaweed
 pytest_plugins = ["tests.seaweed"]
 
 
-def _open(seaweed: Seaweed, data: Path, bucket: str | None = None, **kw: str) -> ObjectStore:
+def _catalog(data: Path) -> Catalog:
+    """The data directory's own SQLite catalog: the store's version book."""
+    return Catalog.open(data / "catalog.sqlite3")
+
+
+@contextmanager
+def _open(
+    seaweed: Seaweed, data: Path, bucket: str | None = None, **kw: str
+) -> Iterator[ObjectStore]:
     location = seaweed.location(bucket or seaweed.make_bucket(), prefix="team", **kw)
-    return ObjectStore(data, location, seaweed.credentials, SqliteVersionBook(data / "v.sqlite"))
+    with _catalog(data) as book, ObjectStore(data, location, seaweed.credentials, book) as store:
+        yield store
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Iterator[Catalog]:
+    with _catalog(tmp_path) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -57,11 +75,11 @@ def store(seaweed: Seaweed, tmp_path: Path) -> Iterator[ObjectStore]:
         yield opened
 
 
-def _seal(store: ObjectStore, capture_id: str, name: str, data: bytes) -> RecordedVersion:
+def _seal(store: ObjectStore, capture_id: str, name: str, data: bytes) -> ObjectVersion:
     with store.create(capture_id, name, "x") as out:
         out.write(data)
     recorded = store.versions.object_version(store.location.capture_key(capture_id, name))
-    assert recorded is not None
+    assert recorded is not None and store.sealed_version(capture_id, name) == recorded
     return recorded
 
 
@@ -160,14 +178,15 @@ def test_a_tampered_record_or_object_is_detected_on_read(
     forged = seaweed.client().put_object(
         Bucket=store.location.bucket, Key=recorded.key, Body=b"forged" * 1000
     )
-    book = SqliteVersionBook(tmp_path / "forged.sqlite")
-    book.record_version(recorded.key, forged["VersionId"], recorded.sha256, recorded.size)
-    with ObjectStore(tmp_path / "other", store.location, seaweed.credentials, book) as other:
-        with pytest.raises(ObjectTampered), other.open_sealed("c1", "a.bin") as fh:
-            fh.read()
-        with pytest.raises(ObjectTampered):
-            other.local_path("c1", "a.bin")
-        assert not list((tmp_path / "other").rglob("a.bin*"))
+    other_data = tmp_path / "other"
+    with _catalog(other_data) as book:
+        book.record_version(recorded.key, forged["VersionId"], recorded.sha256, recorded.size)
+        with ObjectStore(other_data, store.location, seaweed.credentials, book) as other:
+            with pytest.raises(ObjectTampered), other.open_sealed("c1", "a.bin") as fh:
+                fh.read()
+            with pytest.raises(ObjectTampered):
+                other.local_path("c1", "a.bin")
+    assert not list(other_data.rglob("a.bin*"))
 
 
 def test_a_changed_cached_copy_is_fetched_again(store: ObjectStore) -> None:
@@ -255,11 +274,10 @@ def test_fsck_of_a_sound_store_passes_and_of_an_empty_one_does_not(store: Object
 
 
 def test_a_bucket_without_object_lock_is_refused_unless_allowed(
-    seaweed: Seaweed, tmp_path: Path
+    seaweed: Seaweed, tmp_path: Path, book: Catalog
 ) -> None:
     bucket = seaweed.make_bucket(locked=False)
     location = seaweed.location(bucket)
-    book = SqliteVersionBook(tmp_path / "v.sqlite")
     with pytest.raises(BucketNotLocked, match="allow-unlocked"):
         ObjectStore(tmp_path, location, seaweed.credentials, book)
     with ObjectStore(tmp_path, location, seaweed.credentials, book, allow_unlocked=True) as st:
@@ -348,23 +366,22 @@ def test_a_call_on_the_stores_own_loop_is_refused_not_deadlocked(store: ObjectSt
         asyncio.run_coroutine_threadsafe(inside(), loop).result(timeout=10)
 
 
-def test_an_endpoint_that_does_not_answer_is_unavailable(tmp_path: Path) -> None:
+def test_an_endpoint_that_does_not_answer_is_unavailable(tmp_path: Path, book: Catalog) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
     location = parse_location(f"s3://evidence?endpoint=http://127.0.0.1:{port}&days=1")
-    book = SqliteVersionBook(tmp_path / "v.sqlite")
     credentials = load_credentials({"AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"})
     with pytest.raises(StoreUnreachable, match="could not be reached"):
         ObjectStore(tmp_path, location, credentials, book)
 
 
 def test_a_closed_store_refuses_calls(seaweed: Seaweed, tmp_path: Path) -> None:
-    store = _open(seaweed, tmp_path)
-    store.close()
-    store.close()
-    with pytest.raises(StoreClosed):
-        store.create_capture_dir("c1")
+    with _open(seaweed, tmp_path) as store:
+        store.close()
+        store.close()
+        with pytest.raises(StoreClosed):
+            store.create_capture_dir("c1")
 
 
 def test_the_secret_never_reaches_the_logs(

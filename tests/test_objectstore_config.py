@@ -1,5 +1,6 @@
-"""What configures the object store, without a server: the s3:// URL, the credentials
-(environment or a 0600 file, never the URL) and the SQLite version book."""
+"""What configures the object store, without a server: the s3:// URL and the credentials
+(environment or a 0600 file, never the URL). Its version book is the catalog
+(tests/test_catalog_versions_holds.py)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.objectstore import (
-    BadLocation,
-    RecordedVersion,
-    RetentionMode,
-    SqliteVersionBook,
-    load_credentials,
-    parse_location,
-)
+from archive.objectstore import BadLocation, RetentionMode, load_credentials, parse_location
 from archive.objectstore.location import MIN_PART_SIZE
-from archive.store import AlreadySealed
 
 # -- the URL and the credentials ------------------------------------------------------------
 
@@ -85,19 +78,3 @@ def test_credentials_come_from_the_environment_or_a_private_file(tmp_path: Path)
     file.write_text("[other]\naws_access_key_id = A\n")
     with pytest.raises(BadLocation, match=r"no \[default\] section"):
         load_credentials({}, file)
-
-
-def test_the_version_book_keeps_one_version_per_key(tmp_path: Path) -> None:
-    book = SqliteVersionBook(tmp_path / "v.sqlite")
-    book.record_version("p/captures/c1/a", "v1", "aa", 1)
-    book.record_version("p/captures/c1/a", "v1", "aa", 1)  # the same again: no-op
-    with pytest.raises(AlreadySealed, match="already recorded as version v1"):
-        book.record_version("p/captures/c1/a", "v2", "aa", 1)
-    book.record_version("p/captures/c1_x/b", "v3", "bb", 2)
-    book.record_version("p/captures/c10/c", "v4", "cc", 3)
-    assert book.object_version("p/captures/c1/a") == RecordedVersion(
-        "p/captures/c1/a", "v1", "aa", 1
-    )
-    assert book.object_version("p/nope") is None
-    assert [r.key for r in book.recorded_versions("p/captures/c1/")] == ["p/captures/c1/a"]
-    assert len(list(SqliteVersionBook(tmp_path / "v.sqlite").recorded_versions(""))) == 3

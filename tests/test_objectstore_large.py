@@ -7,21 +7,29 @@ import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 import pytest
 
-from archive.objectstore import ObjectStore, SqliteVersionBook
+from archive.catalog import Catalog
+from archive.objectstore import ObjectStore
 from tests.seaweed import Seaweed
 
 pytest_plugins = ["tests.seaweed"]
 
 
-def _open(seaweed: Seaweed, data: Path, **kw: str) -> ObjectStore:
+@contextmanager
+def _open(seaweed: Seaweed, data: Path, **kw: str) -> Iterator[ObjectStore]:
+    """The store, with the data directory's SQLite catalog as its version book."""
     location = seaweed.location(seaweed.make_bucket(), prefix="team", **kw)
-    return ObjectStore(data, location, seaweed.credentials, SqliteVersionBook(data / "v.sqlite"))
+    with (
+        Catalog.open(data / "catalog.sqlite3") as book,
+        ObjectStore(data, location, seaweed.credentials, book) as store,
+    ):
+        yield store
 
 
 # -- large files: multipart, streamed, memory flat ------------------------------------------
@@ -72,8 +80,8 @@ def test_a_large_file_is_uploaded_in_parts_and_read_with_memory_flat(
         assert sealed[0].sha256 == digest.hexdigest() and sealed[0].size == size
         # Measured: about 17 MiB over 8 MiB parts for 320 MiB; a file read whole would be 320.
         assert peak - before < 4 * 8 * 1024 * 1024 + 32 * 1024 * 1024, f"grew {peak - before} B"
-        recorded = store.versions.object_version(store.location.capture_key("big", "video.bin"))
-        assert recorded is not None
+        recorded = store.sealed_version("big", "video.bin")
+        assert recorded.key == store.location.capture_key("big", "video.bin")
         head = seaweed.client().head_object(
             Bucket=store.location.bucket,
             Key=recorded.key,

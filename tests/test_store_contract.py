@@ -1,9 +1,11 @@
 """The SealedStore contract, run on both stores: a local directory and an S3 bucket.
 
 Whatever the store, a file is hashed as written, readable only once sealed, never
-overwritten, and an unsealed file is set aside, not presented as evidence. The object
-store runs against a real SeaweedFS (``tests.seaweed``), a new Object-Locked bucket per
-test.
+overwritten, an unsealed file is set aside, not presented as evidence, and a capture
+set aside is retried under its id with only the retry's files read as its own. The
+object store runs against a real SeaweedFS (``tests.seaweed``), a new Object-Locked
+bucket per test, with a real catalog as its version book: a SQLite file, and a
+PostgreSQL database (``tests.postgres``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive import records
+from archive.catalog import open_catalog
 from archive.hashing import sha256_bytes, sha256_file
-from archive.objectstore import ObjectStore, SqliteVersionBook
+from archive.objectstore import ObjectStore
 from archive.sealed_store import SealedStore
 from archive.store import AlreadySealed, FileStore, StoreError
 from archive.warcfile import WarcFile
@@ -28,15 +31,21 @@ pytest_plugins = ["tests.seaweed"]
 WARC = os.urandom(300_000)  # not named .warc.gz: the run checks every WARC it wrote
 
 
-@pytest.fixture(params=["file", "object"])
+@pytest.fixture(params=["file", "object-sqlite", "object-postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SealedStore]:
     if request.param == "file":
         yield FileStore(tmp_path)
         return
+    if request.param == "object-sqlite":
+        catalog_url = f"sqlite://{tmp_path / 'catalog.sqlite3'}"
+    else:
+        catalog_url = request.getfixturevalue("postgres_url")
     seaweed: Seaweed = request.getfixturevalue("seaweed")
     location = seaweed.location(seaweed.make_bucket(), prefix="unit")
-    book = SqliteVersionBook(tmp_path / "versions.sqlite")
-    with ObjectStore(tmp_path, location, seaweed.credentials, book) as opened:
+    with (
+        open_catalog(catalog_url) as book,
+        ObjectStore(tmp_path, location, seaweed.credentials, book) as opened,
+    ):
         yield opened
 
 
@@ -115,6 +124,36 @@ def test_an_unsealed_file_is_never_readable_and_is_set_aside(store: SealedStore)
     with pytest.raises(FileNotFoundError):
         _read(store, "c2", "c2.warc.bin")
     assert store.quarantine("c2") is None
+
+
+def test_a_capture_set_aside_is_retried_under_its_id(store: SealedStore) -> None:
+    """capture/recovery.py's path: files sealed, a crash, quarantine, the same id again.
+    The first attempt's files are no longer the capture's (on disk they moved with the
+    quarantine; in a bucket they stay, locked, listed as set aside); the retry's are."""
+    store.create_capture_dir("c6")
+    _seal(store, "c6", "a.bin", b"first attempt")
+    _seal(store, "c6", "b.bin", b"first attempt's b")
+    with pytest.raises(RuntimeError), store.create("c6", "c6.warc.bin", "warc") as out:
+        out.write(b"half a WARC")
+        raise RuntimeError("the server stopped")
+    moved = store.quarantine("c6")
+    assert moved is not None and moved.parent == store.quarantine_root
+    assert (moved / ".c6.warc.bin.partial").read_bytes() == b"half a WARC"
+    for name in ("a.bin", "b.bin"):
+        with pytest.raises(FileNotFoundError):
+            _read(store, "c6", name)
+    store.create_capture_dir("c6")
+    _seal(store, "c6", "a.bin", b"second attempt")
+    _seal(store, "c6", "c6.warc.bin", WARC)
+    assert _read(store, "c6", "a.bin") == b"second attempt"
+    assert _read(store, "c6", "c6.warc.bin") == WARC
+    assert store.local_path("c6", "a.bin").read_bytes() == b"second attempt"
+    with pytest.raises(FileNotFoundError):
+        _read(store, "c6", "b.bin")
+    files = sorted(p.name for p in store.capture_dir("c6").iterdir() if p.is_file())
+    assert files == ["a.bin", "c6.warc.bin"]
+    with pytest.raises(AlreadySealed):
+        store.create_capture_dir("c6")
 
 
 def test_a_finished_download_is_adopted_and_hashed(store: SealedStore) -> None:

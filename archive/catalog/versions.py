@@ -7,6 +7,10 @@ every read names that version, so a later write under the same key, by mistake o
 an attacker, is never read as the sealed file. A key's version is recorded once and
 never changed. The store writes the row after the upload is checked, and a
 consistency check lists the rows under a prefix to hold them against the bucket.
+
+These three methods are the object store's version book
+(:class:`archive.objectstore.VersionBook`): the catalog is the one place a team's
+machines find which version of each object is evidence.
 """
 
 from __future__ import annotations
@@ -52,15 +56,15 @@ class ObjectVersionTables(CatalogConnection):
                     " a sealed object's version never changes"
                 )
 
-    def object_version(self, key: str) -> str | None:
-        """The version id recorded for ``key``, or ``None`` when none is."""
+    def object_version(self, key: str) -> ObjectVersion | None:
+        """The version recorded for ``key`` (with its hash and size), or ``None``."""
         with self._read() as conn:
-            row = conn.execute("SELECT version_id FROM object_versions WHERE key = ?", (key,))
-            found = row.fetchone()
-        return str(found["version_id"]) if found is not None else None
+            found = conn.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
+        return _version(found) if found is not None else None
 
-    def object_versions(self, prefix: str = "") -> list[ObjectVersion]:
-        """Every recorded object whose key starts with ``prefix``, by key."""
+    def recorded_versions(self, prefix: str = "") -> list[ObjectVersion]:
+        """Every recorded object whose key starts with ``prefix``, by key (code point
+        order); ``prefix`` is plain text, never a pattern."""
         sql, params = _SELECT, []
         if prefix:
             # A range, not LIKE: SQLite's LIKE ignores ASCII case, and the range uses the key.

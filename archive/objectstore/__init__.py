@@ -3,7 +3,10 @@
 :class:`ObjectStore` is a :class:`~archive.sealed_store.SealedStore`; it needs a
 :class:`StoreLocation` (:func:`parse_location` of an ``s3://`` URL), the
 :class:`Credentials` (:func:`load_credentials`: environment or a 0600 file) and a
-:class:`VersionBook` (the catalog's, or :class:`SqliteVersionBook`).
+:class:`VersionBook`: the catalog (:class:`archive.catalog.Catalog`), whose
+``object_versions`` rows (:class:`archive.catalog.ObjectVersion`) say which version of
+each object is evidence. A capture's interrupted attempt is set aside, never deleted
+(:mod:`archive.objectstore.attempts`); ``fsck`` lists it as :class:`SetAside`.
 """
 
 from archive.objectstore.bucket import BucketDescription
@@ -18,11 +21,11 @@ from archive.objectstore.errors import (
     StoreUnreachable,
     WrongThread,
 )
-from archive.objectstore.fsck import Finding, FsckReport, Problem
+from archive.objectstore.fsck import Finding, FsckReport, Problem, SetAside
 from archive.objectstore.holds import HoldState
 from archive.objectstore.location import Retention, RetentionMode, StoreLocation, parse_location
 from archive.objectstore.store import ObjectStore
-from archive.objectstore.versionbook import RecordedVersion, SqliteVersionBook, VersionBook
+from archive.objectstore.versionbook import VersionBook
 
 __all__ = [
     "BadLocation",
@@ -37,10 +40,9 @@ __all__ = [
     "ObjectStoreError",
     "ObjectTampered",
     "Problem",
-    "RecordedVersion",
     "Retention",
     "RetentionMode",
-    "SqliteVersionBook",
+    "SetAside",
     "StoreClosed",
     "StoreLocation",
     "StoreUnreachable",

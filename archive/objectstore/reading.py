@@ -22,17 +22,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from archive.catalog.rows import ObjectVersion
 from archive.hashing import CHUNK_SIZE
 from archive.objectstore.client import S3Client
 from archive.objectstore.errors import ObjectTampered, StoreClosed
-from archive.objectstore.versionbook import RecordedVersion
 from archive.store import SEALED_MODE
 
 
 class VerifiedObjectReader(io.RawIOBase):
     """A sealed object's bytes as a blocking stream; checks the hash at end of stream."""
 
-    def __init__(self, client: S3Client, body: Any, recorded: RecordedVersion) -> None:
+    def __init__(self, client: S3Client, body: Any, recorded: ObjectVersion) -> None:
         self._client = client
         self._body = body
         self.recorded = recorded
@@ -82,7 +82,7 @@ async def _release(body: Any) -> None:
     body.close()
 
 
-async def _get(s3: Any, client: S3Client, recorded: RecordedVersion) -> Any:
+async def _get(s3: Any, client: S3Client, recorded: ObjectVersion) -> Any:
     """The GET of the recorded version; its announced size checked before any byte."""
     answer = await s3.get_object(
         Bucket=client.location.bucket, Key=recorded.key, VersionId=recorded.version_id
@@ -97,13 +97,13 @@ async def _get(s3: Any, client: S3Client, recorded: RecordedVersion) -> Any:
     return answer["Body"]
 
 
-def open_verified(client: S3Client, recorded: RecordedVersion) -> io.BufferedReader:
+def open_verified(client: S3Client, recorded: ObjectVersion) -> io.BufferedReader:
     """A buffered stream of the recorded version, hash-checked at its end."""
     body = client.run(lambda s3: _get(s3, client, recorded), f"read {recorded.key}")
     return io.BufferedReader(VerifiedObjectReader(client, body, recorded), CHUNK_SIZE)
 
 
-def download_verified(client: S3Client, recorded: RecordedVersion, target: Path) -> Path:
+def download_verified(client: S3Client, recorded: ObjectVersion, target: Path) -> Path:
     """The recorded version copied to ``target`` (read-only), only if its hash matches."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(
@@ -123,7 +123,7 @@ def download_verified(client: S3Client, recorded: RecordedVersion, target: Path)
     return target
 
 
-async def _copy(s3: Any, client: S3Client, recorded: RecordedVersion, out: Any) -> None:
+async def _copy(s3: Any, client: S3Client, recorded: ObjectVersion, out: Any) -> None:
     body = await _get(s3, client, recorded)
     digest = hashlib.sha256()
     size = 0

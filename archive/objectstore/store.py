@@ -10,16 +10,28 @@ its record is something ``fsck`` reports, never a record without its object.
 Reading: always by the recorded version id, hashed to the end (``open_sealed``), or a
 checked copy in the read cache ``DATA/cache/objects/`` for tools that take a path.
 
-Scratch, spool, the space reserve and quarantine stay on local disk: a
+Scratch, spool and the space reserve stay on local disk: a
 :class:`~archive.store.FileStore` on the data directory does them, as in embedded mode.
 
-Object keys: ``PREFIX/captures/CAPTURE_ID/NAME``; files of no capture (custody anchors)
+Quarantine and a retry: nothing in the bucket can be moved or deleted, so
+``quarantine()`` sets the capture's current attempt aside instead. It seals a listing of
+every object that attempt left in the bucket (:mod:`archive.objectstore.attempts`), keeps
+a copy of it with the scratch leftovers in ``DATA/quarantine/ID-STAMP/``, and from then
+on the capture's files are the next attempt's: the retry (``create_capture_dir`` again,
+same id) writes under ``captures/ID/attempt-2/``, reads by ``(capture_id, name)`` find
+its files, and ``fsck`` lists the earlier attempt's objects as set aside.
+
+A version book that refuses a version (another was recorded for the key first) raises a
+:class:`~archive.errors.Conflict` of its kind; the store reports it as
+:class:`~archive.store.AlreadySealed`, as the bucket's own refusal of an existing key.
+
+Object keys: ``PREFIX/captures/CAPTURE_ID/NAME`` (a retry's:
+``PREFIX/captures/CAPTURE_ID/attempt-N/NAME``); files of no capture (custody anchors)
 ``PREFIX/FOLDER/NAME``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Iterable
@@ -28,21 +40,41 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from archive.catalog.rows import ObjectVersion
+from archive.errors import Conflict
 from archive.hashing import sha256_file
 from archive.objectstore import bucket, holds
+from archive.objectstore.attempts import (
+    SET_ASIDE_FOLDER,
+    SetAsideListing,
+    attempt_files,
+    attempt_prefix,
+    current_attempt,
+    file_key,
+    gather_listing,
+    listing_key,
+)
 from archive.objectstore.client import S3Client
 from archive.objectstore.credentials import Credentials
 from archive.objectstore.errors import ObjectMissing
 from archive.objectstore.fsck import FsckReport, check_store
 from archive.objectstore.listing import anything_under
 from archive.objectstore.location import StoreLocation
+from archive.objectstore.quarantine import remove_empty, set_aside_scratch
 from archive.objectstore.reading import download_verified, open_verified
 from archive.objectstore.uploads import Lock, upload_file
 from archive.objectstore.verifying import verify_upload
-from archive.objectstore.versionbook import RecordedVersion, VersionBook
+from archive.objectstore.versionbook import VersionBook
 from archive.objectstore.writer import ObjectWriter
-from archive.store import PARTIAL_SUFFIX, AlreadySealed, Artifact, FileStore, StoreError
-from archive.timeutil import utc_now
+from archive.store import (
+    PARTIAL_SUFFIX,
+    AlreadySealed,
+    Artifact,
+    ArtifactWriter,
+    FileStore,
+    StoreError,
+)
+from archive.timeutil import now_rfc3339, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -50,26 +82,14 @@ STAGING_DIR = ".sealing"
 CACHE_DIR = "cache/objects"
 
 
-class _Staging(FileStore):
-    """Local scratch laid out as a file store (``captures/ID/``, ``FOLDER/``) under
-    ``DATA/work/.sealing``, whose quarantine is the data directory's own."""
-
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__(data_dir / "work" / STAGING_DIR)
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._quarantine_root = data_dir / "quarantine"
-
-    @property
-    def quarantine_root(self) -> Path:
-        return self._quarantine_root
-
-
 class ObjectStore:
     """A :class:`~archive.sealed_store.SealedStore` in a versioned, Object-Locked bucket.
 
-    ``versions`` keeps each upload's version id; ``allow_unlocked`` accepts a bucket
-    without Object Lock (refused otherwise, with :class:`BucketNotLocked`). Opening it
-    reads the bucket's configuration; :meth:`close` (or ``with``) ends its connections.
+    ``versions`` keeps each upload's version id: the catalog (a
+    :class:`~archive.catalog.Catalog`, SQLite or PostgreSQL), shared by every machine of
+    a team. ``allow_unlocked`` accepts a bucket without Object Lock (refused otherwise,
+    with :class:`BucketNotLocked`). Opening it reads the bucket's configuration;
+    :meth:`close` (or ``with``) ends its connections.
     """
 
     def __init__(
@@ -86,7 +106,9 @@ class ObjectStore:
         self.versions = versions
         self.allow_unlocked = allow_unlocked
         self._local = FileStore(self.root)
-        self._staging = _Staging(self.root)
+        # Local scratch laid out as a file store (captures/ID/, FOLDER/).
+        self._staging = FileStore(self.root / "work" / STAGING_DIR)
+        self._staging.root.mkdir(parents=True, exist_ok=True)
         self._client = S3Client(location, credentials)
         try:
             found = bucket.describe_bucket(self._client, location)
@@ -99,39 +121,43 @@ class ObjectStore:
     # -- writing ------------------------------------------------------------------------
 
     def create_capture_dir(self, capture_id: str) -> Path:
-        """The capture's scratch place; refused when the bucket has anything of that id."""
-        prefix = self.location.capture_prefix(capture_id)
+        """The capture's scratch place; refused when the bucket has anything of the
+        capture's current attempt (of that id at all, for a first attempt)."""
+        attempt = self.attempt(capture_id)
+        prefix = attempt_prefix(self.location, capture_id, attempt)
         if anything_under(self._client, prefix):
+            which = "" if attempt == 1 else f" (attempt {attempt})"
             raise AlreadySealed(
-                f"capture {capture_id} already has objects in bucket {self.location.bucket} "
-                f"under {prefix}: evidence is never overwritten"
+                f"capture {capture_id}{which} already has objects in bucket "
+                f"{self.location.bucket} under {prefix}: evidence is never overwritten"
             )
         return self._staging.create_capture_dir(capture_id)
 
     def create(self, capture_id: str, name: str, kind: str) -> ObjectWriter:
-        """A new file of the capture, written on scratch; ``seal()`` uploads it. Its
-        scratch place is made if missing (files added after the capture: addenda,
-        analysis runs)."""
-        key = self.location.capture_key(capture_id, name)
+        """A new file of the capture's current attempt, written on scratch; ``seal()``
+        uploads it. Its scratch place is made if missing (files added after the
+        capture: addenda, analysis runs)."""
+        key = self._file_key(capture_id, name)
         self._refuse_recorded(key)
         self._staging.capture_dir(capture_id).mkdir(parents=True, exist_ok=True)
-        local = self._staging.create(capture_id, name, kind)
-        return ObjectWriter(local, lambda staged, path: self._send(key, staged, path))
+        return self._writer(key, self._staging.create(capture_id, name, kind))
 
     def create_file(self, folder: str, name: str, kind: str) -> ObjectWriter:
         """A sealed file of no capture (custody anchors), at ``PREFIX/FOLDER/NAME``."""
         key = self.location.key(folder, name)
         self._refuse_recorded(key)
-        local = self._staging.create_file(folder, name, kind)
-        return ObjectWriter(local, lambda staged, path: self._send(key, staged, path))
+        return self._writer(key, self._staging.create_file(folder, name, kind))
 
     def adopt(self, capture_id: str, name: str, kind: str, source: Path) -> Artifact:
         """A finished scratch file (a download) moved to staging, hashed, then uploaded."""
-        key = self.location.capture_key(capture_id, name)
+        key = self._file_key(capture_id, name)
         self._refuse_recorded(key)
         self._staging.capture_dir(capture_id).mkdir(parents=True, exist_ok=True)
         staged = self._staging.adopt(capture_id, name, kind, source)
         return self._send(key, staged, self._staging.local_path(capture_id, name))
+
+    def _writer(self, key: str, local: ArtifactWriter) -> ObjectWriter:
+        return ObjectWriter(local, lambda staged, path: self._send(key, staged, path))
 
     def _refuse_recorded(self, key: str) -> None:
         if self.versions.object_version(key) is not None:
@@ -143,14 +169,26 @@ class ObjectStore:
         sent = upload_file(
             self._client, key, path, staged.sha256, staged.size, lock, self.location.part_size
         )
-        verified = verify_upload(self._client, sent, staged.sha256, staged.size, lock)
-        recorded = verified.recorded
-        self.versions.record_version(key, recorded.version_id, recorded.sha256, recorded.size)
-        log.info("sealed %s as version %s (%s)", key, recorded.version_id, verified.method)
+        method = verify_upload(self._client, sent, staged.sha256, staged.size, lock)
+        self._record(key, sent.version_id, staged)
+        log.info("sealed %s as version %s (%s)", key, sent.version_id, method)
         cached = self._cache_path(key)
         cached.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, cached)
         return staged
+
+    def _record(self, key: str, version_id: str, staged: Artifact) -> None:
+        """The version written in the book; the book's refusal of it is AlreadySealed."""
+        try:
+            self.versions.record_version(key, version_id, staged.sha256, staged.size)
+        except AlreadySealed:
+            raise
+        except Conflict as exc:
+            raise AlreadySealed(
+                f"object {key} was uploaded as version {version_id} and verified, but the "
+                f"version book refused it ({exc}); that version stays in the bucket beside "
+                "the recorded one (fsck names it) and the file stays on scratch for quarantine"
+            ) from exc
 
     def _lock(self) -> Lock:
         if not self._locks:
@@ -160,12 +198,20 @@ class ObjectStore:
 
     # -- reading ------------------------------------------------------------------------
 
+    def attempt(self, capture_id: str) -> int:
+        """The capture's current attempt (1 until an attempt of it is set aside): the one
+        new files go to and every read of ``(capture_id, name)`` is answered from."""
+        return current_attempt(self.versions, self.location, capture_id)
+
+    def sealed_version(self, capture_id: str, name: str) -> ObjectVersion:
+        """The recorded version a read of the capture's file uses (its current attempt's);
+        :class:`ObjectMissing` when none is recorded."""
+        _check_read_name(capture_id, name)
+        return self._recorded(self._file_key(capture_id, name))
+
     def open_sealed(self, capture_id: str, name: str) -> BinaryIO:
         """The recorded version, streamed; :class:`ObjectTampered` at its end if it differs."""
-        _check_read_name(capture_id, name)
-        return open_verified(
-            self._client, self._recorded(self.location.capture_key(capture_id, name))
-        )
+        return open_verified(self._client, self.sealed_version(capture_id, name))
 
     def open_file(self, folder: str, name: str) -> BinaryIO:
         """A sealed file of no capture (an anchor), streamed and checked like any other."""
@@ -174,16 +220,20 @@ class ObjectStore:
 
     def local_path(self, capture_id: str, name: str) -> Path:
         """A checked copy in the read cache (hashed again if already there)."""
-        _check_read_name(capture_id, name)
-        return self._cached(self._recorded(self.location.capture_key(capture_id, name)))
+        return self._cached(self.sealed_version(capture_id, name))
 
     def capture_dir(self, capture_id: str) -> Path:
-        """The read cache's directory of the capture, with every recorded file in it."""
-        for recorded in self.versions.recorded_versions(self.location.capture_prefix(capture_id)):
+        """The read cache's directory of the capture's current attempt, with every
+        recorded file of it there."""
+        attempt = self.attempt(capture_id)
+        for recorded in attempt_files(self.versions, self.location, capture_id, attempt):
             self._cached(recorded)
-        return self._cache_path(self.location.capture_prefix(capture_id))
+        return self._cache_path(attempt_prefix(self.location, capture_id, attempt))
 
-    def _recorded(self, key: str) -> RecordedVersion:
+    def _file_key(self, capture_id: str, name: str) -> str:
+        return file_key(self.location, capture_id, self.attempt(capture_id), name)
+
+    def _recorded(self, key: str) -> ObjectVersion:
         recorded = self.versions.object_version(key)
         if recorded is None:
             raise ObjectMissing(f"no sealed version of {key} is recorded: it was never sealed here")
@@ -193,7 +243,7 @@ class ObjectStore:
         relative = key[len(self.location.root_prefix) :]
         return self.root / CACHE_DIR / relative
 
-    def _cached(self, recorded: RecordedVersion) -> Path:
+    def _cached(self, recorded: ObjectVersion) -> Path:
         path = self._cache_path(recorded.key)
         if path.exists():
             if sha256_file(path) == (recorded.sha256, recorded.size):
@@ -205,15 +255,58 @@ class ObjectStore:
     # -- failure and scratch (local disk) -----------------------------------------------
 
     def quarantine(self, capture_id: str) -> Path | None:
-        """Unsealed (or sealed but not uploaded) files on scratch set aside; ``None`` when
-        there are none. What reached the bucket stays there, locked."""
+        """The capture's current attempt set aside; where its leftovers went, or ``None``
+        when it left nothing (on scratch or in the bucket).
+
+        What reached the bucket stays there, locked: a listing of it is sealed (and a
+        copy kept with the scratch leftovers), and the capture's next attempt writes
+        under new keys. Unsealed (or sealed but not uploaded) scratch files are moved to
+        ``DATA/quarantine/ID-STAMP/``, as the file store moves them.
+        """
+        listing = gather_listing(
+            self._client,
+            self.versions,
+            self.location,
+            capture_id,
+            self.attempt(capture_id),
+            now_rfc3339(),
+        )
+        if listing is not None:
+            self._seal_listing(listing)
+            for row in listing.objects:  # the cache holds only the capture's current files
+                self._cache_path(row.key).unlink(missing_ok=True)
         staging = self._staging.capture_dir(capture_id)
-        if not staging.exists():
-            return None
-        if not any(p.is_file() for p in staging.rglob("*")):
-            _remove_empty(staging)
-            return None
-        return self._staging.quarantine(capture_id)
+        return set_aside_scratch(staging, self.quarantine_root, capture_id, listing)
+
+    def _seal_listing(self, listing: SetAsideListing) -> None:
+        """The listing uploaded, verified and recorded: from then on the attempt is set
+        aside on every machine."""
+        key = listing_key(self.location, listing.capture_id, listing.attempt)
+        self._refuse_recorded(key)
+        name = f"{listing.capture_id}.attempt-{listing.attempt}.json"
+        staged = self._staging.root / SET_ASIDE_FOLDER / name
+        # A copy left by a set-aside that failed before its upload counted: never evidence.
+        staged.unlink(missing_ok=True)
+        staged.with_name(f".{name}{PARTIAL_SUFFIX}").unlink(missing_ok=True)
+        local = self._staging.create_file(SET_ASIDE_FOLDER, name, "set-aside")
+        try:
+            with self._writer(key, local) as out:
+                out.write(listing.to_bytes())
+        except AlreadySealed as exc:
+            raise AlreadySealed(
+                f"capture {listing.capture_id}: attempt {listing.attempt} cannot be set aside:"
+                f" its listing was refused ({exc}). An earlier set-aside may have stopped"
+                " between the listing's upload and its record (fsck names such an object);"
+                " nothing was moved, and the capture cannot be retried under this id"
+            ) from exc
+        log.info(
+            "capture %s: attempt %d set aside (%d recorded, %d unrecorded objects) in %s",
+            listing.capture_id,
+            listing.attempt,
+            len(listing.objects),
+            len(listing.unrecorded),
+            key,
+        )
 
     @property
     def quarantine_root(self) -> Path:
@@ -228,7 +321,7 @@ class ObjectStore:
     def clear_work(self, capture_id: str) -> None:
         """The capture's scratch removed, and its staging place if nothing is left in it."""
         self._local.clear_work(capture_id)
-        _remove_empty(self._staging.capture_dir(capture_id))
+        remove_empty(self._staging.capture_dir(capture_id))
 
     def keep_reserve(self) -> bool:
         return self._local.keep_reserve()
@@ -243,7 +336,8 @@ class ObjectStore:
         return bucket.describe_bucket(self._client, self.location)
 
     def set_legal_hold(self, capture_ids: Iterable[str], on: bool) -> list[holds.HoldState]:
-        """Place (``on``) or lift the legal hold on every version of the captures' objects."""
+        """Place (``on``) or lift the legal hold on every version of the captures' objects
+        (every attempt's, and the listings that set attempts aside)."""
         return holds.set_legal_hold(self._client, self.location, capture_ids, on)
 
     def legal_holds(self, capture_id: str) -> list[holds.HoldState]:
@@ -276,15 +370,3 @@ def _check_read_name(owner: str, name: str) -> None:
     for part in (owner, name):
         if not part or "/" in part or part.startswith(".") or part.endswith(PARTIAL_SUFFIX):
             raise StoreError(f"{owner}/{name}: {part!r} cannot name a sealed file")
-
-
-def _remove_empty(directory: Path) -> None:
-    """Remove ``directory`` and its empty subdirectories; leave anything holding a file."""
-    if not directory.is_dir():
-        return
-    for path in sorted(directory.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if path.is_dir():
-            with contextlib.suppress(OSError):
-                path.rmdir()
-    with contextlib.suppress(OSError):
-        directory.rmdir()

@@ -17,7 +17,6 @@ answer.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -25,24 +24,15 @@ from archive.hashing import CHUNK_SIZE
 from archive.objectstore.client import S3Client
 from archive.objectstore.errors import BucketNotLocked, ObjectTampered
 from archive.objectstore.uploads import Lock, Sent
-from archive.objectstore.versionbook import RecordedVersion
 
 #: Servers keep retain-until dates to the second; what they report may be this much
 #: earlier than what was sent.
 _DATE_SLACK = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
-class Verified:
-    """An upload found whole: how it was checked (``checksum`` or ``read-back``)."""
-
-    recorded: RecordedVersion
-    method: str
-
-
-def verify_upload(client: S3Client, sent: Sent, sha256: str, size: int, lock: Lock) -> Verified:
-    """The new version checked against what was sent; :class:`ObjectTampered` if not."""
-    recorded = RecordedVersion(sent.key, sent.version_id, sha256, size)
+def verify_upload(client: S3Client, sent: Sent, sha256: str, size: int, lock: Lock) -> str:
+    """The new version checked against what was sent; :class:`ObjectTampered` if not.
+    Says how it was checked: ``checksum`` (the server's) or ``read-back``."""
     head = client.call(
         "head_object",
         f"verify {sent.key}",
@@ -56,25 +46,27 @@ def verify_upload(client: S3Client, sent: Sent, sha256: str, size: int, lock: Lo
     _check_lock(sent, head, lock)
     stored = head.get("ChecksumSHA256")
     if stored is None:
-        read_back(client, recorded)
-        return Verified(recorded, "read-back")
+        read_back(client, sent.key, sent.version_id, sha256, size)
+        return "read-back"
     if stored != sent.checksum:
         raise ObjectTampered(
             f"object {sent.key} version {sent.version_id} has checksum {stored}, but "
             f"{sent.checksum} was sent: the bucket does not hold the sealed bytes"
         )
-    return Verified(recorded, "checksum")
+    return "checksum"
 
 
-def read_back(client: S3Client, recorded: RecordedVersion) -> None:
-    """Read the recorded version in full and hash it; :class:`ObjectTampered` if it differs."""
-    client.run(lambda s3: _hash_version(s3, client, recorded), f"read back {recorded.key}")
+def read_back(client: S3Client, key: str, version_id: str, sha256: str, size: int) -> None:
+    """Read one version in full and hash it; :class:`ObjectTampered` unless it is
+    ``size`` bytes with ``sha256`` (a new upload's, or a recorded row's)."""
+    expected = (sha256, size)
+    client.run(lambda s3: _hash_version(s3, client, key, version_id, expected), f"read back {key}")
 
 
-async def _hash_version(s3: Any, client: S3Client, recorded: RecordedVersion) -> None:
-    answer = await s3.get_object(
-        Bucket=client.location.bucket, Key=recorded.key, VersionId=recorded.version_id
-    )
+async def _hash_version(
+    s3: Any, client: S3Client, key: str, version_id: str, expected: tuple[str, int]
+) -> None:
+    answer = await s3.get_object(Bucket=client.location.bucket, Key=key, VersionId=version_id)
     body = answer["Body"]
     digest = hashlib.sha256()
     size = 0
@@ -84,11 +76,10 @@ async def _hash_version(s3: Any, client: S3Client, recorded: RecordedVersion) ->
             size += len(chunk)
     finally:
         body.close()
-    if (digest.hexdigest(), size) != (recorded.sha256, recorded.size):
+    if (digest.hexdigest(), size) != expected:
         raise ObjectTampered(
-            f"object {recorded.key} version {recorded.version_id} reads back as {size} "
-            f"bytes with sha256 {digest.hexdigest()}, sealed as {recorded.size} bytes with "
-            f"sha256 {recorded.sha256}"
+            f"object {key} version {version_id} reads back as {size} bytes with sha256 "
+            f"{digest.hexdigest()}, sealed as {expected[1]} bytes with sha256 {expected[0]}"
         )
 
 
