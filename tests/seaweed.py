@@ -262,3 +262,16 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seaweed]:
         yield running
     finally:
         stop(process)
+
+
+def use_bucket(monkeypatch: pytest.MonkeyPatch, running: Seaweed, *, days: int = 1) -> str:
+    """Point ``OSINT_CAPTURE_STORE`` (and the S3 keys) at a new locked bucket of
+    ``running``; return the store URL. Every archive the test opens then seals there."""
+    url = (
+        f"s3://{running.make_bucket()}/unit?endpoint={running.endpoint}"
+        f"&region=us-east-1&retention=GOVERNANCE&days={days}"
+    )
+    monkeypatch.setenv("OSINT_CAPTURE_STORE", url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", running.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", running.secret_key)
+    return url

@@ -13,15 +13,18 @@ from capture.browser import Browser
 from capture.cli import main
 from capture.requests import CaptureRequest
 from tests.archives import capture_into
+from tests.seaweed import use_bucket
 from tests.site import TestSite
 
 
-@pytest.fixture(params=["embedded", "postgresql"])
+@pytest.fixture(params=["embedded", "postgresql", "team"])
 def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Both modes: the file custody log, or per-case chains in a PostgreSQL catalog."""
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_url")
-        monkeypatch.setenv("OSINT_CAPTURE_CATALOG", url)
+    """The file custody log; per-case chains in a PostgreSQL catalog; and those with an
+    S3 bucket with Object Lock as the store."""
+    if request.param != "embedded":
+        monkeypatch.setenv("OSINT_CAPTURE_CATALOG", request.getfixturevalue("postgres_url"))
+    if request.param == "team":
+        use_bucket(monkeypatch, request.getfixturevalue("seaweed"))
     return str(request.param)
 
 
@@ -36,7 +39,13 @@ async def test_a_case_is_held_and_released_through_the_cli_and_custody_says_so(
     assert main([*hold, "--operator", "lina", "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
     assert done["captures"] == [sealed.id] and done["held"]
-    assert done["stored_objects"] is None, "a file store has no object lock of its own"
+    if mode == "team":
+        assert done["stored_objects"] >= len(sealed.artifacts) + 1  # and the manifest
+        with Archive.open(data, create=False) as archive:
+            states = archive.store.legal_holds(sealed.id)
+        assert states and all(state.on for state in states)
+    else:
+        assert done["stored_objects"] is None, "a file store has no object lock of its own"
     with Archive.open(data, create=False) as archive:
         held = archive.catalog.case_hold("detention")
         assert held is not None and (held.held_by, held.reason) == ("lina", "court order 12/2026")
@@ -57,6 +66,8 @@ async def test_a_case_is_held_and_released_through_the_cli_and_custody_says_so(
         actions = [e.action for e in archive.custody.events() if e.action in ("held", "released")]
         assert actions == ["held", "released"], "a refused request writes no event"
         assert archive.custody.verify().ok
+        if mode == "team":
+            assert not any(state.on for state in archive.store.legal_holds(sealed.id))
 
 
 def test_holding_an_unknown_case_or_without_a_reason_is_refused(

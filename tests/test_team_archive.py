@@ -20,6 +20,7 @@ from capture.browser import Browser
 from capture.cli import main
 from capture.pipeline import capture_page
 from capture.requests import CaptureRequest
+from tests.seaweed import use_bucket
 from tests.site import TestSite
 
 
@@ -35,14 +36,23 @@ def test_a_postgresql_catalog_is_an_archive_without_a_file(
         assert not (tmp_path / "catalog.sqlite3").exists()
 
 
-async def test_a_capture_on_a_postgresql_catalog_is_sealed_found_and_exported(
-    tmp_path: Path, postgres_url: str, site: TestSite, browser: Browser
+@pytest.mark.parametrize("store", ["file", "s3"])
+async def test_a_capture_on_team_engines_is_sealed_found_and_exported(
+    tmp_path: Path,
+    postgres_url: str,
+    site: TestSite,
+    browser: Browser,
+    store: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("OSINT_CAPTURE_CATALOG", postgres_url)
+    if store == "s3":
+        use_bucket(monkeypatch, request.getfixturevalue("seaweed"))
     data = tmp_path / "data"
-    settings = load_settings(data, environ={"OSINT_CAPTURE_CATALOG": postgres_url})
-    with Archive.open(data, settings=settings) as archive:
-        request = CaptureRequest(site.url("/rich"), case="team-case", operator="amal")
-        manifest = await capture_page(request, archive, browser=browser)
+    with Archive.open(data) as archive:
+        wanted = CaptureRequest(site.url("/rich"), case="team-case", operator="amal")
+        manifest = await capture_page(wanted, archive, browser=browser)
         row = archive.reader.get_capture(manifest.id)
         assert row is not None and row.status == manifest.status == "complete"
         assert row.manifest_sha256 is not None
@@ -52,6 +62,9 @@ async def test_a_capture_on_a_postgresql_catalog_is_sealed_found_and_exported(
         out = tmp_path / "out.wacz"
         await asyncio.to_thread(export_wacz, archive, [manifest.id], out, actor="amal")
         fingerprint = archive.signing_key().fingerprint
+        if store == "s3":
+            assert not (data / "captures" / manifest.id).exists(), "sealed files are in S3"
+            assert archive.store.fsck().ok
     trust = TrustStore.load()
     report = verify_package(out, trust=trust, keys=TrustedKeys.pinned(fingerprint))
     assert report.failures == [], report.summary()
