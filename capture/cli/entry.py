@@ -23,6 +23,7 @@ from capture.cli import (
     analysing,
     capturing,
     cases,
+    checking,
     config_command,
     custody,
     export_command,
@@ -52,6 +53,7 @@ RUNNERS: dict[str, Runner] = {
     "watch": watching.run_watch,
     "config": config_command.run_config,
     "case": cases.run_case,
+    "fsck": checking.run_fsck,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -67,6 +69,7 @@ _GROUPS = (
     watching,
     config_command,
     cases,
+    checking,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.

@@ -1,0 +1,156 @@
+"""``osint-capture fsck``: the catalog's files held against what the store holds.
+
+Evidence can go missing without anyone deleting it through this tool: a disk that
+loses a file, an operator who "cleans up" a folder, a crash between an upload and its
+catalog row. This check lists every sealed file the catalog knows and compares it with
+the store: present, the recorded size, and (``deep``) the recorded SHA-256 read back
+byte for byte; and what the store holds that the catalog does not know. It reports,
+never repairs and never deletes: an object without its row may be the only copy of
+something, and what to do with it is a person's decision.
+
+On an S3 store the bucket's own check does the comparing
+(:meth:`archive.objectstore.ObjectStore.fsck`: every version against the version book
+and the catalog); on a file store, the capture folders are compared here. Each run is
+a ``verified`` custody event with its result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.datadir import Archive
+from archive.evidence.custody import SYSTEM_ACTOR
+from archive.hashing import sha256_file
+from archive.store import PARTIAL_SUFFIX, FileStore
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One difference between the catalog and the store."""
+
+    kind: str
+    where: str
+    detail: str
+
+
+@dataclass
+class StoreCheck:
+    """What an fsck compared and what differed; ``ok`` only when something was compared."""
+
+    store: str
+    deep: bool
+    files_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    #: Objects kept aside from an interrupted attempt, explained (object stores).
+    set_aside: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.files_checked > 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "store": self.store,
+            "deep": self.deep,
+            "files_checked": self.files_checked,
+            "set_aside": self.set_aside,
+            "problems": [vars(problem) for problem in self.problems],
+        }
+
+
+def fsck_archive(archive: Archive, *, deep: bool = False, actor: str = SYSTEM_ACTOR) -> StoreCheck:
+    """Compare the catalog's sealed files with the store; record the run in custody."""
+    if isinstance(archive.store, FileStore):
+        result = _check_files(archive, archive.store, deep)
+    else:
+        result = _check_objects(archive, deep)
+    archive.custody.append(
+        "verified",
+        actor=actor,
+        details={
+            "check": "fsck",
+            "deep": deep,
+            "ok": result.ok,
+            "files_checked": result.files_checked,
+            "problems": len(result.problems),
+        },
+    )
+    return result
+
+
+def catalog_files(archive: Archive) -> Iterator[tuple[str, str, str, int]]:
+    """``(capture_id, name, sha256, size)`` of every file of every sealed capture."""
+    for row in archive.catalog.list_captures():
+        if row.manifest_sha256 is None:
+            continue
+        for artifact in archive.catalog.artifacts(row.id):
+            yield row.id, artifact.path, artifact.sha256, artifact.size
+
+
+def _check_objects(archive: Archive, deep: bool) -> StoreCheck:
+    from archive.objectstore.store import ObjectStore
+
+    if not isinstance(archive.store, ObjectStore):
+        raise TypeError(f"no fsck for a store of type {type(archive.store).__name__}")
+    known = [(capture, name, sha256) for capture, name, sha256, _ in catalog_files(archive)]
+    report = archive.store.fsck(known, deep=deep)
+    result = StoreCheck(f"s3://{report.bucket}/{report.prefix}", deep)
+    result.files_checked = report.objects_checked
+    result.set_aside = len(report.set_aside)
+    result.problems = [
+        Problem(str(finding.problem), finding.key, finding.detail) for finding in report.findings
+    ]
+    return result
+
+
+def _check_files(archive: Archive, store: FileStore, deep: bool) -> StoreCheck:
+    result = StoreCheck(str(store.captures_root), deep)
+    known: dict[str, set[str]] = {}
+    for capture_id, name, sha256, size in catalog_files(archive):
+        known.setdefault(capture_id, set()).add(name)
+        result.files_checked += 1
+        problem = _check_file(store.capture_dir(capture_id) / name, sha256, size, deep)
+        if problem is not None:
+            result.problems.append(Problem(problem[0], f"{capture_id}/{name}", problem[1]))
+    result.problems += _unknown_files(archive, store, known)
+    return result
+
+
+def _check_file(path: Path, sha256: str, size: int, deep: bool) -> tuple[str, str] | None:
+    try:
+        found = path.stat().st_size
+    except FileNotFoundError:
+        return "missing file", f"the catalog lists {path.name}; it is not in {path.parent}"
+    if found != size:
+        return "size mismatch", f"the catalog says {size} bytes, the file has {found}"
+    if deep:
+        digest, _ = sha256_file(path)
+        if digest != sha256:
+            return "checksum mismatch", f"SHA-256 {digest}, the catalog recorded {sha256}"
+    return None
+
+
+def _unknown_files(archive: Archive, store: FileStore, known: dict[str, set[str]]) -> list[Problem]:
+    """Files in capture folders that no sealed capture lists (interrupted captures'
+    folders are quarantined at start-up, so a running capture's is left alone)."""
+    running = {row.id for row in archive.catalog.list_captures(status="running")}
+    problems = []
+    root = store.captures_root
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.name in running:
+            continue
+        listed = known.get(folder.name, set())
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = path.relative_to(folder).as_posix()
+            if name not in listed and not name.endswith(PARTIAL_SUFFIX):
+                problems.append(
+                    Problem(
+                        "file without a row",
+                        f"{folder.name}/{name}",
+                        "in the store but in no sealed capture of the catalog; kept",
+                    )
+                )
+    return problems
