@@ -1,8 +1,10 @@
 """The server's standing duties towards trusted time, each a loop that never gives up.
 
-Both run only when time-stamp authorities are configured. A failure is logged and
-tried again on the next round: the evidence is sealed either way, and what is
-missing (a token, an anchor) is said where it is missing.
+Each loop is a sleep and one round; in team mode the rounds run as periodic jobs
+instead, once across all workers (:mod:`capture.teamqueue.duties`). Both run only
+when time-stamp authorities are configured. A failure is logged and tried again on
+the next round: the evidence is sealed either way, and what is missing (a token, an
+anchor) is said where it is missing.
 """
 
 from __future__ import annotations
@@ -26,10 +28,15 @@ async def retry_timestamps(archive: Archive, tsa: TimestampConfig) -> None:
     """Captures sealed while no TSA answered get their tokens later, with backoff."""
     while True:
         await asyncio.sleep(TIMESTAMP_RETRY_SECONDS)
-        try:
-            await asyncio.to_thread(trustedtime.stamp_pending, archive, config=tsa, due_only=True)
-        except Exception:
-            log.exception("retrying pending time-stamps failed; trying again later")
+        await stamp_pending_once(archive, tsa)
+
+
+async def stamp_pending_once(archive: Archive, tsa: TimestampConfig) -> None:
+    """One round of :func:`retry_timestamps` (team mode runs it as a periodic job)."""
+    try:
+        await asyncio.to_thread(trustedtime.stamp_pending, archive, config=tsa, due_only=True)
+    except Exception:
+        log.exception("retrying pending time-stamps failed; trying again later")
 
 
 async def anchor_custody(archive: Archive, tsa: TimestampConfig, interval: float) -> None:
@@ -39,17 +46,20 @@ async def anchor_custody(archive: Archive, tsa: TimestampConfig, interval: float
     """
     while True:
         await asyncio.sleep(interval)
-        try:
-            anchoring = tsa.anchoring()
-            run = await asyncio.to_thread(
-                anchor_if_due, archive.custody, anchoring, actor=SYSTEM_ACTOR
-            )
-        except Exception:
-            log.exception("anchoring the custody head failed; trying again later")
-            continue
-        if run is None:
-            continue
-        for anchor in run.anchors:
-            log.info("custody seq %d anchored by %s at %s", run.seq, anchor.tsa, anchor.gen_time)
-        for error in run.errors:
-            log.warning("custody seq %d not anchored: %s", run.seq, error)
+        await anchor_once(archive, tsa)
+
+
+async def anchor_once(archive: Archive, tsa: TimestampConfig) -> None:
+    """One round of :func:`anchor_custody` (team mode runs it as a periodic job)."""
+    try:
+        anchoring = tsa.anchoring()
+        run = await asyncio.to_thread(anchor_if_due, archive.custody, anchoring, actor=SYSTEM_ACTOR)
+    except Exception:
+        log.exception("anchoring the custody head failed; trying again later")
+        return
+    if run is None:
+        return
+    for anchor in run.anchors:
+        log.info("custody seq %d anchored by %s at %s", run.seq, anchor.tsa, anchor.gen_time)
+    for error in run.errors:
+        log.warning("custody seq %d not anchored: %s", run.seq, error)
