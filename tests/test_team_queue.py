@@ -12,12 +12,11 @@ import pytest
 from archive.catalog import CaptureRow, QueuedRequest
 from archive.datadir import Archive
 from archive.settings import load_settings
-from archive.timeutil import now_rfc3339
+from archive.timeutil import now_rfc3339, utc_now
 from capture.scheduler import next_run_at
 from capture.teamqueue import TeamQueue
 from capture.teamqueue.queue import CAPTURE_TASK
 from capture.teamqueue.schema import ensure_schema
-from archive.timeutil import utc_now
 
 
 def _archive(data: Path, url: str) -> Archive:
@@ -125,7 +124,7 @@ async def test_a_targets_runs_never_overlap_across_workers(
             for queue in queues:
                 queue.close()
                 await queue.aclose()
-        (a, a0, a1), (b, b0, b1) = sorted(spans, key=lambda span: span[1])
+        (a, _, a1), (b, b0, _) = sorted(spans, key=lambda span: span[1])
         assert a1 <= b0, f"runs {a} and {b} of one target overlapped"
 
 

@@ -29,6 +29,7 @@ from capture.cli import (
     stamping,
     verifying,
     watching,
+    working,
 )
 from capture.cli.exits import ExitCode, fail_with
 from capture.cli.options import check_trust_files, default_data_dir
@@ -48,6 +49,7 @@ RUNNERS: dict[str, Runner] = {
     "key": verifying.run_key,
     "custody": custody.run_custody,
     "watch": watching.run_watch,
+    "worker": working.run_worker,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -55,6 +57,7 @@ _GROUPS = (
     capturing,
     listing,
     serving,
+    working,
     stamping,
     export_command,
     analysing,
