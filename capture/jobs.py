@@ -5,14 +5,16 @@ One interface per kind of work (:class:`CaptureQueue` for captures,
 lives. Today both are the catalog: a job is a ``queued`` row, committed before the
 request is answered, so it survives a restart; a worker claims the oldest
 (:class:`Claims`: a claim in a thread, then a wait for a wake-up or the next poll).
-A team installation puts a job queue on its PostgreSQL behind the same calls.
+A team installation puts the capture queue on its PostgreSQL
+(:class:`capture.teamqueue.TeamQueue`) behind the same calls: the queue drives the
+workers (:meth:`CaptureQueue.run_workers`), so the service never knows which it has.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, Protocol, TypeVar
 
@@ -23,6 +25,9 @@ from archive.timeutil import now_rfc3339
 POLL_SECONDS = 2.0
 
 _Job = TypeVar("_Job")
+
+#: What a worker does with a claimed capture (the service's ``_run``).
+Runner = Callable[[CaptureRow], Awaitable[None]]
 
 
 class Claims(Generic[_Job]):
@@ -51,15 +56,21 @@ class Claims(Generic[_Job]):
 class CaptureQueue(Protocol):
     async def put(self, item: QueuedRequest) -> tuple[CaptureRow, bool]:
         """Queue a capture, answering once it is durable; an identical one waiting is
-        returned instead (``created`` false). Workers are woken by :meth:`wake`."""
+        returned instead (``created`` false)."""
         ...
 
-    async def take(self) -> CaptureRow:
-        """The oldest waiting capture, claimed (``running``); waits until there is one."""
+    async def adopt(self, rows: Sequence[CaptureRow]) -> None:
+        """Captures queued in the catalog by another path (the scheduler, recovery):
+        make sure workers take them."""
+        ...
+
+    async def run_workers(self, run: Runner, count: int) -> None:
+        """Claim captures and ``run`` each, ``count`` at a time, until cancelled; a
+        capture is given to ``run`` already claimed (``running``)."""
         ...
 
     def wake(self) -> None:
-        """Something was queued behind the queue's back (the scheduler): look now."""
+        """Something was queued behind the queue's back: look now."""
         ...
 
     def close(self) -> None:
@@ -100,7 +111,24 @@ class CatalogQueue:
         return await future
 
     async def take(self) -> CaptureRow:
+        """The oldest waiting capture, claimed (``running``); waits until there is one."""
         return await self._claims.take()
+
+    async def adopt(self, rows: Sequence[CaptureRow]) -> None:
+        """The rows are in the catalog already: the workers only need to look."""
+        if rows:
+            self._claims.wake()
+
+    async def run_workers(self, run: Runner, count: int) -> None:
+        """``count`` loops, each taking the oldest capture and running it."""
+
+        async def work() -> None:
+            while True:
+                await run(await self.take())
+
+        async with asyncio.TaskGroup() as group:
+            for n in range(count):
+                group.create_task(work(), name=f"capture-worker-{n}")
 
     def wake(self) -> None:
         self._claims.wake()

@@ -1,8 +1,11 @@
 """After a crash: captures left ``running`` are set aside, then retried once or failed.
 
-Recovery runs at the service's start, before any worker, on the archive alone (no
-browser). Each move to quarantine is a custody event (``quarantined``) before the
-capture is queued again or failed, so the chain shows it whatever comes next.
+Embedded, recovery runs at the service's start, before any worker, on the archive
+alone (no browser), over every capture left ``running``. In team mode other workers'
+captures are running, so recovery is only ever of one capture, the one whose worker
+is known to be gone (:func:`recover_capture`, called by the job that retries it).
+Each move to quarantine is a custody event (``quarantined``) before the capture is
+queued again or failed, so the chain shows it whatever comes next.
 """
 
 from __future__ import annotations
@@ -17,36 +20,35 @@ from archive.timeutil import now_rfc3339
 
 #: A capture interrupted by a crash is tried this many times in all.
 MAX_ATTEMPTS = 2
+#: What stopped an embedded server's captures (the start-up recovery's reason).
+SERVER_STOPPED = "the server stopped while this capture was running"
 
 
 def recover_interrupted(archive: Archive) -> list[str]:
     """Every capture a crash left ``running``, set aside and retried or failed (blocking);
     one line per capture saying what became of it."""
-    return [_recover(archive, row) for row in archive.catalog.list_captures(status="running")]
+    return [
+        recover_capture(archive, row, cause=SERVER_STOPPED)
+        for row in archive.catalog.list_captures(status="running")
+    ]
 
 
-def _recover(archive: Archive, row: CaptureRow) -> str:
+def recover_capture(archive: Archive, row: CaptureRow, *, cause: str) -> str:
+    """One capture left ``running`` by an attempt that is over (``cause`` says what
+    ended it): its unsealed files set aside (a custody event), then queued again, or
+    failed once it has had :data:`MAX_ATTEMPTS`. Returns what became of it."""
     moved = archive.store.quarantine(row.id)
     archive.store.clear_work(row.id)  # scratch (spooled bodies, cut downloads)
     where = f"; unsealed files moved to {moved}" if moved else ""
     if moved is not None:
         sealing.record_quarantine(
-            archive,
-            row.id,
-            moved,
-            reason=f"the server stopped while this capture was running (attempt {row.attempts})",
+            archive, row.id, moved, reason=f"{cause} (attempt {row.attempts})"
         )
     if row.attempts < MAX_ATTEMPTS:
-        reason = (
-            f"the server stopped while this capture was running "
-            f"(attempt {row.attempts}){where}; retried"
-        )
+        reason = f"{cause} (attempt {row.attempts}){where}; retried"
         archive.catalog.requeue_capture(row.id, reason=reason)
     else:
-        reason = (
-            f"the server stopped while this capture was running, "
-            f"attempt {row.attempts} of {MAX_ATTEMPTS}{where}; not retried again"
-        )
+        reason = f"{cause}, attempt {row.attempts} of {MAX_ATTEMPTS}{where}; not retried again"
         sealing.record_failure(
             archive,
             row.id,

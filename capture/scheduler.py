@@ -23,6 +23,7 @@ import re
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -152,6 +153,7 @@ class Scheduler:
 
     ``on_queued`` is called after runs were queued (the service wakes its workers).
     ``default_timeout`` is the time budget of a run whose target does not name one.
+    ``guard`` is :func:`record_run`'s, for schedulers on many machines.
     """
 
     def __init__(
@@ -160,11 +162,13 @@ class Scheduler:
         *,
         on_queued: Callable[[], None],
         default_timeout: float,
+        guard: Guard | None = None,
     ) -> None:
         self.archive = archive
         self.catalog = archive.catalog
         self.on_queued = on_queued
         self.default_timeout = default_timeout
+        self.guard = guard
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -227,7 +231,7 @@ class Scheduler:
         if not runs or runs[0].status not in FINISHED_STATUSES:
             return
         try:
-            record_run(self.archive, runs[0].id)
+            record_run(self.archive, runs[0].id, guard=self.guard)
         except Exception:
             log.exception("target %s: run %s is not on the timeline", target.id, runs[0].id)
 
@@ -253,17 +257,25 @@ class Scheduler:
 #: One timeline event per run: the worker and the scheduler may both try to write it.
 _RECORD_LOCK = threading.Lock()
 
+#: A lock on one name across processes (team mode: the worker's and a scheduler's on
+#: other machines), as a context manager.
+Guard = Callable[[str], AbstractContextManager[object]]
 
-def record_run(archive: Archive, capture_id: str) -> TimelineEvent | None:
+
+def record_run(
+    archive: Archive, capture_id: str, *, guard: Guard | None = None
+) -> TimelineEvent | None:
     """Write on the target's timeline what its run ``capture_id`` found.
 
     A sealed run is compared with the target's previous sealed capture; a run that
     sealed nothing is a ``failed`` event with its reasons. Returns ``None`` when
     the capture is not a finished target run, or already has its event (so that
-    recovery can call this again safely).
+    recovery can call this again safely). ``guard`` holds the capture's name across
+    processes while it looks and writes (the process's own lock covers one process).
     """
     catalog = archive.catalog
-    with _RECORD_LOCK:
+    held = guard(f"timeline {capture_id}") if guard is not None else nullcontext()
+    with _RECORD_LOCK, held:
         row = catalog.get_capture(capture_id)
         if row is None or row.target_id is None or row.status not in FINISHED_STATUSES:
             return None

@@ -1,10 +1,17 @@
-"""The capture service: a queue in the catalog, a pool of workers, one shared browser.
+"""The capture service: a queue, a pool of workers, one shared browser.
 
 The HTTP server is a thin layer over this. Requests are queued in the catalog, so
 they survive a restart; a worker claims the oldest, runs the pipeline with the
 shared Chromium, and publishes progress to :class:`~capture.events.CaptureEvents`.
-On start, captures a crash left ``running`` have their unsealed files moved to
-quarantine and are retried once, or failed with the reason.
+Embedded, on start, captures a crash left ``running`` have their unsealed files
+moved to quarantine and are retried once, or failed with the reason; the scheduler
+and the trusted-time duties run here.
+
+In team mode (``OSINT_CAPTURE_QUEUE=postgresql``) the queue is
+:class:`capture.teamqueue.TeamQueue`: the service runs captures only when given
+workers (``osint-capture worker``, or ``serve --workers N``), a capture is recovered
+only by the job that finds its worker gone, and the scheduler and the trusted-time
+duties are periodic jobs, each tick run by one of the workers.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -78,8 +86,11 @@ class CaptureService(ArchiveQueries):
         analysis: AnalysisSettings | None = None,
         analysis_defaults: AnalysisOptions = NO_ANALYSIS,
         analysis_workers: int = DEFAULT_ANALYSIS_WORKERS,
+        lease: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        #: Team mode: how long a silent worker keeps its jobs (None: the queue's default).
+        self.lease = lease
         #: What every capture reads after sealing unless its request says otherwise.
         self.analysis_defaults = analysis_defaults
         self.analysis_settings = analysis or AnalysisSettings.for_data_dir(self.data_dir)
@@ -98,7 +109,11 @@ class CaptureService(ArchiveQueries):
         self.cookies = LentCookies()
         self._running: set[str] = set()
         self._scheduler: Scheduler | None = None
+        self._guard: scheduler.Guard | None = None
+        self._closing: list[Callable[[], Awaitable[None]]] = []
         self.queue: CaptureQueue = CatalogQueue(lambda: self.archive.catalog)
+        #: Whether the queue is the team's (set by :meth:`start` from the settings).
+        self.team = False
 
     @property
     def archive(self) -> Archive:
@@ -109,35 +124,57 @@ class CaptureService(ArchiveQueries):
 
     async def start(self) -> None:
         self._archive = Archive.open(self.data_dir)
+        self.team = self.archive.settings.queue == "postgresql"
         # A crash between a custody line's fsync and its head update is settled here.
         self.archive.custody.reconcile_head()
         self.archive.signing_key()
-        self.recovered = await asyncio.to_thread(recover_interrupted, self.archive)
-        # Target runs that ended (or were failed above) without a timeline event get one.
-        await asyncio.to_thread(scheduler.settle_timeline, self.archive)
-        await self._ensure_browser()
-        self._tasks = [
-            asyncio.create_task(self._work(), name=f"capture-worker-{n}")
-            for n in range(self.workers)
-        ]
-        self._scheduler = Scheduler(
-            self.archive, on_queued=self.queue.wake, default_timeout=DEFAULT_TIMEOUT
-        )
-        self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
+        if self.team:
+            self.queue = await self._team_queue()
+        else:
+            self.recovered = await asyncio.to_thread(recover_interrupted, self.archive)
+            # Target runs that ended (or were failed above) without a timeline event get one.
+            await asyncio.to_thread(scheduler.settle_timeline, self.archive)
+        if self.workers:
+            await self._ensure_browser()
+            work = self.queue.run_workers(self._run, self.workers)
+            self._tasks.append(asyncio.create_task(work, name="capture-workers"))
+        if not self.team:
+            self._start_embedded_duties()
         self._analysis = AnalysisWorkers(
             self.archive,
             self.events,
             self.analysis_settings,
-            workers=self.analysis_workers,
+            workers=self.analysis_workers if self.workers else 0,
             tsa=self.tsa,
         )
-        await asyncio.to_thread(self._analysis.recover)
+        if not self.team:  # team mode: other workers' runs are running; none is recovered
+            await asyncio.to_thread(self._analysis.recover)
         self._analysis.start()
+
+    def _start_embedded_duties(self) -> None:
+        """The scheduler's loop and the trusted-time loops, in this process."""
+        self._scheduler = Scheduler(
+            self.archive, on_queued=self.queue.wake, default_timeout=DEFAULT_TIMEOUT
+        )
+        self._tasks.append(asyncio.create_task(self._scheduler.run(), name="scheduler"))
         if self.tsa is not None and self.tsa.tsas:
             retry = upkeep.retry_timestamps(self.archive, self.tsa)
             anchor = upkeep.anchor_custody(self.archive, self.tsa, self.anchor_interval)
             self._tasks.append(asyncio.create_task(retry, name="timestamps"))
             self._tasks.append(asyncio.create_task(anchor, name="anchors"))
+
+    async def _team_queue(self) -> CaptureQueue:
+        """The team's queue, open, with the duties its workers run once per tick."""
+        from capture.teamqueue.opening import open_team_queue
+
+        queue, self._guard = await open_team_queue(
+            lambda: self.archive,
+            tsa=self.tsa,
+            anchor_interval=self.anchor_interval,
+            lease=self.lease,
+        )
+        self._closing.append(queue.aclose)
+        return queue
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -151,6 +188,9 @@ class CaptureService(ArchiveQueries):
             await self._analysis.stop()
             self._analysis = None
         await asyncio.to_thread(self.queue.close)
+        for close in self._closing:
+            await close()
+        self._closing = []
         if self._browser is not None:
             await self._browser.close()
             self._browser = None
@@ -212,10 +252,6 @@ class CaptureService(ArchiveQueries):
         }
 
     # -- workers ----------------------------------------------------------------------
-
-    async def _work(self) -> None:
-        while True:
-            await self._run(await self.queue.take())
 
     async def _run(self, row: CaptureRow) -> None:
         capture_id = row.id
@@ -321,7 +357,9 @@ class CaptureService(ArchiveQueries):
         if row.target_id is None:
             return
         try:
-            event = await asyncio.to_thread(scheduler.record_run, self.archive, row.id)
+            event = await asyncio.to_thread(
+                scheduler.record_run, self.archive, row.id, guard=self._guard
+            )
         except Exception:
             log.exception("capture %s: its target's timeline was not updated", row.id)
             return

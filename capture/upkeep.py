@@ -1,8 +1,10 @@
 """The server's standing duties towards trusted time, each a loop that never gives up.
 
-Both run only when time-stamp authorities are configured. A failure is logged and
-tried again on the next round: the evidence is sealed either way, and what is
-missing (a token, an anchor) is said where it is missing.
+Each loop is a sleep and one round; in team mode the rounds run as periodic jobs
+instead, once across all workers (:mod:`capture.teamqueue.duties`). Both run only
+when time-stamp authorities are configured. A failure is logged and tried again on
+the next round: the evidence is sealed either way, and what is missing (a token, an
+anchor) is said where it is missing.
 """
 
 from __future__ import annotations
@@ -26,10 +28,15 @@ async def retry_timestamps(archive: Archive, tsa: TimestampConfig) -> None:
     """Captures sealed while no TSA answered get their tokens later, with backoff."""
     while True:
         await asyncio.sleep(TIMESTAMP_RETRY_SECONDS)
-        try:
-            await asyncio.to_thread(trustedtime.stamp_pending, archive, config=tsa, due_only=True)
-        except Exception:
-            log.exception("retrying pending time-stamps failed; trying again later")
+        await stamp_pending_once(archive, tsa)
+
+
+async def stamp_pending_once(archive: Archive, tsa: TimestampConfig) -> None:
+    """One round of :func:`retry_timestamps` (team mode runs it as a periodic job)."""
+    try:
+        await asyncio.to_thread(trustedtime.stamp_pending, archive, config=tsa, due_only=True)
+    except Exception:
+        log.exception("retrying pending time-stamps failed; trying again later")
 
 
 async def anchor_custody(archive: Archive, tsa: TimestampConfig, interval: float) -> None:
@@ -39,23 +46,25 @@ async def anchor_custody(archive: Archive, tsa: TimestampConfig, interval: float
     """
     while True:
         await asyncio.sleep(interval)
-        try:
-            anchoring = tsa.anchoring()
-            runs = await asyncio.to_thread(
-                anchor_all_due, archive.custody, anchoring, actor=SYSTEM_ACTOR
+        await anchor_once(archive, tsa)
+
+
+async def anchor_once(archive: Archive, tsa: TimestampConfig) -> None:
+    """One round of :func:`anchor_custody` (team mode runs it as a periodic job): each
+    chain whose head moved since its newest anchor (one chain in embedded mode)."""
+    try:
+        anchoring = tsa.anchoring()
+        runs = await asyncio.to_thread(
+            anchor_all_due, archive.custody, anchoring, actor=SYSTEM_ACTOR
+        )
+    except Exception:
+        log.exception("anchoring the custody head failed; trying again later")
+        return
+    for run in runs:
+        chain = f" (chain {run.chain})" if run.chain else ""
+        for anchor in run.anchors:
+            log.info(
+                "custody seq %d%s anchored by %s at %s", run.seq, chain, anchor.tsa, anchor.gen_time
             )
-        except Exception:
-            log.exception("anchoring the custody head failed; trying again later")
-            continue
-        for run in runs:
-            chain = f" (chain {run.chain})" if run.chain else ""
-            for anchor in run.anchors:
-                log.info(
-                    "custody seq %d%s anchored by %s at %s",
-                    run.seq,
-                    chain,
-                    anchor.tsa,
-                    anchor.gen_time,
-                )
-            for error in run.errors:
-                log.warning("custody seq %d%s not anchored: %s", run.seq, chain, error)
+        for error in run.errors:
+            log.warning("custody seq %d%s not anchored: %s", run.seq, chain, error)

@@ -32,6 +32,7 @@ from capture.cli import (
     stamping,
     verifying,
     watching,
+    working,
 )
 from capture.cli.exits import ExitCode, fail_with
 from capture.cli.options import check_trust_files, default_data_dir
@@ -54,6 +55,7 @@ RUNNERS: dict[str, Runner] = {
     "config": config_command.run_config,
     "case": cases.run_case,
     "fsck": checking.run_fsck,
+    "worker": working.run_worker,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -61,6 +63,7 @@ _GROUPS = (
     capturing,
     listing,
     serving,
+    working,
     stamping,
     export_command,
     analysing,

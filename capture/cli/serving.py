@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from archive import __version__
 from archive.datadir import PAIRING_FILE, TOKEN_FILE
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS
+from archive.settings import load_settings
 from capture.analysis.engines import AnalysisSettings
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import (
@@ -27,6 +28,9 @@ from capture.cli.options import (
     workers,
 )
 from capture.scheduler import format_interval
+
+#: Captures at once of an embedded server given no --workers.
+DEFAULT_WORKERS = 2
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -49,7 +53,11 @@ def _serve_parser(commands: Commands) -> None:
     serve.add_argument("--port", type=int, default=8787, help="port to listen on (8787)")
     data_option(serve)
     serve.add_argument(
-        "--workers", type=workers, default=2, help="captures that run at once (default 2)"
+        "--workers",
+        type=workers,
+        default=None,
+        help="captures that run at once in this process (default 2; in team mode none"
+        " unless given: `osint-capture worker` runs them)",
     )
     tsa_options(serve)
     add_reading_options(serve, server=True)
@@ -86,9 +94,11 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
     token = load_or_create_token(data_dir / TOKEN_FILE)
     settings = ServerSettings(token=token, hosts=allowed_hosts(args.host, args.port))
     defaults = reading_options(args)
+    team = load_settings(data_dir).queue == "postgresql"
+    count = args.workers if args.workers is not None else (0 if team else DEFAULT_WORKERS)
     service = CaptureService(
         data_dir,
-        workers=args.workers,
+        workers=count,
         tsa=tsa_config(args),
         anchor_interval=args.anchor_every,
         analysis=AnalysisSettings.for_data_dir(data_dir, translation_model=args.translation_model),
@@ -98,7 +108,7 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
     app = make_app(service, settings)
     print(
         f"osint-capture {__version__} serving {data_dir.resolve()} on "
-        f"http://{args.host}:{args.port}/api/v1 ({args.workers} workers)\n"
+        f"http://{args.host}:{args.port}/api/v1 ({_workers_shown(count, team)})\n"
         f"  token: `osint-capture token --data {data_dir}`",
         file=sys.stderr,
         flush=True,
@@ -108,6 +118,12 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
     except OSError as exc:
         return complain(f"cannot listen on {args.host}:{args.port}: {exc}", ExitCode.FAILED)
     return ExitCode.COMPLETE
+
+
+def _workers_shown(count: int, team: bool) -> str:
+    if team and not count:
+        return "team queue: captures run on `osint-capture worker`"
+    return f"{count} workers" + (" on the team queue" if team else "")
 
 
 def run_token(args: argparse.Namespace, data_dir: Path) -> int:

@@ -1,0 +1,82 @@
+"""What one capture job does on a worker: hold the capture's lease, settle a dead attempt,
+claim the capture, run it, and say in one line how it ended.
+
+A job may find its capture in any state, and each is an answer, never a guess:
+``queued`` is claimed and run; ``running`` means the attempt before this one is over
+(this job holds the lease, so no live worker is writing it) and gets the embedded
+recovery, for that capture alone (:func:`capture.recovery.recover_capture`), then the
+capture is run again or stays failed; anything else was finished by an earlier job
+(a duplicate job, or one retried after its capture ended) and is left as it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from archive.catalog import CaptureRow
+from archive.datadir import Archive
+from archive.timeutil import now_rfc3339
+from capture.jobs import Runner
+from capture.recovery import recover_capture
+from capture.teamqueue.claiming import claim_queued
+from capture.teamqueue.leases import capture_lease
+
+log = logging.getLogger(__name__)
+
+#: Why a capture found ``running`` by its job was interrupted.
+WORKER_GONE = "the worker running this capture stopped (its heartbeat lapsed) while it ran"
+#: Why a capture given up by a stopping worker was interrupted.
+WORKER_STOPPED = "the worker running this capture was stopped before it finished"
+
+
+async def run_capture_job(
+    conninfo: str, archive: Callable[[], Archive], run: Runner, capture_id: str
+) -> str:
+    """Run the job of ``capture_id``; what became of it, as logged."""
+    async with capture_lease(conninfo, capture_id):
+        outcome = await _settled_and_run(archive, run, capture_id)
+    log.info("capture %s: %s", capture_id, outcome)
+    return outcome
+
+
+async def _settled_and_run(archive: Callable[[], Archive], run: Runner, capture_id: str) -> str:
+    catalog = archive().catalog
+    row = await asyncio.to_thread(catalog.get_capture, capture_id)
+    before = ""
+    if row is not None and row.status == "running":
+        before = await asyncio.to_thread(recover_capture, archive(), row, cause=WORKER_GONE)
+        before = before.removeprefix(f"{capture_id}: ") + "; then "
+        row = await asyncio.to_thread(catalog.get_capture, capture_id)
+    if row is None:
+        return "not in the catalog; nothing to run"
+    if row.status != "queued":
+        return f"{before}{row.status} already; nothing to run"
+    claimed = await asyncio.to_thread(claim_queued, catalog, capture_id, started_at=now_rfc3339())
+    if claimed is None or claimed.status != "running":
+        return f"{before}taken by another job; nothing to run"
+    try:
+        await run(claimed)
+    except asyncio.CancelledError:
+        await asyncio.shield(asyncio.to_thread(_give_up, archive(), capture_id))
+        raise
+    return before + _ended(await asyncio.to_thread(catalog.get_capture, capture_id))
+
+
+def _give_up(archive: Archive, capture_id: str) -> None:
+    """A stopping worker's unfinished capture: set aside and queued again (or failed),
+    as a crash would have it, so the next worker starts it clean."""
+    row = archive.catalog.get_capture(capture_id)
+    if row is not None and row.status == "running":
+        log.warning(
+            "capture %s: %s", capture_id, recover_capture(archive, row, cause=WORKER_STOPPED)
+        )
+
+
+def _ended(row: CaptureRow | None) -> str:
+    if row is None:
+        return "gone from the catalog after running"
+    if row.status in ("complete", "partial") and not row.reasons:
+        return row.status
+    return f"{row.status} ({'; '.join(row.reasons) or 'no reason recorded'})"
