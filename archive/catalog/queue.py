@@ -20,6 +20,7 @@ from archive.catalog.shared import (
     CAPTURE_SELECT,
     StateConflict,
     ensure_case_row,
+    find_capture,
     reasons_json,
     require_capture,
 )
@@ -75,6 +76,24 @@ class QueueTables(CatalogConnection):
                 (started_at, row["id"]),
             )
             return require_capture(conn, row["id"])
+
+    def claim_queued(self, capture_id: str, *, started_at: str) -> CaptureRow | None:
+        """Mark ``capture_id`` ``running`` (one attempt more) if it is ``queued``; the row
+        as it is otherwise, ``None`` when there is no such capture.
+
+        For a job queue whose jobs name their capture (team mode): the worker claims
+        *that* row, under its row lock, rather than the oldest queued one.
+        """
+        with self._write() as conn:
+            row = find_capture(conn, capture_id, lock=True)
+            if row is None or row.status != "queued":
+                return row
+            conn.execute(
+                "UPDATE captures SET status = 'running', started_at = ?, attempts = attempts + 1"
+                " WHERE id = ?",
+                (started_at, capture_id),
+            )
+            return require_capture(conn, capture_id)
 
     def requeue_capture(self, capture_id: str, *, reason: str) -> CaptureRow:
         """Put a ``running`` capture back in the queue (after a crash), saying why."""

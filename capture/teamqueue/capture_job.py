@@ -20,7 +20,6 @@ from archive.datadir import Archive
 from archive.timeutil import now_rfc3339
 from capture.jobs import Runner
 from capture.recovery import recover_capture
-from capture.teamqueue.claiming import claim_queued
 from capture.teamqueue.leases import capture_lease
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ async def _settled_and_run(archive: Callable[[], Archive], run: Runner, capture_
         return "not in the catalog; nothing to run"
     if row.status != "queued":
         return f"{before}{row.status} already; nothing to run"
-    claimed = await asyncio.to_thread(claim_queued, catalog, capture_id, started_at=now_rfc3339())
+    claimed = await asyncio.to_thread(catalog.claim_queued, capture_id, started_at=now_rfc3339())
     if claimed is None or claimed.status != "running":
         return f"{before}taken by another job; nothing to run"
     try:
