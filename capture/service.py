@@ -245,11 +245,9 @@ class CaptureService(ArchiveQueries):
     def health(self) -> dict[str, Any]:
         counts = self.archive.reader.count_captures()  # on the loop: never behind a commit
         alive = self._browser is not None and self._browser.alive
-        return {
-            "queued": counts["queued"],
-            "running": counts["running"],
-            "browser": "up" if alive else "down",
-        }
+        # A team server that only enqueues has no browser: workers run the captures.
+        browser = ("up" if alive else "down") if self.workers else "none (workers capture)"
+        return {"queued": counts["queued"], "running": counts["running"], "browser": browser}
 
     # -- workers ----------------------------------------------------------------------
 
