@@ -91,6 +91,10 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     assert done["rows"]["analysis_text"] == 1 and done["rows"]["capture_text"] == 2
     assert done["chains_opened"] == 3, "two cases and the installation chain"
     assert done["verification"]["problems"] == 0
+    # Run again: nothing copied, verified again.
+    assert main([*argv, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["already_migrated"] and again["ok"] and again["files"]["uploaded"] == 0
 
     settings = load_settings(data, config_file=team_config, environ={})
     with (
@@ -117,11 +121,6 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
         await asyncio.to_thread(export_wacz, team, [first], after, actor="amal")
     report = verify_package(after, trust=trust, keys=keys)
     assert report.failures == [], report.summary()
-
-    # Run again: nothing copied, verified again.
-    assert main([*argv, "--json"]) == 0
-    again = json.loads(capsys.readouterr().out)
-    assert again["already_migrated"] and again["ok"]
 
 
 async def test_a_changed_source_file_stops_the_migration_naming_it(
