@@ -11,7 +11,9 @@ are stricter than the file log's:
   back by hand, and that is a problem;
 - seq 1 must be the ``chain-opened`` event naming this chain
   (:mod:`archive.evidence.chain_names`): a chain that starts with another's events was
-  assembled from parts.
+  assembled from parts. An imported embedded log (``embedded:<hash>``, carried over by
+  ``migrate`` byte for byte) has no such event: its seq 1 must be the event whose hash
+  its name holds, which binds the name to that log as firmly.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from archive.evidence.chain_names import OPENING_ACTION, opening_details
+from archive.evidence.chain_names import OPENING_ACTION, imported_first_hash, opening_details
 from archive.evidence.checks import Check, Outcome, overall
 from archive.evidence.custody_lines import CustodyProblem, LogCheck, check_log
 from archive.evidence.custody_report import CustodyReport
@@ -34,7 +36,20 @@ def check_chain(chain: str, lines: Sequence[bytes], head: tuple[int, str] | None
     if log.last != head and not any(p.kind == "head-mismatch" for p in problems):
         problems.append(_moved_back(log, head))
     first = log.events[0] if log.events else None
-    if (
+    bound = imported_first_hash(chain)
+    if bound is not None:
+        if first is not None and (first.seq != 1 or first.hash != bound):
+            problems.append(
+                CustodyProblem(
+                    "chain",
+                    f"imported chain {chain!r} must start with the event of hash {bound} at"
+                    f" seq 1; it starts with seq {first.seq}, hash {first.hash}: it is not"
+                    " the log it was imported as",
+                    1,
+                    first.seq,
+                )
+            )
+    elif (
         first is not None
         and first.seq == 1
         and (first.action != OPENING_ACTION or first.details != opening_details(chain))

@@ -27,6 +27,20 @@ INSTALLATION_CHAIN = "installation"
 CASE_PREFIX = "case:"
 #: The first event of every chain in team mode, written by the chain's first append.
 OPENING_ACTION = "chain-opened"
+#: An embedded archive's ``custody.jsonl`` carried into team mode by ``migrate``, byte for
+#: byte: ``embedded:<hash of its seq 1>``. Its seq 1 is the log's own first event (never a
+#: ``chain-opened``: re-chaining would change every hash), and the name is bound to it.
+IMPORTED_PREFIX = "embedded:"
+
+
+def imported_chain(first_hash: str) -> str:
+    """The chain an embedded log whose seq 1 has ``first_hash`` is imported as."""
+    return IMPORTED_PREFIX + first_hash
+
+
+def imported_first_hash(chain: str) -> str | None:
+    """The seq-1 hash an imported chain's name binds it to (``None``: not imported)."""
+    return chain.removeprefix(IMPORTED_PREFIX) if chain.startswith(IMPORTED_PREFIX) else None
 
 
 def case_chain(case: str | None) -> str:

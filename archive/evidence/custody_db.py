@@ -193,6 +193,54 @@ class DbCustodyLog:
         """Every chain's events (chain by chain), once every chain verifies (anchors aside)."""
         return [e for name in self.chains() for e in self.chain(name).intact_events(purpose)]
 
+    # -- an embedded log carried over (``migrate``) -------------------------------------------
+
+    def import_log(self, chain: str, lines: Iterable[bytes]) -> tuple[int, str]:
+        """An embedded ``custody.jsonl``'s lines stored as ``chain``, byte for byte (their
+        seq, prev and hash unchanged), inside the caller's transaction; its head.
+
+        Refuses a chain that holds events already, and any line that is not its event's
+        canonical bytes or does not follow the one before (the log was verified first;
+        this is the copy's own check).
+        """
+        if not self.catalog.in_transaction():
+            raise CustodyError("import_log runs inside catalog.transaction(): it commits whole")
+        head = self.catalog.lock_custody_chain(chain, GENESIS)
+        if head.seq != 0 or head.last is not None:
+            raise CustodyError(f"chain {chain!r} holds events already: nothing is imported")
+        last: tuple[int, str] = (0, GENESIS)
+        for line in lines:
+            obj = json.loads(line)
+            event = Event.from_dict(obj)
+            if line != canonical_json(obj) + b"\n" or event_hash(obj) != event.hash:
+                raise CustodyTampered(f"{chain}: seq {event.seq} is not its canonical bytes")
+            if (event.seq, event.prev) != (last[0] + 1, last[1]):
+                raise CustodyTampered(f"{chain}: seq {event.seq} does not follow seq {last[0]}")
+            self.catalog.add_custody_event(
+                StoredEvent(chain, event.seq, event.hash, line), after_seq=last[0]
+            )
+            last = (event.seq, event.hash)
+        return last
+
+    def imported_slice_for(self, capture_ids: Iterable[str]) -> tuple[str, list[dict[str, Any]]]:
+        """For an export of captures made before ``migrate``: the imported chain their
+        case chain's ``migrated`` event names, from the first event about them to its head
+        (the file log's own slice), once it verifies; ``("", [])`` when there is none."""
+        wanted = set(capture_ids)
+        chains = self._chains_of(sorted(wanted)) if wanted else []
+        if len(chains) != 1:
+            return "", []
+        named = [
+            e.details.get("imported_chain")
+            for e in self.chain(chains[0]).events()
+            if e.action == "migrated"
+        ]
+        if not named or not isinstance(named[0], str):
+            return "", []
+        events = self.chain(named[0]).intact_events("to export")
+        first = next((i for i, e in enumerate(events) if wanted & set(e["captures"])), None)
+        return (named[0], []) if first is None else (named[0], events[first:])
+
 
 class ChainLog:
     """One chain of a :class:`DbCustodyLog`: what anchoring and ``verify --case`` use."""

@@ -62,6 +62,9 @@ ACTIONS = (
     "released",
     # Seq 1 of a team-mode chain: names the chain (archive.evidence.chain_names).
     "chain-opened",
+    # An embedded archive copied into team storage (archive.migrate): in the embedded log
+    # (where to, how many files), and in each team chain, naming the imported log's head.
+    "migrated",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.

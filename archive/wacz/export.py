@@ -77,6 +77,7 @@ def export_wacz(
     key = archive.signing_key()
     captures = [load_capture(archive, capture_id) for capture_id in checked_ids(capture_ids)]
     events, anchors = _custody_slice(archive.custody, captures, anchoring, actor)
+    imported = _imported_slice(archive.custody, captures)
     contents = PackageContents(
         captures,
         events,
@@ -86,6 +87,7 @@ def export_wacz(
         package_name=out.name,
         pdf_renderer=pdf_renderer,
         stamper=stamper,
+        imported_events=imported,
     )
     notes, sha256, size = write_in_place(out, lambda sink: write_package(sink, contents))
 
@@ -108,6 +110,19 @@ def _custody_slice(
     except CustodyError as exc:
         raise ExportError(f"refusing to export: {exc}") from exc
     return events, anchors
+
+
+def _imported_slice(custody: Custody, captures: list[SealedCapture]) -> list[dict[str, Any]]:
+    """Captures migrated from an embedded archive (team mode): the imported log's events
+    about them, to its head, which the case chain's ``migrated`` event names."""
+    imported_slice_for = getattr(custody, "imported_slice_for", None)
+    if imported_slice_for is None:
+        return []
+    try:
+        _chain, events = imported_slice_for([c.id for c in captures])
+    except CustodyError as exc:
+        raise ExportError(f"refusing to export: {exc}") from exc
+    return list(events)
 
 
 def _record_export(custody: Custody, result: ExportResult, key: SigningKey, actor: str) -> None:

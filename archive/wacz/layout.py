@@ -16,6 +16,7 @@ Layout of the package::
     evidence/<capture-id>.screenshot.png
     evidence/<capture-id>.timestamp-N.tsr   (and .chain.pem, media files, ...)
     evidence/custody.jsonl                  the custody events, one per line, as logged
+    evidence/custody-embedded.jsonl         a migrated capture's events before migrate (team mode)
     evidence/custody-head.json              the slice's last event and its anchors
     evidence/custody-anchor-<seq>-<n>.tsr   each anchor of the slice (archive.evidence.anchors)
     evidence/report.html                    (and report.pdf when a renderer is given)
@@ -47,6 +48,10 @@ EVIDENCE_DIR = "evidence"
 INDEX_PATH = "indexes/index.cdxj"
 PAGES_PATH = "pages/pages.jsonl"
 CUSTODY_PATH = f"{EVIDENCE_DIR}/custody.jsonl"
+#: A migrated capture's events from before ``migrate``: the imported embedded log's slice
+#: (from the first event about the captures to its head, which custody.jsonl's
+#: ``migrated`` event names).
+IMPORTED_CUSTODY_PATH = f"{EVIDENCE_DIR}/custody-embedded.jsonl"
 REPORT_PATH = f"{EVIDENCE_DIR}/report.html"
 REPORT_PDF_PATH = f"{EVIDENCE_DIR}/report.pdf"
 VERIFY_PATH = f"{EVIDENCE_DIR}/VERIFY.md"

@@ -50,7 +50,12 @@ from archive.wacz.layout import (
 from archive.wacz.members import HashingReader, Member, SmallReader
 from archive.wacz.verify_addenda import check_addenda
 from archive.wacz.verify_captures import check_captures
-from archive.wacz.verify_custody import check_anchors, check_sealing_events, read_slice
+from archive.wacz.verify_custody import (
+    check_anchors,
+    check_sealing_events,
+    read_imported,
+    read_slice,
+)
 from archive.wacz.verify_report import VerifyReport
 from archive.wacz.verify_signature import check_digest_file
 from archive.wacz.warc_check import Budget, RecordFacts, check_warc
@@ -134,8 +139,9 @@ def _check_contents(
     )
     events = read_slice(report, small, CUSTODY_PATH)
     if events is not None:
+        sealing = read_imported(report, small, events) + events
         check_sealing_events(
-            report, events, manifests, custody_path=CUSTODY_PATH, evidence_dir=EVIDENCE_DIR
+            report, sealing, manifests, custody_path=CUSTODY_PATH, evidence_dir=EVIDENCE_DIR
         )
         check_anchors(report, small, events, trust)
     report.extend([judge_signers(report.signers, report.keys)])

@@ -24,6 +24,7 @@ from archive.evidence.anchors import (
 from archive.evidence.checks import Outcome
 from archive.evidence.custody import SEALING_ACTIONS, CustodyError, verify_slice
 from archive.evidence.tsa_roots import TrustStore
+from archive.wacz.layout import CUSTODY_PATH, IMPORTED_CUSTODY_PATH
 from archive.wacz.members import SmallReader
 from archive.wacz.verify_captures import MANIFEST_SUFFIX, SIGNATURE_SUFFIX, CaptureManifest
 from archive.wacz.verify_report import VerifyReport
@@ -60,6 +61,45 @@ def read_slice(
     else:
         report.add(check, True, f"{custody_path}: {len(events)} events, every hash and link holds")
     return events
+
+
+def read_imported(
+    report: VerifyReport, small: SmallReader, events: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A migrated capture's events from before ``migrate`` (``custody-embedded.jsonl``),
+    checked as a chain and tied to ``custody.jsonl``: its last event must be the head a
+    ``migrated`` event of the slice names, so every hash of it is covered by the slice
+    (and by whatever anchors the slice). ``[]`` when the package has none."""
+    path = IMPORTED_CUSTODY_PATH
+    if path not in small.names:
+        return []
+    imported = read_slice(report, small, path)
+    if not imported:
+        return []
+    last = imported[-1]
+    end = (last.get("seq"), last.get("hash"))
+    naming = [
+        e
+        for e in events
+        if e.get("action") == "migrated"
+        and isinstance(e.get("details"), dict)
+        and (e["details"].get("imported_seq"), e["details"].get("imported_hash")) == end
+    ]
+    if not naming:
+        report.add(
+            "custody imported",
+            False,
+            f"{path} ends at seq {end[0]} (hash {end[1]}), but no 'migrated' event of"
+            f" {CUSTODY_PATH} names that head: it is not the log the slice continues",
+        )
+        return []
+    report.add(
+        "custody imported",
+        True,
+        f"{path}: {len(imported)} events ending at the head that seq {naming[0].get('seq')}"
+        f" ('migrated') of {CUSTODY_PATH} names",
+    )
+    return imported
 
 
 def check_sealing_events(

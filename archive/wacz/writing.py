@@ -10,7 +10,7 @@ a temporary folder for the length of the write.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from archive.wacz.layout import (
     CUSTODY_PATH,
     DATAPACKAGE,
     DATAPACKAGE_DIGEST,
+    IMPORTED_CUSTODY_PATH,
     INDEX_PATH,
     PAGES_PATH,
     REPORT_PATH,
@@ -54,6 +55,8 @@ class PackageContents:
     package_name: str
     pdf_renderer: PdfRenderer | None = None
     stamper: Stamper | None = None
+    #: Captures migrated from an embedded archive: the imported log's slice (else empty).
+    imported_events: list[dict[str, Any]] = field(default_factory=list)
 
 
 def write_package(sink: HashingWriter, contents: PackageContents) -> list[str]:
@@ -102,6 +105,11 @@ def _add_evidence(package: PackageWriter, contents: PackageContents) -> None:
         # Byte for byte the log's own lines (they are canonical JSON, checked by slice_for).
         package.add_bytes(
             CUSTODY_PATH, b"".join(canonical_json(e) + b"\n" for e in contents.events)
+        )
+    if contents.imported_events:
+        package.add_bytes(
+            IMPORTED_CUSTODY_PATH,
+            b"".join(canonical_json(e) + b"\n" for e in contents.imported_events),
         )
     # else: captures sealed before the custody log existed. An empty .jsonl would fail
     # ``wacz validate`` (frictionless cannot read a table with no rows); VERIFY.md says so.

@@ -28,6 +28,7 @@ from capture.cli import (
     custody,
     export_command,
     listing,
+    migrating,
     serving,
     stamping,
     verifying,
@@ -56,6 +57,7 @@ RUNNERS: dict[str, Runner] = {
     "case": cases.run_case,
     "fsck": checking.run_fsck,
     "worker": working.run_worker,
+    "migrate": migrating.run_migrate,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -73,6 +75,7 @@ _GROUPS = (
     config_command,
     cases,
     checking,
+    migrating,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.

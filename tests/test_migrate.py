@@ -1,0 +1,150 @@
+"""``osint-capture migrate``: a real embedded archive (two captures in two cases, a watched
+target and its timeline, an analysis's text, a case hold) copied into a real PostgreSQL
+catalog and a real SeaweedFS bucket with Object Lock, then verified; a changed source
+file stops it, named; a second run changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from archive.catalog import TextLine
+from archive.catalog.copying import compare_catalogs
+from archive.datadir import Archive
+from archive.evidence.chain_names import imported_chain
+from archive.evidence.trust import TrustedKeys
+from archive.evidence.tsa_roots import TrustStore
+from archive.settings import load_settings
+from archive.wacz.export import export_wacz
+from archive.wacz.verify import verify_package
+from capture.browser import Browser
+from capture.cli import main
+from capture.requests import CaptureRequest
+from tests.archives import capture_into
+from tests.seaweed import use_bucket
+from tests.site import TestSite
+
+
+@pytest.fixture
+def team_config(
+    tmp_path: Path,
+    postgres_url: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
+    """A settings file naming a new PostgreSQL database and a new locked bucket; the
+    environment keeps only the bucket's keys (the source stays embedded)."""
+    store = use_bucket(monkeypatch, request.getfixturevalue("seaweed"))
+    monkeypatch.delenv("OSINT_CAPTURE_STORE")
+    config = tmp_path / "team.toml"
+    config.write_text(f'catalog = "{postgres_url}"\nstore = "{store}"\nqueue = "postgresql"\n')
+    return config
+
+
+async def _embedded_archive(data: Path, site: TestSite, browser: Browser) -> list[str]:
+    first = await capture_into(
+        CaptureRequest(site.url("/rich"), case="detention", operator="amal"), data, browser=browser
+    )
+    second = await capture_into(
+        CaptureRequest(site.url("/"), case="border", operator="lina"), data, browser=browser
+    )
+    with Archive.open(data) as archive:
+        target = archive.catalog.add_target(
+            site.url("/rich"), interval_seconds=3600, case="detention", operator="amal",
+            note=None, next_run_at="2030-01-01T00:00:00Z",
+        )  # fmt: skip
+        archive.catalog.add_timeline_event(target.id, "first", "first run", capture_id=first.id)
+        run, _ = archive.catalog.queue_analysis(first.id, request={"ocr": True}, operator="amal")
+        line = TextLine("ocr", {"page": 1}, "وثيقة OCR-LINE-MARKER")
+        archive.catalog.index_analysis_text(first.id, run.number, [line])
+    assert main(["case", "hold", "border", "--reason", "court order", "--data", str(data)]) == 0
+    return [first.id, second.id]
+
+
+async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
+    tmp_path: Path, site: TestSite, browser: Browser, team_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    data = tmp_path / "data"
+    first, _second = await _embedded_archive(data, site, browser)
+    trust = TrustStore.load()
+    with Archive.open(data, create=False) as embedded:
+        before = tmp_path / "before.wacz"
+        await asyncio.to_thread(export_wacz, embedded, [first], before, actor="amal")
+        fingerprint = embedded.signing_key().fingerprint
+    keys = TrustedKeys.pinned(fingerprint)
+    report = verify_package(before, trust=trust, keys=keys)
+    assert report.failures == [], report.summary()
+    capsys.readouterr()
+
+    argv = ["migrate", "--to", str(team_config), "--data", str(data), "--operator", "amal"]
+    assert main([*argv, "--json"]) == 0, capsys.readouterr()
+    done = json.loads(capsys.readouterr().out)
+    assert done["ok"] and not done["already_migrated"]
+    assert done["files"]["uploaded"] >= 4 and done["files"]["already"] == 0
+    assert done["rows"]["cases"] == 2 and done["rows"]["captures"] == 2
+    assert done["rows"]["timeline"] == 1 and done["rows"]["case_holds"] == 1
+    assert done["rows"]["analysis_text"] == 1 and done["rows"]["capture_text"] == 2
+    assert done["chains_opened"] == 3, "two cases and the installation chain"
+    assert done["verification"]["problems"] == 0
+    # Run again: nothing copied, verified again.
+    assert main([*argv, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["already_migrated"] and again["ok"] and again["files"]["uploaded"] == 0
+
+    settings = load_settings(data, config_file=team_config, environ={})
+    with (
+        Archive.open(data, create=False) as embedded,
+        Archive.open(data, settings=settings) as team,
+    ):
+        assert compare_catalogs(embedded.catalog, team.catalog) == []
+        first_hash = next(iter(embedded.custody.events())).hash
+        chain = imported_chain(first_hash)
+        assert chain in team.custody.chains()
+        stored = b"".join(e.line for e in team.catalog.custody_chain_events(chain))
+        assert stored == (data / "custody.jsonl").read_bytes(), "byte for byte"
+        assert [e.action for e in embedded.custody.events()][-1] == "migrated"
+        assert team.custody.verify().ok
+        assert [h.capture_id for h in team.catalog.search_text("RICH-PAGE-MARKER")] == [first]
+        assert [h.capture_id for h in team.catalog.search_text("وثيقة")] == [first]
+        assert team.catalog.case_hold("border") is not None
+        assert team.store.fsck().ok
+        with team.store.open_sealed(first, "manifest.json") as stream:
+            assert stream.read()
+        # New rows get new ids past the copied ones.
+        assert team.catalog.ensure_case("new case").id == 3
+        after = tmp_path / "after.wacz"
+        await asyncio.to_thread(export_wacz, team, [first], after, actor="amal")
+    report = verify_package(after, trust=trust, keys=keys)
+    assert report.failures == [], report.summary()
+
+
+async def test_a_changed_source_file_stops_the_migration_naming_it(
+    tmp_path: Path, site: TestSite, browser: Browser, team_config: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    data = tmp_path / "data"
+    first, _second = await _embedded_archive(data, site, browser)
+    victim = data / "captures" / first / "manifest.json"
+    os.chmod(victim, 0o644)
+    content = bytearray(victim.read_bytes())
+    content[10] ^= 0x01
+    victim.write_bytes(bytes(content))
+    argv = ["migrate", "--to", str(team_config), "--data", str(data)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"{first}/manifest.json" in err and "changed after sealing" in err
+    settings = load_settings(data, config_file=team_config, environ={})
+    with Archive.open(data, settings=settings) as team:
+        assert team.catalog.list_captures() == [], "no row is copied"
+        assert team.custody.chains() == []
+    # Put right, it runs again from where it stopped.
+    content[10] ^= 0x01
+    victim.write_bytes(bytes(content))
+    assert main([*argv, "--json"]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["ok"] and done["files"]["already"] >= 1
