@@ -40,16 +40,18 @@ NAME = "catalog"
 BASELINE_CAPTURES = 10_000
 #: Room for the generated rows' write-ahead log without a checkpoint every few seconds.
 SERVER_SETTINGS = {"max_wal_size": "4GB"}
-#: Bounds on the p99 at N captures, in ms (chosen from measured figures; see
-#: docs/performance.md): listing a case of 100 and of 1,000, a capture by id, a search
-#: for a common word and for a rare one, the due targets and the claim of them.
+#: Bounds on the p99 at N captures, in ms, from the first runs with headroom for this
+#: shared machine (docs/performance.md, section 6): listing a case of 100 and of 1,000
+#: (a dashboard page), a capture by id, a search for a common word (an investigator
+#: waits for it) and for a rare one, the due targets, and the claim of up to a few
+#: hundred (the scheduler ticks once a second: a claim must not take longer).
 LIST_SMALL_P99_MS = 50.0
 LIST_LARGE_P99_MS = 200.0
 GET_P99_MS = 10.0
 SEARCH_COMMON_P99_MS = 1000.0
 SEARCH_RARE_P99_MS = 50.0
-DUE_P99_MS = 50.0
-CLAIM_P99_MS = 500.0
+DUE_P99_MS = 100.0
+CLAIM_P99_MS = 1000.0
 #: Ids looked up by get_capture (drawn once, the same in both catalogs' ranges).
 LOOKUPS = 500
 
