@@ -1,4 +1,4 @@
-"""``python -m bench [--only NAME] [--size 100M] [--pages 10]``: run benchmarks, print, save.
+"""``python -m bench [--only NAME] [--size 100M] [--pages 10] [--captures N]``: run, print, save.
 
 Each benchmark's rows are printed as soon as it finishes and merged into
 ``bench/results.json`` (its entry replaced, the others kept), so a quick run of
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import api, capture_cost, export_verify, hashing, server_memory
+from bench import api, capture_cost, export_verify, hashing, server_memory, team_catalog
 from bench.runner import RESULTS, Row, merge_results, parse_size, print_table
 
 Bench = Callable[[argparse.Namespace], Awaitable[tuple[list[Row], dict[str, Any]]]]
@@ -25,6 +25,7 @@ BENCHES: dict[str, Bench] = {
     export_verify.NAME: lambda a: export_verify.measure(a.size),
     api.NAME: lambda a: api.measure(a.requests),
     server_memory.NAME: lambda a: server_memory.measure(a.size, a.queued),
+    team_catalog.NAME: lambda a: team_catalog.measure(a.captures),
 }
 
 
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=50, help="pages for the capture benchmark")
     parser.add_argument("--requests", type=int, default=200, help="concurrent API requests")
     parser.add_argument("--queued", type=int, default=20, help="captures queued (memory)")
+    parser.add_argument(
+        "--captures", type=int, default=1_000_000, help="captures generated (PostgreSQL catalog)"
+    )
     args = parser.parse_args(argv)
     try:
         args.size = parse_size(args.size)
@@ -49,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", flush=True)
         rows, details = asyncio.run(BENCHES[name](args))
         params = {"size": args.size, "pages": args.pages, "requests": args.requests}
-        params["queued"] = args.queued
+        params |= {"queued": args.queued, "captures": args.captures}
         merge_results(name, rows, params | {"details": details})
         print_table(rows)
         print(json.dumps(details, indent=1, default=str), flush=True)
