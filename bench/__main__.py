@@ -14,7 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import api, capture_cost, export_verify, hashing, server_memory
+from bench import api, capture_cost, export_verify, hashing, server_memory, team_capture
 from bench.runner import RESULTS, Row, merge_results, parse_size, print_table
 
 Bench = Callable[[argparse.Namespace], Awaitable[tuple[list[Row], dict[str, Any]]]]
@@ -25,6 +25,7 @@ BENCHES: dict[str, Bench] = {
     export_verify.NAME: lambda a: export_verify.measure(a.size),
     api.NAME: lambda a: api.measure(a.requests),
     server_memory.NAME: lambda a: server_memory.measure(a.size, a.queued),
+    team_capture.NAME: lambda a: team_capture.measure(a.pages),
 }
 
 
