@@ -14,7 +14,15 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import api, capture_cost, export_verify, hashing, server_memory, team_catalog
+from bench import (
+    api,
+    capture_cost,
+    export_verify,
+    hashing,
+    server_memory,
+    team_capture,
+    team_catalog,
+)
 from bench.runner import RESULTS, Row, merge_results, parse_size, print_table
 
 Bench = Callable[[argparse.Namespace], Awaitable[tuple[list[Row], dict[str, Any]]]]
@@ -26,6 +34,7 @@ BENCHES: dict[str, Bench] = {
     api.NAME: lambda a: api.measure(a.requests),
     server_memory.NAME: lambda a: server_memory.measure(a.size, a.queued),
     team_catalog.NAME: lambda a: team_catalog.measure(a.captures),
+    team_capture.NAME: lambda a: team_capture.measure(a.pages),
 }
 
 

@@ -247,7 +247,9 @@ class ArchiveQueries:
         problems = []
         for row in archive.reader.unindexed_captures():
             try:
-                snapshot = Snapshot.load(archive.root, row.id, catalog=archive.reader)
+                snapshot = Snapshot.load(
+                    archive.root, row.id, catalog=archive.reader, store=archive.store
+                )
                 archive.catalog.index_text(
                     row.id,
                     url=snapshot.final_url or snapshot.url,

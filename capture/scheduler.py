@@ -301,10 +301,10 @@ def _record(archive: Archive, row: CaptureRow) -> TimelineEvent:
             details={"reasons": row.reasons},
         )
     try:
-        current = Snapshot.load(archive.root, capture_id, catalog=catalog)
+        current = Snapshot.load(archive.root, capture_id, catalog=catalog, store=archive.store)
         before = None
         if previous is not None:
-            before = Snapshot.load(archive.root, previous.id, catalog=catalog)
+            before = Snapshot.load(archive.root, previous.id, catalog=catalog, store=archive.store)
         result = compare(before, current, previous_kind=previous_kind(catalog, row, previous))
     except Exception as exc:
         # The capture is sealed and stays evidence; only the comparison is missing.

@@ -30,7 +30,7 @@ from archive.catalog import (
 )
 from archive.catalog.pg_engine import pg_sql
 from archive.catalog.pg_schema import PG_MIGRATIONS
-from tests.postgres import free_port
+from tests.pgcluster import free_port
 
 T0 = "2026-11-26T12:00:00.000000Z"
 T1 = "2026-11-26T12:01:00.000000Z"

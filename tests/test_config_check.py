@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from capture.cli import main
-from tests.postgres import free_port
+from tests.pgcluster import free_port
 from tests.seaweed import Seaweed
 
 

@@ -102,7 +102,7 @@ def found(hits: list[SearchHit]) -> list[tuple[str, str, int | None, str, str]]:
 def both(
     tmp_path_factory: pytest.TempPathFactory, postgres_server: str
 ) -> Iterator[tuple[Catalog, Catalog]]:
-    from tests.postgres import create_database, drop_database
+    from tests.pgcluster import create_database, drop_database
 
     url = create_database(postgres_server)
     path = tmp_path_factory.mktemp("parity") / "catalog.sqlite3"

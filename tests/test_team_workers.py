@@ -1,9 +1,12 @@
 """Team mode with real processes: an API server that runs no capture, worker processes on
-one PostgreSQL (catalog and queue) and one store, captures and watched targets, and a
-worker killed with SIGKILL in the middle of a capture.
+one PostgreSQL (catalog and queue) and one S3 bucket with Object Lock (SeaweedFS),
+captures and watched targets, and a worker killed with SIGKILL in the middle of a capture.
 
-The store is a fixture (``team_store``) so the same test can run on the S3 store once
-it is finished; today it is the data directory's files.
+Every process gets the bucket's keys in its environment (``AWS_ACCESS_KEY_ID`` and
+``AWS_SECRET_ACCESS_KEY``, as an operator's service would) and the catalog, store and
+queue from one settings file. At the end ``osint-capture fsck --deep`` runs as a process
+of its own: every sealed file of every capture is in the bucket as its recorded version,
+and the killed attempt's objects are set aside (explained by their listing), not orphans.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
+import os
 import re
 import signal
 from collections import Counter
@@ -25,10 +30,13 @@ from archive.datadir import Archive
 from archive.evidence.custody_events import SEALING_ACTIONS
 from archive.evidence.trust import TrustedKeys
 from archive.evidence.tsa_roots import TrustStore
+from archive.objectstore import ObjectStore
 from archive.settings import load_settings
 from archive.wacz.export import export_wacz
 from archive.wacz.verify import verify_package
 from capture.teamqueue.capture_job import WORKER_GONE
+from tests.s3_gate import S3Gate
+from tests.seaweed import Seaweed, use_bucket
 from tests.server import CLI, RunningServer
 from tests.site import TestSite
 
@@ -41,9 +49,31 @@ TARGETS = 5
 
 
 @pytest.fixture
-def team_store(tmp_path: Path) -> str:
-    """The store URL the installation uses (file:// today; s3:// once that store is done)."""
-    return f"file://{tmp_path / 'data'}"
+def team_store(monkeypatch: pytest.MonkeyPatch, seaweed: Seaweed) -> str:
+    """A new locked bucket's store URL; its keys in this process's environment, which
+    every process the test starts is given (:func:`_environment`)."""
+    return use_bucket(monkeypatch, seaweed)
+
+
+async def _gated(
+    monkeypatch: pytest.MonkeyPatch, store: str, seaweed: Seaweed
+) -> tuple[str, S3Gate]:
+    """The store URL reached through an :class:`S3Gate`, which the test uses to stop the
+    slow capture between two uploads (``OSINT_CAPTURE_STORE`` names it too)."""
+    host, port = seaweed.endpoint.removeprefix("http://").split(":")
+    gate = S3Gate((host, int(port)))
+    gated = store.replace(seaweed.endpoint, await gate.start())
+    monkeypatch.setenv("OSINT_CAPTURE_STORE", gated)
+    return gated, gate
+
+
+def _environment() -> dict[str, str]:
+    """What each process is started with: the keys of the bucket (set by ``use_bucket``)
+    and no time-stamp authority (only 127.0.0.1 is reachable)."""
+    env = {**os.environ, "OSINT_CAPTURE_TSA": ""}
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert env.get(name), f"{name} is not set: the processes could not reach the bucket"
+    return env
 
 
 class TeamServer(RunningServer):
@@ -54,11 +84,12 @@ class TeamServer(RunningServer):
         with open(self.data.parent / f"server-{self.port}.log", "ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 CLI, "serve", "--port", str(self.port), "--data", str(self.data),
-                *self.extra_args, stdout=log, stderr=log,
+                *self.extra_args, stdout=log, stderr=log, env=_environment(),
             )  # fmt: skip
         token = await asyncio.create_subprocess_exec(
-            CLI, "token", "--data", str(self.data), stdout=asyncio.subprocess.PIPE
-        )
+            CLI, "token", "--data", str(self.data), stdout=asyncio.subprocess.PIPE,
+            env=_environment(),
+        )  # fmt: skip
         self.token = (await token.communicate())[0].decode().strip()
         for _ in range(300):
             assert self.process.returncode is None, f"serve exited with {self.process.returncode}"
@@ -81,7 +112,7 @@ class Worker:
             self.process = await asyncio.create_subprocess_exec(
                 CLI, "worker", "--data", str(self.data), "--config", str(self.config),
                 "--concurrency", "2", "--lease", str(LEASE),
-                stdout=log, stderr=log,
+                stdout=log, stderr=log, env=_environment(),
             )  # fmt: skip
 
     async def stop(self, sig: int = signal.SIGTERM) -> int:
@@ -132,11 +163,18 @@ async def _worker_registered(url: str, before: int) -> list[int]:
 
 
 async def test_two_workers_share_the_queue_and_a_killed_workers_capture_moves_on(
-    tmp_path: Path, postgres_url: str, team_store: str, site: TestSite
+    tmp_path: Path,
+    postgres_url: str,
+    team_store: str,
+    seaweed: Seaweed,
+    site: TestSite,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    store, gate = await _gated(monkeypatch, team_store, seaweed)
     data = tmp_path / "data"
     config = tmp_path / "team.toml"
-    config.write_text(f'catalog = "{postgres_url}"\nstore = "{team_store}"\nqueue = "postgresql"\n')
+    settings_text = 'catalog = "{}"\nstore = "{}"\nqueue = "postgresql"\n'
+    config.write_text(settings_text.format(postgres_url, store))
     server = TeamServer(data, extra_args=("--config", str(config)))
     first, second = Worker(data, config, "a"), Worker(data, config, "b")
     spare = Worker(data, config, "c")
@@ -151,13 +189,16 @@ async def test_two_workers_share_the_queue_and_a_killed_workers_capture_moves_on
         ids = [await _submit(server, site.url(f"/rich?n={n}")) for n in range(SUBMITTED)]
         targets = [await _watch(server, site.url(f"/rich?target={n}")) for n in range(TARGETS)]
 
-        # Whichever worker took the slow capture is killed in the middle of it.
+        # Whichever worker took the slow capture is killed in the middle of sealing it:
+        # its WARC uploaded, the upload's check (and every later file) held at the gate.
+        gate.hold_after_first_upload(slow)
         holder = await _until(lambda: _job_worker(postgres_url, slow), 120, "the slow capture")
-        await asyncio.sleep(3)  # its files are being written
+        await asyncio.wait_for(gate.holding.wait(), 120)
         victim, survivor = (first, second) if holder in first_ids else (second, first)
         assert victim.process is not None
         victim.process.send_signal(signal.SIGKILL)
         await victim.process.wait()
+        gate.release()
         await spare.start()  # two workers again, as an orchestrator would restart one
 
         await _until(lambda: _all_ended(data, config, [slow, *ids]), 400, "every capture")
@@ -174,6 +215,11 @@ async def test_two_workers_share_the_queue_and_a_killed_workers_capture_moves_on
                 with contextlib.suppress(ProcessLookupError):
                     await worker.stop(signal.SIGKILL)
         await server.stop()
+        await gate.close()
+    # From here the test's own blocking reads (and fsck) go to the bucket directly: the
+    # gate runs on this event loop, which they would hold.
+    config.write_text(settings_text.format(postgres_url, team_store))
+    monkeypatch.setenv("OSINT_CAPTURE_STORE", team_store)
 
     logged = first.log.read_text() + second.log.read_text() + spare.log.read_text()
     settings = load_settings(data, config_file=config)
@@ -181,11 +227,14 @@ async def test_two_workers_share_the_queue_and_a_killed_workers_capture_moves_on
         _check_sealed_once(archive, ids, logged)
         _check_killed_capture(archive, slow)
         _check_no_overlap(archive, targets)
+        _check_compared(archive, targets)
         report = archive.custody.verify()
         assert report.ok, report
+        set_aside = _check_in_bucket(archive, seaweed, slow)
         out = tmp_path / "team.wacz"
         await asyncio.to_thread(export_wacz, archive, ids[:3], out, actor="amal")
         fingerprint = archive.signing_key().fingerprint
+    await _check_fsck(data, config, set_aside)
     verified = verify_package(out, trust=TrustStore.load(), keys=TrustedKeys.pinned(fingerprint))
     assert verified.failures == [], verified.summary()
     for capture_id in ids:  # one line per job: the capture and how it ended
@@ -260,6 +309,14 @@ def _check_killed_capture(archive: Archive, capture_id: str) -> None:
     assert moved and any(path.is_file() for path in moved[0].rglob("*")), moved
 
 
+def _check_compared(archive: Archive, targets: list[int]) -> None:
+    """Every run after a target's first was compared with the one before, its files
+    read back from the bucket (not from a data directory that holds none of them)."""
+    for target in targets:
+        for event in archive.catalog.timeline(target):
+            assert "comparison_error" not in event.details, (target, event.details)
+
+
 def _check_no_overlap(archive: Archive, targets: list[int]) -> None:
     for target in targets:
         runs = sorted(
@@ -272,3 +329,72 @@ def _check_no_overlap(archive: Archive, targets: list[int]) -> None:
             assert before.finished_at <= (after.started_at or ""), (
                 f"target {target}: runs {before.id} and {after.id} overlapped"
             )
+
+
+def _bucket_versions(seaweed: Seaweed, bucket: str) -> dict[tuple[str, str], int]:
+    """Every version the bucket holds, as the plain S3 client lists it: its size."""
+    found: dict[tuple[str, str], int] = {}
+    pages = seaweed.client().get_paginator("list_object_versions").paginate(Bucket=bucket)
+    for page in pages:
+        for version in page.get("Versions", []):
+            found[(version["Key"], version["VersionId"])] = int(version["Size"])
+        assert not page.get("DeleteMarkers"), page["DeleteMarkers"]
+    return found
+
+
+def _check_in_bucket(archive: Archive, seaweed: Seaweed, slow: str) -> int:
+    """Every file of every sealed capture is in the bucket as its recorded version, locked;
+    the killed attempt's objects are all named by its set-aside listing. Returns how many
+    objects were set aside."""
+    store = archive.store
+    assert isinstance(store, ObjectStore), type(store)
+    bucket, client = store.location.bucket, seaweed.client()
+    versions = _bucket_versions(seaweed, bucket)
+    checked = 0
+    for row in archive.catalog.list_captures():
+        if row.status not in ("complete", "partial"):
+            continue
+        for artifact in archive.catalog.artifacts(row.id):
+            recorded = store.sealed_version(row.id, artifact.path)
+            assert recorded.sha256 == artifact.sha256, (row.id, artifact.path)
+            assert versions.get((recorded.key, recorded.version_id)) == artifact.size, recorded
+            head = client.head_object(
+                Bucket=bucket, Key=recorded.key, VersionId=recorded.version_id
+            )
+            assert head["ObjectLockMode"] == "GOVERNANCE", (recorded.key, head)
+            checked += 1
+    assert checked > SUBMITTED * 3, f"only {checked} sealed files found"
+    # The killed attempt uploaded its WARC and died before recording it: that object
+    # stays under captures/SLOW/, named with its version by the listing sealed when the
+    # attempt was set aside; the retry's files are under captures/SLOW/attempt-2/.
+    first = store.location.capture_prefix(slow)
+    left = {(k, v) for k, v in versions if k.startswith(first) and "/" not in k[len(first) :]}
+    assert left == {(f"{first}{slow}.warc.gz", v) for k, v in left}, left
+    assert len(left) == 1, f"the gate let one upload of {slow} through, the bucket has {left}"
+    listing_key = f"{first}set-aside/attempt-1.json"
+    listings = [v for k, v in versions if k == listing_key]
+    assert len(listings) == 1, f"attempt 1 of {slow} left {sorted(left)} but no listing"
+    body = client.get_object(Bucket=bucket, Key=listing_key, VersionId=listings[0])["Body"]
+    listing = json.loads(body.read())
+    assert listing["objects"] == [], listing  # its record was never written
+    named = {(o["key"], o["version_id"]) for o in listing["unrecorded"]}
+    assert left == named, f"the listing names {named}, the bucket holds {left}"
+    retried = store.sealed_version(slow, f"{slow}.warc.gz")
+    assert retried.key == f"{first}attempt-2/{slow}.warc.gz", retried
+    return len(left)
+
+
+async def _check_fsck(data: Path, config: Path, set_aside: int) -> None:
+    """``osint-capture fsck --deep`` as its own process: every recorded version read back
+    and hashed, nothing in the bucket unexplained, the killed attempt's objects set aside."""
+    process = await asyncio.create_subprocess_exec(
+        CLI, "fsck", "--deep", "--json", "--data", str(data), "--config", str(config),
+        "--operator", "amal", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=_environment(),
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, (out.decode(), err.decode())
+    result = json.loads(out)
+    assert result["ok"] and result["deep"] and result["problems"] == [], result
+    assert result["files_checked"] > SUBMITTED * 3, result
+    assert result["set_aside"] == set_aside, result

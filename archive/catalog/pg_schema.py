@@ -226,6 +226,17 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        4,
+        "a target's queued or running capture found without reading its whole history",
+        (
+            # claim_due_targets asks, per due target, whether a run is queued or running;
+            # at a million captures that query combined the target's index with every
+            # queued or running capture (bench catalog: 0.5-0.9 s per claim of 272).
+            "CREATE INDEX captures_target_busy ON captures (target_id)"
+            " WHERE status IN ('queued', 'running')",
+        ),
+    ),
 )
 
 #: The bookkeeping table, made with the first step (and never changed).

@@ -7,7 +7,7 @@ images and media. They are all in the sealed files, so that is where they are re
 from, never from the catalog's copy or a browser's memory: a comparison then says
 what the evidence says.
 
-Every file is opened through :class:`archive.store.FileStore` and checked on the way:
+Every file is opened through the archive's store and checked on the way:
 
 - ``manifest.json``: its SHA-256 must equal the one the catalog recorded when the
   capture was sealed (when the data directory has a catalog);
@@ -35,6 +35,7 @@ from archive.catalog import CATALOG_NAME, Catalog, CatalogError
 from archive.errors import Failed, Tampered
 from archive.hashing import CHUNK_SIZE
 from archive.manifest import MANIFEST_NAME, Manifest
+from archive.sealed_store import SealedStore
 from archive.store import Artifact, FileStore, StoreError
 
 #: Statuses of a capture with sealed files to read.
@@ -82,17 +83,26 @@ class Snapshot:
     captured_at: str | None = None  # when the capture started (manifest)
 
     @classmethod
-    def load(cls, data_dir: Path, capture_id: str, *, catalog: Catalog | None = None) -> Snapshot:
+    def load(
+        cls,
+        data_dir: Path,
+        capture_id: str,
+        *,
+        catalog: Catalog | None = None,
+        store: SealedStore | None = None,
+    ) -> Snapshot:
         """Read capture ``capture_id`` of the data directory ``data_dir``.
 
         ``catalog`` is the data directory's catalog when the caller has it open;
         otherwise it is opened here, if the data directory has one, to check the
-        manifest's hash. Raises :class:`SnapshotError` naming the capture and the
-        file when anything is missing, unreadable or not what was sealed.
+        manifest's hash. ``store`` is the archive's store (an S3 bucket in team mode);
+        without one the capture is read from the data directory's files. Raises
+        :class:`SnapshotError` naming the capture and the file when anything is
+        missing, unreadable or not what was sealed.
         """
         if not _SAFE_ID.fullmatch(capture_id or ""):
             raise SnapshotError(f"capture id {capture_id!r} cannot name a capture directory")
-        store = FileStore(Path(data_dir))
+        store = store if store is not None else FileStore(Path(data_dir))
         manifest_bytes = _read_small(store, capture_id, MANIFEST_NAME)
         _check_against_catalog(Path(data_dir), capture_id, manifest_bytes, catalog)
         manifest = _parse_manifest(capture_id, manifest_bytes)
@@ -120,7 +130,7 @@ class Snapshot:
         )
 
 
-def _read_small(store: FileStore, capture_id: str, name: str) -> bytes:
+def _read_small(store: SealedStore, capture_id: str, name: str) -> bytes:
     """A small sealed file (the manifest) whole, or an error naming it."""
     try:
         with store.open_sealed(capture_id, name) as fh:
@@ -181,7 +191,7 @@ def _require_artifact(capture_id: str, manifest: Manifest, name: str) -> Artifac
     return found
 
 
-def _read_warc(store: FileStore, capture_id: str, name: str) -> tuple[str, tuple[Hop, ...]]:
+def _read_warc(store: SealedStore, capture_id: str, name: str) -> tuple[str, tuple[Hop, ...]]:
     """The visible text and the redirect chain, read up to the derived records only."""
     text: str | None = None
     hops: tuple[Hop, ...] = ()
@@ -237,7 +247,7 @@ def _redirect_chain(data: bytes) -> tuple[Hop, ...]:
         return ()
 
 
-def _checked_screenshot(store: FileStore, capture_id: str, manifest: Manifest) -> Path | None:
+def _checked_screenshot(store: SealedStore, capture_id: str, manifest: Manifest) -> Path | None:
     """The sealed full-page screenshot, once its bytes are shown to be the sealed ones."""
     artifact = next((a for a in manifest.artifacts if a.kind == "screenshot"), None)
     if artifact is None:

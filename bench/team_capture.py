@@ -1,0 +1,303 @@
+"""Benchmark: captures per minute in team mode (1, 2, 4 worker processes) against embedded
+mode, in the same run on the same machine.
+
+Embedded mode is ``osint-capture serve --workers N`` on its data directory (SQLite, local
+files, captures in the server's process, one shared Chromium); the baseline is
+``--workers 2``, the default, and 1 and 4 are measured beside it. Team mode is a
+``serve`` that only enqueues plus 1, 2 or 4 ``osint-capture worker`` processes, each
+``--concurrency 1`` (so K processes run K captures at once, and 2 processes run as many
+as the baseline: that row is what team mode costs at equal concurrency), on a throwaway
+PostgreSQL (catalog and queue, :func:`tests.pgcluster.running_cluster`) and SeaweedFS
+(a locked bucket, :func:`tests.seaweed.start`). Each configuration gets a fresh data
+directory, database and bucket.
+
+Each configuration first runs one warm-up capture per slot (Chromium started, pools
+open; not counted), then N distinct article pages (bench/site.py) are submitted at
+once through the API, and the time runs until the API lists every one as ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psycopg
+
+from bench.runner import PRODUCT_ENV, Row
+from bench.site import BenchSite
+from tests import seaweed
+from tests.pgcluster import create_database, running_cluster
+from tests.server import CLI, free_port
+
+NAME = "team"
+EMBEDDED = (1, 2, 4)
+BASELINE_WORKERS = 2
+TEAM = (1, 2, 4)
+#: Captures each team worker process runs at once.
+CONCURRENCY = 1
+#: Team mode with as many captures at once as the baseline may cost this much at most.
+TEAM_TARGET = 0.75
+CAPTURE_TIMEOUT = 60.0
+#: Seconds for a whole configuration's captures to end before the run is abandoned.
+RUN_TIMEOUT = 1800.0
+START_TIMEOUT = 60.0
+POLL = 0.25
+_SETTINGS = ("OSINT_CAPTURE_CATALOG", "OSINT_CAPTURE_STORE", "OSINT_CAPTURE_QUEUE")
+
+
+@dataclass(frozen=True)
+class Team:
+    """Where a team configuration keeps its catalog and sealed files, and its keys."""
+
+    catalog: str
+    store: str
+    keys: dict[str, str]
+
+
+class Processes:
+    """A ``serve`` and any ``worker`` processes on one data directory, logs beside it."""
+
+    def __init__(self, data: Path, env: dict[str, str], config: Path | None) -> None:
+        self.data, self.env = data, env
+        self.config = ("--config", str(config)) if config else ()
+        self.port = free_port()
+        self.children: list[asyncio.subprocess.Process] = []
+        self.token = ""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1"
+
+    async def _spawn(self, name: str, *args: str) -> asyncio.subprocess.Process:
+        with open(self.data.parent / f"{name}.log", "ab") as log:
+            child = await asyncio.create_subprocess_exec(
+                CLI, *args, "--data", str(self.data), *self.config,
+                stdout=log, stderr=log, env=self.env,
+            )  # fmt: skip
+        self.children.append(child)
+        return child
+
+    async def serve(self, workers: int | None) -> None:
+        """``serve`` (with ``--workers`` when given: embedded), answering its API."""
+        self.data.mkdir(parents=True, exist_ok=True)
+        more = ("--workers", str(workers)) if workers else ()
+        server = await self._spawn("serve", "serve", "--port", str(self.port), *more)
+        token = await asyncio.create_subprocess_exec(
+            CLI, "token", "--data", str(self.data), *self.config,
+            stdout=asyncio.subprocess.PIPE, env=self.env,
+        )  # fmt: skip
+        self.token = (await token.communicate())[0].decode().strip()
+        deadline = time.monotonic() + START_TIMEOUT
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() < deadline:
+                if server.returncode is not None:
+                    raise RuntimeError(f"serve exited with {server.returncode}: {self.logs()}")
+                with contextlib.suppress(aiohttp.ClientConnectionError):
+                    async with http.get(f"{self.base}/health", headers=self.auth) as answer:
+                        if answer.status == 200:
+                            return
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"serve did not answer within {START_TIMEOUT:g} s: {self.logs()}")
+
+    async def worker(self, n: int) -> None:
+        await self._spawn(f"worker-{n}", "worker", "--concurrency", str(CONCURRENCY))
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def logs(self) -> str:
+        """The last lines of every log, for an error that says what the processes said."""
+        tails = []
+        for log in sorted(self.data.parent.glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-5:]
+            tails.append(f"{log.name}: " + " | ".join(lines))
+        return "; ".join(tails)
+
+    async def stop(self) -> None:
+        """SIGTERM to each child (workers finish or set aside their captures), then kill."""
+        for child in reversed(self.children):
+            if child.returncode is None:
+                child.send_signal(signal.SIGTERM)
+        for child in self.children:
+            try:
+                await asyncio.wait_for(child.wait(), 60)
+            except TimeoutError:
+                child.kill()
+                await child.wait()
+
+
+async def _submit(http: aiohttp.ClientSession, run: Processes, urls: list[str]) -> list[str]:
+    async def one(url: str) -> str:
+        body = {"url": url, "timeout": CAPTURE_TIMEOUT}
+        async with http.post(f"{run.base}/captures", json=body, headers=run.auth) as answer:
+            payload = await answer.json()
+            if answer.status != 202:
+                raise RuntimeError(f"POST /captures {url}: HTTP {answer.status} {payload}")
+            return str(payload["id"])
+
+    return list(await asyncio.gather(*(one(url) for url in urls)))
+
+
+async def _ended(http: aiohttp.ClientSession, run: Processes, ids: list[str]) -> dict[str, str]:
+    """Each capture's status once none of ``ids`` is queued or running."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    wanted = set(ids)
+    while time.monotonic() < deadline:
+        async with http.get(f"{run.base}/captures", headers=run.auth) as answer:
+            listed = (await answer.json())["captures"]
+        statuses = {c["id"]: c["status"] for c in listed if c["id"] in wanted}
+        if len(statuses) == len(wanted) and not {"queued", "running"} & set(statuses.values()):
+            return statuses
+        await asyncio.sleep(POLL)
+    raise RuntimeError(f"captures still running after {RUN_TIMEOUT:g} s: {run.logs()}")
+
+
+async def _captures_per_minute(
+    run: Processes, site: BenchSite, label: str, slots: int, pages: int
+) -> tuple[float, dict[str, Any]]:
+    """Warm every slot, then time ``pages`` captures submitted at once."""
+    async with aiohttp.ClientSession() as http:
+        warm = [site.url(f"/article/warm-{label}-{n}") for n in range(slots)]
+        await _ended(http, run, await _submit(http, run, warm))
+        urls = [site.url(f"/article/{label}-{n}") for n in range(pages)]
+        started = time.perf_counter()
+        statuses = await _ended(http, run, await _submit(http, run, urls))
+        wall = time.perf_counter() - started
+    not_complete = sorted(f"{i}: {s}" for i, s in statuses.items() if s != "complete")
+    return pages / wall * 60, {"wall_s": round(wall, 2), "not_complete": not_complete}
+
+
+def _embedded_env() -> dict[str, str]:
+    """The product's environment with no team setting: SQLite, local files, in-process."""
+    return {k: v for k, v in PRODUCT_ENV.items() if k not in _SETTINGS}
+
+
+async def _embedded(
+    work: Path, site: BenchSite, workers: int, pages: int
+) -> tuple[float, dict[str, Any]]:
+    run = Processes(work / f"embedded-{workers}" / "data", _embedded_env(), None)
+    try:
+        await run.serve(workers)
+        return await _captures_per_minute(run, site, f"e{workers}", workers, pages)
+    finally:
+        await run.stop()
+
+
+async def _team(
+    work: Path, site: BenchSite, team: Team, workers: int, pages: int
+) -> tuple[float, dict[str, Any]]:
+    folder = work / f"team-{workers}"
+    folder.mkdir()
+    config = folder / "team.toml"
+    config.write_text(f'catalog = "{team.catalog}"\nstore = "{team.store}"\nqueue = "postgresql"\n')
+    run = Processes(folder / "data", _embedded_env() | team.keys, config)
+    try:
+        await run.serve(None)
+        for n in range(workers):
+            await run.worker(n)
+        await _registered(team.catalog, workers, run)
+        return await _captures_per_minute(run, site, f"t{workers}", workers * CONCURRENCY, pages)
+    finally:
+        await run.stop()
+
+
+def _worker_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        table = conn.execute("SELECT to_regclass('procrastinate_workers')").fetchone()
+        if table is None or table[0] is None:
+            return 0
+        row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+        return int(row[0]) if row else 0
+
+
+async def _registered(url: str, workers: int, run: Processes) -> None:
+    """Until every worker has registered with the queue (its Chromium is up)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while await asyncio.to_thread(_worker_count, url) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{workers} workers did not register: {run.logs()}")
+        await asyncio.sleep(0.2)
+
+
+@contextlib.asynccontextmanager
+async def _engines(work: Path):  # type: ignore[no-untyped-def]
+    """A throwaway PostgreSQL and SeaweedFS, stopped by their PIDs at the end."""
+    weed_root = work / "seaweed"
+    weed_root.mkdir()
+    with running_cluster(prefix="bench-team-pg-") as server:
+        process, running = seaweed.start(weed_root)
+        try:
+            yield server, running
+        finally:
+            seaweed.stop(process)
+
+
+def _new_team(server: str, running: seaweed.Seaweed) -> Team:
+    store = (
+        f"s3://{running.make_bucket()}/bench?endpoint={running.endpoint}"
+        "&region=us-east-1&retention=GOVERNANCE&days=1"
+    )
+    keys = {"AWS_ACCESS_KEY_ID": running.access_key, "AWS_SECRET_ACCESS_KEY": running.secret_key}
+    return Team(create_database(server), store, keys)
+
+
+async def measure(pages: int) -> tuple[list[Row], dict[str, Any]]:
+    work = Path(tempfile.mkdtemp(prefix="bench-team-"))
+    embedded: dict[int, float] = {}
+    team: dict[int, float] = {}
+    details: dict[str, Any] = {"pages": pages, "concurrency_per_worker": CONCURRENCY, "runs": {}}
+    started = time.perf_counter()
+    try:
+        async with BenchSite() as site, _engines(work) as (server, running):
+            for workers in EMBEDDED:
+                embedded[workers], details["runs"][f"embedded {workers}"] = await _embedded(
+                    work, site, workers, pages
+                )
+            for workers in TEAM:
+                team[workers], details["runs"][f"team {workers}"] = await _team(
+                    work, site, _new_team(server, running), workers, pages
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    details["total_s"] = round(time.perf_counter() - started, 1)
+    return _rows(embedded, team, details), details
+
+
+def _rows(embedded: dict[int, float], team: dict[int, float], details: dict[str, Any]) -> list[Row]:
+    """Every configuration against the embedded baseline; team's growth with processes."""
+    base = embedded[BASELINE_WORKERS]
+    complete = {name: not run["not_complete"] for name, run in details["runs"].items()}
+    what = f"embedded --workers {BASELINE_WORKERS}"
+    rows = []
+    for workers, value in embedded.items():
+        rows.append(
+            Row(NAME, f"embedded, serve --workers {workers}", value, "captures/min",
+                baseline=base, baseline_what=what, ratio=value / base,
+                met=complete[f"embedded {workers}"] if workers == BASELINE_WORKERS else None,
+                target="all complete" if workers == BASELINE_WORKERS else "")
+        )  # fmt: skip
+    for workers, value in team.items():
+        judged = workers * CONCURRENCY == BASELINE_WORKERS
+        ok = complete[f"team {workers}"] and (value / base >= TEAM_TARGET if judged else True)
+        rows.append(
+            Row(NAME, f"team, {workers} worker process(es) x {CONCURRENCY}", value,
+                "captures/min", baseline=base, baseline_what=what, ratio=value / base,
+                target=f">= {TEAM_TARGET}x, all complete" if judged else "all complete", met=ok)
+        )  # fmt: skip
+    for workers in TEAM[1:]:
+        gain = team[workers] / team[TEAM[0]]
+        rows.append(
+            Row(NAME, f"team scaling, {workers} processes", team[workers], "captures/min",
+                baseline=team[TEAM[0]], baseline_what="team, 1 process", ratio=gain,
+                target="> 1x (grows)", met=gain > 1.0)
+        )  # fmt: skip
+    return rows
