@@ -13,6 +13,10 @@ PostgreSQL). The code is the same; these settings say which engine each concern 
 ``queue``
     ``embedded`` (in the server's process) or ``postgresql`` (on the catalog's database)
 
+An S3 store and the shared queue need a PostgreSQL catalog (it keeps the custody
+chains, the objects' versions and the jobs); a PostgreSQL catalog may run with the
+data directory's files and the embedded queue (one machine, a bigger catalog).
+
 They come, first found wins, from ``OSINT_CAPTURE_CATALOG`` / ``_STORE`` / ``_QUEUE``
 in the environment, then the config file (``OSINT_CAPTURE_CONFIG``, which the CLI's
 ``--config FILE`` sets, else ``DATA/osint-capture.toml`` when it exists), then the
@@ -180,7 +184,13 @@ def check_settings(settings: Settings) -> None:
         raise SettingsError(
             f"queue {settings.queue!r} (from {where['queue']}): expected embedded or postgresql"
         )
-    if settings.queue == "postgresql" and catalog.scheme != "postgresql":
+    if settings.store_scheme == "s3" and catalog.scheme == "sqlite":
+        raise SettingsError(
+            "an s3:// store needs a postgresql:// catalog: team mode keeps the custody"
+            " chains and the objects' versions there (a SQLite catalog's custody log and"
+            " its anchors live in the data directory)"
+        )
+    if settings.queue == "postgresql" and catalog.scheme not in POSTGRESQL_SCHEMES:
         raise SettingsError(
             "queue postgresql runs on the catalog's database: it needs a postgresql:// catalog"
         )

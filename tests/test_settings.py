@@ -62,6 +62,10 @@ def test_a_named_config_file_that_is_missing_is_refused(tmp_path: Path) -> None:
         ('store = "ftp://host/x"\n', "expected file"),
         ('queue = "redis"\n', "expected embedded or postgresql"),
         ('queue = "postgresql"\n', "needs a postgresql:// catalog"),
+        (
+            'store = "s3://evidence?endpoint=http://127.0.0.1:1&region=us-east-1&days=1"\n',
+            "s3:// store needs a postgresql:// catalog",
+        ),
     ],
 )
 def test_settings_that_cannot_work_are_refused_with_the_reason(
