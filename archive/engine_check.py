@@ -45,9 +45,7 @@ class Finding:
         }
 
 
-def check_engines(
-    data_dir: Path, settings: Settings, *, allow_unlocked: bool = False
-) -> list[Finding]:
+def check_engines(settings: Settings, *, allow_unlocked: bool = False) -> list[Finding]:
     """The catalog, the store and the queue, each connected to and described.
 
     The catalog is opened as ``serve`` opens it, so its schema is brought up to date
@@ -58,7 +56,7 @@ def check_engines(
     store = _finding("store", settings)
     queue = _finding("queue", settings)
     queue_tables = _attempt(catalog, lambda: _check_catalog(settings, catalog))
-    _attempt(store, lambda: _check_store(data_dir, settings, store, allow_unlocked))
+    _attempt(store, lambda: _check_store(settings, store, allow_unlocked))
     _check_queue(settings, queue, catalog, queue_tables)
     return [catalog, store, queue]
 
@@ -89,9 +87,7 @@ def _check_catalog(settings: Settings, finding: Finding) -> str | None:
     return facts.get("queue tables")
 
 
-def _check_store(
-    data_dir: Path, settings: Settings, finding: Finding, allow_unlocked: bool
-) -> None:
+def _check_store(settings: Settings, finding: Finding, allow_unlocked: bool) -> None:
     if settings.store_scheme == "file":
         root = Path(urlsplit(settings.store).path)
         usage = shutil.disk_usage(root if root.exists() else root.parent)

@@ -38,7 +38,7 @@ def register(commands: Commands) -> None:
 
 def run_config(args: argparse.Namespace, data_dir: Path) -> int:
     settings = load_settings(data_dir)
-    findings = check_engines(data_dir, settings, allow_unlocked=args.allow_unlocked)
+    findings = check_engines(settings, allow_unlocked=args.allow_unlocked)
     ok = all(finding.ok for finding in findings)
     if args.json:
         body = {"ok": ok, "team": settings.team, "engines": [f.to_dict() for f in findings]}
