@@ -87,7 +87,8 @@ class TeamServer(RunningServer):
                 *self.extra_args, stdout=log, stderr=log, env=_environment(),
             )  # fmt: skip
         token = await asyncio.create_subprocess_exec(
-            CLI, "token", "--data", str(self.data), stdout=asyncio.subprocess.PIPE,
+            CLI, "token", "--data", str(self.data), *self.extra_args,
+            stdout=asyncio.subprocess.PIPE,
             env=_environment(),
         )  # fmt: skip
         self.token = (await token.communicate())[0].decode().strip()
