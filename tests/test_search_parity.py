@@ -143,3 +143,27 @@ def test_the_queries_find_what_they_should(both: tuple[Catalog, Catalog]) -> Non
     assert hit.place == {"start": 1.5, "end": 3.0} and hit.url == "https://news.test/en1"
     [hit] = postgres.search_text("smoking gun")
     assert hit.snippet.startswith(" … ") and "\x02smoking\x03 \x02gun\x03" in hit.snippet
+
+
+def test_a_common_word_ranks_only_the_newest_matches(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL ranks the newest CANDIDATES matches of a query, not every one (a word
+    in most of a million pages took a second to rank): with the bound at 3, a word in
+    five pages finds the three written last, and a rare word is still found."""
+    from archive.catalog import pg_search
+
+    monkeypatch.setattr(pg_search, "CANDIDATES", 3)
+    with open_catalog(postgres_url) as cat:
+        for n in range(5):
+            capture_id = f"page{n}"
+            cat.start_capture(
+                capture_id, f"https://news.test/{n}", case=None, note=None, operator=None,
+                started_at=T,
+            )  # fmt: skip
+            text = "convoy " * (5 - n) + ("rare" if n == 0 else "")
+            cat.index_text(capture_id, url=f"https://news.test/{n}", title="", text=text)
+        pages = [h.capture_id for h in cat.search_text("convoy") if h.kind == "page text"]
+        # newest three only, best ranked (most mentions) first
+        assert pages == ["page2", "page3", "page4"]
+        assert [h.capture_id for h in cat.search_text("rare")] == ["page0"]

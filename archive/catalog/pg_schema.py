@@ -237,6 +237,19 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             " WHERE status IN ('queued', 'running')",
         ),
     ),
+    Migration(
+        5,
+        "text rows numbered in the order they were written, so a search can rank the newest",
+        (
+            # A word in most pages matched every one of them, and ranking 187k pages took
+            # a second at a million captures (bench catalog): a search now ranks only the
+            # newest matches (pg_search.CANDIDATES), found by walking this order.
+            "ALTER TABLE capture_text ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",
+            "CREATE UNIQUE INDEX capture_text_seq ON capture_text (seq)",
+            "ALTER TABLE analysis_text ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",
+            "CREATE UNIQUE INDEX analysis_text_seq ON analysis_text (seq)",
+        ),
+    ),
 )
 
 #: The bookkeeping table, made with the first step (and never changed).

@@ -6,6 +6,11 @@ rows as on SQLite. PostgreSQL picks the candidates with its index and ranks them
 (``ts_rank``: the order of hits may differ from SQLite's bm25); FTS5, in memory, then
 makes each snippet as the SQLite catalog does and, where PostgreSQL could only
 approximate the query, drops a candidate FTS5 does not match.
+
+Ranking reads each candidate's words, so it costs as much as there are matches: a word
+in nearly every page of a million captures took a second (``make bench ONLY=catalog``).
+Only the newest :data:`CANDIDATES` matches (by ``seq``, the order rows were written)
+are ranked; a query that matches more gets the best of those, and is worth narrowing.
 """
 
 from __future__ import annotations
@@ -19,6 +24,19 @@ from archive.catalog.rows import AnalysisHit, SearchHit
 from archive.catalog.session import Row, Session
 
 Hit = TypeVar("Hit")
+
+#: Matches ranked at most, the newest first found: a bound on what one search costs.
+CANDIDATES = 2000
+
+
+def _ranked(columns: str, table: str, tiebreak: str) -> str:
+    """The newest :data:`CANDIDATES` rows of ``table`` matching the query, best first
+    (parameters: the tsquery twice, then LIMIT and OFFSET)."""
+    return (
+        f"SELECT {columns} FROM (SELECT {columns}, words FROM {table}"
+        f" WHERE words @@ ?::tsquery ORDER BY seq DESC LIMIT {CANDIDATES}) AS newest"
+        f" ORDER BY ts_rank(words, ?::tsquery) DESC, {tiebreak}"
+    )
 
 
 class PgTextIndex:
@@ -52,8 +70,7 @@ class PgTextIndex:
             conn,
             query,
             limit,
-            "SELECT capture_id, url, title, body FROM capture_text WHERE words @@ ?::tsquery"
-            " ORDER BY ts_rank(words, ?::tsquery) DESC, capture_id",
+            _ranked("capture_id, url, title, body", "capture_text", "capture_id"),
             lambda row: (row["url"], row["title"], row["body"]),
             hit,
         )
@@ -67,9 +84,11 @@ class PgTextIndex:
             conn,
             query,
             limit,
-            "SELECT capture_id, number, kind, place, body FROM analysis_text"
-            " WHERE words @@ ?::tsquery"
-            " ORDER BY ts_rank(words, ?::tsquery) DESC, capture_id, number, line",
+            _ranked(
+                "capture_id, number, line, kind, place, body",
+                "analysis_text",
+                "capture_id, number, line",
+            ),
             lambda row: (row["body"],),
             hit,
         )
