@@ -78,6 +78,9 @@ def test_a_bucket_without_object_lock_is_refused_unless_allowed(
     code, body = check(tmp_path, monkeypatch, capsys, "--allow-unlocked")
     assert code == 0 and body["engines"][1]["facts"]["locked"] is False
     assert "--allow-unlocked" in body["engines"][1]["problem"]
+    # Only the check goes on: a command that would store evidence there still refuses.
+    assert main(["fsck", "--data", str(tmp_path)]) == 1
+    assert "Object Lock" in capsys.readouterr().err
 
 
 def test_an_engine_that_does_not_answer_fails_its_check_and_says_why(
