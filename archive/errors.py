@@ -107,3 +107,26 @@ class Unavailable(OsintCaptureError):
     exit_code = 1
     http_status = 503
     error = "unavailable"
+
+
+class Unauthenticated(OsintCaptureError):
+    """Who is asking is not known: no token or session, a wrong one, a revoked token or a
+    disabled account (exit 1, 401); the message says which, and how to get in."""
+
+    exit_code = 1
+    http_status = 401
+    error = "unauthorized"
+
+
+class Denied(OsintCaptureError):
+    """The person is known and may not do this (exit 1, 403): their role lacks the
+    permission, or the evidence is in a case they do not belong to. ``permission``
+    names what was missing, so the answer can say it in a field of its own."""
+
+    exit_code = 1
+    http_status = 403
+    error = "forbidden"
+
+    def __init__(self, message: str, *, permission: str | None = None) -> None:
+        super().__init__(message)
+        self.permission = permission

@@ -41,11 +41,13 @@ from archive.errors import (
     BadInput,
     Busy,
     Conflict,
+    Denied,
     Failed,
     NotFound,
     OsintCaptureError,
     StorageFull,
     Tampered,
+    Unauthenticated,
     Unavailable,
 )
 from archive.evidence.asn1 import DerError
@@ -149,6 +151,8 @@ TABLE: list[tuple[type[OsintCaptureError], int, int]] = [
     (Tampered, 1, 409),
     (StorageFull, 1, 507),
     (Unavailable, 1, 503),
+    (Unauthenticated, 1, 401),
+    (Denied, 1, 403),
     (BadCaseName, 2, 400),
     (BadURL, 2, 422),
     (IntervalError, 2, 400),

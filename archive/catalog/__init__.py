@@ -24,9 +24,12 @@ from archive.catalog.rows import (
     QueuedRequest,
     RunPlan,
     SearchHit,
+    SessionRow,
     TargetRow,
     TextLine,
     TimelineEvent,
+    TokenRow,
+    UserRow,
 )
 from archive.catalog.schema import MIGRATIONS, Migration
 from archive.catalog.shared import (
@@ -80,11 +83,14 @@ __all__ = [
     "QueuedRequest",
     "RunPlan",
     "SearchHit",
+    "SessionRow",
     "StateConflict",
     "TargetRemoved",
     "TargetRow",
     "TextLine",
     "TimelineEvent",
+    "TokenRow",
+    "UserRow",
     "open_catalog",
     "validate_case_name",
 ]

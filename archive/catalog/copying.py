@@ -46,9 +46,18 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-#: In the order references need. Text indexes and custody are copied by their owners.
+#: In the order references need. Text indexes and custody are copied by their owners;
+#: sessions are not copied (people log in again on the new catalog).
 TABLES: tuple[Table, ...] = (
-    Table("cases", ("id",), _names("id name created_at"), identity=True),
+    Table("cases", ("id",), _names("id name created_at second_factor"), identity=True),
+    Table(
+        "users",
+        ("name",),
+        _names(
+            "name role password_hash totp_secret oidc_subject disabled_at failed_logins"
+            " locked_until created_at created_by"
+        ),
+    ),
     Table(
         "targets",
         ("id",),
@@ -64,7 +73,7 @@ TABLES: tuple[Table, ...] = (
         _names(
             "id url final_url case_id note operator status reasons started_at finished_at"
             " warc manifest_sha256 created_at attempts request timestamp timestamp_attempts"
-            " timestamp_next_at target_id"
+            " timestamp_next_at target_id collector device"
         ),
     ),
     Table(
@@ -88,6 +97,13 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     Table("case_holds", ("case_id",), _names("case_id held_by reason held_at")),
+    Table(
+        "api_tokens",
+        ("id",),
+        _names("id user_name name token_sha256 origin created_at last_used_at revoked_at"),
+        identity=True,
+    ),
+    Table("case_members", ("case_id", "user_name"), _names("case_id user_name added_by added_at")),
 )
 
 #: What a team catalog must not hold yet for a copy to begin (object versions may: the

@@ -21,6 +21,7 @@ from archive.catalog.captures import CaptureTables
 from archive.catalog.cases import CaseTables
 from archive.catalog.custody_chains import CustodyChainTables
 from archive.catalog.custody_head import CustodyHeadTables
+from archive.catalog.people import PeopleTables
 from archive.catalog.queue import QueueTables
 from archive.catalog.search import SearchTables
 from archive.catalog.targets import TargetTables
@@ -37,6 +38,7 @@ class Catalog(
     AnalysisTables,
     SearchTables,
     ObjectVersionTables,
+    PeopleTables,
 ):
     """The catalog: which cases and captures exist, and the hashes of every sealed file.
 

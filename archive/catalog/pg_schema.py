@@ -24,6 +24,7 @@ import hashlib
 
 import psycopg
 
+from archive.catalog.people_schema import people_statements
 from archive.catalog.schema import Migration, refuse_newer, refuse_older
 from archive.catalog.shared import CatalogError
 from archive.timeutil import now_rfc3339
@@ -248,6 +249,15 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             "CREATE UNIQUE INDEX capture_text_seq ON capture_text (seq)",
             "ALTER TABLE analysis_text ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",
             "CREATE UNIQUE INDEX analysis_text_seq ON analysis_text (seq)",
+        ),
+    ),
+    Migration(
+        6,
+        "people: accounts, their tokens and sessions, case membership; who collected a capture",
+        people_statements(
+            key="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            text='TEXT COLLATE "C"',
+            case_key="BIGINT",
         ),
     ),
 )

@@ -259,3 +259,57 @@ def analysis_row(row: Row) -> AnalysisRow:
         timestamp=row["timestamp"],
         timestamp_attempts=int(row["timestamp_attempts"]),
     )
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """An account. ``password_hash`` (Argon2id) and ``totp_secret`` never leave the
+    server: :meth:`public` is what lists and the API show."""
+
+    name: str
+    role: str
+    password_hash: str | None = field(repr=False)
+    totp_secret: str | None = field(repr=False)
+    oidc_subject: str | None
+    disabled_at: str | None
+    failed_logins: int
+    locked_until: str | None
+    created_at: str
+    created_by: str | None
+
+    def public(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "role": self.role,
+            "password": self.password_hash is not None,
+            "second_factor": self.totp_secret is not None,
+            "oidc": self.oidc_subject is not None,
+            "disabled_at": self.disabled_at,
+            "locked_until": self.locked_until,
+            "created_at": self.created_at,
+            "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """A device token of one person (its secret is never kept: only its SHA-256)."""
+
+    id: int
+    user: str
+    name: str
+    origin: str | None
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    """A dashboard session, known by the SHA-256 of the id in its cookie."""
+
+    id_sha256: str
+    user: str
+    second_factor: bool
+    created_at: str
+    last_used_at: str

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from archive.catalog.people_schema import people_statements
 from archive.catalog.shared import CatalogError
 
 
@@ -267,6 +268,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             )
             """,
         ),
+    ),
+    Migration(
+        10,
+        "people: accounts, their tokens and sessions, case membership; who collected a capture",
+        people_statements(key="INTEGER PRIMARY KEY", text="TEXT", case_key="INTEGER"),
     ),
 )
 

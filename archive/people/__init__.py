@@ -1,0 +1,35 @@
+"""People and permissions: roles, who is acting, and the directory of accounts, tokens
+and sessions (docs/access.md)."""
+
+from archive.people.directory import (
+    LOCKOUT_AFTER,
+    LOCKOUT_SECONDS,
+    TOKEN_PREFIX,
+    BadUserName,
+    Directory,
+    check_name,
+    secret_sha256,
+)
+from archive.people.passwords import WeakPassword
+from archive.people.principal import COMMAND_LINE, DASHBOARD, Principal
+from archive.people.roles import GRANTS, PURPOSE, Permission, Role, allows, parse_role
+
+__all__ = [
+    "COMMAND_LINE",
+    "DASHBOARD",
+    "GRANTS",
+    "LOCKOUT_AFTER",
+    "LOCKOUT_SECONDS",
+    "PURPOSE",
+    "TOKEN_PREFIX",
+    "BadUserName",
+    "Directory",
+    "Permission",
+    "Principal",
+    "Role",
+    "WeakPassword",
+    "allows",
+    "check_name",
+    "parse_role",
+    "secret_sha256",
+]
