@@ -151,3 +151,25 @@ def test_docs_access_table_is_the_grants_table() -> None:
         for permission in Permission
         for role in Role
     }
+
+
+def test_the_first_start_makes_the_owner_of_what_was_there(
+    catalog: Catalog, tmp_path: pytest.TempPathFactory
+) -> None:
+    from pathlib import Path
+
+    from archive.people.owner import OWNER_DEVICE, ensure_owner, owner_name
+
+    for capture_id, case in (("c1", "aleppo"), ("c2", None)):
+        catalog.start_capture(
+            capture_id, "https://news.test/", case=case, note=None, operator=None,
+            started_at=now_rfc3339(),
+        )  # fmt: skip
+    token_path = Path(str(tmp_path)) / "api-token"
+    adoption = ensure_owner(catalog, token_path)
+    assert adoption is not None and adoption.owner.role == "admin"
+    assert adoption.owner.name == owner_name() and adoption.cases == ("aleppo",)
+    assert adoption.captures == 1
+    who = Directory(catalog).token_principal(token_path.read_text())
+    assert (who.user, who.device, who.cases) == (owner_name(), OWNER_DEVICE, {"aleppo"})
+    assert ensure_owner(catalog, token_path) is None  # once

@@ -202,6 +202,17 @@ class PeopleTables(CatalogConnection):
             ).fetchall()
         return [row["name"] for row in rows]
 
+    def adopt_uncased_captures(self, user: str) -> int:
+        """Make ``user`` the collector of every capture filed under no case that has none
+        (made before there were accounts); how many."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "UPDATE captures SET collector = ? WHERE collector IS NULL AND case_id IS NULL"
+                " RETURNING id",
+                (user,),
+            ).fetchall()
+        return len(rows)
+
     # -- sessions -------------------------------------------------------------------------
 
     def open_session(self, id_sha256: str, user: str, *, second_factor: bool) -> SessionRow:

@@ -10,6 +10,7 @@ from archive.people.directory import (
     check_name,
     secret_sha256,
 )
+from archive.people.owner import OWNER_DEVICE, Adoption, ensure_owner, load_or_create_token
 from archive.people.passwords import WeakPassword
 from archive.people.principal import COMMAND_LINE, DASHBOARD, Principal
 from archive.people.roles import GRANTS, PURPOSE, Permission, Role, allows, parse_role
@@ -20,8 +21,10 @@ __all__ = [
     "GRANTS",
     "LOCKOUT_AFTER",
     "LOCKOUT_SECONDS",
+    "OWNER_DEVICE",
     "PURPOSE",
     "TOKEN_PREFIX",
+    "Adoption",
     "BadUserName",
     "Directory",
     "Permission",
@@ -30,6 +33,8 @@ __all__ = [
     "WeakPassword",
     "allows",
     "check_name",
+    "ensure_owner",
+    "load_or_create_token",
     "parse_role",
     "secret_sha256",
 ]
