@@ -47,6 +47,13 @@ def people_statements(*, key: str, text: str, case_key: str) -> tuple[str, ...]:
         """,
         "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (user_name, name)"
         " WHERE revoked_at IS NULL",
+        *_membership_statements(text=text, case_key=case_key),
+    )
+
+
+def _membership_statements(*, text: str, case_key: str) -> tuple[str, ...]:
+    """Membership, sensitive cases, sessions and who collected each capture."""
+    return (
         # Who belongs to which case: the unit of access to evidence.
         f"""
         CREATE TABLE case_members (
