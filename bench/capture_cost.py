@@ -92,61 +92,13 @@ async def measure(pages: int) -> tuple[list[Row], dict[str, Any]]:
                 await _bare(browser, urls[0])  # warm the browser once, not counted
                 throughput: dict[int, float] = {}
                 for concurrency in CONCURRENCY:
-                    bare = await _in_parallel(urls, concurrency, lambda u: _bare(browser, u))
-                    stages = _Stages()
-                    archive = Archive.open(work / f"data-{concurrency}")
-
-                    async def full(
-                        url: str, stages: _Stages = stages, archive: Archive = archive
-                    ) -> None:
-                        manifest = await capture_page(
-                            CaptureRequest(url, timeout=TIMEOUT, media=None, tsa=None),
-                            archive,
-                            browser=browser,
-                            progress=stages.progress(),
-                        )
-                        if manifest.status != "complete":
-                            failures.append(f"{url}: {manifest.status} {manifest.reasons}")
-
-                    try:
-                        wall = await _in_parallel(urls, concurrency, full)
-                    finally:
-                        archive.close()
-                    throughput[concurrency] = pages / wall
-                    ratio = wall / bare
-                    rows.append(
-                        Row(
-                            NAME,
-                            f"per page, concurrency {concurrency}",
-                            wall / pages,
-                            "s",
-                            baseline=bare / pages,
-                            baseline_what="goto+screenshot",
-                            ratio=ratio,
-                            target=f"<= {TARGET_RATIO}x",
-                            met=ratio <= TARGET_RATIO,
-                            extra={"pages_per_second": pages / wall, "bare_wall": bare},
-                        )
+                    row, stages = await _at_concurrency(
+                        browser, urls, concurrency, work / f"data-{concurrency}", failures
                     )
-                    details["stages"][concurrency] = {
-                        stage: round(seconds / pages, 3)
-                        for stage, seconds in sorted(stages.seconds.items(), key=lambda s: -s[1])
-                    }
-                for concurrency in CONCURRENCY[1:]:
-                    gain = throughput[concurrency] / throughput[1]
-                    rows.append(
-                        Row(
-                            NAME,
-                            f"throughput, concurrency {concurrency}",
-                            throughput[concurrency],
-                            "pages/s",
-                            baseline=throughput[1],
-                            baseline_what="sequential",
-                            ratio=gain,
-                            target="> 1x (grows)",
-                            met=gain > 1.0,
-                        )
-                    )
+                    rows.append(row)
+                    throughput[concurrency] = row.extra["pages_per_second"]
+                    details["stages"][concurrency] = stages
+                rows.extend(_gains(throughput))
             finally:
                 await browser.close()
     finally:
@@ -154,3 +106,65 @@ async def measure(pages: int) -> tuple[list[Row], dict[str, Any]]:
     details["not_complete"] = failures[:10]
     details["not_complete_count"] = len(failures)
     return rows, details
+
+
+async def _at_concurrency(
+    browser: Browser, urls: list[str], concurrency: int, data: Path, failures: list[str]
+) -> tuple[Row, dict[str, float]]:
+    """The bare browser and full captures of ``urls``, ``concurrency`` at a time: the row
+    (seconds per page against the bare browser's) and the seconds per page of each stage."""
+    pages = len(urls)
+    bare = await _in_parallel(urls, concurrency, lambda u: _bare(browser, u))
+    stages = _Stages()
+    archive = Archive.open(data)
+
+    async def full(url: str) -> None:
+        manifest = await capture_page(
+            CaptureRequest(url, timeout=TIMEOUT, media=None, tsa=None),
+            archive,
+            browser=browser,
+            progress=stages.progress(),
+        )
+        if manifest.status != "complete":
+            failures.append(f"{url}: {manifest.status} {manifest.reasons}")
+
+    try:
+        wall = await _in_parallel(urls, concurrency, full)
+    finally:
+        archive.close()
+    ratio = wall / bare
+    row = Row(
+        NAME,
+        f"per page, concurrency {concurrency}",
+        wall / pages,
+        "s",
+        baseline=bare / pages,
+        baseline_what="goto+screenshot",
+        ratio=ratio,
+        target=f"<= {TARGET_RATIO}x",
+        met=ratio <= TARGET_RATIO,
+        extra={"pages_per_second": pages / wall, "bare_wall": bare},
+    )
+    per_stage = {
+        stage: round(seconds / pages, 3)
+        for stage, seconds in sorted(stages.seconds.items(), key=lambda s: -s[1])
+    }
+    return row, per_stage
+
+
+def _gains(throughput: dict[int, float]) -> list[Row]:
+    """Throughput at each concurrency above 1 against sequential captures."""
+    return [
+        Row(
+            NAME,
+            f"throughput, concurrency {concurrency}",
+            throughput[concurrency],
+            "pages/s",
+            baseline=throughput[1],
+            baseline_what="sequential",
+            ratio=throughput[concurrency] / throughput[1],
+            target="> 1x (grows)",
+            met=throughput[concurrency] / throughput[1] > 1.0,
+        )
+        for concurrency in CONCURRENCY[1:]
+    ]
