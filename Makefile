@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 DATA ?= ./data
 
-.PHONY: run test lint bench setup browser ffmpeg replay analysis clean
+.PHONY: run test lint bench setup browser ffmpeg replay analysis oidc clean
 
 setup: $(STAMP) browser ffmpeg replay analysis
 
@@ -30,12 +30,16 @@ replay:
 analysis:
 	@scripts/ensure-analysis
 
+# Only the tests need it: a real OpenID Connect provider (Node.js) for the login tests.
+oidc:
+	@scripts/ensure-oidc-provider
+
 run: setup
 	@echo "Pair the browser extension (extension/) with this token:"
 	@$(BIN)/osint-capture token --data $(DATA)
 	$(BIN)/osint-capture serve --data $(DATA) --ocr
 
-test: setup
+test: setup oidc
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
