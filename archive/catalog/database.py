@@ -21,6 +21,7 @@ from archive.catalog.captures import CaptureTables
 from archive.catalog.cases import CaseTables
 from archive.catalog.custody_chains import CustodyChainTables
 from archive.catalog.custody_head import CustodyHeadTables
+from archive.catalog.lending import LendingTables
 from archive.catalog.queue import QueueTables
 from archive.catalog.search import SearchTables
 from archive.catalog.targets import TargetTables
@@ -31,6 +32,7 @@ class Catalog(
     CaseTables,
     CaptureTables,
     QueueTables,
+    LendingTables,
     TargetTables,
     CustodyHeadTables,
     CustodyChainTables,
