@@ -43,7 +43,7 @@ async def run_capture_job(
         try:
             outcome = await _settled_and_run(archive, run, capture_id, lent)
         finally:  # ended, failed or set aside: no cookies of it stay in the catalog
-            await asyncio.shield(asyncio.to_thread(archive().catalog.drop_lent_cookies, capture_id))
+            await asyncio.shield(asyncio.to_thread(_drop_cookies, archive, capture_id))
     log.info("capture %s: %s", capture_id, outcome)
     return outcome
 
@@ -83,6 +83,15 @@ def _claim(catalog: Catalog, capture_id: str) -> tuple[CaptureRow | None, bytes 
         if row is None or row.status != "running" or not catalog.shared:
             return row, None
         return row, catalog.take_lent_cookies(capture_id)
+
+
+def _drop_cookies(archive: Callable[[], Archive], capture_id: str) -> None:
+    """Any cookies still lent for the capture deleted; a failure is logged, not raised
+    over the job's own outcome (the queue's sweep deletes them later)."""
+    try:
+        archive().catalog.drop_lent_cookies(capture_id)
+    except Exception as exc:
+        log.warning("capture %s: its lent cookies were not deleted now (%s)", capture_id, exc)
 
 
 def _give_up(archive: Archive, capture_id: str) -> None:
