@@ -37,6 +37,7 @@ from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_interface import Custody
 from archive.evidence.signing import SigningKey
+from archive.incoming import INCOMING_DIR
 from archive.sealed_store import SealedStore, open_store
 from archive.settings import Settings, load_settings
 from archive.store import FileStore
@@ -47,7 +48,6 @@ from archive.store import FileStore
 REPLAY_DIR = "replay"
 EXPORTS_DIR = "exports"
 MODELS_DIR = "models"
-INCOMING_DIR = "incoming"
 TOKEN_FILE = "api-token"
 PAIRING_FILE = "paired-extensions.json"
 

@@ -45,6 +45,8 @@ class StoreCheck:
     problems: list[Problem] = field(default_factory=list)
     #: Objects kept aside from an interrupted attempt, explained (object stores).
     set_aside: int = 0
+    #: Objects staged for captures not yet sealed (object stores): not evidence.
+    staged: int = 0
 
     @property
     def ok(self) -> bool:
@@ -57,6 +59,7 @@ class StoreCheck:
             "deep": self.deep,
             "files_checked": self.files_checked,
             "set_aside": self.set_aside,
+            "staged": self.staged,
             "problems": [vars(problem) for problem in self.problems],
         }
 
@@ -100,6 +103,7 @@ def _check_objects(archive: Archive, deep: bool) -> StoreCheck:
     result = StoreCheck(f"s3://{report.bucket}/{report.prefix}", deep)
     result.files_checked = report.objects_checked
     result.set_aside = len(report.set_aside)
+    result.staged = report.staged
     result.problems = [
         Problem(str(finding.problem), finding.key, finding.detail) for finding in report.findings
     ]

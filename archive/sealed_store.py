@@ -5,7 +5,11 @@ mode); :class:`~archive.objectstore.ObjectStore` keeps them in an S3 bucket with
 Lock (team mode, docs/team.md). The pipeline, sealing, export and analysis see only
 these calls. Scratch space (``work_dir``, the spool, the space reserve, quarantine)
 stays on the local disk in every store: browsers and downloaders write there before
-anything is sealed. tests/test_store_contract.py runs the same tests on both stores.
+anything is sealed. What arrives with a request before its capture runs (the
+investigator's own screenshot and DOM) is staged by the store's :class:`IncomingStore`
+(``store.incoming``): on the local disk for a file store; in the bucket too, unlocked,
+for an object store, so that a worker on another machine can fetch it.
+tests/test_store_contract.py runs the same tests on both stores.
 
 The calls are synchronous and may block on the network (an object store's ``seal()``
 uploads and verifies): call them from a worker thread (``asyncio.to_thread``) where an
@@ -24,6 +28,31 @@ from archive.store import Artifact, ArtifactWriter, FileStore
 
 if TYPE_CHECKING:
     from archive.objectstore.versionbook import VersionBook
+
+
+class IncomingStore(Protocol):
+    """Files that came in with a request, staged (hashed, not yet evidence) until their
+    capture seals them into its WARC. Each is named by its capture and a plain name."""
+
+    def stage(self, capture_id: str, name: str, data: bytes) -> Artifact:
+        """``data`` kept at once, hashed as written: the hash the capture will check."""
+        ...
+
+    def fetch(self, capture_id: str, name: str, sha256: str, size: int) -> Path:
+        """The staged file on this machine's disk, for the capture to read. An object
+        store downloads it (into ``DATA/incoming/ID/``) and refuses bytes that are not
+        ``sha256`` and ``size`` (:class:`~archive.objectstore.ObjectTampered`)."""
+        ...
+
+    def discard(self, capture_id: str) -> None:
+        """The capture sealed them (or never queued): every staged copy goes. Never
+        raises; a copy that could not be removed is logged (``fsck`` counts it)."""
+        ...
+
+    def set_aside(self, capture_id: str) -> Path | None:
+        """The capture will never seal them: kept in local quarantine (an object store
+        downloads what this machine lacks first), and nowhere else; where they went."""
+        ...
 
 
 @runtime_checkable
@@ -62,6 +91,13 @@ class SealedStore(Protocol):
 
     def capture_dir(self, capture_id: str) -> Path:
         """Where a capture's files can be read by path (export, the report's PDF)."""
+        ...
+
+    # -- staged, not yet evidence -----------------------------------------------------------------
+
+    @property
+    def incoming(self) -> IncomingStore:
+        """What came in with requests, staged until their captures seal it."""
         ...
 
     # -- failure and scratch --------------------------------------------------------------------

@@ -24,11 +24,14 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from archive.errors import Conflict, Failed
 from archive.hashing import CHUNK_SIZE, HashingWriter, sha256_file
 from archive.timeutil import utc_now
+
+if TYPE_CHECKING:
+    from archive.incoming import LocalIncoming
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,13 @@ class FileStore:
     @property
     def quarantine_root(self) -> Path:
         return self.root / "quarantine"
+
+    @property
+    def incoming(self) -> LocalIncoming:
+        """What came in with requests, staged until sealed (``DATA/incoming/``)."""
+        from archive.incoming import LocalIncoming  # it builds on this module's writer
+
+        return LocalIncoming(self.root, self.quarantine_root)
 
     def work_dir(self, capture_id: str) -> Path:
         """Scratch space of a running capture (downloads before sealing); never evidence."""

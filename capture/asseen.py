@@ -2,27 +2,31 @@
 
 The extension sends a screenshot of the visible tab and the page's serialized DOM
 (and, only when ticked, the site's cookies so our browser loads the page as the
-logged-in user). The server writes the files to ``DATA/incoming/<capture-id>/``
-the moment they arrive, hashing them as they are written; the capture then puts
-them into its WARC as separate ``resource`` records labelled as provided by the
-investigator's browser, checking that each still has the hash it arrived with.
+logged-in user). The server stages the files the moment they arrive, hashing them as
+they are written (the store's :class:`~archive.sealed_store.IncomingStore`: in
+``DATA/incoming/<capture-id>/``, and in team mode in the bucket too); the worker that
+runs the capture fetches them (:func:`fetch_staged`: a no-op on one machine, a checked
+download on another), then puts them into its WARC as separate ``resource`` records
+labelled as provided by the investigator's browser, checking that each still has the
+hash it arrived with.
 
-Cookies are never written to disk: they live in memory for the one capture.
+Cookies are never written to disk: they live in memory for the one capture (in team
+mode they cross to the worker sealed, :mod:`capture.lending`).
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from warcio.recordloader import ArcWarcRecord
 
 from archive.datadir import Archive
+from archive.errors import OsintCaptureError
 from archive.records import Payload, metadata_record, resource_record
-from archive.store import ArtifactWriter
+from archive.sealed_store import SealedStore
 
 PROVIDED_BY = "the investigator's browser, through the osint-capture extension"
 
@@ -79,8 +83,28 @@ class AsSeen:
 
 
 def discard_incoming(archive: Archive, capture_id: str) -> None:
-    """Once sealed into the WARC (or quarantined with it), the waiting copies go."""
-    shutil.rmtree(archive.incoming_dir(capture_id), ignore_errors=True)
+    """Once sealed into the WARC (or never queued), the waiting copies go."""
+    archive.store.incoming.discard(capture_id)
+
+
+def fetch_staged(store: SealedStore, capture_id: str, as_seen: AsSeen) -> tuple[AsSeen, list[str]]:
+    """The as-seen files on this machine's disk for the capture to read (blocking), and
+    what could not be fetched: each such file is then reported gone when the capture
+    looks for it, and the reason here says why."""
+    problems: list[str] = []
+    fetched: dict[str, ReceivedFile | None] = {}
+    for name, item in (("screenshot", as_seen.screenshot), ("dom", as_seen.dom)):
+        if item is None:
+            fetched[name] = None
+            continue
+        staged = item.path.name
+        try:
+            path = store.incoming.fetch(capture_id, staged, item.sha256, item.size)
+        except OsintCaptureError as exc:
+            problems.append(f"as-seen {name} could not be fetched from where it was staged: {exc}")
+            path = item.path
+        fetched[name] = replace(item, path=path)
+    return replace(as_seen, screenshot=fetched["screenshot"], dom=fetched["dom"]), problems
 
 
 def records(as_seen: AsSeen, page_url: str, problems: list[str]) -> list[ArcWarcRecord]:
@@ -148,12 +172,8 @@ def _load(path: Path) -> Payload | None:
 def stage_file(
     archive: Archive, capture_id: str, name: str, data: bytes, content_type: str
 ) -> ReceivedFile:
-    """Write a received file at once, hashed as written and sealed like evidence."""
-    directory = archive.incoming_dir(capture_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    writer = ArtifactWriter(directory / name, kind=name)
-    with writer:
-        writer.write(data)
-    sealed = writer.sealed
-    assert sealed is not None
-    return ReceivedFile(directory / name, sealed.sha256, sealed.size, content_type)
+    """Stage a received file at once, hashed as written (the hash the capture checks)."""
+    staged = archive.store.incoming.stage(capture_id, name, data)
+    return ReceivedFile(
+        archive.incoming_dir(capture_id) / name, staged.sha256, staged.size, content_type
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,10 +59,14 @@ class CaptureEvents:
     def __init__(self) -> None:
         self._streams: OrderedDict[str, _Stream] = OrderedDict()
         self._seq = itertools.count(1)
+        #: Team mode: where each event this process emits is also sent, for the other
+        #: processes' streams (:class:`capture.event_relay.EventRelay`).
+        self.relay: Callable[[str, Event], None] | None = None
 
-    def publish(self, stream_id: str, event: Event) -> None:
+    def publish(self, stream_id: str, event: Event, *, relayed: bool = False) -> None:
         """``event`` on the stream ``stream_id`` (a capture's id, or an analysis run's
-        :func:`~capture.analysis.worker.stream_id`); nothing after its last event."""
+        :func:`~capture.analysis.worker.stream_id`); nothing after its last event.
+        ``relayed``: it came from another process, so it is not sent on again."""
         stream = self._stream(stream_id)
         if stream.ended:
             return
@@ -73,9 +77,9 @@ class CaptureEvents:
                 return
             stream.last_resource = now
         elif stream.pending_resource is not None:
-            self._emit(stream, stream.pending_resource)
+            self._emit(stream_id, stream, stream.pending_resource, relayed)
         stream.pending_resource = None
-        self._emit(stream, event)
+        self._emit(stream_id, stream, event, relayed)
         if isinstance(event, TERMINAL):
             stream.ended = True
 
@@ -121,7 +125,9 @@ class CaptureEvents:
         finally:
             stream.followers.discard(queue)
 
-    def _emit(self, stream: _Stream, event: Event) -> None:
+    def _emit(self, stream_id: str, stream: _Stream, event: Event, relayed: bool) -> None:
+        if self.relay is not None and not relayed:
+            self.relay(stream_id, event)
         published = Published(next(self._seq), event)
         stream.history.append(published)
         if len(stream.history) > HISTORY:

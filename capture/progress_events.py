@@ -17,7 +17,7 @@ import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 if TYPE_CHECKING:
     from archive.catalog import AnalysisRow
@@ -34,6 +34,14 @@ class Event:
         """The SSE ``data``: every field under its own name (tuples as lists)."""
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Self:
+        """The event :meth:`to_json` made (lists read back as tuples), for an event that
+        crossed processes (:mod:`capture.event_relay`); ``TypeError`` when ``data``
+        lacks a field, ``ValueError`` when it is not this type's."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: _tupled(value) for name, value in data.items() if name in names})
+
     def server_sent(self, seq: int) -> bytes:
         """The event as one server-sent event of a stream: ``id``, ``event``, ``data``."""
         text = json.dumps(self.to_json(), ensure_ascii=False, default=str)
@@ -46,6 +54,12 @@ Progress = Callable[[Event], None]
 
 def ignore(event: Event) -> None:
     """The progress of a caller that does not follow it."""
+
+
+def _tupled(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tupled(item) for item in value)
+    return value
 
 
 def _plain(value: Any) -> Any:
@@ -68,6 +82,12 @@ class Queued(Event):
 
     def to_json(self) -> dict[str, Any]:
         return {"stage": self.stage}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Queued:
+        if data != {"stage": cls.stage}:
+            raise ValueError(f"not a queued event: {data!r}")
+        return cls()
 
 
 @dataclass(frozen=True)
@@ -123,6 +143,10 @@ class MediaFound(Event):
     def to_json(self) -> dict[str, Any]:
         return {"found": list(self.urls)}
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MediaFound:
+        return cls(tuple(data["found"]))
+
 
 @dataclass(frozen=True)
 class MediaDownloading(Event):
@@ -166,6 +190,12 @@ class CaptureDone(Event):
     reasons: tuple[str, ...]
     manifest_sha256: str | None
     analysis: AnalysisLink | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CaptureDone:
+        link = data["analysis"]
+        analysis = AnalysisLink(int(link["number"]), str(link["href"])) if link else None
+        return cls(data["status"], tuple(data["reasons"]), data["manifest_sha256"], analysis)
 
 
 @dataclass(frozen=True)

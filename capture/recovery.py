@@ -10,9 +10,6 @@ queued again or failed, so the chain shows it whatever comes next.
 
 from __future__ import annotations
 
-import shutil
-import uuid
-
 from archive.catalog import CaptureRow
 from archive.datadir import Archive
 from archive.evidence import sealing
@@ -63,10 +60,6 @@ def recover_capture(archive: Archive, row: CaptureRow, *, cause: str) -> str:
 
 
 def keep_incoming_with_quarantine(archive: Archive, capture_id: str) -> None:
-    """Received as-seen files of a capture that never sealed stay, set aside with it."""
-    incoming = archive.incoming_dir(capture_id)
-    if not incoming.exists():
-        return
-    target = archive.store.quarantine_root / f"{capture_id}-as-seen-{uuid.uuid4().hex[:8]}"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(incoming), str(target))
+    """Received as-seen files of a capture that never sealed stay, set aside with it
+    (in this machine's quarantine: a team's store fetches what it lacks first)."""
+    archive.store.incoming.set_aside(capture_id)

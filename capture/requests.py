@@ -14,8 +14,8 @@ run time    notes, history, media limits, time-stamp authorities, the lent cooki
 Its path through the service:
 
     submitted  the handler's request and upload; the URL not yet checked
-    queued     ``to_queue``: the upload staged on disk (hashed as written), the
-               cookies lent in memory only, one catalog row
+    queued     ``to_queue``: the upload staged (hashed as written), the cookies lent
+               in memory only (team mode: sealed beside the row), one catalog row
     claimed    ``claimed``: the row read back (``from_row`` -> ``from_json``), with
                what the server adds at run time
 """
@@ -29,6 +29,7 @@ from archive.catalog import CaptureRow, QueuedRequest
 from archive.datadir import Archive
 from archive.errors import Failed
 from archive.evidence.trustedtime import TimestampConfig
+from archive.sealed_store import SealedStore
 from archive.timeutil import now_rfc3339
 from capture import asseen
 from capture.analysis.options import AnalysisOptions
@@ -140,10 +141,17 @@ class CaptureRequest:
         except Exception as exc:  # a field of the right name and the wrong shape
             raise UnreadableRequest(f"{type(exc).__name__}: {exc}") from exc
 
-    def to_queue(self, capture_id: str) -> QueuedRequest:
-        """The queue's row for this request (its URL checked, its as-seen staged)."""
+    def to_queue(self, capture_id: str, *, lent_cookies: bytes | None = None) -> QueuedRequest:
+        """The queue's row for this request (its URL checked, its as-seen staged), with
+        the cookies lent for it if sealed for a team's catalog."""
         return QueuedRequest(
-            capture_id, self.url, self.case, self.note, self.operator, self.to_json()
+            capture_id,
+            self.url,
+            self.case,
+            self.note,
+            self.operator,
+            self.to_json(),
+            lent_cookies=lent_cookies,
         )
 
     @classmethod
@@ -220,12 +228,26 @@ class AsSeenUpload:
 class LentCookies:
     """The investigator's cookies, lent for one capture each: held in memory from the
     request until a worker takes them, never written anywhere (a restart loses them,
-    and the capture then says it ran without them)."""
+    and the capture then says it ran without them).
+
+    Embedded, the server's request and its worker share this memory. In team mode
+    (:class:`capture.lending.SealedLending`) :meth:`lend` seals them for the queue's
+    row instead, and the worker that claims the capture holds them here.
+    """
 
     def __init__(self) -> None:
         self._lent: dict[str, list[dict[str, Any]]] = {}
 
-    def lend(self, capture_id: str, cookies: list[dict[str, Any]] | None) -> None:
+    def refuse_unless_able(self, cookies: list[dict[str, Any]] | None) -> None:
+        """Raise when ``cookies`` could not reach the capture (before anything is staged)."""
+
+    def lend(self, capture_id: str, cookies: list[dict[str, Any]] | None) -> bytes | None:
+        """Lent before the capture is queued; what the queue's row keeps of them (here
+        nothing: they stay in this process's memory)."""
+        self.hold(capture_id, cookies)
+        return None
+
+    def hold(self, capture_id: str, cookies: list[dict[str, Any]] | None) -> None:
         if cookies:
             self._lent[capture_id] = cookies
 
@@ -233,9 +255,22 @@ class LentCookies:
         """The cookies lent for ``capture_id``, handed over once."""
         return self._lent.pop(capture_id, None)
 
+    def lost(self, capture_id: str) -> str:
+        """Why cookies sent for ``capture_id`` are not here (for its manifest)."""
+        return LOST_COOKIES
+
 
 def stage_as_seen(archive: Archive, capture_id: str, upload: AsSeenUpload) -> AsSeen:
-    """Write what the investigator's browser sent, hashed as written (blocking)."""
+    """Stage what the investigator's browser sent, hashed as written (blocking); if any
+    part fails, what was staged of it goes again."""
+    try:
+        return _staged(archive, capture_id, upload)
+    except BaseException:
+        asseen.discard_incoming(archive, capture_id)
+        raise
+
+
+def _staged(archive: Archive, capture_id: str, upload: AsSeenUpload) -> AsSeen:
     as_seen = AsSeen(info={**upload.info, "received_at": now_rfc3339()})
     if upload.screenshot_png is not None:
         as_seen.screenshot = asseen.stage_file(
@@ -254,11 +289,16 @@ def stage_as_seen(archive: Archive, capture_id: str, upload: AsSeenUpload) -> As
 
 
 def claimed(
-    row: CaptureRow, cookies: list[dict[str, Any]] | None, tsa: TimestampConfig | None
+    row: CaptureRow,
+    cookies: list[dict[str, Any]] | None,
+    tsa: TimestampConfig | None,
+    *,
+    lost: str = LOST_COOKIES,
 ) -> CaptureRequest:
     """The request of a claimed capture row, with what the server adds at run time: the
     cookies lent for it (memory only: after a restart they are gone, and the capture
-    says so), the time-stamp authorities, and what befell its earlier attempts.
+    says so, with ``lost``), the time-stamp authorities, and what befell its earlier
+    attempts.
 
     Raises :class:`UnreadableRequest` when the row's request cannot be read.
     """
@@ -266,7 +306,7 @@ def claimed(
     as_seen, notes = request.as_seen, []
     if as_seen is not None:
         if as_seen.cookies_sent and not cookies:
-            notes.append(LOST_COOKIES)
+            notes.append(lost)
         as_seen = replace(as_seen, cookies=cookies)
     return replace(
         request,
@@ -275,3 +315,12 @@ def claimed(
         notes=tuple(notes),
         history=tuple(row.reasons) if row.attempts > 1 else (),
     )
+
+
+def fetched(store: SealedStore, capture_id: str, request: CaptureRequest) -> CaptureRequest:
+    """The request with its as-seen files on this machine's disk (blocking: a team's
+    store downloads them); any that could not be is a note that makes it partial."""
+    if request.as_seen is None:
+        return request
+    as_seen, problems = asseen.fetch_staged(store, capture_id, request.as_seen)
+    return replace(request, as_seen=as_seen, notes=(*request.notes, *problems))

@@ -60,6 +60,7 @@ from capture.requests import (
     CaptureRequest,
     LentCookies,
     claimed,
+    fetched,
     stage_as_seen,
 )
 from capture.scheduler import Scheduler
@@ -87,8 +88,12 @@ class CaptureService(ArchiveQueries):
         analysis_defaults: AnalysisOptions = NO_ANALYSIS,
         analysis_workers: int = DEFAULT_ANALYSIS_WORKERS,
         lease: float | None = None,
+        listen_events: bool = True,
     ) -> None:
         self.data_dir = Path(data_dir)
+        #: Team mode: whether this process's streams hear the events other processes
+        #: relay (a server's do; a worker, which serves no stream, need not listen).
+        self.listen_events = listen_events
         #: Team mode: how long a silent worker keeps its jobs (None: the queue's default).
         self.lease = lease
         #: What every capture reads after sealing unless its request says otherwise.
@@ -129,7 +134,7 @@ class CaptureService(ArchiveQueries):
         self.archive.custody.reconcile_head()
         self.archive.signing_key()
         if self.team:
-            self.queue = await self._team_queue()
+            await self._open_team()
         else:
             self.recovered = await asyncio.to_thread(recover_interrupted, self.archive)
             # Target runs that ended (or were failed above) without a timeline event get one.
@@ -163,18 +168,21 @@ class CaptureService(ArchiveQueries):
             self._tasks.append(asyncio.create_task(retry, name="timestamps"))
             self._tasks.append(asyncio.create_task(anchor, name="anchors"))
 
-    async def _team_queue(self) -> CaptureQueue:
-        """The team's queue, open, with the duties its workers run once per tick."""
-        from capture.teamqueue.opening import open_team_queue
+    async def _open_team(self) -> None:
+        """The team's queue (with the duties its workers run once per tick), lent cookies
+        sealed to cross machines, and events relayed between the team's processes."""
+        from capture.teamqueue.opening import open_team
 
-        queue, self._guard = await open_team_queue(
+        team = await open_team(
             lambda: self.archive,
+            self.events,
             tsa=self.tsa,
             anchor_interval=self.anchor_interval,
             lease=self.lease,
+            listen=self.listen_events,
         )
-        self._closing.append(queue.aclose)
-        return queue
+        self.queue, self._guard, self.cookies = team.queue, team.guard, team.lending
+        self._closing += [team.relay.stop, team.queue.aclose]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -205,13 +213,17 @@ class CaptureService(ArchiveQueries):
     ) -> tuple[CaptureRow, bool]:
         """Queue a capture; an identical URL already queued or running is returned instead.
 
-        As-seen files are written (and hashed) before the capture is queued, so what
-        the investigator's browser sent is on disk the moment the request is accepted.
-        An ``analysis`` the request does not give is the server's defaults.
+        As-seen files are staged (and hashed) before the capture is queued, so what
+        the investigator's browser sent is kept the moment the request is accepted.
+        An ``analysis`` the request does not give is the server's defaults. Lent
+        cookies that could not reach the capture are refused before anything is kept
+        (team mode without a lending key: :class:`~capture.lending.LendingKeyMissing`).
         """
         url = validate_url(request.url)
         if request.case is not None:
             validate_case_name(request.case)  # here, so a bad name fails only its request
+        cookies = upload.cookies if upload is not None else None
+        self.cookies.refuse_unless_able(cookies)
         capture_id = str(uuid.uuid4())
         as_seen = None
         if upload is not None and upload.sends_anything:
@@ -223,12 +235,13 @@ class CaptureService(ArchiveQueries):
         request = replace(
             request, url=url, as_seen=as_seen, analysis=analysis if analysis.wanted else None
         )
-        # Before the commit: a worker may claim the capture as soon as it is committed.
-        self.cookies.lend(capture_id, upload.cookies if upload is not None else None)
-        row, created = await self.queue.put(request.to_queue(capture_id))
+        # Before the commit: a worker may claim the capture as soon as it is committed
+        # (team mode: sealed, and kept in the row's own transaction).
+        lent = self.cookies.lend(capture_id, cookies)
+        row, created = await self.queue.put(request.to_queue(capture_id, lent_cookies=lent))
         if not created:
             self.cookies.take(capture_id)
-            asseen.discard_incoming(self.archive, capture_id)
+            await asyncio.to_thread(asseen.discard_incoming, self.archive, capture_id)
             return row, False
         self.events.publish(capture_id, Queued())
         self.queue.wake()
@@ -262,7 +275,9 @@ class CaptureService(ArchiveQueries):
         try:
             # In the try: a row whose request cannot be read fails with why, like a
             # browser that cannot start, and the worker goes on to the next.
-            request = claimed(row, cookies, self.tsa)
+            request = claimed(row, cookies, self.tsa, lost=self.cookies.lost(capture_id))
+            if request.as_seen is not None:  # on this machine's disk: fetched in team mode
+                request = await asyncio.to_thread(fetched, self.archive.store, capture_id, request)
             browser = await self._ensure_browser()
             manifest = await capture_page(
                 request, self.archive, browser=browser, progress=progress, capture_id=capture_id

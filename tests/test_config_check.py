@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from capture.cli import main
+from capture.lending import new_lending_key
 from tests.pgcluster import free_port
 from tests.seaweed import Seaweed
 
@@ -50,9 +51,11 @@ def test_team_engines_are_described_from_what_they_answer(
     seaweed: Seaweed,
 ) -> None:
     team(monkeypatch, seaweed, postgres_url, seaweed.make_bucket(locked=True))
+    monkeypatch.delenv("OSINT_CAPTURE_LENDING_KEY", raising=False)
     code, body = check(tmp_path, monkeypatch, capsys)
     assert code == 0 and body["ok"] and body["team"], body
-    catalog, store, queue = body["engines"]
+    catalog, store, queue, lending = body["engines"]
+    assert lending["ok"] and lending["facts"]["key"].startswith("not set: requests that lend")
     assert catalog["facts"]["engine"].startswith("PostgreSQL 15")
     assert catalog["facts"]["encoding"] == "UTF8"
     assert store["facts"]["versioning"] == "Enabled" and store["facts"]["object_lock"]
@@ -60,6 +63,16 @@ def test_team_engines_are_described_from_what_they_answer(
     assert store["facts"]["credentials from"] == "environment"
     assert queue["facts"]["engine"].startswith("procrastinate")
     assert seaweed.secret_key not in json.dumps(body)
+    # A lending key is checked, never shown; a malformed one fails the check.
+    key = new_lending_key()
+    monkeypatch.setenv("OSINT_CAPTURE_LENDING_KEY", key)
+    code, body = check(tmp_path, monkeypatch, capsys)
+    assert code == 0 and body["engines"][3]["facts"]["key"].startswith("set")
+    assert key not in json.dumps(body)
+    monkeypatch.setenv("OSINT_CAPTURE_LENDING_KEY", key[:20])
+    code, body = check(tmp_path, monkeypatch, capsys)
+    assert code == 1 and not body["engines"][3]["ok"]
+    assert "config lending-key" in body["engines"][3]["problem"]
 
 
 def test_a_bucket_without_object_lock_is_refused_unless_allowed(
@@ -92,7 +105,7 @@ def test_an_engine_that_does_not_answer_fails_its_check_and_says_why(
     nobody = f"postgresql://capture@127.0.0.1:{free_port()}/osint"
     team(monkeypatch, seaweed, nobody, seaweed.make_bucket(locked=True))
     code, body = check(tmp_path, monkeypatch, capsys)
-    catalog, store, queue = body["engines"]
+    catalog, store, queue, _lending = body["engines"]
     assert code == 1 and not catalog["ok"] and not queue["ok"]
     assert "127.0.0.1" in catalog["problem"]
     assert store["ok"]

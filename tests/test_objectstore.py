@@ -394,3 +394,52 @@ def test_the_secret_never_reaches_the_logs(
     assert caplog.records, "debug logging was captured"
     assert seaweed.secret_key not in caplog.text
     assert seaweed.secret_key not in repr(seaweed.credentials)
+
+
+def test_a_staged_file_crosses_machines_unlocked_and_checked(
+    seaweed: Seaweed, tmp_path: Path
+) -> None:
+    """Staged on one machine's disk and the bucket (unlocked, with its SHA-256), the
+    local copy gone; fetched on another into its own DATA/incoming/, refused when the
+    bucket's bytes are not the ones hashed at staging; every version deleted at the end."""
+    bucket = seaweed.make_bucket()
+    data = b"\x89PNG staged " * 1000
+    with _open(seaweed, tmp_path / "server", bucket) as server:
+        staged = server.incoming.stage("c1", "as-seen-view.png", data)
+        assert not (tmp_path / "server" / "incoming" / "c1").exists()
+    client = seaweed.client()
+    key = "team/incoming/c1/as-seen-view.png"
+    head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    assert head.get("ObjectLockMode") is None, head  # not evidence: deletable
+    assert base64.b64decode(head["ChecksumSHA256"]).hex() == staged.sha256
+    with _open(seaweed, tmp_path / "worker", bucket) as worker:
+        path = worker.incoming.fetch("c1", "as-seen-view.png", staged.sha256, staged.size)
+        assert path == tmp_path / "worker" / "incoming" / "c1" / "as-seen-view.png"
+        assert path.read_bytes() == data
+        report = worker.fsck()
+        assert report.staged == 1 and not report.findings, report
+        # Someone puts other bytes at the key: the fetch refuses them, keeps nothing.
+        path.unlink()
+        client.put_object(Bucket=bucket, Key=key, Body=b"other bytes")
+        with pytest.raises(ObjectTampered):
+            worker.incoming.fetch("c1", "as-seen-view.png", staged.sha256, staged.size)
+        assert not path.exists()
+        worker.incoming.discard("c1")
+        listed = client.list_object_versions(Bucket=bucket, Prefix="team/incoming/")
+        assert not listed.get("Versions") and not listed.get("DeleteMarkers"), listed
+        with pytest.raises(ObjectMissing):
+            worker.incoming.fetch("c1", "as-seen-view.png", staged.sha256, staged.size)
+
+
+def test_staged_files_set_aside_by_another_machine_are_downloaded_first(
+    seaweed: Seaweed, tmp_path: Path
+) -> None:
+    bucket = seaweed.make_bucket()
+    with _open(seaweed, tmp_path / "server", bucket) as server:
+        server.incoming.stage("c2", "as-seen-dom.html", b"<p>seen</p>")
+    with _open(seaweed, tmp_path / "worker", bucket) as worker:
+        moved = worker.incoming.set_aside("c2")
+    assert moved is not None and moved.parent == tmp_path / "worker" / "quarantine"
+    assert (moved / "as-seen-dom.html").read_bytes() == b"<p>seen</p>"
+    listed = seaweed.client().list_object_versions(Bucket=bucket, Prefix="team/incoming/")
+    assert not listed.get("Versions"), listed

@@ -222,3 +222,39 @@ def test_a_warc_written_through_the_store_is_read_back_record_by_record(
         ("response", f"https://example.org/{n}", len(f"body {n}") * 5000) for n in range(3)
     ]
     assert sha256_file(store.local_path("c5", "c5.warc.gz"))[0] == artifact.sha256
+
+
+SCREENSHOT = os.urandom(20_000)
+
+
+def test_a_staged_file_is_fetched_with_the_hash_taken_at_staging_then_discarded(
+    store: SealedStore,
+) -> None:
+    staged = store.incoming.stage("c6", "as-seen-view.png", SCREENSHOT)
+    assert (staged.sha256, staged.size) == (sha256_bytes(SCREENSHOT), len(SCREENSHOT))
+    path = store.incoming.fetch("c6", "as-seen-view.png", staged.sha256, staged.size)
+    assert path.read_bytes() == SCREENSHOT
+    assert path.parent == store.quarantine_root.parent / "incoming" / "c6"
+    # Staged is not sealed: no capture file, nothing for a reader of evidence.
+    with pytest.raises(FileNotFoundError):
+        _read(store, "c6", "as-seen-view.png")
+    store.incoming.discard("c6")
+    assert not path.exists() and not path.parent.exists()
+    store.incoming.discard("c6")  # again: nothing left, nothing raised
+
+
+def test_staged_files_of_a_capture_that_never_seals_are_set_aside_locally(
+    store: SealedStore,
+) -> None:
+    store.incoming.stage("c7", "as-seen-dom.html", b"<p>AS-SEEN</p>")
+    moved = store.incoming.set_aside("c7")
+    assert moved is not None and moved.parent == store.quarantine_root
+    assert moved.name.startswith("c7-as-seen-")
+    assert (moved / "as-seen-dom.html").read_bytes() == b"<p>AS-SEEN</p>"
+    assert store.incoming.set_aside("c7") is None  # nothing is left to set aside
+
+
+def test_staged_names_that_are_not_plain_are_refused(store: SealedStore) -> None:
+    for capture_id, name in (("c8", "../x"), ("c8", ".hidden"), ("../c8", "x"), ("c8", "")):
+        with pytest.raises(StoreError):
+            store.incoming.stage(capture_id, name, b"x")

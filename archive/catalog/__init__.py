@@ -5,6 +5,7 @@ search, object versions and legal holds; on SQLite (the embedded default) or Pos
 from archive.catalog.cases import CASE_NAME_MAX, BadCaseName, validate_case_name
 from archive.catalog.connection import BUSY_TIMEOUT_MS
 from archive.catalog.database import Catalog
+from archive.catalog.lending import LendingNotShared
 from archive.catalog.opening import open_catalog
 from archive.catalog.rows import (
     ALERT_KINDS,
@@ -76,6 +77,7 @@ __all__ = [
     "CatalogError",
     "CatalogFull",
     "CatalogUnavailable",
+    "LendingNotShared",
     "Migration",
     "NotInCatalog",
     "NotSealed",

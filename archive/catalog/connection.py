@@ -56,6 +56,9 @@ class Engine(Protocol):
     where: Path | str
     busy_timeout_ms: int
     text: TextIndex
+    #: Whether many machines write this database at once (PostgreSQL): what only a
+    #: shared catalog keeps (cookies lent to another machine's worker) needs it.
+    shared: bool
 
     def read(self) -> AbstractContextManager[Session]: ...
 
@@ -105,6 +108,11 @@ class CatalogConnection:
     @property
     def busy_timeout_ms(self) -> int:
         return self._engine.busy_timeout_ms
+
+    @property
+    def shared(self) -> bool:
+        """Whether this is a team's catalog, written by many machines (PostgreSQL)."""
+        return self._engine.shared
 
     def close(self) -> None:
         """Close the catalog; any later call raises :class:`CatalogError`."""

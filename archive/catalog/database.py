@@ -21,6 +21,7 @@ from archive.catalog.captures import CaptureTables
 from archive.catalog.cases import CaseTables
 from archive.catalog.custody_chains import CustodyChainTables
 from archive.catalog.custody_head import CustodyHeadTables
+from archive.catalog.lending import LendingTables
 from archive.catalog.people import PeopleTables
 from archive.catalog.queue import QueueTables
 from archive.catalog.search import SearchTables
@@ -32,6 +33,7 @@ class Catalog(
     CaseTables,
     CaptureTables,
     QueueTables,
+    LendingTables,
     TargetTables,
     CustodyHeadTables,
     CustodyChainTables,

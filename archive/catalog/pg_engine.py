@@ -126,6 +126,7 @@ class PgEngine:
     """One PostgreSQL catalog database, open (see :meth:`open`)."""
 
     text = PgTextIndex()
+    shared = True
 
     def __init__(self, pool: ConnectionPool, where: str, busy_timeout_ms: int) -> None:
         self.where = where

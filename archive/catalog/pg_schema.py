@@ -14,7 +14,8 @@ by code point (``COLLATE "C"``), as SQLite's do, so listings come out in the sam
 whatever the database's locale.
 
 Step 1 is SQLite's steps 1 to 7 (the catalog when PostgreSQL came); step 2 is SQLite's
-step 8; step 3 is SQLite's step 9.
+step 8; step 3 is SQLite's step 9. Steps 4 (an index) and 5 (lent cookies) are
+PostgreSQL's alone.
 """
 
 from __future__ import annotations
@@ -258,6 +259,23 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             key="BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
             text='TEXT COLLATE "C"',
             case_key="BIGINT",
+        ),
+    ),
+    Migration(
+        7,
+        "cookies lent for a queued capture, sealed, until its worker takes them",
+        (
+            # No SQLite step: an embedded server keeps lent cookies in memory. ``sealed``
+            # is AES-256-GCM ciphertext (capture.lending), never the cookies themselves;
+            # a row lives only while its capture is queued (taken by the claim).
+            """
+            CREATE TABLE lent_cookies (
+                capture_id TEXT COLLATE "C" PRIMARY KEY
+                    REFERENCES captures(id) ON DELETE CASCADE,
+                sealed BYTEA NOT NULL,
+                lent_at TEXT COLLATE "C" NOT NULL
+            )
+            """,
         ),
     ),
 )

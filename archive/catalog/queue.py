@@ -2,9 +2,11 @@
 
 The queue is the ``captures`` table itself (status ``queued``), so a queued request
 survives a restart and is listed like any capture; a URL already queued or running
-is never queued twice. On PostgreSQL, where writers run side by side, a batch first
-locks the URLs it queues, and a claim passes over a capture another worker is taking
-(``FOR UPDATE SKIP LOCKED``), so no two workers ever take the same one.
+is never queued twice; cookies lent for it (sealed) are kept in the same transaction
+(:mod:`archive.catalog.lending`, a shared catalog only). On PostgreSQL, where writers
+run side by side, a batch first locks the URLs it queues, and a claim passes over a
+capture another worker is taking (``FOR UPDATE SKIP LOCKED``), so no two workers ever
+take the same one.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 
 from archive.catalog.cases import validate_case_name
 from archive.catalog.connection import CatalogConnection
+from archive.catalog.lending import LendingNotShared, keep_lent_cookies
 from archive.catalog.rows import CaptureRow, QueuedRequest, capture_row
 from archive.catalog.session import Session
 from archive.catalog.shared import (
@@ -57,6 +60,11 @@ class QueueTables(CatalogConnection):
         checked before anything is written, so a bad one writes nothing.
         """
         cases = [validate_case_name(i.case) if i.case is not None else None for i in items]
+        if not self.shared and any(item.lent_cookies for item in items):
+            raise LendingNotShared(
+                f"catalog {self.path} is SQLite, which keeps no lent cookies (an embedded"
+                " server holds them in memory); this is a bug in the caller"
+            )
         with self._write() as conn:
             conn.lock_key(*(f"queued url {item.url}" for item in items))
             return [_enqueue(conn, i, c) for i, c in zip(items, cases, strict=True)]
@@ -131,4 +139,6 @@ def _enqueue(conn: Session, item: QueuedRequest, case_name: str | None) -> tuple
             now_rfc3339(),
         ),
     )
+    if item.lent_cookies:
+        keep_lent_cookies(conn, item.capture_id, item.lent_cookies)
     return require_capture(conn, item.capture_id), True

@@ -70,6 +70,9 @@ class QueuedRequest:
     note: str | None
     operator: str | None
     request: dict[str, object]
+    #: Cookies lent for the capture, sealed (encrypted) by the caller: kept beside the
+    #: row, in the same transaction, until a worker takes them (a shared catalog only).
+    lent_cookies: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class SqliteEngine:
     """One SQLite catalog file, open (see :meth:`open`)."""
 
     text = SqliteTextIndex()
+    shared = False
 
     def __init__(self, conn: sqlite3.Connection, path: Path, busy_timeout_ms: int) -> None:
         self.where = path

@@ -7,6 +7,9 @@ a store that lost data; a version at a recorded key that is not the recorded one
 put by someone else. All are findings for a person to judge: the bucket's retention
 would refuse a delete anyway, and evidence is never removed by a check.
 
+Files staged for a capture that has not sealed yet (``PREFIX/incoming/``) are not
+evidence: they are counted (``staged``), not compared.
+
 A capture's attempt that was set aside (:mod:`archive.objectstore.attempts`) is no
 finding: its sealed listing names each of its objects, which the report lists under
 ``set_aside`` (recorded ones are checked like any other; unrecorded ones, uploads whose
@@ -89,6 +92,9 @@ class FsckReport:
     deep: bool
     findings: tuple[Finding, ...] = field(default_factory=tuple)
     set_aside: tuple[SetAside, ...] = field(default_factory=tuple)
+    #: Versions under ``PREFIX/incoming/``: files staged for captures not yet sealed
+    #: (:mod:`archive.objectstore.incoming`), never evidence, so neither checked nor findings.
+    staged: int = 0
 
     @property
     def ok(self) -> bool:
@@ -127,9 +133,12 @@ def check_store(
     findings = list(explained.findings)
     matched: list[ObjectVersion] = []
     seen: set[tuple[str, str]] = set()
-    listed = 0
+    listed = staged = 0
     for version in list_versions(client, location.root_prefix):
         listed += 1
+        if version.key.startswith(location.incoming_prefix()):
+            staged += 1
+            continue
         seen.add((version.key, version.version_id))
         row = rows.get(version.key)
         finding = _compare_listed(version, row, explained)
@@ -158,6 +167,7 @@ def check_store(
         set_aside=tuple(
             entry for key, (entry, _size) in sorted(explained.listed.items()) if key in seen
         ),
+        staged=staged,
     )
 
 

@@ -69,6 +69,14 @@ class StoreLocation:
         """Every key of one capture starts with this (it ends with a slash)."""
         return self.key("captures", capture_id) + "/"
 
+    def incoming_key(self, capture_id: str, name: str) -> str:
+        """A staged file's key: not evidence yet, never locked (``PREFIX/incoming/ID/NAME``)."""
+        return self.key("incoming", capture_id, name)
+
+    def incoming_prefix(self, capture_id: str = "") -> str:
+        """Every staged key (of one capture, if given) starts with this (it ends with a slash)."""
+        return self.key("incoming", capture_id) + "/"
+
     @property
     def root_prefix(self) -> str:
         """Every key of this store starts with this ('' for a whole bucket)."""

@@ -27,7 +27,8 @@ A version book that refuses a version (another was recorded for the key first) r
 
 Object keys: ``PREFIX/captures/CAPTURE_ID/NAME`` (a retry's:
 ``PREFIX/captures/CAPTURE_ID/attempt-N/NAME``); files of no capture (custody anchors)
-``PREFIX/FOLDER/NAME``.
+``PREFIX/FOLDER/NAME``; files staged for a capture that has not run yet, unlocked and
+deleted once it seals (:mod:`archive.objectstore.incoming`), ``PREFIX/incoming/ID/NAME``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from archive.objectstore.client import S3Client
 from archive.objectstore.credentials import Credentials
 from archive.objectstore.errors import ObjectMissing
 from archive.objectstore.fsck import FsckReport, check_store
+from archive.objectstore.incoming import BucketIncoming
 from archive.objectstore.listing import anything_under
 from archive.objectstore.location import StoreLocation
 from archive.objectstore.quarantine import remove_empty, set_aside_scratch
@@ -117,6 +119,8 @@ class ObjectStore:
             self._client.close()
             raise
         self._locks = found.object_lock
+        #: What came in with requests, staged in the bucket for any worker (not evidence).
+        self.incoming = BucketIncoming(self._client, location, self._local.incoming)
 
     # -- writing ------------------------------------------------------------------------
 

@@ -50,6 +50,8 @@ def _text(result: StoreCheck) -> str:
     lines = [f"{result.store}: {result.files_checked} sealed file(s) checked ({how})"]
     if result.set_aside:
         lines.append(f"{result.set_aside} object(s) set aside from interrupted attempts, kept")
+    if result.staged:
+        lines.append(f"{result.staged} object(s) staged for captures not yet sealed (not evidence)")
     lines += [f"  {p.kind}: {p.where}: {p.detail}" for p in result.problems]
     if result.files_checked == 0:
         lines.append("nothing to compare: no sealed capture in the catalog")

@@ -98,6 +98,7 @@ def run_worker(args: argparse.Namespace, data_dir: Path) -> int:
         analysis_defaults=reading_options(args),
         analysis_workers=args.analysis_workers,
         lease=args.lease,
+        listen_events=False,  # it serves no event stream: it only sends its own
     )
     print(
         f"osint-capture {__version__} worker on {data_dir.resolve()}"

@@ -28,7 +28,7 @@ from procrastinate.exceptions import AlreadyEnqueued
 from archive.catalog import CaptureRow, Catalog, QueuedRequest
 from archive.datadir import Archive
 from capture.jobs import CatalogQueue, Runner
-from capture.teamqueue.capture_job import run_capture_job
+from capture.teamqueue.capture_job import Lent, run_capture_job
 from capture.teamqueue.duties import Duty, every
 from capture.teamqueue.schema import ensure_schema
 
@@ -46,11 +46,16 @@ CAPTURES = "captures"
 UPKEEP = "upkeep"
 
 
+def _forget(capture_id: str, sealed: bytes | None) -> None:
+    """No one to hand lent cookies to (a queue opened without a service): they go."""
+
+
 class TeamQueue:
     """The capture queue on PostgreSQL (see the module's docstring).
 
     ``duties`` are run periodically by the workers, each tick once across all of
-    them; the queue adds its own (the sweep and the retry of stalled jobs).
+    them; the queue adds its own (the sweep and the retry of stalled jobs). ``lent``
+    hears the sealed cookies each claim takes from the catalog (none: they are dropped).
     """
 
     def __init__(
@@ -61,8 +66,10 @@ class TeamQueue:
         duties: Sequence[Duty] = (),
         lease: float = LEASE_SECONDS,
         grace: float = GRACE_SECONDS,
+        lent: Lent | None = None,
     ) -> None:
         self._conninfo = conninfo
+        self._lent: Lent = lent or _forget
         self._archive = archive
         self._rows = CatalogQueue(lambda: archive().catalog)
         self.lease = lease
@@ -149,7 +156,9 @@ class TeamQueue:
     async def _capture(self, capture_id: str) -> str:
         if self._run is None:
             raise RuntimeError("capture jobs run only under run_workers")
-        return await run_capture_job(self._conninfo, self._archive, self._run, capture_id)
+        return await run_capture_job(
+            self._conninfo, self._archive, self._run, capture_id, lent=self._lent
+        )
 
     def _register(self, duty: Duty) -> None:
         async def round_of(timestamp: int) -> None:
@@ -167,8 +176,12 @@ class TeamQueue:
         self.app.periodic(cron=duty.cron, periodic_id=duty.name)(task)
 
     async def _sweep(self) -> None:
-        """Queued (or orphaned running) captures without a waiting or running job get one."""
+        """Queued (or orphaned running) captures without a waiting or running job get one;
+        cookies lent for captures no longer queued (ended unclaimed) are deleted."""
         catalog = self.catalog
+        dropped = await asyncio.to_thread(catalog.drop_unclaimed_cookies)
+        if dropped:
+            log.info("deleted the lent cookies of %d capture(s) no longer queued", dropped)
 
         def active() -> list[CaptureRow]:
             return catalog.list_captures(status="queued") + catalog.list_captures(status="running")

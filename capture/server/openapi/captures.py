@@ -64,6 +64,8 @@ def _submit() -> dict[str, Any]:
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
             **ERRORS,
+            # Team mode: cookies lent, but the server has no OSINT_CAPTURE_LENDING_KEY.
+            "409": ERROR,
             "413": ERROR,
             "422": ERROR,
         },
