@@ -20,6 +20,7 @@ import re
 import signal
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psycopg
@@ -382,7 +383,21 @@ def _check_in_bucket(archive: Archive, seaweed: Seaweed, slow: str) -> int:
     assert left == named, f"the listing names {named}, the bucket holds {left}"
     retried = store.sealed_version(slow, f"{slow}.warc.gz")
     assert retried.key == f"{first}attempt-2/{slow}.warc.gz", retried
-    return len(left)
+    return _set_aside_objects(client, bucket, versions)
+
+
+def _set_aside_objects(client: Any, bucket: str, versions: dict[tuple[str, str], int]) -> int:
+    """How many objects all set-aside listings in the bucket name (and the bucket holds):
+    the killed worker may have had another capture in flight besides the gated one."""
+    count = 0
+    for key, version_id in versions:
+        if "/set-aside/attempt-" not in key or not key.endswith(".json"):
+            continue
+        body = client.get_object(Bucket=bucket, Key=key, VersionId=version_id)["Body"]
+        listing = json.loads(body.read())
+        named = [*listing["objects"], *listing["unrecorded"]]
+        count += sum((o["key"], o["version_id"]) in versions for o in named)
+    return count
 
 
 async def _check_fsck(data: Path, config: Path, set_aside: int) -> None:
