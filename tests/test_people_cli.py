@@ -338,3 +338,17 @@ def test_a_second_factor_is_kept_only_once_a_code_from_it_is_typed(tmp_path: Pat
         else:
             assert process.returncode == 2 and "does not match" in err
             assert kept.totp_secret is None and not enrolled
+
+
+def test_make_run_prints_what_the_readme_says() -> None:
+    """The quick start quotes the line `make run` prints above this computer's token, and
+    says the token is what `osint-capture token` prints: the recipe does exactly that."""
+    root = Path(__file__).resolve().parent.parent
+    recipe = root.joinpath("Makefile").read_text().split("\nrun:", 1)[1].split("\n\n", 1)[0]
+    lines = [line.strip() for line in recipe.splitlines()[1:]]
+    echoes = [line.removeprefix('@echo "').removesuffix('"') for line in lines if "echo" in line]
+    readme = root.joinpath("README.md").read_text()
+    quoted = readme.split("prints that token first, under\n", 1)[1].split('"')[1]
+    assert echoes and echoes[0].startswith(quoted), (echoes, quoted)
+    assert lines[len(echoes)] == "@$(BIN)/osint-capture token --data $(DATA)", lines
+    assert lines[-1].startswith("$(BIN)/osint-capture serve --data $(DATA)"), lines
