@@ -97,11 +97,20 @@ class DbCustodyLog:
         return events[0]
 
     def append_to(
-        self, chain: str, action: str, *, actor: str, details: Mapping[str, Any] | None = None
+        self,
+        chain: str,
+        action: str,
+        *,
+        actor: str,
+        details: Mapping[str, Any] | None = None,
+        together_with: Callable[[], object] | None = None,
     ) -> Event:
-        """Record an event about no capture on ``chain`` (an anchor of that chain)."""
+        """Record an event about no capture on ``chain`` (an anchor of that chain, a change
+        of who belongs to that case), with ``together_with``'s catalog change."""
         _captures, details = _checked(action, actor, (), details)
         with self._transaction():
+            if together_with is not None:
+                together_with()
             return self._append_to(chain, action, actor, (), details)
 
     def reconcile_head(self) -> tuple[int, str] | None:

@@ -65,6 +65,18 @@ ACTIONS = (
     # An embedded archive copied into team storage (archive.migrate): in the embedded log
     # (where to, how many files), and in each team chain, naming the imported log's head.
     "migrated",
+    # People (archive.people.changes): accounts and device tokens, in the installation's
+    # chain; a case made and who belongs to it, in the case's chain. Names, never secrets.
+    "user-added",
+    "user-disabled",
+    "user-enabled",
+    "password-reset",
+    "second-factor-enrolled",
+    "token-created",
+    "token-revoked",
+    "case-created",
+    "member-added",
+    "member-removed",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.

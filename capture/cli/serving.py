@@ -1,8 +1,7 @@
-"""``osint-capture serve`` and ``token``: the capture server, and the token its clients present.
+"""``osint-capture serve``: the capture server.
 
 ``serve`` listens on loopback unless ``--allow-remote`` says the API is meant to face
-the network; ``token`` prints the API token (made on first use) and can forget the
-paired extension.
+the network. The token its clients present is ``token``'s (:mod:`capture.cli.tokens`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive import __version__
-from archive.datadir import PAIRING_FILE, TOKEN_FILE
+from archive.datadir import TOKEN_FILE
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS
 from archive.settings import load_settings
 from capture.analysis.engines import AnalysisSettings
@@ -38,13 +37,6 @@ if TYPE_CHECKING:
 
 def register(commands: Commands) -> None:
     _serve_parser(commands)
-    token = commands.add_parser("token", help="print the API token (made on first use)")
-    data_option(token)
-    token.add_argument(
-        "--reset-pairing",
-        action="store_true",
-        help="forget the paired extension, so the next one that presents the token is paired",
-    )
 
 
 def _serve_parser(commands: Commands) -> None:
@@ -124,15 +116,3 @@ def _workers_shown(count: int, team: bool) -> str:
     if team and not count:
         return "team queue: captures run on `osint-capture worker`"
     return f"{count} workers" + (" on the team queue" if team else "")
-
-
-def run_token(args: argparse.Namespace, data_dir: Path) -> int:
-    from capture.server.security import Pairing, load_or_create_token
-
-    print(load_or_create_token(data_dir / TOKEN_FILE))
-    if args.reset_pairing:
-        Pairing(data_dir / PAIRING_FILE).reset()
-        print(
-            "pairing reset: the next extension that presents the token is paired", file=sys.stderr
-        )
-    return ExitCode.COMPLETE
