@@ -1,7 +1,7 @@
 """``osint-capture case hold|release NAME``: a case's legal hold (:mod:`archive.holds`).
 
 Each is a custody event with the operator and the reason; on an S3 store the bucket's
-own legal hold is set on every stored object of the case's sealed captures too.
+own legal hold is set on every stored object of the case's captures too.
 """
 
 from __future__ import annotations
