@@ -9,18 +9,23 @@ Three checks, each failing on a difference and never passing on nothing:
   (:func:`archive.catalog.copying.compare_catalogs`);
 - **custody**: every chain of the team catalog verifies (lines, links, heads, anchors),
   the imported chain holds exactly the bytes of the embedded ``custody.jsonl``, and
-  every case chain's ``migrated`` event names the imported chain's head.
+  every case chain's ``migrated`` event names the imported chain's head. The imported
+  chain and the file are read side by side a line at a time, never whole.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import zip_longest
+from pathlib import Path
 from typing import Any
 
 from archive.catalog.copying import compare_catalogs
 from archive.datadir import Archive
 from archive.evidence.anchors import ANCHORS_DIR
+from archive.evidence.custody_lines import LOG_NAME
 from archive.hashing import CHUNK_SIZE
 
 
@@ -107,12 +112,11 @@ def _check_custody(source: Archive, target: Archive, chain: str, result: Verific
     result.chains_checked = len(getattr(report, "chains", ()))
     if not report.ok:
         result.problems.append("custody: " + report.summary())
-    stored = b"".join(e.line for e in target.catalog.custody_chain_events(chain))
-    embedded = (source.root / "custody.jsonl").read_bytes()
-    if stored != embedded:
+    stored = (e.line for e in target.catalog.custody_chain_pages(chain))
+    differs = _first_difference(stored, source.root / LOG_NAME)
+    if differs is not None:
         result.problems.append(
-            f"custody: chain {chain} is not byte for byte the embedded custody.jsonl"
-            f" ({len(stored)} bytes against {len(embedded)})"
+            f"custody: chain {chain} is not byte for byte the embedded {LOG_NAME}: {differs}"
         )
     head = target.catalog.custody_chain_heads().get(chain)
     for name in target.custody.chains():  # type: ignore[attr-defined]
@@ -129,3 +133,17 @@ def _check_custody(source: Archive, target: Archive, chain: str, result: Verific
         ]
         if head is None or (chain, head[0], head[1]) not in named:
             result.problems.append(f"custody: chain {name} does not name the imported head {head}")
+
+
+def _first_difference(stored: Iterator[bytes], path: Path) -> str | None:
+    """Where the stored lines first differ from the file's, read side by side a line at
+    a time; ``None`` when they are the same bytes."""
+    with open(path, "rb") as fh:
+        for number, (ours, theirs) in enumerate(zip_longest(stored, fh), start=1):
+            if ours != theirs:
+                if ours is None:
+                    return f"the chain ends after line {number - 1}, the file goes on"
+                if theirs is None:
+                    return f"the file ends after line {number - 1}, the chain goes on"
+                return f"line {number} differs"
+    return None
