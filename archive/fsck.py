@@ -112,11 +112,11 @@ def _check_objects(archive: Archive, deep: bool) -> StoreCheck:
     result.problems = [
         Problem(str(finding.problem), finding.key, finding.detail) for finding in report.findings
     ]
-    result.problems += _unheld_objects(archive, archive.store)
+    result.problems += unheld_objects(archive, archive.store)
     return result
 
 
-def _unheld_objects(archive: Archive, store: ObjectStore) -> list[Problem]:
+def unheld_objects(archive: Archive, store: ObjectStore) -> list[Problem]:
     """Every object version of a held case's captures that the bucket does not hold."""
     problems = []
     for hold in archive.catalog.case_holds():

@@ -176,3 +176,17 @@ def _after_commit(
             details={**details, "stored_objects": sum(late.values()), "after_commit": True},
         )
     return sum(late.values())
+
+
+def hold_held_cases(archive: Archive) -> int:
+    """The bucket's legal hold set on every object of every case the catalog holds (for
+    files uploaded before the catalog said so: ``migrate`` seals the files, then copies
+    the rows); how many object versions it reached (0 for a store without holds)."""
+    if not isinstance(archive.store, HoldingStore):
+        return 0
+    reached = 0
+    for hold in archive.catalog.case_holds():
+        rows = archive.catalog.list_captures(case=hold.case)
+        found = _bucket(archive, rows, True, skip=set())
+        reached += len(found or ())
+    return reached

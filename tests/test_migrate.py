@@ -75,7 +75,7 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     data = tmp_path / "data"
-    first, _second = await _embedded_archive(data, site, browser)
+    first, second = await _embedded_archive(data, site, browser)
     trust = TrustStore.load()
     with Archive.open(data, create=False) as embedded:
         before = tmp_path / "before.wacz"
@@ -96,6 +96,7 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     assert done["rows"]["analysis_text"] == 1 and done["rows"]["capture_text"] == 2
     assert done["chains_opened"] == 3, "two cases and the installation chain"
     assert done["verification"]["problems"] == 0
+    assert done["held_objects"] >= 3, "the held case's files, manifest and signature"
     # Run again: nothing copied, verified again.
     assert main([*argv, "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
@@ -117,6 +118,9 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
         assert [h.capture_id for h in team.catalog.search_text("RICH-PAGE-MARKER")] == [first]
         assert [h.capture_id for h in team.catalog.search_text("وثيقة")] == [first]
         assert team.catalog.case_hold("border") is not None
+        held = team.store.legal_holds(second)
+        assert held and all(state.on for state in held), "its case is held: so is the bucket's"
+        assert not any(state.on for state in team.store.legal_holds(first))
         assert team.store.fsck().ok
         with team.store.open_sealed(first, "manifest.json") as stream:
             assert stream.read()

@@ -16,7 +16,9 @@ The order, and why:
    the log imported byte for byte with its anchors, and each case's chain opened with a
    ``migrated`` event naming the imported head (:mod:`archive.migrate.custody_copy`).
    Interrupted, nothing of it is left: a run again starts over at step 1.
-5. **Verify** (:mod:`archive.migrate.verifying`), and record the result as a
+5. The bucket's **legal hold** on every object of each case the catalog holds (their
+   files were sealed before the rows said so; :func:`archive.holds.hold_held_cases`).
+6. **Verify** (:mod:`archive.migrate.verifying`), and record the result as a
    ``verified`` event in the target.
 """
 
@@ -35,6 +37,7 @@ from archive.evidence.custody import CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_events import Event
 from archive.evidence.custody_scan import Scan
+from archive.holds import hold_held_cases
 from archive.migrate.custody_copy import import_custody, link_chains, scan_source
 from archive.migrate.files import FilesCopied, anchor_files, capture_files, copy_files
 from archive.migrate.verifying import Verification, verify_migration
@@ -62,6 +65,8 @@ class MigrationReport:
     imported_chain: str = ""
     imported_head: tuple[int, str] | None = None
     chains_opened: int = 0
+    #: Object versions of held cases given the bucket's legal hold (set again on a re-run).
+    held_objects: int = 0
     verification: Verification | None = None
 
     @property
@@ -79,6 +84,7 @@ class MigrationReport:
             "imported_chain": self.imported_chain,
             "imported_head": list(self.imported_head) if self.imported_head else None,
             "chains_opened": self.chains_opened,
+            "held_objects": self.held_objects,
             "verification": self.verification.to_dict() if self.verification else None,
         }
 
@@ -102,6 +108,8 @@ def migrate(source: Archive, target: Archive, *, actor: str) -> MigrationReport:
         _refuse_running(source.catalog)
         _copy(source, target, log, scan, custody, chain, report, actor)
     report.imported_head = _head_of(target.catalog, chain)
+    # The files went up before the rows said which cases are held: hold them now.
+    report.held_objects = hold_held_cases(target)
     report.verification = verify_migration(source, target, chain)
     target.custody.append(
         "verified", actor=actor, details={"check": "migrate", **report.verification.counts()}

@@ -1,10 +1,11 @@
 """Checking a migration: the team archive read back against the embedded one.
 
-Three checks, each failing on a difference and never passing on nothing:
+Four checks, each failing on a difference and never passing on nothing:
 
 - **files**: every sealed file the team catalog lists (every capture's, every anchor of
   the imported log) read back from the bucket by its recorded version, a chunk at a
   time, and hashed; equal to the SHA-256 and size the catalog recorded;
+- **holds**: every object of a case the catalog holds is under the bucket's legal hold;
 - **rows**: both catalogs read again, table by table in key order
   (:func:`archive.catalog.copying.compare_catalogs`);
 - **custody**: every chain of the team catalog verifies (lines, links, heads, anchors),
@@ -26,6 +27,7 @@ from archive.catalog.copying import compare_catalogs
 from archive.datadir import Archive
 from archive.evidence.anchors import ANCHORS_DIR
 from archive.evidence.custody_lines import LOG_NAME
+from archive.fsck import unheld_objects
 from archive.hashing import CHUNK_SIZE
 
 
@@ -58,6 +60,7 @@ def verify_migration(source: Archive, target: Archive, chain: str) -> Verificati
     """The three checks of the module docstring."""
     result = Verification()
     _check_files(target, chain, result)
+    _check_holds(target, result)
     result.problems += [f"catalog {d}" for d in compare_catalogs(source.catalog, target.catalog)]
     _check_custody(source, target, chain, result)
     return result
@@ -85,6 +88,15 @@ def _check_files(target: Archive, chain: str, result: Verification) -> None:
                 recorded.size,
             )
             _compare(f"{ANCHORS_DIR}/{name}", found, expected, result)
+
+
+def _check_holds(target: Archive, result: Verification) -> None:
+    """Every object of a held case under the bucket's legal hold."""
+    from archive.objectstore.store import ObjectStore
+
+    if isinstance(target.store, ObjectStore):
+        found = unheld_objects(target, target.store)
+        result.problems += [f"legal hold: {p.where}: {p.detail}" for p in found]
 
 
 def _hash(stream: Any) -> tuple[str, int]:
