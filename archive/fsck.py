@@ -10,8 +10,10 @@ something, and what to do with it is a person's decision.
 
 On an S3 store the bucket's own check does the comparing
 (:meth:`archive.objectstore.ObjectStore.fsck`: every version against the version book
-and the catalog); on a file store, the capture folders are compared here. Each run is
-a ``verified`` custody event with its result.
+and the catalog), and every object of a case the catalog says is on legal hold is asked
+whether the bucket's legal hold is on it (one not held could be deleted by whoever has
+the keys once its retention ends: :mod:`archive.holds`); on a file store, the capture
+folders are compared here. Each run is a ``verified`` custody event with its result.
 """
 
 from __future__ import annotations
@@ -19,11 +21,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.datadir import Archive
 from archive.evidence.custody import SYSTEM_ACTOR
 from archive.hashing import sha256_file
 from archive.store import PARTIAL_SUFFIX, FileStore
+
+if TYPE_CHECKING:
+    from archive.objectstore.store import ObjectStore
+
+#: The kind of problem an object of a held case without the bucket's legal hold is.
+UNHELD = "object of a held case not on legal hold"
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ def catalog_files(archive: Archive) -> Iterator[tuple[str, str, str, int]]:
 
 
 def _check_objects(archive: Archive, deep: bool) -> StoreCheck:
-    from archive.objectstore.store import ObjectStore
+    from archive.objectstore.store import ObjectStore  # aiobotocore only for an S3 store
 
     if not isinstance(archive.store, ObjectStore):
         raise TypeError(f"no fsck for a store of type {type(archive.store).__name__}")
@@ -107,7 +116,28 @@ def _check_objects(archive: Archive, deep: bool) -> StoreCheck:
     result.problems = [
         Problem(str(finding.problem), finding.key, finding.detail) for finding in report.findings
     ]
+    result.problems += unheld_objects(archive, archive.store)
     return result
+
+
+def unheld_objects(archive: Archive, store: ObjectStore) -> list[Problem]:
+    """Every object version of a held case's captures that the bucket does not hold."""
+    problems = []
+    for hold in archive.catalog.case_holds():
+        for row in archive.catalog.list_captures(case=hold.case):
+            for state in store.legal_holds(row.id, empty_ok=True):
+                if not state.on:
+                    problems.append(
+                        Problem(
+                            UNHELD,
+                            state.key,
+                            f"version {state.version_id} of capture {row.id}: its case"
+                            f" {hold.case!r} is on hold since {hold.held_at}, the bucket's"
+                            " legal hold is not on it; run `osint-capture case hold"
+                            f" {hold.case!r} --reason ...` again to set it (nothing was changed)",
+                        )
+                    )
+    return problems
 
 
 def _check_files(archive: Archive, store: FileStore, deep: bool) -> StoreCheck:

@@ -6,8 +6,10 @@ file stops it, named; a second run changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,11 @@ from archive.catalog import TextLine
 from archive.catalog.copying import compare_catalogs
 from archive.datadir import Archive
 from archive.evidence.chain_names import imported_chain
+from archive.evidence.custody_events import build_event
 from archive.evidence.trust import TrustedKeys
 from archive.evidence.tsa_roots import TrustStore
+from archive.hashing import sha256_file
+from archive.migrate import migrate, open_pair
 from archive.settings import load_settings
 from archive.wacz.export import export_wacz
 from archive.wacz.verify import verify_package
@@ -70,7 +75,7 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
     data = tmp_path / "data"
-    first, _second = await _embedded_archive(data, site, browser)
+    first, second = await _embedded_archive(data, site, browser)
     trust = TrustStore.load()
     with Archive.open(data, create=False) as embedded:
         before = tmp_path / "before.wacz"
@@ -91,6 +96,7 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     assert done["rows"]["analysis_text"] == 1 and done["rows"]["capture_text"] == 2
     assert done["chains_opened"] == 3, "two cases and the installation chain"
     assert done["verification"]["problems"] == 0
+    assert done["held_objects"] >= 3, "the held case's files, manifest and signature"
     # Run again: nothing copied, verified again.
     assert main([*argv, "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
@@ -112,6 +118,9 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
         assert [h.capture_id for h in team.catalog.search_text("RICH-PAGE-MARKER")] == [first]
         assert [h.capture_id for h in team.catalog.search_text("وثيقة")] == [first]
         assert team.catalog.case_hold("border") is not None
+        held = team.store.legal_holds(second)
+        assert held and all(state.on for state in held), "its case is held: so is the bucket's"
+        assert not any(state.on for state in team.store.legal_holds(first))
         assert team.store.fsck().ok
         with team.store.open_sealed(first, "manifest.json") as stream:
             assert stream.read()
@@ -148,3 +157,52 @@ async def test_a_changed_source_file_stops_the_migration_naming_it(
     assert main([*argv, "--json"]) == 0
     done = json.loads(capsys.readouterr().out)
     assert done["ok"] and done["files"]["already"] >= 1
+
+
+#: Events added to the embedded log for the streaming test, and each one's padding: a log
+#: of about 20 MB, several times what migrate itself needs besides.
+LONG_LOG_EVENTS = 8_000
+PADDING = 2_400
+
+
+def _lengthen(data: Path, count: int) -> int:
+    """``count`` more events at the end of the embedded log, built and chained as
+    ``append`` builds them (written in one go: an fsync and a head update each would take
+    minutes), and the catalog's head moved to the last; the log's size."""
+    with Archive.open(data, create=False) as archive:
+        last = list(archive.custody.events())[-1]
+        with open(data / "custody.jsonl", "ab") as log:
+            for number in range(count):
+                details = {"check": "bulk", "n": number, "padding": "p" * PADDING}
+                last = build_event(last, "verified", "system", (), details)
+                log.write(last.line())
+        archive.catalog.set_custody_head(last.seq, last.hash)
+        assert archive.custody.verify().ok
+    return (data / "custody.jsonl").stat().st_size
+
+
+async def test_a_long_custody_log_moves_byte_for_byte_in_flat_memory(
+    tmp_path: Path, site: TestSite, browser: Browser, team_config: Path
+) -> None:
+    data = tmp_path / "data"
+    await capture_into(CaptureRequest(site.url("/"), case="border"), data, browser=browser)
+    size = _lengthen(data, LONG_LOG_EVENTS)
+    settings = load_settings(data, config_file=team_config, environ={})
+    source, target = open_pair(data, settings)
+    with source, target:
+        tracemalloc.start()
+        try:
+            report = await asyncio.to_thread(migrate, source, target, actor="amal")
+            _now, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert report.ok, report.to_dict()
+        assert report.rows["custody_events"] == LONG_LOG_EVENTS + 3, "key, capture, migrated"
+        chain = report.imported_chain
+        stored = hashlib.sha256()
+        for event in target.catalog.custody_chain_pages(chain):
+            stored.update(event.line)
+        assert stored.hexdigest() == sha256_file(data / "custody.jsonl")[0], "byte for byte"
+    # Held whole, the log alone would be its size as bytes, and several times that parsed;
+    # streamed, what migrate holds does not grow with it.
+    assert peak < size / 2, f"peak {peak} bytes while migrating a log of {size} bytes"

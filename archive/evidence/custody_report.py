@@ -90,6 +90,20 @@ class CustodyReport:
         notes: Sequence[str] = (),
     ) -> CustodyReport:
         """The report on a checked log and its checked anchors (failures become problems)."""
+        found = (len(log.events), log.last, log.problems, log.warnings)
+        return cls.counted(path, found, catalog_head, anchors, notes)
+
+    @classmethod
+    def counted(
+        cls,
+        path: Path | str,
+        log: tuple[int, tuple[int, str] | None, Sequence[CustodyProblem], Sequence[str]],
+        catalog_head: tuple[int, str] | None,
+        anchors: Sequence[AnchorCheck] = (),
+        notes: Sequence[str] = (),
+    ) -> CustodyReport:
+        """:meth:`of` for a log read as a stream: ``(events, last, problems, warnings)``."""
+        events, last, problems, warnings = log
         failed = [
             CustodyProblem("anchor", f"{a.where}: {a.reason}", seq=a.seq)
             for a in anchors
@@ -97,11 +111,11 @@ class CustodyReport:
         ]
         return cls(
             path=path,
-            events=len(log.events),
-            last=log.last,
+            events=events,
+            last=last,
             catalog_head=catalog_head,
-            problems=(*log.problems, *failed),
-            warnings=(*log.warnings, *notes),
+            problems=(*problems, *failed),
+            warnings=(*warnings, *notes),
             anchors=tuple(anchors),
         )
 
@@ -172,15 +186,23 @@ def _head_dict(head: tuple[int, str] | None) -> dict[str, Any] | None:
 
 
 def check_log_anchors(
-    events: Sequence[Event], tokens: TokenSource, listed: Sequence[str], trust: TrustStore
+    events: Sequence[Event],
+    tokens: TokenSource,
+    listed: Sequence[str],
+    trust: TrustStore,
+    *,
+    logged: Mapping[int, str] | None = None,
 ) -> tuple[list[AnchorCheck], list[str]]:
     """Every anchor of a log: each ``anchored`` event's, and each token file without one.
 
     ``listed`` is the token names ``tokens`` holds (``DATA/anchors/``, or the catalog's
     list in team mode), read together with the log so that every event read has its
-    file. Returns the checks and notes (files without events, names that are not anchors').
+    file. ``logged`` is the log's hash by seq (at least at every seq a token names), when
+    ``events`` is not the whole log (a log read as a stream passes its anchored events
+    only). Returns the checks and notes (files without events, names not anchors').
     """
-    logged = {event.seq: event.hash for event in events}
+    if logged is None:
+        logged = {event.seq: event.hash for event in events}
     checks: list[AnchorCheck] = []
     recorded: set[str] = set()
     for event in events:
