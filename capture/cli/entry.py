@@ -20,6 +20,7 @@ from archive import __version__
 from archive.errors import OsintCaptureError
 from archive.settings import CONFIG_ENV, load_settings
 from capture.cli import (
+    access_log,
     analysing,
     capturing,
     cases,
@@ -58,6 +59,7 @@ RUNNERS: dict[str, Runner] = {
     "fsck": checking.run_fsck,
     "worker": working.run_worker,
     "migrate": migrating.run_migrate,
+    "access-log": access_log.run_access_log,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -76,6 +78,7 @@ _GROUPS = (
     cases,
     checking,
     migrating,
+    access_log,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.
