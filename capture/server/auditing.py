@@ -2,14 +2,13 @@
 
 A handler that shows or hands over evidence calls :func:`record_access` *before* it
 sends anything: the person is the request's (:func:`capture.server.access.principal`),
-the write is one catalog transaction, run off the event loop. If the access cannot be
+the write is one catalog transaction, run off the event loop by the service. If the access cannot be
 recorded the call raises and the request fails with it: evidence is not shown to
 someone the log cannot name (docs/access.md, "Audit").
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -25,12 +24,6 @@ async def record_access(
     ``downloaded``, ``replayed``, ``exported``) to ``capture_ids``; ``details`` say what
     was served where known (``file``, ``sha256``, ``size``). The device is the principal's."""
     who = principal(request)
-    archive = request.app[keys.SERVICE].archive
-    await asyncio.to_thread(
-        archive.access.record,
-        action,
-        actor=who.actor,
-        device=who.device,
-        captures=list(capture_ids),
-        details=details,
+    await request.app[keys.SERVICE].record_access(
+        action, actor=who.actor, device=who.device, captures=list(capture_ids), details=details
     )
