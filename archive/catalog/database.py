@@ -25,6 +25,7 @@ from archive.catalog.people import PeopleTables
 from archive.catalog.queue import QueueTables
 from archive.catalog.search import SearchTables
 from archive.catalog.targets import TargetTables
+from archive.catalog.tombstones import TombstoneTables
 from archive.catalog.versions import ObjectVersionTables
 
 
@@ -39,6 +40,7 @@ class Catalog(
     SearchTables,
     ObjectVersionTables,
     PeopleTables,
+    TombstoneTables,
 ):
     """The catalog: which cases and captures exist, and the hashes of every sealed file.
 
