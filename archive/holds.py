@@ -64,7 +64,9 @@ def _change(archive: Archive, name: str, held: bool, *, operator: str, reason: s
     if name not in {case.name for case in archive.catalog.list_cases()}:
         raise NotInCatalog(f"no case {name!r} in the catalog: check the name (osint-capture list)")
     sealed = tuple(
-        row.id for row in archive.catalog.list_captures(case=name) if row.manifest_sha256
+        row.id
+        for row in archive.catalog.list_captures(case=name)
+        if row.manifest_sha256 and row.deleted_at is None  # nothing of a deleted one is left
     )
     objects = None
     if isinstance(archive.store, HoldingStore):

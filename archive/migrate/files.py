@@ -68,8 +68,11 @@ class FilesCopied:
 
 def capture_files(catalog: Catalog) -> Iterator[SourceFile]:
     """Every artifact row of every capture, in id order (sealed or not: a failed
-    capture's recorded files are evidence of its failure)."""
+    capture's recorded files are evidence of its failure); a deleted capture's files are
+    gone (its tombstone row and custody events are carried)."""
     for row in catalog.list_captures():
+        if row.deleted_at is not None:
+            continue
         for artifact in catalog.artifacts(row.id):
             yield SourceFile(
                 row.id, artifact.path, artifact.kind, artifact.sha256, artifact.size, True

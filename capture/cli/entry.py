@@ -27,6 +27,7 @@ from capture.cli import (
     checking,
     config_command,
     custody,
+    deleting,
     export_command,
     listing,
     migrating,
@@ -60,6 +61,7 @@ RUNNERS: dict[str, Runner] = {
     "worker": working.run_worker,
     "migrate": migrating.run_migrate,
     "access-log": access_log.run_access_log,
+    "delete": deleting.run_delete,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -79,6 +81,7 @@ _GROUPS = (
     checking,
     migrating,
     access_log,
+    deleting,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.
