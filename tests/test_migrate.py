@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ import pytest
 from archive.catalog import TextLine
 from archive.catalog.copying import compare_catalogs
 from archive.datadir import Archive
+from archive.evidence.access_log import ACCESS_ANCHORS_DIR
+from archive.evidence.anchoring import Anchoring, anchor_head
 from archive.evidence.chain_names import imported_chain
 from archive.evidence.trust import TrustedKeys
 from archive.evidence.tsa_roots import TrustStore
@@ -27,6 +30,13 @@ from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.seaweed import use_bucket
 from tests.site import TestSite
+from tests.tsa import TestTSA
+
+
+@pytest.fixture(scope="module")
+async def tsa(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestTSA]:
+    async with TestTSA(tmp_path_factory.mktemp("migrate-tsa")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -67,7 +77,7 @@ async def _embedded_archive(data: Path, site: TestSite, browser: Browser) -> lis
 
 async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     tmp_path: Path, site: TestSite, browser: Browser, team_config: Path,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tsa: TestTSA,
 ) -> None:  # fmt: skip
     data = tmp_path / "data"
     first, _second = await _embedded_archive(data, site, browser)
@@ -76,6 +86,12 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
         before = tmp_path / "before.wacz"
         await asyncio.to_thread(export_wacz, embedded, [first], before, actor="amal")
         fingerprint = embedded.signing_key().fingerprint
+        # Who opened what, anchored: the access log goes along, its anchor too.
+        embedded.access.record("viewed", actor="amal", device="dashboard", captures=[first])
+        anchoring = Anchoring((tsa.url,), TrustStore.load([tsa.ca_pem_path]))
+        await asyncio.to_thread(anchor_head, embedded.access.chain, anchoring, actor="amal")
+        embedded.access.record("exported", actor="amal", device="laptop", captures=[first])
+        accesses = embedded.access.entries()
     keys = TrustedKeys.pinned(fingerprint)
     report = verify_package(before, trust=trust, keys=keys)
     assert report.failures == [], report.summary()
@@ -90,6 +106,7 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     assert done["rows"]["timeline"] == 1 and done["rows"]["case_holds"] == 1
     assert done["rows"]["analysis_text"] == 1 and done["rows"]["capture_text"] == 2
     assert done["chains_opened"] == 3, "two cases and the installation chain"
+    assert done["rows"]["access_events"] == 4, "opened, viewed, anchored, exported"
     assert done["verification"]["problems"] == 0
     # Run again: nothing copied, verified again.
     assert main([*argv, "--json"]) == 0
@@ -109,6 +126,13 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
         assert stored == (data / "custody.jsonl").read_bytes(), "byte for byte"
         assert [e.action for e in embedded.custody.events()][-1] == "migrated"
         assert team.custody.verify().ok
+        assert team.access.entries() == accesses
+        proven = team.access.verify(TrustStore.load([tsa.ca_pem_path]))
+        assert proven.ok and proven.proven is not None, proven.summary()
+        (anchor,) = team.catalog.custody_anchor_files("access")
+        assert team.store.versions.object_version(
+            team.store.location.key(ACCESS_ANCHORS_DIR, anchor.name)
+        ), "its token sealed in the bucket"
         assert [h.capture_id for h in team.catalog.search_text("RICH-PAGE-MARKER")] == [first]
         assert [h.capture_id for h in team.catalog.search_text("وثيقة")] == [first]
         assert team.catalog.case_hold("border") is not None

@@ -3,8 +3,8 @@
 
 The order, and why:
 
-1. **Check** the source: its custody log verifies, no capture or analysis is running
-   (their files are not sealed yet). Check the target: its catalog holds no rows (object
+1. **Check** the source: its custody log and access log verify, no capture or analysis
+   is running (their files are not sealed yet). Check the target: its catalog holds no rows (object
    versions aside: a resumed run's), and its store is a bucket (a ``file://`` store is
    the data directory itself: there is nothing to copy it to). A target that already
    holds this very log, imported whole, was migrated before: the run verifies it again
@@ -12,8 +12,9 @@ The order, and why:
 2. **Files**, re-hashed on the way (:mod:`archive.migrate.files`); resumable.
 3. A ``migrated`` event in the **source** log (where to, how many files and bytes).
 4. **One transaction** on the target: every catalog row (:mod:`archive.catalog.copying`),
-   the log imported byte for byte with its anchors, and each case's chain opened with a
-   ``migrated`` event naming the imported head (:mod:`archive.migrate.custody_copy`).
+   the log imported byte for byte with its anchors, the access log's chain carried over
+   as it is, and each case's chain opened with a ``migrated`` event naming the imported
+   head (:mod:`archive.migrate.custody_copy`).
    Interrupted, nothing of it is left: a run again starts over at step 1.
 5. **Verify** (:mod:`archive.migrate.verifying`), and record the result as a
    ``verified`` event in the target.
@@ -29,10 +30,11 @@ from archive.catalog import Catalog
 from archive.catalog.copying import copy_catalog, table_counts
 from archive.datadir import Archive
 from archive.errors import BadInput, Conflict
-from archive.evidence.chain_names import imported_chain
+from archive.evidence.access_log import ACCESS_ANCHORS_DIR
+from archive.evidence.chain_names import ACCESS_CHAIN, imported_chain
 from archive.evidence.custody import CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
-from archive.migrate.custody_copy import import_custody, link_chains
+from archive.migrate.custody_copy import import_access, import_custody, link_chains
 from archive.migrate.files import FilesCopied, anchor_files, capture_files, copy_files
 from archive.migrate.verifying import Verification, verify_migration
 from archive.settings import Settings
@@ -97,6 +99,7 @@ def migrate(source: Archive, target: Archive, *, actor: str) -> MigrationReport:
     else:
         _refuse_unless_empty(target.catalog)
         _refuse_running(source.catalog)
+        source.access.chain.intact_events("to migrate")  # the access log must verify too
         _copy(source, target, log, custody, chain, report, actor)
     report.imported_head = _head_of(target.catalog, chain)
     report.verification = verify_migration(source, target, chain)
@@ -123,6 +126,9 @@ def _copy(
     }
     copy_files(capture_files(source.catalog), source.store, target.store, report.files)
     copy_files(anchor_files(source.root, tokens), source.store, target.store, report.files)
+    access = {a.name: a.token_sha256 for a in source.catalog.custody_anchor_files(ACCESS_CHAIN)}
+    access_files = anchor_files(source.root, access, ACCESS_ANCHORS_DIR)
+    copy_files(access_files, source.store, target.store, report.files)
     facts = {"files": report.files.uploaded + report.files.already, "bytes": report.files.bytes}
     log.append("migrated", actor=actor, details={"to": _shown(target), **facts})
     with target.catalog.transaction():
@@ -130,6 +136,7 @@ def _copy(
         head, anchors = import_custody(custody, chain, log.path)
         report.rows["custody_events"] = head[0]
         report.rows["custody_anchors"] = anchors
+        report.rows["access_events"] = import_access(source.catalog, custody)
         report.chains_opened = link_chains(custody, target.catalog, chain, head, actor, facts)
 
 
