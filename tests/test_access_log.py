@@ -264,7 +264,7 @@ async def test_the_command_says_who_opened_what_and_verifies(
         ("downloaded", "laptop"),
     ]
     assert listed[1]["details"]["sha256"] == SHA
-    code, out, err = await cli(env, "access-log", "verify", "--data", data)
+    code, out, err = await cli(env, "access-log", "--data", data, "verify")  # either order
     assert code == 4 and "intact" in out and "not anchored" in out, out + err
     code, out, err = await cli(
         env, "access-log", "anchor", "--data", data,

@@ -53,6 +53,16 @@ def register(commands: Commands) -> None:
     anchor = actions.add_parser("anchor", help="time-stamp the log's head now, with each TSA")
     data_option(anchor)
     tsa_options(anchor)
+    for action in (verify, anchor):
+        _keep_given_before(action)
+
+
+def _keep_given_before(parser: argparse.ArgumentParser) -> None:
+    """``access-log --data DIR verify`` as ``access-log verify --data DIR``: an option the
+    action does not get keeps the value given before it (argparse would reset it)."""
+    for option in parser._actions:
+        if option.dest in ("data", "config", "json"):
+            option.default = argparse.SUPPRESS
 
 
 def run_access_log(args: argparse.Namespace, data_dir: Path) -> int:
