@@ -106,7 +106,7 @@ def _change(archive: Archive, name: str, held: bool, *, operator: str, reason: s
     name = validate_case_name(name)
     if name not in {case.name for case in archive.catalog.list_cases()}:
         raise NotInCatalog(f"no case {name!r} in the catalog: check the name (osint-capture list)")
-    rows = archive.catalog.list_captures(case=name)
+    rows = _kept(archive, name)
     sealed = tuple(row.id for row in rows if row.manifest_sha256)
     first = _bucket(archive, rows, held, skip=set())
     details = {
@@ -134,6 +134,11 @@ def _change(archive: Archive, name: str, held: bool, *, operator: str, reason: s
     late = _after_commit(archive, name, held, operator, details, first)
     objects = None if first is None else len(first) + late
     return HoldChange(name, held, sealed, objects, event, outcome[0])
+
+
+def _kept(archive: Archive, case: str) -> list[CaptureRow]:
+    """The case's captures that were not deleted (nothing of a deleted one is left)."""
+    return [row for row in archive.catalog.list_captures(case=case) if row.deleted_at is None]
 
 
 def _bucket(
@@ -164,7 +169,7 @@ def _after_commit(
     if first is None:
         return 0
     late: dict[str, int] = {}
-    for row in archive.catalog.list_captures(case=name):
+    for row in _kept(archive, name):
         reached = _bucket(archive, [row], held, skip=first)
         if reached:
             late[row.id] = len(reached)
@@ -186,7 +191,7 @@ def hold_held_cases(archive: Archive) -> int:
         return 0
     reached = 0
     for hold in archive.catalog.case_holds():
-        rows = archive.catalog.list_captures(case=hold.case)
+        rows = _kept(archive, hold.case)
         found = _bucket(archive, rows, True, skip=set())
         reached += len(found or ())
     return reached

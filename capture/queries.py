@@ -129,6 +129,20 @@ class ArchiveQueries:
         """The custody log's events about a capture, as read (``CustodyError`` if unreadable)."""
         return await asyncio.to_thread(lambda: list(self.archive.custody.events(capture_id)))
 
+    async def record_access(
+        self, action: str, *, actor: str, device: str, captures: list[str], details: dict[str, Any]
+    ) -> None:
+        """One view, download, replay or export in the access log, through the writer in
+        a thread (capture/server/auditing.py is its one caller)."""
+        await asyncio.to_thread(
+            self.archive.access.record,
+            action,
+            actor=actor,
+            device=device,
+            captures=captures,
+            details=details,
+        )
+
     async def replay_wacz(self, capture_id: str) -> Path:
         """The capture as a plain WACZ for replay, built on first use (``ReplayError``)."""
         return await asyncio.to_thread(ensure_replay_wacz, self.archive, capture_id)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tracemalloc
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ import pytest
 from archive.catalog import TextLine
 from archive.catalog.copying import compare_catalogs
 from archive.datadir import Archive
+from archive.evidence.access_log import ACCESS_ANCHORS_DIR
+from archive.evidence.anchoring import Anchoring, anchor_head
 from archive.evidence.chain_names import imported_chain
 from archive.evidence.custody_events import build_event
 from archive.evidence.trust import TrustedKeys
@@ -32,6 +35,13 @@ from capture.requests import CaptureRequest
 from tests.archives import capture_into
 from tests.seaweed import use_bucket
 from tests.site import TestSite
+from tests.tsa import TestTSA
+
+
+@pytest.fixture(scope="module")
+async def tsa(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[TestTSA]:
+    async with TestTSA(tmp_path_factory.mktemp("migrate-tsa")) as running:
+        yield running
 
 
 @pytest.fixture
@@ -72,7 +82,7 @@ async def _embedded_archive(data: Path, site: TestSite, browser: Browser) -> lis
 
 async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     tmp_path: Path, site: TestSite, browser: Browser, team_config: Path,
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tsa: TestTSA,
 ) -> None:  # fmt: skip
     data = tmp_path / "data"
     first, second = await _embedded_archive(data, site, browser)
@@ -81,6 +91,12 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
         before = tmp_path / "before.wacz"
         await asyncio.to_thread(export_wacz, embedded, [first], before, actor="amal")
         fingerprint = embedded.signing_key().fingerprint
+        # Who opened what, anchored: the access log goes along, its anchor too.
+        embedded.access.record("viewed", actor="amal", device="dashboard", captures=[first])
+        anchoring = Anchoring((tsa.url,), TrustStore.load([tsa.ca_pem_path]))
+        await asyncio.to_thread(anchor_head, embedded.access.chain, anchoring, actor="amal")
+        embedded.access.record("exported", actor="amal", device="laptop", captures=[first])
+        accesses = embedded.access.entries()
     keys = TrustedKeys.pinned(fingerprint)
     report = verify_package(before, trust=trust, keys=keys)
     assert report.failures == [], report.summary()
@@ -95,6 +111,7 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
     assert done["rows"]["timeline"] == 1 and done["rows"]["case_holds"] == 1
     assert done["rows"]["analysis_text"] == 1 and done["rows"]["capture_text"] == 2
     assert done["chains_opened"] == 3, "two cases and the installation chain"
+    assert done["rows"]["access_events"] == 4, "opened, viewed, anchored, exported"
     assert done["verification"]["problems"] == 0
     assert done["held_objects"] >= 3, "the held case's files, manifest and signature"
     # Run again: nothing copied, verified again.
@@ -115,6 +132,13 @@ async def test_an_embedded_archive_moves_to_team_storage_and_verifies(
         assert stored == (data / "custody.jsonl").read_bytes(), "byte for byte"
         assert [e.action for e in embedded.custody.events()][-1] == "migrated"
         assert team.custody.verify().ok
+        assert team.access.entries() == accesses
+        proven = team.access.verify(TrustStore.load([tsa.ca_pem_path]))
+        assert proven.ok and proven.proven is not None, proven.summary()
+        (anchor,) = team.catalog.custody_anchor_files("access")
+        assert team.store.versions.object_version(
+            team.store.location.key(ACCESS_ANCHORS_DIR, anchor.name)
+        ), "its token sealed in the bucket"
         assert [h.capture_id for h in team.catalog.search_text("RICH-PAGE-MARKER")] == [first]
         assert [h.capture_id for h in team.catalog.search_text("وثيقة")] == [first]
         assert team.catalog.case_hold("border") is not None

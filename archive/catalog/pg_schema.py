@@ -278,6 +278,15 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(
+        8,
+        "deleted captures: the row stays as a tombstone (when, by whom, why)",
+        (
+            'ALTER TABLE captures ADD COLUMN deleted_at TEXT COLLATE "C"',
+            'ALTER TABLE captures ADD COLUMN deleted_by TEXT COLLATE "C"',
+            'ALTER TABLE captures ADD COLUMN deletion_reason TEXT COLLATE "C"',
+        ),
+    ),
 )
 
 #: The bookkeeping table, made with the first step (and never changed).

@@ -96,6 +96,16 @@ class CaptureRow:
     timestamp_attempts: int = 0
     timestamp_next_at: str | None = None
     target_id: int | None = None
+    #: A deleted capture's tombstone: when its files were removed, by whom, and why
+    #: (``None`` while they are kept). ``status`` stays what it was sealed as.
+    deleted_at: str | None = None
+    deleted_by: str | None = None
+    deletion_reason: str | None = None
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show people: ``deleted`` for a tombstone, else ``status``."""
+        return "deleted" if self.deleted_at is not None else self.status
 
 
 @dataclass(frozen=True)
@@ -212,6 +222,9 @@ def capture_row(row: Row) -> CaptureRow:
         timestamp_attempts=row["timestamp_attempts"],
         timestamp_next_at=row["timestamp_next_at"],
         target_id=row["target_id"],
+        deleted_at=row["deleted_at"],
+        deleted_by=row["deleted_by"],
+        deletion_reason=row["deletion_reason"],
     )
 
 

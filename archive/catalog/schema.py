@@ -274,6 +274,16 @@ MIGRATIONS: tuple[Migration, ...] = (
         "people: accounts, their tokens and sessions, case membership; who collected a capture",
         people_statements(key="INTEGER PRIMARY KEY", text="TEXT", case_key="INTEGER"),
     ),
+    Migration(
+        11,
+        "deleted captures: the row stays as a tombstone (when, by whom, why)",
+        (
+            # NULL while the capture's files are kept; set by archive.deletion, never unset.
+            "ALTER TABLE captures ADD COLUMN deleted_at TEXT",
+            "ALTER TABLE captures ADD COLUMN deleted_by TEXT",
+            "ALTER TABLE captures ADD COLUMN deletion_reason TEXT",
+        ),
+    ),
 )
 
 

@@ -26,8 +26,10 @@ from typing import Any
 
 from archive.catalog import Catalog, CatalogError
 from archive.catalog.custody_chains import ChainHead, StoredEvent
+from archive.evidence.anchors import ANCHORS_DIR
 from archive.evidence.chain_check import ChainsReport, check_chain, parsed
 from archive.evidence.chain_names import (
+    ACCESS_CHAIN,
     INSTALLATION_CHAIN,
     OPENING_ACTION,
     case_chain,
@@ -63,13 +65,14 @@ class DbCustodyLog:
     def where(self) -> str:
         return f"the catalog {self.catalog.path}"
 
-    def chain(self, name: str) -> ChainLog:
+    def chain(self, name: str, *, anchors_folder: str = ANCHORS_DIR) -> ChainLog:
         """One chain, with the calls anchoring needs (appends go to it)."""
-        return ChainLog(self, name)
+        return ChainLog(self, name, anchors_folder=anchors_folder)
 
     def chains(self) -> list[str]:
-        """Every chain that holds events (or a head row), by name."""
-        return self.catalog.custody_event_chains()
+        """Every custody chain that holds events (or a head row), by name; the access
+        log's chain, kept in the same tables, is not one (it has its own verify)."""
+        return [name for name in self.catalog.custody_event_chains() if name != ACCESS_CHAIN]
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -113,6 +116,21 @@ class DbCustodyLog:
             if together_with is not None:
                 together_with()
             return self._append_to(chain, action, actor, (), details)
+
+    def append_checked(
+        self,
+        chain: str,
+        action: str,
+        *,
+        actor: str,
+        captures: tuple[str, ...],
+        details: dict[str, Any],
+    ) -> Event:
+        """Record on ``chain`` an event its own log has checked by its own rules (the
+        access log, whose actions are not custody's): one transaction, the head locked,
+        the chain opened first if new, as every append here."""
+        with self._transaction():
+            return self._append_to(chain, action, actor, captures, details)
 
     def reconcile_head(self) -> tuple[int, str] | None:
         """Nothing to reconcile (an event and its head commit together); the
@@ -255,10 +273,13 @@ class DbCustodyLog:
 class ChainLog:
     """One chain of a :class:`DbCustodyLog`: what anchoring and ``verify --case`` use."""
 
-    def __init__(self, log: DbCustodyLog, name: str) -> None:
+    def __init__(self, log: DbCustodyLog, name: str, *, anchors_folder: str = ANCHORS_DIR) -> None:
         self.log = log
         self.name = name
         self.store = log.store
+        #: The store folder its anchors are sealed in (the access log's are apart, so
+        #: an embedded ``DATA/anchors/`` holds the file log's alone).
+        self.anchors_folder = anchors_folder
 
     @property
     def where(self) -> str:
@@ -302,7 +323,7 @@ class ChainLog:
             head,
             lambda: self._stream(head),
             lambda seqs: catalog.custody_chain_lines_at(self.name, seqs),
-            StoreTokens(self.store),
+            StoreTokens(self.store, self.anchors_folder),
             [a.name for a in catalog.custody_anchor_files(self.name)],
         )
         return verify_chain(source, trust or TrustStore.load())

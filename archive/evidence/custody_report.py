@@ -37,6 +37,8 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.evidence.tsa_token import read_claim
 
 LOG_CHECK = "custody log"
+#: What to run to anchor a custody log, as an unanchored verdict says.
+ANCHOR_HINT = "osint-capture custody anchor --tsa URL"
 
 
 class TokenSource(Protocol):
@@ -79,6 +81,10 @@ class CustodyReport:
     warnings: tuple[str, ...] = ()
     #: Every anchor found, each with what checking it concluded.
     anchors: tuple[AnchorCheck, ...] = ()
+    #: What the log is called in the verdict (the access log is checked by this too),
+    #: and the command that anchors it.
+    title: str = LOG_CHECK
+    anchor_hint: str = ANCHOR_HINT
 
     @classmethod
     def of(
@@ -132,11 +138,12 @@ class CustodyReport:
         """The verdict as checks: the chain and head, the anchors, how far it is proven."""
         chain = [p for p in self.problems if p.kind != "anchor"]
         if chain:
-            lines = [Check(LOG_CHECK, Outcome.FAILED, str(p)) for p in chain]
+            lines = [Check(self.title, Outcome.FAILED, str(p)) for p in chain]
         else:
             where = f"ends at seq {self.last[0]}, the catalog's head" if self.last else "is empty"
-            lines = [Check(LOG_CHECK, Outcome.OK, f"{self.events} events, intact; {where}")]
-        final = log_anchored(self.anchors, self.last[0] if self.last else None)
+            lines = [Check(self.title, Outcome.OK, f"{self.events} events, intact; {where}")]
+        last_seq = self.last[0] if self.last else None
+        final = log_anchored(self.anchors, last_seq, hint=self.anchor_hint)
         return [*lines, *shown_checks(self.anchors, final), final]
 
     @property
@@ -147,12 +154,12 @@ class CustodyReport:
         """For people: the verdict first (what it rests on, what to do), then each problem."""
         final = self.checks()[-1]
         if not self.ok:
-            lines = [f"custody log {self.path}: {len(self.problems)} problem(s)"]
+            lines = [f"{self.title} {self.path}: {len(self.problems)} problem(s)"]
             lines += [f"  - {problem}" for problem in self.problems]
         else:
             where = f"ends at seq {self.last[0]}" if self.last else "is empty"
             joint = "; " if final.ok else " but "
-            lines = [f"custody log {self.path}: {self.events} events, intact; {where}"]
+            lines = [f"{self.title} {self.path}: {self.events} events, intact; {where}"]
             lines[0] += joint + final.reason
             unproven = [a for a in self.anchors if a.outcome is Outcome.UNPROVEN]
             lines += [f"  - {a.where}: {a.reason}" for a in unproven if not final.ok]
@@ -271,8 +278,11 @@ def _check_unrecorded(
     return check_token(token, claim, logged, trust, log_name="the log")
 
 
-def log_anchored(anchors: Sequence[AnchorCheck], last_seq: int | None) -> Check:
-    """How far a log on this machine is proven by its anchors, as one check."""
+def log_anchored(
+    anchors: Sequence[AnchorCheck], last_seq: int | None, *, hint: str = ANCHOR_HINT
+) -> Check:
+    """How far a log on this machine is proven by its anchors, as one check; ``hint`` is
+    the command that anchors it."""
     best = furthest(anchors)
     if best is None:
         why = (
@@ -283,8 +293,7 @@ def log_anchored(anchors: Sequence[AnchorCheck], last_seq: int | None) -> Check:
         return Check(
             ANCHORED_CHECK,
             Outcome.UNPROVEN,
-            f"not anchored: {why}; the whole log rests on this machine alone. Anchor it:"
-            " osint-capture custody anchor --tsa URL",
+            f"not anchored: {why}; the whole log rests on this machine alone. Anchor it: {hint}",
         )
     text = f"proven up to seq {best.seq} by {best.tsa} at {best.gen_time}"
     if last_seq is not None and best.seq is not None and last_seq > best.seq:

@@ -23,6 +23,7 @@ from typing import Any
 
 from archive.catalog import Catalog
 from archive.catalog.custody_chains import AnchorFile
+from archive.evidence.chain_names import ACCESS_CHAIN
 from archive.evidence.custody import CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_scan import Scan, refuse_damaged, scan_file
@@ -62,6 +63,19 @@ def import_custody(
     for anchor in anchors:
         custody.catalog.add_custody_anchor(anchor)
     return head, len(anchors)
+
+
+def import_access(source: Catalog, custody: DbCustodyLog) -> int:
+    """The access log carried over as it is (it is a chain in the catalog on both sides:
+    the same rows, byte for byte, under the same name) with its anchors listed, inside the
+    caller's transaction; how many events. The source's chain was verified first."""
+    lines = [event.line for event in source.custody_chain_events(ACCESS_CHAIN)]
+    if not lines:
+        return 0
+    custody.import_log(ACCESS_CHAIN, lines)
+    for anchor in source.custody_anchor_files(ACCESS_CHAIN):
+        custody.catalog.add_custody_anchor(anchor)
+    return len(lines)
 
 
 def link_chains(

@@ -3,9 +3,10 @@
 
 The order, and why:
 
-1. **Check** the source: its custody log verifies (line by line, never held whole: a
-   log of millions of events takes the memory of one), no capture or analysis is running
-   (their files are not sealed yet). Check the target: its catalog holds no rows (object
+1. **Check** the source: its custody log and access log verify (the custody log line by
+   line, never held whole: a log of millions of events takes the memory of one), no
+   capture or analysis is running (their files are not sealed yet). Check the target:
+   its catalog holds no rows (object
    versions aside: a resumed run's), and its store is a bucket (a ``file://`` store is
    the data directory itself: there is nothing to copy it to). A target that already
    holds this very log, imported whole, was migrated before: the run verifies it again
@@ -13,8 +14,9 @@ The order, and why:
 2. **Files**, re-hashed on the way (:mod:`archive.migrate.files`); resumable.
 3. A ``migrated`` event in the **source** log (where to, how many files and bytes).
 4. **One transaction** on the target: every catalog row (:mod:`archive.catalog.copying`),
-   the log imported byte for byte with its anchors, and each case's chain opened with a
-   ``migrated`` event naming the imported head (:mod:`archive.migrate.custody_copy`).
+   the log imported byte for byte with its anchors, the access log's chain carried over
+   as it is, and each case's chain opened with a ``migrated`` event naming the imported
+   head (:mod:`archive.migrate.custody_copy`).
    Interrupted, nothing of it is left: a run again starts over at step 1.
 5. The bucket's **legal hold** on every object of each case the catalog holds (their
    files were sealed before the rows said so; :func:`archive.holds.hold_held_cases`).
@@ -32,13 +34,14 @@ from archive.catalog import Catalog
 from archive.catalog.copying import copy_catalog, table_counts
 from archive.datadir import Archive
 from archive.errors import BadInput, Conflict
-from archive.evidence.chain_names import imported_chain
+from archive.evidence.access_log import ACCESS_ANCHORS_DIR
+from archive.evidence.chain_names import ACCESS_CHAIN, imported_chain
 from archive.evidence.custody import CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_events import Event
 from archive.evidence.custody_scan import Scan
 from archive.holds import hold_held_cases
-from archive.migrate.custody_copy import import_custody, link_chains, scan_source
+from archive.migrate.custody_copy import import_access, import_custody, link_chains, scan_source
 from archive.migrate.files import FilesCopied, anchor_files, capture_files, copy_files
 from archive.migrate.verifying import Verification, verify_migration
 from archive.settings import Settings
@@ -106,6 +109,7 @@ def migrate(source: Archive, target: Archive, *, actor: str) -> MigrationReport:
     else:
         _refuse_unless_empty(target.catalog)
         _refuse_running(source.catalog)
+        source.access.chain.intact_events("to migrate")  # the access log must verify too
         _copy(source, target, log, scan, custody, chain, report, actor)
     report.imported_head = _head_of(target.catalog, chain)
     # The files went up before the rows said which cases are held: hold them now.
@@ -131,6 +135,9 @@ def _copy(
     tokens = {str(e.details["token"]): str(e.details["token_sha256"]) for e in scan.anchored}
     copy_files(capture_files(source.catalog), source.store, target.store, report.files)
     copy_files(anchor_files(source.root, tokens), source.store, target.store, report.files)
+    access = {a.name: a.token_sha256 for a in source.catalog.custody_anchor_files(ACCESS_CHAIN)}
+    access_files = anchor_files(source.root, access, ACCESS_ANCHORS_DIR)
+    copy_files(access_files, source.store, target.store, report.files)
     facts = {"files": report.files.uploaded + report.files.already, "bytes": report.files.bytes}
     log.append("migrated", actor=actor, details={"to": _shown(target), **facts})
     with target.catalog.transaction():
@@ -138,6 +145,7 @@ def _copy(
         head, anchors = import_custody(custody, chain, log.path)
         report.rows["custody_events"] = head[0]
         report.rows["custody_anchors"] = anchors
+        report.rows["access_events"] = import_access(source.catalog, custody)
         report.chains_opened = link_chains(custody, target.catalog, chain, head, actor, facts)
 
 

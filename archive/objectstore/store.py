@@ -44,7 +44,7 @@ from typing import BinaryIO
 from archive.catalog.rows import ObjectVersion
 from archive.errors import Conflict
 from archive.hashing import sha256_file
-from archive.objectstore import bucket, holds
+from archive.objectstore import bucket, holds, removal
 from archive.objectstore.attempts import (
     SET_ASIDE_FOLDER,
     SetAsideListing,
@@ -375,6 +375,18 @@ class ObjectStore:
     def legal_holds(self, capture_id: str, *, empty_ok: bool = False) -> list[holds.HoldState]:
         """Whether each version of the capture's objects is held, as the bucket says."""
         return holds.legal_holds(self._client, self.location, capture_id, empty_ok=empty_ok)
+
+    def capture_versions(self, capture_id: str) -> list[removal.StoredVersion]:
+        """Every version the bucket holds under the capture's prefix, with its retention
+        and legal hold as the bucket says (for a deletion's checks)."""
+        return removal.capture_versions(self._client, self.location, capture_id)
+
+    def delete_versions(
+        self, versions: Iterable[removal.StoredVersion]
+    ) -> tuple[list[removal.StoredVersion], list[str]]:
+        """Delete those versions for good, by version id (a deleted capture's only); the
+        ones deleted and the errors of the others. Their rows are the caller's to drop."""
+        return removal.delete_versions(self._client, self.location, versions)
 
     def fsck(
         self, catalog_files: Iterable[tuple[str, str, str]] = (), *, deep: bool = False

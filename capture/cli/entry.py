@@ -20,12 +20,14 @@ from archive import __version__
 from archive.errors import OsintCaptureError
 from archive.settings import CONFIG_ENV, load_settings
 from capture.cli import (
+    access_log,
     analysing,
     capturing,
     cases,
     checking,
     config_command,
     custody,
+    deleting,
     export_command,
     listing,
     migrating,
@@ -61,6 +63,8 @@ RUNNERS: dict[str, Runner] = {
     "fsck": checking.run_fsck,
     "worker": working.run_worker,
     "migrate": migrating.run_migrate,
+    "access-log": access_log.run_access_log,
+    "delete": deleting.run_delete,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -81,6 +85,8 @@ _GROUPS = (
     cases,
     checking,
     migrating,
+    access_log,
+    deleting,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.
