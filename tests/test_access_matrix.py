@@ -181,3 +181,20 @@ async def _check_open(served: Served, method: str, path: str) -> None:
     status, headers, text = await served.ask(method, concrete(path), **body_of(method, path))
     assert not headers.get("Location", "").startswith("/login?next="), (method, path, status)
     assert status < 500 and status != 403, (method, path, status, text[:300])
+
+
+async def test_a_path_of_no_route_is_404_only_to_someone_signed_in(served: Served) -> None:
+    token = served.people[Role.AUDITOR].token
+    status, _, text = await served.ask("GET", "/api/v1/nowhere")
+    assert status == 401 and '"unauthorized"' in text
+    status, _, text = await served.ask("GET", "/api/v1/nowhere", token=token)
+    assert status == 404 and '"not found"' in text
+    status, _, text = await served.ask("PUT", "/api/v1/captures", token=token)
+    assert status == 405
+    status, headers, _ = await served.ask("GET", "/nowhere")
+    assert status == 303 and headers["Location"] == "/login?next=/nowhere"
+    # Under the public folders a missing file is a plain 404: ReplayWeb.page asks for
+    # paths there (on the replay origin, with no session) before its service worker does.
+    for path in ("/replay/app/w/api/c/some-id?all=1", "/replay/files/x", "/static/nothing.css"):
+        status, headers, _ = await served.ask("GET", path)
+        assert status == 404 and "Location" not in headers, path

@@ -90,8 +90,12 @@ RULES: Mapping[tuple[str, str], Rule] = {
 }
 
 #: What a request that matched no route needs: a signed-in person, so an unknown path
-#: answers 404 (or 405) only to someone who may ask, and 401 to anyone else.
+#: answers 404 (or 405) only to someone who may ask, and 401 to anyone else...
 UNMATCHED: Rule = Open.SIGNED_IN
+#: ...except under the public folders, where a missing file is a plain 404 for anyone:
+#: ReplayWeb.page, on the replay origin (no session), asks the server for paths under
+#: /replay/app/ before its service worker answers them, and goes on after a 404.
+PUBLIC_PREFIXES = ("/static/", "/replay/app/", "/replay/files/")
 
 
 class UnruledRoute(Failed):
@@ -109,7 +113,7 @@ def rule_for(request: web.Request) -> Rule:
     """The rule of the route ``request`` matched (:data:`UNMATCHED` when none did)."""
     route = request.match_info.route
     if request.match_info.http_exception is not None or route.resource is None:
-        return UNMATCHED
+        return Open.PUBLIC if request.path.startswith(PUBLIC_PREFIXES) else UNMATCHED
     rule = RULES.get(route_key(route))
     if rule is None:  # the start-up check makes this unreachable; never serve it unchecked
         raise UnruledRoute(f"no access rule for {' '.join(route_key(route))}")
