@@ -81,6 +81,10 @@ async def test_a_revoked_token_is_refused_at_the_next_request(served: Served) ->
     directory.add_user("revoked-soon", Role.INVESTIGATOR, by="test")
     _, token = directory.create_token("revoked-soon", "laptop")
     assert (await _me(served, token=token))[0] == 200
+    used = directory.catalog.tokens("revoked-soon")[0].last_used_at
+    assert used is not None  # noted, but not at every request (a write each time)
+    assert (await _me(served, token=token))[0] == 200
+    assert directory.catalog.tokens("revoked-soon")[0].last_used_at == used
     directory.catalog.revoke_token("revoked-soon", "laptop")
     status, body = await _me(served, token=token)
     assert status == 401 and "revoked" in str(body["detail"])

@@ -32,6 +32,10 @@ LOCKOUT_AFTER = 5
 LOCKOUT_SECONDS = 15 * 60
 #: A session ends after this long without a request.
 SESSION_IDLE_SECONDS = 12 * 3600
+#: A token's or a session's use is written down at most this often (seconds): every
+#: request the server answers looks one up, and a write each time would be a write per
+#: request; "last used" and the idle limit need no finer grain.
+NOTE_USE_EVERY = 60
 #: What a token starts with, so a leaked one is recognisable (secret scanners, logs).
 TOKEN_PREFIX = "ocp_"
 
@@ -132,7 +136,9 @@ class Directory:
                 f" ({row.origin}); make a token for this one (`osint-capture token create"
                 f" --user {row.user} --name DEVICE`)"
             )
-        self.catalog.use_token(row.id, origin=origin)
+        binds = origin is not None and row.origin is None
+        if binds or _due(row.last_used_at):
+            self.catalog.use_token(row.id, origin=origin)
         return self._principal(user, row.name, second_factor=False)
 
     # -- passwords and sessions -----------------------------------------------------------
@@ -188,7 +194,8 @@ class Directory:
         user = self.catalog.user(row.user)
         if user is None or user.disabled_at is not None:
             return None
-        self.catalog.touch_session(key, rfc3339(now))
+        if _due(row.last_used_at):
+            self.catalog.touch_session(key, rfc3339(now))
         return self._principal(user, DASHBOARD, second_factor=row.second_factor)
 
     def close_session(self, session_id: str) -> None:
@@ -229,6 +236,13 @@ def _role(text: str) -> Role:
         return parse_role(text)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+
+
+def _due(last_used_at: str | None) -> bool:
+    """Is it time to write down another use (:data:`NOTE_USE_EVERY`)?"""
+    if last_used_at is None:
+        return True
+    return utc_now() - parse_rfc3339(last_used_at) >= timedelta(seconds=NOTE_USE_EVERY)
 
 
 @functools.cache
