@@ -22,7 +22,7 @@ code that uses it.
     replay/              plain WACZ views for the dashboard's replay (never evidence)
     exports/             packages exported from the dashboard
     models/              speech models rejoined for analysis
-    api-token, paired-extensions.json   the server's secrets
+    api-token            this computer's token (the owner's), what `osint-capture token` prints
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ REPLAY_DIR = "replay"
 EXPORTS_DIR = "exports"
 MODELS_DIR = "models"
 TOKEN_FILE = "api-token"
-PAIRING_FILE = "paired-extensions.json"
 
 
 class NoArchive(NotFound):

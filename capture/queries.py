@@ -34,7 +34,7 @@ from archive.catalog import (
     TargetRow,
     TimelineEvent,
 )
-from archive.datadir import PAIRING_FILE, Archive
+from archive.datadir import Archive
 from archive.evidence.custody_events import Event
 from archive.evidence.trustedtime import TimestampConfig
 from archive.manifest import MANIFEST_NAME
@@ -58,11 +58,6 @@ class ArchiveQueries:
     archive: Archive
     data_dir: Path
     tsa: TimestampConfig | None
-
-    @property
-    def pairing_path(self) -> Path:
-        """Where the paired extension's origin is kept (known before the archive opens)."""
-        return self.data_dir / PAIRING_FILE
 
     # -- captures ---------------------------------------------------------------------
 

@@ -31,6 +31,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, Worker, async_playwright
 
+from archive.catalog import CATALOG_NAME, Catalog
+from archive.people import Directory
 from capture.browser import Browser, find_chromium
 from tests.reading_site import ReadingSite
 from tests.site import TestSite
@@ -256,24 +258,25 @@ async def test_options_page_says_plainly_what_is_wrong(
         outcome, text = await _options(extension, server.base, "")
         assert outcome == "error" and "Pair the extension" in text, text
 
-        # The server answers one paired extension only: pair another one, and this
-        # extension is refused, with the way out in the message.
-        await _cli("token", "--reset-pairing", "--data", str(server.data))
+        # A token belongs to the first extension that presents it: one another
+        # extension took first is refused to this one, with the way out in the message.
+        with Catalog.open(server.data / CATALOG_NAME) as catalog:
+            owner = catalog.tokens()[0].user
+            _, theirs = Directory(catalog).create_token(owner, "someone-elses-browser")
         async with (
             aiohttp.ClientSession() as http,
             http.get(
                 server.base + "/api/v1/health",
                 headers={
-                    "Authorization": f"Bearer {server.token}",
+                    "Authorization": f"Bearer {theirs}",
                     "Origin": "chrome-extension://someoneelsesextensionidxxxxxxxxx",
                 },
             ) as response,
         ):
             assert response.status == 200
-        outcome, text = await _options(extension, server.base, server.token)
+        outcome, text = await _options(extension, server.base, theirs)
         assert outcome == "error" and "refused this extension (403 Forbidden)" in text, text
-        assert "--reset-pairing" in text
-        await _cli("token", "--reset-pairing", "--data", str(server.data))
+        assert "belongs to another extension" in text and "token create" in text
 
         nowhere = f"http://127.0.0.1:{_free_port()}"
         outcome, text = await _options(extension, nowhere, server.token)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.catalog import TokenRow
-from archive.datadir import PAIRING_FILE, TOKEN_FILE, Archive
+from archive.datadir import TOKEN_FILE, Archive
 from archive.people import Permission, changes, load_or_create_token
 from archive.people.principal import Principal
 from capture.cli.acting import acting
@@ -35,11 +35,6 @@ def register(commands: Commands) -> None:
         " revoke people's device tokens",
     )
     data_option(token)
-    token.add_argument(
-        "--reset-pairing",
-        action="store_true",
-        help="forget the paired extension, so the next one that presents the token is paired",
-    )
     actions = token.add_subparsers(dest="token_command", metavar="ACTION")
     create = actions.add_parser("create", help="a new token for one person's device")
     create.add_argument("--user", required=True, metavar="NAME", help="whose token")
@@ -79,14 +74,9 @@ def run_token(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _print_own(args: argparse.Namespace, data_dir: Path) -> int:
-    from capture.server.security import Pairing
-
+    """This computer's token (each token binds to the first extension that uses it; a
+    lost or re-installed extension gets a new token: ``token create``, ``token revoke``)."""
     print(load_or_create_token(data_dir / TOKEN_FILE))
-    if args.reset_pairing:
-        Pairing(data_dir / PAIRING_FILE).reset()
-        print(
-            "pairing reset: the next extension that presents the token is paired", file=sys.stderr
-        )
     return ExitCode.COMPLETE
 
 
