@@ -13,7 +13,8 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from archive.datadir import TOKEN_FILE
-from archive.people import Adoption, Directory, Principal, ensure_owner
+from archive.people import Adoption, Directory, Principal
+from archive.people.changes import first_start
 
 if TYPE_CHECKING:
     from capture.service import CaptureService
@@ -30,9 +31,9 @@ class Accounts:
 
     async def ensure_owner(self) -> Adoption | None:
         """Make the owner if the archive has no account yet (the first start): an admin
-        holding ``DATA/api-token``. ``None`` when there already was one."""
-        catalog = self._service.archive.catalog
-        return await asyncio.to_thread(ensure_owner, catalog, self._service.data_dir / TOKEN_FILE)
+        holding ``DATA/api-token``, recorded in custody. ``None`` when there already was one."""
+        archive = self._service.archive
+        return await asyncio.to_thread(first_start, archive, self._service.data_dir / TOKEN_FILE)
 
     async def token_principal(self, secret: str, *, origin: str | None) -> Principal:
         """Who presents this token (bound to ``origin``, an extension, on first use)."""

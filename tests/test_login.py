@@ -43,6 +43,9 @@ async def test_the_first_start_makes_the_owner_and_one_login_link(served: Served
     status, me = await _me(served, token=token)
     assert status == 200
     assert me == {"user": owner, "role": "admin", "device": "this-computer", "cases": []}
+    [made] = [e for e in served.service.archive.custody.events() if e.action == "user-added"]
+    assert made.actor == "system" and made.details["user"] == owner  # in custody, once
+    assert made.details["first_start"] is True
 
     status, headers, _ = await served.ask("GET", f"/login/once?key={first.link_key}")
     assert status == 303 and headers["Location"] == "/"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archive.catalog import NotInCatalog, StateConflict, TokenRow, UserRow, validate_case_name
@@ -31,7 +32,7 @@ from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_events import SYSTEM_ACTOR, Event
 from archive.hashing import sha256_bytes
 from archive.people.directory import Directory, check_name
-from archive.people.owner import OWNER_DEVICE, Adoption
+from archive.people.owner import OWNER_DEVICE, Adoption, ensure_owner
 from archive.people.principal import Principal
 from archive.people.roles import Permission, Role, parse_role
 
@@ -264,6 +265,16 @@ def _case_hash(case: str) -> str:
 
 
 # -- the first start ------------------------------------------------------------------------
+
+
+def first_start(archive: Archive, token_path: Path) -> Adoption | None:
+    """Make the owner if the archive has no account yet (:func:`archive.people.
+    ensure_owner`) and record what that made in custody; ``None`` if there was one. The
+    one way in for every caller: the server's start and every command."""
+    adoption = ensure_owner(archive.catalog, token_path)
+    if adoption is not None:
+        record_first_start(archive, adoption)
+    return adoption
 
 
 def record_first_start(archive: Archive, adoption: Adoption) -> Event:

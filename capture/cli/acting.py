@@ -13,17 +13,15 @@ from pathlib import Path
 
 from archive.datadir import TOKEN_FILE, Archive
 from archive.errors import Unauthenticated
-from archive.people import COMMAND_LINE, Directory, Principal, ensure_owner, secret_sha256
-from archive.people.changes import record_first_start
+from archive.people import COMMAND_LINE, Directory, Principal, secret_sha256
+from archive.people.changes import first_start
 
 
 def acting(archive: Archive, data_dir: Path, as_user: str | None) -> Principal:
     """The person a command acts as; the owner is made (and recorded in custody) first
     if the archive has no account yet."""
     token_path = data_dir / TOKEN_FILE
-    adoption = ensure_owner(archive.catalog, token_path)
-    if adoption is not None:
-        record_first_start(archive, adoption)
+    first_start(archive, token_path)
     name = as_user if as_user is not None else owner_of(archive, token_path)
     return Directory(archive.catalog).principal(name, COMMAND_LINE)
 
