@@ -10,13 +10,15 @@ and noting a token's or a session's use is a write.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from archive.datadir import TOKEN_FILE
-from archive.people import Adoption, Directory, Principal
-from archive.people.changes import first_start
+from archive.people import DASHBOARD, Adoption, Directory, Principal
+from archive.people.changes import first_start, oidc_account
 
 if TYPE_CHECKING:
+    from capture.server.oidc_client import Identity
     from capture.service import CaptureService
 
 
@@ -46,6 +48,20 @@ class Accounts:
     async def principal(self, name: str, device: str) -> Principal:
         """An active person acting through ``device`` (a one-time login link)."""
         return await asyncio.to_thread(self._directory().principal, name, device)
+
+    async def oidc_principal(self, identity: Identity) -> Principal:
+        """The account an OpenID Connect login is (made at its first login, its role
+        following the provider's groups), acting through the dashboard."""
+
+        def find() -> Principal:
+            archive = self._service.archive
+            user = oidc_account(
+                archive, subject=identity.subject, name=identity.name, role=identity.role
+            )
+            who = Directory(archive.catalog).principal(user.name, DASHBOARD)
+            return replace(who, second_factor=identity.second_factor)
+
+        return await asyncio.to_thread(find)
 
     async def open_session(self, principal: Principal) -> str:
         return await asyncio.to_thread(self._directory().open_session, principal)

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestServer
 from archive.people import Directory, Role
 from capture.server import ServerSettings, make_app
 from capture.server.keys import ACCESS
+from capture.server.oidc_client import OidcSettings
 from capture.server.security import allowed_hosts
 from capture.server.sessions import COOKIE
 from capture.service import CaptureService
@@ -95,12 +96,14 @@ class Served:
             return response.status, morsel.value if morsel else None, await response.text()
 
 
-async def serve(data: Path, port: int, *, logins_a_minute: int = 1000) -> Served:
+async def serve(
+    data: Path, port: int, *, logins_a_minute: int = 1000, oidc: OidcSettings | None = None
+) -> Served:
     """The app over ``data`` on ``port``, started (the owner made on a first start).
     Tests log in more often than a person: the per-address limit is raised unless a
     test is about it."""
     service = CaptureService(data, workers=0, analysis_workers=0)
-    app = make_app(service, ServerSettings(hosts=allowed_hosts("127.0.0.1", port)))
+    app = make_app(service, ServerSettings(hosts=allowed_hosts("127.0.0.1", port), oidc=oidc))
     app[ACCESS].throttle.attempts = logins_a_minute
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()

@@ -142,3 +142,11 @@ def test_role_mappings_are_read_strictly() -> None:
     for bad in ("", "field-team", "x=superuser"):
         with pytest.raises(Exception, match="oidc-roles"):
             OidcSettings.parse_roles(bad)
+
+
+def test_a_second_factor_at_the_provider_counts_here(client: OidcClient) -> None:
+    """The ID token's ``amr`` (RFC 8176) naming mfa, otp or hwk is a second factor."""
+    claims = {"sub": "amira", "preferred_username": "amira", "groups": ["field-team"]}
+    assert not client._identity({**claims, "amr": ["pwd"]}).second_factor
+    assert client._identity({**claims, "amr": ["pwd", "otp"]}).second_factor
+    assert client._identity({**claims, "amr": ["mfa"]}).second_factor

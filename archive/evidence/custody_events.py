@@ -70,6 +70,8 @@ ACTIONS = (
     "user-added",
     "user-disabled",
     "user-enabled",
+    # A role given by an OpenID Connect provider's groups that differs from the last one.
+    "role-changed",
     "password-reset",
     "second-factor-enrolled",
     "token-created",

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from archive.catalog import NotInCatalog, StateConflict, TokenRow, UserRow, validate_case_name
-from archive.errors import BadInput
+from archive.errors import BadInput, Unauthenticated
 from archive.evidence.chain_names import case_chain
 from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_events import SYSTEM_ACTOR, Event
@@ -296,6 +296,55 @@ def record_first_start(archive: Archive, adoption: Adoption) -> Event:
             case,
         )
     return event
+
+
+# -- OpenID Connect ---------------------------------------------------------------------
+
+#: The device of the custody events an OpenID Connect login makes.
+OIDC_DEVICE = "openid connect"
+
+
+def oidc_account(archive: Archive, *, subject: str, name: str, role: Role) -> UserRow:
+    """The account an OpenID Connect login is (``subject``: ``issuer|sub``).
+
+    Found by its subject. The first login makes it (``user-added``, the system acting:
+    the provider vouched for the person and the installation's mapping gave the role),
+    unless a local account already has that name: a provider must not take over an
+    account it did not make. A later login whose groups map to another role changes it
+    (``role-changed``): the provider's groups are the source of truth.
+    """
+    catalog = archive.catalog
+    user = catalog.user_by_subject(subject)
+    if user is None:
+        if catalog.user(name) is not None:
+            raise Unauthenticated(
+                f"an account called {name!r} exists here and is not linked to this provider;"
+                " an admin renames one of them (nothing was changed)"
+            )
+        made: list[UserRow] = []
+
+        def add() -> None:
+            Directory(catalog).add_user(name, role, by=OIDC_DEVICE)
+            made.append(catalog.update_user(name, oidc_subject=subject))
+
+        details = {"user": name, "role": role.value, "password": False, "oidc": True}
+        _append(archive, "user-added", SYSTEM_ACTOR, {**details, "device": OIDC_DEVICE}, add, None)
+        return made[0]
+    if user.disabled_at is not None:
+        raise Unauthenticated(f"the account {user.name!r} is disabled")
+    if user.role == role.value:
+        return user
+    changed: list[UserRow] = []
+    details = {"user": user.name, "from": user.role, "to": role.value, "device": OIDC_DEVICE}
+    _append(
+        archive,
+        "role-changed",
+        SYSTEM_ACTOR,
+        details,
+        lambda: changed.append(catalog.update_user(user.name, role=role.value)),
+        None,
+    )
+    return changed[0]
 
 
 # -- writing --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS
 from archive.settings import load_settings
 from capture.analysis.engines import AnalysisSettings
 from capture.cli.exits import ExitCode, complain
+from capture.cli.oidc_options import oidc_options, oidc_settings
 from capture.cli.options import (
     add_reading_options,
     anchor_interval,
@@ -68,6 +69,7 @@ def _serve_parser(commands: Commands) -> None:
         action="store_true",
         help="allow listening on a non-loopback address (the API then faces the network)",
     )
+    oidc_options(serve)
 
 
 def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
@@ -86,7 +88,7 @@ def run_serve(args: argparse.Namespace, data_dir: Path) -> int:
             "Use --allow-remote if that is really meant.",
             ExitCode.BAD_INPUT,
         )
-    settings = ServerSettings(hosts=allowed_hosts(args.host, args.port))
+    settings = ServerSettings(hosts=allowed_hosts(args.host, args.port), oidc=oidc_settings(args))
     defaults = reading_options(args)
     team = load_settings(data_dir).queue == "postgresql"
     count = args.workers if args.workers is not None else (0 if team else DEFAULT_WORKERS)

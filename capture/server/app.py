@@ -20,11 +20,14 @@ from capture.server import (
     dashboard_analysis,
     keys,
     login,
+    oidc_login,
     replay,
     targets,
 )
 from capture.server.access import AccessState, FirstStart, access_middleware
 from capture.server.errors import error_middleware
+from capture.server.oidc_client import OidcClient, OidcSettings
+from capture.server.oidc_login import OidcLogins
 from capture.server.openapi import document
 from capture.server.rules import check_routes
 from capture.server.security import host_middleware, origin_middleware
@@ -42,6 +45,8 @@ class ServerSettings:
     hosts: frozenset[str]
     max_body: int = MAX_BODY
     capture_timeout: float = DEFAULT_TIMEOUT
+    #: The organisation's OpenID Connect provider, if the dashboard logs in through it.
+    oidc: OidcSettings | None = None
 
 
 @routes.get("/api/v1/health")
@@ -67,6 +72,7 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     app[keys.SERVICE] = service
     app[keys.SETTINGS] = settings
     app[keys.ACCESS] = AccessState(Accounts(service))
+    app[keys.OIDC] = OidcLogins(OidcClient(settings.oidc)) if settings.oidc else None
     app.add_routes(routes)
     app.add_routes(access.routes)
     app.add_routes(captures.routes)
@@ -76,6 +82,7 @@ def make_app(service: CaptureService, settings: ServerSettings) -> web.Applicati
     app.add_routes(alerts.routes)
     # The dashboard: pages at /, its files at /static/, replay at /replay/.
     app.add_routes(login.routes)
+    app.add_routes(oidc_login.routes)
     app.add_routes(dashboard.routes)
     app.add_routes(dashboard_analysis.routes)
     replay.setup(app)

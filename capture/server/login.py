@@ -57,6 +57,7 @@ def _next_page(value: str | None) -> str:
 
 def _form(request: web.Request, next_page: str, *, status: int = 200, **extra: Any) -> web.Response:
     context: dict[str, Any] = {"error": None, "name": "", **extra}
+    context["oidc"] = request.app.get(keys.OIDC) is not None
     return render(
         request, "login.html", status=status, next_page=next_page, logged_in=False, **context
     )

@@ -85,6 +85,8 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/login"): Open.PUBLIC,
     ("POST", "/login"): Open.PUBLIC,
     ("GET", "/login/once"): Open.PUBLIC,
+    ("GET", "/login/oidc"): Open.PUBLIC,
+    ("GET", "/login/oidc/callback"): Open.PUBLIC,
     ("POST", "/logout"): Open.SIGNED_IN,
     ("GET", "/static"): Open.PUBLIC,
 }
