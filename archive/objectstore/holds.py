@@ -117,7 +117,7 @@ def legal_holds(
     """The hold state of every version of a capture's objects, as the bucket reports it
     (:class:`ObjectMissing` when it has none, unless ``empty_ok``)."""
     return [
-        HoldState(key, version_id, _held(client, location, key, version_id))
+        HoldState(key, version_id, legal_hold_on(client, location, key, version_id))
         for key, version_id in _versions(client, location, capture_id, empty_ok=empty_ok)
     ]
 
@@ -137,7 +137,14 @@ def _versions(
     return found
 
 
-def _held(client: S3Client, location: StoreLocation, key: str, version_id: str) -> bool:
+#: What S3 servers answer for a version that never had a hold set: not held. SeaweedFS
+#: answers a version with no lock configuration at all the second way.
+_NEVER_HELD = {"NoSuchObjectLegalHold", "NoSuchObjectLockConfiguration"}
+_NEVER_HELD |= {"ObjectLockConfigurationNotFoundError"}
+
+
+def legal_hold_on(client: S3Client, location: StoreLocation, key: str, version_id: str) -> bool:
+    """Is the bucket's legal hold on this version (as the bucket says, asked now)."""
     try:
         answer = client.call(
             "get_object_legal_hold",
@@ -147,8 +154,7 @@ def _held(client: S3Client, location: StoreLocation, key: str, version_id: str) 
             VersionId=version_id,
         )
     except Exception as exc:
-        # S3's answer for a version that never had a hold set: not held.
-        if error_code(exc.__cause__ or exc) == "NoSuchObjectLegalHold":
+        if error_code(exc.__cause__ or exc) in _NEVER_HELD:
             return False
         raise
     return answer.get("LegalHold", {}).get("Status") == "ON"

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from archive.objectstore.client import S3Client, error_code
 from archive.objectstore.errors import ObjectStoreError
+from archive.objectstore.holds import legal_hold_on
 from archive.objectstore.listing import list_versions
 from archive.objectstore.location import StoreLocation
 from archive.timeutil import rfc3339
@@ -62,7 +63,7 @@ def capture_versions(
             found.append(StoredVersion(listed.key, listed.version_id, 0, True, None, None, False))
             continue
         until, mode = _retention(client, location, listed.key, listed.version_id)
-        held = _legal_hold(client, location, listed.key, listed.version_id)
+        held = legal_hold_on(client, location, listed.key, listed.version_id)
         found.append(
             StoredVersion(listed.key, listed.version_id, listed.size, False, until, mode, held)
         )
@@ -109,19 +110,3 @@ def _retention(
     retention = answer.get("Retention") or {}
     until = retention.get("RetainUntilDate")
     return (until if isinstance(until, datetime) else None), retention.get("Mode")
-
-
-def _legal_hold(client: S3Client, location: StoreLocation, key: str, version_id: str) -> bool:
-    try:
-        answer = client.call(
-            "get_object_legal_hold",
-            f"legal hold of {key} version {version_id}",
-            Bucket=location.bucket,
-            Key=key,
-            VersionId=version_id,
-        )
-    except ObjectStoreError as exc:
-        if error_code(exc.__cause__ or exc) in {"NoSuchObjectLegalHold", *_NO_RETENTION}:
-            return False
-        raise
-    return answer.get("LegalHold", {}).get("Status") == "ON"
