@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import sqlite3
 import stat
 from collections.abc import AsyncIterator, Iterator
@@ -27,6 +26,7 @@ from archive.evidence.anchors import ANCHORS_DIR, Anchor
 from archive.evidence.checks import Outcome
 from archive.evidence.custody import CustodyError, CustodyLog, canonical_json
 from archive.evidence.tsa_roots import TrustStore
+from archive.people.owner import owner_name
 from tests.forgery import rechained
 from tests.server import CLI, RunningServer
 from tests.tsa import TestTSA
@@ -89,17 +89,19 @@ async def test_custody_anchor_then_verify_proves_the_log_up_to_the_anchor(
     code, out, err = await cli("custody", "anchor", "--data", data, *tsa_args(tsa))
     assert code == 0, out + err
     head = log.catalog.custody_head()
-    assert head is not None and head[0] == 4  # three events, then the anchor's own
+    # three events; the command's first start (the owner made: user-added), the anchor's own
+    assert head is not None and head[0] == 5
+    assert [e.action for e in log.events()][3] == "user-added"
     (anchored,) = [e for e in log.events() if e.action == "anchored"]
     anchor = Anchor.from_details(anchored.details)
-    assert (anchor.seq, anchor.hash, anchor.tsa) == (3, list(log.events())[2].hash, tsa.url)
-    assert anchored.actor == os.environ.get("USER", "operator") and anchored.captures == ()
+    assert (anchor.seq, anchor.hash, anchor.tsa) == (4, list(log.events())[3].hash, tsa.url)
+    assert anchored.actor == owner_name() and anchored.captures == ()  # the person acting
     token = data / ANCHORS_DIR / anchor.token
-    assert anchor.token == "3-1.tsr" and f"anchored by {tsa.url}" in out and str(token) in out
+    assert anchor.token == "4-1.tsr" and f"anchored by {tsa.url}" in out and str(token) in out
     assert hashlib.sha256(token.read_bytes()).hexdigest() == anchor.token_sha256
-    for path in (token, data / ANCHORS_DIR / "3-1.chain.pem"):
+    for path in (token, data / ANCHORS_DIR / "4-1.chain.pem"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o444, path
-    assert "BEGIN CERTIFICATE" in (data / ANCHORS_DIR / "3-1.chain.pem").read_text()
+    assert "BEGIN CERTIFICATE" in (data / ANCHORS_DIR / "4-1.chain.pem").read_text()
 
     # By hand, as docs/evidence.md says: openssl over the event's hash.
     openssl = await asyncio.create_subprocess_exec(
@@ -113,14 +115,14 @@ async def test_custody_anchor_then_verify_proves_the_log_up_to_the_anchor(
     code, out, err = await cli("custody", "verify", "--data", data, "--tsa-trust", tsa.ca_pem_path)
     assert code == 0, out + err
     first = out.splitlines()[0]
-    assert "4 events, intact" in first and f"proven up to seq 3 by {tsa.url} at" in first
-    assert "seq 4..4 rest on this machine alone" in first
+    assert "5 events, intact" in first and f"proven up to seq 4 by {tsa.url} at" in first
+    assert "seq 5..5 rest on this machine alone" in first
     code, out, _ = await cli(
         "custody", "verify", "--data", data, "--tsa-trust", tsa.ca_pem_path, "--json"
     )
     verdict = json.loads(out)
     assert code == 0 and verdict["ok"] is True and verdict["outcome"] == "ok"
-    assert verdict["proven_up_to"]["seq"] == 3 and verdict["proven_up_to"]["tsa"] == tsa.url
+    assert verdict["proven_up_to"]["seq"] == 4 and verdict["proven_up_to"]["tsa"] == tsa.url
     assert [a["outcome"] for a in verdict["anchors"]] == ["ok"]
 
 
@@ -242,7 +244,7 @@ async def test_custody_anchor_needs_a_tsa_and_an_answer(
         tsa.down = False
     assert code == 1 and "not anchored" in out and "503" in out, out + err
     assert not (data / ANCHORS_DIR).exists() or not list((data / ANCHORS_DIR).iterdir())
-    assert [e.action for e in log.events()] == ["captured"]
+    assert [e.action for e in log.events()] == ["captured", "user-added"]  # no anchor
 
 
 def test_anchoring_is_due_only_after_events_other_than_anchors(log: CustodyLog) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +23,8 @@ from archive.evidence.chain_names import case_chain
 from archive.evidence.checks import exit_status
 from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.tsa_roots import TrustStore
+from archive.people import Permission
+from capture.cli.acting import acting
 from capture.cli.exits import ExitCode, complain
 from capture.cli.options import data_option, tsa_config, tsa_options
 
@@ -89,9 +90,12 @@ def _run_anchor(args: argparse.Namespace, data_dir: Path) -> int:
             " (or set $OSINT_CAPTURE_TSA)",
             ExitCode.BAD_INPUT,
         )
-    actor = os.environ.get("USER") or "operator"
     with Archive.open(data_dir, create=False) as archive:
-        runs = [anchor_head(log, config.anchoring(), actor=actor) for log in _logs(archive, args)]
+        who = acting(archive, data_dir, getattr(args, "as_user", None))
+        who.require(Permission.READ_CUSTODY)
+        runs = [
+            anchor_head(log, config.anchoring(), actor=who.actor) for log in _logs(archive, args)
+        ]
     for run in runs:
         print_anchor_run(run, archive)
     if not runs or not all(run.anchors for run in runs):
