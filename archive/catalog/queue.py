@@ -42,13 +42,17 @@ class QueueTables(CatalogConnection):
         note: str | None,
         operator: str | None,
         request: dict[str, object],
+        collector: str | None = None,
+        device: str | None = None,
     ) -> tuple[CaptureRow, bool]:
         """Queue a capture, unless one of the same URL is queued or running.
 
         Returns the capture and whether it is new. Checking and inserting happen in
         one transaction, so two requests racing for one URL still make one capture.
         """
-        item = QueuedRequest(capture_id, url, case, note, operator, request)
+        item = QueuedRequest(
+            capture_id, url, case, note, operator, request, collector=collector, device=device
+        )
         return self.enqueue_captures([item])[0]
 
     def enqueue_captures(self, items: Sequence[QueuedRequest]) -> list[tuple[CaptureRow, bool]]:
@@ -128,7 +132,7 @@ def _enqueue(conn: Session, item: QueuedRequest, case_name: str | None) -> tuple
     case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
     conn.execute(
         "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
-        " created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+        " created_at, collector, device) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
         (
             item.capture_id,
             item.url,
@@ -137,6 +141,8 @@ def _enqueue(conn: Session, item: QueuedRequest, case_name: str | None) -> tuple
             item.operator,
             json.dumps(item.request, ensure_ascii=False),
             now_rfc3339(),
+            item.collector,
+            item.device,
         ),
     )
     if item.lent_cookies:

@@ -73,6 +73,9 @@ class QueuedRequest:
     #: Cookies lent for the capture, sealed (encrypted) by the caller: kept beside the
     #: row, in the same transaction, until a worker takes them (a shared catalog only).
     lent_cookies: bytes | None = field(default=None, repr=False)
+    #: The account that asked for it, and the device it asked through (a token's name).
+    collector: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,11 @@ class CaptureRow:
     timestamp_attempts: int = 0
     timestamp_next_at: str | None = None
     target_id: int | None = None
+    #: The account that asked for the capture (``None``: made before there were
+    #: accounts), and the device it asked through: a token's name, the dashboard or
+    #: the command line. ``operator`` is a free-text label beside them.
+    collector: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,9 @@ class TargetRow:
     note: str | None
     request: dict[str, object]
     created_at: str
+    #: The account that started watching it, and through what; its runs are theirs.
+    collector: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -212,6 +223,8 @@ def capture_row(row: Row) -> CaptureRow:
         timestamp_attempts=row["timestamp_attempts"],
         timestamp_next_at=row["timestamp_next_at"],
         target_id=row["target_id"],
+        collector=row["collector"],
+        device=row["device"],
     )
 
 
@@ -229,6 +242,8 @@ def target_row(row: Row) -> TargetRow:
         note=row["note"],
         request=dict(json.loads(row["request"])),
         created_at=row["created_at"],
+        collector=row["collector"],
+        device=row["device"],
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from archive.catalog.people_schema import people_statements
+from archive.catalog.people_schema import acting_statements, people_statements
 from archive.catalog.shared import CatalogError
 
 
@@ -273,6 +273,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         10,
         "people: accounts, their tokens and sessions, case membership; who collected a capture",
         people_statements(key="INTEGER PRIMARY KEY", text="TEXT", case_key="INTEGER"),
+    ),
+    Migration(
+        11,
+        "who started a watch or asked for a reading, as captures say who collected them",
+        acting_statements(text="TEXT"),
     ),
 )
 
