@@ -13,6 +13,7 @@ from __future__ import annotations
 from archive.catalog import CaptureRow
 from archive.datadir import Archive
 from archive.evidence import sealing
+from archive.evidence.custody_events import acting
 from archive.timeutil import now_rfc3339
 
 #: A capture interrupted by a crash is tried this many times in all.
@@ -51,9 +52,10 @@ def recover_capture(archive: Archive, row: CaptureRow, *, cause: str) -> str:
             row.id,
             reasons=[*row.reasons, reason],
             finished_at=now_rfc3339(),
-            actor=row.operator,
+            actor=acting(row.collector, row.operator),
             stage="interrupted by a server crash",
             quarantined=moved is not None,
+            device=row.device,
         )
         keep_incoming_with_quarantine(archive, row.id)
     return f"{row.id}: {reason}"

@@ -184,3 +184,24 @@ def test_adopting_uncased_evidence_adopts_its_watches_too(cat: Catalog) -> None:
     assert cat.adopt_uncased_captures("amira") == 1
     assert [row.id for row in cat.list_captures(visible_to=AMIRA)] == ["old"]
     assert [t.id for t in cat.list_targets(visible_to=AMIRA)] == [target.id]
+
+
+def test_a_url_is_queued_once_per_case_and_never_handed_to_another(cat: Catalog) -> None:
+    def queue(capture_id: str, case: str | None, collector: str) -> tuple[str, bool]:
+        row, created = cat.enqueue_capture(
+            capture_id,
+            "https://example.org/same",
+            case=case,
+            note=None,
+            operator=None,
+            request={},
+            collector=collector,
+        )
+        return row.id, created
+
+    assert queue("a1", "aleppo", "amira") == ("a1", True)
+    assert queue("a2", "aleppo", "omar") == ("a1", False)  # the case's capture, one
+    assert queue("m1", "mosul", "omar") == ("m1", True)  # never aleppo's
+    assert queue("u1", None, "amira") == ("u1", True)
+    assert queue("u2", None, "amira") == ("u1", False)
+    assert queue("u3", None, "omar") == ("u3", True)  # never amira's own

@@ -179,6 +179,10 @@ class AnalysisRow:
     reasons: list[str] = field(default_factory=list)
     timestamp: str = "none"
     timestamp_attempts: int = 0
+    #: The account that asked for the run and the device it asked through (``None``:
+    #: asked before there were accounts, or by the command line without one).
+    requested_by: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +280,8 @@ def analysis_row(row: Row) -> AnalysisRow:
         reasons=list(json.loads(row["reasons"])),
         timestamp=row["timestamp"],
         timestamp_attempts=int(row["timestamp_attempts"]),
+        requested_by=row["requested_by"],
+        device=row["device"],
     )
 
 

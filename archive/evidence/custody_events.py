@@ -65,6 +65,9 @@ ACTIONS = (
     # An embedded archive copied into team storage (archive.migrate): in the embedded log
     # (where to, how many files), and in each team chain, naming the imported log's head.
     "migrated",
+    # A person made a member of a case (archive.people.membership): who, by whom, through
+    # what; the case by its SHA-256 only, as for holds.
+    "member-added",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.
@@ -106,6 +109,19 @@ def event_hash(event: Mapping[str, object]) -> str:
 def is_hash(value: object) -> bool:
     """Whether ``value`` is written as every hash of the log is: 64 lowercase hex digits."""
     return isinstance(value, str) and _HEX64.fullmatch(value) is not None
+
+
+def acting(account: str | None, label: str | None = None) -> str:
+    """The ``actor`` of an event a person asked for: their account name. Work asked for
+    before there were accounts has none, and keeps what it had: the free-text operator
+    ``label`` (``--operator``), else :data:`SYSTEM_ACTOR`."""
+    return account or label or SYSTEM_ACTOR
+
+
+def device_details(device: str | None) -> dict[str, str]:
+    """What an event's details say of the device a person acted through (a token's name,
+    ``dashboard``, ``command line``): ``{"device": ...}``, or nothing when none is known."""
+    return {"device": device} if device else {}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from archive.catalog import AnalysisRow
 from archive.datadir import Archive
 from archive.evidence import trustedtime
+from archive.evidence.custody_events import acting
 from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.runner import analyse, fail
@@ -106,7 +107,7 @@ class AnalysisWorkers:
                     row.capture_id,
                     row.number,
                     config=self.tsa,
-                    actor=row.operator,
+                    actor=acting(row.requested_by, row.operator),
                 )
             except Exception:
                 log.exception("analysis %s of %s: time-stamping failed", row.number, row.capture_id)
@@ -123,4 +124,6 @@ class AnalysisWorkers:
                     row.capture_id,
                     request={**row.request, "retry_of": row.number},
                     operator=row.operator,
+                    requested_by=row.requested_by,
+                    device=row.device,
                 )
