@@ -32,8 +32,10 @@ from archive.catalog import (
 )
 from archive.datadir import Archive
 from archive.evidence import sealing
+from archive.evidence.custody_events import acting
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from archive.manifest import Manifest
+from archive.people import Permission, Principal, admit
 from archive.timeutil import now_rfc3339
 from capture import asseen, scheduler, upkeep
 from capture.analysis.engines import AnalysisSettings
@@ -209,9 +211,15 @@ class CaptureService(ArchiveQueries):
     # -- requests ---------------------------------------------------------------------
 
     async def submit(
-        self, request: CaptureRequest, upload: AsSeenUpload | None = None
+        self, who: Principal, request: CaptureRequest, upload: AsSeenUpload | None = None
     ) -> tuple[CaptureRow, bool]:
-        """Queue a capture; an identical URL already queued or running is returned instead.
+        """Queue a capture asked for by ``who``; an identical URL already queued or running
+        for the same case (of no case: for ``who``) is returned instead.
+
+        ``who`` must be allowed to capture in the request's case: a member of it, or the
+        one naming a case that does not exist yet, who becomes its first member
+        (:func:`archive.people.admit`); a case of others is ``Denied``. The capture is
+        theirs (its collector), asked through their device.
 
         As-seen files are staged (and hashed) before the capture is queued, so what
         the investigator's browser sent is kept the moment the request is accepted.
@@ -220,10 +228,14 @@ class CaptureService(ArchiveQueries):
         (team mode without a lending key: :class:`~capture.lending.LendingKeyMissing`).
         """
         url = validate_url(request.url)
+        who.require(Permission.CAPTURE)
         if request.case is not None:
-            validate_case_name(request.case)  # here, so a bad name fails only its request
+            case = validate_case_name(request.case)  # here: a bad name fails only its request
+            if case not in who.cases:  # members pass without a hop to a thread
+                await asyncio.to_thread(admit, self.archive, who, Permission.CAPTURE, case)
         cookies = upload.cookies if upload is not None else None
         self.cookies.refuse_unless_able(cookies)
+        request = replace(request, collector=who.user, device=who.device)
         capture_id = str(uuid.uuid4())
         as_seen = None
         if upload is not None and upload.sends_anything:
@@ -294,9 +306,10 @@ class CaptureService(ArchiveQueries):
                     capture_id,
                     reasons=reasons,
                     finished_at=now_rfc3339(),
-                    actor=row.operator,
+                    actor=acting(row.collector, row.operator),
                     stage="start",
                     quarantined=False,
+                    device=row.device,
                 )
             await self._ended_unsealed(row, reasons)
         else:
@@ -328,13 +341,36 @@ class CaptureService(ArchiveQueries):
         )
 
     async def queue_analysis(
-        self, capture_id: str, options: AnalysisOptions, *, operator: str | None
+        self,
+        who: Principal,
+        capture: CaptureRow,
+        options: AnalysisOptions,
+        *,
+        operator: str | None,
     ) -> tuple[AnalysisRow, bool]:
-        """Queue an analysis run of a sealed capture (a run already queued is returned)."""
+        """Queue an analysis run of a sealed capture, asked for by ``who``, who must be
+        allowed to capture in its case (a run already queued is returned)."""
+        who.require_case(Permission.CAPTURE, capture.case, collector=capture.collector)
+        return await self._queue_analysis(capture.id, options, operator, who.user, who.device)
+
+    async def _queue_analysis(
+        self,
+        capture_id: str,
+        options: AnalysisOptions,
+        operator: str | None,
+        requested_by: str | None,
+        device: str | None,
+    ) -> tuple[AnalysisRow, bool]:
         queue = self._analysis.queue if self._analysis is not None else None
         if queue is None:
             raise RuntimeError("the capture service is not started")
-        row, created = await queue.put(capture_id, options.to_request(), operator=operator)
+        row, created = await queue.put(
+            capture_id,
+            options.to_request(),
+            operator=operator,
+            requested_by=requested_by,
+            device=device,
+        )
         if created:
             self.events.publish(analysis_stream(row.capture_id, row.number), Queued())
         queue.wake()
@@ -354,7 +390,9 @@ class CaptureService(ArchiveQueries):
         if wanted is None or not wanted.wanted:
             return None
         try:
-            queued, _ = await self.queue_analysis(row.id, wanted, operator=row.operator)
+            queued, _ = await self._queue_analysis(
+                row.id, wanted, row.operator, row.collector, row.device
+            )
         except Exception:
             log.exception("capture %s: its analysis could not be queued", row.id)
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archive.catalog.visibility import Visibility
 from archive.errors import Denied
 from archive.people.roles import Permission, Role, allows
 
@@ -76,6 +77,11 @@ class Principal:
         if case is None:
             return collector is not None and collector == self.user
         return case in self.cases
+
+    def visibility(self) -> Visibility:
+        """What the catalog's listings, searches and alerts show this person (filtered in
+        the query; :mod:`archive.catalog.visibility`), for one who may read evidence."""
+        return Visibility(self.user, self.cases)
 
     @property
     def actor(self) -> str:

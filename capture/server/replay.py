@@ -13,9 +13,11 @@ the investigator's session, and on that host the server serves only the replay
 files (see :mod:`capture.server.sessions`). The iframe is sandboxed too (scripts
 and its own origin allowed, navigating the dashboard's window not).
 
-The replay WACZ is therefore fetched without the session cookie: its URL carries a
-key, an HMAC of the capture id under a secret that lives as long as the server
-process.
+The replay WACZ is therefore fetched without the session cookie: its URL carries the
+person the replay page was opened for and a key, an HMAC of the capture id and that
+person under a secret that lives as long as the server process. The fetch checks the
+person again (their cases as they are now), so a key passed on to someone else, or
+kept after leaving the case, opens nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from archive.errors import NotFound
+from archive.people import DASHBOARD
 from capture.server import keys
+from capture.server.access import principal
 from capture.server.pages import render
 from capture.server.sessions import DASHBOARD_HOSTNAME, REPLAY_HOSTNAME, hostname
 
@@ -65,8 +70,10 @@ def installed() -> bool:
     return all((folder / name).is_file() for name in REPLAY_FILES)
 
 
-def replay_key(app: web.Application, capture_id: str) -> str:
-    return hmac.new(app[REPLAY_SECRET], capture_id.encode(), "sha256").hexdigest()
+def replay_key(app: web.Application, capture_id: str, user: str) -> str:
+    """The key of ``capture_id``'s replay package for ``user`` (their name, then the id)."""
+    message = f"{user}\n{capture_id}".encode()
+    return hmac.new(app[REPLAY_SECRET], message, "sha256").hexdigest()
 
 
 def replay_origin(request: web.Request) -> str | None:
@@ -81,14 +88,13 @@ def replay_origin(request: web.Request) -> str | None:
 @routes.get("/replay/{id}")
 async def replay_page(request: web.Request) -> web.Response:
     service = request.app[keys.SERVICE]
-    capture_id = request.match_info["id"]
-    row = await service.capture(capture_id)
-    if row is None:
-        raise NotFound(f"no capture {capture_id}")
+    who = principal(request)
+    row = await service.capture(who, request.match_info["id"])
     origin = replay_origin(request)
     source = None
     if origin is not None:
-        source = f"{origin}/replay/files/{row.id}.wacz?key={replay_key(request.app, row.id)}"
+        query = urlencode({"for": who.user, "key": replay_key(request.app, row.id, who.user)})
+        source = f"{origin}/replay/files/{row.id}.wacz?{query}"
     return render(
         request,
         "replay.html",
@@ -123,15 +129,17 @@ async def replay_code(request: web.Request) -> web.FileResponse:
 
 @routes.get("/replay/files/{id}.wacz")
 async def replay_wacz(request: web.Request) -> web.FileResponse:
-    """The capture as a WACZ, with Range support, for the key the replay page was given."""
+    """The capture as a WACZ, with Range support, for the person and key the replay page
+    was given, if that person may still open it."""
     capture_id = request.match_info["id"]
-    presented = request.query.get("key", "")
-    if not hmac.compare_digest(presented, replay_key(request.app, capture_id)):
+    user, presented = request.query.get("for", ""), request.query.get("key", "")
+    if not user or not hmac.compare_digest(presented, replay_key(request.app, capture_id, user)):
         raise NotFound(
             f"no replay of capture {capture_id} for this key; open it from the dashboard"
         )
     service = request.app[keys.SERVICE]
-    path = await service.replay_wacz(capture_id)
+    who = await service.person(user, DASHBOARD)
+    path = await service.replay_wacz(await service.capture(who, capture_id))
     return web.FileResponse(
         path, headers={"Content-Type": "application/wacz", "Cache-Control": "no-store"}
     )
