@@ -40,6 +40,7 @@ from archive.catalog import (
     CaseRow,
     CatalogError,
     SearchHit,
+    validate_case_name,
 )
 from archive.datadir import PAIRING_FILE, Archive
 from archive.errors import NotFound
@@ -190,9 +191,14 @@ class ArchiveQueries(WatchQueries):
         return await asyncio.to_thread(self.archive.reader.list_cases)
 
     async def ensure_case(self, who: Principal, name: str) -> tuple[CaseRow, bool]:
-        """The case named ``name``, and whether it was made now, with ``who`` as its first
-        member (``BadCaseName`` for a name that cannot be one; ``Denied`` for a case of
-        others: naming it does not make anyone a member)."""
+        """The case named ``name``, and whether it was made now, by ``who`` (who may manage
+        cases), with them as its first member. A case that exists is handed back as it is:
+        naming it makes nobody a member (``BadCaseName`` for a name that cannot be one)."""
+        who.require(Permission.MANAGE_CASES)
+        name = validate_case_name(name)
+        existing = {case.name: case for case in await self.cases(who)}
+        if name in existing:
+            return existing[name], False
         created = await asyncio.to_thread(admit, self.archive, who, Permission.CAPTURE, name)
         case = await asyncio.to_thread(self.archive.catalog.ensure_case, name)
         return case, created

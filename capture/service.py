@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog import (
-    AnalysisRow,
     CaptureRow,
     validate_case_name,
 )
@@ -41,13 +40,12 @@ from capture import asseen, scheduler, upkeep
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.worker import DEFAULT_ANALYSIS_WORKERS, AnalysisWorkers
-from capture.analysis.worker import stream_id as analysis_stream
+from capture.analysis_requests import AnalysisRequests
 from capture.browser import Browser
 from capture.events import CaptureEvents
 from capture.jobs import CaptureQueue, CatalogQueue
 from capture.pipeline import CaptureFailed, capture_page
 from capture.progress_events import (
-    AnalysisLink,
     CaptureDone,
     CaptureFailedEvent,
     Event,
@@ -74,7 +72,7 @@ log = logging.getLogger(__name__)
 NO_ANALYSIS = AnalysisOptions()
 
 
-class CaptureService(ArchiveQueries):
+class CaptureService(AnalysisRequests, ArchiveQueries):
     """Queue, workers and browser of one data directory; what the server reads and
     changes in its archive is asked here too (:class:`~capture.queries.ArchiveQueries`)."""
 
@@ -339,64 +337,6 @@ class CaptureService(ArchiveQueries):
                 analysis=analysis,
             ),
         )
-
-    async def queue_analysis(
-        self,
-        who: Principal,
-        capture: CaptureRow,
-        options: AnalysisOptions,
-        *,
-        operator: str | None,
-    ) -> tuple[AnalysisRow, bool]:
-        """Queue an analysis run of a sealed capture, asked for by ``who``, who must be
-        allowed to capture in its case (a run already queued is returned)."""
-        who.require_case(Permission.CAPTURE, capture.case, collector=capture.collector)
-        return await self._queue_analysis(capture.id, options, operator, who.user, who.device)
-
-    async def _queue_analysis(
-        self,
-        capture_id: str,
-        options: AnalysisOptions,
-        operator: str | None,
-        requested_by: str | None,
-        device: str | None,
-    ) -> tuple[AnalysisRow, bool]:
-        queue = self._analysis.queue if self._analysis is not None else None
-        if queue is None:
-            raise RuntimeError("the capture service is not started")
-        row, created = await queue.put(
-            capture_id,
-            options.to_request(),
-            operator=operator,
-            requested_by=requested_by,
-            device=device,
-        )
-        if created:
-            self.events.publish(analysis_stream(row.capture_id, row.number), Queued())
-        queue.wake()
-        return row, created
-
-    async def _queue_requested_analysis(
-        self, row: CaptureRow, request: CaptureRequest
-    ) -> AnalysisLink | None:
-        """The analysis the capture's request asked for, queued now that it is sealed.
-
-        A watched target's scheduled run (queued by the scheduler, not through
-        :meth:`submit`) is read as the server's defaults say.
-        """
-        wanted = request.analysis
-        if wanted is None and request.target is not None and self.analysis_defaults.wanted:
-            wanted = self.analysis_defaults
-        if wanted is None or not wanted.wanted:
-            return None
-        try:
-            queued, _ = await self._queue_analysis(
-                row.id, wanted, row.operator, row.collector, row.device
-            )
-        except Exception:
-            log.exception("capture %s: its analysis could not be queued", row.id)
-            return None
-        return AnalysisLink(queued.number, f"/api/v1/captures/{row.id}/analyses/{queued.number}")
 
     async def _after_target_run(self, row: CaptureRow) -> None:
         """A target's run ended: its timeline says how it compares with the run before.

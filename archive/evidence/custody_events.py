@@ -65,8 +65,10 @@ ACTIONS = (
     # An embedded archive copied into team storage (archive.migrate): in the embedded log
     # (where to, how many files), and in each team chain, naming the imported log's head.
     "migrated",
-    # A person made a member of a case (archive.people.membership): who, by whom, through
-    # what; the case by its SHA-256 only, as for holds.
+    # Cases and their members (archive.people): a case made (by a capture or a watch that
+    # names it, archive.people.membership) and who was let into it; the case by its
+    # SHA-256 only, as for holds.
+    "case-created",
     "member-added",
 )
 

@@ -10,7 +10,7 @@ from archive.people.directory import (
     check_name,
     secret_sha256,
 )
-from archive.people.membership import add_member, admit, record_adoption
+from archive.people.membership import admit
 from archive.people.owner import OWNER_DEVICE, Adoption, ensure_owner, load_or_create_token
 from archive.people.passwords import WeakPassword
 from archive.people.principal import COMMAND_LINE, DASHBOARD, Principal
@@ -32,13 +32,11 @@ __all__ = [
     "Principal",
     "Role",
     "WeakPassword",
-    "add_member",
     "admit",
     "allows",
     "check_name",
     "ensure_owner",
     "load_or_create_token",
     "parse_role",
-    "record_adoption",
     "secret_sha256",
 ]

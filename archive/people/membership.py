@@ -1,26 +1,26 @@
-"""Joining cases: the one way a person becomes a member, and its custody event.
+"""A case named by a capture or a watch: its namer becomes its first member, and nobody
+joins a case of others by naming it.
 
-Membership decides who sees a case's evidence, so a change of it is recorded like an
-action on evidence: a ``member-added`` custody event, written in one step with the
-catalog's change (``together_with``). Its ``actor`` is who made the change and its
-details say who joined, through what device, and the SHA-256 of the case's name (an
-export carries other cases' events, which name no case; docs/evidence.md).
+An investigator files evidence under a case name as they capture (the extension's case
+field, ``--case``): a name that is new makes the case, with them as its member, so they
+see what they filed; a name that is someone else's case is refused (403, naming the
+permission), since naming a case must never be a way into its evidence. The case's
+making is a ``case-created`` custody event, written in one step with the catalog's
+change: its ``actor`` is who named it, its details the members, the device they acted
+through and the SHA-256 of the case's name (an export carries other cases' events,
+which name no case; docs/evidence.md).
 
-A case comes to be in two ways: named by a capture or a watch (:func:`admit`), or made
-by an admin (:func:`add_member`). Either way whoever makes it is its first member, so
-an investigator who files evidence under a new name can see it, and nobody joins a case
-of others by naming it.
+Cases made by an admin, and members added or removed, are :mod:`archive.people`'s
+administration, recorded with the same event names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from archive.catalog import StateConflict, validate_case_name
-from archive.evidence.custody_events import Event, device_details
+from archive.evidence.custody_events import device_details
 from archive.hashing import sha256_bytes
-from archive.people.owner import Adoption
 from archive.people.principal import Principal
 from archive.people.roles import Permission
 
@@ -32,8 +32,7 @@ def admit(archive: Archive, who: Principal, permission: Permission, case: str) -
     """May ``who`` do ``permission`` (``capture``, ``watch``) in ``case``: as a member, yes;
     a case that does not exist yet is made now with them as its first member (and the
     custody log says so); a case of others is :class:`archive.errors.Denied`, naming the
-    permission.
-    Returns whether the case was made now.
+    permission. Returns whether the case was made now.
     """
     who.require(permission)
     name = validate_case_name(case)
@@ -42,13 +41,19 @@ def admit(archive: Archive, who: Principal, permission: Permission, case: str) -
     if any(row.name == name for row in archive.catalog.list_cases()):
         who.require_case(permission, name)  # raises: a case of others
     try:
-        _record(
-            archive,
-            who,
-            name,
-            who.user,
-            lambda: archive.catalog.create_case(name, member=who.user, added_by=who.user),
-            created=True,
+        archive.custody.append(
+            "case-created",
+            actor=who.actor,
+            details={
+                "case_sha256": sha256_bytes(name.encode()),
+                "members": [who.user],
+                "second_factor": False,
+                "named_by": str(permission),
+                **device_details(who.device),
+            },
+            together_with=lambda: archive.catalog.create_case(
+                name, member=who.user, added_by=who.user
+            ),
         )
     except StateConflict:
         # Made by someone else since we looked: theirs, unless we were added meanwhile.
@@ -56,62 +61,3 @@ def admit(archive: Archive, who: Principal, permission: Permission, case: str) -
             who.require_case(permission, name)
         return False
     return True
-
-
-def add_member(archive: Archive, by: Principal, case: str, user: str) -> Event:
-    """Make ``user`` a member of ``case`` (made if new), as ``by``, who must be allowed to
-    manage cases. An admin opening a case's evidence adds themselves this way, and the
-    event records it. :class:`StateConflict` when ``user`` is a member already."""
-    by.require(Permission.MANAGE_CASES)
-    name = validate_case_name(case)
-
-    def change() -> None:
-        if not archive.catalog.add_member(name, user, added_by=by.user):
-            raise StateConflict(f"{user} is already a member of case {name!r}")
-
-    return _record(archive, by, name, user, change, created=False)
-
-
-def _record(
-    archive: Archive,
-    by: Principal,
-    case: str,
-    member: str,
-    change: Callable[[], object],
-    *,
-    created: bool,
-) -> Event:
-    """The ``member-added`` event, with the catalog's ``change`` in the same step."""
-    details: dict[str, object] = {
-        "case_sha256": sha256_bytes(case.encode()),
-        "member": member,
-        **device_details(by.device),
-    }
-    if created:
-        details["case_created"] = True
-    return archive.custody.append(
-        "member-added",
-        actor=by.actor,
-        details=details,
-        together_with=change,
-    )
-
-
-def record_adoption(archive: Archive, adoption: Adoption) -> list[Event]:
-    """The custody log's account of the first start (:func:`archive.people.ensure_owner`):
-    one ``member-added`` event per case made before there were accounts, now the owner's
-    (``adopted``). The owner's captures of no case need none: their events already
-    name the operator who made them, and their rows now name the owner as collector."""
-    name = adoption.owner.name
-    return [
-        archive.custody.append(
-            "member-added",
-            actor=name,
-            details={
-                "case_sha256": sha256_bytes(case.encode()),
-                "member": name,
-                "adopted": True,
-            },
-        )
-        for case in adoption.cases
-    ]

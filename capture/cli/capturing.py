@@ -25,12 +25,11 @@ from archive.people import Permission, admit
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
-from capture.cli.acting import command_line_principal
+from capture.cli.acting import acting
 from capture.cli.analysing import print_progress, print_run
 from capture.cli.exits import ExitCode
 from capture.cli.options import (
     add_reading_options,
-    as_option,
     data_option,
     media_limits,
     media_options,
@@ -56,7 +55,6 @@ def register(commands: Commands) -> None:
     capture.add_argument(
         "--operator", help="a label of who made the capture, kept with it (default: $USER)"
     )
-    as_option(capture)
     data_option(capture)
     capture.add_argument(
         "--timeout",
@@ -86,7 +84,8 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
     )
     display = ProgressDisplay(sys.stderr, quiet=args.json)
     try:
-        manifest = asyncio.run(_capture(request, data_dir, display, args.as_user))
+        as_user = getattr(args, "as_user", None)  # the global --as, where there is one
+        manifest = asyncio.run(_capture(request, data_dir, display, as_user))
     except KeyboardInterrupt:
         display.finish()
         print(f"interrupted: {url} was not sealed (recorded as failed)", file=sys.stderr)
@@ -112,7 +111,7 @@ async def _capture(
     """The capture, made as the owner or ``as_user``, who must be allowed to capture in
     its case (a new case is made theirs), before a browser starts."""
     with Archive.open(data_dir) as archive:
-        who = command_line_principal(archive, as_user)
+        who = acting(archive, data_dir, as_user)
         who.require(Permission.CAPTURE)
         if request.case is not None:
             admit(archive, who, Permission.CAPTURE, request.case)

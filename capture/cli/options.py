@@ -43,18 +43,6 @@ def data_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def as_option(parser: argparse.ArgumentParser) -> None:
-    """``--as USER``: the account a command acts as (default: the installation's owner)."""
-    parser.add_argument(
-        "--as",
-        dest="as_user",
-        metavar="USER",
-        default=None,
-        help="act as this account (custody names it; its role and cases decide what it"
-        " may do); default: the installation's owner, the first admin",
-    )
-
-
 def tsa_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("trusted time (RFC 3161)")
     group.add_argument(

@@ -19,7 +19,7 @@ from archive.catalog import Catalog
 from archive.datadir import Archive
 from archive.people import Permission, admit
 from archive.timeutil import now_rfc3339
-from capture.cli.acting import command_line_principal
+from capture.cli.acting import acting
 from capture.cli.exits import ExitCode, complain
 from capture.cli.listing import capture_dict
 from capture.cli.options import data_option
@@ -90,7 +90,7 @@ def run_watch(args: argparse.Namespace, data_dir: Path) -> int:
     with Archive.open(data_dir, create=command == "add") as archive:
         catalog = archive.catalog
         if command == "add":
-            _add_target(archive, args, url, interval)
+            _add_target(archive, data_dir, args, url, interval)
         elif command == "list":
             targets = catalog.list_targets(include_removed=args.all)
             _print_targets(catalog, targets, args.json)
@@ -102,9 +102,12 @@ def run_watch(args: argparse.Namespace, data_dir: Path) -> int:
     return ExitCode.COMPLETE
 
 
-def _add_target(archive: Archive, args: argparse.Namespace, url: str, interval: int) -> None:
-    """Watch ``url`` as the owner: its runs are theirs, in a case they may watch in."""
-    who = command_line_principal(archive, None)
+def _add_target(
+    archive: Archive, data_dir: Path, args: argparse.Namespace, url: str, interval: int
+) -> None:
+    """Watch ``url`` as the person the command acts as: its runs are theirs, in a case
+    they may watch in (a new one is made theirs)."""
+    who = acting(archive, data_dir, getattr(args, "as_user", None))
     who.require(Permission.WATCH)
     if args.case is not None:
         admit(archive, who, Permission.WATCH, args.case)

@@ -1,8 +1,8 @@
 """The /cases resource: every case's name, and whether the person asking belongs to it.
 
 Names only: a case's evidence is reached through the captures it holds, for its
-members. Creating a case makes its creator its first member (a ``member-added``
-custody event); naming a case of others makes no one a member of it (403).
+members. Creating a case makes its creator its first member (a ``case-created``
+custody event); naming a case that exists makes no one a member of it.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ async def create_case(request: web.Request) -> web.Response:
         case, created = await request.app[keys.SERVICE].ensure_case(who, body["name"])
     except BadCaseName as exc:  # said with the field it came in
         raise BadCaseName(f"field body.name: {exc}") from None
-    return web.json_response(
-        {"name": case.name, "created_at": case.created_at, "created": created, "member": True},
-        status=201,
-    )
+    body = {
+        "name": case.name,
+        "created_at": case.created_at,
+        "created": created,
+        "member": created or case.name in who.cases,
+    }
+    return web.json_response(body, status=201)

@@ -86,7 +86,8 @@ def _counts(rows: list[CaptureRow]) -> dict[str, int]:
 async def index(request: web.Request) -> web.Response:
     service = _service(request)
     who = principal(request)
-    rows = await service.captures(who)
+    # An auditor lists cases and reads no evidence: the index names their cases only.
+    rows = await service.captures(who) if who.can(Permission.READ_EVIDENCE) else []
     cases = sorted(who.cases)  # their cases, those without captures yet too
     return _page(
         request,
