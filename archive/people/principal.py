@@ -59,13 +59,15 @@ class Principal:
                 return
             raise Denied(
                 f"{self.user} may not {_DOING[permission]}: it is filed under no case, and"
-                f" only {collector or 'the person who collected it'} may open it",
+                f" only {collector or 'the person who collected it'} has the"
+                f" '{permission}' permission on it",
                 permission=permission,
             )
         if case not in self.cases:
             raise Denied(
-                f"{self.user} may not {_DOING[permission]} in case {case!r}: they are not"
-                " a member of it (an admin adds members with"
+                f"{self.user} may not {_DOING[permission]} in case {case!r}: the"
+                f" '{permission}' permission holds only in one's own cases, and they are"
+                " not a member of it (an admin adds members with"
                 f" `osint-capture case add-member {case!r} {self.user}`)",
                 permission=permission,
             )
