@@ -13,11 +13,12 @@ the investigator's session, and on that host the server serves only the replay
 files (see :mod:`capture.server.sessions`). The iframe is sandboxed too (scripts
 and its own origin allowed, navigating the dashboard's window not).
 
-The replay WACZ is therefore fetched without the session cookie: its URL carries the
-person the replay page was opened for and a key, an HMAC of the capture id and that
-person under a secret that lives as long as the server process. The fetch checks the
-person again (their cases as they are now), so a key passed on to someone else, or
-kept after leaving the case, opens nothing.
+The replay WACZ is therefore fetched without the session cookie: its URL carries a
+key naming the person the replay page was opened for: the HMAC of the capture id and
+that person under a secret that lives as long as the server process, then the person's
+name, all in hex (ReplayWeb.page loads no source whose key holds a second parameter or
+a ``:``). The fetch checks the person again (their cases as they are now), so a key
+passed on to someone else, or kept after leaving the case, opens nothing.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ INDEX_HTML = """<!doctype html>
 """
 
 REPLAY_SECRET: web.AppKey[bytes] = web.AppKey("replay_secret")
+#: A replay key's HMAC-SHA256, in hex, before the name of the person it is for.
+_MAC_HEX = 64
 
 
 def setup(app: web.Application) -> None:
@@ -71,9 +74,20 @@ def installed() -> bool:
 
 
 def replay_key(app: web.Application, capture_id: str, user: str) -> str:
-    """The key of ``capture_id``'s replay package for ``user`` (their name, then the id)."""
+    """The key of ``capture_id``'s replay package for ``user``: the HMAC (64 hex digits),
+    then the user's name in hex."""
     message = f"{user}\n{capture_id}".encode()
-    return hmac.new(app[REPLAY_SECRET], message, "sha256").hexdigest()
+    mac = hmac.new(app[REPLAY_SECRET], message, "sha256").hexdigest()
+    return mac + user.encode().hex()
+
+
+def key_user(key: str) -> str | None:
+    """The person a replay key names (checked by comparing the key with theirs), or
+    ``None`` for a key that names nobody."""
+    try:
+        return bytes.fromhex(key[_MAC_HEX:]).decode() or None
+    except ValueError:  # not hex, or not UTF-8
+        return None
 
 
 def replay_origin(request: web.Request) -> str | None:
@@ -93,7 +107,7 @@ async def replay_page(request: web.Request) -> web.Response:
     origin = replay_origin(request)
     source = None
     if origin is not None:
-        query = urlencode({"for": who.user, "key": replay_key(request.app, row.id, who.user)})
+        query = urlencode({"key": replay_key(request.app, row.id, who.user)})
         source = f"{origin}/replay/files/{row.id}.wacz?{query}"
     return render(
         request,
@@ -132,8 +146,11 @@ async def replay_wacz(request: web.Request) -> web.FileResponse:
     """The capture as a WACZ, with Range support, for the person and key the replay page
     was given, if that person may still open it."""
     capture_id = request.match_info["id"]
-    user, presented = request.query.get("for", ""), request.query.get("key", "")
-    if not user or not hmac.compare_digest(presented, replay_key(request.app, capture_id, user)):
+    presented = request.query.get("key", "")
+    user = key_user(presented)
+    if user is None or not hmac.compare_digest(
+        presented, replay_key(request.app, capture_id, user)
+    ):
         raise NotFound(
             f"no replay of capture {capture_id} for this key; open it from the dashboard"
         )
