@@ -36,8 +36,8 @@ def admit(archive: Archive, who: Principal, permission: Permission, case: str) -
     """
     who.require(permission)
     name = validate_case_name(case)
-    if name in who.cases:
-        return False
+    if name in who.cases or name in archive.catalog.cases_of(who.user):
+        return False  # a member (since the request began, too: their own capture made it)
     if any(row.name == name for row in archive.catalog.list_cases()):
         who.require_case(permission, name)  # raises: a case of others
     try:
