@@ -35,7 +35,8 @@ oidc:
 	@scripts/ensure-oidc-provider
 
 run: setup
-	@echo "Pair the browser extension (extension/) with this token:"
+	@echo "Paste this token into the browser extension's options (extension/;"
+	@echo "\`osint-capture token\` prints it again):"
 	@$(BIN)/osint-capture token --data $(DATA)
 	$(BIN)/osint-capture serve --data $(DATA) --ocr
 

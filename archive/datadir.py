@@ -13,6 +13,7 @@ code that uses it.
     catalog.sqlite3      the catalog (and its WAL files)
     custody.jsonl        the chain of custody (its lock, anchors/ and anchors.lock beside it);
                          in team mode the chains are in the catalog's database instead
+    access-anchors/      the access log's anchors (the log itself is a chain in the catalog)
     keys/                the installation's signing key
     captures/ID/         each capture's sealed files
     quarantine/          unsealed leftovers of interrupted captures, set aside
@@ -21,7 +22,7 @@ code that uses it.
     replay/              plain WACZ views for the dashboard's replay (never evidence)
     exports/             packages exported from the dashboard
     models/              speech models rejoined for analysis
-    api-token, paired-extensions.json   the server's secrets
+    api-token            this computer's token (the owner's), what `osint-capture token` prints
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Self
 
 from archive.catalog import CATALOG_NAME, Catalog, open_catalog
 from archive.errors import NotFound
+from archive.evidence.access_log import AccessLog
 from archive.evidence.custody import SYSTEM_ACTOR, CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_interface import Custody
@@ -49,7 +51,6 @@ REPLAY_DIR = "replay"
 EXPORTS_DIR = "exports"
 MODELS_DIR = "models"
 TOKEN_FILE = "api-token"
-PAIRING_FILE = "paired-extensions.json"
 
 
 class NoArchive(NotFound):
@@ -90,6 +91,9 @@ class Archive:
             if self.settings.catalog_scheme == "sqlite"
             else DbCustodyLog(catalog, self.store)
         )
+        #: Who viewed, downloaded, replayed or exported what: a chain in the catalog's
+        #: chain tables, on either engine (:mod:`archive.evidence.access_log`).
+        self.access = AccessLog(catalog, self.store)
         self._key: SigningKey | None = None
         self._reader: Catalog | None = None
         self._reader_lock = threading.Lock()

@@ -258,18 +258,29 @@ async def measure(pages: int) -> tuple[list[Row], dict[str, Any]]:
     started = time.perf_counter()
     try:
         async with BenchSite() as site, _engines(work) as (server, running):
-            for workers in EMBEDDED:
-                embedded[workers], details["runs"][f"embedded {workers}"] = await _embedded(
-                    work, site, workers, pages
-                )
-            for workers in TEAM:
-                team[workers], details["runs"][f"team {workers}"] = await _team(
-                    work, site, _new_team(server, running), workers, pages
-                )
+            # Interleaved (embedded 1, team 1, embedded 2, ...), so a change in the
+            # machine's load during the run falls on both modes alike, not on one.
+            for kind, workers in _interleaved():
+                label = f"{kind} {workers}"
+                details["order"] = [*details.get("order", []), label]
+                if kind == "embedded":
+                    embedded[workers], details["runs"][label] = await _embedded(
+                        work, site, workers, pages
+                    )
+                else:
+                    team[workers], details["runs"][label] = await _team(
+                        work, site, _new_team(server, running), workers, pages
+                    )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     details["total_s"] = round(time.perf_counter() - started, 1)
     return _rows(embedded, team, details), details
+
+
+def _interleaved() -> list[tuple[str, int]]:
+    """Every configuration, embedded and team taking turns."""
+    pairs = [(("embedded", e), ("team", t)) for e, t in zip(EMBEDDED, TEAM, strict=True)]
+    return [run for pair in pairs for run in pair]
 
 
 def _rows(embedded: dict[int, float], team: dict[int, float], details: dict[str, Any]) -> list[Row]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,11 @@ RESOURCE_INTERVAL = 0.25
 REMEMBERED = 200
 #: Events kept per capture.
 HISTORY = 500
+#: Seconds without an event after which a follower asks whether the work ended unheard.
+QUIET_SECONDS = 10.0
+
+#: What a follower asks after a quiet spell: the terminal event, if the work ended.
+EndCheck = Callable[[], Awaitable[Event | None]]
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,16 @@ class CaptureEvents:
     def known(self, capture_id: str) -> bool:
         return capture_id in self._streams
 
-    async def follow(self, stream_id: str) -> AsyncIterator[Published]:
-        """Every event of a stream so far, then new ones until it is done or failed."""
+    async def follow(
+        self, stream_id: str, *, ended: EndCheck | None = None
+    ) -> AsyncIterator[Published]:
+        """Every event of a stream so far, then new ones until it is done or failed.
+
+        ``ended``: asked after each :data:`QUIET_SECONDS` without an event, it returns
+        the stream's terminal event if the work ended without this process hearing it
+        (in team mode a worker's events come through a relay, and a notification can be
+        lost with a connection); that event is published here and ends the stream.
+        """
         stream = self._stream(stream_id)
         queue: asyncio.Queue[Published] = asyncio.Queue()
         stream.followers.add(queue)
@@ -116,7 +129,7 @@ class CaptureEvents:
                     return
             seen = stream.history[-1].seq if stream.history else 0
             while True:
-                published = await queue.get()
+                published = await self._next(stream_id, queue, ended)
                 if published.seq <= seen:
                     continue
                 yield published
@@ -124,6 +137,18 @@ class CaptureEvents:
                     return
         finally:
             stream.followers.discard(queue)
+
+    async def _next(
+        self, stream_id: str, queue: asyncio.Queue[Published], ended: EndCheck | None
+    ) -> Published:
+        while True:
+            try:
+                return await asyncio.wait_for(queue.get(), QUIET_SECONDS if ended else None)
+            except TimeoutError:
+                assert ended is not None
+                terminal = await ended()
+                if terminal is not None:
+                    self.publish(stream_id, terminal, relayed=True)
 
     def _emit(self, stream_id: str, stream: _Stream, event: Event, relayed: bool) -> None:
         if self.relay is not None and not relayed:

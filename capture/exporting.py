@@ -27,7 +27,8 @@ PDF_TIMEOUT_MS = 120_000
 
 
 def choose_captures(catalog: Catalog, *, case: str | None, ids: list[str]) -> list[str]:
-    """The captures to export: the listed ids, or every sealed capture of a case."""
+    """The captures to export: the listed ids, or every sealed capture of a case (but the
+    deleted ones, whose files are gone: named one by one, they are refused)."""
     if ids:
         return ids
     if case is None:
@@ -35,7 +36,7 @@ def choose_captures(catalog: Catalog, *, case: str | None, ids: list[str]) -> li
     sealed = [
         row.id
         for row in reversed(catalog.list_captures(case=case))
-        if row.status in ("complete", "partial")
+        if row.status in ("complete", "partial") and row.deleted_at is None
     ]
     if not sealed:
         raise ExportError(f"case {case!r} has no sealed captures to export")

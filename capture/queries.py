@@ -42,7 +42,7 @@ from archive.catalog import (
     SearchHit,
     validate_case_name,
 )
-from archive.datadir import PAIRING_FILE, Archive
+from archive.datadir import Archive
 from archive.errors import NotFound
 from archive.evidence.custody_events import Event, device_details
 from archive.evidence.trustedtime import TimestampConfig
@@ -70,11 +70,6 @@ class ArchiveQueries(WatchQueries):
     archive: Archive
     data_dir: Path
     tsa: TimestampConfig | None
-
-    @property
-    def pairing_path(self) -> Path:
-        """Where the paired extension's origin is kept (known before the archive opens)."""
-        return self.data_dir / PAIRING_FILE
 
     # -- captures ---------------------------------------------------------------------
 
@@ -155,6 +150,20 @@ class ArchiveQueries(WatchQueries):
     async def custody_events(self, row: CaptureRow) -> list[Event]:
         """The custody log's events about a capture, as read (``CustodyError`` if unreadable)."""
         return await asyncio.to_thread(lambda: list(self.archive.custody.events(row.id)))
+
+    async def record_access(
+        self, action: str, *, actor: str, device: str, captures: list[str], details: dict[str, Any]
+    ) -> None:
+        """One view, download, replay or export in the access log, through the writer in
+        a thread (capture/server/auditing.py is its one caller)."""
+        await asyncio.to_thread(
+            self.archive.access.record,
+            action,
+            actor=actor,
+            device=device,
+            captures=captures,
+            details=details,
+        )
 
     async def replay_wacz(self, row: CaptureRow) -> Path:
         """The capture as a plain WACZ for replay, built on first use (``ReplayError``)."""

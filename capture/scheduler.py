@@ -332,11 +332,12 @@ def _record(archive: Archive, row: CaptureRow) -> TimelineEvent:
 
 
 def previous_sealed(catalog: Catalog, row: CaptureRow) -> CaptureRow | None:
-    """The target's newest sealed capture created before ``row``."""
+    """The target's newest sealed (and not deleted) capture created before ``row``."""
     assert row.target_id is not None
     for other in catalog.list_captures(target_id=row.target_id):
         earlier = (other.created_at, other.id) < (row.created_at, row.id)
-        if other.id != row.id and other.status in SEALED_STATUSES and earlier:
+        kept = other.deleted_at is None  # a deleted capture has nothing left to compare
+        if other.id != row.id and other.status in SEALED_STATUSES and earlier and kept:
             return other
     return None
 

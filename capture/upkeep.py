@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from archive.datadir import Archive
 from archive.evidence import trustedtime
-from archive.evidence.anchoring import anchor_all_due
-from archive.evidence.custody import SYSTEM_ACTOR
+from archive.evidence.anchoring import Anchoring, AnchorRun, anchor_all_due, anchor_if_due
+from archive.evidence.custody import SYSTEM_ACTOR as SYSTEM
 from archive.evidence.trustedtime import TimestampConfig
 
 log = logging.getLogger(__name__)
@@ -40,9 +41,10 @@ async def stamp_pending_once(archive: Archive, tsa: TimestampConfig) -> None:
 
 
 async def anchor_custody(archive: Archive, tsa: TimestampConfig, interval: float) -> None:
-    """Every ``interval``, the custody head time-stamped by the TSAs, when events were
-    added since the newest anchor: what the log holds is then proven outside this
-    machine within the hour. A failure is logged and retried next time.
+    """Every ``interval``, the custody head (and the access log's) time-stamped by the
+    TSAs, when events were added since the newest anchor: what the logs hold is then
+    proven outside this machine within the hour. A failure is logged and retried next
+    time.
     """
     while True:
         await asyncio.sleep(interval)
@@ -51,15 +53,32 @@ async def anchor_custody(archive: Archive, tsa: TimestampConfig, interval: float
 
 async def anchor_once(archive: Archive, tsa: TimestampConfig) -> None:
     """One round of :func:`anchor_custody` (team mode runs it as a periodic job): each
-    chain whose head moved since its newest anchor (one chain in embedded mode)."""
+    chain whose head moved since its newest anchor (one chain in embedded mode), and
+    the access log likewise. Each is tried whatever became of the other."""
     try:
         anchoring = tsa.anchoring()
-        runs = await asyncio.to_thread(
-            anchor_all_due, archive.custody, anchoring, actor=SYSTEM_ACTOR
-        )
     except Exception:
-        log.exception("anchoring the custody head failed; trying again later")
+        log.exception("anchoring: the time-stamp authorities cannot be used; trying again later")
         return
+    rounds: tuple[tuple[str, Callable[[], list[AnchorRun]]], ...] = (
+        ("the custody head", lambda: anchor_all_due(archive.custody, anchoring, actor=SYSTEM)),
+        ("the access log", lambda: _access_due(archive, anchoring)),
+    )
+    for what, work in rounds:
+        try:
+            runs = await asyncio.to_thread(work)
+        except Exception:
+            log.exception("anchoring %s failed; trying again later", what)
+            continue
+        _log_runs(runs)
+
+
+def _access_due(archive: Archive, anchoring: Anchoring) -> list[AnchorRun]:
+    run = anchor_if_due(archive.access.chain, anchoring, actor=SYSTEM)
+    return [run] if run is not None else []
+
+
+def _log_runs(runs: list[AnchorRun]) -> None:
     for run in runs:
         chain = f" (chain {run.chain})" if run.chain else ""
         for anchor in run.anchors:

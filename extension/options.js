@@ -1,8 +1,10 @@
 // Options: the server address, the token that pairs this browser with the
-// server, and the operator's name; "Test connection" asks the server for its
+// server, and the operator's name. Saving asks the server whose token it is and
+// shows "Paired as NAME (DEVICE)"; "Test connection" asks the server for its
 // health with that token and says plainly what happened.
 
 import { call, explain } from "./lib/api.js";
+import { showWho, whoAmI } from "./lib/pairing.js";
 import { DEFAULT_SERVER, getSettings, normalizeServer, saveSettings, serverOriginPattern } from "./lib/settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -30,6 +32,17 @@ async function load() {
   $("test").addEventListener("click", () => {
     test().catch((error) => say("result", String(error.message || error), "error"));
   });
+  showPaired().catch((error) => console.warn("who am I", error));
+}
+
+/** Questions asked so far: only the last one's answer is shown (a save may overtake the first). */
+let whoAsked = 0;
+
+/** Ask the server whose the stored token is, and say it: "Paired as NAME (DEVICE)". */
+async function showPaired() {
+  const mine = ++whoAsked;
+  const who = await whoAmI(await getSettings());
+  if (mine === whoAsked) showWho($("paired"), who);
 }
 
 /**
@@ -48,6 +61,7 @@ async function save() {
   const asked = chrome.permissions.request({ origins: [serverOriginPattern(server)] }).catch(() => false);
   await saveSettings({ server, token: $("token").value, operator: $("operator").value });
   $("server").value = server;
+  await showPaired();
   if (!(await asked)) {
     say("saved", `Saved, but the extension may not reach ${server}: allow it when the browser asks.`, "error");
   } else {

@@ -13,6 +13,7 @@ import { analysisEnded, analysisRequest, describeAnalysis } from "./lib/analysis
 import { call, explain } from "./lib/api.js";
 import { capturable, originPattern } from "./lib/asseen.js";
 import { recordKey } from "./lib/capture.js";
+import { showWho, whoAmI } from "./lib/pairing.js";
 import { getSettings } from "./lib/settings.js";
 
 const $ = (id) => document.getElementById(id);
@@ -94,6 +95,12 @@ async function init() {
   if (!settings.token) {
     $("capture").disabled = true;
     showBanner("Pair the extension: open Options and paste the token from `osint-capture token`.");
+    return;
+  }
+  const who = await whoAmI(settings);
+  showWho($("paired"), who);
+  if (who.outcome === "refused") {
+    $("capture").disabled = true;
     return;
   }
   try {

@@ -29,8 +29,8 @@ from typing import Any
 from cdxj_indexer.main import CDXJIndexer
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.evidence.anchors import PACKAGE_HEAD_PATH, package_path
 from archive.evidence.custody import canonical_json, event_hash
+from archive.evidence.package_anchors import PACKAGE_HEAD_PATH, package_path
 from archive.evidence.signing import SigningKey, sign_file_bytes, signature_to_b64
 from archive.evidence.tsa_client import request_token
 from archive.evidence.tsa_roots import TrustStore

@@ -9,8 +9,10 @@ authorization codes and real signed ID tokens. Stopped by its PID at the end.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -21,6 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import aiohttp
+from yarl import URL
 
 from tests.pgcluster import free_port
 
@@ -95,3 +100,52 @@ def _wait_until_up(issuer: str, process: subprocess.Popen[bytes]) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"the OIDC provider did not answer at {url} in {START_TIMEOUT} s")
+
+
+_FORM = re.compile(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', re.S)
+_INPUT = re.compile(r"<input\b([^>]*)>")
+_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"]*)"')
+
+
+async def provider_login(
+    http: aiohttp.ClientSession, url: str, account: str, *, stop_at: str
+) -> str:
+    """Go through the provider's login and consent pages as ``account``, from the
+    authorization ``url`` until a redirect to ``stop_at`` (the server's callback), and
+    return that redirect's URL. ``http`` keeps the provider's cookies
+    (``CookieJar(unsafe=True)``: its host is an IP address)."""
+    for _ in range(20):
+        async with http.get(url, allow_redirects=False) as response:
+            if response.status in (302, 303):
+                url = str(response.url.join(URL(response.headers["Location"])))
+                if url.startswith(stop_at):
+                    return url
+                continue
+            page = await response.text()
+            if response.status != 200:
+                raise AssertionError(f"the provider answered {response.status}: {page[:500]}")
+        action, fields = _first_form(page)
+        if "login" in fields:
+            fields.update(login=account, password="any password: dev pages take any")
+        async with http.post(
+            str(response.url.join(URL(action))), data=fields, allow_redirects=False
+        ) as posted:
+            if posted.status not in (302, 303):
+                raise AssertionError(f"{action}: {posted.status} {(await posted.text())[:500]}")
+            url = str(posted.url.join(URL(posted.headers["Location"])))
+            if url.startswith(stop_at):
+                return url
+    raise AssertionError("the provider never sent the browser back")
+
+
+def _first_form(page: str) -> tuple[str, dict[str, str]]:
+    found = _FORM.search(page)
+    if found is None:
+        raise AssertionError(f"no form on the provider's page: {page[:500]}")
+    action, body = found.groups()
+    fields = {}
+    for attributes in _INPUT.findall(body):
+        named = dict(_ATTRIBUTE.findall(attributes))
+        if "name" in named:
+            fields[named["name"]] = html.unescape(named.get("value", ""))
+    return html.unescape(action), fields

@@ -18,6 +18,7 @@ from archive.catalog import Catalog, NotInCatalog, ObjectVersion, StateConflict,
 from archive.errors import Conflict
 from archive.hashing import sha256_bytes
 from archive.objectstore import VersionBook
+from archive.objectstore.holds import HoldBook
 
 SHA = sha256_bytes(b"sealed bytes")
 OTHER = sha256_bytes(b"other bytes")
@@ -122,3 +123,17 @@ def test_a_hold_on_an_unknown_case_is_refused(cat: Catalog) -> None:
     with pytest.raises(NotInCatalog, match="no case 'Nowhere'"):
         cat.set_case_hold("Nowhere", True, operator="amal")
     assert cat.list_cases() == [] and cat.case_hold("Nowhere") is None
+
+
+def test_a_captures_hold_is_its_cases(cat: Catalog) -> None:
+    """What the object store asks before and after each upload (``HoldBook``)."""
+    assert issubclass(Catalog, HoldBook)
+    for capture_id, case in (("c1", "Harbour"), ("c2", "Bridge"), ("c3", None)):
+        cat.start_capture(
+            capture_id, "https://example.org/", case=case, note=None, operator=None, started_at="x"
+        )
+    assert [cat.capture_hold(c) for c in ("c1", "c2", "c3", "nope")] == [None] * 4
+    hold = cat.set_case_hold("Harbour", True, operator="amal", reason="order")
+    assert [cat.capture_hold(c) for c in ("c1", "c2", "c3", "nope")] == [hold, None, None, None]
+    cat.set_case_hold("Harbour", False, operator="amal")
+    assert cat.capture_hold("c1") is None

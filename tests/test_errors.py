@@ -68,7 +68,7 @@ from capture.cli.entry import main
 from capture.cli.exits import ExitCode
 from capture.pipeline import CaptureFailed
 from capture.scheduler import IntervalError
-from capture.server.errors import BadRequest, Forbidden, MisdirectedRequest, Unauthorized
+from capture.server.errors import BadRequest, Forbidden, MisdirectedRequest
 from capture.urls import BadURL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -190,7 +190,6 @@ TABLE: list[tuple[type[OsintCaptureError], int, int]] = [
     (BrowserError, 1, 503),
     (CaptureFailed, 1, 500),
     (BadRequest, 2, 400),
-    (Unauthorized, 1, 401),
     (Forbidden, 1, 403),
     (MisdirectedRequest, 1, 421),
 ]

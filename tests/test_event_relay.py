@@ -14,6 +14,7 @@ import json
 import pytest
 
 from capture import event_relay, progress_events
+from capture import events as events_module
 from capture.event_relay import MAX_PAYLOAD, EventRelay, decode, encode
 from capture.events import CaptureEvents
 from capture.progress_events import (
@@ -133,3 +134,23 @@ async def test_a_relay_with_its_database_gone_keeps_events_waiting_and_goes_on(
         assert events.state("c-1") == {"stage": "derived"}  # this process's streams go on
     finally:
         await relay.stop()
+
+
+async def test_a_follower_that_missed_the_end_learns_it_from_the_catalog(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lost notification does not leave a follower waiting forever: after a quiet spell
+    it asks (the server asks the catalog), and the answer ends its stream."""
+    monkeypatch.setattr(events_module, "QUIET_SECONDS", 0.05)
+    streams = CaptureEvents()
+    streams.publish("c1", StageEntered("load"))
+    asked = 0
+
+    async def ended() -> Event | None:
+        nonlocal asked
+        asked += 1
+        return CaptureDone("complete", (), "a" * 64, analysis=None) if asked == 3 else None
+
+    seen = [p.event async for p in streams.follow("c1", ended=ended)]
+    assert [type(e) for e in seen] == [StageEntered, CaptureDone] and asked == 3
+    assert [type(p.event) async for p in streams.follow("c1")] == [StageEntered, CaptureDone]

@@ -31,6 +31,8 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, Worker, async_playwright
 
+from archive.catalog import CATALOG_NAME, Catalog
+from archive.people import Directory
 from capture.browser import Browser, find_chromium
 from tests.reading_site import ReadingSite
 from tests.site import TestSite
@@ -43,6 +45,8 @@ CLI = str(Path(sys.executable).with_name("osint-capture"))
 #: The session cookie value that opens /members on the test site.
 SECRET = "letmein"
 OPERATOR = "Extension Tester"
+#: What the options page and the popup say of a token the server refuses (401).
+REFUSED_TOKEN = "This token was revoked or is unknown: ask for a new one."
 #: A capture of the test site takes seconds; this is the most the popup is waited for.
 CAPTURE_WAIT_MS = 180_000
 
@@ -194,8 +198,20 @@ async def extension(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E
             await context.close()
 
 
-async def _options(extension: Extension, server: str, token: str) -> tuple[str, str]:
-    """Fill in the options page, press Test connection; the outcome and what it says."""
+@dataclass
+class Options:
+    """What the options page said after Test connection: the outcome and the result's
+    words, and who the server says the token is (the ``#paired`` line: its outcome,
+    ``ok``, ``refused`` or ``unknown``, and its words)."""
+
+    outcome: str
+    result: str
+    paired_outcome: str
+    paired: str
+
+
+async def _pair(extension: Extension, server: str, token: str) -> Options:
+    """Fill in the options page and press Test connection."""
     page = await extension.context.new_page()
     try:
         await page.goto(extension.url("options.html"))
@@ -205,9 +221,21 @@ async def _options(extension: Extension, server: str, token: str) -> tuple[str, 
         await page.click("#test")
         result = page.locator('#result[data-outcome="ok"], #result[data-outcome="error"]')
         await result.wait_for(timeout=30_000)
-        return await result.get_attribute("data-outcome") or "", await result.inner_text()
+        paired = page.locator("#paired")
+        return Options(
+            await result.get_attribute("data-outcome") or "",
+            await result.inner_text(),
+            await paired.get_attribute("data-outcome") or "",
+            await paired.text_content() or "",
+        )
     finally:
         await page.close()
+
+
+async def _options(extension: Extension, server: str, token: str) -> tuple[str, str]:
+    """Fill in the options page, press Test connection; the outcome and what it says."""
+    said = await _pair(extension, server, token)
+    return said.outcome, said.result
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -223,30 +251,32 @@ async def test_options_page_says_plainly_what_is_wrong(
     extension: Extension, server: Server
 ) -> None:
     try:
-        outcome, text = await _options(extension, server.base, "not-the-token")
-        assert outcome == "error" and "did not accept the token (401)" in text, text
+        said = await _pair(extension, server.base, "not-the-token")
+        assert said.outcome == "error" and "did not accept the token (401)" in said.result, said
+        assert (said.paired_outcome, said.paired) == ("refused", REFUSED_TOKEN), said
 
         outcome, text = await _options(extension, server.base, "")
         assert outcome == "error" and "Pair the extension" in text, text
 
-        # The server answers one paired extension only: pair another one, and this
-        # extension is refused, with the way out in the message.
-        await _cli("token", "--reset-pairing", "--data", str(server.data))
+        # A token belongs to the first extension that presents it: one another
+        # extension took first is refused to this one, with the way out in the message.
+        with Catalog.open(server.data / CATALOG_NAME) as catalog:
+            owner = catalog.tokens()[0].user
+            _, theirs = Directory(catalog).create_token(owner, "someone-elses-browser")
         async with (
             aiohttp.ClientSession() as http,
             http.get(
                 server.base + "/api/v1/health",
                 headers={
-                    "Authorization": f"Bearer {server.token}",
+                    "Authorization": f"Bearer {theirs}",
                     "Origin": "chrome-extension://someoneelsesextensionidxxxxxxxxx",
                 },
             ) as response,
         ):
             assert response.status == 200
-        outcome, text = await _options(extension, server.base, server.token)
+        outcome, text = await _options(extension, server.base, theirs)
         assert outcome == "error" and "refused this extension (403 Forbidden)" in text, text
-        assert "--reset-pairing" in text
-        await _cli("token", "--reset-pairing", "--data", str(server.data))
+        assert "belongs to another extension" in text and "token create" in text
 
         nowhere = f"http://127.0.0.1:{_free_port()}"
         outcome, text = await _options(extension, nowhere, server.token)
@@ -258,6 +288,65 @@ async def test_options_page_says_plainly_what_is_wrong(
     settings = await extension.storage()
     assert settings["server"] == server.base and settings["token"] == server.token
     assert settings["operator"] == OPERATOR
+
+
+async def test_paired_as_a_named_person_whose_captures_name_them(
+    extension: Extension, server: Server, site: TestSite
+) -> None:
+    """A token made for amira's laptop (`token create`) pairs the extension as her: the
+    options page and the popup say so, her capture into her case names her in custody,
+    and once the token is revoked the extension says so at once."""
+    data = ["--data", str(server.data)]
+    await _cli("user", "add", "amira", "--role", "investigator", *data)
+    await _cli("case", "create", "amira-case", "--member", "amira", *data)
+    secret = (await _cli("token", "create", "--user", "amira", "--name", "laptop", *data)).strip()
+    assert secret.startswith("ocp_")
+    try:
+        said = await _pair(extension, server.base, secret)
+        assert said.outcome == "ok", said
+        assert (said.paired_outcome, said.paired) == ("ok", "Paired as amira (laptop)"), said
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(server.base + "/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
+            as response,
+        ):  # fmt: skip
+            assert response.status == 200
+            me = await response.json()
+        assert me == {
+            "user": "amira", "role": "investigator", "device": "laptop", "cases": ["amira-case"],
+        }  # fmt: skip
+
+        page = await extension.context.new_page()
+        await page.goto(site.url("/rich"))
+        popup = await _capture_through_popup(
+            extension, page, case="amira-case", note="amira's capture", cookies=False
+        )
+        assert await popup.inner_text("#paired") == "Paired as amira (laptop)"
+        capture_id = await popup.get_attribute("#result", "data-id")
+        await popup.close()
+        await page.close()
+        lines = (server.data / "custody.jsonl").read_text().splitlines()
+        [sealed] = [
+            event
+            for event in map(json.loads, lines)
+            if event["action"] == "captured" and event["captures"] == [capture_id]
+        ]
+        assert sealed["actor"] == "amira", sealed
+        assert sealed["details"]["device"] == "laptop", sealed
+
+        await _cli("token", "revoke", "laptop", "--user", "amira", *data)
+        said = await _pair(extension, server.base, secret)
+        assert said.outcome == "error" and "(401)" in said.result, said
+        assert (said.paired_outcome, said.paired) == ("refused", REFUSED_TOKEN), said
+        popup = await extension.context.new_page()
+        await popup.goto(extension.url("popup.html"))
+        await popup.wait_for_selector('#paired[data-outcome="refused"]')
+        assert await popup.inner_text("#paired") == REFUSED_TOKEN
+        assert await popup.is_disabled("#capture")
+        await popup.close()
+    finally:
+        said = await _pair(extension, server.base, server.token)
+        assert said.outcome == "ok", said
 
 
 async def _capture_through_popup(

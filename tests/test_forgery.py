@@ -33,8 +33,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from archive.evidence.anchors import PACKAGE_HEAD_PATH
 from archive.evidence.custody import canonical_json
+from archive.evidence.package_anchors import PACKAGE_HEAD_PATH
 from archive.evidence.signing import P256_ORDER, SigningKey
 from archive.evidence.trustedtime import TimestampConfig
 from archive.evidence.tsa_client import request_token

@@ -23,13 +23,13 @@ import pytest_asyncio
 from archive.catalog import Catalog
 from archive.datadir import Archive
 from archive.evidence.anchoring import Anchoring, anchor_head
-from archive.evidence.anchors import (
-    ANCHORED_CHECK,
+from archive.evidence.anchors import ANCHORED_CHECK
+from archive.evidence.checks import Check, Outcome, overall
+from archive.evidence.package_anchors import (
     PACKAGE_HEAD_PATH,
     check_package_anchors,
     is_package_token,
 )
-from archive.evidence.checks import Check, Outcome, overall
 from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.export import export_wacz
 from archive.wacz.export_types import ExportResult

@@ -53,7 +53,7 @@ def test_a_token_is_shown_once_and_kept_only_as_its_hash(
     who = directory.token_principal(secret, origin="chrome-extension://abc")
     assert (who.user, who.role, who.device) == ("amira", Role.INVESTIGATOR, "laptop")
     assert catalog.tokens("amira")[0].origin == "chrome-extension://abc"
-    with pytest.raises(Unauthenticated, match="another extension"):
+    with pytest.raises(Denied, match="another extension"):
         directory.token_principal(secret, origin="chrome-extension://other")
     assert directory.token_principal(secret).user == "amira"  # scripts send no origin
 

@@ -115,7 +115,8 @@ async def test_tokens_origins_and_hosts_are_checked(server: RunningServer) -> No
     )
     assert status == 421
 
-    # The first extension that presents the token is paired; others are refused.
+    # The first extension that presents a token binds it; others are refused that token
+    # (403: the token is good, the extension may not use it), scripts are not.
     paired = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
     status, headers, _ = await server.request("GET", "/api/v1/health", headers={"Origin": paired})
     assert status == 200 and headers["Access-Control-Allow-Origin"] == paired
@@ -124,9 +125,15 @@ async def test_tokens_origins_and_hosts_are_checked(server: RunningServer) -> No
     )
     assert status == 204 and "Authorization" in headers["Access-Control-Allow-Headers"]
     other = "chrome-extension://ponmlkjihgfedcbaponmlkjihgfedcba"
-    status, headers, body = await server.request("GET", "/api/v1/health", headers={"Origin": other})
-    assert status == 403 and "paired" in body["detail"]
-    assert "Access-Control-Allow-Origin" not in headers
+    for method in ("GET", "OPTIONS"):  # the options page checks with OPTIONS
+        status, headers, body = await server.request(
+            method, "/api/v1/health", headers={"Origin": other}
+        )
+        assert status == 403 and "belongs to another extension" in body["detail"], body
+        assert paired in body["detail"] and "token create" in body["detail"]
+        assert "Access-Control-Allow-Origin" not in headers
+    status, _, _ = await server.request("GET", "/api/v1/health")
+    assert status == 200
 
 
 @pytest.mark.parametrize(
@@ -192,7 +199,7 @@ async def test_the_openapi_document_matches_the_routes(server: RunningServer) ->
     from capture.server.app import ServerSettings, make_app
     from capture.service import CaptureService
 
-    app = make_app(CaptureService(server.data), ServerSettings(token="x" * 40, hosts=frozenset()))
+    app = make_app(CaptureService(server.data), ServerSettings(hosts=frozenset()))
     routed = {
         (route.method.lower(), route.resource.canonical)
         for route in app.router.routes()

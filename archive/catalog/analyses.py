@@ -196,6 +196,8 @@ class AnalysisTables(CatalogConnection):
     def pending_analysis_timestamps(self, *, due_by: str | None = None) -> list[AnalysisRow]:
         """Sealed runs still waiting for a token (only those due, given ``due_by``)."""
         sql = "SELECT * FROM analyses WHERE status = 'done' AND timestamp = 'pending'"
+        # Nothing is left of a deleted capture's runs to stamp.
+        sql += " AND capture_id NOT IN (SELECT id FROM captures WHERE deleted_at IS NOT NULL)"
         params: list[object] = []
         if due_by is not None:
             sql += " AND (timestamp_next_at IS NULL OR timestamp_next_at <= ?)"

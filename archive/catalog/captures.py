@@ -204,6 +204,7 @@ class CaptureTables(CatalogConnection):
     def pending_timestamps(self, *, due_by: str | None = None) -> list[CaptureRow]:
         """Sealed captures still waiting for a token (only those due, given ``due_by``)."""
         sql = CAPTURE_SELECT + " WHERE captures.timestamp = 'pending'"
+        sql += " AND captures.deleted_at IS NULL"  # nothing of it is left to stamp
         params: list[object] = []
         if due_by is not None:
             sql += " AND (captures.timestamp_next_at IS NULL OR captures.timestamp_next_at <= ?)"

@@ -117,6 +117,18 @@ class CaseTables(CatalogConnection):
         with self._read() as conn:
             return _find_hold(conn, name)
 
+    def capture_hold(self, capture_id: str) -> CaseHold | None:
+        """The hold on the case ``capture_id`` is filed under, or ``None`` (no case, not
+        held, or no such capture). An object store asks this for every file it seals,
+        so that a held case's new objects are held from their first byte."""
+        with self._read() as conn:
+            row = conn.execute(
+                _HOLD_SELECT + " JOIN captures ON captures.case_id = cases.id"
+                " WHERE captures.id = ?",
+                (capture_id,),
+            ).fetchone()
+        return _hold(row) if row is not None else None
+
     def case_holds(self) -> list[CaseHold]:
         """Every case on legal hold, by name."""
         with self._read() as conn:

@@ -73,7 +73,8 @@ TABLES: tuple[Table, ...] = (
         _names(
             "id url final_url case_id note operator status reasons started_at finished_at"
             " warc manifest_sha256 created_at attempts request timestamp timestamp_attempts"
-            " timestamp_next_at target_id collector device"
+            " timestamp_next_at target_id collector device deleted_at deleted_by"
+            " deletion_reason"
         ),
     ),
     Table(

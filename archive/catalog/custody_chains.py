@@ -16,6 +16,7 @@ re-encode (``jsonb`` reorders keys), and the hash is over these bytes.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 from archive.catalog.connection import CatalogConnection
@@ -136,6 +137,51 @@ class CustodyChainTables(CatalogConnection):
                 (chain,),
             ).fetchall()
         return [event for event in map(_stored, rows) if event is not None]
+
+    def custody_chain_pages(
+        self, chain: str, *, after_seq: int = 0, upto: int | None = None, page: int = 500
+    ) -> Iterator[StoredEvent]:
+        """``chain``'s stored events past ``after_seq`` (to ``upto`` when given), in seq
+        order, read ``page`` rows at a time: a chain of millions of events is never held
+        whole (``migrate``'s imported log, its verification)."""
+        while True:
+            sql = "SELECT chain, seq, hash, line FROM custody_events WHERE chain = ? AND seq > ?"
+            params: list[object] = [chain, after_seq]
+            if upto is not None:
+                sql += " AND seq <= ?"
+                params.append(upto)
+            with self._read() as conn:
+                rows = conn.execute(sql + " ORDER BY seq LIMIT ?", [*params, page]).fetchall()
+            for row in rows:
+                stored = _stored(row)
+                if stored is not None:
+                    yield stored
+            if len(rows) < page:
+                return
+            after_seq = int(rows[-1]["seq"])
+
+    def custody_chain_lines_at(self, chain: str, seqs: Collection[int]) -> dict[int, bytes]:
+        """The stored lines of ``chain`` at ``seqs`` (those it holds), by seq."""
+        found: dict[int, bytes] = {}
+        wanted = sorted(set(seqs))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in part)
+            with self._read() as conn:
+                rows = conn.execute(
+                    f"SELECT seq, line FROM custody_events WHERE chain = ? AND seq IN ({marks})",
+                    [chain, *part],
+                ).fetchall()
+            found.update((int(row["seq"]), bytes(row["line"])) for row in rows)
+        return found
+
+    def custody_chain_end(self, chain: str) -> int:
+        """The highest seq stored for ``chain`` (0 when it holds none)."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT MAX(seq) AS seq FROM custody_events WHERE chain = ?", (chain,)
+            ).fetchone()
+        return int(row["seq"]) if row is not None and row["seq"] is not None else 0
 
     def custody_chain_heads(self) -> dict[str, tuple[int, str]]:
         """Every chain's head row, ``(seq, hash)`` by chain name."""

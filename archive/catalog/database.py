@@ -26,6 +26,7 @@ from archive.catalog.people import PeopleTables
 from archive.catalog.queue import QueueTables
 from archive.catalog.search import SearchTables
 from archive.catalog.targets import TargetTables
+from archive.catalog.tombstones import TombstoneTables
 from archive.catalog.versions import ObjectVersionTables
 
 
@@ -41,6 +42,7 @@ class Catalog(
     SearchTables,
     ObjectVersionTables,
     PeopleTables,
+    TombstoneTables,
 ):
     """The catalog: which cases and captures exist, and the hashes of every sealed file.
 

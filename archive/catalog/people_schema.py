@@ -85,7 +85,7 @@ def _membership_statements(*, text: str, case_key: str) -> tuple[str, ...]:
 
 
 def acting_statements(*, text: str) -> tuple[str, ...]:
-    """Who started a watch or asked for a reading (SQLite migration 11, PostgreSQL step 7),
+    """Who started a watch or asked for a reading (SQLite migration 12, PostgreSQL step 9),
     as captures say who collected them: the custody log names them, and a target of no
     case is its collector's alone, as its runs are."""
     return (

@@ -280,6 +280,15 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         8,
+        "deleted captures: the row stays as a tombstone (when, by whom, why)",
+        (
+            'ALTER TABLE captures ADD COLUMN deleted_at TEXT COLLATE "C"',
+            'ALTER TABLE captures ADD COLUMN deleted_by TEXT COLLATE "C"',
+            'ALTER TABLE captures ADD COLUMN deletion_reason TEXT COLLATE "C"',
+        ),
+    ),
+    Migration(
+        9,
         "who started a watch or asked for a reading, as captures say who collected them",
         acting_statements(text='TEXT COLLATE "C"'),
     ),

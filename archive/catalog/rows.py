@@ -104,6 +104,16 @@ class CaptureRow:
     #: the command line. ``operator`` is a free-text label beside them.
     collector: str | None = None
     device: str | None = None
+    #: A deleted capture's tombstone: when its files were removed, by whom, and why
+    #: (``None`` while they are kept). ``status`` stays what it was sealed as.
+    deleted_at: str | None = None
+    deleted_by: str | None = None
+    deletion_reason: str | None = None
+
+    @property
+    def shown_status(self) -> str:
+        """The status to show people: ``deleted`` for a tombstone, else ``status``."""
+        return "deleted" if self.deleted_at is not None else self.status
 
 
 @dataclass(frozen=True)
@@ -229,6 +239,9 @@ def capture_row(row: Row) -> CaptureRow:
         target_id=row["target_id"],
         collector=row["collector"],
         device=row["device"],
+        deleted_at=row["deleted_at"],
+        deleted_by=row["deleted_by"],
+        deletion_reason=row["deletion_reason"],
     )
 
 

@@ -276,6 +276,16 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         11,
+        "deleted captures: the row stays as a tombstone (when, by whom, why)",
+        (
+            # NULL while the capture's files are kept; set by archive.deletion, never unset.
+            "ALTER TABLE captures ADD COLUMN deleted_at TEXT",
+            "ALTER TABLE captures ADD COLUMN deleted_by TEXT",
+            "ALTER TABLE captures ADD COLUMN deletion_reason TEXT",
+        ),
+    ),
+    Migration(
+        12,
         "who started a watch or asked for a reading, as captures say who collected them",
         acting_statements(text="TEXT"),
     ),

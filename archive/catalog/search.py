@@ -34,10 +34,12 @@ class SearchTables(CatalogConnection):
             self._engine.text.insert_page(conn, capture_id, url, fold(title), fold(text))
 
     def unindexed_captures(self) -> list[CaptureRow]:
-        """Sealed captures whose text is not in the search index yet (older captures)."""
+        """Sealed captures whose text is not in the search index yet (older captures);
+        a deleted capture's text was taken out on purpose."""
         with self._read() as conn:
             rows = conn.execute(
                 CAPTURE_SELECT + " WHERE captures.status IN ('complete', 'partial')"
+                " AND captures.deleted_at IS NULL"
                 " AND captures.id NOT IN (SELECT capture_id FROM capture_text)"
                 " ORDER BY captures.created_at"
             ).fetchall()

@@ -20,17 +20,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.evidence.anchors import (
-    ANCHORS_DIR,
-    PACKAGE_HEAD_PATH,
-    Anchor,
-    chain_name,
-    package_path,
-    token_name,
-)
+from archive.evidence.anchors import ANCHORS_DIR, Anchor, chain_name, token_name
 from archive.evidence.chain_anchors import chain_token, keep_chain_anchor
 from archive.evidence.custody import CustodyError, CustodyLog, CustodyTampered
 from archive.evidence.custody_db import ChainLog, DbCustodyLog
+from archive.evidence.package_anchors import EMBEDDED, SLICE, Segment
 from archive.evidence.timestamps import Timestamp, TimestampError
 from archive.evidence.tsa_client import DEFAULT_TIMEOUT, request_token
 from archive.evidence.tsa_roots import TrustStore
@@ -181,18 +175,20 @@ def anchor_all_due(
 
 @dataclass(frozen=True)
 class PackageAnchors:
-    """What an export carries of its custody: the head it was made at, and the anchors."""
+    """What an export carries of one custody segment: the head it was made at, and the
+    anchors (:mod:`archive.evidence.package_anchors`)."""
 
-    #: ``evidence/custody-head.json``.
+    #: The head file's bytes (``evidence/custody-head.json`` for the slice).
     head: bytes
     #: ``(path in the package, the token's bytes)`` for each anchor carried.
     tokens: tuple[tuple[str, bytes], ...]
     #: The anchoring of the head done for this export (``None`` when no TSA is set).
     run: AnchorRun | None
+    head_path: str = SLICE.head_path
 
     def entries(self) -> list[tuple[str, bytes]]:
         """Every file to add to the package, with its path there."""
-        return [(PACKAGE_HEAD_PATH, self.head), *self.tokens]
+        return [(self.head_path, self.head), *self.tokens]
 
 
 def package_anchors(
@@ -212,15 +208,39 @@ def package_anchors(
     if not events:
         return None
     _refuse_contradicted(events)
-    first, last = events[0], events[-1]
+    last = events[-1]
     run = None
-    target = _slice_log(log, first)
+    target = _slice_log(log, events[0])
     if anchoring is not None and anchoring.tsas:
         run = anchor_head(target, anchoring, actor=actor, at=(last["seq"], last["hash"]))
+    return _gathered(target, events, run, SLICE)
+
+
+def embedded_package_anchors(
+    log: DbCustodyLog, chain: str, events: Sequence[Mapping[str, Any]]
+) -> PackageAnchors | None:
+    """The embedded log's own anchors, made before ``migrate``, within its exported slice
+    (``events``, of the imported ``chain``), with that slice's head; none is made now:
+    the imported chain never grows. ``None`` when the slice is empty."""
+    if not events:
+        return None
+    _refuse_contradicted(events)
+    return _gathered(log.chain(chain), events, None, EMBEDDED)
+
+
+def _gathered(
+    target: AnchoredLog,
+    events: Sequence[Mapping[str, Any]],
+    run: AnchorRun | None,
+    segment: Segment,
+) -> PackageAnchors:
+    """The recorded anchors of seqs within ``events`` (and those ``run`` made), each
+    token read as sealed, and the head file naming them."""
+    first, last = events[0], events[-1]
     recorded = [_recorded(e) for e in events if e["action"] == "anchored"]
     carried = [a for a in recorded if first["seq"] <= a.seq <= last["seq"]]
     carried += run.anchors if run is not None else []
-    tokens = tuple((package_path(a.token), _token_bytes(target, a)) for a in carried)
+    tokens = tuple((segment.token_path(a.token), _token_bytes(target, a)) for a in carried)
     head = {
         "seq": last["seq"],
         "hash": last["hash"],
@@ -230,12 +250,13 @@ def package_anchors(
                 "hash": a.hash,
                 "tsa": a.tsa,
                 "gen_time": a.gen_time,
-                "path": package_path(a.token),
+                "path": segment.token_path(a.token),
             }
             for a in carried
         ],
     }
-    return PackageAnchors((json.dumps(head, indent=2) + "\n").encode("utf-8"), tokens, run)
+    data = (json.dumps(head, indent=2) + "\n").encode("utf-8")
+    return PackageAnchors(data, tokens, run, segment.head_path)
 
 
 def _refuse_contradicted(events: Sequence[Mapping[str, Any]]) -> None:

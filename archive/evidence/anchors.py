@@ -19,8 +19,7 @@ without its event (a crash between) is noted and checked on its own, since the T
 statement is true all the same; an event whose file is missing or differs fails.
 
 In an export, ``evidence/custody-head.json`` names the slice's last event and every
-anchor carried, each token as ``evidence/custody-anchor-<seq>-<n>.tsr`` (one folder
-deep, as ``wacz validate`` requires); :func:`check_package_anchors` checks them.
+anchor carried, each token beside it: :mod:`archive.evidence.package_anchors`.
 
 Every check here ends in an :class:`~archive.evidence.checks.Outcome`. A token whose TSA chains
 to no trusted root is *unproven*: it contradicts nothing, and proves nothing either.
@@ -32,15 +31,13 @@ anchor left it. Exports and published anchors are what put them out of reach.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from archive.evidence.checks import Check, Outcome
-from archive.evidence.custody_events import CustodyError, is_hash
-from archive.evidence.custody_lines import verify_slice
+from archive.evidence.custody_events import is_hash
 from archive.evidence.timestamps import TimestampError, UntrustedChain
 from archive.evidence.tsa_roots import TrustStore
 from archive.evidence.tsa_token import read_claim
@@ -50,9 +47,6 @@ from archive.timeutil import rfc3339
 #: Where anchors live, under the data directory.
 ANCHORS_DIR = "anchors"
 CHAIN_SUFFIX = ".chain.pem"
-#: The export's statement of its custody head and the anchors it carries.
-PACKAGE_HEAD_PATH = "evidence/custody-head.json"
-PACKAGE_TOKEN_PREFIX = "evidence/custody-anchor-"
 #: ``<seq>-<n>.tsr``; in team mode the chain's tag comes first (``c<12 hex>.<seq>-<n>.tsr``,
 #: :func:`archive.evidence.chain_names.chain_tag`): one store folder holds every chain's.
 _TOKEN_NAME = re.compile(r"(?:c[0-9a-f]{12}\.)?(?P<seq>[1-9][0-9]*)-(?P<n>[1-9][0-9]*)\.tsr")
@@ -77,18 +71,6 @@ def anchored_seq(name: str) -> int | None:
     """The seq a token file's name says it anchors, or ``None`` if it is no anchor's name."""
     match = _TOKEN_NAME.fullmatch(name)
     return int(match["seq"]) if match else None
-
-
-def package_path(token: str) -> str:
-    """Where the token file ``token`` goes in an export (without a chain's tag: a package
-    carries one chain, so ``<seq>-<n>.tsr`` names it there)."""
-    return PACKAGE_TOKEN_PREFIX + token.rsplit(".", 2)[-2] + ".tsr"
-
-
-def is_package_token(path: str) -> bool:
-    """Whether a package member is an anchor token (for collecting ``tokens``)."""
-    rest = path.removeprefix(PACKAGE_TOKEN_PREFIX)
-    return rest != path and anchored_seq(rest) is not None
 
 
 @dataclass(frozen=True)
@@ -257,139 +239,3 @@ def untrusted_note(anchors: Sequence[AnchorCheck]) -> str:
     if not count:
         return ""
     return f" ({count} more anchor(s) from TSAs not trusted here prove nothing more)"
-
-
-# -- in an export ----------------------------------------------------------------------------
-
-
-def check_package_anchors(
-    events: Sequence[Mapping[str, Any]],
-    head: object | None,
-    tokens: Mapping[str, bytes],
-    trust: TrustStore,
-) -> list[Check]:
-    """Check an export's custody head and anchors, offline.
-
-    ``events`` is the parsed ``evidence/custody.jsonl``, ``head`` the parsed
-    ``evidence/custody-head.json`` (``None`` when the package has none), ``tokens`` the
-    package's anchor tokens by path (:func:`is_package_token`). The last check,
-    ``custody anchored``, is ok only when an anchor the verifier trusts covers the
-    head: then the slice is proven to have existed, as it is, at that anchor's time.
-    """
-    try:
-        verify_slice(events)
-    except (CustodyError, TypeError, ValueError) as exc:
-        reason = f"the slice's own chain does not hold, so no anchor can vouch for it: {exc}"
-        return [Check(HEAD_CHECK, Outcome.FAILED, reason)]
-    logged = {event["seq"]: event["hash"] for event in events}
-    if head is None:
-        missing = "the package does not say which custody head it was exported at"
-        return [Check(HEAD_CHECK, Outcome.UNPROVEN, missing), *_uncarried(events, [], tokens)]
-    try:
-        head_seq, head_hash, entries = _read_head(head)
-    except ValueError as exc:
-        reason = f"{PACKAGE_HEAD_PATH} is not a custody head: {exc}"
-        return [Check(HEAD_CHECK, Outcome.FAILED, reason), *_uncarried(events, [], tokens)]
-    head_check = _head_check(events, head_seq, head_hash)
-    anchors = [_check_entry(entry, tokens, logged, trust) for entry in entries]
-    final = _package_anchored(anchors, head_seq if head_check.ok else None)
-    uncarried = _uncarried(events, entries, tokens)
-    return [head_check, *shown_checks(anchors, final), *uncarried, final]
-
-
-def _read_head(head: object) -> tuple[int, str, list[Mapping[str, Any]]]:
-    if not isinstance(head, Mapping):
-        raise ValueError("not a JSON object")
-    seq, hash_, entries = head.get("seq"), head.get("hash"), head.get("anchors")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not is_hash(hash_):
-        raise ValueError("no seq and hash")
-    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
-        raise ValueError("anchors is not a list of objects")
-    return seq, str(hash_), entries
-
-
-def _head_check(events: Sequence[Mapping[str, Any]], seq: int, hash_: str) -> Check:
-    if not events:
-        return Check(HEAD_CHECK, Outcome.FAILED, f"the head is seq {seq}, but the slice is empty")
-    last = events[-1]
-    if (last["seq"], last["hash"]) != (seq, hash_):
-        return Check(
-            HEAD_CHECK,
-            Outcome.FAILED,
-            f"{PACKAGE_HEAD_PATH} says the export's head was seq {seq} ({hash_[:12]}…), but"
-            f" the slice ends at seq {last['seq']} ({last['hash'][:12]}…): the slice was"
-            " cut, extended or rewritten after the export",
-        )
-    return Check(HEAD_CHECK, Outcome.OK, f"the slice ends at seq {seq}, the head at export")
-
-
-def _check_entry(
-    entry: Mapping[str, Any],
-    tokens: Mapping[str, bytes],
-    logged: Mapping[int, str],
-    trust: TrustStore,
-) -> AnchorCheck:
-    seq, path = entry.get("seq"), entry.get("path")
-    fields_ok = (
-        isinstance(seq, int)
-        and not isinstance(seq, bool)
-        and is_hash(entry.get("hash"))
-        and all(isinstance(entry.get(k), str) for k in ("tsa", "gen_time"))
-        and isinstance(path, str)
-        and is_package_token(path)
-    )
-    if not fields_ok:
-        where = str(path) if isinstance(path, str) else PACKAGE_HEAD_PATH
-        reason = f"an anchor listed in {PACKAGE_HEAD_PATH} is malformed: {dict(entry)!r}"
-        return AnchorCheck(None, "", "?", "?", where, Outcome.FAILED, reason)
-    claim = Claim(seq, entry["hash"], entry["tsa"], entry["gen_time"], path)
-    return check_token(tokens.get(path), claim, logged, trust, log_name="the slice")
-
-
-def _uncarried(
-    events: Sequence[Mapping[str, Any]],
-    entries: Sequence[Mapping[str, Any]],
-    tokens: Mapping[str, bytes],
-) -> list[Check]:
-    """A failure for each anchor the slice records of one of its own events but the
-    package leaves out: hiding an anchor is how a rewrite would hide."""
-    if not events:
-        return []
-    first, last = events[0]["seq"], events[-1]["seq"]
-    carried = {
-        (entry.get("seq"), hashlib.sha256(tokens[path]).hexdigest())
-        for entry in entries
-        if isinstance(path := entry.get("path"), str) and path in tokens
-    }
-    checks = []
-    for event in events:
-        if event.get("action") != "anchored":
-            continue
-        try:
-            anchor = Anchor.from_details(event.get("details") or {})
-        except ValueError as exc:
-            reason = f"the 'anchored' event seq {event['seq']} does not describe an anchor: {exc}"
-            checks.append(Check(ANCHOR_CHECK, Outcome.FAILED, reason))
-            continue
-        if first <= anchor.seq <= last and (anchor.seq, anchor.token_sha256) not in carried:
-            reason = (
-                f"the 'anchored' event seq {event['seq']} records an anchor of seq {anchor.seq}"
-                f" by {anchor.tsa} (token SHA-256 {anchor.token_sha256}) that the package does"
-                " not carry: an anchor was left out"
-            )
-            checks.append(Check(ANCHOR_CHECK, Outcome.FAILED, reason))
-    return checks
-
-
-def _package_anchored(anchors: Sequence[AnchorCheck], head_seq: int | None) -> Check:
-    at_head = [a for a in anchors if head_seq is not None and a.seq == head_seq]
-    best = furthest(at_head)
-    if best is None:
-        return Check(
-            ANCHORED_CHECK,
-            Outcome.UNPROVEN,
-            "no anchor the verifier trusts covers the custody head: the events rest on the"
-            " sender's word (and the package signature) alone",
-        )
-    text = f"custody proven up to seq {best.seq} at {best.gen_time} by {best.tsa}"
-    return Check(ANCHORED_CHECK, Outcome.OK, text + untrusted_note(anchors))

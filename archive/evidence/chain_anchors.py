@@ -36,22 +36,24 @@ CHAIN_KIND = "tsa-chain"
 
 @dataclass(frozen=True)
 class StoreTokens:
-    """Anchor tokens sealed in the archive's store, folder ``anchors``."""
+    """Anchor tokens sealed in the archive's store, folder ``anchors`` (the access log's:
+    ``access-anchors``)."""
 
     store: SealedStore
+    folder: str = ANCHORS_DIR
 
     def read(self, name: str) -> bytes:
         """The token as sealed (an object store checks its recorded SHA-256 as it reads)."""
         if isinstance(self.store, FileStore):
-            return (self.store.root / ANCHORS_DIR / name).read_bytes()
+            return (self.store.root / self.folder / name).read_bytes()
         open_file: Any = getattr(self.store, "open_file", None)
         if open_file is None:
             raise CustodyError(f"the store {type(self.store).__name__} cannot read {name}")
-        with open_file(ANCHORS_DIR, name) as stream:
+        with open_file(self.folder, name) as stream:
             return bytes(stream.read())
 
     def where(self, name: str) -> str:
-        return f"{ANCHORS_DIR}/{name} (in the store)"
+        return f"{self.folder}/{name} (in the store)"
 
 
 def keep_chain_anchor(log: ChainLog, stamp: Timestamp, seq: int, hash_: str, actor: str) -> Anchor:
@@ -62,15 +64,16 @@ def keep_chain_anchor(log: ChainLog, stamp: Timestamp, seq: int, hash_: str, act
         catalog.lock_custody_anchoring(log.name)
         taken = {a.name for a in catalog.custody_anchor_files(log.name)}
         name = _free_name(log.name, seq, taken)
+        folder = log.anchors_folder
         try:
-            with log.store.create_file(ANCHORS_DIR, name, TOKEN_KIND) as token:
+            with log.store.create_file(folder, name, TOKEN_KIND) as token:
                 token.write(stamp.token_der)
-            with log.store.create_file(ANCHORS_DIR, chain_name(name), CHAIN_KIND) as chain:
+            with log.store.create_file(folder, chain_name(name), CHAIN_KIND) as chain:
                 chain.write(stamp.tsa_chain_pem.encode("ascii"))
         except (OSError, StoreError) as exc:
             raise CustodyError(
                 f"the anchor of {log.where} seq {seq} from {stamp.tsa_url} could not be"
-                f" sealed as {ANCHORS_DIR}/{name}: {exc}"
+                f" sealed as {folder}/{name}: {exc}"
             ) from exc
         assert token.sealed is not None
         anchor = Anchor(
@@ -90,4 +93,4 @@ def _free_name(chain: str, seq: int, taken: set[str]) -> str:
 
 def chain_token(log: ChainLog, anchor: Anchor) -> bytes:
     """A recorded anchor's token, as sealed."""
-    return StoreTokens(log.store).read(anchor.token)
+    return StoreTokens(log.store, log.anchors_folder).read(anchor.token)

@@ -25,6 +25,7 @@ from typing import Any
 
 from archive.evidence.chain_names import OPENING_ACTION, imported_first_hash, opening_details
 from archive.evidence.checks import Check, Outcome, overall
+from archive.evidence.custody_events import Event
 from archive.evidence.custody_lines import CustodyProblem, LogCheck, check_log
 from archive.evidence.custody_report import CustodyReport
 
@@ -34,50 +35,55 @@ def check_chain(chain: str, lines: Sequence[bytes], head: tuple[int, str] | None
     log = check_log(b"".join(lines), head)
     problems = list(log.problems)
     if log.last != head and not any(p.kind == "head-mismatch" for p in problems):
-        problems.append(_moved_back(log, head))
-    first = log.events[0] if log.events else None
+        problems.append(moved_back(log.last, head))
+    opening = opening_problem(chain, log.events[0] if log.events else None)
+    if opening is not None:
+        problems.append(opening)
+    # The file log's one note (a head one event behind) is a problem here, reported above.
+    return replace(log, problems=tuple(problems), warnings=())
+
+
+def opening_problem(chain: str, first: Event | None) -> CustodyProblem | None:
+    """What is wrong with the chain's first event: an imported chain's must be the event
+    whose hash its name holds, any other chain's seq 1 the event naming it."""
     bound = imported_first_hash(chain)
     if bound is not None:
         if first is not None and (first.seq != 1 or first.hash != bound):
-            problems.append(
-                CustodyProblem(
-                    "chain",
-                    f"imported chain {chain!r} must start with the event of hash {bound} at"
-                    f" seq 1; it starts with seq {first.seq}, hash {first.hash}: it is not"
-                    " the log it was imported as",
-                    1,
-                    first.seq,
-                )
+            return CustodyProblem(
+                "chain",
+                f"imported chain {chain!r} must start with the event of hash {bound} at"
+                f" seq 1; it starts with seq {first.seq}, hash {first.hash}: it is not"
+                " the log it was imported as",
+                1,
+                first.seq,
             )
-    elif (
+        return None
+    if (
         first is not None
         and first.seq == 1
         and (first.action != OPENING_ACTION or first.details != opening_details(chain))
     ):
         said = first.details.get("chain") if first.action == OPENING_ACTION else None
-        problems.append(
-            CustodyProblem(
-                "chain",
-                f"line 1 (seq 1) of chain {chain!r} is not the '{OPENING_ACTION}' event naming"
-                f" it ({'it names ' + repr(said) if said else 'it is ' + repr(first.action)}):"
-                " this chain starts with events of another chain",
-                1,
-                1,
-            )
+        return CustodyProblem(
+            "chain",
+            f"line 1 (seq 1) of chain {chain!r} is not the '{OPENING_ACTION}' event naming"
+            f" it ({'it names ' + repr(said) if said else 'it is ' + repr(first.action)}):"
+            " this chain starts with events of another chain",
+            1,
+            1,
         )
-    # The file log's one note (a head one event behind) is a problem here, reported above.
-    return replace(log, problems=tuple(problems), warnings=())
+    return None
 
 
-def _moved_back(log: LogCheck, head: tuple[int, str] | None) -> CustodyProblem:
-    last = log.last
+def moved_back(last: tuple[int, str] | None, head: tuple[int, str] | None) -> CustodyProblem:
+    """A chain that ends one event past its head row: in the catalog, never a crash."""
     shown = f"seq {head[0]}" if head is not None else "no head"
     return CustodyProblem(
         "head-mismatch",
         f"the chain ends at seq {last[0] if last else 0} but its head row says {shown}: the"
         " head was moved back (an event and its head are committed together, so no crash"
         " leaves them apart)",
-        seq=log.events[-1].seq if log.events else None,
+        seq=last[0] if last else None,
     )
 
 

@@ -10,6 +10,10 @@ export carries its own case's chain and nothing of any other case:
   (``key-created``, an operator's ``verified`` of a foreign package, anchors of the
   installation chain itself).
 
+The access log is one more chain in the same tables, ``access`` (:data:`ACCESS_CHAIN`),
+on SQLite as on PostgreSQL; it is no custody chain (:meth:`archive.evidence.custody_db.
+DbCustodyLog.chains` leaves it out).
+
 An event about captures of several cases is appended to each of their chains, in one
 transaction. Each chain's seq 1 is a ``chain-opened`` event whose details name the
 chain (``{"chain": "case:<name>"}``): every later hash covers it, so events cut from
@@ -24,6 +28,11 @@ import hashlib
 
 #: The chain of events about no case.
 INSTALLATION_CHAIN = "installation"
+#: The access log's one chain (:mod:`archive.evidence.access_log`): who viewed, downloaded,
+#: replayed or exported which capture. Kept beside the custody chains, in the same tables
+#: and by the same code, but not one of them: custody's verify and anchoring pass it by,
+#: and the access log verifies and anchors it on its own.
+ACCESS_CHAIN = "access"
 CASE_PREFIX = "case:"
 #: The first event of every chain in team mode, written by the chain's first append.
 OPENING_ACTION = "chain-opened"

@@ -5,7 +5,8 @@ can you prove nothing was left out?". ``DATA/custody.jsonl`` answers: one JSON o
 per line (UTF-8), one line per event, each linked to the one before, so removing,
 editing, reordering or truncating events is visible to anyone who re-reads the file.
 What an event holds and how it is hashed: :mod:`archive.evidence.custody_events`; how lines are
-checked: :mod:`archive.evidence.custody_lines`; anchors, the log's proof outside this machine:
+checked: :mod:`archive.evidence.custody_lines`; the file's bytes:
+:mod:`archive.evidence.custody_file`; anchors, the log's proof outside this machine:
 :mod:`archive.evidence.anchors`.
 
 Each line is written whole with ``O_APPEND`` under an exclusive ``flock`` (so two
@@ -41,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -63,6 +63,13 @@ from archive.evidence.custody_events import (
     check_content,
     event_hash,
 )
+from archive.evidence.custody_file import (
+    append_line,
+    keep_torn,
+    last_event,
+    read_all,
+    replace_log,
+)
 from archive.evidence.custody_lines import (
     LOG_NAME,
     TORN_PREFIX,
@@ -71,15 +78,13 @@ from archive.evidence.custody_lines import (
     head_mismatch,
     is_torn_line,
     one_past,
-    read_last_line,
     split_lines,
     verify_slice,
 )
 from archive.evidence.custody_report import CustodyReport, FolderTokens, check_log_anchors
 from archive.evidence.tsa_roots import TrustStore
 from archive.sealed_store import SealedStore
-from archive.store import fsync_dir, locked, write_all_and_sync
-from archive.timeutil import utc_now
+from archive.store import locked
 
 #: The names other modules import from here, wherever they are defined.
 __all__ = [
@@ -94,6 +99,7 @@ __all__ = [
     "CustodyTampered",
     "TornLogError",
     "canonical_json",
+    "event_hash",
     "verify_slice",
 ]
 
@@ -144,9 +150,9 @@ class CustodyLog:
         with self._locked(exclusive=True):
             if together_with is not None:
                 together_with()
-            head = self._settle_head(self._last_event(), self.catalog.custody_head())
+            head = self._settle_head(last_event(self.path), self.catalog.custody_head())
             event = build_event(head, action, actor, captures, details)
-            self._write_line(event.line())
+            append_line(self.path, event.line())
             self._record_head(event)
         return event
 
@@ -157,7 +163,7 @@ class CustodyLog:
         is clean before anything is appended. Returns the head.
         """
         with self._locked(exclusive=True):
-            head = self._settle_head(self._last_event(), self.catalog.custody_head())
+            head = self._settle_head(last_event(self.path), self.catalog.custody_head())
         return (head.seq, head.hash) if head is not None else None
 
     def repair(self, *, actor: str = SYSTEM_ACTOR) -> Event | None:
@@ -169,7 +175,7 @@ class CustodyLog:
         """
         check_content(actor, (), None)
         with self._locked(exclusive=True):
-            data = self._read_all()
+            data = read_all(self.path)
             lines, tail = split_lines(data)
             if tail:
                 sound, torn, torn_line = lines, tail, len(lines) + 1
@@ -186,7 +192,7 @@ class CustodyLog:
                 )
             last = checked[-1].event if checked else None
             head = self._settle_head(last, self.catalog.custody_head())
-            torn_path = self._keep_torn(torn)
+            torn_path = keep_torn(self.data_dir, torn)
             event = build_event(
                 head,
                 "log-repaired",
@@ -200,7 +206,7 @@ class CustodyLog:
                     "torn_sha256": hashlib.sha256(torn).hexdigest(),
                 },
             )
-            self._replace_log(b"".join(sound) + event.line())
+            replace_log(self.path, b"".join(sound) + event.line())
             self._record_head(event)
         return event
 
@@ -217,7 +223,7 @@ class CustodyLog:
         so every ``anchored`` event read has its file already (files come first).
         """
         with self._locked(exclusive=False):
-            data = self._read_all()
+            data = read_all(self.path)
             catalog_head = self.catalog.custody_head()
             listed = self._anchor_names()
         log = check_log(data, catalog_head)
@@ -233,7 +239,7 @@ class CustodyLog:
         :meth:`verify` to know whether the log can be trusted.
         """
         with self._locked(exclusive=False):
-            data = self._read_all()
+            data = read_all(self.path)
         lines, _tail = split_lines(data)
         for line_no, raw in enumerate(lines, start=1):
             try:
@@ -269,7 +275,7 @@ class CustodyLog:
         anchors are not checked here (``verify`` does that, with their tokens).
         """
         with self._locked(exclusive=False):
-            data = self._read_all()
+            data = read_all(self.path)
             catalog_head = self.catalog.custody_head()
         log = check_log(data, catalog_head)
         if log.problems:
@@ -286,14 +292,6 @@ class CustodyLog:
         """One writer, or many readers, of the log at a time (:func:`archive.store.locked`)."""
         return locked(self.lock_path, exclusive=exclusive)
 
-    def _read_all(self) -> bytes:
-        try:
-            return self.path.read_bytes()
-        except FileNotFoundError:
-            return b""
-        except OSError as exc:
-            raise CustodyError(f"cannot read custody log {self.path}: {exc}") from exc
-
     def _anchor_names(self) -> list[str]:
         """The token files in ``DATA/anchors/`` (``*.tsr``; sealing's temporary files are
         hidden and left out)."""
@@ -303,41 +301,6 @@ class CustodyLog:
             )
         except OSError as exc:
             raise CustodyError(f"cannot list the anchors in {self.anchors_dir}: {exc}") from exc
-
-    def _last_event(self) -> Event | None:
-        """The last event, read from the end of the file; refuses a torn or altered one."""
-        line, tail = read_last_line(self.path)
-        if tail:
-            raise TornLogError(
-                f"custody log {self.path} ends in a torn line ({len(tail)} bytes without a"
-                " newline: an append was interrupted). Nothing is appended after it; run"
-                f" CustodyLog.repair(), which moves those bytes to {TORN_PREFIX}<time> and"
-                " records that it did"
-            )
-        if line is None:
-            return None
-        if is_torn_line(line):
-            raise TornLogError(
-                f"custody log {self.path} ends in a line that is not JSON (a torn write)."
-                " Nothing is appended after it; run CustodyLog.repair(), which moves it to"
-                f" {TORN_PREFIX}<time> and records that it did"
-            )
-        obj = json.loads(line)
-        try:
-            event = Event.from_dict(obj)
-        except ValueError as exc:
-            damage = f"it is not an event ({exc})"
-        else:
-            if event_hash(obj) != event.hash:
-                damage = f"seq {event.seq} does not match its hash (it was edited)"
-            elif line != canonical_json(obj) + b"\n":
-                damage = f"seq {event.seq} is not in canonical form (it was rewritten)"
-            else:
-                return event
-        raise CustodyTampered(
-            f"the last line of custody log {self.path} is damaged: {damage}. Nothing is"
-            " appended after it; CustodyLog.verify() names every problem"
-        )
 
     def _settle_head(
         self, last: Event | None, catalog_head: tuple[int, str] | None
@@ -357,24 +320,6 @@ class CustodyLog:
             " every problem"
         )
 
-    def _write_line(self, line: bytes) -> None:
-        is_new = not self.path.exists()
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise CustodyError(f"cannot open custody log {self.path}: {exc}") from exc
-        try:
-            write_all_and_sync(fd, line)
-        except OSError as exc:
-            raise CustodyError(
-                f"writing custody log {self.path} failed ({exc}); the event may be torn:"
-                " the next append will say so, and CustodyLog.repair() moves it aside"
-            ) from exc
-        finally:
-            os.close(fd)
-        if is_new:
-            fsync_dir(self.data_dir)
-
     def _record_head(self, event: Event) -> None:
         try:
             self.catalog.set_custody_head(event.seq, event.hash)
@@ -383,27 +328,3 @@ class CustodyLog:
                 f"custody event seq {event.seq} is written to {self.path}, but the catalog's"
                 f" head could not be updated ({exc}); the next append will record it"
             ) from exc
-
-    def _keep_torn(self, torn: bytes) -> Path:
-        """Write the torn bytes to their own read-only file, durably."""
-        path = self.data_dir / (TORN_PREFIX + utc_now().strftime("%Y%m%dT%H%M%S.%fZ"))
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-        except OSError as exc:
-            raise CustodyError(f"cannot keep the torn bytes in {path}: {exc}") from exc
-        try:
-            write_all_and_sync(fd, torn)
-        finally:
-            os.close(fd)
-        fsync_dir(self.data_dir)
-        return path
-
-    def _replace_log(self, content: bytes) -> None:
-        temp_path = self.data_dir / f".{LOG_NAME}.repair-{os.getpid()}"
-        fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            write_all_and_sync(fd, content)
-        finally:
-            os.close(fd)
-        os.replace(temp_path, self.path)
-        fsync_dir(self.data_dir)

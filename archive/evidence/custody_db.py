@@ -26,8 +26,10 @@ from typing import Any
 
 from archive.catalog import Catalog, CatalogError
 from archive.catalog.custody_chains import ChainHead, StoredEvent
+from archive.evidence.anchors import ANCHORS_DIR
 from archive.evidence.chain_check import ChainsReport, check_chain, parsed
 from archive.evidence.chain_names import (
+    ACCESS_CHAIN,
     INSTALLATION_CHAIN,
     OPENING_ACTION,
     case_chain,
@@ -45,7 +47,8 @@ from archive.evidence.custody_events import (
     check_content,
     event_hash,
 )
-from archive.evidence.custody_report import CustodyReport, check_log_anchors
+from archive.evidence.custody_report import CustodyReport
+from archive.evidence.custody_scan import ChainSource, verify_chain
 from archive.evidence.tsa_roots import TrustStore
 from archive.sealed_store import SealedStore
 
@@ -62,13 +65,14 @@ class DbCustodyLog:
     def where(self) -> str:
         return f"the catalog {self.catalog.path}"
 
-    def chain(self, name: str) -> ChainLog:
+    def chain(self, name: str, *, anchors_folder: str = ANCHORS_DIR) -> ChainLog:
         """One chain, with the calls anchoring needs (appends go to it)."""
-        return ChainLog(self, name)
+        return ChainLog(self, name, anchors_folder=anchors_folder)
 
     def chains(self) -> list[str]:
-        """Every chain that holds events (or a head row), by name."""
-        return self.catalog.custody_event_chains()
+        """Every custody chain that holds events (or a head row), by name; the access
+        log's chain, kept in the same tables, is not one (it has its own verify)."""
+        return [name for name in self.catalog.custody_event_chains() if name != ACCESS_CHAIN]
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -97,12 +101,36 @@ class DbCustodyLog:
         return events[0]
 
     def append_to(
-        self, chain: str, action: str, *, actor: str, details: Mapping[str, Any] | None = None
+        self,
+        chain: str,
+        action: str,
+        *,
+        actor: str,
+        details: Mapping[str, Any] | None = None,
+        together_with: Callable[[], object] | None = None,
     ) -> Event:
-        """Record an event about no capture on ``chain`` (an anchor of that chain)."""
+        """Record an event about no capture on ``chain`` (an anchor of that chain, a change
+        of who belongs to that case), with ``together_with``'s catalog change."""
         _captures, details = _checked(action, actor, (), details)
         with self._transaction():
+            if together_with is not None:
+                together_with()
             return self._append_to(chain, action, actor, (), details)
+
+    def append_checked(
+        self,
+        chain: str,
+        action: str,
+        *,
+        actor: str,
+        captures: tuple[str, ...],
+        details: dict[str, Any],
+    ) -> Event:
+        """Record on ``chain`` an event its own log has checked by its own rules (the
+        access log, whose actions are not custody's): one transaction, the head locked,
+        the chain opened first if new, as every append here."""
+        with self._transaction():
+            return self._append_to(chain, action, actor, captures, details)
 
     def reconcile_head(self) -> tuple[int, str] | None:
         """Nothing to reconcile (an event and its head commit together); the
@@ -245,10 +273,13 @@ class DbCustodyLog:
 class ChainLog:
     """One chain of a :class:`DbCustodyLog`: what anchoring and ``verify --case`` use."""
 
-    def __init__(self, log: DbCustodyLog, name: str) -> None:
+    def __init__(self, log: DbCustodyLog, name: str, *, anchors_folder: str = ANCHORS_DIR) -> None:
         self.log = log
         self.name = name
         self.store = log.store
+        #: The store folder its anchors are sealed in (the access log's are apart, so
+        #: an embedded ``DATA/anchors/`` holds the file log's alone).
+        self.anchors_folder = anchors_folder
 
     @property
     def where(self) -> str:
@@ -280,15 +311,37 @@ class ChainLog:
         return [row.line for row in rows], head
 
     def verify(self, trust: TrustStore | None = None) -> CustodyReport:
-        """Every line, link and the head of this chain, its opening, and its anchors."""
+        """Every line, link and the head of this chain, its opening, and its anchors;
+        read a page at a time (an imported embedded log may hold millions of events)."""
         from archive.evidence.chain_anchors import StoreTokens
 
-        lines, head = self._read()
-        listed = [a.name for a in self.log.catalog.custody_anchor_files(self.name)]
-        log = check_chain(self.name, lines, head)
-        tokens = StoreTokens(self.store)
-        anchors, notes = check_log_anchors(log.events, tokens, listed, trust or TrustStore.load())
-        return CustodyReport.of(self.where, log, head, anchors, notes)
+        catalog = self.log.catalog
+        head = _head(catalog.custody_chain_heads().get(self.name))
+        source = ChainSource(
+            self.name,
+            self.where,
+            head,
+            lambda: self._stream(head),
+            lambda seqs: catalog.custody_chain_lines_at(self.name, seqs),
+            StoreTokens(self.store, self.anchors_folder),
+            [a.name for a in catalog.custody_anchor_files(self.name)],
+        )
+        return verify_chain(source, trust or TrustStore.load())
+
+    def _stream(self, head: tuple[int, str] | None) -> Iterator[bytes]:
+        """The stored lines up to ``head``, then any past it that appends committed since
+        the head was read do not explain (those are a problem :meth:`verify` names)."""
+        catalog = self.log.catalog
+        upto = head[0] if head is not None else 0
+        for row in catalog.custody_chain_pages(self.name, upto=upto):
+            yield row.line
+        end = catalog.custody_chain_end(self.name)
+        if end > upto:
+            later = _head(catalog.custody_chain_heads().get(self.name))
+            if head is not None and later is not None and later[0] >= end:
+                return
+            for row in catalog.custody_chain_pages(self.name, after_seq=upto):
+                yield row.line
 
     def events(self) -> Iterator[Event]:
         lines, _head_row = self._read()

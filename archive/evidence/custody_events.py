@@ -65,11 +65,20 @@ ACTIONS = (
     # An embedded archive copied into team storage (archive.migrate): in the embedded log
     # (where to, how many files), and in each team chain, naming the imported log's head.
     "migrated",
-    # Cases and their members (archive.people): a case made (by a capture or a watch that
-    # names it, archive.people.membership) and who was let into it; the case by its
-    # SHA-256 only, as for holds.
+    # People (archive.people.changes): accounts and device tokens, in the installation's
+    # chain; a case made and who belongs to it, in the case's chain. Names, never secrets.
+    "user-added",
+    "user-disabled",
+    "user-enabled",
+    # A role given by an OpenID Connect provider's groups that differs from the last one.
+    "role-changed",
+    "password-reset",
+    "second-factor-enrolled",
+    "token-created",
+    "token-revoked",
     "case-created",
     "member-added",
+    "member-removed",
 )
 
 #: The actions that seal a capture: their details carry the manifest's SHA-256.

@@ -100,24 +100,34 @@ def check_lines(
     a whole log); ``None`` takes the first line's own on trust (a slice, or one line).
     A problem is reported on the line where it shows, so each is named once.
     """
-    results: list[Checked] = []
-    expected_seq, expected_prev = first_seq, first_prev
-    previous_label = "the start of the log"
-    for line_no, raw in lines:
+    checker = LineChecker(first_seq=first_seq, first_prev=first_prev)
+    return [checker.check(line_no, raw) for line_no, raw in lines]
+
+
+class LineChecker:
+    """:func:`check_lines` one line at a time, remembering only the line before: for a
+    log read as a stream (:mod:`archive.evidence.custody_scan`)."""
+
+    def __init__(self, *, first_seq: int | None, first_prev: str | None) -> None:
+        self.expected_seq, self.expected_prev = first_seq, first_prev
+        self.previous_label = "the start of the log"
+
+    def check(self, line_no: int, raw: bytes) -> Checked:
         checked, obj = _read_line(line_no, raw)
-        results.append(checked)
         event = checked.event
         if event is None:
-            expected_seq = expected_prev = None
-            previous_label = f"line {line_no}"
-            continue
+            self.expected_seq = self.expected_prev = None
+            self.previous_label = f"line {line_no}"
+            return checked
         label = f"line {line_no} (seq {event.seq})"
         found = _content_findings(label, obj, raw)
-        found += _link_findings(label, event, expected_seq, expected_prev, previous_label)
+        found += _link_findings(
+            label, event, self.expected_seq, self.expected_prev, self.previous_label
+        )
         checked.problems += [CustodyProblem(k, m, line_no, event.seq) for k, m in found]
-        expected_seq, expected_prev = event.seq + 1, event.hash
-        previous_label = label
-    return results
+        self.expected_seq, self.expected_prev = event.seq + 1, event.hash
+        self.previous_label = label
+        return checked
 
 
 def _read_line(line_no: int, raw: bytes) -> tuple[Checked, Any]:

@@ -37,6 +37,8 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.evidence.tsa_token import read_claim
 
 LOG_CHECK = "custody log"
+#: What to run to anchor a custody log, as an unanchored verdict says.
+ANCHOR_HINT = "osint-capture custody anchor --tsa URL"
 
 
 class TokenSource(Protocol):
@@ -79,6 +81,10 @@ class CustodyReport:
     warnings: tuple[str, ...] = ()
     #: Every anchor found, each with what checking it concluded.
     anchors: tuple[AnchorCheck, ...] = ()
+    #: What the log is called in the verdict (the access log is checked by this too),
+    #: and the command that anchors it.
+    title: str = LOG_CHECK
+    anchor_hint: str = ANCHOR_HINT
 
     @classmethod
     def of(
@@ -90,6 +96,20 @@ class CustodyReport:
         notes: Sequence[str] = (),
     ) -> CustodyReport:
         """The report on a checked log and its checked anchors (failures become problems)."""
+        found = (len(log.events), log.last, log.problems, log.warnings)
+        return cls.counted(path, found, catalog_head, anchors, notes)
+
+    @classmethod
+    def counted(
+        cls,
+        path: Path | str,
+        log: tuple[int, tuple[int, str] | None, Sequence[CustodyProblem], Sequence[str]],
+        catalog_head: tuple[int, str] | None,
+        anchors: Sequence[AnchorCheck] = (),
+        notes: Sequence[str] = (),
+    ) -> CustodyReport:
+        """:meth:`of` for a log read as a stream: ``(events, last, problems, warnings)``."""
+        events, last, problems, warnings = log
         failed = [
             CustodyProblem("anchor", f"{a.where}: {a.reason}", seq=a.seq)
             for a in anchors
@@ -97,11 +117,11 @@ class CustodyReport:
         ]
         return cls(
             path=path,
-            events=len(log.events),
-            last=log.last,
+            events=events,
+            last=last,
             catalog_head=catalog_head,
-            problems=(*log.problems, *failed),
-            warnings=(*log.warnings, *notes),
+            problems=(*problems, *failed),
+            warnings=(*warnings, *notes),
             anchors=tuple(anchors),
         )
 
@@ -118,11 +138,12 @@ class CustodyReport:
         """The verdict as checks: the chain and head, the anchors, how far it is proven."""
         chain = [p for p in self.problems if p.kind != "anchor"]
         if chain:
-            lines = [Check(LOG_CHECK, Outcome.FAILED, str(p)) for p in chain]
+            lines = [Check(self.title, Outcome.FAILED, str(p)) for p in chain]
         else:
             where = f"ends at seq {self.last[0]}, the catalog's head" if self.last else "is empty"
-            lines = [Check(LOG_CHECK, Outcome.OK, f"{self.events} events, intact; {where}")]
-        final = log_anchored(self.anchors, self.last[0] if self.last else None)
+            lines = [Check(self.title, Outcome.OK, f"{self.events} events, intact; {where}")]
+        last_seq = self.last[0] if self.last else None
+        final = log_anchored(self.anchors, last_seq, hint=self.anchor_hint)
         return [*lines, *shown_checks(self.anchors, final), final]
 
     @property
@@ -133,12 +154,12 @@ class CustodyReport:
         """For people: the verdict first (what it rests on, what to do), then each problem."""
         final = self.checks()[-1]
         if not self.ok:
-            lines = [f"custody log {self.path}: {len(self.problems)} problem(s)"]
+            lines = [f"{self.title} {self.path}: {len(self.problems)} problem(s)"]
             lines += [f"  - {problem}" for problem in self.problems]
         else:
             where = f"ends at seq {self.last[0]}" if self.last else "is empty"
             joint = "; " if final.ok else " but "
-            lines = [f"custody log {self.path}: {self.events} events, intact; {where}"]
+            lines = [f"{self.title} {self.path}: {self.events} events, intact; {where}"]
             lines[0] += joint + final.reason
             unproven = [a for a in self.anchors if a.outcome is Outcome.UNPROVEN]
             lines += [f"  - {a.where}: {a.reason}" for a in unproven if not final.ok]
@@ -172,15 +193,23 @@ def _head_dict(head: tuple[int, str] | None) -> dict[str, Any] | None:
 
 
 def check_log_anchors(
-    events: Sequence[Event], tokens: TokenSource, listed: Sequence[str], trust: TrustStore
+    events: Sequence[Event],
+    tokens: TokenSource,
+    listed: Sequence[str],
+    trust: TrustStore,
+    *,
+    logged: Mapping[int, str] | None = None,
 ) -> tuple[list[AnchorCheck], list[str]]:
     """Every anchor of a log: each ``anchored`` event's, and each token file without one.
 
     ``listed`` is the token names ``tokens`` holds (``DATA/anchors/``, or the catalog's
     list in team mode), read together with the log so that every event read has its
-    file. Returns the checks and notes (files without events, names that are not anchors').
+    file. ``logged`` is the log's hash by seq (at least at every seq a token names), when
+    ``events`` is not the whole log (a log read as a stream passes its anchored events
+    only). Returns the checks and notes (files without events, names not anchors').
     """
-    logged = {event.seq: event.hash for event in events}
+    if logged is None:
+        logged = {event.seq: event.hash for event in events}
     checks: list[AnchorCheck] = []
     recorded: set[str] = set()
     for event in events:
@@ -249,8 +278,11 @@ def _check_unrecorded(
     return check_token(token, claim, logged, trust, log_name="the log")
 
 
-def log_anchored(anchors: Sequence[AnchorCheck], last_seq: int | None) -> Check:
-    """How far a log on this machine is proven by its anchors, as one check."""
+def log_anchored(
+    anchors: Sequence[AnchorCheck], last_seq: int | None, *, hint: str = ANCHOR_HINT
+) -> Check:
+    """How far a log on this machine is proven by its anchors, as one check; ``hint`` is
+    the command that anchors it."""
     best = furthest(anchors)
     if best is None:
         why = (
@@ -261,8 +293,7 @@ def log_anchored(anchors: Sequence[AnchorCheck], last_seq: int | None) -> Check:
         return Check(
             ANCHORED_CHECK,
             Outcome.UNPROVEN,
-            f"not anchored: {why}; the whole log rests on this machine alone. Anchor it:"
-            " osint-capture custody anchor --tsa URL",
+            f"not anchored: {why}; the whole log rests on this machine alone. Anchor it: {hint}",
         )
     text = f"proven up to seq {best.seq} by {best.tsa} at {best.gen_time}"
     if last_seq is not None and best.seq is not None and last_seq > best.seq:

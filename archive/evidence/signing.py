@@ -23,6 +23,9 @@ DER, then raw). DER signatures would fail in a browser. py-wacz verifies no
 anonymous signatures itself (it hands domain signatures to ``authsign``, which uses
 DER), so it is not the reference here.
 
+Checking signatures needs no key and lives in :mod:`archive.evidence.signatures`; its
+names are imported here too, for callers that sign and check.
+
 Files: ``DATA/keys/signing-key.pem`` (PKCS#8, unencrypted, mode 0600, in a 0700
 directory) and ``DATA/keys/signing-key.pub.pem``. The private key is made under a
 temporary name and linked into place, so two processes starting at once end with
@@ -32,65 +35,75 @@ one key: the loser of the link reads the winner's.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
-import hashlib
 import os
 import stat
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from archive.errors import BadInput, Failed, Tampered
+from archive.errors import Failed
+from archive.evidence.signatures import (
+    ALGORITHM,
+    COORDINATE_SIZE,
+    FINGERPRINT_PREFIX,
+    HALF_ORDER,
+    P256_ORDER,
+    SHORT_FINGERPRINT_HEX,
+    SIGNATURE_SIZE,
+    BadFingerprint,
+    NonCanonicalSignature,
+    SignatureError,
+    fingerprint_of,
+    fingerprint_of_der,
+    parse_fingerprint,
+    short_fingerprint,
+    signature_from_b64,
+    signature_to_b64,
+    verify_signature,
+    verify_signed,
+)
 from archive.store import fsync_dir, write_all_and_sync
 
-#: What a signature record says it is; checked on verification.
-ALGORITHM = "ECDSA-P256-SHA256"
+#: The names other modules import from here; checking a signature is
+#: :mod:`archive.evidence.signatures`'s, and needs no key.
+__all__ = [
+    "ALGORITHM",
+    "COORDINATE_SIZE",
+    "FINGERPRINT_PREFIX",
+    "KEYS_DIR",
+    "P256_ORDER",
+    "PRIVATE_KEY_NAME",
+    "PUBLIC_KEY_NAME",
+    "SHORT_FINGERPRINT_HEX",
+    "SIGNATURE_SIZE",
+    "BadFingerprint",
+    "NonCanonicalSignature",
+    "SignatureError",
+    "SigningError",
+    "SigningKey",
+    "fingerprint_of",
+    "parse_fingerprint",
+    "short_fingerprint",
+    "sign_file_bytes",
+    "signature_from_b64",
+    "signature_to_b64",
+    "verify_signature",
+    "verify_signed",
+    "write_key_file",
+]
+
 KEYS_DIR = "keys"
 PRIVATE_KEY_NAME = "signing-key.pem"
 PUBLIC_KEY_NAME = "signing-key.pub.pem"
-#: Bytes of one P-256 coordinate; a raw ``r || s`` signature is twice this.
-COORDINATE_SIZE = 32
-SIGNATURE_SIZE = 2 * COORDINATE_SIZE
-FINGERPRINT_PREFIX = "sha256:"
-#: Hex digits of the fingerprint shown in short form (64 bits: enough to tell keys apart
-#: by eye, not to trust; compare the full fingerprint for that).
-SHORT_FINGERPRINT_HEX = 16
-#: The order of the P-256 group; a canonical (low-S) signature has ``s <= n // 2``.
-P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-_HALF_ORDER = P256_ORDER // 2
-
-#: The fields of a record made by :func:`sign_file_bytes`, in the order they are read.
-_RECORD_FIELDS = ("algorithm", "publicKey", "fingerprint", "signature")
 _KEY_MODE = 0o600
 _DIR_MODE = 0o700
 
 
 class SigningError(Failed):
     """The signing key cannot be made, read or trusted."""
-
-
-class SignatureError(Tampered):
-    """A signature does not verify, or is not in the form this module writes: what it
-    signs, or the record itself, is not what was signed."""
-
-
-class BadFingerprint(BadInput):
-    """Text given as a key fingerprint is not one (the message says the form expected)."""
-
-
-class NonCanonicalSignature(SignatureError):
-    """A high-S signature: valid for the key, but not the form osint-capture writes.
-
-    Its low-S twin is what was made; a high-S one was changed after signing (by a
-    tool, or by someone showing that signatures can be changed without the key).
-    """
 
 
 class SigningKey:
@@ -176,7 +189,7 @@ class SigningKey:
     @property
     def fingerprint(self) -> str:
         """``sha256:`` and the hex SHA-256 of the DER public key."""
-        return _fingerprint(self._public_der)
+        return fingerprint_of_der(self._public_der)
 
     @property
     def short_fingerprint(self) -> str:
@@ -189,7 +202,7 @@ class SigningKey:
         """ECDSA with SHA-256 over ``data``; the raw 64-byte low-S ``r || s`` (module doc)."""
         der = self._private_key.sign(data, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
-        if s > _HALF_ORDER:
+        if s > HALF_ORDER:
             s = P256_ORDER - s
         return r.to_bytes(COORDINATE_SIZE, "big") + s.to_bytes(COORDINATE_SIZE, "big")
 
@@ -218,77 +231,6 @@ class SigningKey:
             )
 
 
-# -- verification ---------------------------------------------------------------------------
-
-
-def verify_signature(public_key_b64: str, signature: bytes, data: bytes) -> None:
-    """Check that ``signature`` (raw ``r || s``) is ``public_key_b64``'s over ``data``.
-
-    Raises :class:`SignatureError` saying what is wrong; returns nothing when it holds.
-    """
-    public_key = _load_public_key(public_key_b64)
-    if len(signature) != SIGNATURE_SIZE:
-        hint = " (it looks DER-encoded)" if signature[:1] == b"\x30" else ""
-        raise SignatureError(
-            f"signature is {len(signature)} bytes{hint}; expected the {SIGNATURE_SIZE}-byte"
-            " raw r || s (IEEE P1363) form of an ECDSA P-256 signature"
-        )
-    r = int.from_bytes(signature[:COORDINATE_SIZE], "big")
-    s = int.from_bytes(signature[COORDINATE_SIZE:], "big")
-    try:
-        public_key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
-    except InvalidSignature:
-        raise SignatureError(
-            f"signature does not match the data for key {_fingerprint(_der(public_key))}:"
-            " the data changed since it was signed, or it was signed by another key"
-        ) from None
-    if s > _HALF_ORDER:
-        raise NonCanonicalSignature(
-            f"signature by key {_fingerprint(_der(public_key))} is in its high-S form, which"
-            " osint-capture never writes: it was changed after signing (anyone can do that"
-            " without the key), so it is not the signature that was made"
-        )
-
-
-def signature_to_b64(signature: bytes) -> str:
-    """A signature as it goes into JSON."""
-    return base64.b64encode(signature).decode("ascii")
-
-
-def signature_from_b64(text: str) -> bytes:
-    """A signature back from JSON; :class:`SignatureError` if it is not base64."""
-    return _b64decode(text, "signature")
-
-
-def fingerprint_of(public_key_b64: str) -> str:
-    """The fingerprint of a ``publicKey`` as found in a signature record."""
-    return _fingerprint(_der(_load_public_key(public_key_b64)))
-
-
-def parse_fingerprint(text: str) -> str:
-    """A fingerprint as people type it, in its one canonical form: ``sha256:`` + 64 hex.
-
-    Accepts it with or without ``sha256:``, in any case, with spaces or colons between
-    the digits (as some tools print them). Raises :class:`BadFingerprint` saying what
-    it expects.
-    """
-    cleaned = "".join(str(text).split()).lower()
-    cleaned = cleaned.removeprefix(FINGERPRINT_PREFIX).replace(":", "")
-    if len(cleaned) != 64 or any(ch not in "0123456789abcdef" for ch in cleaned):
-        raise BadFingerprint(
-            f"{text!r} is not a key fingerprint: expected 64 hexadecimal digits, optionally"
-            f" after {FINGERPRINT_PREFIX} (as `osint-capture key` prints it)"
-        )
-    return FINGERPRINT_PREFIX + cleaned
-
-
-def short_fingerprint(fingerprint: str) -> str:
-    """``sha256:`` + the first 16 hex digits of a full fingerprint."""
-    if not fingerprint.startswith(FINGERPRINT_PREFIX):
-        raise ValueError(f"not a fingerprint: {fingerprint!r}")
-    return fingerprint[: len(FINGERPRINT_PREFIX) + SHORT_FINGERPRINT_HEX]
-
-
 # -- per-capture records --------------------------------------------------------------------
 
 
@@ -302,66 +244,7 @@ def sign_file_bytes(key: SigningKey, data: bytes) -> dict[str, str]:
     }
 
 
-def verify_signed(
-    record: dict[str, object], data: bytes, *, expected_fingerprint: str | None = None
-) -> None:
-    """Check a record made by :func:`sign_file_bytes` against ``data``.
-
-    The record carries its own public key, so on its own this proves only that the
-    bytes are what *that* key signed. Pass ``expected_fingerprint`` (the
-    installation's, obtained out of band) to also prove *whose* key it is.
-    """
-    values = {name: record.get(name) for name in _RECORD_FIELDS}
-    missing = [name for name, value in values.items() if not isinstance(value, str)]
-    if missing:
-        raise SignatureError(f"signature record lacks {', '.join(missing)} (as strings)")
-    algorithm, public_key_b64, fingerprint, signature_b64 = (str(values[n]) for n in _RECORD_FIELDS)
-    if algorithm != ALGORITHM:
-        raise SignatureError(f"signature record uses {algorithm!r}; only {ALGORITHM} is understood")
-    actual = fingerprint_of(public_key_b64)
-    if fingerprint != actual:
-        raise SignatureError(
-            f"signature record says fingerprint {fingerprint} but its public key is {actual}:"
-            " the record was altered"
-        )
-    if expected_fingerprint is not None and actual != parse_fingerprint(expected_fingerprint):
-        raise SignatureError(
-            f"signed by key {actual}, not by the expected key {expected_fingerprint}"
-        )
-    verify_signature(public_key_b64, signature_from_b64(signature_b64), data)
-
-
 # -- plumbing -------------------------------------------------------------------------------
-
-
-def _fingerprint(public_der: bytes) -> str:
-    return FINGERPRINT_PREFIX + hashlib.sha256(public_der).hexdigest()
-
-
-def _der(public_key: ec.EllipticCurvePublicKey) -> bytes:
-    return public_key.public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _b64decode(text: str, what: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise SignatureError(f"{what} is not valid base64: {exc}") from exc
-
-
-def _load_public_key(public_key_b64: str) -> ec.EllipticCurvePublicKey:
-    der = _b64decode(public_key_b64, "public key")
-    try:
-        public_key = serialization.load_der_public_key(der)
-    except (ValueError, TypeError) as exc:
-        raise SignatureError(f"public key is not a DER SubjectPublicKeyInfo: {exc}") from exc
-    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
-        public_key.curve, ec.SECP256R1
-    ):
-        raise SignatureError("public key is not an ECDSA P-256 key")
-    return public_key
 
 
 def _make_private_dir(keys_dir: Path) -> None:

@@ -26,14 +26,9 @@ from pathlib import Path
 
 from archive.errors import BadInput
 from archive.evidence.checks import Check, Outcome
-from archive.evidence.signing import (
-    KEYS_DIR,
-    PUBLIC_KEY_NAME,
-    BadFingerprint,
-    SignatureError,
-    parse_fingerprint,
-)
-from archive.evidence.signing import fingerprint_of as _fingerprint_of_b64
+from archive.evidence.signatures import BadFingerprint, SignatureError, parse_fingerprint
+from archive.evidence.signatures import fingerprint_of as _fingerprint_of_b64
+from archive.evidence.signing import KEYS_DIR, PUBLIC_KEY_NAME
 
 CHECK = "signer"
 #: A keys file is a short list; anything far larger is not one.

@@ -1,5 +1,9 @@
 """The embedded chain of custody carried into team mode, byte for byte, and linked.
 
+The log is never held whole: it is checked line by line (:func:`scan_source`), then
+read again line by line into the catalog (:func:`log_lines`); a log of millions of
+events takes the memory of one.
+
 An embedded ``custody.jsonl`` cannot be re-chained into the team's per-case chains:
 every hash would change, and every anchor and every package already sent out would stop
 matching. So it is imported whole as a chain of its own, ``embedded:<hash of its seq 1>``
@@ -19,7 +23,19 @@ from typing import Any
 
 from archive.catalog import Catalog
 from archive.catalog.custody_chains import AnchorFile
+from archive.evidence.chain_names import ACCESS_CHAIN
+from archive.evidence.custody import CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
+from archive.evidence.custody_scan import Scan, refuse_damaged, scan_file
+from archive.store import locked
+
+
+def scan_source(log: CustodyLog) -> Scan:
+    """The embedded log checked line by line against its head (never held whole), under
+    its lock; refused (:class:`~archive.evidence.custody.CustodyTampered`) if damaged."""
+    with locked(log.lock_path, exclusive=False):
+        scan = scan_file(log.path, log.catalog.custody_head())
+    return refuse_damaged(scan, str(log.path), "to migrate")
 
 
 def log_lines(path: Path, anchors: list[AnchorFile], chain: str) -> Iterator[bytes]:
@@ -47,6 +63,19 @@ def import_custody(
     for anchor in anchors:
         custody.catalog.add_custody_anchor(anchor)
     return head, len(anchors)
+
+
+def import_access(source: Catalog, custody: DbCustodyLog) -> int:
+    """The access log carried over as it is (it is a chain in the catalog on both sides:
+    the same rows, byte for byte, under the same name) with its anchors listed, inside the
+    caller's transaction; how many events. The source's chain was verified first."""
+    lines = [event.line for event in source.custody_chain_events(ACCESS_CHAIN)]
+    if not lines:
+        return 0
+    custody.import_log(ACCESS_CHAIN, lines)
+    for anchor in source.custody_anchor_files(ACCESS_CHAIN):
+        custody.catalog.add_custody_anchor(anchor)
+    return len(lines)
 
 
 def link_chains(

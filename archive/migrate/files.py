@@ -68,18 +68,24 @@ class FilesCopied:
 
 def capture_files(catalog: Catalog) -> Iterator[SourceFile]:
     """Every artifact row of every capture, in id order (sealed or not: a failed
-    capture's recorded files are evidence of its failure)."""
+    capture's recorded files are evidence of its failure); a deleted capture's files are
+    gone (its tombstone row and custody events are carried)."""
     for row in catalog.list_captures():
+        if row.deleted_at is not None:
+            continue
         for artifact in catalog.artifacts(row.id):
             yield SourceFile(
                 row.id, artifact.path, artifact.kind, artifact.sha256, artifact.size, True
             )
 
 
-def anchor_files(data_dir: Path, token_hashes: dict[str, str]) -> Iterator[SourceFile]:
-    """The custody anchors in ``DATA/anchors/``: each token with the SHA-256 its
-    ``anchored`` event recorded, and the certificate chain beside it."""
-    folder = Path(data_dir) / ANCHORS_DIR
+def anchor_files(
+    data_dir: Path, token_hashes: dict[str, str], place: str = ANCHORS_DIR
+) -> Iterator[SourceFile]:
+    """The custody anchors in ``DATA/anchors/`` (the access log's: ``place`` is
+    ``access-anchors``): each token with the SHA-256 its ``anchored`` event recorded, and
+    the certificate chain beside it."""
+    folder = Path(data_dir) / place
     names = (
         sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
         if folder.is_dir()
@@ -87,9 +93,9 @@ def anchor_files(data_dir: Path, token_hashes: dict[str, str]) -> Iterator[Sourc
     )
     for name in names:
         if name.endswith(".tsr"):
-            yield SourceFile(ANCHORS_DIR, name, TOKEN_KIND, token_hashes.get(name), None, False)
+            yield SourceFile(place, name, TOKEN_KIND, token_hashes.get(name), None, False)
         elif name.endswith(CHAIN_SUFFIX):
-            yield SourceFile(ANCHORS_DIR, name, CHAIN_KIND, None, None, False)
+            yield SourceFile(place, name, CHAIN_KIND, None, None, False)
 
 
 def copy_files(

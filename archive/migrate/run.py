@@ -3,8 +3,10 @@
 
 The order, and why:
 
-1. **Check** the source: its custody log verifies, no capture or analysis is running
-   (their files are not sealed yet). Check the target: its catalog holds no rows (object
+1. **Check** the source: its custody log and access log verify (the custody log line by
+   line, never held whole: a log of millions of events takes the memory of one), no
+   capture or analysis is running (their files are not sealed yet). Check the target:
+   its catalog holds no rows (object
    versions aside: a resumed run's), and its store is a bucket (a ``file://`` store is
    the data directory itself: there is nothing to copy it to). A target that already
    holds this very log, imported whole, was migrated before: the run verifies it again
@@ -12,10 +14,13 @@ The order, and why:
 2. **Files**, re-hashed on the way (:mod:`archive.migrate.files`); resumable.
 3. A ``migrated`` event in the **source** log (where to, how many files and bytes).
 4. **One transaction** on the target: every catalog row (:mod:`archive.catalog.copying`),
-   the log imported byte for byte with its anchors, and each case's chain opened with a
-   ``migrated`` event naming the imported head (:mod:`archive.migrate.custody_copy`).
+   the log imported byte for byte with its anchors, the access log's chain carried over
+   as it is, and each case's chain opened with a ``migrated`` event naming the imported
+   head (:mod:`archive.migrate.custody_copy`).
    Interrupted, nothing of it is left: a run again starts over at step 1.
-5. **Verify** (:mod:`archive.migrate.verifying`), and record the result as a
+5. The bucket's **legal hold** on every object of each case the catalog holds (their
+   files were sealed before the rows said so; :func:`archive.holds.hold_held_cases`).
+6. **Verify** (:mod:`archive.migrate.verifying`), and record the result as a
    ``verified`` event in the target.
 """
 
@@ -29,10 +34,14 @@ from archive.catalog import Catalog
 from archive.catalog.copying import copy_catalog, table_counts
 from archive.datadir import Archive
 from archive.errors import BadInput, Conflict
-from archive.evidence.chain_names import imported_chain
+from archive.evidence.access_log import ACCESS_ANCHORS_DIR
+from archive.evidence.chain_names import ACCESS_CHAIN, imported_chain
 from archive.evidence.custody import CustodyLog
 from archive.evidence.custody_db import DbCustodyLog
-from archive.migrate.custody_copy import import_custody, link_chains
+from archive.evidence.custody_events import Event
+from archive.evidence.custody_scan import Scan
+from archive.holds import hold_held_cases
+from archive.migrate.custody_copy import import_access, import_custody, link_chains, scan_source
 from archive.migrate.files import FilesCopied, anchor_files, capture_files, copy_files
 from archive.migrate.verifying import Verification, verify_migration
 from archive.settings import Settings
@@ -59,6 +68,8 @@ class MigrationReport:
     imported_chain: str = ""
     imported_head: tuple[int, str] | None = None
     chains_opened: int = 0
+    #: Object versions of held cases given the bucket's legal hold (set again on a re-run).
+    held_objects: int = 0
     verification: Verification | None = None
 
     @property
@@ -76,6 +87,7 @@ class MigrationReport:
             "imported_chain": self.imported_chain,
             "imported_head": list(self.imported_head) if self.imported_head else None,
             "chains_opened": self.chains_opened,
+            "held_objects": self.held_objects,
             "verification": self.verification.to_dict() if self.verification else None,
         }
 
@@ -83,22 +95,25 @@ class MigrationReport:
 def migrate(source: Archive, target: Archive, *, actor: str) -> MigrationReport:
     """Copy ``source`` (embedded) into ``target`` (team) and verify it (module docstring)."""
     log = _source_log(source)
-    events = log.intact_events("to migrate")
-    if not events:
+    scan = scan_source(log)
+    if scan.first is None or scan.last is None:
         raise NotMigratable(
             f"the archive at {source.root} has no custody event: nothing to migrate"
         )
     custody = _target_custody(target)
-    chain = imported_chain(events[0]["hash"])
+    chain = imported_chain(scan.first.hash)
     report = MigrationReport(str(source.root), f"{target.catalog.path} + {target.settings.store}")
     report.imported_chain = chain
-    if _already_migrated(target, chain, events[-1]):
+    if _already_migrated(target, chain, scan.last):
         report.already_migrated = True
     else:
         _refuse_unless_empty(target.catalog)
         _refuse_running(source.catalog)
-        _copy(source, target, log, custody, chain, report, actor)
+        source.access.chain.intact_events("to migrate")  # the access log must verify too
+        _copy(source, target, log, scan, custody, chain, report, actor)
     report.imported_head = _head_of(target.catalog, chain)
+    # The files went up before the rows said which cases are held: hold them now.
+    report.held_objects = hold_held_cases(target)
     report.verification = verify_migration(source, target, chain)
     target.custody.append(
         "verified", actor=actor, details={"check": "migrate", **report.verification.counts()}
@@ -110,19 +125,19 @@ def _copy(
     source: Archive,
     target: Archive,
     log: CustodyLog,
+    scan: Scan,
     custody: DbCustodyLog,
     chain: str,
     report: MigrationReport,
     actor: str,
 ) -> None:
     assert isinstance(source.store, FileStore)
-    tokens = {
-        str(e["details"]["token"]): str(e["details"]["token_sha256"])
-        for e in log.intact_events("to migrate")
-        if e["action"] == "anchored"
-    }
+    tokens = {str(e.details["token"]): str(e.details["token_sha256"]) for e in scan.anchored}
     copy_files(capture_files(source.catalog), source.store, target.store, report.files)
     copy_files(anchor_files(source.root, tokens), source.store, target.store, report.files)
+    access = {a.name: a.token_sha256 for a in source.catalog.custody_anchor_files(ACCESS_CHAIN)}
+    access_files = anchor_files(source.root, access, ACCESS_ANCHORS_DIR)
+    copy_files(access_files, source.store, target.store, report.files)
     facts = {"files": report.files.uploaded + report.files.already, "bytes": report.files.bytes}
     log.append("migrated", actor=actor, details={"to": _shown(target), **facts})
     with target.catalog.transaction():
@@ -130,6 +145,7 @@ def _copy(
         head, anchors = import_custody(custody, chain, log.path)
         report.rows["custody_events"] = head[0]
         report.rows["custody_anchors"] = anchors
+        report.rows["access_events"] = import_access(source.catalog, custody)
         report.chains_opened = link_chains(custody, target.catalog, chain, head, actor, facts)
 
 
@@ -164,16 +180,16 @@ def _target_custody(target: Archive) -> DbCustodyLog:
     return target.custody
 
 
-def _already_migrated(target: Archive, chain: str, last: dict[str, Any]) -> bool:
+def _already_migrated(target: Archive, chain: str, last: Event) -> bool:
     """Whether ``target`` holds the log imported whole; refused if it holds an older
     copy of it (events were added to the embedded archive after it was migrated)."""
     head = _head_of(target.catalog, chain)
     if head is None:
         return False
-    if head != (last["seq"], last["hash"]):
+    if head != (last.seq, last.hash):
         raise TargetNotEmpty(
             f"the team catalog {target.catalog.path} holds this archive's custody log up to"
-            f" seq {head[0]}, but the embedded log now ends at seq {last['seq']}: the embedded"
+            f" seq {head[0]}, but the embedded log now ends at seq {last.seq}: the embedded"
             " archive was used after it was migrated, and those events are not in team"
             " storage. Nothing was changed; migrate into an empty catalog and bucket"
         )

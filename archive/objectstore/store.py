@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -44,7 +44,7 @@ from typing import BinaryIO
 from archive.catalog.rows import ObjectVersion
 from archive.errors import Conflict
 from archive.hashing import sha256_file
-from archive.objectstore import bucket, holds
+from archive.objectstore import bucket, holds, removal
 from archive.objectstore.attempts import (
     SET_ASIDE_FOLDER,
     SetAsideListing,
@@ -59,6 +59,7 @@ from archive.objectstore.client import S3Client
 from archive.objectstore.credentials import Credentials
 from archive.objectstore.errors import ObjectMissing
 from archive.objectstore.fsck import FsckReport, check_store
+from archive.objectstore.holds import HoldBook
 from archive.objectstore.incoming import BucketIncoming
 from archive.objectstore.listing import anything_under
 from archive.objectstore.location import StoreLocation
@@ -102,10 +103,15 @@ class ObjectStore:
         versions: VersionBook,
         *,
         allow_unlocked: bool = False,
+        holds: holds.HoldBook | None = None,
     ) -> None:
         self.root = Path(data_dir)
         self.location = location
         self.versions = versions
+        # The catalog is both books; a store without one never uploads anything held.
+        if holds is None and isinstance(versions, HoldBook):
+            holds = versions
+        self.holds = holds
         self.allow_unlocked = allow_unlocked
         self._local = FileStore(self.root)
         # Local scratch laid out as a file store (captures/ID/, FOLDER/).
@@ -168,13 +174,21 @@ class ObjectStore:
             raise AlreadySealed(f"object {key} is already sealed: evidence is never overwritten")
 
     def _send(self, key: str, staged: Artifact, path: Path) -> Artifact:
-        """Upload, verify, record; then the staged copy becomes the read cache's."""
-        lock = self._lock()
+        """Upload, verify, record; then the staged copy becomes the read cache's.
+
+        A file of a capture whose case is on hold is uploaded held; the hold is asked for
+        again once the version is recorded, and set then if it came meanwhile (why two
+        looks leave no object unheld: :mod:`archive.holds`).
+        """
+        held = self._on_hold(key)
+        lock = self._lock(held)
         sent = upload_file(
             self._client, key, path, staged.sha256, staged.size, lock, self.location.part_size
         )
         method = verify_upload(self._client, sent, staged.sha256, staged.size, lock)
         self._record(key, sent.version_id, staged)
+        if not held and self._on_hold(key):
+            holds.hold_late(self._client, self.location, key, sent.version_id)
         log.info("sealed %s as version %s (%s)", key, sent.version_id, method)
         cached = self._cache_path(key)
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -194,11 +208,16 @@ class ObjectStore:
                 "the recorded one (fsck names it) and the file stays on scratch for quarantine"
             ) from exc
 
-    def _lock(self) -> Lock:
+    def _lock(self, held: bool) -> Lock:
         if not self._locks:
             return Lock(None, None)
         retention = self.location.retention
-        return Lock(retention.mode, utc_now() + timedelta(days=retention.days))
+        return Lock(retention.mode, utc_now() + timedelta(days=retention.days), held)
+
+    def _on_hold(self, key: str) -> bool:
+        """Whether ``key`` is a file of a capture whose case is on hold now (in a bucket
+        with Object Lock: a bucket without it holds nothing, and fsck says so)."""
+        return bool(self._locks) and holds.capture_on_hold(self.holds, self.location, key)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -339,14 +358,35 @@ class ObjectStore:
         """The bucket's versioning and Object Lock configuration, read now."""
         return bucket.describe_bucket(self._client, self.location)
 
-    def set_legal_hold(self, capture_ids: Iterable[str], on: bool) -> list[holds.HoldState]:
+    def set_legal_hold(
+        self,
+        capture_ids: Iterable[str],
+        on: bool,
+        *,
+        may_be_empty: Collection[str] = (),
+        skip: Collection[tuple[str, str]] = (),
+    ) -> list[holds.HoldState]:
         """Place (``on``) or lift the legal hold on every version of the captures' objects
-        (every attempt's, and the listings that set attempts aside)."""
-        return holds.set_legal_hold(self._client, self.location, capture_ids, on)
+        (every attempt's, and the set-aside listings): :func:`holds.set_legal_hold`."""
+        return holds.set_legal_hold(
+            self._client, self.location, capture_ids, on, may_be_empty=may_be_empty, skip=skip
+        )
 
-    def legal_holds(self, capture_id: str) -> list[holds.HoldState]:
+    def legal_holds(self, capture_id: str, *, empty_ok: bool = False) -> list[holds.HoldState]:
         """Whether each version of the capture's objects is held, as the bucket says."""
-        return holds.legal_holds(self._client, self.location, capture_id)
+        return holds.legal_holds(self._client, self.location, capture_id, empty_ok=empty_ok)
+
+    def capture_versions(self, capture_id: str) -> list[removal.StoredVersion]:
+        """Every version the bucket holds under the capture's prefix, with its retention
+        and legal hold as the bucket says (for a deletion's checks)."""
+        return removal.capture_versions(self._client, self.location, capture_id)
+
+    def delete_versions(
+        self, versions: Iterable[removal.StoredVersion]
+    ) -> tuple[list[removal.StoredVersion], list[str]]:
+        """Delete those versions for good, by version id (a deleted capture's only); the
+        ones deleted and the errors of the others. Their rows are the caller's to drop."""
+        return removal.delete_versions(self._client, self.location, versions)
 
     def fsck(
         self, catalog_files: Iterable[tuple[str, str, str]] = (), *, deep: bool = False

@@ -8,8 +8,8 @@ time (memory holds one part, whatever the file's size). Every request carries:
 
 - ``ChecksumSHA256``: the server computes its own and refuses a mismatch (``BadDigest``),
   for the whole object or for each part;
-- the Object Lock mode and retain-until date, so no moment exists in which the new
-  version is unlocked;
+- the Object Lock mode and retain-until date, and the legal hold when the capture's
+  case is held, so no moment exists in which the new version is unlocked or unheld;
 - ``If-None-Match: *``: a key that already holds an object is refused
   (:class:`AlreadySealed`), so the store never puts a second version over evidence.
 
@@ -38,15 +38,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Lock:
-    """The Object Lock an upload asks for (``None`` fields: no lock, when allowed)."""
+    """The Object Lock an upload asks for (``None`` fields: no lock, when allowed), and
+    whether the new version is under legal hold from its first byte (its case is held)."""
 
     mode: RetentionMode | None
     retain_until: datetime | None
+    legal_hold: bool = False
 
     def params(self) -> dict[str, Any]:
-        if self.mode is None or self.retain_until is None:
-            return {}
-        return {"ObjectLockMode": self.mode.value, "ObjectLockRetainUntilDate": self.retain_until}
+        params: dict[str, Any] = {}
+        if self.mode is not None and self.retain_until is not None:
+            params["ObjectLockMode"] = self.mode.value
+            params["ObjectLockRetainUntilDate"] = self.retain_until
+        if self.legal_hold:
+            params["ObjectLockLegalHoldStatus"] = "ON"
+        return params
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ What SeaweedFS was measured to do (4.48): it computes the SHA-256 of what it rec
 and refuses a mismatch with ``BadDigest`` (whole objects and each part); it keeps the
 checksum and answers it on ``HEAD ...?versionId=`` with ``x-amz-checksum-mode:
 ENABLED`` (the whole file's for a single PUT, S3's composite ``SHA256(part digests)-N``
-for a multipart upload, the same as AWS); and it reports the version's lock mode and
-retain-until date. So the check is a ``HEAD`` of the new version comparing size,
-checksum and lock with what was sent: the server has already hashed every byte.
+for a multipart upload, the same as AWS); and it reports the version's lock mode,
+retain-until date and legal hold (``ON`` when asked for at upload, single PUT or
+multipart). So the check is a ``HEAD`` of the new version comparing size, checksum,
+lock and hold with what was sent: the server has already hashed every byte.
 
 A server that keeps no checksum (answers none) is not trusted on its word: the version
 is then read back and hashed in full (:func:`read_back`). Nothing passes on a missing
@@ -100,6 +101,12 @@ def _check_size(sent: Sent, head: dict[str, Any], size: int) -> None:
 
 
 def _check_lock(sent: Sent, head: dict[str, Any], lock: Lock) -> None:
+    if lock.legal_hold and head.get("ObjectLockLegalHoldStatus") != "ON":
+        raise BucketNotLocked(
+            f"object {sent.key} version {sent.version_id} was uploaded under legal hold, but "
+            f"the bucket reports its hold as {head.get('ObjectLockLegalHoldStatus') or 'none'}:"
+            " the bucket does not apply legal holds; use a bucket made with Object Lock"
+        )
     if lock.mode is None or lock.retain_until is None:
         return
     mode, until = head.get("ObjectLockMode"), head.get("ObjectLockRetainUntilDate")

@@ -7,6 +7,7 @@ from archive.people.directory import (
     TOKEN_PREFIX,
     BadUserName,
     Directory,
+    TokenOfAnotherExtension,
     check_name,
     secret_sha256,
 )
@@ -15,6 +16,7 @@ from archive.people.owner import OWNER_DEVICE, Adoption, ensure_owner, load_or_c
 from archive.people.passwords import WeakPassword
 from archive.people.principal import COMMAND_LINE, DASHBOARD, Principal
 from archive.people.roles import GRANTS, PURPOSE, Permission, Role, allows, parse_role
+from archive.people.totp import Enrolment, WrongCode
 
 __all__ = [
     "COMMAND_LINE",
@@ -28,10 +30,13 @@ __all__ = [
     "Adoption",
     "BadUserName",
     "Directory",
+    "Enrolment",
     "Permission",
     "Principal",
     "Role",
+    "TokenOfAnotherExtension",
     "WeakPassword",
+    "WrongCode",
     "admit",
     "allows",
     "check_name",

@@ -21,8 +21,8 @@ import secrets
 from datetime import timedelta
 
 from archive.catalog import Catalog, TokenRow, UserRow
-from archive.errors import BadInput, Unauthenticated
-from archive.people import passwords
+from archive.errors import BadInput, Denied, Unauthenticated
+from archive.people import passwords, totp
 from archive.people.principal import DASHBOARD, Principal
 from archive.people.roles import Role, parse_role
 from archive.timeutil import parse_rfc3339, rfc3339, utc_now
@@ -32,15 +32,26 @@ LOCKOUT_AFTER = 5
 LOCKOUT_SECONDS = 15 * 60
 #: A session ends after this long without a request.
 SESSION_IDLE_SECONDS = 12 * 3600
+#: A token's or a session's use is written down at most this often (seconds): every
+#: request the server answers looks one up, and a write each time would be a write per
+#: request; "last used" and the idle limit need no finer grain.
+NOTE_USE_EVERY = 60
 #: What a token starts with, so a leaked one is recognisable (secret scanners, logs).
 TOKEN_PREFIX = "ocp_"
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-_WRONG_LOGIN = "wrong user name or password (or the account is disabled or locked)"
+_WRONG_LOGIN = (
+    "wrong user name or password, or a wrong or missing code (or the account is disabled or locked)"
+)
 
 
 class BadUserName(BadInput):
     """A user or device name the directory refuses (exit 2, 400)."""
+
+
+class TokenOfAnotherExtension(Denied):
+    """A good token presented by an extension other than the one it is bound to (exit 1,
+    403): a copied token is no use in another browser."""
 
 
 def check_name(name: str, what: str = "user name") -> str:
@@ -105,7 +116,9 @@ class Directory:
     def token_principal(self, secret: str, *, origin: str | None = None) -> Principal:
         """Who presents this token. Refused (:class:`Unauthenticated`) when it is unknown,
         revoked or its person disabled; an extension ``origin`` binds a token on first use,
-        and a token bound to another extension is refused."""
+        and a token bound to another extension is refused to this one
+        (:class:`TokenOfAnotherExtension`: the token is good, this extension may not use
+        it)."""
         row = self.catalog.token_by_hash(secret_sha256(secret.strip()))
         if row is None:
             raise Unauthenticated(
@@ -118,20 +131,27 @@ class Directory:
             )
         user = self._active_user(row.user)
         if origin is not None and row.origin is not None and origin != row.origin:
-            raise Unauthenticated(
+            raise TokenOfAnotherExtension(
                 f"this token ({row.user}'s {row.name!r}) belongs to another extension"
-                f" ({row.origin}); make a token for this one"
+                f" ({row.origin}); make a token for this one (`osint-capture token create"
+                f" --user {row.user} --name DEVICE`)"
             )
-        self.catalog.use_token(row.id, origin=origin)
+        binds = origin is not None and row.origin is None
+        if binds or _due(row.last_used_at):
+            self.catalog.use_token(row.id, origin=origin)
         return self._principal(user, row.name, second_factor=False)
 
     # -- passwords and sessions -----------------------------------------------------------
 
-    def password_principal(self, name: str, password: str) -> Principal:
-        """Who logs in with ``name`` and ``password`` (no second factor checked yet).
+    def password_principal(self, name: str, password: str, code: str | None = None) -> Principal:
+        """Who logs in with ``name``, ``password`` and, when they enrolled a second
+        factor (:mod:`archive.people.totp`), the ``code`` their app shows now; the
+        principal then counts as having passed it.
 
         Every refusal says the same (:data:`_WRONG_LOGIN`), so a guesser cannot tell
-        a wrong name from a wrong password or a locked account.
+        a wrong name from a wrong password, a wrong code or a locked account. A wrong
+        code counts towards the lockout as a wrong password does, and the count starts
+        again only when both are right, so knowing the password does not buy guesses.
         """
         user = self.catalog.user(name)
         if user is None or user.password_hash is None or user.disabled_at is not None:
@@ -143,11 +163,15 @@ class Directory:
         if not passwords.password_matches(user.password_hash, password):
             self._note_failure(user)
             raise Unauthenticated(_WRONG_LOGIN)
+        secret = user.totp_secret
+        if secret is not None and not totp.USED_STEPS.accept(name, secret, code or ""):
+            self._note_failure(user)
+            raise Unauthenticated(_WRONG_LOGIN)
         changes: dict[str, str | int | None] = {"failed_logins": 0, "locked_until": None}
         if passwords.needs_rehash(user.password_hash):
             changes["password_hash"] = passwords.hash_password(password)
         user = self.catalog.update_user(name, **changes)
-        return self._principal(user, DASHBOARD, second_factor=False)
+        return self._principal(user, DASHBOARD, second_factor=secret is not None)
 
     def open_session(self, principal: Principal) -> str:
         """A new session for ``principal``; the id to put in its cookie (kept hashed)."""
@@ -170,7 +194,8 @@ class Directory:
         user = self.catalog.user(row.user)
         if user is None or user.disabled_at is not None:
             return None
-        self.catalog.touch_session(key, rfc3339(now))
+        if _due(row.last_used_at):
+            self.catalog.touch_session(key, rfc3339(now))
         return self._principal(user, DASHBOARD, second_factor=row.second_factor)
 
     def close_session(self, session_id: str) -> None:
@@ -211,6 +236,13 @@ def _role(text: str) -> Role:
         return parse_role(text)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+
+
+def _due(last_used_at: str | None) -> bool:
+    """Is it time to write down another use (:data:`NOTE_USE_EVERY`)?"""
+    if last_used_at is None:
+        return True
+    return utc_now() - parse_rfc3339(last_used_at) >= timedelta(seconds=NOTE_USE_EVERY)
 
 
 @functools.cache

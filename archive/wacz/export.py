@@ -36,8 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from archive.datadir import Archive
-from archive.evidence.anchoring import Anchoring, PackageAnchors, package_anchors
+from archive.evidence.anchoring import (
+    Anchoring,
+    PackageAnchors,
+    embedded_package_anchors,
+    package_anchors,
+)
 from archive.evidence.custody import CustodyError
+from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.custody_interface import Custody
 from archive.evidence.signing import SigningKey
 from archive.timeutil import now_rfc3339
@@ -81,7 +87,7 @@ def export_wacz(
     key = archive.signing_key()
     captures = [load_capture(archive, capture_id) for capture_id in checked_ids(capture_ids)]
     events, anchors = _custody_slice(archive.custody, captures, anchoring, actor)
-    imported = _imported_slice(archive.custody, captures)
+    imported, imported_anchors = _imported_slice(archive.custody, captures)
     contents = PackageContents(
         captures,
         events,
@@ -92,6 +98,7 @@ def export_wacz(
         pdf_renderer=pdf_renderer,
         stamper=stamper,
         imported_events=imported,
+        imported_anchors=imported_anchors,
     )
     notes, sha256, size = write_in_place(out, lambda sink: write_package(sink, contents))
 
@@ -116,17 +123,20 @@ def _custody_slice(
     return events, anchors
 
 
-def _imported_slice(custody: Custody, captures: list[SealedCapture]) -> list[dict[str, Any]]:
+def _imported_slice(
+    custody: Custody, captures: list[SealedCapture]
+) -> tuple[list[dict[str, Any]], PackageAnchors | None]:
     """Captures migrated from an embedded archive (team mode): the imported log's events
-    about them, to its head, which the case chain's ``migrated`` event names."""
+    about them, to its head, which the case chain's ``migrated`` event names; and that
+    log's own anchors within them, made before ``migrate``."""
     imported_slice_for = getattr(custody, "imported_slice_for", None)
-    if imported_slice_for is None:
-        return []
+    if imported_slice_for is None or not isinstance(custody, DbCustodyLog):
+        return [], None
     try:
-        _chain, events = imported_slice_for([c.id for c in captures])
+        chain, events = imported_slice_for([c.id for c in captures])
+        return list(events), embedded_package_anchors(custody, chain, events)
     except CustodyError as exc:
         raise ExportError(f"refusing to export: {exc}") from exc
-    return list(events)
 
 
 def _record_export(

@@ -19,6 +19,8 @@ Layout of the package::
     evidence/custody-embedded.jsonl         a migrated capture's events before migrate (team mode)
     evidence/custody-head.json              the slice's last event and its anchors
     evidence/custody-anchor-<seq>-<n>.tsr   each anchor of the slice (archive.evidence.anchors)
+    evidence/custody-embedded-head.json     the embedded slice's last event and its anchors
+    evidence/custody-embedded-anchor-<seq>-<n>.tsr  the embedded log's own (before migrate)
     evidence/report.html                    (and report.pdf when a renderer is given)
     evidence/VERIFY.md
     evidence/SHA256SUMS                     every file above; not datapackage*.json

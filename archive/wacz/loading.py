@@ -102,6 +102,12 @@ def _sealed_row(archive: Archive, capture_id: str) -> CaptureRow:
     row = archive.catalog.get_capture(capture_id)
     if row is None:
         raise ExportError(f"no capture {capture_id!r} in the catalog of {archive.root}")
+    if row.deleted_at is not None:
+        raise ExportError(
+            f"capture {capture_id} was deleted at {row.deleted_at} by {row.deleted_by}: its"
+            " files are gone, so it cannot be exported (its custody events remain, and"
+            " `osint-capture custody verify` checks them)"
+        )
     if row.status not in EXPORTABLE_STATUSES or row.manifest_sha256 is None:
         raise ExportError(
             f"capture {capture_id} is {row.status}: only sealed captures (complete or partial)"

@@ -89,6 +89,7 @@ def verify_guide(
     fingerprint: str,
     has_custody: bool,
     has_anchors: bool,
+    has_embedded_anchors: bool = False,
 ) -> bytes:
     """``evidence/VERIFY.md``, naming each capture's tokens and addenda as packaged."""
     guide = verify_md(
@@ -98,6 +99,7 @@ def verify_guide(
         sums_path=SUMS_PATH,
         has_custody=has_custody,
         has_anchors=has_anchors,
+        has_embedded_anchors=has_embedded_anchors,
     )
     return guide.encode("utf-8")
 

@@ -73,12 +73,17 @@ def ensure_replay_wacz(archive: Archive, capture_id: str) -> Path:
     Blocking (reads the whole WARC once): run it in a thread from async code.
     """
     out = replay_path(archive, capture_id)
-    if out.is_file():
-        return out
     catalog, store = archive.catalog, archive.store
     row = catalog.get_capture(capture_id)
     if row is None:
         raise NoReplay(f"no capture {capture_id}")
+    if row.deleted_at is not None:  # asked first: a view left behind is never served
+        raise NoReplay(
+            f"capture {capture_id} was deleted at {row.deleted_at} by {row.deleted_by}:"
+            " nothing of it is left to replay"
+        )
+    if out.is_file():
+        return out
     if row.status not in REPLAYABLE_STATUSES or not row.warc:
         raise NoReplay(f"capture {capture_id} is {row.status}: it has no sealed WARC to replay")
     warc = next((a for a in catalog.artifacts(capture_id) if a.path == row.warc), None)

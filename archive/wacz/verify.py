@@ -17,8 +17,9 @@ installation's; see :mod:`archive.evidence.trust`). In order:
 5. each capture: manifest signature, files, trusted time (:mod:`archive.wacz.verify_captures`);
 6. the CDXJ index and the page list against the records (:mod:`archive.wacz.index_check`);
 7. the custody slice, each capture's sealing event, and the anchors that prove the
-   slice up to the head at export (:mod:`archive.wacz.verify_custody`,
-   :mod:`archive.evidence.anchors`);
+   slice up to the head at export; for migrated captures the embedded log's slice and
+   its own earlier anchors (:mod:`archive.wacz.verify_custody`,
+   :mod:`archive.evidence.package_anchors`);
 8. the signers, judged together against the keys the verifier trusts.
 
 Each check ends ``ok``, ``failed`` or ``unproven`` (:mod:`archive.evidence.checks`); the verdict
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import BadInput
+from archive.evidence.package_anchors import EMBEDDED
 from archive.evidence.trust import TrustedKeys, judge_signers
 from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.index_check import check_index, check_pages, parse_index
@@ -139,11 +141,17 @@ def _check_contents(
     )
     events = read_slice(report, small, CUSTODY_PATH)
     if events is not None:
-        sealing = read_imported(report, small, events) + events
+        imported = read_imported(report, small, events)
         check_sealing_events(
-            report, sealing, manifests, custody_path=CUSTODY_PATH, evidence_dir=EVIDENCE_DIR
+            report,
+            imported + events,
+            manifests,
+            custody_path=CUSTODY_PATH,
+            evidence_dir=EVIDENCE_DIR,
         )
         check_anchors(report, small, events, trust)
+        if imported:
+            check_anchors(report, small, imported, trust, segment=EMBEDDED)
     report.extend([judge_signers(report.signers, report.keys)])
 
 

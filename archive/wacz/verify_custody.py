@@ -15,14 +15,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from archive.evidence.anchors import (
-    ANCHORED_CHECK,
-    PACKAGE_HEAD_PATH,
-    check_package_anchors,
-    is_package_token,
-)
+from archive.evidence.anchors import ANCHORED_CHECK
 from archive.evidence.checks import Outcome
 from archive.evidence.custody import SEALING_ACTIONS, CustodyError, verify_slice
+from archive.evidence.package_anchors import SLICE, Segment, check_package_anchors
 from archive.evidence.tsa_roots import TrustStore
 from archive.wacz.layout import CUSTODY_PATH, IMPORTED_CUSTODY_PATH
 from archive.wacz.members import SmallReader
@@ -156,19 +152,25 @@ def check_sealing_events(
 
 
 def check_anchors(
-    report: VerifyReport, small: SmallReader, events: list[dict[str, Any]], trust: TrustStore
+    report: VerifyReport,
+    small: SmallReader,
+    events: list[dict[str, Any]],
+    trust: TrustStore,
+    *,
+    segment: Segment = SLICE,
 ) -> None:
-    """The head at export and every anchor the package carries, against the slice."""
-    head, why = small.json(PACKAGE_HEAD_PATH)
-    if why is not None and PACKAGE_HEAD_PATH in small.names:
-        report.add("custody head", False, why)
+    """The head at export and every anchor the package carries, against the slice (or,
+    ``segment``, the embedded log's own anchors against ``custody-embedded.jsonl``)."""
+    head, why = small.json(segment.head_path)
+    if why is not None and segment.head_path in small.names:
+        report.add(segment.name("custody head"), False, why)
         return
     tokens = {}
     for name in sorted(small.names):
-        if is_package_token(name):
+        if segment.is_token(name):
             data = small.get(name)
             tokens[name] = data if data is not None else b""
-    checks = check_package_anchors(events, head, tokens, trust)
+    checks = check_package_anchors(events, head, tokens, trust, segment=segment)
     report.extend(checks)
     final = next((c for c in checks if c.name == ANCHORED_CHECK), None)
     if final is not None and final.outcome is Outcome.OK:

@@ -57,6 +57,7 @@ def verify_md(
     sums_path: str,
     has_custody: bool,
     has_anchors: bool,
+    has_embedded_anchors: bool = False,
 ) -> str:
     return render(
         TEMPLATE,
@@ -72,6 +73,7 @@ def verify_md(
         ],
         has_custody=has_custody,
         has_anchors=has_anchors,
+        has_embedded_anchors=has_embedded_anchors,
     )
 
 

@@ -17,7 +17,7 @@ import hashlib
 from typing import Any
 
 from archive.evidence.checks import Check, Outcome
-from archive.evidence.signing import (
+from archive.evidence.signatures import (
     SignatureError,
     fingerprint_of,
     signature_from_b64,

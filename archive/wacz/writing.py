@@ -55,8 +55,10 @@ class PackageContents:
     package_name: str
     pdf_renderer: PdfRenderer | None = None
     stamper: Stamper | None = None
-    #: Captures migrated from an embedded archive: the imported log's slice (else empty).
+    #: Captures migrated from an embedded archive: the imported log's slice (else empty),
+    #: and its head with the embedded log's own anchors within it.
     imported_events: list[dict[str, Any]] = field(default_factory=list)
+    imported_anchors: PackageAnchors | None = None
 
 
 def write_package(sink: HashingWriter, contents: PackageContents) -> list[str]:
@@ -113,9 +115,9 @@ def _add_evidence(package: PackageWriter, contents: PackageContents) -> None:
         )
     # else: captures sealed before the custody log existed. An empty .jsonl would fail
     # ``wacz validate`` (frictionless cannot read a table with no rows); VERIFY.md says so.
-    anchors = contents.anchors
-    for path, data in anchors.entries() if anchors is not None else ():
-        package.add_bytes(path, data)
+    for anchors in (contents.anchors, contents.imported_anchors):
+        for path, data in anchors.entries() if anchors is not None else ():
+            package.add_bytes(path, data)
 
 
 def _add_texts(package: PackageWriter, work: Path, contents: PackageContents) -> None:
@@ -134,6 +136,7 @@ def _add_texts(package: PackageWriter, work: Path, contents: PackageContents) ->
         fingerprint=contents.key.fingerprint,
         has_custody=bool(contents.events),
         has_anchors=anchors is not None and bool(anchors.tokens),
+        has_embedded_anchors=bool(contents.imported_anchors and contents.imported_anchors.tokens),
     )
     package.add_bytes(VERIFY_PATH, guide)
     package.add_bytes(SUMS_PATH, sha256sums(package.resources))

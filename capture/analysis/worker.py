@@ -10,6 +10,14 @@ authority answered.
 On start, runs that a crash left ``running`` are failed (their custody event says
 so) and queued again once, as the next run (``retry_of`` in its request): a run
 number is never reused, since the crashed run may have sealed some of its files.
+
+In team mode other workers' runs are running, so nothing is recovered at start:
+instead the thread that runs a run holds its lease for the whole run (a PostgreSQL
+advisory lock on a connection of its own, :func:`capture.teamqueue.leases.held`), and
+a periodic duty recovers a run that says ``running`` while its lease is free
+(:mod:`capture.teamqueue.stalled_analyses`). The thread takes the lease after the
+claim, so it reads the run again once it holds it: a run the duty recovered in between
+is no longer ``running``, and is left alone.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from archive.catalog import AnalysisRow
@@ -25,10 +34,12 @@ from archive.evidence import trustedtime
 from archive.evidence.custody_events import acting
 from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
-from capture.analysis.runner import analyse, fail
+from capture.analysis.runner import analyse
 from capture.events import CaptureEvents
 from capture.jobs import AnalysisQueue
 from capture.progress_events import Event, RunEnded, StageEntered
+from capture.recovery import recover_interrupted_analyses
+from capture.teamqueue.leases import analysis_lease, held
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +102,32 @@ class AnalysisWorkers:
             thread.shutdown(wait=False)
 
     def _run(self, row: AnalysisRow, engines: Engines, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lease(row) as ours:
+            if ours:
+                self._run_leased(row, engines, loop)
+            else:
+                log.warning(
+                    "analysis %s of %s was settled as interrupted before this worker held"
+                    " its lease; not run here",
+                    row.number,
+                    row.capture_id,
+                )
+
+    @contextlib.contextmanager
+    def _lease(self, row: AnalysisRow) -> Iterator[bool]:
+        """Team mode: the run's lease held, and whether the run is still ``running`` (still
+        this worker's) once it is; embedded: one process, nothing to hold."""
+        settings = self.archive.settings
+        if settings.queue != "postgresql":
+            yield True
+            return
+        with held(settings.catalog, analysis_lease(row.capture_id, row.number)):
+            now = self.archive.catalog.get_analysis(row.capture_id, row.number)
+            yield now is not None and now.status == "running"
+
+    def _run_leased(
+        self, row: AnalysisRow, engines: Engines, loop: asyncio.AbstractEventLoop
+    ) -> None:
         key = stream_id(row.capture_id, row.number)
 
         def progress(event: Event) -> None:
@@ -115,15 +152,7 @@ class AnalysisWorkers:
         progress(RunEnded.of(final))
 
     def recover(self) -> None:
-        """Runs a crash left ``running``: failed, and queued again once (blocking)."""
-        catalog = self.archive.catalog
-        for row in catalog.interrupted_analyses():
-            fail(row, ["interrupted: the server stopped during this run"], self.archive)
-            if "retry_of" not in row.request:
-                catalog.queue_analysis(
-                    row.capture_id,
-                    request={**row.request, "retry_of": row.number},
-                    operator=row.operator,
-                    requested_by=row.requested_by,
-                    device=row.device,
-                )
+        """Runs a crash left ``running``: failed, and queued again once (blocking;
+        embedded only)."""
+        for outcome in recover_interrupted_analyses(self.archive):
+            log.warning("%s", outcome)

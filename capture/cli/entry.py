@@ -20,17 +20,21 @@ from archive import __version__
 from archive.errors import OsintCaptureError
 from archive.settings import CONFIG_ENV, load_settings
 from capture.cli import (
+    access_log,
     analysing,
     capturing,
     cases,
     checking,
     config_command,
     custody,
+    deleting,
     export_command,
     listing,
     migrating,
+    people,
     serving,
     stamping,
+    tokens,
     verifying,
     watching,
     working,
@@ -45,7 +49,8 @@ RUNNERS: dict[str, Runner] = {
     "capture": capturing.run_capture,
     "list": listing.run_list,
     "serve": serving.run_serve,
-    "token": serving.run_token,
+    "token": tokens.run_token,
+    "user": people.run_user,
     "timestamp": stamping.run_timestamp,
     "export": export_command.run_export,
     "analyse": analysing.run_analyse,
@@ -58,6 +63,8 @@ RUNNERS: dict[str, Runner] = {
     "fsck": checking.run_fsck,
     "worker": working.run_worker,
     "migrate": migrating.run_migrate,
+    "access-log": access_log.run_access_log,
+    "delete": deleting.run_delete,
 }
 
 #: The command groups, in the order ``--help`` lists their commands.
@@ -65,6 +72,7 @@ _GROUPS = (
     capturing,
     listing,
     serving,
+    tokens,
     working,
     stamping,
     export_command,
@@ -73,9 +81,12 @@ _GROUPS = (
     custody,
     watching,
     config_command,
+    people,
     cases,
     checking,
     migrating,
+    access_log,
+    deleting,
 )
 
 #: Commands made of actions, and where their action is: given none, they print their help.
@@ -84,6 +95,7 @@ _ACTIONS = {
     "custody": "custody_command",
     "config": "config_command",
     "case": "case_command",
+    "user": "user_command",
 }
 
 
@@ -93,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Capture web pages as sealed, verifiable evidence (WARC + SHA-256).",
     )
     parser.add_argument("--version", action="version", version=f"osint-capture {__version__}")
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        help="the account a command acts as (default: the owner, whose token is"
+        " DATA/api-token); what it may do is that account's role's (docs/access.md)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for group in _GROUPS:
         group.register(commands)

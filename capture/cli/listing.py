@@ -39,7 +39,7 @@ def run_list(args: argparse.Namespace, data_dir: Path) -> int:
         print("no captures" + (f" in case {args.case!r}" if args.case else ""))
     for row in rows:
         when = row.finished_at or row.started_at or row.created_at
-        print(f"{row.id}  {row.status:<8}  {when}  {row.case or '-':<16}  {row.url}")
+        print(f"{row.id}  {row.shown_status:<8}  {when}  {row.case or '-':<16}  {row.url}")
     return ExitCode.COMPLETE
 
 
@@ -56,4 +56,7 @@ def capture_dict(row: Any) -> dict[str, Any]:
         "finished_at": row.finished_at,
         "warc": row.warc,
         "manifest_sha256": row.manifest_sha256,
+        # A tombstone: its files were removed (``osint-capture delete``); None while kept.
+        "deleted_at": row.deleted_at,
+        "deleted_by": row.deleted_by,
     }

@@ -1,10 +1,11 @@
 """API errors: one middleware renders every error as JSON with the error's own status.
 
 Every error body is ``{"error": <short name>, "detail": <what went wrong and what to
-do>}``, including aiohttp's own (404, 405, 413), so clients parse one shape. Any
-:class:`archive.errors.OsintCaptureError` a handler raises or lets through (a bad
-case name, an unknown capture, a busy catalog) is answered with its ``http_status``
-and ``error`` (a busy catalog: 503 with ``Retry-After``): handlers do not translate
+do>}``, including aiohttp's own (404, 405, 413), so clients parse one shape; a 403
+for want of a permission (:class:`archive.errors.Denied`) adds ``"permission"``,
+its name. Any :class:`archive.errors.OsintCaptureError` a handler raises or lets
+through (a bad case name, an unknown capture, a busy catalog) is answered with its
+``http_status`` and ``error`` (a busy catalog: 503 with ``Retry-After``): handlers do not translate
 them. Anything else is the server's fault: logged, and a 500 that says only that.
 
 The errors only the HTTP layer raises are kinds of the same hierarchy, defined here.
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from archive.errors import BadInput, OsintCaptureError
+from archive.errors import BadInput, Denied, OsintCaptureError
 from capture.server import keys
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,9 @@ class BadRequest(BadInput):
     value out of range (a handler names the field)."""
 
 
-class Unauthorized(OsintCaptureError):
-    """No token, or the wrong one (the detail says how to get the right one)."""
-
-    http_status = 401
-    error = "unauthorized"
-
-
 class Forbidden(OsintCaptureError):
-    """A web page's origin, an unpaired extension, a form from elsewhere."""
+    """A web page's origin, a form from elsewhere: refused whoever sends it. (A person
+    whose role or case does not allow something is :class:`archive.errors.Denied`.)"""
 
     http_status = 403
     error = "forbidden"
@@ -52,9 +47,18 @@ class MisdirectedRequest(OsintCaptureError):
 
 
 def error_response(
-    status: int, error: str, detail: str, headers: dict[str, str] | None = None
+    status: int,
+    error: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    permission: str | None = None,
 ) -> web.Response:
-    return web.json_response({"error": error, "detail": detail}, status=status, headers=headers)
+    """The one error body; a refusal for want of a permission names it in a field."""
+    body = {"error": error, "detail": detail}
+    if permission is not None:
+        body["permission"] = permission
+    return web.json_response(body, status=status, headers=headers)
 
 
 def error_headers(exc: OsintCaptureError) -> dict[str, str]:
@@ -86,7 +90,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except OsintCaptureError as exc:
         log_error(request, exc)
-        return error_response(exc.http_status, exc.error, str(exc), error_headers(exc))
+        permission = exc.permission if isinstance(exc, Denied) else None
+        return error_response(
+            exc.http_status, exc.error, str(exc), error_headers(exc), permission=permission
+        )
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

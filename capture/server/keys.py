@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from capture.server.access import AccessState
     from capture.server.app import ServerSettings
-    from capture.server.security import Pairing
+    from capture.server.oidc_login import OidcLogins
     from capture.service import CaptureService
 
 SERVICE: web.AppKey[CaptureService] = web.AppKey("service")
 SETTINGS: web.AppKey[ServerSettings] = web.AppKey("settings")
-PAIRING: web.AppKey[Pairing] = web.AppKey("pairing")
+ACCESS: web.AppKey[AccessState] = web.AppKey("access")
+#: The OpenID Connect provider's logins, or ``None`` when none is configured.
+OIDC: web.AppKey[OidcLogins | None] = web.AppKey("oidc")

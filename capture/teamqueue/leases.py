@@ -1,4 +1,5 @@
-"""Leases: a capture is held by the worker running it for as long as that worker lives.
+"""Leases: a capture, or an analysis run, is held by the worker running it for as long as
+that worker lives.
 
 procrastinate's heartbeats say when a worker *seems* gone; a worker whose heartbeat
 only lapsed (a stalled loop, a slow network) may still be writing the capture's files.
@@ -8,6 +9,13 @@ The lock ends with that connection, so it is free the moment the holding process
 dies (its socket closes), or, for a machine that vanished, once the server's TCP
 keepalives (set here to :data:`KEEPALIVE_SECONDS`) give up on it; while the holder
 lives, the retried job waits and then finds the capture finished.
+
+An analysis run has no procrastinate job: the analysis workers claim runs from the
+catalog. The thread that runs one holds its lease (:func:`held`, on a blocking
+connection of its own, for the whole run, whatever happens to the event loop), and a
+periodic duty takes the lease of a run that says ``running`` without waiting
+(:func:`held_if_free`): got, the run's worker is gone, and the duty settles the run while
+holding it (:mod:`capture.teamqueue.stalled_analyses`).
 """
 
 from __future__ import annotations
@@ -63,3 +71,25 @@ def exclusive(conninfo: str, name: str) -> Iterator[None]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s, %s)", lock_ids(f"exclusive {name}"))
         yield  # closing the connection ends the lock
+
+
+def analysis_lease(capture_id: str, number: int) -> str:
+    """The name of analysis run ``number`` of ``capture_id``'s lease."""
+    return f"analysis lease {capture_id}/{number}"
+
+
+@contextlib.contextmanager
+def held(conninfo: str, name: str) -> Iterator[None]:
+    """Hold the lease ``name`` for the block (blocking; waiting while another holds it)."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(_keepalives(KEEPALIVE_SECONDS))
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", lock_ids(name))
+        yield  # closing the connection ends the lock
+
+
+@contextlib.contextmanager
+def held_if_free(conninfo: str, name: str) -> Iterator[bool]:
+    """Hold the lease ``name`` for the block if no one holds it now; whether it is held."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", lock_ids(name)).fetchone()
+        yield row is not None and bool(row[0])

@@ -9,7 +9,9 @@ defer), gets its job from :meth:`TeamQueue.adopt` or the periodic sweep.
 
 Leases: workers send heartbeats every third of :data:`LEASE_SECONDS`; a periodic
 duty puts the jobs of a worker silent for longer back in the queue, and the job, run
-again elsewhere, settles its capture (:mod:`capture.teamqueue.capture_job`).
+again elsewhere, settles its capture (:mod:`capture.teamqueue.capture_job`). Analysis
+runs have no job: another duty recovers those whose lease is free
+(:mod:`capture.teamqueue.stalled_analyses`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from capture.jobs import CatalogQueue, Runner
 from capture.teamqueue.capture_job import Lent, run_capture_job
 from capture.teamqueue.duties import Duty, every
 from capture.teamqueue.schema import ensure_schema
+from capture.teamqueue.stalled_analyses import recover_stalled_analyses
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +83,7 @@ class TeamQueue:
         own = (
             Duty("sweep", every(SWEEP_SECONDS), self._sweep),
             Duty("stalled", every(max(1.0, lease / 3)), self._retry_stalled),
+            Duty("stalled-analyses", every(max(1.0, lease / 3)), self._recover_analyses),
         )
         for duty in (*duties, *own):
             self._register(duty)
@@ -199,6 +203,10 @@ class TeamQueue:
             if row.id not in have:
                 log.info("capture %s had no job; one was made", row.id)
                 await self._defer(row)
+
+    async def _recover_analyses(self) -> None:
+        """Analysis runs that say ``running`` while their lease is free: recovered."""
+        await recover_stalled_analyses(self._conninfo, self._archive, grace=self.lease)
 
     async def _retry_stalled(self) -> None:
         """Jobs of workers silent for longer than the lease go back in the queue."""

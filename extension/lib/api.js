@@ -92,12 +92,12 @@ export function explain(error, context = "") {
     case 401:
       return "The server did not accept the token (401). Copy it again from `osint-capture token` and paste it in Options.";
     case 403:
-      // The server takes requests from one paired extension only (the first that
-      // presented the right token), and never from web pages.
+      // A token belongs to the first extension that presented it, and the server never
+      // takes requests from web pages; a role may lack a permission.
       return detail
         ? `The server refused this extension (403 Forbidden): ${detail}.`
-        : "The server refused this extension (403 Forbidden). It is paired with another browser or extension: " +
-            "run `osint-capture token --reset-pairing`, then test the connection again.";
+        : "The server refused this extension (403 Forbidden). Its token may belong to another browser or extension: " +
+            "make one for this browser (`osint-capture token create --user NAME --name DEVICE`) and paste it in Options.";
     case 413:
       return (
         "What was sent is too large for the server (413)" +

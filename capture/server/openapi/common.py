@@ -8,8 +8,10 @@ from typing import Any
 ERROR = {"$ref": "#/components/responses/Error"}
 #: A capture id in the path.
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+#: A 403: the error shape, with the missing permission when that was the reason.
+FORBIDDEN = {"$ref": "#/components/responses/Forbidden"}
 #: The errors any authenticated route can answer with.
-ERRORS: dict[str, Any] = {"400": ERROR, "401": ERROR, "403": ERROR, "421": ERROR, "503": ERROR}
+ERRORS: dict[str, Any] = {"400": ERROR, "401": ERROR, "403": FORBIDDEN, "421": ERROR, "503": ERROR}
 
 
 def json_response(schema: dict[str, Any], description: str) -> dict[str, Any]:

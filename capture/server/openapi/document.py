@@ -11,6 +11,7 @@ from archive import __version__
 from capture.server.openapi.analyses import analysis_paths, analysis_schemas
 from capture.server.openapi.captures import capture_paths, capture_schemas, case_paths
 from capture.server.openapi.common import ERRORS, json_response
+from capture.server.openapi.people import FORBIDDEN_BODY, SECURITY_SCHEMES, me_path
 from capture.server.openapi.targets import alert_paths, alert_schemas, target_paths, target_schemas
 
 
@@ -21,12 +22,16 @@ def document() -> dict[str, Any]:
             "title": "osint-capture",
             "version": __version__,
             "description": "Capture web pages as sealed, verifiable evidence. Every call needs "
-            "'Authorization: Bearer TOKEN' (print it with `osint-capture token`).",
+            "a person: a device token as 'Authorization: Bearer TOKEN' (this computer's is "
+            "printed by `osint-capture token`; an admin makes others with `osint-capture "
+            "token create`), or the dashboard's session cookie. A call the person's role "
+            "does not allow is 403, naming the permission it needs (docs/access.md).",
         },
         "servers": [{"url": "/"}],
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"session": []}],
         "paths": {
             **_server_paths(),
+            **me_path(),
             **capture_paths(),
             **case_paths(),
             **analysis_paths(),
@@ -34,7 +39,7 @@ def document() -> dict[str, Any]:
             **alert_paths(),
         },
         "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": SECURITY_SCHEMES,
             "responses": {
                 "Error": json_response(
                     {
@@ -43,7 +48,8 @@ def document() -> dict[str, Any]:
                         "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
                     },
                     "error",
-                )
+                ),
+                "Forbidden": json_response(FORBIDDEN_BODY, "refused: a web page, or a permission"),
             },
             "schemas": {
                 **capture_schemas(),
