@@ -5,7 +5,7 @@ each with their own token (and a dashboard session made from it).
 Each sees only their case's evidence through the API, the dashboard, search, the alert
 badge, replay and export; another case's capture answers 403 naming the permission
 (404 is kept for ids that name nothing); and the custody log names the person and the
-device of every capture, run and export.
+device of every capture, run and export, and the access log who opened what.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from archive.catalog import CATALOG_NAME, Catalog
 from archive.people import Directory
 from capture.server.sessions import COOKIE
 from tests.changing import ChangingPage
-from tests.server import RunningServer
+from tests.server import CLI, RunningServer
 from tests.site import TestSite
 
 #: A word of /gzip's text (amira's capture) that no other page captured here holds.
@@ -379,3 +379,28 @@ async def test_custody_names_the_person_and_device_of_every_capture(world: World
         ("omar", ("omar",)),
     ]
     assert all("aleppo" not in json.dumps(e) and "mosul" not in json.dumps(e) for e in made)
+
+
+async def test_the_access_log_names_who_opened_what_and_no_refusal(world: World) -> None:
+    amira, omar = world.captures["amira"], world.captures["omar"]
+    status, _ = await world.page("amira", f"/captures/{amira}")
+    assert status == 200
+    process = await asyncio.create_subprocess_exec(
+        CLI,
+        "access-log",
+        "--data",
+        str(world.server.data),
+        "--json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    seen = {(a["user"], a["action"], tuple(a["captures"]), a["device"]) for a in json.loads(out)}
+    assert ("amira", "viewed", (amira,), "dashboard") in seen
+    assert ("omar", "downloaded", (omar,), "omar-phone") in seen
+    assert ("omar", "replayed", (omar,), "dashboard") in seen
+    assert ("rana", "exported", (amira,), "dashboard") in seen
+    # Every refusal was before anything was shown: none of them is in the log.
+    assert not [entry for entry in seen if entry[0] == "amira" and omar in entry[2]]
+    assert not [entry for entry in seen if entry[0] == "sami"]

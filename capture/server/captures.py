@@ -21,6 +21,7 @@ from capture.requests import AsSeenUpload, CaptureRequest
 from capture.server import keys
 from capture.server.access import principal
 from capture.server.analyses import analysis_options
+from capture.server.auditing import record_access
 from capture.server.errors import BadRequest
 from capture.server.validation import Field, check_object, read_json
 from capture.service import CaptureService
@@ -209,6 +210,9 @@ async def download(request: web.Request) -> web.FileResponse:
     if name not in sealed:
         raise NotFound(f"capture {row.id} has no sealed file {name!r}")
     path = service.sealed_path(row, name)
+    served = sealed[name]
+    details = {"file": name, "sha256": served.sha256, "size": served.size}
+    await record_access(request, "downloaded", capture_ids=[row.id], details=details)
     return web.FileResponse(
         path,
         headers={

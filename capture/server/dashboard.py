@@ -31,6 +31,7 @@ from archive.wacz.export_types import ExportError
 from capture.queries import SealedRead, Watched
 from capture.server import keys
 from capture.server.access import principal
+from capture.server.auditing import record_access
 from capture.server.dashboard_analysis import (
     RunView,
     TrustedTime,
@@ -171,6 +172,7 @@ async def capture(request: web.Request) -> web.Response:
     service = _service(request)
     row = await service.capture(principal(request), request.match_info["id"])
     facts = await _capture_facts(service, row)
+    await record_access(request, "viewed", capture_ids=[row.id], details={})
     return _page(request, "capture.html", export_error=None, **facts)
 
 
@@ -190,6 +192,8 @@ async def export(request: web.Request) -> web.StreamResponse:
         return render(
             request, "capture.html", status=422, logged_in=True, export_error=str(exc), **facts
         )
+    served = {"file": result.path.name, "sha256": result.sha256, "size": result.size}
+    await record_access(request, "exported", capture_ids=[row.id], details=served)
     return web.FileResponse(
         result.path,
         headers={

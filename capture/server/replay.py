@@ -35,6 +35,7 @@ from archive.errors import NotFound
 from archive.people import DASHBOARD
 from capture.server import keys
 from capture.server.access import principal
+from capture.server.auditing import record_access
 from capture.server.pages import render
 from capture.server.sessions import DASHBOARD_HOSTNAME, REPLAY_HOSTNAME, hostname
 
@@ -104,6 +105,7 @@ async def replay_page(request: web.Request) -> web.Response:
     service = request.app[keys.SERVICE]
     who = principal(request)
     row = await service.capture(who, request.match_info["id"])
+    await record_access(request, "replayed", capture_ids=[row.id], details={})
     origin = replay_origin(request)
     source = None
     if origin is not None:
