@@ -10,8 +10,8 @@ change: its ``actor`` is who named it, its details the members, the device they 
 through and the SHA-256 of the case's name (an export carries other cases' events,
 which name no case; docs/evidence.md).
 
-Cases made by an admin, and members added or removed, are :mod:`archive.people`'s
-administration, recorded with the same event names.
+Cases made by an admin, and members added or removed, are :mod:`archive.people.changes`',
+recorded with the same event names and, in team mode, in the case's own chain as these.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from archive.catalog import StateConflict, validate_case_name
 from archive.evidence.custody_events import device_details
 from archive.hashing import sha256_bytes
+from archive.people.changes import append_event
 from archive.people.principal import Principal
 from archive.people.roles import Permission
 
@@ -40,20 +41,21 @@ def admit(archive: Archive, who: Principal, permission: Permission, case: str) -
         return False  # a member (since the request began, too: their own capture made it)
     if any(row.name == name for row in archive.catalog.list_cases()):
         who.require_case(permission, name)  # raises: a case of others
+    details = {
+        "case_sha256": sha256_bytes(name.encode()),
+        "members": [who.user],
+        "second_factor": False,
+        "named_by": str(permission),
+        **device_details(who.device),
+    }
     try:
-        archive.custody.append(
+        append_event(  # in the case's own chain in team mode, as every case's making
+            archive,
             "case-created",
-            actor=who.actor,
-            details={
-                "case_sha256": sha256_bytes(name.encode()),
-                "members": [who.user],
-                "second_factor": False,
-                "named_by": str(permission),
-                **device_details(who.device),
-            },
-            together_with=lambda: archive.catalog.create_case(
-                name, member=who.user, added_by=who.user
-            ),
+            who.actor,
+            details,
+            lambda: archive.catalog.create_case(name, member=who.user, added_by=who.user),
+            name,
         )
     except StateConflict:
         # Made by someone else since we looked: theirs, unless we were added meanwhile.
