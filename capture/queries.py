@@ -47,7 +47,7 @@ from archive.errors import NotFound
 from archive.evidence.custody_events import Event, device_details
 from archive.evidence.trustedtime import TimestampConfig
 from archive.manifest import MANIFEST_NAME
-from archive.people import Directory, Permission, Principal, admit
+from archive.people import Directory, Permission, Principal, changes
 from archive.store import Artifact
 from archive.wacz.export_types import ExportResult
 from archive.wacz.replay import ensure_replay_wacz
@@ -208,9 +208,9 @@ class ArchiveQueries(WatchQueries):
         existing = {case.name: case for case in await self.cases(who)}
         if name in existing:
             return existing[name], False
-        created = await asyncio.to_thread(admit, self.archive, who, Permission.CAPTURE, name)
+        await asyncio.to_thread(changes.create_case, self.archive, who, name)
         case = await asyncio.to_thread(self.archive.catalog.ensure_case, name)
-        return case, created
+        return case, True
 
     # -- analyses ---------------------------------------------------------------------
 

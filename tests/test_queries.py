@@ -92,7 +92,7 @@ async def test_writes_go_through_the_writer_in_a_worker_thread(tmp_path: Path) -
             return call
 
         amal = _amal(archive)
-        for name in ("create_case", "ensure_case", "add_target", "set_target_state"):
+        for name in ("add_member", "ensure_case", "add_target", "set_target_state"):
             setattr(archive.catalog, name, spy(getattr(archive.catalog, name)))
         case, created = await queries.ensure_case(amal, "Case A")
         target = await queries.add_target(
