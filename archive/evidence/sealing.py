@@ -46,10 +46,9 @@ def seal(
 ) -> Sealed:
     """Write, sign and record a capture's manifest; return what was sealed.
 
-    ``event`` names the custody event: ``captured``, or ``re-captured`` for a
-    watched target's scheduled run (``event_details`` then carries the target id, and
-    the device the capture was asked through). ``actor`` is the person's account name
-    (without one, the manifest's operator label, else ``system``).
+    ``event``: ``captured``, or ``re-captured`` for a watched target's run (its id in
+    ``event_details``, beside the device). ``actor``: the person's account name (else
+    the manifest's operator label, else ``system``).
     """
     store, catalog = archive.store, archive.catalog
     data = manifest.to_bytes()
