@@ -76,8 +76,10 @@ async def export(
     *,
     actor: str,
     tsa: TimestampConfig | None = None,
+    event_details: dict[str, str] | None = None,
 ) -> ExportResult:
-    """Build the package, printing the report to PDF in a headless Chromium."""
+    """Build the package, printing the report to PDF in a headless Chromium; its
+    ``exported`` custody event names ``actor`` and carries ``event_details`` (the device)."""
     archive.signing_key()  # made (and logged) before a browser starts, not in the thread
     loop = asyncio.get_running_loop()
     browser = await Browser.launch()
@@ -105,6 +107,7 @@ async def export(
             pdf_renderer=pdf_renderer,
             stamper=package_stamper(tsa) if tsa is not None else None,
             anchoring=tsa.anchoring() if tsa is not None and tsa.tsas else None,
+            event_details=event_details,
         )
     finally:
         await browser.close()

@@ -171,12 +171,25 @@ class AnalysisQueue:
         )
 
     async def put(
-        self, capture_id: str, request: dict[str, object], *, operator: str | None
+        self,
+        capture_id: str,
+        request: dict[str, object],
+        *,
+        operator: str | None,
+        requested_by: str | None = None,
+        device: str | None = None,
     ) -> tuple[AnalysisRow, bool]:
-        """Queue a run of a sealed capture; a run of it already queued is returned instead
-        (``created`` false). Workers are woken by :meth:`wake`."""
+        """Queue a run of a sealed capture, asked for by the account ``requested_by``
+        through ``device``; a run of it already queued is returned instead (``created``
+        false). Workers are woken by :meth:`wake`."""
         return await asyncio.to_thread(
-            self._catalog().queue_analysis, capture_id, request=request, operator=operator
+            lambda: self._catalog().queue_analysis(
+                capture_id,
+                request=request,
+                operator=operator,
+                requested_by=requested_by,
+                device=device,
+            )
         )
 
     async def take(self) -> AnalysisRow:

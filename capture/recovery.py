@@ -16,6 +16,7 @@ from __future__ import annotations
 from archive.catalog import AnalysisRow, CaptureRow
 from archive.datadir import Archive
 from archive.evidence import sealing
+from archive.evidence.custody_events import acting
 from archive.timeutil import now_rfc3339
 from capture.analysis.runner import fail
 
@@ -57,9 +58,10 @@ def recover_capture(archive: Archive, row: CaptureRow, *, cause: str) -> str:
             row.id,
             reasons=[*row.reasons, reason],
             finished_at=now_rfc3339(),
-            actor=row.operator,
+            actor=acting(row.collector, row.operator),
             stage="interrupted by a server crash",
             quarantined=moved is not None,
+            device=row.device,
         )
         keep_incoming_with_quarantine(archive, row.id)
     return f"{row.id}: {reason}"
@@ -91,6 +93,10 @@ def recover_analysis(archive: Archive, row: AnalysisRow, *, cause: str) -> str:
         earlier = row.request["retry_of"]
         return f"{which}: {cause}; failed, not run again (it was analysis {earlier} run again)"
     again, _created = archive.catalog.queue_analysis(
-        row.capture_id, request={**row.request, "retry_of": row.number}, operator=row.operator
+        row.capture_id,
+        request={**row.request, "retry_of": row.number},
+        operator=row.operator,
+        requested_by=row.requested_by,
+        device=row.device,
     )
     return f"{which}: {cause}; failed, and queued to run again as analysis {again.number}"

@@ -5,9 +5,11 @@ handler builds it from the checked JSON body (the as-seen uploads beside it, as 
 :class:`AsSeenUpload`), the scheduler builds it for a watched target's run, the CLI
 builds it for one capture. Its fields come in two parts:
 
-asked       url, case, note, operator, timeout, analysis, as-seen references, target:
-            what the asker decides; the queue keeps them (the row's columns, and
-            :meth:`CaptureRequest.to_json` in its ``request`` column)
+asked       url, case, note, operator, collector and device, timeout, analysis,
+            as-seen references, target: what the asker decides (the collector is the
+            account asking, the device what they asked through); the queue keeps them
+            (the row's columns, and :meth:`CaptureRequest.to_json` in its ``request``
+            column)
 run time    notes, history, media limits, time-stamp authorities, the lent cookies:
             what the server adds when a worker claims it (:func:`claimed`); never stored
 
@@ -70,7 +72,11 @@ class CaptureRequest:
     url: str
     case: str | None = None
     note: str | None = None
+    #: A free-text label of who made it (``--operator``), kept as given.
     operator: str | None = None
+    #: The account asking (the custody log's actor) and the device it asks through.
+    collector: str | None = None
+    device: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     #: What to read once the capture is sealed (``None``: nothing asked).
     analysis: AnalysisOptions | None = None
@@ -114,6 +120,8 @@ class CaptureRequest:
         case: str | None = None,
         note: str | None = None,
         operator: str | None = None,
+        collector: str | None = None,
+        device: str | None = None,
     ) -> CaptureRequest:
         """The request a queue row holds: its columns, and its ``request`` column ``data``.
 
@@ -131,6 +139,8 @@ class CaptureRequest:
                 case=case,
                 note=note,
                 operator=operator,
+                collector=collector,
+                device=device,
                 timeout=_timeout(data.get("timeout", DEFAULT_TIMEOUT)),
                 analysis=_analysis(data.get("analysis")),
                 as_seen=_as_seen(data.get("as_seen")),
@@ -152,6 +162,8 @@ class CaptureRequest:
             self.operator,
             self.to_json(),
             lent_cookies=lent_cookies,
+            collector=self.collector,
+            device=self.device,
         )
 
     @classmethod
@@ -159,7 +171,13 @@ class CaptureRequest:
         """The request a queued (or claimed) capture row holds."""
         try:
             request = cls.from_json(
-                row.request, url=row.url, case=row.case, note=row.note, operator=row.operator
+                row.request,
+                url=row.url,
+                case=row.case,
+                note=row.note,
+                operator=row.operator,
+                collector=row.collector,
+                device=row.device,
             )
         except UnreadableRequest as exc:
             raise UnreadableRequest(

@@ -130,6 +130,8 @@ def target_dict(target: TargetRow) -> dict[str, Any]:
         "next_run_at": target.next_run_at,
         "last_run_at": target.last_run_at,
         "operator": target.operator,
+        "collector": target.collector,
+        "device": target.device,
         "note": target.note,
         "created_at": target.created_at,
     }
@@ -238,8 +240,8 @@ class Scheduler:
     def _run_request(self, target: TargetRow) -> CaptureRequest:
         """What the worker needs beyond the capture row: budget and the schedule it ran on.
 
-        The catalog copies the target's URL, case, note and operator into the row; the
-        request column keeps the rest (:meth:`CaptureRequest.to_json`).
+        The catalog copies the target's URL, case, note, operator, collector and device
+        into the row; the request column keeps the rest (:meth:`CaptureRequest.to_json`).
         """
         timeout = target.request.get("timeout", self.default_timeout)  # the target's own
         return CaptureRequest(
@@ -247,6 +249,8 @@ class Scheduler:
             case=target.case,
             note=target.note,
             operator=target.operator,
+            collector=target.collector,
+            device=target.device,
             timeout=float(timeout),  # type: ignore[arg-type]
             target=TargetRun(target.id, target.url, target.interval_seconds),
         )

@@ -26,26 +26,26 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog import (
-    AnalysisRow,
     CaptureRow,
     validate_case_name,
 )
 from archive.datadir import Archive
 from archive.evidence import sealing
+from archive.evidence.custody_events import acting
 from archive.evidence.trustedtime import ANCHOR_INTERVAL_SECONDS, TimestampConfig
 from archive.manifest import Manifest
+from archive.people import Permission, Principal, admit
 from archive.timeutil import now_rfc3339
 from capture import asseen, scheduler, upkeep
 from capture.analysis.engines import AnalysisSettings
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.worker import DEFAULT_ANALYSIS_WORKERS, AnalysisWorkers
-from capture.analysis.worker import stream_id as analysis_stream
+from capture.analysis_requests import AnalysisRequests
 from capture.browser import Browser
 from capture.events import CaptureEvents
 from capture.jobs import CaptureQueue, CatalogQueue
 from capture.pipeline import CaptureFailed, capture_page
 from capture.progress_events import (
-    AnalysisLink,
     CaptureDone,
     CaptureFailedEvent,
     Event,
@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 NO_ANALYSIS = AnalysisOptions()
 
 
-class CaptureService(ArchiveQueries):
+class CaptureService(AnalysisRequests, ArchiveQueries):
     """Queue, workers and browser of one data directory; what the server reads and
     changes in its archive is asked here too (:class:`~capture.queries.ArchiveQueries`)."""
 
@@ -209,9 +209,15 @@ class CaptureService(ArchiveQueries):
     # -- requests ---------------------------------------------------------------------
 
     async def submit(
-        self, request: CaptureRequest, upload: AsSeenUpload | None = None
+        self, who: Principal, request: CaptureRequest, upload: AsSeenUpload | None = None
     ) -> tuple[CaptureRow, bool]:
-        """Queue a capture; an identical URL already queued or running is returned instead.
+        """Queue a capture asked for by ``who``; an identical URL already queued or running
+        for the same case (of no case: for ``who``) is returned instead.
+
+        ``who`` must be allowed to capture in the request's case: a member of it, or the
+        one naming a case that does not exist yet, who becomes its first member
+        (:func:`archive.people.admit`); a case of others is ``Denied``. The capture is
+        theirs (its collector), asked through their device.
 
         As-seen files are staged (and hashed) before the capture is queued, so what
         the investigator's browser sent is kept the moment the request is accepted.
@@ -220,10 +226,14 @@ class CaptureService(ArchiveQueries):
         (team mode without a lending key: :class:`~capture.lending.LendingKeyMissing`).
         """
         url = validate_url(request.url)
+        who.require(Permission.CAPTURE)
         if request.case is not None:
-            validate_case_name(request.case)  # here, so a bad name fails only its request
+            case = validate_case_name(request.case)  # here: a bad name fails only its request
+            if case not in who.cases:  # members pass without a hop to a thread
+                await asyncio.to_thread(admit, self.archive, who, Permission.CAPTURE, case)
         cookies = upload.cookies if upload is not None else None
         self.cookies.refuse_unless_able(cookies)
+        request = replace(request, collector=who.user, device=who.device)
         capture_id = str(uuid.uuid4())
         as_seen = None
         if upload is not None and upload.sends_anything:
@@ -294,9 +304,10 @@ class CaptureService(ArchiveQueries):
                     capture_id,
                     reasons=reasons,
                     finished_at=now_rfc3339(),
-                    actor=row.operator,
+                    actor=acting(row.collector, row.operator),
                     stage="start",
                     quarantined=False,
+                    device=row.device,
                 )
             await self._ended_unsealed(row, reasons)
         else:
@@ -326,39 +337,6 @@ class CaptureService(ArchiveQueries):
                 analysis=analysis,
             ),
         )
-
-    async def queue_analysis(
-        self, capture_id: str, options: AnalysisOptions, *, operator: str | None
-    ) -> tuple[AnalysisRow, bool]:
-        """Queue an analysis run of a sealed capture (a run already queued is returned)."""
-        queue = self._analysis.queue if self._analysis is not None else None
-        if queue is None:
-            raise RuntimeError("the capture service is not started")
-        row, created = await queue.put(capture_id, options.to_request(), operator=operator)
-        if created:
-            self.events.publish(analysis_stream(row.capture_id, row.number), Queued())
-        queue.wake()
-        return row, created
-
-    async def _queue_requested_analysis(
-        self, row: CaptureRow, request: CaptureRequest
-    ) -> AnalysisLink | None:
-        """The analysis the capture's request asked for, queued now that it is sealed.
-
-        A watched target's scheduled run (queued by the scheduler, not through
-        :meth:`submit`) is read as the server's defaults say.
-        """
-        wanted = request.analysis
-        if wanted is None and request.target is not None and self.analysis_defaults.wanted:
-            wanted = self.analysis_defaults
-        if wanted is None or not wanted.wanted:
-            return None
-        try:
-            queued, _ = await self.queue_analysis(row.id, wanted, operator=row.operator)
-        except Exception:
-            log.exception("capture %s: its analysis could not be queued", row.id)
-            return None
-        return AnalysisLink(queued.number, f"/api/v1/captures/{row.id}/analyses/{queued.number}")
 
     async def _after_target_run(self, row: CaptureRow) -> None:
         """A target's run ended: its timeline says how it compares with the run before.

@@ -453,25 +453,27 @@ def test_a_batch_is_queued_in_one_transaction_once_per_url(cat: Catalog) -> None
     results = cat.enqueue_captures(
         [
             QueuedRequest("b1", a, "Batch", None, None, {"timeout": 30}),
-            QueuedRequest("b2", a, None, None, None, {}),  # same URL, same batch
+            QueuedRequest("b2", a, "Batch", None, None, {}),  # same URL, same batch
             QueuedRequest("b3", b, None, "note", "amal", {}),
+            QueuedRequest("b4", a, None, None, None, {}),  # same URL, for no case: its own
         ]
     )
     assert [(row.id, created) for row, created in results] == [
         ("b1", True),
         ("b1", False),
         ("b3", True),
+        ("b4", True),
     ]
     assert results[0][0].case == "Batch" and results[2][0].operator == "amal"
     # A case name the catalog refuses: nothing of the batch is written.
     with pytest.raises(BadCaseName):
         cat.enqueue_captures(
             [
-                QueuedRequest("b4", "https://example.org/c", None, None, None, {}),
-                QueuedRequest("b5", "https://example.org/d", " ", None, None, {}),
+                QueuedRequest("b5", "https://example.org/c", None, None, None, {}),
+                QueuedRequest("b6", "https://example.org/d", " ", None, None, {}),
             ]
         )
-    assert cat.get_capture("b4") is None and cat.get_capture("b2") is None
+    assert cat.get_capture("b5") is None and cat.get_capture("b2") is None
 
 
 def test_the_queue_enqueues_once_per_active_url_and_claims_oldest_first(cat: Catalog) -> None:
@@ -494,9 +496,9 @@ def test_the_queue_enqueues_once_per_active_url_and_claims_oldest_first(cat: Cat
     claimed = cat.claim_next_queued(started_at="2026-01-01T00:00:00.000000Z")
     assert claimed is not None and claimed.id == "q1" and claimed.status == "running"
     assert claimed.attempts == 1
-    # Running still counts as active for the same URL.
+    # Running still counts as active for the same URL (in the same case).
     assert not cat.enqueue_capture(
-        "q4", "https://example.org/a", case=None, note=None, operator=None, request={}
+        "q4", "https://example.org/a", case="Q", note=None, operator=None, request={}
     )[1]
     requeued = cat.requeue_capture("q1", reason="server stopped while running")
     assert requeued.status == "queued" and requeued.reasons == ["server stopped while running"]

@@ -18,6 +18,7 @@ import pytest
 
 from archive.catalog import Catalog, LendingNotShared, QueuedRequest, open_catalog
 from archive.datadir import Archive
+from archive.people import Directory, Principal
 from archive.settings import load_settings
 from capture.lending import (
     LENDING_KEY_ENV,
@@ -133,6 +134,13 @@ def test_an_embedded_catalog_keeps_no_cookies(tmp_path: Path) -> None:
         assert catalog.drop_unclaimed_cookies() == 0
 
 
+def _investigator(service: CaptureService) -> Principal:
+    """The person the service queues for (every request has one)."""
+    directory = Directory(service.archive.catalog)
+    directory.add_user("amal", "investigator")
+    return directory.principal("amal", "laptop")
+
+
 def _team_archive_settings(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("OSINT_CAPTURE_CATALOG", url)
     monkeypatch.setenv("OSINT_CAPTURE_QUEUE", "postgresql")
@@ -146,15 +154,16 @@ async def test_a_team_server_without_the_key_refuses_lent_cookies_and_keeps_noth
     service = CaptureService(tmp_path / "data", workers=0)
     await service.start()
     try:
+        amal = _investigator(service)
         upload = AsSeenUpload(dom_html="<p>seen</p>", cookies=COOKIES)
         with pytest.raises(LendingKeyMissing, match=LENDING_KEY_ENV) as refused:
-            await service.submit(CaptureRequest("https://example.org/members"), upload)
+            await service.submit(amal, CaptureRequest("https://example.org/members"), upload)
         assert refused.value.http_status == 409 and refused.value.exit_code == 1
-        assert await service.captures() == []
+        assert await service.captures(amal) == []
         assert not list((tmp_path / "data").glob("incoming/*")), "nothing was staged"
         # Without cookies the same request is queued as ever.
         row, created = await service.submit(
-            CaptureRequest("https://example.org/members"), AsSeenUpload(dom_html="<p>x</p>")
+            amal, CaptureRequest("https://example.org/members"), AsSeenUpload(dom_html="<p>x</p>")
         )
         assert created and row.status == "queued"
     finally:
@@ -171,7 +180,9 @@ async def test_a_team_server_with_the_key_queues_the_cookies_sealed(
     await service.start()
     try:
         upload = AsSeenUpload(cookies=COOKIES)
-        row, created = await service.submit(CaptureRequest("https://example.org/m"), upload)
+        row, created = await service.submit(
+            _investigator(service), CaptureRequest("https://example.org/m"), upload
+        )
     finally:
         await service.stop()
     assert created

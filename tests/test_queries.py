@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.datadir import Archive
+from archive.people import Directory, Principal
 from capture.queries import ArchiveQueries
 
 
@@ -44,20 +45,34 @@ def writer_busy(archive: Archive) -> Iterator[None]:
 
 def _start(archive: Archive, capture_id: str) -> None:
     archive.catalog.start_capture(
-        capture_id, "https://example.org/", case=None, note=None, operator=None, started_at="x"
+        capture_id,
+        "https://example.org/",
+        case=None,
+        note=None,
+        operator=None,
+        started_at="x",
+        collector="amal",
     )
+
+
+def _amal(archive: Archive) -> Principal:
+    """The person asking (the queries are asked for someone): an admin, who may make cases."""
+    if archive.catalog.user("amal") is None:
+        Directory(archive.catalog).add_user("amal", "admin")
+    return Directory(archive.catalog).principal("amal", "laptop")
 
 
 async def test_reads_answer_while_the_writer_commits(tmp_path: Path) -> None:
     with Archive.open(tmp_path) as archive:
+        amal = _amal(archive)
         _start(archive, "c1")
         queries = Queries(archive)
         with writer_busy(archive):
             began = time.monotonic()
-            row = await queries.capture("c1")
-            listed = await queries.captures()
-            files = await queries.artifacts("c1")
-            cases = await queries.cases()
+            row = await queries.capture(amal, "c1")
+            listed = await queries.captures(amal)
+            files = await queries.artifacts(row)
+            cases = await queries.cases(amal)
             waited = time.monotonic() - began
         assert row is not None and [r.id for r in listed] == ["c1"]
         assert files == [] and cases == []
@@ -76,10 +91,12 @@ async def test_writes_go_through_the_writer_in_a_worker_thread(tmp_path: Path) -
 
             return call
 
-        for name in ("ensure_case", "add_target", "set_target_state"):
+        amal = _amal(archive)
+        for name in ("add_member", "ensure_case", "add_target", "set_target_state"):
             setattr(archive.catalog, name, spy(getattr(archive.catalog, name)))
-        case = await queries.ensure_case("Case A")
+        case, created = await queries.ensure_case(amal, "Case A")
         target = await queries.add_target(
+            amal,
             "https://example.org/",
             interval_seconds=3600,
             case=None,
@@ -87,9 +104,9 @@ async def test_writes_go_through_the_writer_in_a_worker_thread(tmp_path: Path) -
             note=None,
             request={},
         )
-        paused = await queries.set_target_state(target.id, "paused")
-        assert len(threads) == 3
+        paused = await queries.set_target_state(target, "paused")
+        assert len(threads) == 4
         assert threading.main_thread().name not in threads
-        assert [c.name for c in await queries.cases()] == [case.name]
+        assert created and [c.name for c in await queries.cases(amal)] == [case.name]
         assert paused.state == "paused"
-        assert (await queries.target(target.id)) == paused
+        assert (await queries.target(amal, target.id)) == paused

@@ -46,6 +46,7 @@ from archive.catalog.shared import (
     TargetRemoved,
 )
 from archive.catalog.targets import MAX_CLAIM
+from archive.catalog.visibility import Visibility
 
 #: The catalog's file in a data directory (``DATA/catalog.sqlite3``).
 CATALOG_NAME = "catalog.sqlite3"
@@ -93,6 +94,7 @@ __all__ = [
     "TimelineEvent",
     "TokenRow",
     "UserRow",
+    "Visibility",
     "open_catalog",
     "validate_case_name",
 ]

@@ -31,9 +31,16 @@ class AnalysisTables(CatalogConnection):
     """Analysis runs in the catalog. Part of :class:`archive.catalog.Catalog`."""
 
     def queue_analysis(
-        self, capture_id: str, *, request: dict[str, Any], operator: str | None
+        self,
+        capture_id: str,
+        *,
+        request: dict[str, Any],
+        operator: str | None,
+        requested_by: str | None = None,
+        device: str | None = None,
     ) -> tuple[AnalysisRow, bool]:
-        """Queue a run of a sealed capture; a run already queued for it is returned instead."""
+        """Queue a run of a sealed capture, asked for by the account ``requested_by``
+        through ``device``; a run already queued for it is returned instead."""
         with self._write() as conn:
             # The capture's row held: two requests at once make one queued run, numbered once.
             capture = require_capture(conn, capture_id, lock=True)
@@ -51,9 +58,17 @@ class AnalysisTables(CatalogConnection):
                 (capture_id,),
             ).fetchone()[0]
             conn.execute(
-                "INSERT INTO analyses (capture_id, number, status, request, operator, created_at)"
-                " VALUES (?, ?, 'queued', ?, ?, ?)",
-                (capture_id, number, json.dumps(request), operator, now_rfc3339()),
+                "INSERT INTO analyses (capture_id, number, status, request, operator,"
+                " created_at, requested_by, device) VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                (
+                    capture_id,
+                    number,
+                    json.dumps(request),
+                    operator,
+                    now_rfc3339(),
+                    requested_by,
+                    device,
+                ),
             )
             return require_analysis(conn, capture_id, number), True
 

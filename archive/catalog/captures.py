@@ -23,6 +23,7 @@ from archive.catalog.shared import (
     require_capture,
     require_status,
 )
+from archive.catalog.visibility import Visibility
 from archive.store import Artifact
 from archive.timeutil import now_rfc3339
 
@@ -39,18 +40,31 @@ class CaptureTables(CatalogConnection):
         note: str | None,
         operator: str | None,
         started_at: str,
+        collector: str | None = None,
+        device: str | None = None,
     ) -> CaptureRow:
-        """Record a capture as ``running`` (creating its case if needed)."""
+        """Record a capture as ``running`` (creating its case if needed), asked for by the
+        account ``collector`` through ``device``."""
         case_name = validate_case_name(case) if case is not None else None
         with self._write() as conn:
             case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
             # ON CONFLICT rather than a look first: two writers racing for one id on
             # PostgreSQL both get here, and the second must still be told, not crash.
             inserted = conn.execute(
-                "INSERT INTO captures"
-                " (id, url, case_id, note, operator, status, started_at, created_at)"
-                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?) ON CONFLICT (id) DO NOTHING",
-                (capture_id, url, case_id, note, operator, started_at, now_rfc3339()),
+                "INSERT INTO captures (id, url, case_id, note, operator, status, started_at,"
+                " created_at, collector, device)"
+                " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (
+                    capture_id,
+                    url,
+                    case_id,
+                    note,
+                    operator,
+                    started_at,
+                    now_rfc3339(),
+                    collector,
+                    device,
+                ),
             ).rowcount
             if inserted != 1:
                 raise StateConflict(f"capture {capture_id} already exists")
@@ -110,8 +124,10 @@ class CaptureTables(CatalogConnection):
         status: str | None = None,
         url: str | None = None,
         target_id: int | None = None,
+        visible_to: Visibility | None = None,
     ) -> list[CaptureRow]:
-        """Captures, newest first; optionally only one case's, status's, URL's or target's."""
+        """Captures, newest first; optionally only one case's, status's, URL's or target's,
+        and only those ``visible_to`` one person (filtered in the query)."""
         if status is not None and status not in STATUSES:
             raise BadFilter(f"status must be one of {STATUSES}, not {status!r}")
         where: list[str] = []
@@ -128,6 +144,10 @@ class CaptureTables(CatalogConnection):
         if target_id is not None:
             where.append("captures.target_id = ?")
             params.append(target_id)
+        if visible_to is not None:
+            condition, more = visible_to.captures_where()
+            where.append(condition)
+            params.extend(more)
         sql = CAPTURE_SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)

@@ -27,6 +27,7 @@ from typing import Protocol, Self
 from archive.catalog.rows import AnalysisHit, SearchHit
 from archive.catalog.session import Session
 from archive.catalog.sqlite_engine import SqliteEngine
+from archive.catalog.visibility import Within
 
 #: How long a write waits for another process's write (or lock) to end before giving up
 #: (then :class:`archive.catalog.CatalogBusy`).
@@ -44,9 +45,13 @@ class TextIndex(Protocol):
         self, conn: Session, capture_id: str, number: int, lines: Sequence[tuple[str, str, str]]
     ) -> None: ...
 
-    def page_hits(self, conn: Session, query: str, limit: int) -> list[SearchHit]: ...
+    def page_hits(
+        self, conn: Session, query: str, limit: int, within: Within = None
+    ) -> list[SearchHit]: ...
 
-    def line_hits(self, conn: Session, query: str, limit: int) -> list[AnalysisHit]: ...
+    def line_hits(
+        self, conn: Session, query: str, limit: int, within: Within = None
+    ) -> list[AnalysisHit]: ...
 
 
 class Engine(Protocol):

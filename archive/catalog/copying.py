@@ -63,7 +63,7 @@ TABLES: tuple[Table, ...] = (
         ("id",),
         _names(
             "id url case_id interval_seconds state next_run_at last_run_at operator note"
-            " request created_at"
+            " request created_at collector device"
         ),
         identity=True,
     ),
@@ -94,7 +94,7 @@ TABLES: tuple[Table, ...] = (
         _names(
             "capture_id number status request operator attempts created_at started_at"
             " finished_at addendum_sha256 summary reasons timestamp timestamp_attempts"
-            " timestamp_next_at"
+            " timestamp_next_at requested_by device"
         ),
     ),
     Table("case_holds", ("case_id",), _names("case_id held_by reason held_at")),

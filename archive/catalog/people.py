@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from archive.catalog.cases import validate_case_name
 from archive.catalog.connection import CatalogConnection
-from archive.catalog.rows import SessionRow, TokenRow, UserRow
+from archive.catalog.rows import CaseRow, SessionRow, TokenRow, UserRow
 from archive.catalog.session import Row, Session
 from archive.catalog.shared import NotInCatalog, StateConflict, ensure_case_row
 from archive.timeutil import now_rfc3339
@@ -156,6 +156,27 @@ class PeopleTables(CatalogConnection):
             ).fetchone()
         return inserted is not None
 
+    def create_case(self, case: str, *, member: str, added_by: str | None) -> CaseRow:
+        """A new case with ``member`` as its first member, in one transaction; refused
+        (:class:`StateConflict`) when the case exists, so the one who names a new case
+        first is its member and a second never joins someone else's case by racing them."""
+        case = validate_case_name(case)
+        with self._write() as conn:
+            _must_user(conn, member)
+            created = conn.execute(
+                "INSERT INTO cases (name, created_at) VALUES (?, ?)"
+                " ON CONFLICT (name) DO NOTHING RETURNING id",
+                (case, now_rfc3339()),
+            ).fetchone()
+            if created is None:
+                raise StateConflict(f"there is already a case called {case!r}")
+            conn.execute(
+                "INSERT INTO case_members (case_id, user_name, added_by, added_at)"
+                " VALUES (?, ?, ?, ?)",
+                (created["id"], member, added_by, now_rfc3339()),
+            )
+            return ensure_case_row(conn, case)
+
     def remove_member(self, case: str, user: str) -> bool:
         """``False`` if ``user`` was not a member of ``case``."""
         with self._write() as conn:
@@ -204,13 +225,18 @@ class PeopleTables(CatalogConnection):
 
     def adopt_uncased_captures(self, user: str) -> int:
         """Make ``user`` the collector of every capture filed under no case that has none
-        (made before there were accounts); how many."""
+        (made before there were accounts), and of every such watched target, so its
+        later runs are theirs too; how many captures."""
         with self._write() as conn:
             rows = conn.execute(
                 "UPDATE captures SET collector = ? WHERE collector IS NULL AND case_id IS NULL"
                 " RETURNING id",
                 (user,),
             ).fetchall()
+            conn.execute(
+                "UPDATE targets SET collector = ? WHERE collector IS NULL AND case_id IS NULL",
+                (user,),
+            )
         return len(rows)
 
     # -- sessions -------------------------------------------------------------------------

@@ -82,3 +82,17 @@ def _membership_statements(*, text: str, case_key: str) -> tuple[str, ...]:
         f"ALTER TABLE captures ADD COLUMN collector {text}",
         f"ALTER TABLE captures ADD COLUMN device {text}",
     )
+
+
+def acting_statements(*, text: str) -> tuple[str, ...]:
+    """Who started a watch or asked for a reading (SQLite migration 12, PostgreSQL step 9),
+    as captures say who collected them: the custody log names them, and a target of no
+    case is its collector's alone, as its runs are."""
+    return (
+        f"ALTER TABLE targets ADD COLUMN collector {text}",
+        f"ALTER TABLE targets ADD COLUMN device {text}",
+        f"ALTER TABLE analyses ADD COLUMN requested_by {text}",
+        f"ALTER TABLE analyses ADD COLUMN device {text}",
+        # A person's captures of no case, found without reading everyone's.
+        "CREATE INDEX captures_collector ON captures (collector) WHERE case_id IS NULL",
+    )

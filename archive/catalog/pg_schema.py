@@ -25,7 +25,7 @@ import hashlib
 
 import psycopg
 
-from archive.catalog.people_schema import people_statements
+from archive.catalog.people_schema import acting_statements, people_statements
 from archive.catalog.schema import Migration, refuse_newer, refuse_older
 from archive.catalog.shared import CatalogError
 from archive.timeutil import now_rfc3339
@@ -286,6 +286,11 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
             'ALTER TABLE captures ADD COLUMN deleted_by TEXT COLLATE "C"',
             'ALTER TABLE captures ADD COLUMN deletion_reason TEXT COLLATE "C"',
         ),
+    ),
+    Migration(
+        9,
+        "who started a watch or asked for a reading, as captures say who collected them",
+        acting_statements(text='TEXT COLLATE "C"'),
     ),
 )
 

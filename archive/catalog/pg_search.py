@@ -22,6 +22,7 @@ from typing import TypeVar
 from archive.catalog import pg_words
 from archive.catalog.rows import AnalysisHit, SearchHit
 from archive.catalog.session import Row, Session
+from archive.catalog.visibility import Within
 
 Hit = TypeVar("Hit")
 
@@ -29,12 +30,14 @@ Hit = TypeVar("Hit")
 CANDIDATES = 2000
 
 
-def _ranked(columns: str, table: str, tiebreak: str) -> str:
-    """The newest :data:`CANDIDATES` rows of ``table`` matching the query, best first
-    (parameters: the tsquery twice, then LIMIT and OFFSET)."""
+def _ranked(columns: str, table: str, tiebreak: str, within: Within) -> str:
+    """The newest :data:`CANDIDATES` rows of ``table`` matching the query (of the captures
+    ``within`` names, if given: before the candidates are counted), best first
+    (parameters: the tsquery, ``within``'s, the tsquery again, then LIMIT and OFFSET)."""
+    only = f" AND capture_id IN ({within[0]})" if within is not None else ""
     return (
         f"SELECT {columns} FROM (SELECT {columns}, words FROM {table}"
-        f" WHERE words @@ ?::tsquery ORDER BY seq DESC LIMIT {CANDIDATES}) AS newest"
+        f" WHERE words @@ ?::tsquery{only} ORDER BY seq DESC LIMIT {CANDIDATES}) AS newest"
         f" ORDER BY ts_rank(words, ?::tsquery) DESC, {tiebreak}"
     )
 
@@ -62,7 +65,9 @@ class PgTextIndex:
             ],
         )
 
-    def page_hits(self, conn: Session, query: str, limit: int) -> list[SearchHit]:
+    def page_hits(
+        self, conn: Session, query: str, limit: int, within: Within = None
+    ) -> list[SearchHit]:
         def hit(row: Row, snippet: str) -> SearchHit:
             return SearchHit(row["capture_id"], row["url"], row["title"], snippet)
 
@@ -70,12 +75,15 @@ class PgTextIndex:
             conn,
             query,
             limit,
-            _ranked("capture_id, url, title, body", "capture_text", "capture_id"),
+            _ranked("capture_id, url, title, body", "capture_text", "capture_id", within),
             lambda row: (row["url"], row["title"], row["body"]),
             hit,
+            within,
         )
 
-    def line_hits(self, conn: Session, query: str, limit: int) -> list[AnalysisHit]:
+    def line_hits(
+        self, conn: Session, query: str, limit: int, within: Within = None
+    ) -> list[AnalysisHit]:
         def hit(row: Row, snippet: str) -> AnalysisHit:
             place = dict(json.loads(row["place"]))
             return AnalysisHit(row["capture_id"], int(row["number"]), row["kind"], place, snippet)
@@ -88,9 +96,11 @@ class PgTextIndex:
                 "capture_id, number, line, kind, place, body",
                 "analysis_text",
                 "capture_id, number, line",
+                within,
             ),
             lambda row: (row["body"],),
             hit,
+            within,
         )
 
 
@@ -101,6 +111,7 @@ def _hits(
     sql: str,
     columns: Callable[[Row], tuple[str, ...]],
     hit: Callable[[Row, str], Hit],
+    within: Within,
 ) -> list[Hit]:
     """Up to ``limit`` hits, best first: candidates a page at a time from PostgreSQL,
     each kept with its FTS5 snippet if FTS5 matches it too."""
@@ -109,10 +120,10 @@ def _hits(
         return []
     hits: list[Hit] = []
     offset = 0
+    only = within[1] if within is not None else []
     while len(hits) < limit:
-        rows = conn.execute(
-            sql + " LIMIT ? OFFSET ?", (compiled.tsquery, compiled.tsquery, limit, offset)
-        ).fetchall()
+        params = (compiled.tsquery, *only, compiled.tsquery, limit, offset)
+        rows = conn.execute(sql + " LIMIT ? OFFSET ?", params).fetchall()
         snippets = pg_words.snippets(query, [columns(row) for row in rows])
         hits.extend(hit(row, s) for row, s in zip(rows, snippets, strict=True) if s is not None)
         if compiled.exact or len(rows) < limit:

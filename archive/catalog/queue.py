@@ -2,11 +2,11 @@
 
 The queue is the ``captures`` table itself (status ``queued``), so a queued request
 survives a restart and is listed like any capture; a URL already queued or running
-is never queued twice; cookies lent for it (sealed) are kept in the same transaction
-(:mod:`archive.catalog.lending`, a shared catalog only). On PostgreSQL, where writers
-run side by side, a batch first locks the URLs it queues, and a claim passes over a
-capture another worker is taking (``FOR UPDATE SKIP LOCKED``), so no two workers ever
-take the same one.
+for a case (or, under no case, for one collector) is never queued twice for it; cookies
+lent for it (sealed) are kept in the same transaction (:mod:`archive.catalog.lending`, a
+shared catalog only). On PostgreSQL, where writers run side by side, a batch first locks
+the URLs it queues, and a claim passes over a capture another worker is taking (``FOR
+UPDATE SKIP LOCKED``), so no two workers ever take the same one.
 """
 
 from __future__ import annotations
@@ -42,13 +42,17 @@ class QueueTables(CatalogConnection):
         note: str | None,
         operator: str | None,
         request: dict[str, object],
+        collector: str | None = None,
+        device: str | None = None,
     ) -> tuple[CaptureRow, bool]:
         """Queue a capture, unless one of the same URL is queued or running.
 
         Returns the capture and whether it is new. Checking and inserting happen in
         one transaction, so two requests racing for one URL still make one capture.
         """
-        item = QueuedRequest(capture_id, url, case, note, operator, request)
+        item = QueuedRequest(
+            capture_id, url, case, note, operator, request, collector=collector, device=device
+        )
         return self.enqueue_captures([item])[0]
 
     def enqueue_captures(self, items: Sequence[QueuedRequest]) -> list[tuple[CaptureRow, bool]]:
@@ -117,18 +121,25 @@ class QueueTables(CatalogConnection):
 
 
 def _enqueue(conn: Session, item: QueuedRequest, case_name: str | None) -> tuple[CaptureRow, bool]:
-    """Queue one item inside the caller's transaction, or return the capture already active."""
+    """Queue one item inside the caller's transaction, or return the capture already active
+    for the same URL in the same case (under no case: of the same collector).
+
+    Never another case's: the capture handed back is one its asker may see, and a URL
+    being captured for one case is still captured for another.
+    """
+    case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
     active = conn.execute(
-        CAPTURE_SELECT + " WHERE captures.url = ? AND captures.status IN"
-        " ('queued', 'running') ORDER BY captures.created_at LIMIT 1",
-        (item.url,),
+        CAPTURE_SELECT + " WHERE captures.url = ? AND captures.status IN ('queued', 'running')"
+        " AND captures.case_id IS NOT DISTINCT FROM ?"
+        " AND (captures.case_id IS NOT NULL OR captures.collector IS NOT DISTINCT FROM ?)"
+        " ORDER BY captures.created_at LIMIT 1",
+        (item.url, case_id, item.collector),
     ).fetchone()
     if active is not None:
         return capture_row(active), False
-    case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
     conn.execute(
         "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
-        " created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)",
+        " created_at, collector, device) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
         (
             item.capture_id,
             item.url,
@@ -137,6 +148,8 @@ def _enqueue(conn: Session, item: QueuedRequest, case_name: str | None) -> tuple
             item.operator,
             json.dumps(item.request, ensure_ascii=False),
             now_rfc3339(),
+            item.collector,
+            item.device,
         ),
     )
     if item.lent_cookies:

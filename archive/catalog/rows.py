@@ -73,6 +73,9 @@ class QueuedRequest:
     #: Cookies lent for the capture, sealed (encrypted) by the caller: kept beside the
     #: row, in the same transaction, until a worker takes them (a shared catalog only).
     lent_cookies: bytes | None = field(default=None, repr=False)
+    #: The account that asked for it, and the device it asked through (a token's name).
+    collector: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,11 @@ class CaptureRow:
     timestamp_attempts: int = 0
     timestamp_next_at: str | None = None
     target_id: int | None = None
+    #: The account that asked for the capture (``None``: made before there were
+    #: accounts), and the device it asked through: a token's name, the dashboard or
+    #: the command line. ``operator`` is a free-text label beside them.
+    collector: str | None = None
+    device: str | None = None
     #: A deleted capture's tombstone: when its files were removed, by whom, and why
     #: (``None`` while they are kept). ``status`` stays what it was sealed as.
     deleted_at: str | None = None
@@ -123,6 +131,9 @@ class TargetRow:
     note: str | None
     request: dict[str, object]
     created_at: str
+    #: The account that started watching it, and through what; its runs are theirs.
+    collector: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +189,10 @@ class AnalysisRow:
     reasons: list[str] = field(default_factory=list)
     timestamp: str = "none"
     timestamp_attempts: int = 0
+    #: The account that asked for the run and the device it asked through (``None``:
+    #: asked before there were accounts, or by the command line without one).
+    requested_by: str | None = None
+    device: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +237,8 @@ def capture_row(row: Row) -> CaptureRow:
         timestamp_attempts=row["timestamp_attempts"],
         timestamp_next_at=row["timestamp_next_at"],
         target_id=row["target_id"],
+        collector=row["collector"],
+        device=row["device"],
         deleted_at=row["deleted_at"],
         deleted_by=row["deleted_by"],
         deletion_reason=row["deletion_reason"],
@@ -242,6 +259,8 @@ def target_row(row: Row) -> TargetRow:
         note=row["note"],
         request=dict(json.loads(row["request"])),
         created_at=row["created_at"],
+        collector=row["collector"],
+        device=row["device"],
     )
 
 
@@ -274,6 +293,8 @@ def analysis_row(row: Row) -> AnalysisRow:
         reasons=list(json.loads(row["reasons"])),
         timestamp=row["timestamp"],
         timestamp_attempts=int(row["timestamp_attempts"]),
+        requested_by=row["requested_by"],
+        device=row["device"],
     )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from archive.catalog.people_schema import people_statements
+from archive.catalog.people_schema import acting_statements, people_statements
 from archive.catalog.shared import CatalogError
 
 
@@ -283,6 +283,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "ALTER TABLE captures ADD COLUMN deleted_by TEXT",
             "ALTER TABLE captures ADD COLUMN deletion_reason TEXT",
         ),
+    ),
+    Migration(
+        12,
+        "who started a watch or asked for a reading, as captures say who collected them",
+        acting_statements(text="TEXT"),
     ),
 )
 

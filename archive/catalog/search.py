@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from archive.catalog.connection import CatalogConnection
 from archive.catalog.rows import AnalysisHit, CaptureRow, SearchHit, TextLine, capture_row
 from archive.catalog.shared import CAPTURE_SELECT, find_capture, require_analysis, require_capture
+from archive.catalog.visibility import Visibility
 from archive.catalog.words import fold, match_expression, query_words
 
 __all__ = ["SearchTables", "fold", "match_expression"]
@@ -59,15 +60,20 @@ class SearchTables(CatalogConnection):
             ]
             self._engine.text.insert_lines(conn, capture_id, number, rows)
 
-    def search_text(self, query: str, *, limit: int = 50) -> list[SearchHit]:
+    def search_text(
+        self, query: str, *, limit: int = 50, visible_to: Visibility | None = None
+    ) -> list[SearchHit]:
         """Captures whose text, title or URL holds every word of ``query``, best first;
         then lines that OCR, transcripts or translations read in them, each with its place.
+        Only captures ``visible_to`` one person when given: filtered in the query, so
+        ``limit`` counts only what they may see.
         """
         if not query_words(query):
             return []
+        within = visible_to.capture_ids() if visible_to is not None else None
         with self._read() as conn:
-            hits = self._engine.text.page_hits(conn, query, limit)
-        for line in self.search_analysis_text(query, limit=limit):
+            hits = self._engine.text.page_hits(conn, query, limit, within)
+        for line in self.search_analysis_text(query, limit=limit, visible_to=visible_to):
             with self._read() as conn:
                 capture = find_capture(conn, line.capture_id)
             hits.append(
@@ -83,9 +89,13 @@ class SearchTables(CatalogConnection):
             )
         return hits
 
-    def search_analysis_text(self, query: str, *, limit: int) -> list[AnalysisHit]:
-        """Lines of machine-read text holding every word of ``query``, best first."""
+    def search_analysis_text(
+        self, query: str, *, limit: int, visible_to: Visibility | None = None
+    ) -> list[AnalysisHit]:
+        """Lines of machine-read text holding every word of ``query``, best first (only
+        of captures ``visible_to`` one person when given)."""
         if not query_words(query):
             return []
+        within = visible_to.capture_ids() if visible_to is not None else None
         with self._read() as conn:
-            return self._engine.text.line_hits(conn, query, limit)
+            return self._engine.text.line_hits(conn, query, limit, within)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from archive.catalog.rows import SNIPPET_END, SNIPPET_START, AnalysisHit, SearchHit
 from archive.catalog.session import Session
+from archive.catalog.visibility import Within
 from archive.catalog.words import match_expression
 
 
@@ -35,23 +36,29 @@ class SqliteTextIndex:
             [(capture_id, number, kind, place, body) for kind, place, body in lines],
         )
 
-    def page_hits(self, conn: Session, query: str, limit: int) -> list[SearchHit]:
+    def page_hits(
+        self, conn: Session, query: str, limit: int, within: Within = None
+    ) -> list[SearchHit]:
+        only, params = _only(within)
         rows = conn.execute(
             "SELECT capture_id, url, title,"
             " snippet(capture_text, 3, ?, ?, ' … ', 24) AS snippet"
-            " FROM capture_text WHERE capture_text MATCH ? ORDER BY rank LIMIT ?",
-            (SNIPPET_START, SNIPPET_END, match_expression(query), limit),
+            f" FROM capture_text WHERE capture_text MATCH ?{only} ORDER BY rank LIMIT ?",
+            (SNIPPET_START, SNIPPET_END, match_expression(query), *params, limit),
         ).fetchall()
         return [
             SearchHit(row["capture_id"], row["url"], row["title"], row["snippet"]) for row in rows
         ]
 
-    def line_hits(self, conn: Session, query: str, limit: int) -> list[AnalysisHit]:
+    def line_hits(
+        self, conn: Session, query: str, limit: int, within: Within = None
+    ) -> list[AnalysisHit]:
+        only, params = _only(within)
         rows = conn.execute(
             "SELECT capture_id, number, kind, place,"
             " snippet(analysis_text, 4, ?, ?, ' … ', 24) AS snippet"
-            " FROM analysis_text WHERE analysis_text MATCH ? ORDER BY rank LIMIT ?",
-            (SNIPPET_START, SNIPPET_END, match_expression(query), limit),
+            f" FROM analysis_text WHERE analysis_text MATCH ?{only} ORDER BY rank LIMIT ?",
+            (SNIPPET_START, SNIPPET_END, match_expression(query), *params, limit),
         ).fetchall()
         return [
             AnalysisHit(
@@ -63,3 +70,11 @@ class SqliteTextIndex:
             )
             for row in rows
         ]
+
+
+def _only(within: Within) -> tuple[str, list[object]]:
+    """The condition that keeps a search to the captures of ``within``, and its parameters."""
+    if within is None:
+        return "", []
+    subquery, params = within
+    return f" AND capture_id IN ({subquery})", params

@@ -34,6 +34,7 @@ from archive.catalog.shared import (
     ensure_case_row,
     require_capture,
 )
+from archive.catalog.visibility import Visibility
 from archive.timeutil import now_rfc3339
 
 _TARGET_SELECT = (
@@ -58,8 +59,11 @@ class TargetTables(CatalogConnection):
         note: str | None,
         next_run_at: str,
         request: dict[str, object] | None = None,
+        collector: str | None = None,
+        device: str | None = None,
     ) -> TargetRow:
-        """Start watching ``url``: its first run is due at ``next_run_at``."""
+        """Start watching ``url``: its first run is due at ``next_run_at``. Its runs are
+        collected by the account ``collector`` (through ``device``) that asked for it."""
         if interval_seconds <= 0:
             raise ValueError(f"an interval is a positive number of seconds, not {interval_seconds}")
         case_name = validate_case_name(case) if case is not None else None
@@ -67,8 +71,8 @@ class TargetTables(CatalogConnection):
             case_id = ensure_case_row(conn, case_name).id if case_name is not None else None
             row = conn.execute(
                 "INSERT INTO targets (url, case_id, interval_seconds, state, next_run_at,"
-                " operator, note, request, created_at)"
-                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?) RETURNING id",
+                " operator, note, request, created_at, collector, device)"
+                " VALUES (?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     url,
                     case_id,
@@ -78,6 +82,8 @@ class TargetTables(CatalogConnection):
                     note,
                     json.dumps(request or {}, ensure_ascii=False),
                     now_rfc3339(),
+                    collector,
+                    device,
                 ),
             ).fetchone()
             return _require_target(conn, int(row["id"]))
@@ -87,13 +93,21 @@ class TargetTables(CatalogConnection):
         with self._read() as conn:
             return _get_target(conn, target_id)
 
-    def list_targets(self, *, include_removed: bool = False) -> list[TargetRow]:
-        """Targets in the order they were added; removed ones only when asked for."""
-        sql = _TARGET_SELECT
+    def list_targets(
+        self, *, include_removed: bool = False, visible_to: Visibility | None = None
+    ) -> list[TargetRow]:
+        """Targets in the order they were added; removed ones only when asked for; only
+        those ``visible_to`` one person when given (filtered in the query)."""
+        where: list[str] = []
+        params: list[object] = []
         if not include_removed:
-            sql += " WHERE targets.state != 'removed'"
+            where.append("targets.state != 'removed'")
+        if visible_to is not None:
+            condition, params = visible_to.targets_where()
+            where.append(condition)
+        sql = _TARGET_SELECT + (" WHERE " + " AND ".join(where) if where else "")
         with self._read() as conn:
-            rows = conn.execute(sql + " ORDER BY targets.id").fetchall()
+            rows = conn.execute(sql + " ORDER BY targets.id", params).fetchall()
         return [target_row(row) for row in rows]
 
     def set_target_state(
@@ -229,18 +243,24 @@ class TargetTables(CatalogConnection):
             ).fetchone()
         return timeline_event(row) if row is not None else None
 
-    def alerts(self, *, after: int = 0) -> list[TimelineEvent]:
-        """Changes, takedowns and restorations after event ``after``, oldest first.
+    def alerts(
+        self, *, after: int = 0, visible_to: Visibility | None = None
+    ) -> list[TimelineEvent]:
+        """Changes, takedowns and restorations after event ``after``, oldest first; only
+        of the targets ``visible_to`` one person when given (filtered in the query).
 
         The extension keeps the id of the last alert it showed and asks for those
         after it: its badge is the number returned.
         """
         placeholders = ", ".join("?" for _ in ALERT_KINDS)
+        sql = f"SELECT * FROM timeline WHERE id > ? AND kind IN ({placeholders})"
+        params: list[object] = [after, *ALERT_KINDS]
+        if visible_to is not None:
+            condition, more = visible_to.targets_where()
+            sql += f" AND target_id IN (SELECT targets.id FROM targets WHERE {condition})"
+            params.extend(more)
         with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM timeline WHERE id > ? AND kind IN ({placeholders}) ORDER BY id",
-                (after, *ALERT_KINDS),
-            ).fetchall()
+            rows = conn.execute(sql + " ORDER BY id", params).fetchall()
         return [timeline_event(row) for row in rows]
 
 
@@ -275,9 +295,9 @@ def _queue_run(conn: Session, target: TargetRow, plan: RunPlan, now: str) -> Cap
         return None
     conn.execute(
         "INSERT INTO captures (id, url, case_id, note, operator, status, request,"
-        " target_id, created_at)"
-        " SELECT ?, url, case_id, note, operator, 'queued', ?, id, ? FROM targets"
-        " WHERE id = ?",
+        " target_id, created_at, collector, device)"
+        " SELECT ?, url, case_id, note, operator, 'queued', ?, id, ?, collector, device"
+        " FROM targets WHERE id = ?",
         (plan.capture_id, json.dumps(plan.request, ensure_ascii=False), now, target.id),
     )
     conn.execute("UPDATE targets SET last_run_at = ? WHERE id = ?", (now, target.id))

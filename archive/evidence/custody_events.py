@@ -122,6 +122,19 @@ def is_hash(value: object) -> bool:
     return isinstance(value, str) and _HEX64.fullmatch(value) is not None
 
 
+def acting(account: str | None, label: str | None = None) -> str:
+    """The ``actor`` of an event a person asked for: their account name. Work asked for
+    before there were accounts has none, and keeps what it had: the free-text operator
+    ``label`` (``--operator``), else :data:`SYSTEM_ACTOR`."""
+    return account or label or SYSTEM_ACTOR
+
+
+def device_details(device: str | None) -> dict[str, str]:
+    """What an event's details say of the device a person acted through (a token's name,
+    ``dashboard``, ``command line``): ``{"device": ...}``, or nothing when none is known."""
+    return {"device": device} if device else {}
+
+
 @dataclass(frozen=True)
 class Event:
     """One line of the custody log."""

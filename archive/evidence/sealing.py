@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.evidence.custody import SYSTEM_ACTOR
+from archive.evidence.custody_events import device_details
 from archive.evidence.signing import sign_file_bytes
 from archive.manifest import MANIFEST_NAME, Manifest
 from archive.store import Artifact
@@ -41,11 +42,13 @@ def seal(
     *,
     event: str = "captured",
     event_details: dict[str, object] | None = None,
+    actor: str | None = None,
 ) -> Sealed:
     """Write, sign and record a capture's manifest; return what was sealed.
 
-    ``event`` names the custody event: ``captured``, or ``re-captured`` for a
-    watched target's scheduled run (``event_details`` then carries the target id).
+    ``event``: ``captured``, or ``re-captured`` for a watched target's run (its id in
+    ``event_details``, beside the device). ``actor``: the person's account name (else
+    the manifest's operator label, else ``system``).
     """
     store, catalog = archive.store, archive.catalog
     data = manifest.to_bytes()
@@ -82,7 +85,7 @@ def seal(
     # events too, and their hashes can only be checked with their content.
     custody_event = archive.custody.append(
         event,
-        actor=manifest.operator or SYSTEM_ACTOR,
+        actor=actor or manifest.operator or SYSTEM_ACTOR,
         captures=[manifest.id],
         details={
             "status": manifest.status,
@@ -105,13 +108,20 @@ def record_failure(
     actor: str | None,
     stage: str,
     quarantined: bool,
+    device: str | None = None,
 ) -> None:
-    """A capture that sealed nothing: the catalog says why; custody says it happened."""
+    """A capture that sealed nothing: the catalog says why; custody says it happened
+    (``actor``: who asked for it, through ``device``)."""
     archive.custody.append(
         "capture-failed",
         actor=actor or SYSTEM_ACTOR,
         captures=[capture_id],
-        details={"stage": stage, "reasons": len(reasons), "quarantined": quarantined},
+        details={
+            "stage": stage,
+            "reasons": len(reasons),
+            "quarantined": quarantined,
+            **device_details(device),
+        },
         together_with=lambda: archive.catalog.fail_capture(
             capture_id, reasons=reasons, finished_at=finished_at
         ),

@@ -11,6 +11,7 @@ from archive.people.directory import (
     check_name,
     secret_sha256,
 )
+from archive.people.membership import admit
 from archive.people.owner import OWNER_DEVICE, Adoption, ensure_owner, load_or_create_token
 from archive.people.passwords import WeakPassword
 from archive.people.principal import COMMAND_LINE, DASHBOARD, Principal
@@ -36,6 +37,7 @@ __all__ = [
     "TokenOfAnotherExtension",
     "WeakPassword",
     "WrongCode",
+    "admit",
     "allows",
     "check_name",
     "ensure_owner",

@@ -287,7 +287,7 @@ def record_first_start(archive: Archive, adoption: Adoption) -> Event:
     details |= {"first_start": True, "token": OWNER_DEVICE, "captures_adopted": adoption.captures}
     event = archive.custody.append("user-added", actor=SYSTEM_ACTOR, details=details)
     for case in adoption.cases:
-        _append(
+        append_event(
             archive,
             "member-added",
             SYSTEM_ACTOR,
@@ -328,7 +328,9 @@ def oidc_account(archive: Archive, *, subject: str, name: str, role: Role) -> Us
             made.append(catalog.update_user(name, oidc_subject=subject))
 
         details = {"user": name, "role": role.value, "password": False, "oidc": True}
-        _append(archive, "user-added", SYSTEM_ACTOR, {**details, "device": OIDC_DEVICE}, add, None)
+        append_event(
+            archive, "user-added", SYSTEM_ACTOR, {**details, "device": OIDC_DEVICE}, add, None
+        )
         return made[0]
     if user.disabled_at is not None:
         raise Unauthenticated(f"the account {user.name!r} is disabled")
@@ -336,7 +338,7 @@ def oidc_account(archive: Archive, *, subject: str, name: str, role: Role) -> Us
         return user
     changed: list[UserRow] = []
     details = {"user": user.name, "from": user.role, "to": role.value, "device": OIDC_DEVICE}
-    _append(
+    append_event(
         archive,
         "role-changed",
         SYSTEM_ACTOR,
@@ -366,10 +368,10 @@ def _record(
         with archive.catalog.transaction():
             change()
 
-    return _append(archive, action, by.actor, {**details, "device": by.device}, together, case)
+    return append_event(archive, action, by.actor, {**details, "device": by.device}, together, case)
 
 
-def _append(
+def append_event(
     archive: Archive,
     action: str,
     actor: str,
@@ -378,7 +380,8 @@ def _append(
     case: str | None,
 ) -> Event:
     """Append to ``case``'s chain in team mode, else to the one log (or the
-    installation's chain)."""
+    installation's chain). Also :func:`archive.people.membership.admit`'s, for a case
+    a capture names."""
     custody = archive.custody
     if case is not None and isinstance(custody, DbCustodyLog):
         return custody.append_to(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from archive.catalog.visibility import Visibility
 from archive.errors import Denied
 from archive.people.roles import Permission, Role, allows
 
@@ -58,13 +59,15 @@ class Principal:
                 return
             raise Denied(
                 f"{self.user} may not {_DOING[permission]}: it is filed under no case, and"
-                f" only {collector or 'the person who collected it'} may open it",
+                f" only {collector or 'the person who collected it'} has the"
+                f" '{permission}' permission on it",
                 permission=permission,
             )
         if case not in self.cases:
             raise Denied(
-                f"{self.user} may not {_DOING[permission]} in case {case!r}: they are not"
-                " a member of it (an admin adds members with"
+                f"{self.user} may not {_DOING[permission]} in case {case!r}: the"
+                f" '{permission}' permission holds only in one's own cases, and they are"
+                " not a member of it (an admin adds members with"
                 f" `osint-capture case add-member {case!r} {self.user}`)",
                 permission=permission,
             )
@@ -76,6 +79,11 @@ class Principal:
         if case is None:
             return collector is not None and collector == self.user
         return case in self.cases
+
+    def visibility(self) -> Visibility:
+        """What the catalog's listings, searches and alerts show this person (filtered in
+        the query; :mod:`archive.catalog.visibility`), for one who may read evidence."""
+        return Visibility(self.user, self.cases)
 
     @property
     def actor(self) -> str:

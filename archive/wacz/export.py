@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ def export_wacz(
     pdf_renderer: PdfRenderer | None = None,
     stamper: Stamper | None = None,
     anchoring: Anchoring | None = None,
+    event_details: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Package sealed captures into a signed WACZ at ``out``; record it in custody.
 
@@ -70,6 +72,8 @@ def export_wacz(
     stamp (they cannot be listed in the datapackage the signature covers).
     ``anchoring`` anchors the custody slice's last event with its TSAs; the package
     carries that head and every anchor of the slice (:func:`package_anchors`).
+    ``event_details`` go into the ``exported`` event beside its own (the ``device`` the
+    person exported through, an ``operator`` label).
 
     Blocking (reads and writes every byte of the captures): run it in a thread from
     async code. ``pdf_renderer(html_path, pdf_path)`` turns the report into a PDF
@@ -100,7 +104,7 @@ def export_wacz(
 
     run = anchors.run if anchors is not None else None
     result = ExportResult(out, sha256, size, tuple(c.id for c in captures), tuple(notes), run)
-    _record_export(archive.custody, result, key, actor)
+    _record_export(archive.custody, result, key, actor, event_details or {})
     return result
 
 
@@ -135,8 +139,14 @@ def _imported_slice(
         raise ExportError(f"refusing to export: {exc}") from exc
 
 
-def _record_export(custody: Custody, result: ExportResult, key: SigningKey, actor: str) -> None:
-    """The ``exported`` event: the package's hash, size, format and signer."""
+def _record_export(
+    custody: Custody,
+    result: ExportResult,
+    key: SigningKey,
+    actor: str,
+    extra: Mapping[str, str],
+) -> None:
+    """The ``exported`` event: the package's hash, size, format and signer (and ``extra``)."""
     try:
         custody.append(
             "exported",
@@ -148,6 +158,7 @@ def _record_export(custody: Custody, result: ExportResult, key: SigningKey, acto
                 "captures": len(result.captures),
                 "format": f"WACZ {WACZ_VERSION}",
                 "signed_by": key.fingerprint,
+                **extra,
             },
         )
     except BaseException:

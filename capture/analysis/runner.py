@@ -34,7 +34,7 @@ from archive.evidence.addendum import (
     signature_name,
     warc_name,
 )
-from archive.evidence.custody import SYSTEM_ACTOR
+from archive.evidence.custody_events import acting, device_details
 from archive.evidence.signing import sign_file_bytes
 from archive.readings import analysis_warcinfo, results_document, text_lines
 from archive.sealed_store import SealedStore
@@ -105,9 +105,9 @@ def fail(row: AnalysisRow, reasons: list[str], archive: Archive) -> AnalysisRow:
     )
     archive.custody.append(
         "analysis-failed",
-        actor=row.operator or SYSTEM_ACTOR,
+        actor=acting(row.requested_by, row.operator),
         captures=[row.capture_id],
-        details={"analysis": row.number, "reasons": len(reasons)},
+        details={"analysis": row.number, "reasons": len(reasons), **device_details(row.device)},
     )
     return failed
 
@@ -184,7 +184,7 @@ def _log_analysed(
     ``finish`` records the run in the catalog in the same step, under the log's lock."""
     archive.custody.append(
         "analysed",
-        actor=row.operator or SYSTEM_ACTOR,
+        actor=acting(row.requested_by, row.operator),
         captures=[row.capture_id],
         details={
             "analysis": row.number,
@@ -193,6 +193,7 @@ def _log_analysed(
             "readings": addendum.readings,
             "steps": {step.step: step.status for step in addendum.outcomes},
             "signed_by": fingerprint,
+            **device_details(row.device),
         },
         together_with=finish,
     )

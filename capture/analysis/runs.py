@@ -14,6 +14,7 @@ from typing import Any
 from archive.catalog import AnalysisRow
 from archive.datadir import Archive
 from archive.evidence import trustedtime
+from archive.evidence.custody_events import acting
 from archive.evidence.trustedtime import TimestampConfig
 from archive.timeutil import now_rfc3339
 from capture.analysis.engines import Engines
@@ -42,8 +43,11 @@ def analyse_now(
     tsa: TimestampConfig,
     *,
     progress: Progress | None = None,
+    requested_by: str | None = None,
+    device: str | None = None,
 ) -> AnalysisRow:
-    """Queue a run, run it here, stamp its addendum; what the catalog says of it after.
+    """Queue a run (asked for by the account ``requested_by`` through ``device``), run it
+    here, stamp its addendum; what the catalog says of it after.
 
     Queued in the catalog first, so a server sharing the data directory sees the run
     and its number is never reused. ``progress`` hears :class:`RunStarted` once claimed,
@@ -51,13 +55,19 @@ def analyse_now(
     """
     report = progress or ignore
     catalog = archive.catalog
-    queued, _ = catalog.queue_analysis(capture_id, request=options.to_request(), operator=operator)
+    queued, _ = catalog.queue_analysis(
+        capture_id,
+        request=options.to_request(),
+        operator=operator,
+        requested_by=requested_by,
+        device=device,
+    )
     row = catalog.claim_analysis(capture_id, queued.number, started_at=now_rfc3339())
     report(RunStarted(row.number, capture_id, tuple(options.steps())))
     done = analyse(row, archive=archive, engines=engines, progress=report)
     if done.status == "done":
         result = trustedtime.stamp_addendum(
-            archive, capture_id, done.number, config=tsa, actor=operator
+            archive, capture_id, done.number, config=tsa, actor=acting(requested_by, operator)
         )
         report(TrustedTimeResult(result.state, tuple(result.problems)))
     return catalog.get_analysis(capture_id, done.number) or done

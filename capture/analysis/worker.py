@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from archive.catalog import AnalysisRow
 from archive.datadir import Archive
 from archive.evidence import trustedtime
+from archive.evidence.custody_events import acting
 from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.runner import analyse
@@ -143,7 +144,7 @@ class AnalysisWorkers:
                     row.capture_id,
                     row.number,
                     config=self.tsa,
-                    actor=row.operator,
+                    actor=acting(row.requested_by, row.operator),
                 )
             except Exception:
                 log.exception("analysis %s of %s: time-stamping failed", row.number, row.capture_id)

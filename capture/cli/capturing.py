@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,9 +21,11 @@ from archive.catalog import validate_case_name
 from archive.datadir import Archive
 from archive.errors import OsintCaptureError
 from archive.manifest import Manifest
+from archive.people import Permission, admit
 from capture.analysis.engines import AnalysisSettings, Engines
 from capture.analysis.options import AnalysisOptions
 from capture.analysis.runs import analyse_now
+from capture.cli.acting import acting
 from capture.cli.analysing import print_progress, print_run
 from capture.cli.exits import ExitCode
 from capture.cli.options import (
@@ -49,7 +52,9 @@ def register(commands: Commands) -> None:
     capture.add_argument("url", help="http or https URL of the page")
     capture.add_argument("--case", help="case the capture belongs to (created if new)")
     capture.add_argument("--note", help="free text kept with the capture")
-    capture.add_argument("--operator", help="who made the capture (default: $USER)")
+    capture.add_argument(
+        "--operator", help="a label of who made the capture, kept with it (default: $USER)"
+    )
     data_option(capture)
     capture.add_argument(
         "--timeout",
@@ -79,7 +84,8 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
     )
     display = ProgressDisplay(sys.stderr, quiet=args.json)
     try:
-        manifest = asyncio.run(_capture(request, data_dir, display))
+        as_user = getattr(args, "as_user", None)  # the global --as, where there is one
+        manifest = asyncio.run(_capture(request, data_dir, display, as_user))
     except KeyboardInterrupt:
         display.finish()
         print(f"interrupted: {url} was not sealed (recorded as failed)", file=sys.stderr)
@@ -99,8 +105,17 @@ def run_capture(args: argparse.Namespace, data_dir: Path) -> int:
     return ExitCode.COMPLETE if manifest.status == "complete" else ExitCode.PARTIAL
 
 
-async def _capture(request: CaptureRequest, data_dir: Path, display: ProgressDisplay) -> Manifest:
+async def _capture(
+    request: CaptureRequest, data_dir: Path, display: ProgressDisplay, as_user: str | None
+) -> Manifest:
+    """The capture, made as the owner or ``as_user``, who must be allowed to capture in
+    its case (a new case is made theirs), before a browser starts."""
     with Archive.open(data_dir) as archive:
+        who = acting(archive, data_dir, as_user)
+        who.require(Permission.CAPTURE)
+        if request.case is not None:
+            admit(archive, who, Permission.CAPTURE, request.case)
+        request = replace(request, collector=who.user, device=who.device)
         return await capture_page(request, archive, progress=display)
 
 
@@ -146,6 +161,7 @@ def _read_after_capture(
     capture's exit code: the capture is sealed whatever the reading finds)."""
     settings = AnalysisSettings.for_data_dir(archive.root, translation_model=args.translation_model)
     engines = Engines(settings)
+    captured = archive.catalog.get_capture(capture_id)
     try:
         row = analyse_now(
             capture_id,
@@ -155,6 +171,8 @@ def _read_after_capture(
             engines,
             tsa_config(args),
             progress=print_progress,
+            requested_by=captured.collector if captured else None,
+            device=captured.device if captured else None,
         )
         if not args.json:
             print_run(row, as_json=False)

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from archive.catalog import Catalog
 from archive.datadir import Archive
+from archive.people import Permission, admit
 from archive.timeutil import now_rfc3339
+from capture.cli.acting import acting
 from capture.cli.exits import ExitCode, complain
 from capture.cli.listing import capture_dict
 from capture.cli.options import data_option
@@ -88,7 +90,7 @@ def run_watch(args: argparse.Namespace, data_dir: Path) -> int:
     with Archive.open(data_dir, create=command == "add") as archive:
         catalog = archive.catalog
         if command == "add":
-            _add_target(catalog, args, url, interval)
+            _add_target(archive, data_dir, args, url, interval)
         elif command == "list":
             targets = catalog.list_targets(include_removed=args.all)
             _print_targets(catalog, targets, args.json)
@@ -100,14 +102,24 @@ def run_watch(args: argparse.Namespace, data_dir: Path) -> int:
     return ExitCode.COMPLETE
 
 
-def _add_target(catalog: Catalog, args: argparse.Namespace, url: str, interval: int) -> None:
-    target = catalog.add_target(
+def _add_target(
+    archive: Archive, data_dir: Path, args: argparse.Namespace, url: str, interval: int
+) -> None:
+    """Watch ``url`` as the person the command acts as: its runs are theirs, in a case
+    they may watch in (a new one is made theirs)."""
+    who = acting(archive, data_dir, getattr(args, "as_user", None))
+    who.require(Permission.WATCH)
+    if args.case is not None:
+        admit(archive, who, Permission.WATCH, args.case)
+    target = archive.catalog.add_target(
         url,
         interval_seconds=interval,
         case=args.case,
         operator=args.operator or os.environ.get("USER") or None,
         note=args.note,
         next_run_at=now_rfc3339(),  # the first run is due at once
+        collector=who.user,
+        device=who.device,
     )
     _print_target(target, args.json)
 

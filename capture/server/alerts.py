@@ -4,7 +4,8 @@ An alert is a timeline event of kind changed, takedown or restored
 (``archive.catalog.ALERT_KINDS``). The extension keeps the id of the last alert
 its user marked as seen and asks for those after it; the number it gets back is
 its badge. Nothing is marked on the server: two browsers paired one after the
-other each keep their own place.
+other each keep their own place. A person is told only of the targets of their
+cases (and of those of no case they started): the badge counts nothing else.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from archive.catalog import TimelineEvent
 from capture.server import keys
+from capture.server.access import principal
 from capture.server.errors import BadRequest
 
 routes = web.RouteTableDef()
@@ -23,7 +25,7 @@ routes = web.RouteTableDef()
 @routes.get("/api/v1/alerts")
 async def list_alerts(request: web.Request) -> web.Response:
     after = _after(request.query)
-    alerts = await request.app[keys.SERVICE].alerts(after)
+    alerts = await request.app[keys.SERVICE].alerts(principal(request), after)
     return web.json_response(
         {
             "alerts": [_alert(event, url) for event, url in alerts],

@@ -21,6 +21,7 @@ from capture.analysis.runs import analysis_dict, require_installed
 from capture.analysis.worker import stream_id
 from capture.progress_events import RunEnded
 from capture.server import keys
+from capture.server.access import principal
 from capture.server.errors import BadRequest
 from capture.server.validation import Field, check_object, read_json
 from capture.service import CaptureService
@@ -61,13 +62,14 @@ def analysis_options(
 @routes.post("/api/v1/captures/{id}/analyses")
 async def queue(request: web.Request) -> web.Response:
     service = _service(request)
-    row = await _sealed(service, request.match_info["id"])
+    who = principal(request)
+    row = await _sealed(await service.capture(who, request.match_info["id"]))
     body = await read_json(request, REQUEST_FIELDS)
     operator = body.pop("operator", None)
     if not any(body.get(step) for step in ("ocr", "transcribe", "translate")):
         body["ocr"] = True  # OCR when no step is named, as `osint-capture analyse`
     options = analysis_options(body, "body") or AnalysisOptions()
-    run, created = await service.queue_analysis(row.id, options, operator=operator)
+    run, created = await service.queue_analysis(who, row, options, operator=operator)
     body = {**analysis_dict(run), "created": created, "href": _href(run)}
     return web.json_response(body, status=202, headers={"Location": _href(run)})
 
@@ -75,8 +77,8 @@ async def queue(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}/analyses")
 async def list_runs(request: web.Request) -> web.Response:
     service = _service(request)
-    row = await _capture(service, request.match_info["id"])
-    runs = await service.analyses(row.id)
+    row = await service.capture(principal(request), request.match_info["id"])
+    runs = await service.analyses(row)
     return web.json_response(
         {"analyses": [{**analysis_dict(run), "href": _href(run)} for run in runs]}
     )
@@ -85,17 +87,17 @@ async def list_runs(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}/analyses/{number}")
 async def get_run(request: web.Request) -> web.Response:
     service = _service(request)
-    run = await _run(service, request)
+    row, run = await _run(service, request)
     body = {**analysis_dict(run), "href": _href(run), "readings": None}
     if run.status == "done":
-        body["readings"] = await _readings(service, run)
+        body["readings"] = await _readings(service, row, run)
     return web.json_response(body)
 
 
 @routes.get("/api/v1/captures/{id}/analyses/{number}/events")
 async def run_events(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    run = await _run(service, request)
+    _, run = await _run(service, request)
     key = stream_id(run.capture_id, run.number)
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
@@ -112,13 +114,15 @@ async def run_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _readings(service: CaptureService, run: AnalysisRow) -> list[dict[str, Any]]:
+async def _readings(
+    service: CaptureService, row: CaptureRow, run: AnalysisRow
+) -> list[dict[str, Any]]:
     """The sealed results file's readings, if it still has the hash it was sealed with."""
     name = results_name(run.number)
-    sealed = {a.path: a for a in await service.artifacts(run.capture_id)}
+    sealed = {a.path: a for a in await service.artifacts(row)}
     if name not in sealed:
         raise NotFound(f"analysis {run.number} of capture {run.capture_id} has no {name}")
-    data = await service.sealed_bytes(run.capture_id, name)
+    data = await service.sealed_bytes(row, name)
     if hashlib.sha256(data).hexdigest() != sealed[name].sha256:
         raise Tampered(f"{name} of capture {run.capture_id} no longer has its sealed SHA-256")
     return list(json.loads(data)["readings"])
@@ -128,27 +132,20 @@ def _service(request: web.Request) -> CaptureService:
     return request.app[keys.SERVICE]
 
 
-async def _capture(service: CaptureService, capture_id: str) -> CaptureRow:
-    row = await service.capture(capture_id)
-    if row is None:
-        raise NotFound(f"no capture {capture_id}")
-    return row
-
-
-async def _sealed(service: CaptureService, capture_id: str) -> CaptureRow:
-    row = await _capture(service, capture_id)
+async def _sealed(row: CaptureRow) -> CaptureRow:
     if row.status not in ("complete", "partial"):
-        raise BadRequest(f"capture {capture_id} is {row.status}: only sealed captures are read")
+        raise BadRequest(f"capture {row.id} is {row.status}: only sealed captures are read")
     return row
 
 
-async def _run(service: CaptureService, request: web.Request) -> AnalysisRow:
-    row = await _capture(service, request.match_info["id"])
+async def _run(service: CaptureService, request: web.Request) -> tuple[CaptureRow, AnalysisRow]:
+    """The capture (one the person may open) and its analysis run named in the path."""
+    row = await service.capture(principal(request), request.match_info["id"])
     text = request.match_info["number"]
-    run = await service.analysis(row.id, int(text)) if text.isdigit() else None
+    run = await service.analysis(row, int(text)) if text.isdigit() else None
     if run is None:
         raise NotFound(f"capture {row.id} has no analysis {text}")
-    return run
+    return row, run
 
 
 def _href(run: AnalysisRow) -> str:

@@ -1,4 +1,11 @@
-"""The /captures resource: submit, list, inspect, follow, download."""
+"""The /captures resource: submit, list, inspect, follow, download.
+
+Every handler acts for the person making the request (:func:`capture.server.access.
+principal`): a capture goes into a case they may capture in, a listing shows what
+their cases let them see, and a capture of a case they do not belong to answers 403
+naming the missing permission (``read-evidence``), as every denial does; 404 is kept
+for ids that name no capture at all.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,9 @@ from archive.errors import NotFound
 from capture.progress_events import CaptureDone, CaptureFailedEvent, Event
 from capture.requests import AsSeenUpload, CaptureRequest
 from capture.server import keys
+from capture.server.access import principal
 from capture.server.analyses import analysis_options
+from capture.server.auditing import record_access
 from capture.server.errors import BadRequest
 from capture.server.validation import Field, check_object, read_json
 from capture.service import CaptureService
@@ -76,8 +85,9 @@ async def submit(request: web.Request) -> web.Response:
             body.get("analysis"), "body.analysis", defaults=_service(request).analysis_defaults
         ),
     )
+    who = principal(request)
     try:
-        row, created = await _service(request).submit(asked, _as_seen(body.get("as_seen")))
+        row, created = await _service(request).submit(who, asked, _as_seen(body.get("as_seen")))
     except BadCaseName as exc:  # said with the field it came in
         raise BadCaseName(f"field body.case: {exc}") from None
     location = f"/api/v1/captures/{row.id}"
@@ -125,7 +135,10 @@ async def list_captures(request: web.Request) -> web.Response:
         )
     try:
         rows = await _service(request).captures(
-            case=query.get("case"), status=query.get("status"), url=query.get("url")
+            principal(request),
+            case=query.get("case"),
+            status=query.get("status"),
+            url=query.get("url"),
         )
     except BadFilter as exc:
         raise BadFilter(f"query parameter status: {exc}") from None
@@ -135,7 +148,7 @@ async def list_captures(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}")
 async def get_capture(request: web.Request) -> web.Response:
     service = _service(request)
-    row = await _require(service, request.match_info["id"])
+    row = await service.capture(principal(request), request.match_info["id"])
     body = _summary(row)
     body["stage"] = (
         (service.live_state(row.id) or {}).get("stage")
@@ -156,7 +169,7 @@ async def get_capture(request: web.Request) -> web.Response:
             "size": a.size,
             "href": f"/api/v1/captures/{row.id}/files/{a.path}",
         }
-        for a in await service.artifacts(row.id)
+        for a in await service.artifacts(row)
     ]
     return web.json_response(body)
 
@@ -164,7 +177,7 @@ async def get_capture(request: web.Request) -> web.Response:
 @routes.get("/api/v1/captures/{id}/events")
 async def capture_events(request: web.Request) -> web.StreamResponse:
     service = _service(request)
-    row = await _require(service, request.match_info["id"])
+    row = await service.capture(principal(request), request.match_info["id"])
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
@@ -191,12 +204,15 @@ async def capture_events(request: web.Request) -> web.StreamResponse:
 @routes.get("/api/v1/captures/{id}/files/{name}")
 async def download(request: web.Request) -> web.FileResponse:
     service = _service(request)
-    row = await _require(service, request.match_info["id"])
+    row = await service.capture(principal(request), request.match_info["id"])
     name = request.match_info["name"]
-    sealed = {a.path: a for a in await service.artifacts(row.id)}
+    sealed = {a.path: a for a in await service.artifacts(row)}
     if name not in sealed:
         raise NotFound(f"capture {row.id} has no sealed file {name!r}")
-    path = service.sealed_path(row.id, name)
+    path = service.sealed_path(row, name)
+    served = sealed[name]
+    details = {"file": name, "sha256": served.sha256, "size": served.size}
+    await record_access(request, "downloaded", capture_ids=[row.id], details=details)
     return web.FileResponse(
         path,
         headers={
@@ -204,13 +220,6 @@ async def download(request: web.Request) -> web.FileResponse:
             "X-Content-SHA256": sealed[name].sha256,
         },
     )
-
-
-async def _require(service: CaptureService, capture_id: str) -> CaptureRow:
-    row = await service.capture(capture_id)
-    if row is None:
-        raise NotFound(f"no capture {capture_id}")
-    return row
 
 
 def _summary(row: CaptureRow) -> dict[str, Any]:
@@ -221,6 +230,8 @@ def _summary(row: CaptureRow) -> dict[str, Any]:
         "case": row.case,
         "note": row.note,
         "operator": row.operator,
+        "collector": row.collector,
+        "device": row.device,
         "status": row.status,
         "reasons": row.reasons,
         "created_at": row.created_at,

@@ -4,6 +4,11 @@ Server-rendered from the catalog, the sealed files and the custody log; the only
 thing a page can change is by a form POST (export), which the session gate checks
 comes from the dashboard itself. Files are downloaded through the API's file route,
 which takes the session cookie too.
+
+Each page shows what the person logged in may see (:func:`capture.server.access.
+principal`): the cases they belong to, their own captures of no case, search hits and
+targets of those; another case's capture or target is a 403 page naming the missing
+permission, as the API answers.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from archive.errors import NotFound
 from archive.evidence.addendum import MACHINE_DRAFT_NOTICE
 from archive.evidence.custody import CustodyError
 from archive.evidence.trustedtime import TimestampConfig
+from archive.people import Permission
 from archive.store import Artifact
 from archive.timeutil import utc_now
 from archive.wacz.export_types import ExportError
 from capture.queries import SealedRead, Watched
 from capture.server import keys
+from capture.server.access import principal
+from capture.server.auditing import record_access
 from capture.server.dashboard_analysis import (
     RunView,
     TrustedTime,
@@ -78,8 +86,10 @@ def _counts(rows: list[CaptureRow]) -> dict[str, int]:
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
     service = _service(request)
-    rows = await service.captures()
-    cases = [c.name for c in await service.cases()]
+    who = principal(request)
+    # An auditor lists cases and reads no evidence: the index names their cases only.
+    rows = await service.captures(who) if who.can(Permission.READ_EVIDENCE) else []
+    cases = sorted(who.cases)  # their cases, those without captures yet too
     return _page(
         request,
         "index.html",
@@ -92,39 +102,33 @@ async def index(request: web.Request) -> web.Response:
 @routes.get("/cases/{name}")
 async def case(request: web.Request) -> web.Response:
     service = _service(request)
+    who = principal(request)
     name = request.match_info["name"]
-    known = {c.name for c in await service.cases()}
+    known = {c.name for c in await service.cases(who)}
     if name not in known and name != NO_CASE:
         raise NotFound(f"no case named {name!r}")
     if name == NO_CASE:
-        rows = [r for r in await service.captures() if r.case is None]
+        rows = [r for r in await service.captures(who) if r.case is None]
     else:
-        rows = await service.captures(case=name)
+        rows = await service.captures(who, case=name)  # Denied: not their case
     return _page(request, "case.html", name=name, captures=rows, counts=_counts(rows))
 
 
 # -- one capture --------------------------------------------------------------------------
 
 
-async def _require(service: CaptureService, capture_id: str) -> CaptureRow:
-    row = await service.capture(capture_id)
-    if row is None:
-        raise NotFound(f"no capture {capture_id}")
-    return row
-
-
-async def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, Any]:
-    """Everything the capture page shows: the rows and files first, then the checks of
-    its time-stamps and analysis runs in a thread (tokens are verified, files hashed)."""
-    row = await _require(service, capture_id)
-    artifacts = await service.artifacts(row.id)
+async def _capture_facts(service: CaptureService, row: CaptureRow) -> dict[str, Any]:
+    """Everything the capture page shows of ``row`` (one the person may open): the rows
+    and files first, then the checks of its time-stamps and analysis runs in a thread
+    (tokens are verified, files hashed)."""
+    artifacts = await service.artifacts(row)
     custody_problem = None
     try:
-        events = await service.custody_events(row.id)
+        events = await service.custody_events(row)
     except CustodyError as exc:
         events, custody_problem = [], str(exc)
-    runs = await service.analyses(row.id)
-    files = await service.sealed_files(row.id, sealed_names(artifacts, runs))
+    runs = await service.analyses(row)
+    files = await service.sealed_files(row, sealed_names(artifacts, runs))
     trusted_times, analyses = await asyncio.to_thread(
         _checked, service.tsa, row, runs, artifacts, events, files
     )
@@ -140,8 +144,8 @@ async def _capture_facts(service: CaptureService, capture_id: str) -> dict[str, 
         "custody_problem": custody_problem,
         "trusted_times": trusted_times,
         "analyses": analyses,
-        "timeline_event": await service.capture_timeline_event(row.id),
-        "target": await service.target(row.target_id) if row.target_id is not None else None,
+        "timeline_event": await service.capture_timeline_event(row),
+        "target": await service.target_of(row),
         "live": service.live_state(row.id) or {},
     }
 
@@ -166,7 +170,9 @@ def _checked(
 @routes.get("/captures/{id}")
 async def capture(request: web.Request) -> web.Response:
     service = _service(request)
-    facts = await _capture_facts(service, request.match_info["id"])
+    row = await service.capture(principal(request), request.match_info["id"])
+    facts = await _capture_facts(service, row)
+    await record_access(request, "viewed", capture_ids=[row.id], details={})
     return _page(request, "capture.html", export_error=None, **facts)
 
 
@@ -174,17 +180,20 @@ async def capture(request: web.Request) -> web.Response:
 async def export(request: web.Request) -> web.StreamResponse:
     """Package this capture as a signed WACZ (custody event ``exported``), then download it."""
     service = _service(request)
-    row = await _require(service, request.match_info["id"])
+    who = principal(request)
+    row = await service.capture(who, request.match_info["id"], Permission.EXPORT)
     form = await request.post()
-    actor = str(form.get("operator") or "").strip() or "dashboard"
+    operator = str(form.get("operator") or "").strip() or None  # a label; the actor is who
     stamp = utc_now().strftime("%Y%m%dT%H%M%SZ")
     try:
-        result = await service.export([row.id], actor=actor, stem=f"{row.id}-{stamp}")
+        result = await service.export(who, [row.id], stem=f"{row.id}-{stamp}", operator=operator)
     except ExportError as exc:
-        facts = await _capture_facts(service, row.id)
+        facts = await _capture_facts(service, row)
         return render(
             request, "capture.html", status=422, logged_in=True, export_error=str(exc), **facts
         )
+    served = {"file": result.path.name, "sha256": result.sha256, "size": result.size}
+    await record_access(request, "exported", capture_ids=[row.id], details=served)
     return web.FileResponse(
         result.path,
         headers={
@@ -219,7 +228,7 @@ def _target_summaries(watched: list[Watched]) -> list[TargetSummary]:
 
 @routes.get("/targets")
 async def targets(request: web.Request) -> web.Response:
-    watched = await _service(request).target_timelines(include_removed=True)
+    watched = await _service(request).target_timelines(principal(request), include_removed=True)
     return _page(request, "targets.html", targets=_target_summaries(watched))
 
 
@@ -242,14 +251,8 @@ def _diff_texts(details: dict[str, object], path: str = "") -> list[tuple[str, s
 @routes.get("/targets/{id}")
 async def target(request: web.Request) -> web.Response:
     service = _service(request)
-    try:
-        target_id = int(request.match_info["id"])
-    except ValueError:
-        raise NotFound(f"no target {request.match_info['id']!r}") from None
-    row = await service.target(target_id)
-    if row is None:
-        raise NotFound(f"no target {target_id}")
-    timeline = await service.timeline(target_id)
+    row = await service.target(principal(request), _target_id(request))
+    timeline = await service.timeline(row)
     entries = [
         {
             "event": e,
@@ -273,17 +276,19 @@ async def change_target(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     if action not in TARGET_ACTIONS:
         raise NotFound(f"a target can be {', '.join(TARGET_ACTIONS)}d, not {action!r}")
-    try:
-        target_id = int(request.match_info["id"])
-    except ValueError:
-        raise NotFound(f"no target {request.match_info['id']!r}") from None
-    if await service.target(target_id) is None:
-        raise NotFound(f"no target {target_id}")
+    target = await service.target(principal(request), _target_id(request), Permission.WATCH)
     state = TARGET_ACTIONS[action]
-    await service.set_target_state(target_id, state)
+    await service.set_target_state(target, state)
     if state == "active":
         service.schedule_changed()  # a run missed while paused is made at once
-    return see_other(f"/targets/{target_id}")
+    return see_other(f"/targets/{target.id}")
+
+
+def _target_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["id"])
+    except ValueError:
+        raise NotFound(f"no target {request.match_info['id']!r}") from None
 
 
 # -- search ---------------------------------------------------------------------------------
@@ -292,9 +297,10 @@ async def change_target(request: web.Request) -> web.Response:
 @routes.get("/search")
 async def search(request: web.Request) -> web.Response:
     service = _service(request)
+    who = principal(request)
     query = request.query.get("q", "").strip()
-    problems = await service.index_unindexed()
-    found = await service.search(query) if query else []
+    problems = await service.index_unindexed(who)
+    found = await service.search(who, query) if query else []
     hits = [hit for hit, _ in found]
     rows = {hit.capture_id: row for hit, row in found}
     return _page(

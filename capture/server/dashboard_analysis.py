@@ -27,11 +27,13 @@ from archive.evidence.timestamps import TimestampError
 from archive.evidence.trustedtime import TimestampConfig
 from archive.evidence.tsa_roots import TrustStore
 from archive.evidence.tsa_verify import verify_token
+from archive.people import Permission
 from archive.store import Artifact
 from archive.timeutil import rfc3339
 from capture.analysis.options import AnalysisOptions
 from capture.queries import SealedRead
 from capture.server import keys
+from capture.server.access import principal
 from capture.server.analysis_views import ReadingsView, readings_view
 from capture.server.login import see_other
 from capture.service import CaptureService
@@ -184,10 +186,8 @@ def _sealed_json(files: dict[str, SealedRead], name: str, sha256: str) -> dict:
 async def run_again(request: web.Request) -> web.Response:
     """Queue an analysis run from the capture page's form, then show the page at that run."""
     service: CaptureService = request.app[keys.SERVICE]
-    capture_id = request.match_info["id"]
-    row = await service.capture(capture_id)
-    if row is None:
-        raise NotFound(f"no capture {capture_id}")
+    who = principal(request)
+    row = await service.capture(who, request.match_info["id"], Permission.CAPTURE)
     form = await request.post()
     wanted = {step: form.get(step) == "on" for step in STEPS}
     if not any(wanted.values()):
@@ -196,6 +196,6 @@ async def run_again(request: web.Request) -> web.Response:
         **wanted,
         language=str(form.get("language") or "").strip().lower() or None,
     )
-    operator = str(form.get("operator") or "").strip() or "dashboard"
-    run, _ = await service.queue_analysis(row.id, options, operator=operator)
+    operator = str(form.get("operator") or "").strip() or None  # a label; the actor is who
+    run, _ = await service.queue_analysis(who, row, options, operator=operator)
     return see_other(f"/captures/{row.id}#analysis-{run.number}")

@@ -14,8 +14,11 @@ files (see :mod:`capture.server.sessions`). The iframe is sandboxed too (scripts
 and its own origin allowed, navigating the dashboard's window not).
 
 The replay WACZ is therefore fetched without the session cookie: its URL carries a
-key, an HMAC of the capture id under a secret that lives as long as the server
-process.
+key naming the person the replay page was opened for: the HMAC of the capture id and
+that person under a secret that lives as long as the server process, then the person's
+name, all in hex (ReplayWeb.page loads no source whose key holds a second parameter or
+a ``:``). The fetch checks the person again (their cases as they are now), so a key
+passed on to someone else, or kept after leaving the case, opens nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +27,15 @@ import hmac
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlencode
 
 from aiohttp import web
 
 from archive.errors import NotFound
+from archive.people import DASHBOARD
 from capture.server import keys
+from capture.server.access import principal
+from capture.server.auditing import record_access
 from capture.server.pages import render
 from capture.server.sessions import DASHBOARD_HOSTNAME, REPLAY_HOSTNAME, hostname
 
@@ -48,6 +55,8 @@ INDEX_HTML = """<!doctype html>
 """
 
 REPLAY_SECRET: web.AppKey[bytes] = web.AppKey("replay_secret")
+#: A replay key's HMAC-SHA256, in hex, before the name of the person it is for.
+_MAC_HEX = 64
 
 
 def setup(app: web.Application) -> None:
@@ -65,8 +74,21 @@ def installed() -> bool:
     return all((folder / name).is_file() for name in REPLAY_FILES)
 
 
-def replay_key(app: web.Application, capture_id: str) -> str:
-    return hmac.new(app[REPLAY_SECRET], capture_id.encode(), "sha256").hexdigest()
+def replay_key(app: web.Application, capture_id: str, user: str) -> str:
+    """The key of ``capture_id``'s replay package for ``user``: the HMAC (64 hex digits),
+    then the user's name in hex."""
+    message = f"{user}\n{capture_id}".encode()
+    mac = hmac.new(app[REPLAY_SECRET], message, "sha256").hexdigest()
+    return mac + user.encode().hex()
+
+
+def key_user(key: str) -> str | None:
+    """The person a replay key names (checked by comparing the key with theirs), or
+    ``None`` for a key that names nobody."""
+    try:
+        return bytes.fromhex(key[_MAC_HEX:]).decode() or None
+    except ValueError:  # not hex, or not UTF-8
+        return None
 
 
 def replay_origin(request: web.Request) -> str | None:
@@ -81,14 +103,14 @@ def replay_origin(request: web.Request) -> str | None:
 @routes.get("/replay/{id}")
 async def replay_page(request: web.Request) -> web.Response:
     service = request.app[keys.SERVICE]
-    capture_id = request.match_info["id"]
-    row = await service.capture(capture_id)
-    if row is None:
-        raise NotFound(f"no capture {capture_id}")
+    who = principal(request)
+    row = await service.capture(who, request.match_info["id"])
+    await record_access(request, "replayed", capture_ids=[row.id], details={})
     origin = replay_origin(request)
     source = None
     if origin is not None:
-        source = f"{origin}/replay/files/{row.id}.wacz?key={replay_key(request.app, row.id)}"
+        query = urlencode({"key": replay_key(request.app, row.id, who.user)})
+        source = f"{origin}/replay/files/{row.id}.wacz?{query}"
     return render(
         request,
         "replay.html",
@@ -123,15 +145,20 @@ async def replay_code(request: web.Request) -> web.FileResponse:
 
 @routes.get("/replay/files/{id}.wacz")
 async def replay_wacz(request: web.Request) -> web.FileResponse:
-    """The capture as a WACZ, with Range support, for the key the replay page was given."""
+    """The capture as a WACZ, with Range support, for the person and key the replay page
+    was given, if that person may still open it."""
     capture_id = request.match_info["id"]
     presented = request.query.get("key", "")
-    if not hmac.compare_digest(presented, replay_key(request.app, capture_id)):
+    user = key_user(presented)
+    if user is None or not hmac.compare_digest(
+        presented, replay_key(request.app, capture_id, user)
+    ):
         raise NotFound(
             f"no replay of capture {capture_id} for this key; open it from the dashboard"
         )
     service = request.app[keys.SERVICE]
-    path = await service.replay_wacz(capture_id)
+    who = await service.person(user, DASHBOARD)
+    path = await service.replay_wacz(await service.capture(who, capture_id))
     return web.FileResponse(
         path, headers={"Content-Type": "application/wacz", "Cache-Control": "no-store"}
     )

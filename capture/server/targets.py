@@ -1,7 +1,9 @@
 """The /targets resource: watched URLs, their schedule and their timeline.
 
 The catalog holds every target; the scheduler inside the server reads it, so a
-target added here (or with ``osint-capture watch add``) is picked up at once.
+target added here (or with ``osint-capture watch add``) is picked up at once. A person
+sees the targets of their cases (and those of no case they started), changes them
+only with ``watch``, and is answered 403 naming the permission for anyone else's.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from aiohttp import web
 
 from archive.catalog import BadCaseName, CaptureRow, TargetRow, TimelineEvent
 from archive.errors import NotFound
+from archive.people import Permission
 from capture.scheduler import IntervalError, event_dict, parse_interval, target_dict
 from capture.server import keys
+from capture.server.access import principal
 from capture.server.errors import BadRequest
 from capture.server.validation import Field, read_json
 from capture.service import CaptureService
@@ -42,7 +46,9 @@ async def list_targets(request: web.Request) -> web.Response:
     if unknown:
         raise BadRequest(f"unknown query parameter {sorted(unknown)[0]}; allowed: all")
     everything = _flag(request.query.get("all", "false"), "all")
-    watched = await _service(request).target_timelines(include_removed=everything)
+    watched = await _service(request).target_timelines(
+        principal(request), include_removed=everything
+    )
     body = [
         _target(target, last_kind=timeline[-1].kind if timeline else None)
         for target, timeline in watched
@@ -66,6 +72,7 @@ async def add_target(request: web.Request) -> web.Response:
     service = _service(request)
     try:
         target = await service.add_target(
+            principal(request),
             url,
             interval_seconds=interval,
             case=body.get("case"),
@@ -83,9 +90,10 @@ async def add_target(request: web.Request) -> web.Response:
 @routes.get("/api/v1/targets/{id}")
 async def get_target(request: web.Request) -> web.Response:
     service = _service(request)
-    target = await _require(request)
-    timeline = await service.timeline(target.id)
-    captures = await service.captures(target_id=target.id)
+    who = principal(request)
+    target = await service.target(who, _target_id(request))
+    timeline = await service.timeline(target)
+    captures = await service.captures(who, target_id=target.id)
     body = _target(target, last_kind=timeline[-1].kind if timeline else None)
     body["timeline"] = [_event(event) for event in timeline]
     body["captures"] = [_capture(row) for row in captures]
@@ -110,23 +118,19 @@ async def remove_target(request: web.Request) -> web.Response:
 async def _change_state(request: web.Request, state: str) -> web.Response:
     """Pause, resume or remove; a resumed target whose run was missed runs once, now."""
     service = _service(request)
-    target = await _require(request)
-    changed = await service.set_target_state(target.id, state)
+    target = await service.target(principal(request), _target_id(request), Permission.WATCH)
+    changed = await service.set_target_state(target, state)
     if state == "active":
         service.schedule_changed()
     return web.json_response(_target(changed))
 
 
-async def _require(request: web.Request) -> TargetRow:
+def _target_id(request: web.Request) -> int:
     text = request.match_info["id"]
     try:
-        target_id = int(text)
+        return int(text)
     except ValueError:
         raise NotFound(f"no target {text!r}: target ids are numbers") from None
-    target = await _service(request).target(target_id)
-    if target is None:
-        raise NotFound(f"no target {target_id}")
-    return target
 
 
 def _flag(value: str, name: str) -> bool:

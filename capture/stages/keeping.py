@@ -16,6 +16,7 @@ from typing import Any
 
 from archive.catalog import CatalogError
 from archive.evidence import sealing, trustedtime
+from archive.evidence.custody_events import acting, device_details
 from archive.evidence.trustedtime import TimestampConfig
 from archive.manifest import Manifest
 from archive.store import Artifact
@@ -50,6 +51,8 @@ def prepare(run: Run) -> Prepared:
             note=request.note,
             operator=request.operator,
             started_at=rfc3339(run.started_at),
+            collector=request.collector,
+            device=request.device,
         )
     run.store.keep_reserve()
     run.store.create_capture_dir(run.capture_id)
@@ -169,7 +172,11 @@ def _seal(run: Run, given: _Sealing, artifacts: list[Artifact]) -> Manifest:
         manifest,
         artifacts,
         event="captured" if request.target is None else "re-captured",
-        event_details={} if request.target is None else {"target_id": request.target.id},
+        event_details={
+            **({} if request.target is None else {"target_id": request.target.id}),
+            **device_details(request.device),
+        },
+        actor=acting(request.collector, request.operator),
     )
     return manifest
 
@@ -252,9 +259,10 @@ def set_aside(run: Run, prepared: Prepared, reasons: list[str], failed_during: s
         run.capture_id,
         reasons=reasons,
         finished_at=manifest.finished_at,
-        actor=run.request.operator,
+        actor=acting(run.request.collector, run.request.operator),
         stage=failed_during,
         quarantined=moved is not None,
+        device=run.request.device,
     )
     return manifest
 
@@ -293,7 +301,7 @@ async def time_stamp(run: Run, config: TimestampConfig) -> Stamped:
             run.archive,
             run.capture_id,
             config=config,
-            actor=run.request.operator,
+            actor=acting(run.request.collector, run.request.operator),
         )
     except Exception as exc:
         # The capture is sealed; trusted time can come later. Say so, never hide it.

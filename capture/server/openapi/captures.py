@@ -112,11 +112,12 @@ def case_paths() -> dict[str, Any]:
     return {
         "/api/v1/cases": {
             "get": {
-                "summary": "List cases",
+                "summary": "List cases (names for all; member says whether one belongs)",
                 "responses": {"200": json_response({"type": "object"}, "cases"), **ERRORS},
             },
             "post": {
-                "summary": "Create a case (or return it if it exists)",
+                "summary": "Create a case, its creator its first member (or return it if it"
+                " exists)",
                 "requestBody": json_body(new_case),
                 "responses": {"201": json_response({"type": "object"}, "the case"), **ERRORS},
             },
@@ -149,6 +150,14 @@ def capture_schemas() -> dict[str, Any]:
                 "status": {"type": "string"},
                 "reasons": {"type": "array", "items": {"type": "string"}},
                 "manifest_sha256": {"type": ["string", "null"]},
+                "collector": {
+                    "type": ["string", "null"],
+                    "description": "the account that asked for it (null: before accounts)",
+                },
+                "device": {
+                    "type": ["string", "null"],
+                    "description": "what it asked through: a token's name, dashboard, command line",
+                },
             },
         },
         "CaptureDetail": {
