@@ -231,6 +231,8 @@ class CaptureService(AnalysisRequests, ArchiveQueries):
             case = validate_case_name(request.case)  # here: a bad name fails only its request
             if case not in who.cases:  # members pass without a hop to a thread
                 await asyncio.to_thread(admit, self.archive, who, Permission.CAPTURE, case)
+            else:
+                who.require_case(Permission.CAPTURE, case)  # a sensitive one: second factor
         cookies = upload.cookies if upload is not None else None
         self.cookies.refuse_unless_able(cookies)
         request = replace(request, collector=who.user, device=who.device)

@@ -78,6 +78,8 @@ class WatchQueries:
         who.require(Permission.WATCH)
         if case is not None and validate_case_name(case) not in who.cases:
             await asyncio.to_thread(admit, self.archive, who, Permission.WATCH, case)
+        elif case is not None:
+            who.require_case(Permission.WATCH, case)  # a sensitive one: second factor
         return await asyncio.to_thread(
             lambda: self.archive.catalog.add_target(
                 url,

@@ -157,6 +157,15 @@ async def test_a_second_factor_is_asked_for_and_marks_the_session(served: Served
     status, again, _ = await served.log_in(name="two-factors", password=PASSWORD, code=code)
     assert status == 401 and again is None  # a code is taken once
 
+    # A sensitive case of theirs opens in that session, not through a token of theirs.
+    directory.catalog.add_member("sensitive-case", "two-factors", added_by="test")
+    directory.catalog.set_case_second_factor("sensitive-case", True)
+    _, token = directory.create_token("two-factors", "laptop")
+    listing = "/api/v1/captures?case=sensitive-case"
+    assert (await served.ask("GET", listing, cookie=cookie))[0] == 200
+    status, _, text = await served.ask("GET", listing, token=token)
+    assert status == 403 and json.loads(text)["permission"] == "second-factor", text
+
     reviewer = served.people[Role.REVIEWER]  # no second factor: a session without one
     status, cookie, _ = await served.log_in(name=reviewer.name, password=PASSWORD)
     assert status == 303 and cookie

@@ -173,3 +173,26 @@ def test_the_first_start_makes_the_owner_of_what_was_there(
     who = Directory(catalog).token_principal(token_path.read_text())
     assert (who.user, who.device, who.cases) == (owner_name(), OWNER_DEVICE, {"aleppo"})
     assert ensure_owner(catalog, token_path) is None  # once
+
+
+def test_a_sensitive_case_opens_only_after_a_second_factor(
+    directory: Directory, catalog: Catalog
+) -> None:
+    from dataclasses import replace
+
+    from archive.people import COMMAND_LINE, DASHBOARD
+
+    directory.add_user("amira", "investigator")
+    catalog.add_member("aleppo", "amira", added_by="admin")
+    catalog.add_member("idlib", "amira", added_by="admin")
+    catalog.set_case_second_factor("aleppo", True)
+    plain = directory.principal("amira", DASHBOARD)
+    assert plain.sensitive == {"aleppo"} and plain.open_cases == {"idlib"}
+    with pytest.raises(Denied, match="sensitive") as denied:
+        plain.require_case(Permission.READ_EVIDENCE, "aleppo")
+    assert denied.value.permission == "second-factor"
+    assert not plain.sees("aleppo", None) and plain.visibility().cases == {"idlib"}
+    passed = replace(plain, second_factor=True)
+    passed.require_case(Permission.READ_EVIDENCE, "aleppo")
+    assert passed.visibility().cases == {"aleppo", "idlib"}
+    directory.principal("amira", COMMAND_LINE).require_case(Permission.EXPORT, "aleppo")

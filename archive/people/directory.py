@@ -214,12 +214,14 @@ class Directory:
         return user
 
     def _principal(self, user: UserRow, device: str, *, second_factor: bool) -> Principal:
+        cases = frozenset(self.catalog.cases_of(user.name))
         return Principal(
             user=user.name,
             role=Role(user.role),
             device=device,
-            cases=frozenset(self.catalog.cases_of(user.name)),
+            cases=cases,
             second_factor=second_factor,
+            sensitive=cases & frozenset(self.catalog.sensitive_cases()),
         )
 
     def _note_failure(self, user: UserRow) -> None:

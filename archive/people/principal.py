@@ -18,6 +18,8 @@ from archive.people.roles import Permission, Role, allows
 #: The device of a dashboard session and of the command line, in custody events.
 DASHBOARD = "dashboard"
 COMMAND_LINE = "command line"
+#: What a 403 names when only a second factor was missing (a sensitive case).
+SECOND_FACTOR = "second-factor"
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,9 @@ class Principal:
     ``device`` names how: a token's name (an extension, a script), :data:`DASHBOARD`
     or :data:`COMMAND_LINE`. ``cases`` are the cases they belong to, read when they
     came in (a request is short; a change of membership counts from the next one).
-    ``second_factor``: this session passed a TOTP check, so sensitive cases open.
+    ``sensitive``: those of them whose evidence opens only after a second factor;
+    ``second_factor``: this session passed one (a TOTP code, or the provider's), so they
+    open. The command line passes by definition: who runs it holds the data directory.
     """
 
     user: str
@@ -35,6 +39,14 @@ class Principal:
     device: str
     cases: frozenset[str] = field(default_factory=frozenset)
     second_factor: bool = False
+    sensitive: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def open_cases(self) -> frozenset[str]:
+        """The cases whose evidence this person may open now."""
+        if self.second_factor or self.device == COMMAND_LINE:
+            return self.cases
+        return self.cases - self.sensitive
 
     def can(self, permission: Permission) -> bool:
         return allows(self.role, permission)
@@ -71,6 +83,13 @@ class Principal:
                 f" `osint-capture case add-member {case!r} {self.user}`)",
                 permission=permission,
             )
+        if case not in self.open_cases:
+            raise Denied(
+                f"case {case!r} is sensitive: its evidence opens only in a session that"
+                " passed a second factor; log in to the dashboard with your authenticator"
+                " app's code (or your organisation's login with its second factor)",
+                permission=SECOND_FACTOR,
+            )
 
     def sees(self, case: str | None, collector: str | None) -> bool:
         """May this person see evidence of ``case`` (collected by ``collector``) at all."""
@@ -78,12 +97,12 @@ class Principal:
             return False
         if case is None:
             return collector is not None and collector == self.user
-        return case in self.cases
+        return case in self.open_cases
 
     def visibility(self) -> Visibility:
         """What the catalog's listings, searches and alerts show this person (filtered in
         the query; :mod:`archive.catalog.visibility`), for one who may read evidence."""
-        return Visibility(self.user, self.cases)
+        return Visibility(self.user, self.open_cases)
 
     @property
     def actor(self) -> str:

@@ -182,23 +182,35 @@ async def capture_events(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
     )
     await response.prepare(request)
-    if not service.events.known(row.id) and row.status in ("complete", "partial", "failed"):
+    if not service.events.known(row.id) and row.status in FINISHED:
         # Finished before this server started: the catalog has the outcome (no analysis
         # run named: the capture's runs are listed at .../analyses).
-        reasons = tuple(row.reasons)
-        ended: Event = (
-            CaptureFailedEvent(reasons)
-            if row.status == "failed"
-            else CaptureDone(row.status, reasons, row.manifest_sha256, analysis=None)
-        )
-        await response.write(ended.server_sent(0))
+        await response.write(_ending(row).server_sent(0))
         return response
+    who = principal(request)
+
+    async def ended() -> Event | None:
+        """The outcome from the catalog, if the capture ended unheard (a lost relay)."""
+        now = await service.capture(who, row.id)
+        return _ending(now) if now.status in FINISHED else None
+
     try:
-        async for published in service.events.follow(row.id):
+        async for published in service.events.follow(row.id, ended=ended):
             await response.write(published.event.server_sent(published.seq))
     except ConnectionResetError:
         pass  # the follower went away; the capture goes on
     return response
+
+
+FINISHED = ("complete", "partial", "failed")
+
+
+def _ending(row: CaptureRow) -> Event:
+    """A finished capture's terminal event, as the catalog has it."""
+    reasons = tuple(row.reasons)
+    if row.status == "failed":
+        return CaptureFailedEvent(reasons)
+    return CaptureDone(row.status, reasons, row.manifest_sha256, analysis=None)
 
 
 @routes.get("/api/v1/captures/{id}/files/{name}")
