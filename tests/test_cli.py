@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from archive.datadir import Archive
+from archive.people.owner import owner_name
 from tests.site import TestSite
 
 CLI = Path(sys.executable).with_name("osint-capture")
@@ -500,6 +502,11 @@ async def test_export_a_case_to_a_signed_wacz_that_validates(
     )
     assert exported.returncode == 0, exported
     assert f"sha256 {sha256_of(out)}" in exported.stdout
+    with Archive.open(data, create=False) as archive:  # the person, in custody and access
+        [event] = [e for e in archive.custody.events() if e.action == "exported"]
+        assert event.actor == owner_name() and event.details["device"] == "command line"
+        [opened] = [e for e in archive.access.entries() if e.action == "exported"]
+        assert opened.user == owner_name() and opened.details["sha256"] == sha256_of(out)
     validator = await asyncio.create_subprocess_exec(
         str(CLI.with_name("wacz")),
         "validate",
