@@ -196,3 +196,21 @@ def test_a_sensitive_case_opens_only_after_a_second_factor(
     passed.require_case(Permission.READ_EVIDENCE, "aleppo")
     assert passed.visibility().cases == {"aleppo", "idlib"}
     directory.principal("amira", COMMAND_LINE).require_case(Permission.EXPORT, "aleppo")
+
+
+def test_a_second_factor_code_counts_once_whoever_checks_it(catalog: Catalog) -> None:
+    """The step a code was taken at is kept in the catalog: another server over the same
+    catalog (or this one after a restart) does not take the same code again."""
+    import pyotp
+
+    from archive.people import totp
+
+    first, second = Directory(catalog), Directory(catalog)
+    first.add_user("amira", "investigator", password=PASSWORD)
+    secret = pyotp.random_base32()
+    catalog.update_user("amira", totp_secret=secret)
+    code = pyotp.TOTP(secret).now()
+    assert first.password_principal("amira", PASSWORD, code).user == "amira"
+    with pytest.raises(Unauthenticated):
+        second.password_principal("amira", PASSWORD, code)
+    assert not totp.take_code(second, "amira", secret, code)

@@ -54,8 +54,8 @@ TABLES: tuple[Table, ...] = (
         "users",
         ("name",),
         _names(
-            "name role password_hash totp_secret oidc_subject disabled_at failed_logins"
-            " locked_until created_at created_by"
+            "name role password_hash totp_secret totp_last_step oidc_subject disabled_at"
+            " failed_logins locked_until created_at created_by"
         ),
     ),
     Table(

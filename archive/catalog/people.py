@@ -77,6 +77,17 @@ class PeopleTables(CatalogConnection):
             ).fetchone()
         return _user_row(row) if row is not None else None
 
+    def take_totp_step(self, name: str, step: int) -> bool:
+        """Record ``step`` as ``name``'s last second-factor step if it is newer than the
+        last one (one statement: two servers cannot both take it); ``False`` if not."""
+        with self._write() as conn:
+            taken = conn.execute(
+                "UPDATE users SET totp_last_step = ? WHERE name = ?"
+                " AND (totp_last_step IS NULL OR totp_last_step < ?) RETURNING name",
+                (step, name, step),
+            ).fetchone()
+        return taken is not None
+
     # -- tokens ---------------------------------------------------------------------------
 
     def add_token(self, user: str, name: str, token_sha256: str) -> TokenRow:

@@ -292,6 +292,11 @@ PG_MIGRATIONS: tuple[Migration, ...] = (
         "who started a watch or asked for a reading, as captures say who collected them",
         acting_statements(text='TEXT COLLATE "C"'),
     ),
+    Migration(
+        10,
+        "the last second-factor step each person logged in with, so no code counts twice",
+        ("ALTER TABLE users ADD COLUMN totp_last_step BIGINT",),
+    ),
 )
 
 #: The bookkeeping table, made with the first step (and never changed).

@@ -289,6 +289,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "who started a watch or asked for a reading, as captures say who collected them",
         acting_statements(text="TEXT"),
     ),
+    Migration(
+        13,
+        "the last second-factor step each person logged in with, so no code counts twice",
+        ("ALTER TABLE users ADD COLUMN totp_last_step INTEGER",),
+    ),
 )
 
 

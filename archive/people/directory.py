@@ -164,7 +164,7 @@ class Directory:
             self._note_failure(user)
             raise Unauthenticated(_WRONG_LOGIN)
         secret = user.totp_secret
-        if secret is not None and not totp.USED_STEPS.accept(name, secret, code or ""):
+        if secret is not None and not totp.take_code(self, name, secret, code or ""):
             self._note_failure(user)
             raise Unauthenticated(_WRONG_LOGIN)
         changes: dict[str, str | int | None] = {"failed_logins": 0, "locked_until": None}

@@ -8,14 +8,14 @@ only then stores the secret. From then on a dashboard login needs the code as we
 counts as having passed a second factor (sensitive cases open in it).
 
 A code is taken within one 30-second step either side of now (a phone's clock drifts),
-and a step already used to log in is not taken again by this process, so a code read
-over a shoulder cannot be replayed within its minute and a half.
+and a step already used to log in is not taken again (the last one is kept in the
+catalog, so neither a restart nor another server takes it), so a code read over a
+shoulder cannot be replayed within its minute and a half.
 """
 
 from __future__ import annotations
 
 import hmac
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -79,28 +79,12 @@ def code_matches(secret: str, code: str, *, at: datetime | None = None) -> bool:
     return _step_of(secret, code, at or utc_now()) is not None
 
 
-class UsedSteps:
-    """The last step each person logged in with, so no code is taken twice."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def accept(self, user: str, secret: str, code: str, *, at: datetime | None = None) -> bool:
-        """Take ``code`` for ``user`` if it matches and its step is newer than the last
-        one taken (then it becomes the last one)."""
-        step = _step_of(secret, code, at or utc_now())
-        if step is None:
-            return False
-        with self._lock:
-            if step <= self._last.get(user, -1):
-                return False
-            self._last[user] = step
-        return True
-
-
-#: This process's record of the steps taken (the server is one process per archive).
-USED_STEPS = UsedSteps()
+def take_code(directory: Directory, name: str, secret: str, code: str) -> bool:
+    """Take ``code`` for ``name`` if it matches ``secret`` and its step is newer than the
+    last one they logged in with (then it becomes the last one, in the catalog: a
+    restart or another server does not take it again)."""
+    step = _step_of(secret, code, utc_now())
+    return step is not None and directory.catalog.take_totp_step(name, step)
 
 
 def _step_of(secret: str, code: str, at: datetime) -> int | None:
