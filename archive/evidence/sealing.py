@@ -56,11 +56,7 @@ def seal(
         out.write(data)
     assert out.sealed is not None
     key = archive.signing_key()
-    signature = {
-        **sign_file_bytes(key, data),
-        "signs": MANIFEST_NAME,
-        "sha256": out.sealed.sha256,
-    }
+    signature = {**sign_file_bytes(key, data), "signs": MANIFEST_NAME, "sha256": out.sealed.sha256}
     with store.create(manifest.id, SIGNATURE_NAME, "signature") as sig:
         sig.write((json.dumps(signature, indent=2) + "\n").encode("utf-8"))
     assert sig.sealed is not None
