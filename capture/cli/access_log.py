@@ -24,7 +24,7 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.people import Permission, Principal
 from capture.cli.acting import acting
 from capture.cli.exits import ExitCode, complain
-from capture.cli.options import data_option, tsa_config, tsa_options
+from capture.cli.options import anchoring_config, data_option, tsa_options
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -96,13 +96,7 @@ def _run_verify(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _run_anchor(args: argparse.Namespace, data_dir: Path) -> int:
-    config = tsa_config(args)
-    if not config.tsas:
-        return complain(
-            "no time-stamp authority configured to anchor with: pass --tsa URL"
-            " (or set $OSINT_CAPTURE_TSA)",
-            ExitCode.BAD_INPUT,
-        )
+    config = anchoring_config(args)
     with Archive.open(data_dir, create=False) as archive:
         who = _reader(archive, data_dir, args)
         run = anchor_head(archive.access.chain, config.anchoring(), actor=who.actor)

@@ -26,7 +26,7 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.people import Permission
 from capture.cli.acting import acting
 from capture.cli.exits import ExitCode, complain
-from capture.cli.options import data_option, tsa_config, tsa_options
+from capture.cli.options import anchoring_config, data_option, tsa_options
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -83,13 +83,7 @@ def _run_verify(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _run_anchor(args: argparse.Namespace, data_dir: Path) -> int:
-    config = tsa_config(args)
-    if not config.tsas:
-        return complain(
-            "no time-stamp authority configured to anchor with: pass --tsa URL"
-            " (or set $OSINT_CAPTURE_TSA)",
-            ExitCode.BAD_INPUT,
-        )
+    config = anchoring_config(args)
     with Archive.open(data_dir, create=False) as archive:
         who = acting(archive, data_dir, getattr(args, "as_user", None))
         who.require(Permission.READ_CUSTODY)

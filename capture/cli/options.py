@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from archive.errors import BadInput
 from archive.evidence.trustedtime import TimestampConfig
 from capture.analysis.options import DEFAULT_OCR_LANGUAGES, AnalysisOptions
 from capture.analysis.runs import require_installed
@@ -63,6 +64,21 @@ def tsa_options(parser: argparse.ArgumentParser) -> None:
 
 def tsa_config(args: argparse.Namespace) -> TimestampConfig:
     return TimestampConfig.resolve(args.tsa, args.tsa_trust)
+
+
+class NoAuthority(BadInput):
+    """An anchor asked for with no time-stamp authority to ask (exit 2)."""
+
+
+def anchoring_config(args: argparse.Namespace) -> TimestampConfig:
+    """The TSAs to anchor with; :class:`NoAuthority` when none is configured."""
+    config = tsa_config(args)
+    if not config.tsas:
+        raise NoAuthority(
+            "no time-stamp authority configured to anchor with: pass --tsa URL"
+            " (or set $OSINT_CAPTURE_TSA)"
+        )
+    return config
 
 
 def check_trust_files(files: list[Path] | None) -> None:
