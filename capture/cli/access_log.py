@@ -24,7 +24,7 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.people import Permission, Principal
 from capture.cli.acting import acting
 from capture.cli.exits import ExitCode, complain
-from capture.cli.options import anchoring_config, data_option, tsa_options
+from capture.cli.options import anchor_trust_option, anchoring_config, data_option, tsa_options
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -42,13 +42,7 @@ def register(commands: Commands) -> None:
     actions = log.add_subparsers(dest="access_command", metavar="ACTION")
     verify = actions.add_parser("verify", help="check every event, link and anchor of the log")
     data_option(verify)
-    verify.add_argument(
-        "--tsa-trust",
-        action="append",
-        type=Path,
-        metavar="FILE",
-        help="PEM file of extra trust roots for the anchors' TSAs (repeatable)",
-    )
+    anchor_trust_option(verify)
     verify.add_argument("--json", action="store_true", help="print JSON")
     anchor = actions.add_parser("anchor", help="time-stamp the log's head now, with each TSA")
     data_option(anchor)

@@ -26,7 +26,7 @@ from archive.evidence.tsa_roots import TrustStore
 from archive.people import Permission
 from capture.cli.acting import acting
 from capture.cli.exits import ExitCode, complain
-from capture.cli.options import anchoring_config, data_option, tsa_options
+from capture.cli.options import anchor_trust_option, anchoring_config, data_option, tsa_options
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -40,13 +40,7 @@ def register(commands: Commands) -> None:
         "verify", help="check every event of the custody log, its links and its anchors"
     )
     data_option(verify)
-    verify.add_argument(
-        "--tsa-trust",
-        action="append",
-        type=Path,
-        metavar="FILE",
-        help="PEM file of extra trust roots for the anchors' TSAs (repeatable)",
-    )
+    anchor_trust_option(verify)
     verify.add_argument("--json", action="store_true", help="print JSON")
     _case_option(verify)
     anchor = actions.add_parser(

@@ -44,6 +44,17 @@ def data_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def anchor_trust_option(parser: argparse.ArgumentParser) -> None:
+    """``--tsa-trust`` for a command that checks a log's anchors (custody, access log)."""
+    parser.add_argument(
+        "--tsa-trust",
+        action="append",
+        type=Path,
+        metavar="FILE",
+        help="PEM file of extra trust roots for the anchors' TSAs (repeatable)",
+    )
+
+
 def tsa_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("trusted time (RFC 3161)")
     group.add_argument(
