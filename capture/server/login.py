@@ -45,7 +45,7 @@ def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location, "Cache-Control": "no-store"})
 
 
-def _next_page(value: str | None) -> str:
+def safe_next(value: str | None) -> str:
     """Only a path on this server: a login link must not send anyone elsewhere."""
     if not value:
         return "/"
@@ -55,7 +55,10 @@ def _next_page(value: str | None) -> str:
     return value
 
 
-def _form(request: web.Request, next_page: str, *, status: int = 200, **extra: Any) -> web.Response:
+def login_page(
+    request: web.Request, next_page: str, *, status: int = 200, **extra: Any
+) -> web.Response:
+    """The login form (with an error, a status): every way in shows this page."""
     context: dict[str, Any] = {"error": None, "name": "", **extra}
     context["oidc"] = request.app.get(keys.OIDC) is not None
     return render(
@@ -63,12 +66,12 @@ def _form(request: web.Request, next_page: str, *, status: int = 200, **extra: A
     )
 
 
-def _throttled(request: web.Request, next_page: str) -> web.Response | None:
+def throttled(request: web.Request, next_page: str) -> web.Response | None:
     """The 429 page when this client address has had its tries this minute."""
     wait = request.app[keys.ACCESS].throttle.wait(request.remote or "")
     if wait is None:
         return None
-    response = _form(
+    response = login_page(
         request,
         next_page,
         status=429,
@@ -85,7 +88,7 @@ async def _signed_in(request: web.Request) -> bool:
     return await request.app[keys.ACCESS].accounts.session_principal(cookie) is not None
 
 
-async def _logged_in(request: web.Request, who: Principal, next_page: str) -> web.Response:
+async def logged_in(request: web.Request, who: Principal, next_page: str) -> web.Response:
     response = see_other(next_page)
     set_cookie(response, await request.app[keys.ACCESS].accounts.open_session(who))
     return response
@@ -93,10 +96,10 @@ async def _logged_in(request: web.Request, who: Principal, next_page: str) -> we
 
 @routes.get("/login")
 async def login_form(request: web.Request) -> web.StreamResponse:
-    next_page = _next_page(request.query.get("next"))
+    next_page = safe_next(request.query.get("next"))
     if await _signed_in(request):
         raise web.HTTPSeeOther(next_page)
-    return _form(request, next_page)
+    return login_page(request, next_page)
 
 
 @routes.post("/login")
@@ -105,8 +108,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     # site would log the browser into this server, so the origin is checked here.
     check_same_origin(request)
     form = await request.post()
-    next_page = _next_page(str(form.get("next") or "/"))
-    refused = _throttled(request, next_page)
+    next_page = safe_next(str(form.get("next") or "/"))
+    refused = throttled(request, next_page)
     if refused is not None:
         return refused
     accounts = request.app[keys.ACCESS].accounts
@@ -122,25 +125,25 @@ async def login(request: web.Request) -> web.StreamResponse:
             who = await accounts.password_principal(name, password, code)
     except Unauthenticated as exc:
         error = f"Wrong token: {exc}." if token else _WRONG_PASSWORD
-        return _form(request, next_page, status=401, error=error, name=name)
-    return await _logged_in(request, who, next_page)
+        return login_page(request, next_page, status=401, error=error, name=name)
+    return await logged_in(request, who, next_page)
 
 
 @routes.get("/login/once")
 async def login_once(request: web.Request) -> web.StreamResponse:
     """The first start's one-time link: a session as the owner, once."""
-    refused = _throttled(request, "/")
+    refused = throttled(request, "/")
     if refused is not None:
         return refused
     state = request.app[keys.ACCESS]
     user = state.once.redeem(request.query.get("key", ""))
     if user is None:
-        return _form(request, "/", status=401, error=_SPENT_LINK)
+        return login_page(request, "/", status=401, error=_SPENT_LINK)
     try:
         who = await state.accounts.principal(user, DASHBOARD)
     except Unauthenticated:
-        return _form(request, "/", status=401, error=_SPENT_LINK)
-    return await _logged_in(request, who, "/")
+        return login_page(request, "/", status=401, error=_SPENT_LINK)
+    return await logged_in(request, who, "/")
 
 
 @routes.post("/logout")

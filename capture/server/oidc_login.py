@@ -22,7 +22,7 @@ from aiohttp import web
 
 from archive.errors import NotFound, OsintCaptureError
 from capture.server import keys
-from capture.server.login import _form, _logged_in, _next_page, _throttled
+from capture.server.login import logged_in, login_page, safe_next, throttled
 from capture.server.oidc_client import PENDING_SECONDS, OidcClient, Pending, new_pending
 from capture.server.sessions import own_origin
 
@@ -65,8 +65,8 @@ def _logins(request: web.Request) -> OidcLogins:
 @routes.get("/login/oidc")
 async def start(request: web.Request) -> web.StreamResponse:
     logins = _logins(request)
-    next_page = _next_page(request.query.get("next"))
-    refused = _throttled(request, next_page)
+    next_page = safe_next(request.query.get("next"))
+    refused = throttled(request, next_page)
     if refused is not None:
         return refused
     pending = logins.start(next_page, own_origin(request) + CALLBACK)
@@ -76,7 +76,7 @@ async def start(request: web.Request) -> web.StreamResponse:
 @routes.get(CALLBACK)
 async def callback(request: web.Request) -> web.StreamResponse:
     logins = _logins(request)
-    refused = _throttled(request, "/")
+    refused = throttled(request, "/")
     if refused is not None:
         return refused
     pending = logins.take(request.query.get("state", ""))
@@ -90,10 +90,10 @@ async def callback(request: web.Request) -> web.StreamResponse:
         who = await request.app[keys.ACCESS].accounts.oidc_principal(identity)
     except OsintCaptureError as exc:
         return _refused(request, str(exc), pending.next_page, status=exc.http_status)
-    return await _logged_in(request, who, pending.next_page)
+    return await logged_in(request, who, pending.next_page)
 
 
 def _refused(
     request: web.Request, why: str, next_page: str = "/", *, status: int = 401
 ) -> web.Response:
-    return _form(request, next_page, status=status, error=f"Not logged in: {why}.")
+    return login_page(request, next_page, status=status, error=f"Not logged in: {why}.")
