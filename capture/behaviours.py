@@ -15,7 +15,6 @@ behaviour at once with a note that says so.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -26,10 +25,7 @@ from playwright.async_api import Page
 
 from capture.cdp import CDPError
 from capture.page_waits import (
-    POLL,
     BrowserGone,
-    busy,
-    check_alive,
     evaluate,
     now,
     wait_for_news,
@@ -41,22 +37,26 @@ from capture.recorder import Recorder
 
 #: One idle wait never takes longer than this, even with budget to spare.
 IDLE_CAP = 15.0
-#: After a scroll step has painted, requests it started get this long to show up:
-#: an IntersectionObserver or ``loading=lazy`` starts its request within a frame or
-#: two (the browser's events reach the recorder over another connection).
-STEP_GRACE = 0.05
+#: After a scroll step has painted, the page gets this long before the next: an
+#: IntersectionObserver or ``loading=lazy`` has started its request by then (the
+#: two frames the step waits for), so no more is needed.
+STEP_GRACE = 0.0
 #: The same on a page that listens for scroll events: older lazy loaders debounce
 #: their scroll handler (100 to 150 ms is common) and look only once scrolling
 #: pauses, so a shorter hold passes their images by (tests/test_behaviours.py has
 #: one at 150 ms). Only such a page pays for it.
 STEP_GRACE_SCROLL_LISTENERS = 0.2
-#: Requests one scroll step started are waited for at most this long.
+#: At the bottom, the page is given at most this long to settle before the height is
+#: measured again.
 STEP_REQUEST_CAP = 3.0
 #: At the bottom, a page that keeps requesting without growing (polling, beacons) is
 #: given this many quiet periods before the scroll counts as finished.
 BOTTOM_ROUNDS = 3
 #: A scroll never runs more steps than this (an endless feed is cut, and says so).
 SCROLL_MAX_STEPS = 400
+#: The steps run in the page, in one script, for at most this long before it reports
+#: back (where it is, how tall the page is now).
+SCROLL_CHUNK_MS = 2000
 #: Two frames are awaited after a scroll, but not longer than this (a hidden page
 #: paints none).
 FRAMES_CAP_MS = 250
@@ -119,28 +119,31 @@ class ScrollPage:
         return await _scrolling(self.name, self._scroll(page, recorder, deadline))
 
     async def _scroll(self, page: Page, recorder: Recorder, deadline: float) -> BehaviourResult:
+        scrolled_from = len(recorder.exchanges)  # the load's requests are not waited for here
         last_height = (await evaluate(page, recorder, _POSITION_JS, deadline))["height"]
         hold = STEP_GRACE_SCROLL_LISTENERS if await _listens_for_scroll(recorder) else STEP_GRACE
+        held = (
+            f"; each step held {hold * 1000:.0f} ms for the page's scroll listeners"
+            if hold > STEP_GRACE
+            else ""
+        )
         rounds = 0  # looks at the bottom in a row that found no growth
-        for _ in range(SCROLL_MAX_STEPS):
+        steps = 0
+        while steps < SCROLL_MAX_STEPS:
             if now() >= deadline:
                 return BehaviourResult(self.name, False, "time budget ran out while scrolling")
-            position = await _step(page, recorder, _SCROLL_STEP_JS, deadline, hold)
+            position = await _scroll_down(page, recorder, deadline, hold, SCROLL_MAX_STEPS - steps)
+            steps += position["steps"]
             if not _at_bottom(position) or position["height"] != last_height:
                 rounds, last_height = 0, position["height"]
                 continue
             stop = min(deadline, now() + STEP_REQUEST_CAP)
-            asked = await wait_for_news(page, recorder, stop)
+            asked = await wait_for_news(page, recorder, stop, scrolled_from)
             height = (await evaluate(page, recorder, _POSITION_JS, deadline))["height"]
             if height != last_height:
                 rounds, last_height = 0, height
                 continue
             rounds += 1
-            held = (
-                f"; each step held {hold * 1000:.0f} ms for the page's scroll listeners"
-                if hold > STEP_GRACE
-                else ""
-            )
             if not asked:
                 return BehaviourResult(self.name, True, f"{height} px scrolled{held}")
             if rounds >= BOTTOM_ROUNDS:
@@ -184,26 +187,31 @@ async def _scrolling(name: str, scroll: Coroutine[Any, Any, BehaviourResult]) ->
 # -- scrolling ------------------------------------------------------------------------------
 
 
-async def _step(
-    page: Page, recorder: Recorder, script: str, deadline: float, hold: float = STEP_GRACE
-) -> Any:
-    """Run one scrolling script, then wait for what it set off.
+async def _scroll_down(
+    page: Page, recorder: Recorder, deadline: float, hold: float, steps: int
+) -> dict[str, Any]:
+    """Scroll down a screen at a time, inside the page, until the bottom (or ``steps``
+    steps, or :data:`SCROLL_CHUNK_MS`); where it stopped, and how many steps it took.
 
-    Requests the step started get ``hold`` seconds to appear, then up to
-    :data:`STEP_REQUEST_CAP` to finish; older requests (a stream that never ends)
-    do not hold the step up, the idle waits see to them.
+    One script for many steps: each step waits for its two frames in the page, with
+    no round trip to us between them. The requests the steps start load meanwhile;
+    the wait at the bottom (and the last idle wait) sees them finish.
     """
-    seen = len(recorder.exchanges)
+    script = (
+        _SCROLL_DOWN_JS.replace("__HOLD__", str(round(hold * 1000)))
+        .replace("__STEPS__", str(steps))
+        .replace("__CHUNK__", str(SCROLL_CHUNK_MS))
+    )
+    position = await evaluate(page, recorder, script, deadline)
+    watch_of(page, recorder).touch()
+    return dict(position)
+
+
+async def _step(page: Page, recorder: Recorder, script: str, deadline: float) -> Any:
+    """Run one scrolling script (it returns once the new position is painted); the
+    page's quiet counts from then."""
     result = await evaluate(page, recorder, script, deadline)
-    grace = min(deadline, now() + hold)
-    stop = min(deadline, now() + STEP_REQUEST_CAP)
-    while now() < stop:
-        check_alive(page, recorder)
-        watch_of(page, recorder).observe(recorder)
-        started = recorder.exchanges[seen:]
-        if now() >= grace and not any(busy(e) for e in started):
-            break
-        await asyncio.sleep(POLL)
+    watch_of(page, recorder).touch()
     return result
 
 
@@ -260,11 +268,20 @@ _POSITION_JS = """() => {
   return {bottom: window.scrollY + window.innerHeight, height: el.scrollHeight};
 }"""
 
-_SCROLL_STEP_JS = f"""async () => {{
+_SCROLL_DOWN_JS = f"""async () => {{
   const el = document.scrollingElement || document.documentElement;
-  window.scrollBy({{top: Math.max(200, window.innerHeight * 0.9), behavior: "instant"}});
-  {_FRAMES}
-  return {{bottom: window.scrollY + window.innerHeight, height: el.scrollHeight}};
+  const began = performance.now();
+  let steps = 0, bottom = 0, height = 0;
+  while (steps < __STEPS__) {{
+    window.scrollBy({{top: Math.max(200, window.innerHeight * 0.9), behavior: "instant"}});
+    steps += 1;
+    {_FRAMES}
+    if (__HOLD__ > 0) await new Promise((done) => setTimeout(done, __HOLD__));
+    bottom = window.scrollY + window.innerHeight;
+    height = el.scrollHeight;
+    if (bottom >= height - 2 || performance.now() - began > __CHUNK__) break;
+  }}
+  return {{bottom, height, steps}};
 }}"""
 
 _TO_TOP_JS = f"""async () => {{
@@ -273,8 +290,9 @@ _TO_TOP_JS = f"""async () => {{
 }}"""
 
 #: The behaviours of every capture, in order.
+#: No idle wait before the scroll: it starts at the load event, while the load's last
+#: requests finish, and one wait at the end sees them (and the scroll's) through.
 DEFAULT_BEHAVIOURS: tuple[Behaviour, ...] = (
-    WaitForNetworkIdle(),
     ScrollPage(),
     ReturnToTop(),
     WaitForNetworkIdle(),

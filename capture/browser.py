@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,7 @@ class Browser:
         self.browser = browser
         self.ws_url = ws_url
         self.info = info
+        self._before_close: list[Callable[[], Awaitable[None]]] = []
 
     @classmethod
     async def launch(
@@ -165,7 +167,16 @@ class Browser:
         """A separate CDP connection for recording, so Playwright's traffic never mixes in."""
         return await CDPConnection.connect(self.ws_url)
 
+    def before_close(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Have ``callback`` run when the browser closes, before it goes (once)."""
+        if callback not in self._before_close:
+            self._before_close.append(callback)
+
     async def close(self) -> None:
+        callbacks, self._before_close = self._before_close, []
+        for callback in callbacks:
+            with contextlib.suppress(Exception):
+                await callback()
         with contextlib.suppress(Exception):
             await self.browser.close()
         with contextlib.suppress(Exception):

@@ -20,12 +20,19 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Page
 
 from archive.errors import Unavailable
+from capture import page_activity
 from capture.exchange import Exchange
 from capture.recorder import Recorder
 
 #: The network counts as quiet after this long with nothing started, finished or in
-#: flight (what Playwright and Puppeteer call network idle).
+#: flight (what Playwright and Puppeteer call network idle)...
 QUIET_SECONDS = 0.5
+#: ...or after this long, when the page also says it has nothing pending: no timer
+#: due soon, no animation frame or idle callback waiting, no fetch in flight, its
+#: document loaded (:mod:`capture.page_activity`). What the floor still covers: the
+#: browser's events reach the recorder a little after they happen, and a handler
+#: runs a little after the response it waits for.
+SETTLE_FLOOR = 0.15
 #: A script run in the page gets at least this long, even at the deadline.
 EVALUATE_MIN = 1.0
 #: How often the waits look at the recorder and the browser.
@@ -60,11 +67,14 @@ class _Watch:
     """One capture's view of its page and network, kept across the behaviours.
 
     ``changed_at`` is when the behaviours last saw the network change (a request
-    appeared, or one in flight ended); ``crashed`` is set by the page's own event.
+    appeared, or one in flight ended) or last scrolled the page; ``crashed`` is set by
+    the page's own event; ``key`` names the page's count of what it has pending
+    (:mod:`capture.page_activity`), when it was installed.
     """
 
-    def __init__(self, page: Page, recorder: Recorder) -> None:
+    def __init__(self, page: Page, recorder: Recorder, key: str | None = None) -> None:
         self.crashed = False
+        self.key = key
         self.signature: tuple[int, int] | None = None
         # Quiet is counted from the network's last change the recorder saw, often
         # well before the behaviours began (during the load), not from now.
@@ -74,8 +84,15 @@ class _Watch:
     def _on_crash(self, _page: Page) -> None:
         self.crashed = True
 
-    def observe(self, recorder: Recorder) -> float:
-        """Look at the network now; how long it has been quiet (0 while busy)."""
+    def touch(self) -> None:
+        """The behaviours changed the page (a scroll): quiet counts from now."""
+        self.changed_at = now()
+
+    def observe(self, recorder: Recorder, since: int = 0) -> float:
+        """Look at the network now; how long it has been quiet (0 while busy).
+
+        Requests older than the ``since``-th are not waited for (a stream that never
+        ends), though their ending still counts as a change."""
         in_flight = len(waiting_for(recorder))
         signature = (len(recorder.exchanges), in_flight)
         at = now()
@@ -83,6 +100,11 @@ class _Watch:
             self.signature = signature
         elif signature != self.signature:
             self.signature, self.changed_at = signature, at
+        # The recorder's own note of the last request started or written is exact; the
+        # signature, looked at every poll, also sees a request that ended unwritten.
+        self.changed_at = max(self.changed_at, recorder.last_activity or 0.0)
+        if since:
+            in_flight = len(waiting_for(recorder, since))
         return 0.0 if in_flight else at - self.changed_at
 
 
@@ -95,6 +117,13 @@ def watch_of(page: Page, recorder: Recorder) -> _Watch:
     if watch is None:
         watch = _watches[recorder] = _Watch(page, recorder)
     return watch
+
+
+def watch_activity(page: Page, recorder: Recorder, key: str) -> None:
+    """The page counts what it schedules under ``key`` (:mod:`capture.page_activity`,
+    installed before it loaded): the waits can end after :data:`SETTLE_FLOOR` when
+    it has nothing pending. A page not counted keeps the full :data:`QUIET_SECONDS`."""
+    _watches[recorder] = _Watch(page, recorder, key)
 
 
 def check_alive(page: Page, recorder: Recorder) -> None:
@@ -157,53 +186,62 @@ def _forget(task: asyncio.Future[Any]) -> None:
 # -- the network ---------------------------------------------------------------------------
 
 
-async def wait_quiet(page: Page, recorder: Recorder, stop: float) -> bool:
-    """Wait until the network has been quiet for :data:`QUIET_SECONDS`; False at ``stop``.
+async def settled(page: Page, recorder: Recorder, since: int = 0) -> bool:
+    """Whether the page has settled: nothing in flight, and quiet for :data:`QUIET_SECONDS`,
+    or for :data:`SETTLE_FLOOR` when the page says it has nothing pending either.
 
-    Quiet already observed by an earlier behaviour of the same capture counts, so
-    this returns after a short look (:data:`IDLE_MIN_LOOK`) when the scroll ended
-    quiet; any request seen since resets it.
+    The page is asked only once the network has been quiet for the floor, so a busy
+    page costs no script calls. ``since`` as for :meth:`_Watch.observe`.
     """
     watch = watch_of(page, recorder)
+    quiet = watch.observe(recorder, since)
+    if quiet >= QUIET_SECONDS:
+        return True
+    if quiet < SETTLE_FLOOR or watch.key is None or recorder.page_session is None:
+        return False
+    activity = await page_activity.ask(recorder.page_session, watch.key)
+    return activity.idle
+
+
+async def wait_quiet(page: Page, recorder: Recorder, stop: float) -> bool:
+    """Wait until the page has settled (:func:`settled`); False at ``stop``.
+
+    Quiet already observed by an earlier behaviour of the same capture counts, so
+    this returns after a short look (:data:`IDLE_MIN_LOOK`) when the page was left
+    settled; any request seen since, or a scroll, starts the count again.
+    """
     look = now() + IDLE_MIN_LOOK
     while True:
         check_alive(page, recorder)
-        if watch.observe(recorder) >= QUIET_SECONDS and now() >= look:
+        if await settled(page, recorder) and now() >= look:
             return True
         if now() >= stop:
             return False
         await asyncio.sleep(min(POLL, max(0.0, stop - now())))
 
 
-async def wait_for_news(page: Page, recorder: Recorder, stop: float) -> bool:
-    """Give the page one quiet period to ask for more; True if it did.
+async def wait_for_news(page: Page, recorder: Recorder, stop: float, since: int) -> bool:
+    """At the bottom of the page: wait until it has settled; True if it asked for more.
 
-    What it asked for is then waited for (until ``stop``), so that a feed's next
-    batch has arrived before the scroll looks at the height again. Requests from
-    before the call (a stream that never ends) do not count.
+    Requests from before the ``since``-th (the load's, a stream that never ends) are
+    not waited for; those the scroll started are, so that a feed's next batch has
+    arrived, and a lazy image's handler has run, before the height is measured again.
     """
-    watch = watch_of(page, recorder)
     seen = len(recorder.exchanges)
-    until = min(stop, now() + QUIET_SECONDS)
-    while now() < until:
+    while now() < stop:
         check_alive(page, recorder)
-        watch.observe(recorder)
-        if len(recorder.exchanges) > seen:
+        if await settled(page, recorder, since):
             break
         await asyncio.sleep(POLL)
-    else:
-        return False
-    while now() < stop and any(busy(e) for e in recorder.exchanges[seen:]):
-        check_alive(page, recorder)
-        watch.observe(recorder)
-        await asyncio.sleep(POLL)
-    return True
+    return len(recorder.exchanges) > seen
 
 
-def waiting_for(recorder: Recorder) -> list[Exchange]:
-    """Requests that keep the network busy. A media player holds its range requests open
-    (it reads on demand), so audio and video never count: the media stage downloads them
-    whole instead."""
+def waiting_for(recorder: Recorder, since: int = 0) -> list[Exchange]:
+    """Requests that keep the network busy (of those from the ``since``-th on). A media
+    player holds its range requests open (it reads on demand), so audio and video never
+    count: the media stage downloads them whole instead."""
+    if since:
+        return [e for e in recorder.exchanges[since:] if busy(e)]
     return [e for e in recorder.pending() if busy(e)]
 
 

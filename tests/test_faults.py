@@ -107,8 +107,8 @@ async def test_kill_9_mid_captures_export_and_custody_writes(
 
         # Slow pages keep two workers busy; quick ones keep custody events coming.
         slow = [
-            await submit(first, site.url("/never-finishes"), timeout=12),
-            await submit(first, site.url("/slow-document"), timeout=12),
+            await submit(first, site.url("/never-finishes"), timeout=40),
+            await submit(first, site.url("/slow-document"), timeout=40),
         ]
         for capture_id in slow:
             await first.reach_stage(capture_id, "behaviours")

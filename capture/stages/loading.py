@@ -9,6 +9,7 @@ enough for the capture to end within its budget, and says what it missed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -23,6 +24,8 @@ from capture.stages.run import Run, StageFailed
 
 #: The load event is awaited at most this long (or half the budget), then behaviours run.
 LOAD_CAP = 30.0
+#: A browser found gone is waited for this long to be reaped (how it ended).
+REAP_WAIT = 2.0
 
 
 async def load(run: Run, opened: Opened) -> Loaded:
@@ -55,7 +58,16 @@ async def behave(run: Run, opened: Opened) -> BehavioursDone:
         result = await behaviour.run(opened.page, opened.recorder, run.page_deadline)
         results.append(result)
         run.progress(BehaviourEnded(result.name, result.finished))
+    await _reaped(opened.browser)
     return BehavioursDone(tuple(results), browser_lost=browser_lost(run, opened.browser))
+
+
+async def _reaped(browser: Browser) -> None:
+    """A browser found gone is given a moment to be reaped, so that how it ended (a signal,
+    an exit code) can be said: its connection closes before its process is collected."""
+    if not browser.alive:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(browser.process.wait(), REAP_WAIT)
 
 
 async def cut_loading(run: Run, opened: Opened, loaded: Loaded, behaved: BehavioursDone) -> Cut:

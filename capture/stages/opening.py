@@ -18,8 +18,10 @@ from playwright.async_api import BrowserContext, Page
 from archive.records import warcinfo_record
 from archive.timeutil import CLOCK_SOURCE, rfc3339
 from archive.warcfile import WarcFile
-from capture.browser import DEFAULT_VIEWPORT, Browser, target_id_of
+from capture.browser import DEFAULT_VIEWPORT, Browser
 from capture.cdp import CDPConnection
+from capture.page_pool import Blank, make_blank, pool_of
+from capture.page_waits import watch_activity
 from capture.recorder import Recorder
 from capture.stages.results import Prepared
 from capture.stages.run import Run
@@ -32,6 +34,12 @@ class BrowserLease:
     def __init__(self, given: Browser | None) -> None:
         self._browser = given
         self._own = given is None
+
+    async def blank(self) -> Blank:
+        """A fresh context and page: from the shared browser's blanks made ahead, or made
+        now in a browser of our own (which no other capture will use)."""
+        browser = await self.get()
+        return await (make_blank(browser) if self._own else pool_of(browser).take())
 
     async def get(self) -> Browser:
         if self._browser is None:
@@ -91,14 +99,13 @@ async def open_page(run: Run, browsers: BrowserLease, prepared: Prepared) -> Ope
     """A fresh, isolated context and page; the recorder attached to it before navigation."""
     request = run.request
     browser = await browsers.get()
-    context = await browser.new_context()
-    connection = await browser.connect_recorder()
+    blank = await browsers.blank()
+    context, connection, page = blank.context, blank.connection, blank.page
     try:
         cookies = request.as_seen.cookies if request.as_seen else None
         if cookies:
             # The investigator's session, for this capture's context only.
             await context.add_cookies(_playwright_cookies(cookies))
-        page = await context.new_page()
         log = PageLog()
         page.on("console", lambda msg: log.console(msg.type, msg.text))
         page.on("pageerror", lambda exc: log.console_errors.append(f"uncaught: {exc}"))
@@ -114,9 +121,10 @@ async def open_page(run: Run, browsers: BrowserLease, prepared: Prepared) -> Ope
             redact_cookies=bool(cookies),
             spool_dir=prepared.spool_dir,
         )
-        await recorder.attach(await target_id_of(page))
+        await recorder.attach(blank.target_id)
+        watch_activity(page, recorder, blank.activity_key)
     except BaseException:
-        await _close(context, connection)
+        await blank.close()
         raise
     return Opened(browser, context, connection, page, recorder, prepared.warc, log)
 
