@@ -18,8 +18,8 @@ from playwright.async_api import Page
 from warcio.recordloader import ArcWarcRecord
 
 from archive.records import Payload, resource_record, warc_date
-
-SCREENSHOT_TIMEOUT_MS = 30_000
+from capture import screenshots
+from capture.cdp import CDPSession
 
 
 @dataclass(frozen=True)
@@ -57,9 +57,9 @@ class Derived:
         )
 
 
-async def screenshot_view(page: Page, url: str) -> Derived:
+async def screenshot_view(session: CDPSession, url: str) -> Derived:
     """The first screen, as a reader landing on the page sees it."""
-    png = await page.screenshot(type="png", full_page=False, timeout=SCREENSHOT_TIMEOUT_MS)
+    png = await screenshots.viewport_png(session)
     return Derived(
         "screenshot-view",
         f"urn:view:{url}",
@@ -69,17 +69,16 @@ async def screenshot_view(page: Page, url: str) -> Derived:
     )
 
 
-async def screenshot_full_page(page: Page, url: str) -> Derived:
-    """The whole height of the page in one image."""
-    png = await page.screenshot(
-        type="png", full_page=True, animations="disabled", timeout=SCREENSHOT_TIMEOUT_MS
-    )
+async def screenshot_full_page(session: CDPSession, url: str) -> Derived:
+    """The whole height of the page in one image (up to Chromium's limit, said if reached)."""
+    png, height, shown = await screenshots.full_page_png(session)
+    cut = f"; only the top {shown} px of the page's {height} px" if shown < height else ""
     return Derived(
         "screenshot",
         f"urn:fullPage:{url}",
         "image/png",
         Payload(png),
-        "screenshot of the full page height (PNG) after behaviours",
+        f"screenshot of the full page height (PNG) after behaviours{cut}",
     )
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import Page
 
 from archive.timeutil import rfc3339, utc_now
 from capture import asseen, derived, media
 from capture.asseen import AsSeen
+from capture.cdp import CDPError
 from capture.exchange import Exchange
 from capture.progress_events import MediaFound
 from capture.stages.loading import browser_lost
@@ -50,7 +51,7 @@ async def derive(
         main[-1].response_record_id if main and main[-1].has_response else None,
         main[-1].started_at if main else None,
     )
-    records, failures = await _take(run, page, page_url)
+    records, failures = await _take(run, opened, page_url)
     info = page_info_of(
         capture_id=run.capture_id,
         requested_url=run.request.url,
@@ -71,26 +72,46 @@ async def derive(
     return DerivedRecords(title, tuple(main), ref, tuple(records), screenshot, tuple(failures))
 
 
-async def _take(run: Run, page: Page, page_url: str) -> tuple[list[derived.Derived], list[str]]:
-    """Derived records, each bounded; and one sentence for each that failed."""
-    takers = (
-        derived.screenshot_view,
-        derived.screenshot_full_page,
-        derived.rendered_dom,
-        derived.visible_text,
+async def _take(run: Run, opened: Opened, page_url: str) -> tuple[list[derived.Derived], list[str]]:
+    """Derived records, each bounded; and one sentence for each that failed.
+
+    The viewport's screenshot, the DOM and the visible text are taken at once (none
+    of them changes the page); the full page's screenshot after them, since it
+    renders beyond the window.
+    """
+    page, session = opened.page, opened.recorder.page_session
+    assert session is not None, "the recorder attaches before the page loads"
+    first = (
+        ("screenshot view", lambda: derived.screenshot_view(session, page_url)),
+        ("rendered dom", lambda: derived.rendered_dom(page, page_url)),
+        ("visible text", lambda: derived.visible_text(page, page_url)),
     )
-    items = []
-    failures = []
-    for take in takers:
-        name = take.__name__.replace("_", " ")
-        timeout = run.left()
-        try:
-            items.append(await asyncio.wait_for(take(page, page_url), timeout=timeout))
-        except PlaywrightError as exc:
-            failures.append(f"{name} failed: {exc}")
-        except TimeoutError:
-            failures.append(f"{name} failed: the page did not answer within {timeout:.1f} s")
-    return items, failures
+    taken = list(await asyncio.gather(*(_one(run, name, take) for name, take in first)))
+    taken.append(
+        await _one(
+            run, "screenshot full page", lambda: derived.screenshot_full_page(session, page_url)
+        )
+    )
+    items = [item for item in taken if isinstance(item, derived.Derived)]
+    # The full page's screenshot first, as before: the manifest and exports list it so.
+    items.sort(key=lambda item: _ORDER.index(item.kind))
+    return items, [item for item in taken if isinstance(item, str)]
+
+
+_ORDER = ("screenshot-view", "screenshot", "dom", "text")
+
+
+async def _one(
+    run: Run, name: str, take: Callable[[], Awaitable[derived.Derived]]
+) -> derived.Derived | str:
+    """One derived record, bounded by what is left of the budget; or why it failed."""
+    timeout = run.left()
+    try:
+        return await asyncio.wait_for(take(), timeout=timeout)
+    except (PlaywrightError, CDPError) as exc:
+        return f"{name} failed: {exc}"
+    except TimeoutError:
+        return f"{name} failed: the page did not answer within {timeout:.1f} s"
 
 
 async def write_as_seen(opened: Opened, as_seen: AsSeen, page_url: str) -> AsSeenWritten:
