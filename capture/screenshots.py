@@ -18,9 +18,11 @@ from capture.cdp import CDPSession
 
 #: A screenshot that takes longer than this is given up (a page painting forever).
 SCREENSHOT_TIMEOUT = 30.0
-#: Chromium renders at most this many pixels in either direction in one image; a
-#: taller page is cut there, and says so (:func:`full_page_png`'s second value).
-MAX_SIDE = 16_384
+#: The full-page screenshot shows at most this many pixels of height (and width): an
+#: endless feed scrolled for minutes would otherwise need gigabytes of pixels in the
+#: browser. A taller page is cut there, and says so (:func:`full_page_png`'s second
+#: value). Chromium here renders 80,000 px in one image (measured).
+MAX_SIDE = 100_000
 
 
 async def viewport_png(session: CDPSession, timeout: float = SCREENSHOT_TIMEOUT) -> bytes:
