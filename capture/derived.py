@@ -117,5 +117,5 @@ def page_info(url: str, info: dict[str, Any]) -> Derived:
         "application/json",
         Payload(data),
         "page info: URLs, redirects, status, resources, failures, requests that are not "
-        "HTTP, console errors",
+        "HTTP, console errors, whether the content could be seen",
     )

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from playwright.async_api import Error as PlaywrightError
 
 from archive.timeutil import rfc3339, utc_now
-from capture import asseen, derived, media
+from capture import asseen, derived, media, visibility
 from capture.asseen import AsSeen
 from capture.cdp import CDPError
 from capture.exchange import Exchange
@@ -52,6 +52,7 @@ async def derive(
         main[-1].started_at if main else None,
     )
     records, failures = await _take(run, opened, page_url)
+    seen = await visibility.measure(opened.recorder, visibility.time_for(run.deadline))
     info = page_info_of(
         capture_id=run.capture_id,
         requested_url=run.request.url,
@@ -63,13 +64,16 @@ async def derive(
         recorder=recorder,
         console_errors=opened.log.console_errors,
         downloads=opened.log.downloads,
+        visibility=seen,
         recorded_at=rfc3339(utc_now()),
     )
     records.append(derived.page_info(page_url, info))
     for item in records:
         await opened.warc.write_async(item.record(ref, utc_now()))
     screenshot = next((item for item in records if item.kind == "screenshot"), None)
-    return DerivedRecords(title, tuple(main), ref, tuple(records), screenshot, tuple(failures))
+    return DerivedRecords(
+        title, tuple(main), ref, tuple(records), screenshot, tuple(failures), visibility=seen
+    )
 
 
 async def _take(run: Run, opened: Opened, page_url: str) -> tuple[list[derived.Derived], list[str]]:

@@ -25,6 +25,7 @@ from capture.stages.results import (
     StageResult,
     Swept,
 )
+from capture.visibility import Visibility
 
 _R = TypeVar("_R")
 
@@ -53,6 +54,9 @@ def reasons_of(notes: Sequence[str], found: Sequence[StageResult]) -> list[str]:
         reasons.append(_lost(behaved.browser_lost))
     if derived is not None:
         reasons.extend(derived.failures)
+        hidden = derived.visibility.reason() if derived.visibility is not None else None
+        if hidden:
+            reasons.append(hidden)
     if as_seen is not None:
         reasons.extend(as_seen.problems)
     if media_result is not None:
@@ -210,6 +214,7 @@ def page_info_of(
     recorder: Recorder,
     console_errors: list[str],
     downloads: Sequence[tuple[str, str]],
+    visibility: Visibility,
     recorded_at: str,
 ) -> dict[str, Any]:
     """Everything known about the page load when the derived records are taken."""
@@ -239,6 +244,7 @@ def page_info_of(
         "behaviours": [
             {"name": b.name, "finished": b.finished, "note": b.note} for b in behaved.results
         ],
+        "visibility": visibility.facts(),
         "tls_origins": sorted(recorder.tls_origins),
         "problems": recorder.problems,
         "clock": CLOCK_SOURCE,

@@ -17,6 +17,7 @@ from archive.warcfile import WarcFile
 from capture import derived, media
 from capture.behaviours import BehaviourResult
 from capture.exchange import Exchange
+from capture.visibility import Visibility
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class DerivedRecords:
     screenshot: derived.Derived | None
     #: One sentence per derived record that could not be taken.
     failures: tuple[str, ...] = ()
+    #: Whether the page's content could be seen when the records were taken (``None``:
+    #: not measured, a result made outside the pipeline).
+    visibility: Visibility | None = None
 
 
 @dataclass(frozen=True)
