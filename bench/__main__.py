@@ -23,7 +23,7 @@ from bench import (
     team_capture,
     team_catalog,
 )
-from bench.runner import RESULTS, Row, merge_results, parse_size, print_table
+from bench.runner import RESULTS, Row, machine, merge_results, parse_size, print_table
 
 Bench = Callable[[argparse.Namespace], Awaitable[tuple[list[Row], dict[str, Any]]]]
 
@@ -60,10 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     everything: list[Row] = []
     for name in names:
         print(f"== {name}", flush=True)
+        began = machine()  # the load average as the benchmark begins, not as it ends
         rows, details = asyncio.run(BENCHES[name](args))
         params = {"size": args.size, "pages": args.pages, "requests": args.requests}
         params |= {"queued": args.queued, "captures": args.captures}
-        merge_results(name, rows, params | {"details": details})
+        merge_results(name, rows, params | {"details": details}, began)
         print_table(rows)
         print(json.dumps(details, indent=1, default=str), flush=True)
         everything.extend(rows)
