@@ -219,8 +219,14 @@ def print_table(rows: list[Row]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
-def merge_results(bench: str, rows: list[Row], params: dict[str, Any]) -> None:
-    """Replace ``bench``'s entry in results.json, keeping the other benchmarks' entries."""
+def merge_results(
+    bench: str, rows: list[Row], params: dict[str, Any], began: dict[str, Any] | None = None
+) -> None:
+    """Replace ``bench``'s entry in results.json, keeping the other benchmarks' entries.
+
+    ``began`` is :func:`machine` taken as the benchmark began (its load average is the
+    one results.json promises); without it the machine is read now.
+    """
     try:
         results = json.loads(RESULTS.read_text())
     except (OSError, ValueError):
@@ -228,7 +234,7 @@ def merge_results(bench: str, rows: list[Row], params: dict[str, Any]) -> None:
     results.setdefault("benchmarks", {})
     results["benchmarks"][bench] = {
         "taken_at": rfc3339(utc_now()),
-        "machine": machine(),
+        "machine": began or machine(),
         "params": params,
         "rows": [asdict(row) | {"verdict": row.verdict} for row in rows],
     }

@@ -1,4 +1,4 @@
-"""The benchmarks' local web site: ordinary article pages and one page with a big video.
+"""The benchmarks' local web site: article pages, the 20-page site, and a big video.
 
 Each article page is what a capture usually meets: a stylesheet, a script that
 fetches JSON (XHR) and writes it into the page, three images above the fold and
@@ -8,6 +8,13 @@ web server, so the media stage downloads it whole: ``/video`` with
 ``preload="none"`` (the browser leaves the file alone; only the media stage
 fetches it) and ``/video-played`` without (the browser fetches it too, and the
 recorder keeps what it fetched).
+
+The site pages ``/site/{n}`` (the capture benchmark's twenty) are what a capture
+must keep whole: three images, a stylesheet, a script that writes a block with a
+recognisable text (:func:`late_text`) and one more image 200 ms after the load
+event, and a lazy image (``loading=lazy``) 3,000 px down at the end.
+:func:`site_items` names every URL a page loads, for the benchmark that looks for
+each of them in the capture's WARC.
 """
 
 from __future__ import annotations
@@ -39,6 +46,62 @@ SCRIPT = """(async () => {
 """
 
 
+#: Milliseconds after the load event at which a site page's script adds its block.
+LATE_DELAY_MS = 200
+
+#: A site page's script: its block (text and image) added ``LATE_DELAY_MS`` after load.
+LATE_SCRIPT = """window.addEventListener('load', () => setTimeout(() => {
+  const block = document.createElement('section');
+  block.id = 'late';
+  const p = document.createElement('p');
+  p.textContent = %(text)s;
+  const img = document.createElement('img');
+  img.src = %(image)s;
+  img.width = 320;
+  img.height = 120;
+  img.alt = 'late figure';
+  block.append(p, img);
+  document.querySelector('main').prepend(block);
+}, %(delay)d));
+"""
+
+
+def late_text(n: str) -> str:
+    """The text the script of ``/site/{n}`` writes after load: found only if it ran."""
+    return f"LATE-BLOCK-{n} written by the page script {LATE_DELAY_MS} ms after load"
+
+
+def site_items(n: str) -> dict[str, str]:
+    """Every path ``/site/{n}`` loads, by what it is: what a whole capture keeps."""
+    return {
+        "image 1": f"/img/site-{n}-1.png",
+        "image 2": f"/img/site-{n}-2.png",
+        "image 3": f"/img/site-{n}-3.png",
+        "stylesheet": f"/static/style.css?page=site-{n}",
+        "script": f"/static/late.js?page={n}",
+        "late image": f"/img/site-{n}-late.png",
+        "lazy image": f"/img/site-{n}-lazy.png",
+    }
+
+
+def _site_page(n: str) -> str:
+    items = site_items(n)
+    images = "".join(
+        f'<img src="{items[f"image {i}"]}" width="320" height="120" alt="figure {i}">'
+        for i in (1, 2, 3)
+    )
+    words = " ".join(f"Page {n}, sentence {k} of an ordinary report." for k in range(40))
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>Site page {n}</title>
+<link rel="stylesheet" href="{items["stylesheet"]}">
+<script src="{items["script"]}" defer></script></head>
+<body><main><h1>Site page {n}</h1><p>{words}</p>{images}
+<div class="spacer"></div>
+<img src="{items["lazy image"]}" loading="lazy" width="320" height="120" alt="lazy">
+</main></body></html>
+"""
+
+
 def _article(n: str) -> str:
     images = "".join(
         f'<img src="/img/{n}-{i}.png" width="320" height="120" alt="figure {i}">' for i in range(3)
@@ -56,7 +119,8 @@ def _article(n: str) -> str:
 
 
 class BenchSite(LoopbackServer):
-    """Article pages ``/article/{n}`` and, when given a file, ``/video`` playing it."""
+    """Article pages ``/article/{n}``, site pages ``/site/{n}`` and, when given a file,
+    ``/video`` playing it."""
 
     __test__ = False
     what = "benchmark site"
@@ -73,6 +137,8 @@ class BenchSite(LoopbackServer):
         app.add_routes(
             [
                 web.get("/article/{n}", self._article),
+                web.get("/site/{n}", self._site_page),
+                web.get("/static/late.js", self._late_script),
                 web.get("/static/style.css", self._text(STYLE, "text/css")),
                 web.get("/static/app.js", self._text(SCRIPT, "text/javascript")),
                 web.get("/api/item/{n}.json", self._item),
@@ -87,6 +153,18 @@ class BenchSite(LoopbackServer):
     async def _article(self, request: web.Request) -> web.Response:
         n = request.match_info["n"]
         return web.Response(text=_article(n), content_type="text/html")
+
+    async def _site_page(self, request: web.Request) -> web.Response:
+        return web.Response(text=_site_page(request.match_info["n"]), content_type="text/html")
+
+    async def _late_script(self, request: web.Request) -> web.Response:
+        n = request.query.get("page", "")
+        script = LATE_SCRIPT % {
+            "text": json.dumps(late_text(n)),
+            "image": json.dumps(site_items(n)["late image"]),
+            "delay": LATE_DELAY_MS,
+        }
+        return web.Response(text=script, content_type="text/javascript")
 
     @staticmethod
     def _text(body: str, content_type: str):  # type: ignore[no-untyped-def]

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,11 +30,11 @@ from typing import Any
 import aiohttp
 import psycopg
 
-from bench.runner import PRODUCT_ENV, Row
+from bench.runner import Row
+from bench.servers import START_TIMEOUT, Processes, embedded_env, ended, submit
 from bench.site import BenchSite
 from tests import seaweed
 from tests.pgcluster import create_database, running_cluster
-from tests.server import CLI, free_port
 
 NAME = "team"
 EMBEDDED = (1, 2, 4)
@@ -45,12 +44,6 @@ TEAM = (1, 2, 4)
 CONCURRENCY = 1
 #: Team mode with as many captures at once as the baseline may cost this much at most.
 TEAM_TARGET = 0.75
-CAPTURE_TIMEOUT = 60.0
-#: Seconds for a whole configuration's captures to end before the run is abandoned.
-RUN_TIMEOUT = 1800.0
-START_TIMEOUT = 60.0
-POLL = 0.25
-_SETTINGS = ("OSINT_CAPTURE_CATALOG", "OSINT_CAPTURE_STORE", "OSINT_CAPTURE_QUEUE")
 
 
 @dataclass(frozen=True)
@@ -62,129 +55,27 @@ class Team:
     keys: dict[str, str]
 
 
-class Processes:
-    """A ``serve`` and any ``worker`` processes on one data directory, logs beside it."""
-
-    def __init__(self, data: Path, env: dict[str, str], config: Path | None) -> None:
-        self.data, self.env = data, env
-        self.config = ("--config", str(config)) if config else ()
-        self.port = free_port()
-        self.children: list[asyncio.subprocess.Process] = []
-        self.token = ""
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/v1"
-
-    async def _spawn(self, name: str, *args: str) -> asyncio.subprocess.Process:
-        with open(self.data.parent / f"{name}.log", "ab") as log:
-            child = await asyncio.create_subprocess_exec(
-                CLI, *args, "--data", str(self.data), *self.config,
-                stdout=log, stderr=log, env=self.env,
-            )  # fmt: skip
-        self.children.append(child)
-        return child
-
-    async def serve(self, workers: int | None) -> None:
-        """``serve`` (with ``--workers`` when given: embedded), answering its API."""
-        self.data.mkdir(parents=True, exist_ok=True)
-        more = ("--workers", str(workers)) if workers else ()
-        server = await self._spawn("serve", "serve", "--port", str(self.port), *more)
-        token = await asyncio.create_subprocess_exec(
-            CLI, "token", "--data", str(self.data), *self.config,
-            stdout=asyncio.subprocess.PIPE, env=self.env,
-        )  # fmt: skip
-        self.token = (await token.communicate())[0].decode().strip()
-        deadline = time.monotonic() + START_TIMEOUT
-        async with aiohttp.ClientSession() as http:
-            while time.monotonic() < deadline:
-                if server.returncode is not None:
-                    raise RuntimeError(f"serve exited with {server.returncode}: {self.logs()}")
-                with contextlib.suppress(aiohttp.ClientConnectionError):
-                    async with http.get(f"{self.base}/health", headers=self.auth) as answer:
-                        if answer.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"serve did not answer within {START_TIMEOUT:g} s: {self.logs()}")
-
-    async def worker(self, n: int) -> None:
-        await self._spawn(f"worker-{n}", "worker", "--concurrency", str(CONCURRENCY))
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def logs(self) -> str:
-        """The last lines of every log, for an error that says what the processes said."""
-        tails = []
-        for log in sorted(self.data.parent.glob("*.log")):
-            lines = log.read_text(errors="replace").splitlines()[-5:]
-            tails.append(f"{log.name}: " + " | ".join(lines))
-        return "; ".join(tails)
-
-    async def stop(self) -> None:
-        """SIGTERM to each child (workers finish or set aside their captures), then kill."""
-        for child in reversed(self.children):
-            if child.returncode is None:
-                child.send_signal(signal.SIGTERM)
-        for child in self.children:
-            try:
-                await asyncio.wait_for(child.wait(), 60)
-            except TimeoutError:
-                child.kill()
-                await child.wait()
-
-
-async def _submit(http: aiohttp.ClientSession, run: Processes, urls: list[str]) -> list[str]:
-    async def one(url: str) -> str:
-        body = {"url": url, "timeout": CAPTURE_TIMEOUT}
-        async with http.post(f"{run.base}/captures", json=body, headers=run.auth) as answer:
-            payload = await answer.json()
-            if answer.status != 202:
-                raise RuntimeError(f"POST /captures {url}: HTTP {answer.status} {payload}")
-            return str(payload["id"])
-
-    return list(await asyncio.gather(*(one(url) for url in urls)))
-
-
-async def _ended(http: aiohttp.ClientSession, run: Processes, ids: list[str]) -> dict[str, str]:
-    """Each capture's status once none of ``ids`` is queued or running."""
-    deadline = time.monotonic() + RUN_TIMEOUT
-    wanted = set(ids)
-    while time.monotonic() < deadline:
-        async with http.get(f"{run.base}/captures", headers=run.auth) as answer:
-            listed = (await answer.json())["captures"]
-        statuses = {c["id"]: c["status"] for c in listed if c["id"] in wanted}
-        if len(statuses) == len(wanted) and not {"queued", "running"} & set(statuses.values()):
-            return statuses
-        await asyncio.sleep(POLL)
-    raise RuntimeError(f"captures still running after {RUN_TIMEOUT:g} s: {run.logs()}")
-
-
 async def _captures_per_minute(
     run: Processes, site: BenchSite, label: str, slots: int, pages: int
 ) -> tuple[float, dict[str, Any]]:
     """Warm every slot, then time ``pages`` captures submitted at once."""
     async with aiohttp.ClientSession() as http:
         warm = [site.url(f"/article/warm-{label}-{n}") for n in range(slots)]
-        await _ended(http, run, await _submit(http, run, warm))
+        await ended(http, run, await submit(http, run, warm))
         urls = [site.url(f"/article/{label}-{n}") for n in range(pages)]
         started = time.perf_counter()
-        statuses = await _ended(http, run, await _submit(http, run, urls))
+        summaries = await ended(http, run, await submit(http, run, urls))
         wall = time.perf_counter() - started
-    not_complete = sorted(f"{i}: {s}" for i, s in statuses.items() if s != "complete")
+    not_complete = sorted(
+        f"{i}: {c['status']}" for i, c in summaries.items() if c["status"] != "complete"
+    )
     return pages / wall * 60, {"wall_s": round(wall, 2), "not_complete": not_complete}
-
-
-def _embedded_env() -> dict[str, str]:
-    """The product's environment with no team setting: SQLite, local files, in-process."""
-    return {k: v for k, v in PRODUCT_ENV.items() if k not in _SETTINGS}
 
 
 async def _embedded(
     work: Path, site: BenchSite, workers: int, pages: int
 ) -> tuple[float, dict[str, Any]]:
-    run = Processes(work / f"embedded-{workers}" / "data", _embedded_env(), None)
+    run = Processes(work / f"embedded-{workers}" / "data", embedded_env(), None)
     try:
         await run.serve(workers)
         return await _captures_per_minute(run, site, f"e{workers}", workers, pages)
@@ -199,11 +90,11 @@ async def _team(
     folder.mkdir()
     config = folder / "team.toml"
     config.write_text(f'catalog = "{team.catalog}"\nstore = "{team.store}"\nqueue = "postgresql"\n')
-    run = Processes(folder / "data", _embedded_env() | team.keys, config)
+    run = Processes(folder / "data", embedded_env() | team.keys, config)
     try:
         await run.serve(None)
         for n in range(workers):
-            await run.worker(n)
+            await run.worker(n, CONCURRENCY)
         await _registered(team.catalog, workers, run)
         return await _captures_per_minute(run, site, f"t{workers}", workers * CONCURRENCY, pages)
     finally:
