@@ -9,6 +9,7 @@ and says what it was derived from: the page's response record
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,7 +65,7 @@ async def screenshot_view(session: CDPSession, url: str) -> Derived:
         "screenshot-view",
         f"urn:view:{url}",
         "image/png",
-        Payload(png),
+        await asyncio.to_thread(Payload, png),  # hashed off the event loop
         "screenshot of the viewport (PNG) after behaviours, scrolled to the top",
     )
 
@@ -77,7 +78,7 @@ async def screenshot_full_page(session: CDPSession, url: str) -> Derived:
         "screenshot",
         f"urn:fullPage:{url}",
         "image/png",
-        Payload(png),
+        await asyncio.to_thread(Payload, png),  # hashed off the event loop
         f"screenshot of the full page height (PNG) after behaviours{cut}",
     )
 

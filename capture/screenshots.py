@@ -10,6 +10,7 @@ resizing the window, so the page is not laid out again for a taller viewport.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import math
 from typing import Any
@@ -53,4 +54,6 @@ async def full_page_png(
 
 async def _capture(session: CDPSession, params: dict[str, Any], timeout: float) -> bytes:
     reply = await session.send("Page.captureScreenshot", params, timeout=timeout)
-    return base64.b64decode(reply["data"])
+    # In a thread: a long page's image is megabytes of base64, and every other capture
+    # of the server shares this event loop.
+    return await asyncio.to_thread(base64.b64decode, reply["data"])
