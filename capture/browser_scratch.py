@@ -41,7 +41,8 @@ from archive.errors import Unavailable
 SCRATCH_PREFIX = "osint-capture-profile-"
 #: How a ``$TMPDIR`` moved out of a too-deep scratch is named, in the system's temp.
 TMP_PREFIX = "osint-capture-tmp-"
-#: Who made a scratch directory: host, process id, that process's start time.
+#: Who made a scratch directory: host and process-id namespace, process id, that
+#: process's start time (a process id alone may have been given to another since).
 OWNER_FILE = "owner.json"
 #: A scratch with no owner file was cut short while it was made; older than this
 #: (seconds), no one will write it any more, and it is swept.
@@ -108,6 +109,7 @@ def make_scratch(root: Path | None = None) -> Scratch:
     system's temp; its owner file is written before anything else goes in."""
     root = root if root is not None else _root.get()
     if root is not None:
+        root = root.absolute()  # Chromium is told where its profile is, from any directory
         root.mkdir(parents=True, exist_ok=True)
     try:
         path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=root))
@@ -152,11 +154,20 @@ def _write_owner(path: Path, moved_tmp: Path | None) -> None:
     me = psutil.Process()
     owner = {
         "host": socket.gethostname(),
+        "pid_namespace": _pid_namespace(),
         "pid": me.pid,
         "started": me.create_time(),
         "tmp": str(moved_tmp) if moved_tmp is not None else None,
     }
     (path / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
+
+
+def _pid_namespace() -> str | None:
+    """Which process ids we see (a container has its own), where the system says."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def remove_scratch(path: Path) -> None:
@@ -194,7 +205,8 @@ def _owner(path: Path) -> dict[str, object]:
 
 def sweep_stale(root: Path) -> list[Path]:
     """Remove every scratch under ``root`` whose owner process is gone (killed before it
-    could remove it); a live owner's, or another host's, stays. Returns what was removed."""
+    could remove it); a live owner's, or another host's or container's, stays.
+    Returns what was removed."""
     try:
         entries = sorted(root.iterdir())
     except (FileNotFoundError, NotADirectoryError):
@@ -208,14 +220,16 @@ def sweep_stale(root: Path) -> list[Path]:
 
 
 def _stale(path: Path) -> bool:
+    """Whether no one will remove ``path``: its owner is gone, or it never had one and
+    is too old to be still in the making."""
     owner = _owner(path)
     pid, started = owner.get("pid"), owner.get("started")
     if not isinstance(pid, int) or not isinstance(started, int | float):
         with contextlib.suppress(FileNotFoundError):
             return time.time() - path.stat().st_mtime > UNOWNED_GRACE
         return False
-    if owner.get("host") != socket.gethostname():
-        return False  # a data directory shared between hosts: its process is not ours to see
+    if owner.get("host") != socket.gethostname() or owner.get("pid_namespace") != _pid_namespace():
+        return False  # a data directory shared with another host or container: not ours to see
     try:
         return abs(psutil.Process(pid).create_time() - started) > START_TIME_SLACK
     except psutil.NoSuchProcess:
