@@ -18,6 +18,8 @@ code that uses it.
     captures/ID/         each capture's sealed files
     quarantine/          unsealed leftovers of interrupted captures, set aside
     work/ID/             scratch of a running capture (never evidence)
+    work/.browsers/      each running Chromium's profile, temp and crash database (never
+                         evidence): removed when it closes, swept at start once its owner is gone
     incoming/ID/         what the investigator's browser sent, before it is sealed
     replay/              plain WACZ views for the dashboard's replay (never evidence)
     exports/             packages exported from the dashboard
@@ -50,6 +52,9 @@ from archive.store import FileStore
 REPLAY_DIR = "replay"
 EXPORTS_DIR = "exports"
 MODELS_DIR = "models"
+#: Where the programs that work on a data directory keep their browsers' scratch
+#: (:mod:`capture.browser_scratch`): on the data disk, found again after a crash.
+BROWSER_SCRATCH_DIR = Path("work", ".browsers")
 TOKEN_FILE = "api-token"
 
 

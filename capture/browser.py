@@ -13,10 +13,8 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
-import shutil
 import signal
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 
 from archive.errors import Unavailable
+from capture.browser_scratch import Scratch, make_scratch
 from capture.cdp import CDPConnection
 
 #: Flags that make Chromium quiet and usable headless on a machine with no network
@@ -104,14 +103,15 @@ class Browser:
     def __init__(
         self,
         process: asyncio.subprocess.Process,
-        profile: Path,
+        scratch: Scratch,
         playwright: Playwright,
         browser: PlaywrightBrowser,
         ws_url: str,
         info: BrowserInfo,
     ) -> None:
         self.process = process
-        self.profile = profile
+        #: Everything this Chromium writes (profile, temp, crash database), removed on close.
+        self.scratch = scratch
         self.playwright = playwright
         self.browser = browser
         self.ws_url = ws_url
@@ -120,37 +120,45 @@ class Browser:
 
     @classmethod
     async def launch(
-        cls, executable: Path | None = None, extra_args: tuple[str, ...] = ()
+        cls,
+        executable: Path | None = None,
+        extra_args: tuple[str, ...] = (),
+        *,
+        scratch_root: Path | None = None,
     ) -> Browser:
+        """Start Chromium and connect to it; its scratch goes under ``scratch_root``, else
+        where :func:`capture.browser_scratch.kept_under` says, else the system's temp, and
+        is removed when the browser closes (or fails to start)."""
         executable = executable or find_chromium()
-        profile = Path(tempfile.mkdtemp(prefix="osint-capture-profile-"))
-        log_path = profile / "chromium.log"
-        args = [str(executable), *CHROMIUM_FLAGS, *extra_args, f"--user-data-dir={profile}"]
-        with open(log_path, "wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                *args,
-                "about:blank",
-                stdout=log_file,
-                stderr=log_file,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
+        scratch = make_scratch(scratch_root)
         try:
-            ws_url = await _wait_for_devtools(process, profile, log_path)
+            process = await _start(executable, extra_args, scratch)
+        except BaseException:
+            scratch.remove()
+            raise
+        try:
+            ws_url = await _wait_for_devtools(process, scratch.profile, scratch.log)
             playwright = await async_playwright().start()
         except BaseException:
             await _terminate(process)
-            shutil.rmtree(profile, ignore_errors=True)
+            scratch.remove()
             raise
         try:
-            browser = await playwright.chromium.connect_over_cdp(ws_url)
+            browser = await playwright.chromium.connect_over_cdp(
+                ws_url, artifacts_dir=scratch.artifacts
+            )
             info = await _browser_info(ws_url, executable)
         except BaseException:
             await playwright.stop()
             await _terminate(process)
-            shutil.rmtree(profile, ignore_errors=True)
+            scratch.remove()
             raise
-        return cls(process, profile, playwright, browser, ws_url, info)
+        return cls(process, scratch, playwright, browser, ws_url, info)
+
+    @property
+    def profile(self) -> Path:
+        """Chromium's ``--user-data-dir``, inside the scratch."""
+        return self.scratch.profile
 
     @property
     def alive(self) -> bool:
@@ -182,7 +190,7 @@ class Browser:
         with contextlib.suppress(Exception):
             await self.playwright.stop()
         await _terminate(self.process)
-        shutil.rmtree(self.profile, ignore_errors=True)
+        self.scratch.remove()
 
 
 async def target_id_of(page: Page) -> str:
@@ -193,6 +201,24 @@ async def target_id_of(page: Page) -> str:
     finally:
         await session.detach()
     return result["targetInfo"]["targetId"]
+
+
+async def _start(
+    executable: Path, extra_args: tuple[str, ...], scratch: Scratch
+) -> asyncio.subprocess.Process:
+    """Chromium in its own session, its output in the scratch's log, its environment
+    pointing every place it writes into the scratch."""
+    args = [str(executable), *CHROMIUM_FLAGS, *extra_args, f"--user-data-dir={scratch.profile}"]
+    with open(scratch.log, "wb") as log_file:
+        return await asyncio.create_subprocess_exec(
+            *args,
+            "about:blank",
+            stdout=log_file,
+            stderr=log_file,
+            env=scratch.environment(),
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
 
 
 async def _wait_for_devtools(

@@ -17,8 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archive import __version__
+from archive.datadir import BROWSER_SCRATCH_DIR
 from archive.errors import OsintCaptureError
 from archive.settings import CONFIG_ENV, load_settings
+from capture import browser_scratch
 from capture.cli import (
     access_log,
     analysing,
@@ -129,7 +131,10 @@ def main(argv: list[str] | None = None) -> int:
     if action is not None and getattr(args, action) is None:
         parser.parse_args([args.command, "--help"])  # prints the help and exits
     try:
-        with settings_file(getattr(args, "config", None)):
+        with (
+            settings_file(getattr(args, "config", None)),
+            browser_scratch.kept_under((data_dir / BROWSER_SCRATCH_DIR).absolute()),
+        ):
             load_settings(data_dir)  # bad settings are refused before any work starts
             check_trust_files(getattr(args, "tsa_trust", None))
             return RUNNERS[args.command](args, data_dir)
