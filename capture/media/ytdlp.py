@@ -64,6 +64,9 @@ def options(
         "progress_hooks": [progress_hook],
         "postprocessor_hooks": [postprocessor_hook],
         "check_formats": False,
+        # No cache in ~/.cache/yt-dlp (signature code of some sites): nothing of a
+        # capture outlives it outside the data directory.
+        "cachedir": False,
     }
 
 
