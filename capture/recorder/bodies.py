@@ -25,6 +25,7 @@ from capture.cdp import CDPError, CDPSession
 from capture.exchange import BodyState, Exchange
 from capture.recorder.limits import (
     BUFFER_LIMIT,
+    GONE_GRACE,
     IO_CHUNK,
     SETUP_TIMEOUT,
     STREAM_GRACE,
@@ -99,6 +100,23 @@ class Bodies:
             task = tasks.get(key)
             if task is not None:
                 await asyncio.shield(task)
+
+    async def abandon(self, key: str) -> None:
+        """Stop taking ``key``'s body: the target it came from went, and a command sent
+        to a target that went is never answered. What is taken within
+        :data:`~capture.recorder.limits.GONE_GRACE` is kept."""
+        tasks = [
+            task
+            for task in (self._body_tasks.get(key), self._live_tasks.get(key))
+            if task is not None and not task.done()
+        ]
+        if not tasks:
+            return
+        _, running = await asyncio.wait(tasks, timeout=GONE_GRACE)
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
 
     async def stop(self, reason: str) -> None:
         """Stop reading (streams end at their next look) and give running takes a moment."""

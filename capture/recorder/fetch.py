@@ -50,7 +50,8 @@ class FetchPauses:
         if status is None or params.get("responseErrorReason") or not network_id or not http:
             await self._continue(session, request_id)
             return
-        exchange = self.ledger.for_pause(network_id, params)
+        exchange = self.ledger.for_pause(network_id, params, session.session_id)
+        self.ledger.hold_paused_response(exchange.key, params)
         plan = plan_body(
             exchange.method,
             status,

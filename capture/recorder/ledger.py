@@ -14,6 +14,12 @@ goes through the methods below:
 
 Raw headers (the ``...ExtraInfo`` events) can come before their request or response;
 the ledger holds them until there is an exchange to put them on.
+
+The ledger also remembers which session announced each request: a frame or worker
+that closes (an iframe removed or navigated away, a worker ended) takes its session
+with it, and the browser reports no outcome for what that session still had open.
+:meth:`Ledger.orphaned` names those requests, so that they are finished rather than
+waited for.
 """
 
 from __future__ import annotations
@@ -40,6 +46,12 @@ class Ledger:
         self._early: dict[str, Exchange] = {}
         self._req_extra: dict[str, deque[Headers]] = defaultdict(deque)
         self._resp_extra: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
+        #: Request id -> the session that announced the open exchange (or paused the
+        #: early one) under it.
+        self._active_on: dict[str, str | None] = {}
+        self._early_on: dict[str, str | None] = {}
+        #: Request id -> the last Fetch pause's response (status and headers) under it.
+        self._paused: dict[str, dict[str, Any]] = {}
 
     def touch(self) -> None:
         """The network is busy now (a request started, an exchange was written)."""
@@ -61,10 +73,12 @@ class Ledger:
             exchange = self._new_exchange(key, request, frame_id)
         return exchange
 
-    def activate(self, exchange: Exchange) -> None:
-        """Open ``exchange`` under its key, with raw request headers that came before it."""
+    def activate(self, exchange: Exchange, session_id: str | None) -> None:
+        """Open ``exchange`` under its key, announced on ``session_id``, with raw request
+        headers that came before it."""
         key = exchange.key
         self._active[key] = exchange
+        self._active_on[key] = session_id
         if self._req_extra[key] and exchange.raw_request_headers is None:
             exchange.raw_request_headers = self._req_extra[key].popleft()
 
@@ -82,7 +96,9 @@ class Ledger:
             return self._resp_extra[key].popleft()
         return None
 
-    def for_pause(self, network_id: str, params: dict[str, Any]) -> Exchange:
+    def for_pause(
+        self, network_id: str, params: dict[str, Any], session_id: str | None
+    ) -> Exchange:
         """The exchange a paused response belongs to.
 
         The Fetch pause comes from the browser process and can overtake the Network
@@ -99,7 +115,38 @@ class Ledger:
             early = self._new_exchange(key, params["request"], params.get("frameId"))
             early.resource_type = params.get("resourceType", "Other")
             self._early[key] = early
+            self._early_on[key] = session_id
         return early
+
+    def hold_paused_response(self, key: str, params: dict[str, Any]) -> None:
+        """The response a Fetch pause showed for ``key``, in case the Network domain
+        never reports it (:meth:`paused_response`)."""
+        self._paused[key] = params
+
+    def paused_response(self, exchange: Exchange) -> dict[str, Any] | None:
+        """The response the Fetch pause showed for ``exchange``, as ``Network.Response``
+        fields would give it; ``None`` if there was no pause for it.
+
+        A service worker's own script is answered in a pause and a ``loadingFinished``
+        only, never a ``responseReceived``: without this its record would have no
+        response, its body taken and dropped.
+        """
+        params = self._paused.pop(exchange.key, None)
+        if params is None or params["request"]["url"] != exchange.url:
+            return None
+        headers = {}
+        for header in params.get("responseHeaders") or []:
+            name = header["name"]
+            headers[name] = (
+                f"{headers[name]}\n{header['value']}" if name in headers else header["value"]
+            )
+        content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+        return {
+            "status": params.get("responseStatusCode"),
+            "statusText": params.get("responseStatusText") or "",
+            "headers": headers,
+            "mimeType": content_type.split(";")[0].strip().lower() or None,
+        }
 
     def settle(self, exchange: Exchange) -> None:
         """``exchange`` is being written: activity now, and nothing waits for it any more."""
@@ -107,11 +154,34 @@ class Ledger:
         for waiting in (self._active, self._early):
             if waiting.get(exchange.key) is exchange:
                 del waiting[exchange.key]
+        paused = self._paused.get(exchange.key)
+        if paused is not None and paused["request"]["url"] == exchange.url:
+            del self._paused[exchange.key]
 
     def pending(self) -> list[Exchange]:
         """Requests not yet written to the WARC (loading, or not read to the end by the page)."""
         waiting = [*self._active.values(), *self._early.values()]
         return [e for e in waiting if not e.written]
+
+    def orphaned(self, session_id: str) -> list[Exchange]:
+        """Requests still open that ``session_id`` announced: when that session's target
+        has gone, the browser will report nothing more of them.
+
+        Navigations are not among them: the browser process runs a frame's navigation
+        and reports its end on the session that holds the frame next (an iframe that
+        navigates to its parent's site leaves its own process, and its session, midway).
+        """
+        found = [
+            exchange
+            for open_now, announced_on in (
+                (self._active, self._active_on),
+                (self._early, self._early_on),
+            )
+            for key, exchange in open_now.items()
+            if announced_on.get(key) == session_id
+        ]
+        # One the browser finished is its handler's to write (it may be taking the body).
+        return [e for e in found if not (e.written or e.finished) and e.resource_type != "Document"]
 
     def _new_exchange(self, key: str, request: dict[str, Any], frame_id: str | None) -> Exchange:
         exchange = Exchange(

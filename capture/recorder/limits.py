@@ -27,6 +27,9 @@ IO_CHUNK = 1024 * 1024
 STREAM_GRACE = 5.0
 #: How long setup commands may take.
 SETUP_TIMEOUT = 10.0
+#: A body still being taken when its frame or worker goes gets this long to finish:
+#: a command sent to a target that went is never answered.
+GONE_GRACE = 1.0
 
 
 class Deadline:

@@ -28,6 +28,11 @@ from capture.recorder.ledger import Ledger
 from capture.recorder.tls import TlsOrigins
 from capture.recorder.writing import RecordWriter
 
+#: Why a request has no outcome: the target that made it went before the browser said.
+TARGET_GONE = (
+    "no outcome: the frame or worker that made the request closed before the browser reported one"
+)
+
 
 class NetworkEvents:
     """Handlers for the Network domain, on every target's session."""
@@ -75,7 +80,7 @@ class NetworkEvents:
             exchange.resource_type = params.get("type", exchange.resource_type)
             exchange.request_headers = headers_from_cdp(request.get("headers"))
             exchange.post_data = post_data_from_cdp(request)
-            self.ledger.activate(exchange)
+            self.ledger.activate(exchange, session.session_id)
         if previous is not None and redirect is not None:
             # Each hop of a redirect chain is its own response record.
             self._apply_response(previous, redirect)
@@ -130,6 +135,11 @@ class NetworkEvents:
         if exchange is None:
             return
         exchange.finished = True
+        if not exchange.has_response:
+            # It finished, so it was answered: the Fetch pause saw how.
+            paused = self.ledger.paused_response(exchange)
+            if paused is not None:
+                self._apply_response(exchange, paused)
         await self.bodies.until_taken(key, live=True)
         if exchange.body is None and exchange.body_state not in (BodyState.NONE, BodyState.REPEAT):
             await self.bodies.take_late(session, exchange)
@@ -150,6 +160,28 @@ class NetworkEvents:
         elif exchange.has_response and exchange.body is not None:
             exchange.body_state = BodyState.TRUNCATED
         await self.writer.write(exchange)
+
+    async def on_target_gone(self, session_id: str) -> None:
+        """A child target (a frame removed or navigated away, a worker ended) detached:
+        what its session still had open is finished, with no outcome from the browser.
+
+        The browser cancels a closed frame's requests but reports it on no session we
+        hear; waiting for them would hold every network-quiet wait to its cap.
+        """
+        for exchange in self.ledger.orphaned(session_id):
+            await self.bodies.abandon(exchange.key)
+            if exchange.written:
+                continue  # the cut wrote it meanwhile, as it stood
+            exchange.error = exchange.error or TARGET_GONE
+            if exchange.has_response and exchange.body is None:
+                exchange.body_state = BodyState.UNAVAILABLE
+                exchange.body_note = exchange.body_note or TARGET_GONE
+            elif exchange.has_response and not exchange.body_whole:
+                assert exchange.body is not None
+                if exchange.body_state == BodyState.COMPLETE:
+                    exchange.body_state = BodyState.TRUNCATED
+                    exchange.body_note = f"body cut at {exchange.body.size} bytes: {TARGET_GONE}"
+            await self.writer.write(exchange)
 
     def _apply_response(self, exchange: Exchange, response: dict[str, Any]) -> None:
         exchange.status = response.get("status")

@@ -141,7 +141,7 @@ class Recorder:
     async def attach(self, target_id: str) -> None:
         """Attach to the page's target; must happen before navigation starts."""
         handlers = {**self.network.handlers(), **self.fetch.handlers()}
-        await self.targets.attach(target_id, handlers)
+        await self.targets.attach(target_id, handlers, gone=self.network.on_target_gone)
 
     async def cut(self, reason: str) -> list[Exchange]:
         """Stop at the time budget: record what arrived and return what was cut."""
