@@ -6,11 +6,11 @@ first, and reports whether it finished; the pipeline turns an unfinished
 behaviour into a reason on the manifest.
 
 The behaviours wait on what the page does, not on the clock: a scroll step
-waits for the page to paint the new position and for the requests that step
-started; the bottom of the page is reached when one quiet period passes with no
-new request and no growth. How they wait (the network quiet, scripts bounded, a
-browser that goes) is ``page_waits.py``; a browser or page that goes ends the
-behaviour at once with a note that says so.
+waits inside the page for it to paint the new position; the bottom of the page
+is reached when the page has settled there (the requests the scroll started
+finished, nothing pending) with no new request and no growth. How they wait (the
+page settled, scripts bounded, a browser that goes) is ``page_waits.py``; a
+browser or page that goes ends the behaviour at once with a note that says so.
 """
 
 from __future__ import annotations
@@ -76,11 +76,12 @@ class Behaviour(Protocol):
 
 
 class WaitForNetworkIdle:
-    """Wait until the network has been quiet for :data:`~capture.page_waits.QUIET_SECONDS`.
+    """Wait until the page has settled (:func:`~capture.page_waits.settled`): nothing in
+    flight, and the network quiet for :data:`~capture.page_waits.QUIET_SECONDS`, or for
+    :data:`~capture.page_waits.SETTLE_FLOOR` when the page has nothing pending either.
 
     Quiet is measured from the last change the behaviours saw (a request started or
-    ended), so a wait that follows a quiet scroll returns after a short look,
-    while a request a timer started since then makes it wait a whole period again.
+    ended, a scroll), so a request a timer started since then makes it wait again.
     """
 
     name = "wait-for-network-idle"

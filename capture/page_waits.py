@@ -3,7 +3,9 @@ browser still there.
 
 The waits look at what the page does, not at the clock. Network activity is watched
 per capture across the behaviours, so a quiet period already observed is not waited
-for again.
+for again; and the page's own count of what it has pending (timers, frames, fetches:
+:mod:`capture.page_activity`) lets a page with nothing left to do settle after a
+short floor instead of the whole quiet window.
 
 Every wait also watches the browser: a page that crashed or closed, or a browser
 that went away, raises :class:`BrowserGone` at once, instead of polling a recorder
