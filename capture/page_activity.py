@@ -11,7 +11,9 @@ A small script is added before the page's own scripts run, in the page's main
 world (where its timers live; an isolated world sees none of them). It wraps
 ``setTimeout``, ``setInterval``, ``requestAnimationFrame``, ``requestIdleCallback``,
 ``fetch`` and ``XMLHttpRequest.send`` to keep a count, and calls the originals:
-no captured byte changes, and what the page schedules runs as it would. The
+no captured byte changes, and what the page schedules runs as it would. Each
+wrapper is a proxy of the original, so the page still sees a native function (its
+name, its length, ``[native code]`` as its source). The
 count sits behind a name made afresh for each capture, which the page cannot
 guess. A frame the script cannot reach (another origin's), or a page that
 replaced the functions before our script ran, makes the answer "cannot tell":
@@ -87,17 +89,19 @@ _INIT_JS = r"""(() => {
   if (Object.prototype.hasOwnProperty.call(w, key)) return;
   const timers = new Set(), intervals = new Set(), frames = new Set(), idles = new Set();
   let requests = 0;
+  // A proxy of the original: its name, its length and its source ("[native code]") stay
+  // the browser's, so a script that checks whether fetch is native sees that it is.
+  const disguise = (original, counting) =>
+    new Proxy(original, {apply: (target, self, args) => counting.apply(self, args)});
   const wrap = (name, make) => {
     const original = w[name];
     if (typeof original !== "function") return;
-    const wrapped = make(original);
-    Object.defineProperty(wrapped, "name", {value: name});
-    w[name] = wrapped;
+    w[name] = disguise(original, make(original));
   };
   const uncount = (set, name) => {
     const cancel = w[name];
     if (typeof cancel !== "function") return;
-    w[name] = function (id) { set.delete(id); return cancel.call(this, id); };
+    w[name] = disguise(cancel, function (id) { set.delete(id); return cancel.call(this, id); });
   };
   const soon = (delay) => Number(delay || 0) <= horizon;
   wrap("setTimeout", (original) => function (fn, delay, ...rest) {
@@ -140,11 +144,11 @@ _INIT_JS = r"""(() => {
   const XHR = w.XMLHttpRequest && w.XMLHttpRequest.prototype;
   if (XHR && typeof XHR.send === "function") {
     const send = XHR.send;
-    XHR.send = function (...args) {
+    XHR.send = disguise(send, function (...args) {
       requests += 1;
       this.addEventListener("loadend", () => { requests -= 1; }, {once: true});
       try { return send.apply(this, args); } catch (e) { requests -= 1; throw e; }
-    };
+    });
   }
   const count = () => ({
     ready: document.readyState === "complete",

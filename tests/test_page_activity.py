@@ -156,6 +156,24 @@ async def test_a_timer_counts_until_it_has_run(site: ActivitySite, browser: Brow
         assert (await ask(recorder.page_session, blank.activity_key)).idle
 
 
+NATIVE_CHECK = """() => [window.fetch, window.setTimeout, window.requestAnimationFrame,
+  window.clearTimeout, XMLHttpRequest.prototype.send].every((f) =>
+    Function.prototype.toString.call(f).includes("[native code]") && f.name !== "")"""
+
+
+async def test_the_counted_functions_still_look_native_to_the_page(
+    site: ActivitySite, browser: Browser
+) -> None:
+    """A page that checks whether fetch or setTimeout were replaced (some refuse to show
+    their content if so) finds them native, while the count goes on."""
+    async with counted(browser) as (blank, recorder):
+        await blank.page.goto(site.url("/timer"), wait_until="load")
+        assert await blank.page.evaluate(NATIVE_CHECK)
+        assert recorder.page_session is not None
+        activity = await ask(recorder.page_session, blank.activity_key)
+        assert not activity.idle and "1 timers" in activity.pending, activity
+
+
 async def test_a_page_that_never_rests_gets_the_whole_quiet_window(
     site: ActivitySite, browser: Browser
 ) -> None:

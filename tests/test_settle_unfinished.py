@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from archive.manifest import Manifest
+from capture.behaviours import DEFAULT_BEHAVIOURS
 from capture.browser import Browser
 from capture.progress_events import BehaviourEnded, Event, StageEntered
 from capture.recorder.network import TARGET_GONE
@@ -120,7 +121,9 @@ def _payload(records: list[Record], prefix: str) -> bytes:
 def assert_settled_at_once(settled: Settled) -> None:
     """Every behaviour finished, and neither the load nor the behaviours waited."""
     behaviours = settled.info["behaviours"]
-    assert len(behaviours) == 4 and all(b["finished"] for b in behaviours), behaviours
+    assert len(behaviours) == len(DEFAULT_BEHAVIOURS) and all(b["finished"] for b in behaviours), (
+        behaviours
+    )
     assert settled.load_seconds < SETTLED_WITHIN, f"load took {settled.load_seconds:.1f} s"
     assert settled.behaviour_seconds < SETTLED_WITHIN, (
         f"the behaviours took {settled.behaviour_seconds:.1f} s: {behaviours}"
