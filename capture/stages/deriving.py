@@ -97,7 +97,7 @@ async def _take(run: Run, opened: Opened, page_url: str) -> tuple[list[derived.D
         )
     )
     items = [item for item in taken if isinstance(item, derived.Derived)]
-    # The full page's screenshot first, as before: the manifest and exports list it so.
+    # In the order they were always written: the viewport, the full page, the DOM, the text.
     items.sort(key=lambda item: _ORDER.index(item.kind))
     return items, [item for item in taken if isinstance(item, str)]
 
