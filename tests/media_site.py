@@ -42,6 +42,9 @@ v.addEventListener('timeupdate', () => {
   }
 });
 v.addEventListener('error', () => fetch(`/beacon?error=${v.error && v.error.code}`));
+// ?hold: a request the server answers once playback has been reported, so that a
+// capture, which ends as soon as the page has settled, lives that long.
+if (location.search.includes('hold')) fetch('/hold');
 </script></body></html>
 """
 
@@ -159,6 +162,7 @@ class RecorderMediaSite(LoopbackServer):
                 web.get("/played", html_page(PLAYED_PAGE)),
                 web.get("/media/big.mp4", self._video),
                 web.get("/beacon", self._beacon),
+                web.get("/hold", self._hold),
                 web.get("/oversized", html_page(OVERSIZED_PAGE)),
                 web.get("/twice", html_page(TWICE_PAGE)),
                 web.get("/media/same.mp4", self._tagged),
@@ -186,6 +190,14 @@ class RecorderMediaSite(LoopbackServer):
     async def _beacon(self, request: web.Request) -> web.Response:
         self.beacons.append(dict(request.query))
         return web.Response(status=204)
+
+    async def _hold(self, request: web.Request) -> web.Response:
+        """Answered once the page reported a second of playback (or after 10 s)."""
+        for _ in range(200):
+            if self.played_seconds() >= 1.0:
+                break
+            await asyncio.sleep(0.05)
+        return web.Response(text="held", content_type="text/plain")
 
     async def _known(self, request: web.Request) -> web.Response:
         """A body of known length (Content-Length)."""

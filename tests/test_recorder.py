@@ -138,8 +138,12 @@ async def test_the_played_video_through_the_pipeline_keeps_one_copy_and_plays(
 ) -> None:
     media.reset()
     video_url = media.url("/media/big.mp4")
+    # ?hold keeps a request open until the player has reported a second of playback:
+    # the capture settles sooner than that on its own.
     manifest = await capture_into(
-        CaptureRequest(media.url("/played"), timeout=30, media=None), tmp_path, browser=browser
+        CaptureRequest(media.url("/played?hold"), timeout=30, media=None),
+        tmp_path,
+        browser=browser,
     )
     warc = tmp_path / "captures" / manifest.id / str(manifest.warc)
     assert warcio_check(warc).returncode == 0
