@@ -46,6 +46,9 @@ CHROMIUM_FLAGS = (
     "--remote-debugging-port=0",
 )
 DEBIAN_CHROMIUM = Path("/usr/bin/chromium")
+# The binary itself: Debian's /usr/bin/chromium-headless-shell is a script that runs it
+# as a child (not exec), so a signal to what we started would not reach the browser.
+DEBIAN_HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
 LAUNCH_TIMEOUT = 30.0
 DEFAULT_VIEWPORT = {"width": 1280, "height": 800}
 PR_SET_PDEATHSIG = 1
@@ -67,8 +70,16 @@ class BrowserInfo:
         return self.product.partition("/")[2] or self.product
 
 
-def find_chromium() -> Path:
-    """Where Chromium is: ``$CHROMIUM_PATH``, else Debian's, else Playwright's own download."""
+def find_chromium(*, extensions: bool = False) -> Path:
+    """Where Chromium is: ``$CHROMIUM_PATH``, else Debian's headless shell, else Debian's
+    Chromium, else Playwright's own download.
+
+    The headless shell (Chromium's content layer without the browser around it) is
+    preferred for captures: a fresh context and page cost it a third of the CPU that
+    full Chromium's headless mode needs (docs/performance.md, section 8), and a
+    capture gets a fresh one every time. It has no extensions and no built-in PDF
+    viewer; ``extensions=True`` (the browser extension's own tests) skips it.
+    """
     configured = os.environ.get("CHROMIUM_PATH")
     if configured:
         path = Path(configured)
@@ -78,22 +89,28 @@ def find_chromium() -> Path:
                 "point it at a Chromium or Chrome binary, or unset it"
             )
         return path
-    if DEBIAN_CHROMIUM.exists():
-        return DEBIAN_CHROMIUM
-    bundled = _playwright_chromium()
+    candidates = [DEBIAN_CHROMIUM] if extensions else [DEBIAN_HEADLESS_SHELL, DEBIAN_CHROMIUM]
+    for path in candidates:
+        if path.exists():
+            return path
+    bundled = _playwright_chromium(extensions)
     if bundled is not None:
         return bundled
     raise BrowserError(
-        "no Chromium found: install one (`apt-get install chromium`, or "
-        "`.venv/bin/playwright install chromium`) or set CHROMIUM_PATH to its binary"
+        "no Chromium found: install one (`apt-get install chromium-headless-shell chromium`,"
+        " or `.venv/bin/playwright install chromium`) or set CHROMIUM_PATH to its binary"
     )
 
 
-def _playwright_chromium() -> Path | None:
+def _playwright_chromium(extensions: bool) -> Path | None:
     root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH", Path.home() / ".cache/ms-playwright"))
-    for candidate in sorted(root.glob("chromium-*/chrome-linux*/chrome"), reverse=True):
-        if os.access(candidate, os.X_OK):
-            return candidate
+    patterns = ["chromium-*/chrome-linux*/chrome"]
+    if not extensions:
+        patterns.insert(0, "chromium_headless_shell-*/chrome-linux*/headless_shell")
+    for pattern in patterns:
+        for candidate in sorted(root.glob(pattern), reverse=True):
+            if os.access(candidate, os.X_OK):
+                return candidate
     return None
 
 

@@ -34,11 +34,11 @@ QUIET_SECONDS = 0.5
 #: document loaded (:mod:`capture.page_activity`). What the floor still covers: the
 #: browser's events reach the recorder a little after they happen, and a handler
 #: runs a little after the response it waits for.
-SETTLE_FLOOR = 0.15
+SETTLE_FLOOR = 0.1
 #: A script run in the page gets at least this long, even at the deadline.
 EVALUATE_MIN = 1.0
 #: How often the waits look at the recorder and the browser.
-POLL = 0.05
+POLL = 0.025
 #: A script that failed with "closed" or "crashed" is given this long for the browser's
 #: state to show it went (Playwright can reject the script before it says so).
 GONE_GRACE = 0.5

@@ -174,7 +174,7 @@ async def extension(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[E
         context = await playwright.chromium.launch_persistent_context(
             str(profile),
             headless=True,
-            executable_path=str(find_chromium()),
+            executable_path=str(find_chromium(extensions=True)),
             args=[
                 "--no-sandbox",
                 "--disable-gpu",

@@ -31,7 +31,7 @@ from capture.cli.options import (
 from capture.scheduler import format_interval
 
 #: Captures at once of an embedded server given no --workers.
-DEFAULT_WORKERS = 2
+DEFAULT_WORKERS = 3
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
