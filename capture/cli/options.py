@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     #: What ``add_subparsers`` returns: each command group adds its commands to it.
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
+#: Captures at once of a server (``serve --workers``) or a worker (``--concurrency``)
+#: given none: measured, docs/performance.md section 8.
+DEFAULT_WORKERS = 3
+
 
 def default_data_dir() -> Path:
     return Path(os.environ.get("OSINT_CAPTURE_DATA") or "./data")

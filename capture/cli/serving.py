@@ -20,6 +20,7 @@ from capture.analysis.engines import AnalysisSettings
 from capture.cli.exits import ExitCode, complain
 from capture.cli.oidc_options import oidc_options, oidc_settings
 from capture.cli.options import (
+    DEFAULT_WORKERS,
     add_reading_options,
     anchor_interval,
     data_option,
@@ -29,9 +30,6 @@ from capture.cli.options import (
     workers,
 )
 from capture.scheduler import format_interval
-
-#: Captures at once of an embedded server given no --workers.
-DEFAULT_WORKERS = 3
 
 if TYPE_CHECKING:
     from capture.cli.options import Commands
@@ -51,8 +49,8 @@ def _serve_parser(commands: Commands) -> None:
         "--workers",
         type=workers,
         default=None,
-        help="captures that run at once in this process (default 2; in team mode none"
-        " unless given: `osint-capture worker` runs them)",
+        help=f"captures that run at once in this process (default {DEFAULT_WORKERS};"
+        " in team mode none unless given: `osint-capture worker` runs them)",
     )
     tsa_options(serve)
     add_reading_options(serve, server=True)

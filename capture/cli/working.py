@@ -26,6 +26,7 @@ from archive.settings import load_settings
 from capture.analysis.engines import AnalysisSettings
 from capture.cli.exits import ExitCode
 from capture.cli.options import (
+    DEFAULT_WORKERS,
     add_reading_options,
     data_option,
     reading_options,
@@ -52,7 +53,11 @@ def register(commands: Commands) -> None:
     )
     data_option(worker)
     worker.add_argument(
-        "--concurrency", type=workers, default=2, metavar="N", help="captures at once (default 2)"
+        "--concurrency",
+        type=workers,
+        default=DEFAULT_WORKERS,
+        metavar="N",
+        help=f"captures at once (default {DEFAULT_WORKERS})",
     )
     worker.add_argument(
         "--lease",
