@@ -48,7 +48,7 @@ STEP_GRACE = 0.0
 STEP_GRACE_SCROLL_LISTENERS = 0.2
 #: At the bottom, the page is given at most this long to settle before the height is
 #: measured again.
-STEP_REQUEST_CAP = 3.0
+BOTTOM_SETTLE_CAP = 3.0
 #: At the bottom, a page that keeps requesting without growing (polling, beacons) is
 #: given this many quiet periods before the scroll counts as finished.
 BOTTOM_ROUNDS = 3
@@ -138,7 +138,7 @@ class ScrollPage:
             if not _at_bottom(position) or position["height"] != last_height:
                 rounds, last_height = 0, position["height"]
                 continue
-            stop = min(deadline, now() + STEP_REQUEST_CAP)
+            stop = min(deadline, now() + BOTTOM_SETTLE_CAP)
             asked = await wait_for_news(page, recorder, stop, scrolled_from)
             height = (await evaluate(page, recorder, _POSITION_JS, deadline))["height"]
             if height != last_height:
