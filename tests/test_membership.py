@@ -59,3 +59,33 @@ def test_a_new_case_is_its_namers_and_a_case_of_others_is_refused(data: Path) ->
         assert refused.value.permission == "capture"
         assert "raqqa" not in {case.name for case in archive.catalog.list_cases()}
         assert [e.action for e in _case_events(archive)].count("case-created") == 1
+
+
+def test_a_second_request_naming_the_new_case_at_once_is_its_namers_too(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty captures into a new case at once: one request makes the case while another
+    has already looked and found her no member. The other must still pass: the case is
+    hers. The interleaving is forced: her other request makes the case right after this
+    one's first look at her cases."""
+    with Archive.open(data) as archive:
+        directory = Directory(archive.catalog)
+        directory.add_user("amira", "investigator")
+        first = directory.principal("amira", "laptop")
+        second = directory.principal("amira", "laptop")
+        catalog = archive.catalog
+        looked = catalog.cases_of
+        raced: list[bool] = []
+
+        def stale_then_made(user: str) -> list[str]:
+            seen = looked(user)
+            if not raced:
+                monkeypatch.setattr(catalog, "cases_of", looked)  # the other request: real
+                raced.append(admit(archive, first, Permission.CAPTURE, "aleppo"))
+            return seen
+
+        monkeypatch.setattr(catalog, "cases_of", stale_then_made)
+        assert admit(archive, second, Permission.CAPTURE, "aleppo") is False
+        monkeypatch.setattr(catalog, "cases_of", looked)
+        assert raced == [True]
+        assert catalog.members("aleppo") == ["amira"]

@@ -40,6 +40,11 @@ def admit(archive: Archive, who: Principal, permission: Permission, case: str) -
     if name in who.cases or name in archive.catalog.cases_of(who.user):
         return False  # a member (since the request began, too: their own capture made it)
     if any(row.name == name for row in archive.catalog.list_cases()):
+        # Made between the two looks, perhaps by another request of theirs (twenty
+        # captures named into a new case at once): the case and its first member are
+        # written in one transaction, so a case seen now shows its members too.
+        if name in archive.catalog.cases_of(who.user):
+            return False
         who.require_case(permission, name)  # raises: a case of others
     details = {
         "case_sha256": sha256_bytes(name.encode()),
