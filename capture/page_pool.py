@@ -81,7 +81,9 @@ class BlankPool:
     async def take(self) -> Blank:
         """A blank: one made ahead if one is ready, else one made now; and another is
         started for the next capture."""
-        failed = [t for t in self._spares if t.done() and t.exception() is not None]
+        failed = [
+            t for t in self._spares if t.done() and (t.cancelled() or t.exception() is not None)
+        ]
         ready = next((t for t in self._spares if t.done() and t not in failed), None)
         for task in (*failed, ready):
             if task is not None:
