@@ -42,6 +42,10 @@ CHROMIUM_FLAGS = (
     "--no-default-browser-check",
     "--mute-audio",
     "--hide-scrollbars",
+    # No page opens a window, by window.open or a link with a target: what Chrome's
+    # popup blocker does for a page with no user's gesture (a capture makes none),
+    # which the headless shell does not have. Full Chromium ignores the switch.
+    "--block-new-web-contents",
     "--remote-debugging-address=127.0.0.1",
     "--remote-debugging-port=0",
 )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from playwright.async_api import BrowserContext, Page
 
-from capture import page_activity, popups
+from capture import page_activity
 from capture.browser import Browser, target_id_of
 from capture.cdp import CDPConnection
 
@@ -61,7 +61,6 @@ async def make_blank(browser: Browser) -> Blank:
         page = await context.new_page()
         key = page_activity.new_key()
         await page_activity.install(page, key)
-        await popups.block(page)
         return Blank(context, page, connection, await target_id_of(page), key)
     except BaseException:
         with contextlib.suppress(Exception):
