@@ -84,7 +84,13 @@ def held(conninfo: str, name: str) -> Iterator[None]:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(_keepalives(KEEPALIVE_SECONDS))
         conn.execute("SELECT pg_advisory_lock(%s, %s)", lock_ids(name))
-        yield  # closing the connection ends the lock
+        try:
+            yield
+        finally:
+            # Let go now: a closed connection ends the lock too, but only once the
+            # server has noticed it close, a moment after the block has ended.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_ids(name))
 
 
 @contextlib.contextmanager
