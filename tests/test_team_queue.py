@@ -148,3 +148,102 @@ async def _until(done, seconds: float) -> None:  # type: ignore[no-untyped-def]
         if asyncio.get_running_loop().time() > deadline:
             pytest.fail("timed out")
         await asyncio.sleep(0.1)
+
+
+async def test_a_dead_workers_rounds_stop_neither_the_duties_nor_its_capture(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """What a worker killed with SIGKILL leaves: its capture running, its capture job and
+    two duty rounds ``doing`` (one of them the retry of stalled jobs itself, one beside
+    the next round already waiting). A live worker moves the capture on and every duty
+    runs again."""
+    with _archive(tmp_path / "data", postgres_url) as archive:
+        catalog = archive.catalog
+        queue = TeamQueue(postgres_url, lambda: archive, lease=3)
+        await queue.open()
+        ran: list[str] = []
+
+        async def run(row: CaptureRow) -> None:
+            catalog.fail_capture(row.id, reasons=["test run"], finished_at=now_rfc3339())
+            ran.append(row.id)
+
+        try:
+            item = QueuedRequest("killed", "https://example.org/k", None, None, "amal", {})
+            await queue.put(item)
+            assert catalog.claim_queued("killed", started_at=now_rfc3339()) is not None
+            tasks = queue.app.tasks
+            dead = [
+                await tasks[f"osint-capture.{name}"].defer_async(timestamp=1)
+                for name in ("stalled", "sweep")
+            ]
+            _dead_worker(postgres_url, dead, "killed")
+            rounds = [*dead, await tasks["osint-capture.sweep"].defer_async(timestamp=2)]
+            worker = asyncio.create_task(queue.run_workers(run, 1))
+            try:
+                await _until(lambda: ran == ["killed"], 30)
+                await _until(lambda: _ended(postgres_url, rounds), 30)
+            finally:
+                worker.cancel()
+                await asyncio.gather(worker, return_exceptions=True)
+        finally:
+            queue.close()
+            await queue.aclose()
+        assert _statuses(postgres_url, dead) == {"failed"}  # ended, not run again
+        row = catalog.get_capture("killed")
+        assert row is not None and row.attempts == 2, row  # the dead attempt, then this one
+
+
+def _dead_worker(url: str, jobs: list[int], capture_id: str) -> None:
+    """A worker silent for an hour, made the holder of ``jobs`` and of the capture's job."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        (worker,) = conn.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat)"
+            " VALUES (now() - interval '1 hour') RETURNING id"
+        ).fetchone()  # type: ignore[misc]
+        taken = conn.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s"
+            " WHERE id = ANY(%s) OR queueing_lock = %s RETURNING id",
+            (worker, jobs, capture_id),
+        ).fetchall()
+    assert len(taken) == len(jobs) + 1
+
+
+def _statuses(url: str, jobs: list[int]) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT status FROM procrastinate_jobs WHERE id = ANY(%s)", (jobs,)
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _ended(url: str, jobs: list[int]) -> bool:
+    """No job of ``jobs`` waiting or running (a round that succeeded is deleted)."""
+    return not _statuses(url, jobs) & {"todo", "doing"}
+
+
+async def test_stopping_workers_end_only_once_their_running_capture_has(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Cancelled (a worker told to stop), ``run_workers`` lets the capture that is running
+    finish before it returns: the service closes the archive and the app after it."""
+    with _archive(tmp_path / "data", postgres_url) as archive:
+        queue = TeamQueue(postgres_url, lambda: archive, lease=3)
+        await queue.open()
+        started, finished = asyncio.Event(), asyncio.Event()
+
+        async def run(row: CaptureRow) -> None:
+            started.set()
+            await asyncio.sleep(1.5)
+            archive.catalog.fail_capture(row.id, reasons=["test run"], finished_at=now_rfc3339())
+            finished.set()
+
+        try:
+            await queue.put(QueuedRequest("c-1", "https://example.org/s", None, None, "amal", {}))
+            worker = asyncio.create_task(queue.run_workers(run, 1))
+            await asyncio.wait_for(started.wait(), 30)
+            worker.cancel()
+            await asyncio.gather(worker, return_exceptions=True)
+            assert finished.is_set(), "run_workers returned while its capture was running"
+        finally:
+            queue.close()
+            await queue.aclose()

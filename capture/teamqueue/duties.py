@@ -4,7 +4,9 @@ every worker, whichever takes it.
 procrastinate defers a periodic job for each tick of its cron, and its database
 refuses a second defer of the same tick, so two hundred workers still run the
 scheduler once a second, not two hundred times. Each duty's jobs share a lock, so a
-slow round is never overlapped by the next.
+slow round is never overlapped by the next; all but one: the retry of stalled jobs,
+which frees the locks that dead workers' rounds hold, and so must never wait on one
+itself (a worker killed during that round would have stopped it for good).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Duty:
-    """One periodic duty: its name (the job's lock), its cron, and one round of it."""
+    """One periodic duty: its name, its cron, one round of it, and whether its rounds
+    share a lock (``duty NAME``): never two at once across the workers."""
 
     name: str
     cron: str
     run: Callable[[], Awaitable[None]]
+    locked: bool = True
 
 
 def every(seconds: float) -> str:

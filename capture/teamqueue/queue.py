@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from procrastinate import App, PsycopgConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
+from procrastinate.jobs import Status
 
 from archive.catalog import CaptureRow, Catalog, QueuedRequest
 from archive.datadir import Archive
@@ -82,7 +83,7 @@ class TeamQueue:
         self.app.task(name=CAPTURE_TASK, queue=CAPTURES)(self._capture)
         own = (
             Duty("sweep", every(SWEEP_SECONDS), self._sweep),
-            Duty("stalled", every(max(1.0, lease / 3)), self._retry_stalled),
+            Duty("stalled", every(max(1.0, lease / 3)), self._retry_stalled, locked=False),
             Duty("stalled-analyses", every(max(1.0, lease / 3)), self._recover_analyses),
         )
         for duty in (*duties, *own):
@@ -122,24 +123,17 @@ class TeamQueue:
             "update_heartbeat_interval": self.lease / 3,
             "stalled_worker_timeout": self.lease,
             "fetch_job_polling_interval": 2.0,
+            "shutdown_graceful_timeout": self.grace,
         }
-        await asyncio.gather(
-            self.app.run_worker_async(
-                name=f"{name}-captures",
-                queues=[CAPTURES],
-                concurrency=count,
-                shutdown_graceful_timeout=self.grace,
-                **common,
-            ),
-            self.app.run_worker_async(
-                name=f"{name}-upkeep",
-                queues=[UPKEEP],
-                concurrency=1,
-                delete_jobs="successful",
-                shutdown_graceful_timeout=self.grace,
-                **common,
-            ),
-        )
+        captures = {"name": f"{name}-captures", "queues": [CAPTURES], "concurrency": count}
+        upkeep = {"name": f"{name}-upkeep", "queues": [UPKEEP], "delete_jobs": "successful"}
+        # A TaskGroup, not gather: cancelled, gather ended as soon as the idle upkeep worker
+        # had stopped, while the captures worker still let its jobs finish; the service
+        # then closed the app and the archive under them (a job's give-up found the
+        # service stopped, and the worker hung on its way out).
+        async with asyncio.TaskGroup() as group:
+            for options in (captures, upkeep):
+                group.create_task(self.app.run_worker_async(**common, **options))
 
     def wake(self) -> None:
         """Nothing to do: a deferred job wakes the workers itself (LISTEN/NOTIFY)."""
@@ -174,7 +168,7 @@ class TeamQueue:
         task = self.app.task(
             name=f"osint-capture.{duty.name}",
             queue=UPKEEP,
-            lock=f"duty {duty.name}",
+            lock=f"duty {duty.name}" if duty.locked else None,
             queueing_lock=f"duty {duty.name}",
         )(round_of)
         self.app.periodic(cron=duty.cron, periodic_id=duty.name)(task)
@@ -209,14 +203,26 @@ class TeamQueue:
         await recover_stalled_analyses(self._conninfo, self._archive, grace=self.lease)
 
     async def _retry_stalled(self) -> None:
-        """Jobs of workers silent for longer than the lease go back in the queue."""
+        """Jobs of workers silent for longer than the lease: a capture's goes back in the
+        queue; a duty's round is ended as failed (the next tick runs the duty again),
+        which frees its lock: retried instead, it would wait beside the round already
+        queued, and a round left ``doing`` would stop its duty for good."""
         manager = self.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=self.lease):
-            await manager.retry_job(job)
+            try:
+                if job.task_name == CAPTURE_TASK:
+                    await manager.retry_job(job)
+                else:
+                    await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+            except ConnectorException as exc:  # settled meanwhile (another worker's round)
+                log.info("job %s of worker %s was settled by another: %s", job.id,
+                         job.worker_id, exc)  # fmt: skip
+                continue
             log.warning(
-                "job %s (%s) of worker %s, silent for over %gs: queued again",
+                "job %s (%s) of worker %s, silent for over %gs: %s",
                 job.id,
                 job.call_string,
                 job.worker_id,
                 self.lease,
+                "queued again" if job.task_name == CAPTURE_TASK else "ended; its duty runs on",
             )
