@@ -19,7 +19,7 @@ from playwright.async_api import Page
 from warcio.recordloader import ArcWarcRecord
 
 from archive.records import Payload, resource_record, warc_date
-from capture import screenshots
+from capture import page_world, screenshots
 from capture.cdp import CDPSession
 
 
@@ -95,17 +95,25 @@ async def rendered_dom(page: Page, url: str) -> Derived:
     )
 
 
-async def visible_text(page: Page, url: str) -> Derived:
-    """What a reader sees as text, in UTF-8 whatever the page's own charset was."""
-    text = await page.evaluate(
-        "() => document.body ? document.body.innerText : document.documentElement.innerText"
+#: The visible text: body's innerText (the document element's where there is no body).
+TEXT_JS = """(() => {
+  const root = document.body || document.documentElement;
+  return root && typeof root.innerText === "string" ? root.innerText : "";
+})()"""
+
+
+async def visible_text(session: CDPSession, frame_id: str, url: str, timeout: float) -> Derived:
+    """What a reader sees as text, in UTF-8 whatever the page's own charset was; read in
+    a world of its own, so a page that redefines ``innerText`` does not write it."""
+    text = await page_world.evaluate(
+        session, frame_id, TEXT_JS, world="osint-capture-text", timeout=timeout
     )
     return Derived(
         "text",
         f"urn:text:{url}",
         "text/plain; charset=utf-8",
         Payload(str(text or "").encode("utf-8")),
-        "visible text of the rendered page (innerText), UTF-8",
+        "visible text of the rendered page (innerText, read in an isolated world), UTF-8",
     )
 
 

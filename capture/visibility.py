@@ -7,10 +7,10 @@ page stays blank. The screenshots and the visible-text record then show a blank 
 faithfully, and an investigator must be told, or a blank page is sealed unknowingly.
 
 One script, run once after the derived records are taken, measures the page; this
-module then judges it. The script runs in an isolated world of its own (CDP
-``Page.createIsolatedWorld``): it shares the page's DOM but none of its JavaScript, so
-a page that redefines ``innerText`` or ``getComputedStyle`` for its own scripts does
-not change what is measured. It reads and never writes: the page is left as it was.
+module then judges it. The script runs in an isolated world of its own
+(:mod:`capture.page_world`): a page that redefines ``innerText`` or
+``getComputedStyle`` for its own scripts does not change what is measured. It reads
+and never writes: the page is left as it was.
 
 What counts as hidden (each threshold is a constant below):
 
@@ -34,7 +34,8 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-from capture.cdp import CDPError, CDPSession
+from capture import page_world
+from capture.cdp import CDPError
 from capture.recorder import Recorder
 
 #: The measuring script gets at most this long (a page whose script never yields
@@ -302,33 +303,15 @@ async def measure(recorder: Recorder, timeout: float) -> Visibility:
     if session is None or frame_id is None:
         return Visibility(error="the recorder holds no session to the page")
     try:
-        found = await asyncio.wait_for(_run(session, frame_id, timeout), timeout)
+        found = await asyncio.wait_for(
+            page_world.evaluate(session, frame_id, MEASURE_JS, world=WORLD, timeout=timeout),
+            timeout,
+        )
     except TimeoutError:
         return Visibility(error=f"the page did not answer within {timeout:.1f} s")
     except CDPError as exc:
         return Visibility(error=str(exc))
+    try:
+        return Visibility.of(found)
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         return Visibility(error=f"the measuring script answered in an unexpected shape ({exc!r})")
-    return found
-
-
-async def _run(session: CDPSession, frame_id: str, timeout: float) -> Visibility:
-    """A world of our own in the page's main frame, and the script run in it."""
-    world = await session.send(
-        "Page.createIsolatedWorld", {"frameId": frame_id, "worldName": WORLD}, timeout=timeout
-    )
-    reply = await session.send(
-        "Runtime.evaluate",
-        {
-            "expression": MEASURE_JS,
-            "contextId": world["executionContextId"],
-            "returnByValue": True,
-            "timeout": int(timeout * 1000),
-        },
-        timeout=timeout,
-    )
-    if "exceptionDetails" in reply:
-        details = reply["exceptionDetails"]
-        described = details.get("exception", {}).get("description") or details.get("text")
-        return Visibility(error=f"the measuring script failed: {described}")
-    return Visibility.of(reply["result"]["value"])

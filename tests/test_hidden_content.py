@@ -117,6 +117,15 @@ window.getComputedStyle = (el) => ({...real(el), visibility: "visible", opacity:
     head="<link rel='stylesheet' href='/hide.css'>",
 )
 
+# The article shows, and the page's script tells any script that asks through the
+# page's own innerText that there is nothing: the visible-text record is the browser's.
+DENIER = _html(
+    ARTICLE
+    + """<script>
+Object.defineProperty(HTMLElement.prototype, "innerText", {get() { return "Nothing here."; }});
+</script>"""
+)
+
 
 class HiddenSite(LoopbackServer):
     """The pages above, a stylesheet that hides body, and a script that never answers."""
@@ -134,6 +143,7 @@ class HiddenSite(LoopbackServer):
             "/unhides": UNHIDES,
             "/overridden": OVERRIDDEN,
             "/liar": LIAR,
+            "/denier": DENIER,
         }
         app = web.Application(middlewares=[self.count_hits])
         for path, html in pages.items():
@@ -291,12 +301,16 @@ async def test_a_page_that_lies_to_its_own_scripts_is_measured_as_it_is(
     seen = captured.visibility()
     assert seen["visible_text_chars"] == 0 and seen["styles"]["body"]["visibility"] == "hidden"
     assert captured.screenshot_colours() == 1 and MARKER in captured.dom()
+    # As the reason says: the text record is blank too (the page's innerText lies).
+    assert captured.text().strip() == ""
 
 
 # -- pages that show their content -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/ordinary", "/short", "/banners", "/unhides", "/overridden"])
+@pytest.mark.parametrize(
+    "path", ["/ordinary", "/short", "/banners", "/unhides", "/overridden", "/denier"]
+)
 async def test_a_page_that_shows_its_content_gets_no_reason(
     hidden_site: HiddenSite, browser: Browser, tmp_path: Path, path: str
 ) -> None:
@@ -308,7 +322,7 @@ async def test_a_page_that_shows_its_content_gets_no_reason(
     assert seen["hidden_by"] == [] or path == "/overridden", seen
     assert captured.screenshot_colours() > 1
     if path != "/short":
-        assert MARKER in captured.text()
+        assert MARKER in captured.text() and "Nothing here." not in captured.text()
         assert seen["visible_text_chars"] >= 0.5 * seen["dom_text_chars"], seen
     assert seen["took_ms"] is not None and seen["took_ms"] < 20, seen
 

@@ -84,11 +84,12 @@ async def _take(run: Run, opened: Opened, page_url: str) -> tuple[list[derived.D
     renders beyond the window.
     """
     page, session = opened.page, opened.recorder.page_session
-    assert session is not None, "the recorder attaches before the page loads"
+    frame = opened.recorder.main_frame_id
+    assert session is not None and frame is not None, "the recorder attaches before the load"
     first = (
         ("screenshot view", lambda: derived.screenshot_view(session, page_url)),
         ("rendered dom", lambda: derived.rendered_dom(page, page_url)),
-        ("visible text", lambda: derived.visible_text(page, page_url)),
+        ("visible text", lambda: derived.visible_text(session, frame, page_url, run.left())),
     )
     taken = list(await asyncio.gather(*(_one(run, name, take) for name, take in first)))
     taken.append(
