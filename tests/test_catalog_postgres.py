@@ -29,7 +29,7 @@ from archive.catalog import (
     pg_schema,
 )
 from archive.catalog.pg_engine import pg_sql
-from archive.catalog.pg_schema import PG_MIGRATIONS
+from archive.catalog.pg_steps import PG_MIGRATIONS
 from tests.pgcluster import free_port
 
 T0 = "2026-11-26T12:00:00.000000Z"
