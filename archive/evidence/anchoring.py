@@ -22,8 +22,9 @@ from typing import Any
 
 from archive.evidence.anchors import ANCHORS_DIR, Anchor, chain_name, token_name
 from archive.evidence.chain_anchors import chain_token, keep_chain_anchor
+from archive.evidence.chain_log import ChainLog
 from archive.evidence.custody import CustodyError, CustodyLog, CustodyTampered
-from archive.evidence.custody_db import ChainLog, DbCustodyLog
+from archive.evidence.custody_db import DbCustodyLog
 from archive.evidence.package_anchors import EMBEDDED, SLICE, Segment
 from archive.evidence.timestamps import Timestamp, TimestampError
 from archive.evidence.tsa_client import DEFAULT_TIMEOUT, request_token

@@ -28,7 +28,7 @@ from archive.store import FileStore, StoreError
 from archive.timeutil import rfc3339
 
 if TYPE_CHECKING:
-    from archive.evidence.custody_db import ChainLog
+    from archive.evidence.chain_log import ChainLog
 
 TOKEN_KIND = "custody-anchor"
 CHAIN_KIND = "tsa-chain"
