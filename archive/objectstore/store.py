@@ -8,7 +8,8 @@ its SHA-256 and its lock, verifies what the bucket holds, and records the versio
 its record is something ``fsck`` reports, never a record without its object.
 
 Reading: always by the recorded version id, hashed to the end (``open_sealed``), or a
-checked copy in the read cache ``DATA/cache/objects/`` for tools that take a path.
+checked copy in the read cache ``DATA/cache/objects/`` for tools that take a path
+(:mod:`archive.objectstore.read_cache`).
 
 Scratch, spool and the space reserve stay on local disk: a
 :class:`~archive.store.FileStore` on the data directory does them, as in embedded mode.
@@ -34,7 +35,6 @@ deleted once it seals (:mod:`archive.objectstore.incoming`), ``PREFIX/incoming/I
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Collection, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -43,7 +43,6 @@ from typing import BinaryIO
 
 from archive.catalog.rows import ObjectVersion
 from archive.errors import Conflict
-from archive.hashing import sha256_file
 from archive.objectstore import bucket, holds, removal
 from archive.objectstore.attempts import (
     SET_ASIDE_FOLDER,
@@ -64,7 +63,8 @@ from archive.objectstore.incoming import BucketIncoming
 from archive.objectstore.listing import anything_under
 from archive.objectstore.location import StoreLocation
 from archive.objectstore.quarantine import remove_empty, set_aside_scratch
-from archive.objectstore.reading import download_verified, open_verified
+from archive.objectstore.read_cache import ReadCache
+from archive.objectstore.reading import open_verified
 from archive.objectstore.uploads import Lock, upload_file
 from archive.objectstore.verifying import verify_upload
 from archive.objectstore.versionbook import VersionBook
@@ -82,7 +82,6 @@ from archive.timeutil import now_rfc3339, utc_now
 log = logging.getLogger(__name__)
 
 STAGING_DIR = ".sealing"
-CACHE_DIR = "cache/objects"
 
 
 class ObjectStore:
@@ -127,6 +126,7 @@ class ObjectStore:
         self._locks = found.object_lock
         #: What came in with requests, staged in the bucket for any worker (not evidence).
         self.incoming = BucketIncoming(self._client, location, self._local.incoming)
+        self.cache = ReadCache(self.root, location, self._client)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -190,9 +190,7 @@ class ObjectStore:
         if not held and self._on_hold(key):
             holds.hold_late(self._client, self.location, key, sent.version_id)
         log.info("sealed %s as version %s (%s)", key, sent.version_id, method)
-        cached = self._cache_path(key)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, cached)
+        self.cache.adopt(key, path)
         return staged
 
     def _record(self, key: str, version_id: str, staged: Artifact) -> None:
@@ -243,15 +241,15 @@ class ObjectStore:
 
     def local_path(self, capture_id: str, name: str) -> Path:
         """A checked copy in the read cache (hashed again if already there)."""
-        return self._cached(self.sealed_version(capture_id, name))
+        return self.cache.copy_of(self.sealed_version(capture_id, name))
 
     def capture_dir(self, capture_id: str) -> Path:
         """The read cache's directory of the capture's current attempt, with every
         recorded file of it there."""
         attempt = self.attempt(capture_id)
         for recorded in attempt_files(self.versions, self.location, capture_id, attempt):
-            self._cached(recorded)
-        return self._cache_path(attempt_prefix(self.location, capture_id, attempt))
+            self.cache.copy_of(recorded)
+        return self.cache.path(attempt_prefix(self.location, capture_id, attempt))
 
     def _file_key(self, capture_id: str, name: str) -> str:
         return file_key(self.location, capture_id, self.attempt(capture_id), name)
@@ -261,19 +259,6 @@ class ObjectStore:
         if recorded is None:
             raise ObjectMissing(f"no sealed version of {key} is recorded: it was never sealed here")
         return recorded
-
-    def _cache_path(self, key: str) -> Path:
-        relative = key[len(self.location.root_prefix) :]
-        return self.root / CACHE_DIR / relative
-
-    def _cached(self, recorded: ObjectVersion) -> Path:
-        path = self._cache_path(recorded.key)
-        if path.exists():
-            if sha256_file(path) == (recorded.sha256, recorded.size):
-                return path
-            log.warning("cached copy %s does not match its sealed hash; fetching again", path)
-            path.unlink()
-        return download_verified(self._client, recorded, path)
 
     # -- failure and scratch (local disk) -----------------------------------------------
 
@@ -297,7 +282,7 @@ class ObjectStore:
         if listing is not None:
             self._seal_listing(listing)
             for row in listing.objects:  # the cache holds only the capture's current files
-                self._cache_path(row.key).unlink(missing_ok=True)
+                self.cache.forget(row.key)
         staging = self._staging.capture_dir(capture_id)
         return set_aside_scratch(staging, self.quarantine_root, capture_id, listing)
 
