@@ -332,42 +332,6 @@ class FileStore:
         return True
 
 
-def storage_refusal(exc: BaseException, root: Path) -> str | None:
-    """What the storage refused, with what to do, when ``exc`` (or an error it came
-    from) is a full disk, a used-up quota or a file-size limit; else ``None``.
-
-    These are the failures an investigator can fix without a developer, so the
-    capture's reasons say which one it was instead of a bare ``OSError``.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _REFUSALS:
-            return _REFUSALS[current.errno].format(root=root)
-        if "database or disk is full" in str(current):  # SQLite's SQLITE_FULL
-            return _REFUSALS[errno.ENOSPC].format(root=root)
-        current = current.__cause__ or current.__context__
-    return None
-
-
-_REFUSALS = {
-    errno.ENOSPC: (
-        "the disk holding {root} is full: nothing of this capture was sealed; "
-        "free space there, then capture the page again"
-    ),
-    errno.EDQUOT: (
-        "the disk quota for {root} is used up: nothing of this capture was sealed; "
-        "free space or raise the quota, then capture the page again"
-    ),
-    errno.EFBIG: (
-        "a file under {root} reached the largest size this system allows it (File too "
-        "large: a filesystem or `ulimit -f` limit): nothing of this capture was sealed; "
-        "raise that limit or lower the capture's size limits, then capture the page again"
-    ),
-}
-
-
 def _check_name(name: str) -> None:
     """A sealed file's name is one plain name: no folder, not hidden (temporary files are)."""
     if not name or "/" in name or name.startswith("."):

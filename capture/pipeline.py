@@ -39,7 +39,7 @@ from typing import Any
 from archive.datadir import Archive
 from archive.errors import Failed
 from archive.manifest import Manifest
-from archive.store import storage_refusal
+from archive.storage_refusals import storage_refusal
 from archive.timeutil import utc_now
 from capture.browser import Browser
 from capture.progress_events import Progress, ignore
