@@ -214,9 +214,10 @@ class TeamQueue:
                     await manager.retry_job(job)
                 else:
                     await manager.finish_job(job, status=Status.FAILED, delete_job=False)
-            except ConnectorException as exc:  # settled meanwhile (another worker's round)
-                log.info("job %s of worker %s was settled by another: %s", job.id,
-                         job.worker_id, exc)  # fmt: skip
+            except ConnectorException as exc:  # most often: another worker's round got there
+                log.info(
+                    "job %s was not settled in this round (%s); the next looks again", job.id, exc
+                )
                 continue
             log.warning(
                 "job %s (%s) of worker %s, silent for over %gs: %s",
