@@ -204,16 +204,16 @@ class TeamQueue:
 
     async def _retry_stalled(self) -> None:
         """Jobs of workers silent for longer than the lease: a capture's goes back in the
-        queue; a duty's round is ended as failed (the next tick runs the duty again),
-        which frees its lock: retried instead, it would wait beside the round already
-        queued, and a round left ``doing`` would stop its duty for good."""
+        queue; a duty's round is ended and deleted, as a finished round is (the next tick
+        runs the duty again), which frees its lock: retried instead, it would wait beside
+        the round already queued, and a round left ``doing`` would stop its duty for good."""
         manager = self.app.job_manager
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=self.lease):
             try:
                 if job.task_name == CAPTURE_TASK:
                     await manager.retry_job(job)
                 else:
-                    await manager.finish_job(job, status=Status.FAILED, delete_job=False)
+                    await manager.finish_job(job, status=Status.FAILED, delete_job=True)
             except ConnectorException as exc:  # most often: another worker's round got there
                 log.info(
                     "job %s was not settled in this round (%s); the next looks again", job.id, exc
@@ -225,5 +225,5 @@ class TeamQueue:
                 job.call_string,
                 job.worker_id,
                 self.lease,
-                "queued again" if job.task_name == CAPTURE_TASK else "ended; its duty runs on",
+                "queued again" if job.task_name == CAPTURE_TASK else "ended; the duty runs on",
             )
