@@ -13,11 +13,11 @@ world (where its timers live; an isolated world sees none of them). It wraps
 ``fetch`` and ``XMLHttpRequest.send`` to keep a count, and calls the originals:
 no captured byte changes, and what the page schedules runs as it would. Each
 wrapper is a proxy of the original, so the page still sees a native function (its
-name, its length, ``[native code]`` as its source). The
-count sits behind a name made afresh for each capture, which the page cannot
-guess. A frame the script cannot reach (another origin's), or a page that
-replaced the functions before our script ran, makes the answer "cannot tell":
-the behaviours then keep the full quiet window.
+name, its length, ``[native code]`` as its source). The count sits behind a name
+made afresh for each capture, which the page cannot guess. A frame the script
+cannot reach (another origin's), or a page that replaced the functions before our
+script ran, makes the answer "cannot tell": the behaviours then keep the full quiet
+window.
 """
 
 from __future__ import annotations

@@ -15,10 +15,6 @@ from typing import Any
 from capture.cdp import CDPError, CDPSession
 
 
-class ScriptFailed(CDPError):
-    """The script ran and threw (the browser answered; the script did not)."""
-
-
 async def evaluate(
     session: CDPSession, frame_id: str, expression: str, *, world: str, timeout: float
 ) -> Any:
@@ -41,5 +37,5 @@ async def evaluate(
     if "exceptionDetails" in reply:
         details = reply["exceptionDetails"]
         described = details.get("exception", {}).get("description") or details.get("text")
-        raise ScriptFailed("Runtime.evaluate", f"the script failed: {described}")
+        raise CDPError("Runtime.evaluate", f"the script failed: {described}")
     return reply["result"].get("value")
